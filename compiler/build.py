@@ -1,0 +1,86 @@
+"""The compile pipeline: load → resolve → validate → emit. Raises CompileError carrying every diagnostic;
+returns the rendered files (path under generated/ → bytes) without touching the disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler import rules
+from compiler.diagnostics import CompileError, Diagnostics, Loc
+from compiler.emitters import all_emitters
+from compiler.loader.protos import compile_protos
+from compiler.loader.yaml_strict import INVALID, Binder, compose
+from compiler.model.raw import RawConfig
+from compiler.model.resolve import ProtoIndex, Resolver, project_files
+from compiler.model.resolved import Model
+from compiler.validate.checks import run_checks
+
+SOURCES = "sources.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a build depends on besides the project files; travels as one frozen object."""
+
+    project_dir: Path
+    emitters: tuple[str, ...] | None = None  # None: all
+
+    @property
+    def output_dir(self) -> Path:
+        return self.project_dir / "generated"
+
+
+def load_model(project_dir: Path) -> Model:
+    diags = Diagnostics()
+    raw = load_sources(project_dir, diags)
+    compiled = compile_protos(project_dir, diags)
+    if diags or raw is None or compiled is None:
+        raise CompileError(diags.items)
+    fds, data = compiled
+    index = ProtoIndex(fds)
+    model = Resolver(raw, index, diags).model(project_files(index), data)
+    run_checks(model, diags)
+    if diags:
+        raise CompileError(diags.items)
+    return model
+
+
+def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
+    path = project_dir / SOURCES
+    if not path.is_file():
+        diags.error(
+            Loc(SOURCES, 1, 1),
+            rules.YAML_SYNTAX,
+            f"{SOURCES} not found in {project_dir}; create it (see the README) or pass --project",
+        )
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        diags.error(Loc(SOURCES, 1, 1), rules.YAML_SYNTAX, f"{SOURCES} is not UTF-8 text: {exc.reason}")
+        return None
+    node = compose(text, SOURCES, diags)
+    if node is None:
+        if not diags:
+            diags.error(Loc(SOURCES, 1, 1), rules.YAML_MISSING_KEY, f"{SOURCES} is empty; it needs `project`")
+        return None
+    raw = Binder(SOURCES, diags).bind(RawConfig, node, "")
+    return None if raw is INVALID else raw
+
+
+def render_all(model: Model, settings: Settings) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for name, emit in all_emitters():
+        if settings.emitters is not None and name not in settings.emitters:
+            continue
+        for f in emit(model):
+            if f.path in files:
+                raise RuntimeError(f"two emitters wrote {f.path}")
+            files[f.path] = f.content
+    return dict(sorted(files.items()))
+
+
+def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
+    model = load_model(settings.project_dir)
+    return model, render_all(model, settings)

@@ -1,0 +1,96 @@
+"""The `datahem` command line. Exit codes: 0 success, 1 user error (diagnostics printed), 2 usage error,
+3 internal error (a bug in datahem, never caused by input)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from compiler import rules as _rules  # noqa: F401  (registers the rules)
+from compiler.diagnostics import FORMATTERS, RULES, CompileError
+
+PROJECT = click.option(
+    "--project",
+    "project",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Project directory holding sources.yaml and schemas/.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """DataHem: compile protobuf schemas and sources.yaml into an event-data platform on Google Cloud."""
+
+
+def _internal_error(exc: BaseException) -> None:
+    if os.environ.get("DATAHEM_DEBUG"):
+        traceback.print_exc()
+    click.echo(
+        f"datahem: internal error (a bug in datahem, not in your project): {type(exc).__name__}: {exc}\n"
+        "rerun with DATAHEM_DEBUG=1 for the traceback and report it",
+        err=True,
+    )
+    sys.exit(3)
+
+
+@main.command()
+@PROJECT
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 and list the files that would change.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATTERS)),
+    default="text",
+    show_default=True,
+    help="How to print diagnostics (github: workflow annotations).",
+)
+def build(project: str, check: bool, fmt: str) -> None:
+    """Compile PROJECT into PROJECT/generated/ (atomically; nothing is written on error)."""
+    from compiler import writer
+    from compiler.build import Settings
+    from compiler.build import build as run_build
+
+    settings = Settings(Path(project))
+    started = time.perf_counter()
+    try:
+        _, files = run_build(settings)
+    except CompileError as err:
+        click.echo(FORMATTERS[fmt](err.diagnostics, "" if project == "." else project), nl=False)
+        click.echo(f"datahem: {len(err.diagnostics)} error(s); nothing was written", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001
+        _internal_error(exc)
+    out = settings.output_dir
+    if check:
+        changes = writer.diff(out, files)
+        if changes:
+            for c in changes:
+                click.echo(f"{c.status}: {os.path.join(project, 'generated', c.path)}")
+            click.echo("datahem: generated/ is not up to date; run `datahem build`", err=True)
+            sys.exit(1)
+        click.echo(f"generated/ is up to date ({len(files)} files)")
+        return
+    changes = writer.write(out, files)
+    elapsed = time.perf_counter() - started
+    click.echo(f"built {len(files)} files in {elapsed:.2f}s ({len(changes)} changed)")
+    for c in changes:
+        click.echo(f"  {c.status}: generated/{c.path}")
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every validation rule with its id, category and purpose."""
+    width = max(len(r) for r in RULES)
+    for r in sorted(RULES.values(), key=lambda r: (r.category, r.id)):
+        click.echo(f"{r.id:<{width}}  {r.category:<10}  {r.purpose}")
+
+
+if __name__ == "__main__":
+    main()

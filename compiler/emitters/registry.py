@@ -1,0 +1,30 @@
+"""The schema registry: the descriptor set (with imports and source info) exactly as protoc wrote it, and an
+index of message types (file, fingerprint, table, topic, sources) that later builds compare against."""
+
+from __future__ import annotations
+
+from compiler.emitters import OutputFile, header_text, to_json
+from compiler.model.resolved import Model
+
+
+def emit(model: Model) -> list[OutputFile]:
+    messages = {}
+    for t in model.tables:
+        messages[t.message] = {
+            "file": f"schemas/{t.proto_file}",
+            "fingerprint": t.fingerprint,
+            "table": f"{t.dataset}.{t.name}",
+            "topic": t.topic,
+            "sources": [s.name for s in model.sources_of(t.message)],
+        }
+    files = [f"schemas/{f}" for f in model.proto_files]
+    index = {
+        "comment": header_text(files + ["sources.yaml"]),
+        "descriptor_set": "descriptor_set.binpb",
+        "files": files,
+        "messages": messages,
+    }
+    return [
+        OutputFile("registry/descriptor_set.binpb", model.descriptor_set),
+        OutputFile("registry/index.json", to_json(index)),
+    ]

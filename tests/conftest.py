@@ -1,0 +1,45 @@
+"""Shared fixtures: the repository root, the example project and the diagnostic/golden cases."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "tests" / "cases"
+DATAHEM = [sys.executable, "-m", "compiler.cli"]
+
+
+def run_datahem(*args: str, cwd: Path = ROOT, check: bool = False) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*DATAHEM, *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"datahem {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def copy_project(src: Path, dst: Path) -> Path:
+    """Copy a project's inputs (sources.yaml, schemas/, and generated/ if any) to dst."""
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src / "sources.yaml", dst / "sources.yaml")
+    shutil.copytree(src / "schemas", dst / "schemas")
+    if (src / "generated").is_dir():
+        shutil.copytree(src / "generated", dst / "generated")
+    return dst
+
+
+@pytest.fixture(scope="session")
+def example_model():
+    from compiler.build import load_model
+
+    return load_model(ROOT)
+
+
+@pytest.fixture(scope="session")
+def example_files(example_model):
+    from compiler.build import Settings, render_all
+
+    return render_all(example_model, Settings(ROOT))

@@ -1,0 +1,45 @@
+"""Golden cases, buf style: tests/cases/<case>/ holds a project; either expected_diagnostics.txt (the exact
+diagnostics, file:line:col and rule id) or expected/ (the exact generated tree)."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler import writer
+from compiler.diagnostics import RULES
+from tests.conftest import CASES, copy_project, run_datahem
+
+DIAGNOSTIC_CASES = sorted(p.parent.name for p in CASES.glob("*/expected_diagnostics.txt"))
+GOLDEN_CASES = sorted(p.parent.name for p in CASES.glob("*/expected"))
+
+
+@pytest.mark.parametrize("case", DIAGNOSTIC_CASES)
+def test_diagnostics(case, tmp_path):
+    project = copy_project(CASES / case, tmp_path / case)
+    sentinel = project / "generated" / "keep.txt"
+    sentinel.parent.mkdir()
+    sentinel.write_text("untouched")
+    proc = run_datahem("build", cwd=project)
+    expected = (CASES / case / "expected_diagnostics.txt").read_text()
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == expected
+    assert "Traceback" not in proc.stderr
+    assert "nothing was written" in proc.stderr
+    # nothing in generated/ changed
+    assert writer.read_tree(project / "generated") == {"keep.txt": b"untouched"}
+
+
+def test_every_rule_has_a_case():
+    covered = set()
+    for case in DIAGNOSTIC_CASES:
+        for line in (CASES / case / "expected_diagnostics.txt").read_text().splitlines():
+            covered.add(line.split("error[", 1)[1].split("]", 1)[0])
+    assert sorted(set(RULES) - covered) == []
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_golden(case, tmp_path):
+    project = copy_project(CASES / case, tmp_path / case)
+    proc = run_datahem("build", cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert writer.read_tree(project / "generated") == writer.read_tree(CASES / case / "expected")
