@@ -5,14 +5,23 @@ environment variables that hold them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from compiler.emitters import OutputFile, header_text, to_json
-from compiler.model.resolved import Model, Source
+from compiler.model.resolved import HttpAuth, Model, Source
 
 
 def _common(s: Source) -> dict:
     return {"source": s.name, "message_type": s.message, "topic": s.table.topic}
+
+
+_AUTH_KEYS = {
+    "none": ("type",),
+    "api_key": ("type", "header", "secret_env"),
+    "hmac": ("type", "header", "secret_env", "algorithm", "encoding", "prefix"),
+}
+
+
+def _auth(auth: HttpAuth) -> dict:
+    return {k: getattr(auth, k) for k in _AUTH_KEYS[auth.type]}
 
 
 def emit(model: Model) -> list[OutputFile]:
@@ -21,11 +30,7 @@ def emit(model: Model) -> list[OutputFile]:
     for s in model.sources:
         if s.http:
             r = s.http
-            auth = (
-                {k: v for k, v in asdict(r.auth).items() if v not in (None, "")}
-                if r.auth.type != "none"
-                else {"type": "none"}
-            )
+            auth = _auth(r.auth)
             http.append(
                 {
                     **_common(s),
