@@ -19,6 +19,7 @@ from compiler.model.resolved import (
     BigQuerySettings,
     Category,
     Column,
+    EnumType,
     Environment,
     HttpAuth,
     HttpRoute,
@@ -282,6 +283,10 @@ class Resolver:
             for c in sorted(cfg.categories.values(), key=lambda c: c.name)
         )
         bq = self.bigquery
+        enum_names = sorted(
+            {c.type_name for t in tables.values() for c in _all_columns(t.columns) if c.proto_type == "enum"}
+        )
+        enums = tuple(EnumType(n, tuple((v.name, v.number) for v in self.index.enums[n].value)) for n in enum_names)
         return Model(
             project=cfg.project.name,
             environments=envs,
@@ -291,6 +296,7 @@ class Resolver:
             sources=tuple(sorted(sources, key=lambda s: s.name)),
             proto_files=proto_files,
             descriptor_set=descriptor_set,
+            enums=enums,
         )
 
     def _is_library(self, name: str) -> bool:
@@ -314,6 +320,12 @@ class Resolver:
         else:
             kinesis = KinesisStream(s.stream_arn, s.region, s.role_arn, s.credentials_secret)
         return Source(s.name, s.kind, s.message, s.description, table, s.loc, dict(s.locs), http, sns, kinesis)
+
+
+def _all_columns(columns: tuple[Column, ...]):
+    for c in columns:
+        yield c
+        yield from _all_columns(c.fields)
 
 
 def _transforms(o: options_pb2.ColumnOptions) -> Transforms:

@@ -294,6 +294,12 @@ class Source:
 
 
 @dataclass(frozen=True)
+class EnumType:
+    name: str  # full proto name
+    values: tuple[tuple[str, int], ...]  # (value name, number) in declaration order
+
+
+@dataclass(frozen=True)
 class Model:
     project: str
     environments: tuple[Environment, ...]
@@ -303,6 +309,10 @@ class Model:
     sources: tuple[Source, ...]  # sorted by name
     proto_files: tuple[str, ...]  # project proto files, relative to schemas/
     descriptor_set: bytes = field(repr=False, default=b"")
+    enums: tuple[EnumType, ...] = ()  # every enum type a table reaches, sorted by name
+
+    def enum(self, name: str) -> EnumType:
+        return next(e for e in self.enums if e.name == name)
 
     @property
     def backup_table(self) -> Table:

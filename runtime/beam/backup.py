@@ -1,0 +1,67 @@
+"""The backup pipeline: every topic's `backup` subscription into one raw table (payload bytes, attributes,
+publish time), partitioned by ingestion time, so any event can be replayed later by `datahem backfill`.
+Replays (attribute backfill=true) are counted and skipped: they are already in the backup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.gcp.pubsub import ReadFromPubSub
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+from runtime.beam import rows
+from runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
+from runtime.beam.pipeline import DataHemOptions, RaiseOnFailure, write_failed_to_dead_letter
+
+
+@dataclass(frozen=True)
+class BackupSpec:
+    pipeline: str
+    subscriptions: list[str] | tuple[str, ...]
+    table: str
+    dead_letter_table: str
+
+
+class ToBackupRow(beam.DoFn):
+    def __init__(self):
+        self.replays = beam.metrics.Metrics.counter("datahem", "backfill_replays_skipped")
+
+    def process(self, message):
+        attributes = dict(message.attributes or {})
+        if attributes.get("backfill") == "true":
+            self.replays.inc()
+            return
+        yield rows.backup_row(message.data, attributes, message.message_id, message.publish_time), message
+
+
+def build(p: beam.Pipeline, spec: BackupSpec, options: PipelineOptions):
+    opts = options.view_as(DataHemOptions)
+    project = options.view_as(GoogleCloudOptions).project
+    endpoint = endpoint_from_env(opts.bigquery_endpoint)
+    reads = [
+        p
+        | f"Read {sub}" >> ReadFromPubSub(subscription=f"projects/{project}/subscriptions/{sub}", with_attributes=True)
+        for sub in spec.subscriptions
+    ]
+    messages = reads | "AllTopics" >> beam.Flatten()
+    written = (
+        messages
+        | "ToBackupRow" >> beam.ParDo(ToBackupRow())
+        | "WriteBackup" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(FAILED, main="ok")
+    )
+    dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
+    dead_written = (
+        dead
+        | "DeadLetterRows" >> beam.Map(lambda row: (row, row))
+        | "WriteDeadLetters"
+        >> beam.ParDo(WriteRowsFn(project, spec.dead_letter_table, endpoint)).with_outputs(FAILED, main="ok")
+    )
+    dead_written[FAILED] | "DeadLetterMustNotFail" >> beam.ParDo(RaiseOnFailure())
+    return written
+
+
+def main(spec: BackupSpec, argv: list[str] | None = None) -> None:
+    options = PipelineOptions(argv, streaming=True, save_main_session=False)
+    with beam.Pipeline(options=options) as p:
+        build(p, spec, options)
