@@ -84,6 +84,33 @@ def build(project: str, check: bool, fmt: str) -> None:
         click.echo(f"  {c.status}: generated/{c.path}")
 
 
+@main.command()
+@PROJECT
+@click.option("--source", "source_name", required=True, help="Source whose topic receives the replayed events.")
+@click.option("--query", "sql", required=True, help="SQL over the backup table selecting `payload` and `attributes`.")
+@click.option("--gcp-project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="GCP project of the run.")
+@click.option("--bigquery-endpoint", default=None, help="BigQuery API endpoint (local emulator).")
+@click.option("--runner", default="DirectRunner", show_default=True, help="Beam runner, e.g. DataflowRunner.")
+@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED)
+def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, beam_args) -> None:
+    """Replay events from the backup table to SOURCE's topic with backfill=true and their original uuid."""
+    from compiler.build import load_model
+    from runtime.beam.backfill import run
+
+    try:
+        model = load_model(Path(project))
+    except CompileError as err:
+        click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+        sys.exit(1)
+    source = next((s for s in model.sources if s.name == source_name), None)
+    if source is None:
+        names = ", ".join(s.name for s in model.sources)
+        raise click.BadParameter(f"no source named {source_name!r}; sources: {names}", param_hint="--source")
+    argv = [f"--project={gcp_project}", f"--runner={runner}", *beam_args]
+    count = run(sql, source.table.topic, argv, bigquery_endpoint)
+    click.echo(f"replayed {count} events to topic {source.table.topic} with backfill=true")
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List every validation rule with its id, category and purpose."""

@@ -21,6 +21,12 @@ _INT_BOUNDS = {
     "uint64": "UINT64", "fixed64": "UINT64",
 }  # fmt: skip
 _FLOATS = ("float", "double")
+_BOUNDS = {
+    "INT32": (-(2**31), 2**31 - 1),
+    "UINT32": (0, 2**32 - 1),
+    "INT64": (-(2**63), 2**63 - 1),
+    "UINT64": (0, 2**64 - 1),
+}
 _WRAPPER_SCALAR = {
     "google.protobuf.DoubleValue": "double", "google.protobuf.FloatValue": "float",
     "google.protobuf.Int64Value": "int64", "google.protobuf.UInt64Value": "uint64",
@@ -83,12 +89,17 @@ class _Writer:
         for oneof, members in sorted(oneofs.items()):
             keys = sorted({m.json_name for m in members} | {m.field_name for m in members})
             names = [m.field_name for m in members]
-            body.append(f"    if sum(d.get(k) is not None for k in {keys!r}) > 1:")
+            present = " + ".join(f"(d.get({k!r}) is not None)" for k in keys)
+            body.append(f"    if {present} > 1:")
             body.append(f"        raise only_one(p, {oneof!r}, {names!r})")
+        saved = getattr(self, "var", None)
+        self.var = {c: f"r{i}" for i, c in enumerate(columns) if not c.hidden}
         for c in columns:
             body.extend("    " + line for line in self.column(c))
-        body.append("    return row")
+        items = ", ".join(f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden)
+        body.append(f"    return {{{items}}}")
         self.functions.append(body)
+        self.var = saved
         return name
 
     # -- one field ---------------------------------------------------------------------------------
@@ -123,7 +134,7 @@ class _Writer:
         return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
 
     def _set_row(self, c: Column, expr: str) -> list[str]:
-        return [] if c.hidden else [f"row[{c.name!r}] = {expr}"]
+        return [] if c.hidden else [f"{self.var[c]} = {expr}"]
 
     def _absent(self, c: Column) -> list[str]:
         if c.required:
@@ -172,9 +183,16 @@ class _Writer:
             )
         if c.proto_type == "message":
             fn = self.message(c.type_name, c.fields)
-            sub_prefix = f"{p} + {c.field_name!r} + '.'" if name == repr(c.field_name) else f"{p} + {name} + '.'"
-            call = f"{fn}(as_object({v}, {p}, {name}), {sub_prefix}, {target}, root, ctx)"
-            return [f"{target}.SetInParent()"] + (self._set_row(c, call) if not c.hidden else [call])
+            sub_prefix = f"{p} + {c.field_name + '.'!r}" if name == repr(c.field_name) else f"{p} + {name} + '.'"
+            lines = [
+                f"if {v}.__class__ is not dict:",
+                f"    {v} = as_object({v}, {p}, {name})",
+                f"sub = {target}",
+                f"if not {v}:",
+                "    sub.SetInParent()",
+            ]
+            call = f"{fn}({v}, {sub_prefix}, sub, root, ctx)"
+            return lines + (self._set_row(c, call) if not c.hidden else [call])
         lines = self._scalar_check(c, c.proto_type, v, p, name)
         lines += self._transforms(c, p, name)
         assign = "pv"
@@ -198,14 +216,19 @@ class _Writer:
             return [f"pv = {v} if {v} is True or {v} is False else as_bool({v}, {p}, {name})"]
         if proto_type in _INT_BOUNDS:
             b = _INT_BOUNDS[proto_type]
-            return [f"pv = {v} if {v}.__class__ is int and {b}[0] <= {v} <= {b}[1] else as_int({v}, {b}, {p}, {name})"]
+            lo, hi = _BOUNDS[b]
+            return [f"pv = {v} if {v}.__class__ is int and {lo} <= {v} <= {hi} else as_int({v}, {b}, {p}, {name})"]
         if proto_type in _FLOATS:
             return [f"pv = {v} if {v}.__class__ is float else as_float({v}, {p}, {name})"]
         if proto_type == "bytes":
             return [f"pv = as_bytes({v}, {p}, {name})"]
         if proto_type == "enum":
             const = self.enum(c.type_name)
-            return [f"pv = as_enum({v}, {const}, {const}_NAMES, {p}, {name})"]
+            return [
+                f"pv = {const}.get({v}) if {v}.__class__ is str else None",
+                "if pv is None:",
+                f"    pv = as_enum({v}, {const}, {const}_NAMES, {p}, {name})",
+            ]
         raise ValueError(f"unsupported proto type {proto_type} for {c.field_name}")
 
     def _transforms(self, c: Column, p: str, name: str) -> list[str]:
@@ -237,6 +260,10 @@ class _Writer:
     def _row_value(self, c: Column, pv: str, p: str, name: str, proto_type: str) -> list[str]:
         if c.hidden:
             return []
+        return [f"{self.var[c]} = {self._row_expr(c, pv, p, name, proto_type)}"]
+
+    def _row_expr(self, c: Column, pv: str, p: str, name: str, proto_type: str) -> str:
+        """The row value of a converted proto value: enum names, base64 bytes, NUMERIC text, divide, overrides."""
         expr = pv
         natural = typemap.SCALARS.get(proto_type, c.natural_type)
         if proto_type == "enum":
@@ -253,27 +280,32 @@ class _Writer:
             natural = c.bq_type
         if c.bq_type != natural:
             expr = f"to_bq({expr}, {c.bq_type!r}, {p}, {name})"
-        return [f"row[{c.name!r}] = {expr}"]
+        return expr
 
     def _repeated(self, c: Column) -> list[str]:
         out = ["if v is None:"]
         out.extend("    " + line for line in self._set_row(c, "[]") or ["pass"])
         out.append("else:")
-        out.append(f"    v = as_list(v, p, {c.field_name!r})")
+        out.append("    if v.__class__ is not list:")
+        out.append(f"        v = as_list(v, p, {c.field_name!r})")
         out.append("    out = []")
+        scalar = c.proto_type != "message"
+        out.append(f"    {'append' if scalar else 'add'} = msg.{c.field_name}.{'append' if scalar else 'add'}")
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
         if c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
             fn = self.message(c.type_name, c.fields)
             if c.recursion_cut:
-                body = [f"out.append(set_json_tail(msg.{c.field_name}.add(), x, p, {elem}))"]
+                body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
             else:
                 body = [
-                    f"out.append({fn}(as_object(x, p, {elem}), p + {elem} + '.', msg.{c.field_name}.add(), root, ctx))"
+                    "if x.__class__ is not dict:",
+                    f"    x = as_object(x, p, {elem})",
+                    f"out.append({fn}(x, f'{{p}}{c.field_name}[{{i}}].', add(), root, ctx))",
                 ]
         elif c.proto_type == "message" and c.type_name in _WKT_SETTER:
             setter = _WKT_SETTER[c.type_name]
-            body = [f"rv = {setter}(msg.{c.field_name}.add(), x, p, {elem})"]
+            body = [f"rv = {setter}(add(), x, p, {elem})"]
             if c.bq_type != c.natural_type:
                 body.append(f"rv = to_bq(rv, {c.bq_type!r}, p, {elem})")
             body.append("out.append(rv)")
@@ -282,11 +314,11 @@ class _Writer:
             body = self._scalar_check(c, proto_type, "x", "p", elem)
             body += self._transforms(c, "p", elem)
             if c.type_name in _WRAPPER_SCALAR:
-                body.append(f"msg.{c.field_name}.add().value = pv")
+                body.append("add().value = pv")
             else:
-                body.append(f"msg.{c.field_name}.append(pv)")
-            row = self._row_value(c, "pv", "p", elem, proto_type)
-            body += [line.replace(f"row[{c.name!r}] = ", "out.append(") + ")" for line in row]
+                body.append("append(pv)")
+            if not c.hidden:
+                body.append(f"out.append({self._row_expr(c, 'pv', 'p', elem, proto_type)})")
         out.extend("        " + line for line in body)
         out.extend("    " + line for line in self._set_row(c, "out"))
         return out
@@ -320,8 +352,7 @@ class _Writer:
         else:
             body += self._scalar_check(val_col, val_col.proto_type, "x", "p", elem)
             body.append(f"msg.{c.field_name}[key] = pv")
-            row = self._row_value(val_col, "pv", "p", elem, val_col.proto_type)
-            body += [line.replace("row['value'] = ", "rv = ") for line in row]
+            body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, val_col.proto_type)}")
         body.append(f"out.append({{'key': {key_row}, 'value': rv}})")
         out.extend("        " + line for line in body)
         out.extend("    " + line for line in self._set_row(c, "out"))

@@ -50,7 +50,14 @@ def build(p: beam.Pipeline, sql: str, topic: str, options: PipelineOptions, bigq
     )
 
 
-def run(sql: str, topic: str, argv: list[str] | None = None, bigquery_endpoint: str | None = None):
+def run(sql: str, topic: str, argv: list[str] | None = None, bigquery_endpoint: str | None = None) -> int:
+    """Run the backfill to completion; return how many events were republished."""
+    from apache_beam.metrics.metric import MetricsFilter
+
     options = PipelineOptions(argv, save_main_session=False)
-    with beam.Pipeline(options=options) as p:
-        build(p, sql, topic, options, bigquery_endpoint)
+    p = beam.Pipeline(options=options)
+    build(p, sql, topic, options, bigquery_endpoint)
+    result = p.run()
+    result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_name("published"))["counters"]
+    return sum(c.committed or 0 for c in counters)

@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from runtime.beam import rows
 from runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
-from runtime.beam.pipeline import DataHemOptions, RaiseOnFailure, write_failed_to_dead_letter
+from runtime.beam.pipeline import DataHemOptions, WriteDeadLetters, write_failed_to_dead_letter
 
 
 @dataclass(frozen=True)
@@ -35,33 +35,35 @@ class ToBackupRow(beam.DoFn):
         yield rows.backup_row(message.data, attributes, message.message_id, message.publish_time), message
 
 
-def build(p: beam.Pipeline, spec: BackupSpec, options: PipelineOptions):
-    opts = options.view_as(DataHemOptions)
-    project = options.view_as(GoogleCloudOptions).project
-    endpoint = endpoint_from_env(opts.bigquery_endpoint)
-    reads = [
-        p
-        | f"Read {sub}" >> ReadFromPubSub(subscription=f"projects/{project}/subscriptions/{sub}", with_attributes=True)
-        for sub in spec.subscriptions
-    ]
-    messages = reads | "AllTopics" >> beam.Flatten()
-    written = (
-        messages
-        | "ToBackupRow" >> beam.ParDo(ToBackupRow())
-        | "WriteBackup" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(FAILED, main="ok")
-    )
-    dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
-    dead_written = (
-        dead
-        | "DeadLetterRows" >> beam.Map(lambda row: (row, row))
-        | "WriteDeadLetters"
-        >> beam.ParDo(WriteRowsFn(project, spec.dead_letter_table, endpoint)).with_outputs(FAILED, main="ok")
-    )
-    dead_written[FAILED] | "DeadLetterMustNotFail" >> beam.ParDo(RaiseOnFailure())
-    return written
+class BackupPipeline(beam.PTransform):
+    def __init__(self, spec: BackupSpec, options: PipelineOptions):
+        super().__init__(label="Backup")
+        self.spec = spec
+        self.options = options
+
+    def expand(self, pbegin):
+        spec = self.spec
+        opts = self.options.view_as(DataHemOptions)
+        project = self.options.view_as(GoogleCloudOptions).project
+        endpoint = endpoint_from_env(opts.bigquery_endpoint)
+        reads = [
+            pbegin
+            | f"Read {sub}"
+            >> ReadFromPubSub(subscription=f"projects/{project}/subscriptions/{sub}", with_attributes=True)
+            for sub in spec.subscriptions
+        ]
+        written = (
+            reads
+            | "AllTopics" >> beam.Flatten()
+            | "ToBackupRow" >> beam.ParDo(ToBackupRow())
+            | "WriteBackup" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(FAILED, main="ok")
+        )
+        dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
+        dead | "DeadLetters" >> WriteDeadLetters(project, spec.dead_letter_table, endpoint)
+        return written
 
 
 def main(spec: BackupSpec, argv: list[str] | None = None) -> None:
     options = PipelineOptions(argv, streaming=True, save_main_session=False)
     with beam.Pipeline(options=options) as p:
-        build(p, spec, options)
+        _ = p | BackupPipeline(spec, options)

@@ -87,6 +87,7 @@ class PublishFn(beam.DoFn):
 
     def __init__(self, project: str):
         self.project = project
+        self.published = beam.metrics.Metrics.counter("datahem", "published")
 
     def setup(self):
         from google.cloud import pubsub_v1
@@ -104,6 +105,7 @@ class PublishFn(beam.DoFn):
     def finish_bundle(self):
         for future in self.futures:
             future.result(timeout=120)
+            self.published.inc()
         self.futures = []
 
 

@@ -167,41 +167,65 @@ class RaiseOnFailure(beam.DoFn):
         raise RuntimeError(f"the dead-letter table rejected a row: {failed[1]}")
 
 
-def build(p: beam.Pipeline, spec: SourceSpec, convert, options: PipelineOptions):
-    opts = options.view_as(DataHemOptions)
-    project = options.view_as(GoogleCloudOptions).project
-    endpoint = endpoint_from_env(opts.bigquery_endpoint)
-    subscription = opts.subscription or f"projects/{project}/subscriptions/{spec.subscription}"
-    on_dataflow = "Dataflow" in (options.view_as(StandardOptions).runner or "")
-    messages = p | "Read" >> ReadFromPubSub(
-        subscription=subscription,
-        with_attributes=True,
-        timestamp_attribute="timestamp",
-        id_label="uuid" if on_dataflow else None,
-    )
-    unique = messages | "KeyByUuid" >> beam.Map(_uuid_key) | "Dedupe" >> beam.ParDo(FirstOfUuid(opts.dedupe_seconds))
-    converted = unique | "Convert" >> beam.ParDo(
-        ConvertFn(spec, convert, opts.descriptor_set, opts.secret_source, project)
-    ).with_outputs(DEAD, PROCESSED, main="rows")
-    written = converted.rows | "WriteRows" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(
-        FAILED, main="ok"
-    )
-    rejected = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
-    dead = (converted[DEAD], rejected) | "AllDeadLetters" >> beam.Flatten()
-    dead_written = (
-        dead
-        | "DeadLetterRows" >> beam.Map(lambda row: (row, row))
-        | "WriteDeadLetters"
-        >> beam.ParDo(WriteRowsFn(project, spec.dead_letter_table, endpoint)).with_outputs(FAILED, main="ok")
-    )
-    dead_written[FAILED] | "DeadLetterMustNotFail" >> beam.ParDo(RaiseOnFailure())
-    converted[PROCESSED] | "PublishProcessed" >> WriteToPubSub(
-        f"projects/{project}/topics/{spec.processed_topic}", with_attributes=True
-    )
-    return converted
+class SourcePipeline(beam.PTransform):
+    """The whole source pipeline as one composite transform, so several sources can share one Beam pipeline
+    (`datahem dev`, tests) with their steps named apart."""
+
+    def __init__(self, spec: SourceSpec, convert, options: PipelineOptions):
+        super().__init__(label=f"Source {spec.source}")
+        self.spec = spec
+        self.convert = convert
+        self.options = options
+
+    def expand(self, pbegin):
+        spec, options = self.spec, self.options
+        opts = options.view_as(DataHemOptions)
+        project = options.view_as(GoogleCloudOptions).project
+        endpoint = endpoint_from_env(opts.bigquery_endpoint)
+        subscription = opts.subscription or f"projects/{project}/subscriptions/{spec.subscription}"
+        on_dataflow = "Dataflow" in (options.view_as(StandardOptions).runner or "")
+        messages = pbegin | "Read" >> ReadFromPubSub(
+            subscription=subscription,
+            with_attributes=True,
+            timestamp_attribute="timestamp",
+            id_label="uuid" if on_dataflow else None,
+        )
+        unique = (
+            messages | "KeyByUuid" >> beam.Map(_uuid_key) | "Dedupe" >> beam.ParDo(FirstOfUuid(opts.dedupe_seconds))
+        )
+        converted = unique | "Convert" >> beam.ParDo(
+            ConvertFn(spec, self.convert, opts.descriptor_set, opts.secret_source, project)
+        ).with_outputs(DEAD, PROCESSED, main="rows")
+        written = converted.rows | "WriteRows" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(
+            FAILED, main="ok"
+        )
+        rejected = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
+        dead = (converted[DEAD], rejected) | "AllDeadLetters" >> beam.Flatten()
+        dead | "DeadLetters" >> WriteDeadLetters(project, spec.dead_letter_table, endpoint)
+        converted[PROCESSED] | "PublishProcessed" >> WriteToPubSub(
+            f"projects/{project}/topics/{spec.processed_topic}", with_attributes=True
+        )
+        return converted
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Write dead-letter rows; a dead letter the table rejects fails the bundle (retried), it is never dropped."""
+
+    def __init__(self, project: str, table: str, endpoint: str | None):
+        super().__init__()
+        self.project, self.table, self.endpoint = project, table, endpoint
+
+    def expand(self, dead):
+        written = (
+            dead
+            | "AsPairs" >> beam.Map(lambda row: (row, row))
+            | "Write"
+            >> beam.ParDo(WriteRowsFn(self.project, self.table, self.endpoint)).with_outputs(FAILED, main="ok")
+        )
+        return written[FAILED] | "MustNotFail" >> beam.ParDo(RaiseOnFailure())
 
 
 def main(spec: SourceSpec, convert, argv: list[str] | None = None) -> None:
     options = PipelineOptions(argv, streaming=True, save_main_session=False)
     with beam.Pipeline(options=options) as p:
-        build(p, spec, convert, options)
+        _ = p | SourcePipeline(spec, convert, options)

@@ -60,33 +60,37 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     else:
         pv = v if v.__class__ is str else as_string(v, p, "client_id")
         msg.client_id = pv
-        row["client_id"] = pv
+        r0 = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
     if v is None:
         v = d.get("user_id")
     if v is None:
-        row["user_id"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "user_id")
         msg.user_id = pv
-        row["user_id"] = pv
+        r1 = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
     if v is None:
         v = d.get("timestamp_micros")
     if v is None:
-        row["timestamp_micros"] = None
+        r2 = None
     else:
-        pv = v if v.__class__ is int and INT64[0] <= v <= INT64[1] else as_int(v, INT64, p, "timestamp_micros")
+        pv = (
+            v
+            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
+            else as_int(v, INT64, p, "timestamp_micros")
+        )
         msg.timestamp_micros = pv
-        row["timestamp_micros"] = pv
+        r2 = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED
     v = d.get("userProperties")
     if v is None:
         v = d.get("user_properties")
     if v is None:
-        row["user_properties"] = []
+        r3 = []
     else:
         v = as_object(v, p, "user_properties")
         out = []
@@ -100,35 +104,51 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
                 ctx,
             )
             out.append({"key": key, "value": rv})
-        row["user_properties"] = out
+        r3 = out
     # events: grocer.analytics.v1.Ga4Event -> STRUCT REPEATED
     v = d.get("events")
     if v is None:
-        row["events"] = []
+        r4 = []
     else:
-        v = as_list(v, p, "events")
+        if v.__class__ is not list:
+            v = as_list(v, p, "events")
         out = []
+        add = msg.events.add
         for i, x in enumerate(v):
-            out.append(_m2(as_object(x, p, f"events[{i}]"), p + f"events[{i}]" + ".", msg.events.add(), root, ctx))
-        row["events"] = out
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"events[{i}]")
+            out.append(_m2(x, f"{p}events[{i}].", add(), root, ctx))
+        r4 = out
     # non_personalized_ads: bool -> BOOL NULLABLE
     v = d.get("nonPersonalizedAds")
     if v is None:
         v = d.get("non_personalized_ads")
     if v is None:
-        row["non_personalized_ads"] = None
+        r5 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "non_personalized_ads")
         msg.non_personalized_ads = pv
-        row["non_personalized_ads"] = pv
+        r5 = pv
     # consent: grocer.analytics.v1.Ga4Consent -> STRUCT NULLABLE
     v = d.get("consent")
     if v is None:
-        row["consent"] = None
+        r6 = None
     else:
-        msg.consent.SetInParent()
-        row["consent"] = _m3(as_object(v, p, "consent"), p + "consent" + ".", msg.consent, root, ctx)
-    return row
+        if v.__class__ is not dict:
+            v = as_object(v, p, "consent")
+        sub = msg.consent
+        if not v:
+            sub.SetInParent()
+        r6 = _m3(v, p + "consent.", sub, root, ctx)
+    return {
+        "client_id": r0,
+        "user_id": r1,
+        "timestamp_micros": r2,
+        "user_properties": r3,
+        "events": r4,
+        "non_personalized_ads": r5,
+        "consent": r6,
+    }
 
 
 def _m3(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
@@ -140,22 +160,26 @@ def _m3(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
     if v is None:
         v = d.get("ad_user_data")
     if v is None:
-        row["ad_user_data"] = None
+        r0 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "ad_user_data")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "ad_user_data")
         msg.ad_user_data = pv
-        row["ad_user_data"] = _E0_NAMES[pv]
+        r0 = _E0_NAMES[pv]
     # ad_personalization: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adPersonalization")
     if v is None:
         v = d.get("ad_personalization")
     if v is None:
-        row["ad_personalization"] = None
+        r1 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "ad_personalization")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "ad_personalization")
         msg.ad_personalization = pv
-        row["ad_personalization"] = _E0_NAMES[pv]
-    return row
+        r1 = _E0_NAMES[pv]
+    return {"ad_user_data": r0, "ad_personalization": r1}
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
@@ -169,15 +193,15 @@ def _m2(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        row["name"] = pv
+        r0 = pv
     # params: google.protobuf.Struct -> JSON NULLABLE
     v = d.get("params")
     if v is None:
-        row["params"] = None
+        r1 = None
     else:
         rv = set_struct(msg.params, v, p, "params")
-        row["params"] = rv
-    return row
+        r1 = rv
+    return {"name": r0, "params": r1}
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
@@ -187,12 +211,12 @@ def _m1(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
     # value: string -> STRING NULLABLE
     v = d.get("value")
     if v is None:
-        row["value"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "value")
         msg.value = pv
-        row["value"] = pv
-    return row
+        r0 = pv
+    return {"value": r0}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

@@ -88,7 +88,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     else:
         pv = v if v.__class__ is str else as_string(v, p, "v")
         msg.v = pv
-        row["protocol_version"] = pv
+        r0 = pv
     # tid: string -> STRING REQUIRED
     v = d.get("tid")
     if v is None:
@@ -96,23 +96,23 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tid")
         msg.tid = pv
-        row["tracking_id"] = pv
+        r1 = pv
     # ds: string -> STRING NULLABLE
     v = d.get("ds")
     if v is None:
-        row["data_source"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ds")
         msg.ds = pv
-        row["data_source"] = pv
+        r2 = pv
     # qt: string -> INT64 NULLABLE
     v = d.get("qt")
     if v is None:
-        row["queue_time_ms"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "qt")
         msg.qt = pv
-        row["queue_time_ms"] = to_bq(pv, "INT64", p, "qt")
+        r3 = to_bq(pv, "INT64", p, "qt")
     # z: string -> STRING NULLABLE
     v = d.get("z")
     if v is None:
@@ -123,49 +123,49 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     # cid: string -> STRING NULLABLE
     v = d.get("cid")
     if v is None:
-        row["client_id"] = None
+        r5 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.cid = pv
-        row["client_id"] = pv
+        r5 = pv
     # uid: string -> STRING NULLABLE
     v = d.get("uid")
     if v is None:
-        row["user_id"] = None
+        r6 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "uid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.uid = pv
-        row["user_id"] = pv
+        r6 = pv
     # sc: string -> STRING NULLABLE
     v = d.get("sc")
     if v is None:
-        row["session_control"] = None
+        r7 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sc")
         msg.sc = pv
-        row["session_control"] = pv
+        r7 = pv
     # uip: string -> STRING NULLABLE
     v = d.get("uip")
     if v is None:
-        row["ip_override"] = None
+        r8 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "uip")
         msg.uip = pv
-        row["ip_override"] = pv
+        r8 = pv
     # ua: string -> STRING NULLABLE
     v = d.get("ua")
     if v is None:
-        row["user_agent_override"] = None
+        r9 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ua")
         msg.ua = pv
-        row["user_agent_override"] = pv
+        r9 = pv
     # dr: string -> STRING NULLABLE
     v = d.get("dr")
     if v is None:
-        row["referrer_host"] = None
+        r10 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dr")
         pv = regex_extract(_RX1, 1, pv)
@@ -174,63 +174,63 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
                 TRANSFORM, p + "dr", "regex_extract found no match in '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)'"
             )
         msg.dr = pv
-        row["referrer_host"] = pv
+        r10 = pv
     # cn: string -> STRING NULLABLE
     v = d.get("cn")
     if v is None:
-        row["campaign_name"] = None
+        r11 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cn")
         msg.cn = pv
-        row["campaign_name"] = pv
+        r11 = pv
     # cs: string -> STRING NULLABLE
     v = d.get("cs")
     if v is None:
-        row["campaign_source"] = None
+        r12 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cs")
         msg.cs = pv
-        row["campaign_source"] = pv
+        r12 = pv
     # cm: string -> STRING NULLABLE
     v = d.get("cm")
     if v is None:
-        row["campaign_medium"] = None
+        r13 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cm")
         msg.cm = pv
-        row["campaign_medium"] = pv
+        r13 = pv
     # sr: string -> STRING NULLABLE
     v = d.get("sr")
     if v is None:
-        row["screen_resolution"] = None
+        r14 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sr")
         msg.sr = pv
-        row["screen_resolution"] = pv
+        r14 = pv
     # vp: string -> STRING NULLABLE
     v = d.get("vp")
     if v is None:
-        row["viewport_size"] = None
+        r15 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "vp")
         msg.vp = pv
-        row["viewport_size"] = pv
+        r15 = pv
     # de: string -> STRING NULLABLE
     v = d.get("de")
     if v is None:
-        row["document_encoding"] = None
+        r16 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "de")
         msg.de = pv
-        row["document_encoding"] = pv
+        r16 = pv
     # ul: string -> STRING NULLABLE
     v = d.get("ul")
     if v is None:
-        row["user_language"] = None
+        r17 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ul")
         msg.ul = pv
-        row["user_language"] = pv
+        r17 = pv
     # t: string -> STRING REQUIRED
     v = d.get("t")
     if v is None:
@@ -239,38 +239,38 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
         pv = v if v.__class__ is str else as_string(v, p, "t")
         keep(_RX2, "KEEP", pv, p, "t")
         msg.t = pv
-        row["hit_type"] = pv
+        r18 = pv
     # ni: string -> STRING NULLABLE
     v = d.get("ni")
     if v is None:
-        row["non_interaction"] = None
+        r19 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ni")
         msg.ni = pv
-        row["non_interaction"] = pv
+        r19 = pv
     # dl: string -> STRING NULLABLE
     v = d.get("dl")
     if v is None:
-        row["document_location"] = None
+        r20 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dl")
         pv = _RX3.sub("", pv)
         msg.dl = pv
-        row["document_location"] = pv
+        r20 = pv
     # dh: string -> STRING NULLABLE
     v = d.get("dh")
     if v is None:
-        row["document_host_name"] = None
+        r21 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dh")
         msg.dh = pv
-        row["document_host_name"] = pv
+        r21 = pv
     # dp: string -> STRING NULLABLE
     v = d.get("dp")
     if v is None:
         v = lookup(root, _PATH4)
     if v is None:
-        row["document_path"] = None
+        r22 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dp")
         pv = regex_extract(_RX5, 1, pv)
@@ -279,127 +279,127 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
                 TRANSFORM, p + "dp", "regex_extract found no match in '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)'"
             )
         msg.dp = pv
-        row["document_path"] = pv
+        r22 = pv
     # dt: string -> STRING NULLABLE
     v = d.get("dt")
     if v is None:
-        row["document_title"] = None
+        r23 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dt")
         msg.dt = pv
-        row["document_title"] = pv
+        r23 = pv
     # ec: string -> STRING NULLABLE
     v = d.get("ec")
     if v is None:
-        row["event_category"] = None
+        r24 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ec")
         msg.ec = pv
-        row["event_category"] = pv
+        r24 = pv
     # ea: string -> STRING NULLABLE
     v = d.get("ea")
     if v is None:
-        row["event_action"] = None
+        r25 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ea")
         msg.ea = pv
-        row["event_action"] = pv
+        r25 = pv
     # el: string -> STRING NULLABLE
     v = d.get("el")
     if v is None:
-        row["event_label"] = None
+        r26 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "el")
         msg.el = pv
-        row["event_label"] = pv
+        r26 = pv
     # ev: string -> INT64 NULLABLE
     v = d.get("ev")
     if v is None:
-        row["event_value"] = None
+        r27 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ev")
         msg.ev = pv
-        row["event_value"] = to_bq(pv, "INT64", p, "ev")
+        r27 = to_bq(pv, "INT64", p, "ev")
     # ti: string -> STRING NULLABLE
     v = d.get("ti")
     if v is None:
-        row["transaction_id"] = None
+        r28 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ti")
         msg.ti = pv
-        row["transaction_id"] = pv
+        r28 = pv
     # ta: string -> STRING NULLABLE
     v = d.get("ta")
     if v is None:
-        row["transaction_affiliation"] = None
+        r29 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ta")
         msg.ta = pv
-        row["transaction_affiliation"] = pv
+        r29 = pv
     # tr: string -> NUMERIC NULLABLE
     v = d.get("tr")
     if v is None:
-        row["transaction_revenue"] = None
+        r30 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tr")
         msg.tr = pv
-        row["transaction_revenue"] = to_bq(pv, "NUMERIC", p, "tr")
+        r30 = to_bq(pv, "NUMERIC", p, "tr")
     # ts: string -> NUMERIC NULLABLE
     v = d.get("ts")
     if v is None:
-        row["transaction_shipping"] = None
+        r31 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ts")
         msg.ts = pv
-        row["transaction_shipping"] = to_bq(pv, "NUMERIC", p, "ts")
+        r31 = to_bq(pv, "NUMERIC", p, "ts")
     # tt: string -> NUMERIC NULLABLE
     v = d.get("tt")
     if v is None:
-        row["transaction_tax"] = None
+        r32 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tt")
         msg.tt = pv
-        row["transaction_tax"] = to_bq(pv, "NUMERIC", p, "tt")
+        r32 = to_bq(pv, "NUMERIC", p, "tt")
     # tcc: string -> STRING NULLABLE
     v = d.get("tcc")
     if v is None:
-        row["transaction_coupon"] = None
+        r33 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tcc")
         msg.tcc = pv
-        row["transaction_coupon"] = pv
+        r33 = pv
     # cu: string -> STRING NULLABLE
     v = d.get("cu")
     if v is None:
-        row["currency_code"] = None
+        r34 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cu")
         msg.cu = pv
-        row["currency_code"] = pv
+        r34 = pv
     # cd1: string -> STRING NULLABLE
     v = d.get("cd1")
     if v is None:
-        row["member_tier"] = None
+        r35 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cd1")
         msg.cd1 = pv
-        row["member_tier"] = pv
+        r35 = pv
     # cd2: string -> STRING NULLABLE
     v = d.get("cd2")
     if v is None:
-        row["store_id"] = None
+        r36 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cd2")
         msg.cd2 = pv
-        row["store_id"] = pv
+        r36 = pv
     # plt: string -> INT64 NULLABLE
     v = d.get("plt")
     if v is None:
-        row["page_load_time_ms"] = None
+        r37 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "plt")
         msg.plt = pv
-        row["page_load_time_ms"] = to_bq(pv, "INT64", p, "plt")
+        r37 = to_bq(pv, "INT64", p, "plt")
     # hit_id: string -> STRING NULLABLE
     v = d.get("hitId")
     if v is None:
@@ -408,11 +408,11 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if a is not None:
         v = a
     if v is None:
-        row["hit_id"] = None
+        r38 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "hit_id")
         msg.hit_id = pv
-        row["hit_id"] = pv
+        r38 = pv
     # collector_received_at: string -> TIMESTAMP NULLABLE
     v = d.get("collectorReceivedAt")
     if v is None:
@@ -421,12 +421,52 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if a is not None:
         v = a
     if v is None:
-        row["collector_received_at"] = None
+        r39 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "collector_received_at")
         msg.collector_received_at = pv
-        row["collector_received_at"] = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
-    return row
+        r39 = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
+    return {
+        "protocol_version": r0,
+        "tracking_id": r1,
+        "data_source": r2,
+        "queue_time_ms": r3,
+        "client_id": r5,
+        "user_id": r6,
+        "session_control": r7,
+        "ip_override": r8,
+        "user_agent_override": r9,
+        "referrer_host": r10,
+        "campaign_name": r11,
+        "campaign_source": r12,
+        "campaign_medium": r13,
+        "screen_resolution": r14,
+        "viewport_size": r15,
+        "document_encoding": r16,
+        "user_language": r17,
+        "hit_type": r18,
+        "non_interaction": r19,
+        "document_location": r20,
+        "document_host_name": r21,
+        "document_path": r22,
+        "document_title": r23,
+        "event_category": r24,
+        "event_action": r25,
+        "event_label": r26,
+        "event_value": r27,
+        "transaction_id": r28,
+        "transaction_affiliation": r29,
+        "transaction_revenue": r30,
+        "transaction_shipping": r31,
+        "transaction_tax": r32,
+        "transaction_coupon": r33,
+        "currency_code": r34,
+        "member_tier": r35,
+        "store_id": r36,
+        "page_load_time_ms": r37,
+        "hit_id": r38,
+        "collector_received_at": r39,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

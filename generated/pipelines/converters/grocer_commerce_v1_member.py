@@ -141,17 +141,19 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        row["member_id"] = pv
+        r0 = pv
     # event_type: grocer.commerce.v1.MemberEventType -> STRING NULLABLE
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
     if v is None:
-        row["event_type"] = None
+        r1 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "event_type")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "event_type")
         msg.event_type = pv
-        row["event_type"] = _E0_NAMES[pv]
+        r1 = _E0_NAMES[pv]
     # email: string -> STRING REQUIRED
     v = d.get("email")
     if v is None:
@@ -160,133 +162,149 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         pv = v if v.__class__ is str else as_string(v, p, "email")
         keep(_RX1, "DROP", pv, p, "email")
         msg.email = pv
-        row["email"] = pv
+        r2 = pv
     # first_name: string -> STRING NULLABLE
     v = d.get("firstName")
     if v is None:
         v = d.get("first_name")
     if v is None:
-        row["first_name"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "first_name")
         msg.first_name = pv
-        row["first_name"] = pv
+        r3 = pv
     # last_name: string -> STRING NULLABLE
     v = d.get("lastName")
     if v is None:
         v = d.get("last_name")
     if v is None:
-        row["last_name"] = None
+        r4 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "last_name")
         msg.last_name = pv
-        row["last_name"] = pv
+        r4 = pv
     # phone_number: string -> STRING NULLABLE
     v = d.get("phoneNumber")
     if v is None:
         v = d.get("phone_number")
     if v is None:
-        row["phone_number"] = None
+        r5 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "phone_number")
         pv = _RX2.sub("", pv)
         msg.phone_number = pv
-        row["phone_number"] = pv
+        r5 = pv
     # birth_date: string -> DATE NULLABLE
     v = d.get("birthDate")
     if v is None:
         v = d.get("birth_date")
     if v is None:
-        row["birth_date"] = None
+        r6 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "birth_date")
         msg.birth_date = pv
-        row["birth_date"] = to_bq(pv, "DATE", p, "birth_date")
+        r6 = to_bq(pv, "DATE", p, "birth_date")
     # address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("address")
     if v is None:
-        row["address"] = None
+        r7 = None
     else:
-        msg.address.SetInParent()
-        row["address"] = _m1(as_object(v, p, "address"), p + "address" + ".", msg.address, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "address")
+        sub = msg.address
+        if not v:
+            sub.SetInParent()
+        r7 = _m1(v, p + "address.", sub, root, ctx)
     # tier: grocer.commerce.v1.MemberTier -> STRING NULLABLE
     v = d.get("tier")
     if v is None:
-        row["tier"] = None
+        r8 = None
     else:
-        pv = as_enum(v, _E1, _E1_NAMES, p, "tier")
+        pv = _E1.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E1, _E1_NAMES, p, "tier")
         msg.tier = pv
-        row["tier"] = _E1_NAMES[pv]
+        r8 = _E1_NAMES[pv]
     # language: string -> STRING NULLABLE
     v = d.get("language")
     if v is None:
-        row["locale"] = None
+        r9 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         pv = pv + "-SE"
         msg.language = pv
-        row["locale"] = pv
+        r9 = pv
     # newsletter_opt_in: bool -> BOOL NULLABLE
     v = d.get("newsletterOptIn")
     if v is None:
         v = d.get("newsletter_opt_in")
     if v is None:
-        row["newsletter_opt_in"] = None
+        r10 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "newsletter_opt_in")
         msg.newsletter_opt_in = pv
-        row["newsletter_opt_in"] = pv
+        r10 = pv
     # consents: grocer.commerce.v1.Member.Consents -> STRUCT NULLABLE
     v = d.get("consents")
     if v is None:
-        row["consents"] = None
+        r11 = None
     else:
-        msg.consents.SetInParent()
-        row["consents"] = _m2(as_object(v, p, "consents"), p + "consents" + ".", msg.consents, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "consents")
+        sub = msg.consents
+        if not v:
+            sub.SetInParent()
+        r11 = _m2(v, p + "consents.", sub, root, ctx)
     # household_size: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("householdSize")
     if v is None:
         v = d.get("household_size")
     if v is None:
-        row["household_size"] = None
+        r12 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "household_size")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "household_size")
         msg.household_size.value = pv
-        row["household_size"] = pv
+        r12 = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED
     v = d.get("dietaryPreferences")
     if v is None:
         v = d.get("dietary_preferences")
     if v is None:
-        row["dietary_preferences"] = []
+        r13 = []
     else:
-        v = as_list(v, p, "dietary_preferences")
+        if v.__class__ is not list:
+            v = as_list(v, p, "dietary_preferences")
         out = []
+        append = msg.dietary_preferences.append
         for i, x in enumerate(v):
-            pv = as_enum(x, _E2, _E2_NAMES, p, f"dietary_preferences[{i}]")
-            msg.dietary_preferences.append(pv)
+            pv = _E2.get(x) if x.__class__ is str else None
+            if pv is None:
+                pv = as_enum(x, _E2, _E2_NAMES, p, f"dietary_preferences[{i}]")
+            append(pv)
             out.append(_E2_NAMES[pv])
-        row["dietary_preferences"] = out
+        r13 = out
     # preferred_store_id: string -> STRING NULLABLE
     v = d.get("preferredStoreId")
     if v is None:
         v = d.get("preferred_store_id")
     if v is None:
-        row["preferred_store_id"] = None
+        r14 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "preferred_store_id")
         msg.preferred_store_id = pv
-        row["preferred_store_id"] = pv
+        r14 = pv
     # signup_channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("signupChannel")
     if v is None:
         v = d.get("signup_channel")
     if v is None:
-        row["signup_channel"] = None
+        r15 = None
     else:
-        pv = as_enum(v, _E3, _E3_NAMES, p, "signup_channel")
+        pv = _E3.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E3, _E3_NAMES, p, "signup_channel")
         msg.signup_channel = pv
-        row["signup_channel"] = _E3_NAMES[pv]
+        r15 = _E3_NAMES[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
@@ -295,7 +313,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
-        row["created_at"] = rv
+        r16 = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
     if v is None:
@@ -304,8 +322,27 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "updated_at")
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        row["updated_at"] = rv
-    return row
+        r17 = rv
+    return {
+        "member_id": r0,
+        "event_type": r1,
+        "email": r2,
+        "first_name": r3,
+        "last_name": r4,
+        "phone_number": r5,
+        "birth_date": r6,
+        "address": r7,
+        "tier": r8,
+        "locale": r9,
+        "newsletter_opt_in": r10,
+        "consents": r11,
+        "household_size": r12,
+        "dietary_preferences": r13,
+        "preferred_store_id": r14,
+        "signup_channel": r15,
+        "created_at": r16,
+        "updated_at": r17,
+    }
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
@@ -317,41 +354,41 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
     if v is None:
         v = d.get("email_newsletter")
     if v is None:
-        row["email_newsletter"] = None
+        r0 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "email_newsletter")
         msg.email_newsletter = pv
-        row["email_newsletter"] = pv
+        r0 = pv
     # sms_offers: bool -> BOOL NULLABLE
     v = d.get("smsOffers")
     if v is None:
         v = d.get("sms_offers")
     if v is None:
-        row["sms_offers"] = None
+        r1 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "sms_offers")
         msg.sms_offers = pv
-        row["sms_offers"] = pv
+        r1 = pv
     # personalised_offers: bool -> BOOL NULLABLE
     v = d.get("personalisedOffers")
     if v is None:
         v = d.get("personalised_offers")
     if v is None:
-        row["personalised_offers"] = None
+        r2 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "personalised_offers")
         msg.personalised_offers = pv
-        row["personalised_offers"] = pv
+        r2 = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
     if v is None:
-        row["updated_at"] = None
+        r3 = None
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        row["updated_at"] = rv
-    return row
+        r3 = rv
+    return {"email_newsletter": r0, "sms_offers": r1, "personalised_offers": r2, "updated_at": r3}
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
@@ -361,40 +398,40 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
-        row["street"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "street")
         msg.street = pv
-        row["street"] = pv
+        r0 = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
     if v is None:
-        row["postal_code"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        row["postal_code"] = pv
+        r1 = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
     if v is None:
-        row["city"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        row["city"] = pv
+        r2 = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
     if v is None:
-        row["country_code"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
-        row["country_code"] = pv
-    return row
+        r3 = pv
+    return {"street": r0, "postal_code": r1, "city": r2, "country_code": r3}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

@@ -169,7 +169,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
-    if sum(d.get(k) is not None for k in ["card", "invoice", "swish"]) > 1:
+    if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
         raise only_one(p, "payment", ["card", "swish", "invoice"])
     # order_id: string -> STRING REQUIRED
     v = d.get("orderId")
@@ -180,7 +180,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     else:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv
-        row["order_id"] = pv
+        r0 = pv
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
     if v is None:
@@ -190,23 +190,27 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        row["member_id"] = pv
+        r1 = pv
     # status: grocer.commerce.v1.OrderStatus -> STRING NULLABLE
     v = d.get("status")
     if v is None:
-        row["status"] = None
+        r2 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "status")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "status")
         msg.status = pv
-        row["status"] = _E0_NAMES[pv]
+        r2 = _E0_NAMES[pv]
     # channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("channel")
     if v is None:
-        row["channel"] = None
+        r3 = None
     else:
-        pv = as_enum(v, _E1, _E1_NAMES, p, "channel")
+        pv = _E1.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E1, _E1_NAMES, p, "channel")
         msg.channel = pv
-        row["channel"] = _E1_NAMES[pv]
+        r3 = _E1_NAMES[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
@@ -215,181 +219,225 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
-        row["created_at"] = rv
+        r4 = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
     if v is None:
-        row["updated_at"] = None
+        r5 = None
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        row["updated_at"] = rv
+        r5 = rv
     # store_id: string -> STRING NULLABLE
     v = d.get("storeId")
     if v is None:
         v = d.get("store_id")
     if v is None:
-        row["store_id"] = None
+        r6 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "store_id")
         msg.store_id = pv
-        row["store_id"] = pv
+        r6 = pv
     # lines: grocer.commerce.v1.Order.Line -> STRUCT REPEATED
     v = d.get("lines")
     if v is None:
-        row["lines"] = []
+        r7 = []
     else:
-        v = as_list(v, p, "lines")
+        if v.__class__ is not list:
+            v = as_list(v, p, "lines")
         out = []
+        add = msg.lines.add
         for i, x in enumerate(v):
-            out.append(_m1(as_object(x, p, f"lines[{i}]"), p + f"lines[{i}]" + ".", msg.lines.add(), root, ctx))
-        row["lines"] = out
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"lines[{i}]")
+            out.append(_m1(x, f"{p}lines[{i}].", add(), root, ctx))
+        r7 = out
     # subtotal: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("subtotal")
     if v is None:
-        row["subtotal"] = None
+        r8 = None
     else:
-        msg.subtotal.SetInParent()
-        row["subtotal"] = _m2(as_object(v, p, "subtotal"), p + "subtotal" + ".", msg.subtotal, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "subtotal")
+        sub = msg.subtotal
+        if not v:
+            sub.SetInParent()
+        r8 = _m2(v, p + "subtotal.", sub, root, ctx)
     # delivery_fee: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("deliveryFee")
     if v is None:
         v = d.get("delivery_fee")
     if v is None:
-        row["delivery_fee"] = None
+        r9 = None
     else:
-        msg.delivery_fee.SetInParent()
-        row["delivery_fee"] = _m2(
-            as_object(v, p, "delivery_fee"), p + "delivery_fee" + ".", msg.delivery_fee, root, ctx
-        )
+        if v.__class__ is not dict:
+            v = as_object(v, p, "delivery_fee")
+        sub = msg.delivery_fee
+        if not v:
+            sub.SetInParent()
+        r9 = _m2(v, p + "delivery_fee.", sub, root, ctx)
     # discount: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("discount")
     if v is None:
-        row["discount"] = None
+        r10 = None
     else:
-        msg.discount.SetInParent()
-        row["discount"] = _m2(as_object(v, p, "discount"), p + "discount" + ".", msg.discount, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "discount")
+        sub = msg.discount
+        if not v:
+            sub.SetInParent()
+        r10 = _m2(v, p + "discount.", sub, root, ctx)
     # total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("total")
     if v is None:
-        row["total"] = None
+        r11 = None
     else:
-        msg.total.SetInParent()
-        row["total"] = _m2(as_object(v, p, "total"), p + "total" + ".", msg.total, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "total")
+        sub = msg.total
+        if not v:
+            sub.SetInParent()
+        r11 = _m2(v, p + "total.", sub, root, ctx)
     # vat: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("vat")
     if v is None:
-        row["vat"] = None
+        r12 = None
     else:
-        msg.vat.SetInParent()
-        row["vat"] = _m2(as_object(v, p, "vat"), p + "vat" + ".", msg.vat, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "vat")
+        sub = msg.vat
+        if not v:
+            sub.SetInParent()
+        r12 = _m2(v, p + "vat.", sub, root, ctx)
     # gross_margin_cents: int64 -> NUMERIC NULLABLE
     v = d.get("grossMarginCents")
     if v is None:
         v = d.get("gross_margin_cents")
     if v is None:
-        row["gross_margin"] = None
+        r13 = None
     else:
-        pv = v if v.__class__ is int and INT64[0] <= v <= INT64[1] else as_int(v, INT64, p, "gross_margin_cents")
+        pv = (
+            v
+            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
+            else as_int(v, INT64, p, "gross_margin_cents")
+        )
         msg.gross_margin_cents = pv
-        row["gross_margin"] = divide(pv, _DIV3, "NUMERIC", p, "gross_margin_cents")
+        r13 = divide(pv, _DIV3, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
     v = d.get("loyaltyPointsUsed")
     if v is None:
         v = d.get("loyalty_points_used")
     if v is None:
-        row["loyalty_points_used"] = 0
+        r14 = 0
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "loyalty_points_used")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "loyalty_points_used")
         msg.loyalty_points_used = pv
-        row["loyalty_points_used"] = pv
+        r14 = pv
     # voucher_codes: string -> STRING REPEATED
     v = d.get("voucherCodes")
     if v is None:
         v = d.get("voucher_codes")
     if v is None:
-        row["voucher_codes"] = []
+        r15 = []
     else:
-        v = as_list(v, p, "voucher_codes")
+        if v.__class__ is not list:
+            v = as_list(v, p, "voucher_codes")
         out = []
+        append = msg.voucher_codes.append
         for i, x in enumerate(v):
             pv = x if x.__class__ is str else as_string(x, p, f"voucher_codes[{i}]")
-            msg.voucher_codes.append(pv)
+            append(pv)
             out.append(pv)
-        row["voucher_codes"] = out
+        r15 = out
     # card: grocer.commerce.v1.Order.CardPayment -> STRUCT NULLABLE
     v = d.get("card")
     if v is None:
-        row["card"] = None
+        r16 = None
     else:
-        msg.card.SetInParent()
-        row["card"] = _m3(as_object(v, p, "card"), p + "card" + ".", msg.card, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "card")
+        sub = msg.card
+        if not v:
+            sub.SetInParent()
+        r16 = _m3(v, p + "card.", sub, root, ctx)
     # swish: grocer.commerce.v1.Order.SwishPayment -> STRUCT NULLABLE
     v = d.get("swish")
     if v is None:
-        row["swish"] = None
+        r17 = None
     else:
-        msg.swish.SetInParent()
-        row["swish"] = _m4(as_object(v, p, "swish"), p + "swish" + ".", msg.swish, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "swish")
+        sub = msg.swish
+        if not v:
+            sub.SetInParent()
+        r17 = _m4(v, p + "swish.", sub, root, ctx)
     # invoice: grocer.commerce.v1.Order.InvoicePayment -> STRUCT NULLABLE
     v = d.get("invoice")
     if v is None:
-        row["invoice"] = None
+        r18 = None
     else:
-        msg.invoice.SetInParent()
-        row["invoice"] = _m5(as_object(v, p, "invoice"), p + "invoice" + ".", msg.invoice, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "invoice")
+        sub = msg.invoice
+        if not v:
+            sub.SetInParent()
+        r18 = _m5(v, p + "invoice.", sub, root, ctx)
     # delivery_method: grocer.commerce.v1.DeliveryMethod -> STRING NULLABLE
     v = d.get("deliveryMethod")
     if v is None:
         v = d.get("delivery_method")
     if v is None:
-        row["delivery_method"] = None
+        r19 = None
     else:
-        pv = as_enum(v, _E3, _E3_NAMES, p, "delivery_method")
+        pv = _E3.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E3, _E3_NAMES, p, "delivery_method")
         msg.delivery_method = pv
-        row["delivery_method"] = _E3_NAMES[pv]
+        r19 = _E3_NAMES[pv]
     # delivery_address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("deliveryAddress")
     if v is None:
         v = d.get("delivery_address")
     if v is None:
-        row["delivery_address"] = None
+        r20 = None
     else:
-        msg.delivery_address.SetInParent()
-        row["delivery_address"] = _m6(
-            as_object(v, p, "delivery_address"), p + "delivery_address" + ".", msg.delivery_address, root, ctx
-        )
+        if v.__class__ is not dict:
+            v = as_object(v, p, "delivery_address")
+        sub = msg.delivery_address
+        if not v:
+            sub.SetInParent()
+        r20 = _m6(v, p + "delivery_address.", sub, root, ctx)
     # delivery_slot_start: string -> TIMESTAMP NULLABLE
     v = d.get("deliverySlotStart")
     if v is None:
         v = d.get("delivery_slot_start")
     if v is None:
-        row["delivery_slot_start"] = None
+        r21 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_slot_start")
         pv = local_to_utc(pv, _TZ8, "", p, "delivery_slot_start")
         msg.delivery_slot_start = pv
-        row["delivery_slot_start"] = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
+        r21 = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
     # delivery_window_length: google.protobuf.Duration -> INTERVAL NULLABLE
     v = d.get("deliveryWindowLength")
     if v is None:
         v = d.get("delivery_window_length")
     if v is None:
-        row["delivery_window_length"] = None
+        r22 = None
     else:
         rv = set_duration(msg.delivery_window_length, v, p, "delivery_window_length")
-        row["delivery_window_length"] = rv
+        r22 = rv
     # delivery_instructions: string -> STRING NULLABLE
     v = d.get("deliveryInstructions")
     if v is None:
         v = d.get("delivery_instructions")
     if v is None:
-        row["delivery_instructions"] = None
+        r23 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_instructions")
         msg.delivery_instructions = pv
-        row["delivery_instructions"] = pv
+        r23 = pv
     # idempotency_key: string -> STRING NULLABLE
     v = d.get("idempotencyKey")
     if v is None:
@@ -407,12 +455,38 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if a is not None:
         v = a
     if v is None:
-        row["event_id"] = None
+        r25 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "event_id")
         msg.event_id = pv
-        row["event_id"] = pv
-    return row
+        r25 = pv
+    return {
+        "order_id": r0,
+        "member_id": r1,
+        "status": r2,
+        "channel": r3,
+        "created_at": r4,
+        "updated_at": r5,
+        "store_id": r6,
+        "lines": r7,
+        "subtotal": r8,
+        "delivery_fee": r9,
+        "discount": r10,
+        "total": r11,
+        "vat": r12,
+        "gross_margin": r13,
+        "loyalty_points_used": r14,
+        "voucher_codes": r15,
+        "card": r16,
+        "swish": r17,
+        "invoice": r18,
+        "delivery_method": r19,
+        "delivery_address": r20,
+        "delivery_slot_start": r21,
+        "delivery_window_length": r22,
+        "delivery_instructions": r23,
+        "event_id": r25,
+    }
 
 
 def _m6(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
@@ -422,40 +496,40 @@ def _m6(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
-        row["street"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "street")
         msg.street = pv
-        row["street"] = pv
+        r0 = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
     if v is None:
-        row["postal_code"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        row["postal_code"] = pv
+        r1 = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
     if v is None:
-        row["city"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        row["city"] = pv
+        r2 = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
     if v is None:
-        row["country_code"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
-        row["country_code"] = pv
-    return row
+        r3 = pv
+    return {"street": r0, "postal_code": r1, "city": r2, "country_code": r3}
 
 
 def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
@@ -467,22 +541,22 @@ def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
     if v is None:
         v = d.get("invoice_provider")
     if v is None:
-        row["invoice_provider"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "invoice_provider")
         msg.invoice_provider = pv
-        row["invoice_provider"] = pv
+        r0 = pv
     # due_days: int32 -> INT64 NULLABLE
     v = d.get("dueDays")
     if v is None:
         v = d.get("due_days")
     if v is None:
-        row["due_days"] = None
+        r1 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "due_days")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "due_days")
         msg.due_days = pv
-        row["due_days"] = pv
-    return row
+        r1 = pv
+    return {"invoice_provider": r0, "due_days": r1}
 
 
 def _m4(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
@@ -494,22 +568,22 @@ def _m4(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
     if v is None:
         v = d.get("payer_phone_number")
     if v is None:
-        row["payer_phone_number"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "payer_phone_number")
         msg.payer_phone_number = pv
-        row["payer_phone_number"] = pv
+        r0 = pv
     # swish_reference: string -> STRING NULLABLE
     v = d.get("swishReference")
     if v is None:
         v = d.get("swish_reference")
     if v is None:
-        row["swish_reference"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "swish_reference")
         msg.swish_reference = pv
-        row["swish_reference"] = pv
-    return row
+        r1 = pv
+    return {"payer_phone_number": r0, "swish_reference": r1}
 
 
 def _m3(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
@@ -521,32 +595,32 @@ def _m3(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
     if v is None:
         v = d.get("card_brand")
     if v is None:
-        row["card_brand"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "card_brand")
         msg.card_brand = pv
-        row["card_brand"] = pv
+        r0 = pv
     # last_four_digits: string -> STRING NULLABLE
     v = d.get("lastFourDigits")
     if v is None:
         v = d.get("last_four_digits")
     if v is None:
-        row["last_four_digits"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "last_four_digits")
         msg.last_four_digits = pv
-        row["last_four_digits"] = pv
+        r1 = pv
     # psp_reference: string -> STRING NULLABLE
     v = d.get("pspReference")
     if v is None:
         v = d.get("psp_reference")
     if v is None:
-        row["psp_reference"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "psp_reference")
         msg.psp_reference = pv
-        row["psp_reference"] = pv
-    return row
+        r2 = pv
+    return {"card_brand": r0, "last_four_digits": r1, "psp_reference": r2}
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
@@ -558,11 +632,11 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if v is None:
         v = d.get("line_number")
     if v is None:
-        row["line_number"] = None
+        r0 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "line_number")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "line_number")
         msg.line_number = pv
-        row["line_number"] = pv
+        r0 = pv
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -570,72 +644,92 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sku")
         msg.sku = pv
-        row["sku"] = pv
+        r1 = pv
     # product_name: string -> STRING NULLABLE
     v = d.get("productName")
     if v is None:
         v = d.get("product_name")
     if v is None:
-        row["product_name"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "product_name")
         msg.product_name = pv
-        row["product_name"] = pv
+        r2 = pv
     # storage: grocer.commerce.v1.StorageType -> STRING NULLABLE
     v = d.get("storage")
     if v is None:
-        row["storage"] = None
+        r3 = None
     else:
-        pv = as_enum(v, _E2, _E2_NAMES, p, "storage")
+        pv = _E2.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E2, _E2_NAMES, p, "storage")
         msg.storage = pv
-        row["storage"] = _E2_NAMES[pv]
+        r3 = _E2_NAMES[pv]
     # quantity: double -> FLOAT64 NULLABLE
     v = d.get("quantity")
     if v is None:
-        row["quantity"] = None
+        r4 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "quantity")
         msg.quantity = pv
-        row["quantity"] = pv
+        r4 = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
     if v is None:
         v = d.get("unit_price")
     if v is None:
-        row["unit_price"] = None
+        r5 = None
     else:
-        msg.unit_price.SetInParent()
-        row["unit_price"] = _m2(as_object(v, p, "unit_price"), p + "unit_price" + ".", msg.unit_price, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "unit_price")
+        sub = msg.unit_price
+        if not v:
+            sub.SetInParent()
+        r5 = _m2(v, p + "unit_price.", sub, root, ctx)
     # line_total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("lineTotal")
     if v is None:
         v = d.get("line_total")
     if v is None:
-        row["line_total"] = None
+        r6 = None
     else:
-        msg.line_total.SetInParent()
-        row["line_total"] = _m2(as_object(v, p, "line_total"), p + "line_total" + ".", msg.line_total, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "line_total")
+        sub = msg.line_total
+        if not v:
+            sub.SetInParent()
+        r6 = _m2(v, p + "line_total.", sub, root, ctx)
     # substitution_allowed: bool -> BOOL NULLABLE
     v = d.get("substitutionAllowed")
     if v is None:
         v = d.get("substitution_allowed")
     if v is None:
-        row["substitution_allowed"] = None
+        r7 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "substitution_allowed")
         msg.substitution_allowed = pv
-        row["substitution_allowed"] = pv
+        r7 = pv
     # substituted_by_sku: string -> STRING NULLABLE
     v = d.get("substitutedBySku")
     if v is None:
         v = d.get("substituted_by_sku")
     if v is None:
-        row["substituted_by_sku"] = None
+        r8 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "substituted_by_sku")
         msg.substituted_by_sku = pv
-        row["substituted_by_sku"] = pv
-    return row
+        r8 = pv
+    return {
+        "line_number": r0,
+        "sku": r1,
+        "product_name": r2,
+        "storage": r3,
+        "quantity": r4,
+        "unit_price": r5,
+        "line_total": r6,
+        "substitution_allowed": r7,
+        "substituted_by_sku": r8,
+    }
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
@@ -649,28 +743,32 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         pv = "SEK" if "SEK".__class__ is str else as_string("SEK", p, "currency_code")
         msg.currency_code = pv
-        row["currency_code"] = pv
+        r0 = pv
     else:
         pv = v if v.__class__ is str else as_string(v, p, "currency_code")
         msg.currency_code = pv
-        row["currency_code"] = pv
+        r0 = pv
     # units: int64 -> INT64 NULLABLE
     v = d.get("units")
     if v is None:
-        row["units"] = None
+        r1 = None
     else:
-        pv = v if v.__class__ is int and INT64[0] <= v <= INT64[1] else as_int(v, INT64, p, "units")
+        pv = (
+            v
+            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
+            else as_int(v, INT64, p, "units")
+        )
         msg.units = pv
-        row["units"] = pv
+        r1 = pv
     # nanos: int32 -> INT64 NULLABLE
     v = d.get("nanos")
     if v is None:
-        row["nanos"] = None
+        r2 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "nanos")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "nanos")
         msg.nanos = pv
-        row["nanos"] = pv
-    return row
+        r2 = pv
+    return {"currency_code": r0, "units": r1, "nanos": r2}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

@@ -117,166 +117,190 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sku")
         msg.sku = pv
-        row["sku"] = pv
+        r0 = pv
     # event_type: grocer.commerce.v1.ProductEventType -> STRING NULLABLE
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
     if v is None:
-        row["event_type"] = None
+        r1 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "event_type")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "event_type")
         msg.event_type = pv
-        row["event_type"] = _E0_NAMES[pv]
+        r1 = _E0_NAMES[pv]
     # name: string -> STRING NULLABLE
     v = d.get("name")
     if v is None:
-        row["name"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        row["name"] = pv
+        r2 = pv
     # brand: string -> STRING NULLABLE
     v = d.get("brand")
     if v is None:
-        row["brand"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "brand")
         msg.brand = pv
-        row["brand"] = pv
+        r3 = pv
     # category: string -> STRING NULLABLE
     v = d.get("category")
     if v is None:
-        row["category"] = None
+        r4 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "category")
         msg.category = pv
-        row["category"] = pv
+        r4 = pv
     # subcategories: string -> STRING REPEATED
     v = d.get("subcategories")
     if v is None:
-        row["subcategories"] = []
+        r5 = []
     else:
-        v = as_list(v, p, "subcategories")
+        if v.__class__ is not list:
+            v = as_list(v, p, "subcategories")
         out = []
+        append = msg.subcategories.append
         for i, x in enumerate(v):
             pv = x if x.__class__ is str else as_string(x, p, f"subcategories[{i}]")
-            msg.subcategories.append(pv)
+            append(pv)
             out.append(pv)
-        row["subcategories"] = out
+        r5 = out
     # storage: grocer.commerce.v1.StorageType -> STRING NULLABLE
     v = d.get("storage")
     if v is None:
-        row["storage"] = None
+        r6 = None
     else:
-        pv = as_enum(v, _E1, _E1_NAMES, p, "storage")
+        pv = _E1.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E1, _E1_NAMES, p, "storage")
         msg.storage = pv
-        row["storage"] = _E1_NAMES[pv]
+        r6 = _E1_NAMES[pv]
     # sales_unit: grocer.commerce.v1.SalesUnit -> STRING NULLABLE
     v = d.get("salesUnit")
     if v is None:
         v = d.get("sales_unit")
     if v is None:
-        row["sales_unit"] = None
+        r7 = None
     else:
-        pv = as_enum(v, _E2, _E2_NAMES, p, "sales_unit")
+        pv = _E2.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E2, _E2_NAMES, p, "sales_unit")
         msg.sales_unit = pv
-        row["sales_unit"] = _E2_NAMES[pv]
+        r7 = _E2_NAMES[pv]
     # price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("price")
     if v is None:
-        row["price"] = None
+        r8 = None
     else:
-        msg.price.SetInParent()
-        row["price"] = _m1(as_object(v, p, "price"), p + "price" + ".", msg.price, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "price")
+        sub = msg.price
+        if not v:
+            sub.SetInParent()
+        r8 = _m1(v, p + "price.", sub, root, ctx)
     # comparison_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("comparisonPrice")
     if v is None:
         v = d.get("comparison_price")
     if v is None:
-        row["comparison_price"] = None
+        r9 = None
     else:
-        msg.comparison_price.SetInParent()
-        row["comparison_price"] = _m1(
-            as_object(v, p, "comparison_price"), p + "comparison_price" + ".", msg.comparison_price, root, ctx
-        )
+        if v.__class__ is not dict:
+            v = as_object(v, p, "comparison_price")
+        sub = msg.comparison_price
+        if not v:
+            sub.SetInParent()
+        r9 = _m1(v, p + "comparison_price.", sub, root, ctx)
     # purchase_price_cents: int64 -> NUMERIC NULLABLE
     v = d.get("purchasePriceCents")
     if v is None:
         v = d.get("purchase_price_cents")
     if v is None:
-        row["purchase_price"] = None
+        r10 = None
     else:
-        pv = v if v.__class__ is int and INT64[0] <= v <= INT64[1] else as_int(v, INT64, p, "purchase_price_cents")
+        pv = (
+            v
+            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
+            else as_int(v, INT64, p, "purchase_price_cents")
+        )
         msg.purchase_price_cents = pv
-        row["purchase_price"] = divide(pv, _DIV2, "NUMERIC", p, "purchase_price_cents")
+        r10 = divide(pv, _DIV2, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
     v = d.get("vatRatePercent")
     if v is None:
         v = d.get("vat_rate_percent")
     if v is None:
-        row["vat_rate_percent"] = None
+        r11 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "vat_rate_percent")
         msg.vat_rate_percent = pv
-        row["vat_rate_percent"] = pv
+        r11 = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
     if v is None:
         v = d.get("shelf_life_days")
     if v is None:
-        row["shelf_life_days"] = None
+        r12 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "shelf_life_days")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "shelf_life_days")
         msg.shelf_life_days.value = pv
-        row["shelf_life_days"] = pv
+        r12 = pv
     # nutrition: grocer.commerce.v1.Product.Nutrition -> STRUCT NULLABLE
     v = d.get("nutrition")
     if v is None:
-        row["nutrition"] = None
+        r13 = None
     else:
-        msg.nutrition.SetInParent()
-        row["nutrition"] = _m2(as_object(v, p, "nutrition"), p + "nutrition" + ".", msg.nutrition, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "nutrition")
+        sub = msg.nutrition
+        if not v:
+            sub.SetInParent()
+        r13 = _m2(v, p + "nutrition.", sub, root, ctx)
     # tags: string -> STRING REPEATED
     v = d.get("tags")
     if v is None:
-        row["tags"] = []
+        r14 = []
     else:
-        v = as_list(v, p, "tags")
+        if v.__class__ is not list:
+            v = as_list(v, p, "tags")
         out = []
+        append = msg.tags.append
         for i, x in enumerate(v):
             pv = x if x.__class__ is str else as_string(x, p, f"tags[{i}]")
-            msg.tags.append(pv)
+            append(pv)
             out.append(pv)
-        row["tags"] = out
+        r14 = out
     # origin_country_code: string -> STRING NULLABLE
     v = d.get("originCountryCode")
     if v is None:
         v = d.get("origin_country_code")
     if v is None:
-        row["origin_country_code"] = None
+        r15 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "origin_country_code")
         msg.origin_country_code = pv
-        row["origin_country_code"] = pv
+        r15 = pv
     # available: bool -> BOOL NULLABLE
     v = d.get("available")
     if v is None:
-        row["available"] = None
+        r16 = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "available")
         msg.available = pv
-        row["available"] = pv
+        r16 = pv
     # image_url: string -> STRING NULLABLE
     v = d.get("imageUrl")
     if v is None:
         v = d.get("image_url")
     if v is None:
-        row["image_url"] = None
+        r17 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "image_url")
         msg.image_url = pv
-        row["image_url"] = pv
+        r17 = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
     if v is None:
@@ -285,8 +309,28 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         raise required(p, "updated_at")
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        row["updated_at"] = rv
-    return row
+        r18 = rv
+    return {
+        "sku": r0,
+        "event_type": r1,
+        "name": r2,
+        "brand": r3,
+        "category": r4,
+        "subcategories": r5,
+        "storage": r6,
+        "sales_unit": r7,
+        "price": r8,
+        "comparison_price": r9,
+        "purchase_price": r10,
+        "vat_rate_percent": r11,
+        "shelf_life_days": r12,
+        "nutrition": r13,
+        "tags": r14,
+        "origin_country_code": r15,
+        "available": r16,
+        "image_url": r17,
+        "updated_at": r18,
+    }
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
@@ -298,62 +342,62 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
     if v is None:
         v = d.get("energy_kcal")
     if v is None:
-        row["energy_kcal"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "energy_kcal")
         msg.energy_kcal = pv
-        row["energy_kcal"] = pv
+        r0 = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
     if v is None:
         v = d.get("fat_g")
     if v is None:
-        row["fat_g"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "fat_g")
         msg.fat_g = pv
-        row["fat_g"] = pv
+        r1 = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
     if v is None:
         v = d.get("carbohydrates_g")
     if v is None:
-        row["carbohydrates_g"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "carbohydrates_g")
         msg.carbohydrates_g = pv
-        row["carbohydrates_g"] = pv
+        r2 = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
     if v is None:
         v = d.get("sugars_g")
     if v is None:
-        row["sugars_g"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "sugars_g")
         msg.sugars_g = pv
-        row["sugars_g"] = pv
+        r3 = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
     if v is None:
         v = d.get("protein_g")
     if v is None:
-        row["protein_g"] = None
+        r4 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "protein_g")
         msg.protein_g = pv
-        row["protein_g"] = pv
+        r4 = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
     if v is None:
         v = d.get("salt_g")
     if v is None:
-        row["salt_g"] = None
+        r5 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "salt_g")
         msg.salt_g = pv
-        row["salt_g"] = pv
-    return row
+        r5 = pv
+    return {"energy_kcal": r0, "fat_g": r1, "carbohydrates_g": r2, "sugars_g": r3, "protein_g": r4, "salt_g": r5}
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
@@ -367,28 +411,32 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         pv = "SEK" if "SEK".__class__ is str else as_string("SEK", p, "currency_code")
         msg.currency_code = pv
-        row["currency_code"] = pv
+        r0 = pv
     else:
         pv = v if v.__class__ is str else as_string(v, p, "currency_code")
         msg.currency_code = pv
-        row["currency_code"] = pv
+        r0 = pv
     # units: int64 -> INT64 NULLABLE
     v = d.get("units")
     if v is None:
-        row["units"] = None
+        r1 = None
     else:
-        pv = v if v.__class__ is int and INT64[0] <= v <= INT64[1] else as_int(v, INT64, p, "units")
+        pv = (
+            v
+            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
+            else as_int(v, INT64, p, "units")
+        )
         msg.units = pv
-        row["units"] = pv
+        r1 = pv
     # nanos: int32 -> INT64 NULLABLE
     v = d.get("nanos")
     if v is None:
-        row["nanos"] = None
+        r2 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "nanos")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "nanos")
         msg.nanos = pv
-        row["nanos"] = pv
-    return row
+        r2 = pv
+    return {"currency_code": r0, "units": r1, "nanos": r2}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

@@ -76,37 +76,37 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     else:
         pv = v if v.__class__ is str else as_string(v, p, "vin")
         msg.vin = pv
-        row["vin"] = pv
+        r0 = pv
     # registration_number: string -> STRING NULLABLE
     v = d.get("registrationNumber")
     if v is None:
         v = d.get("registration_number")
     if v is None:
-        row["registration_number"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "registration_number")
         msg.registration_number = pv
-        row["registration_number"] = pv
+        r1 = pv
     # depot_id: string -> STRING NULLABLE
     v = d.get("depotId")
     if v is None:
         v = d.get("depot_id")
     if v is None:
-        row["depot_id"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "depot_id")
         msg.depot_id = pv
-        row["depot_id"] = pv
+        r2 = pv
     # route_id: string -> STRING NULLABLE
     v = d.get("routeId")
     if v is None:
         v = d.get("route_id")
     if v is None:
-        row["route_id"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "route_id")
         msg.route_id = pv
-        row["route_id"] = pv
+        r3 = pv
     # measured_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("measuredAt")
     if v is None:
@@ -115,64 +115,72 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
         raise required(p, "measured_at")
     else:
         rv = set_timestamp(msg.measured_at, v, p, "measured_at")
-        row["measured_at"] = rv
+        r4 = rv
     # frame_counter: uint64 -> NUMERIC NULLABLE
     v = d.get("frameCounter")
     if v is None:
         v = d.get("frame_counter")
     if v is None:
-        row["frame_counter"] = None
+        r5 = None
     else:
-        pv = v if v.__class__ is int and UINT64[0] <= v <= UINT64[1] else as_int(v, UINT64, p, "frame_counter")
+        pv = v if v.__class__ is int and 0 <= v <= 18446744073709551615 else as_int(v, UINT64, p, "frame_counter")
         msg.frame_counter = pv
-        row["frame_counter"] = str(pv)
+        r5 = str(pv)
     # readings: grocer.delivery.v1.CarTemperature.Reading -> STRUCT REPEATED
     v = d.get("readings")
     if v is None:
-        row["readings"] = []
+        r6 = []
     else:
-        v = as_list(v, p, "readings")
+        if v.__class__ is not list:
+            v = as_list(v, p, "readings")
         out = []
+        add = msg.readings.add
         for i, x in enumerate(v):
-            out.append(
-                _m1(as_object(x, p, f"readings[{i}]"), p + f"readings[{i}]" + ".", msg.readings.add(), root, ctx)
-            )
-        row["readings"] = out
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"readings[{i}]")
+            out.append(_m1(x, f"{p}readings[{i}].", add(), root, ctx))
+        r6 = out
     # outside_celsius: google.protobuf.DoubleValue -> FLOAT64 NULLABLE
     v = d.get("outsideCelsius")
     if v is None:
         v = d.get("outside_celsius")
     if v is None:
-        row["outside_celsius"] = None
+        r7 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "outside_celsius")
         msg.outside_celsius.value = pv
-        row["outside_celsius"] = pv
+        r7 = pv
     # door: grocer.delivery.v1.DoorState -> STRING NULLABLE
     v = d.get("door")
     if v is None:
-        row["door"] = None
+        r8 = None
     else:
-        pv = as_enum(v, _E1, _E1_NAMES, p, "door")
+        pv = _E1.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E1, _E1_NAMES, p, "door")
         msg.door = pv
-        row["door"] = _E1_NAMES[pv]
+        r8 = _E1_NAMES[pv]
     # position: grocer.delivery.v1.CarTemperature.Position -> STRUCT NULLABLE
     v = d.get("position")
     if v is None:
-        row["position"] = None
+        r9 = None
     else:
-        msg.position.SetInParent()
-        row["position"] = _m2(as_object(v, p, "position"), p + "position" + ".", msg.position, root, ctx)
+        if v.__class__ is not dict:
+            v = as_object(v, p, "position")
+        sub = msg.position
+        if not v:
+            sub.SetInParent()
+        r9 = _m2(v, p + "position.", sub, root, ctx)
     # firmware_version: string -> STRING NULLABLE
     v = d.get("firmwareVersion")
     if v is None:
         v = d.get("firmware_version")
     if v is None:
-        row["firmware_version"] = None
+        r10 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "firmware_version")
         msg.firmware_version = pv
-        row["firmware_version"] = pv
+        r10 = pv
     # signature: bytes -> BYTES NULLABLE
     v = d.get("signature")
     if v is None:
@@ -180,7 +188,19 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     else:
         pv = as_bytes(v, p, "signature")
         msg.signature = pv
-    return row
+    return {
+        "vin": r0,
+        "registration_number": r1,
+        "depot_id": r2,
+        "route_id": r3,
+        "measured_at": r4,
+        "frame_counter": r5,
+        "readings": r6,
+        "outside_celsius": r7,
+        "door": r8,
+        "position": r9,
+        "firmware_version": r10,
+    }
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
@@ -190,30 +210,30 @@ def _m2(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
     # latitude: double -> FLOAT64 NULLABLE
     v = d.get("latitude")
     if v is None:
-        row["latitude"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "latitude")
         msg.latitude = pv
-        row["latitude"] = pv
+        r0 = pv
     # longitude: double -> FLOAT64 NULLABLE
     v = d.get("longitude")
     if v is None:
-        row["longitude"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "longitude")
         msg.longitude = pv
-        row["longitude"] = pv
+        r1 = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
     if v is None:
         v = d.get("accuracy_m")
     if v is None:
-        row["accuracy_m"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "accuracy_m")
         msg.accuracy_m = pv
-        row["accuracy_m"] = pv
-    return row
+        r2 = pv
+    return {"latitude": r0, "longitude": r1, "accuracy_m": r2}
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
@@ -225,40 +245,42 @@ def _m1(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
     if v is None:
         v = d.get("sensor_id")
     if v is None:
-        row["sensor_id"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sensor_id")
         msg.sensor_id = pv
-        row["sensor_id"] = pv
+        r0 = pv
     # compartment: grocer.delivery.v1.Compartment -> STRING NULLABLE
     v = d.get("compartment")
     if v is None:
-        row["compartment"] = None
+        r1 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "compartment")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "compartment")
         msg.compartment = pv
-        row["compartment"] = _E0_NAMES[pv]
+        r1 = _E0_NAMES[pv]
     # centi_celsius: sint32 -> FLOAT64 NULLABLE
     v = d.get("centiCelsius")
     if v is None:
         v = d.get("centi_celsius")
     if v is None:
-        row["celsius"] = None
+        r2 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "centi_celsius")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "centi_celsius")
         msg.centi_celsius = pv
-        row["celsius"] = divide(pv, _DIV2, "FLOAT64", p, "centi_celsius")
+        r2 = divide(pv, _DIV2, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE
     v = d.get("setpointCelsius")
     if v is None:
         v = d.get("setpoint_celsius")
     if v is None:
-        row["setpoint_celsius"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "setpoint_celsius")
         msg.setpoint_celsius = pv
-        row["setpoint_celsius"] = pv
-    return row
+        r3 = pv
+    return {"sensor_id": r0, "compartment": r1, "celsius": r2, "setpoint_celsius": r3}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

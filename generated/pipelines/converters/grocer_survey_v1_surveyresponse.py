@@ -111,7 +111,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     else:
         pv = v if v.__class__ is str else as_string(v, p, "response_id")
         msg.response_id = pv
-        row["response_id"] = pv
+        r0 = pv
     # survey_id: string -> STRING REQUIRED
     v = d.get("surveyId")
     if v is None:
@@ -121,15 +121,17 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     else:
         pv = v if v.__class__ is str else as_string(v, p, "survey_id")
         msg.survey_id = pv
-        row["survey_id"] = pv
+        r1 = pv
     # channel: grocer.survey.v1.SurveyChannel -> STRING NULLABLE
     v = d.get("channel")
     if v is None:
-        row["channel"] = None
+        r2 = None
     else:
-        pv = as_enum(v, _E0, _E0_NAMES, p, "channel")
+        pv = _E0.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E0, _E0_NAMES, p, "channel")
         msg.channel = pv
-        row["channel"] = _E0_NAMES[pv]
+        r2 = _E0_NAMES[pv]
     # submitted_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("submittedAt")
     if v is None:
@@ -138,18 +140,18 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
         raise required(p, "submitted_at")
     else:
         rv = set_timestamp(msg.submitted_at, v, p, "submitted_at")
-        row["submitted_at"] = rv
+        r3 = rv
     # started_at_local: string -> TIMESTAMP NULLABLE
     v = d.get("startedAtLocal")
     if v is None:
         v = d.get("started_at_local")
     if v is None:
-        row["started_at"] = None
+        r4 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "started_at_local")
         pv = local_to_utc(pv, _TZ1, "%Y-%m-%d %H:%M:%S", p, "started_at_local")
         msg.started_at_local = pv
-        row["started_at"] = to_bq(pv, "TIMESTAMP", p, "started_at_local")
+        r4 = to_bq(pv, "TIMESTAMP", p, "started_at_local")
     # member_email: string -> STRING NULLABLE
     v = d.get("memberEmail")
     if v is None:
@@ -157,65 +159,83 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     if v is None:
         v = lookup(root, _PATH2)
     if v is None:
-        row["member_email"] = None
+        r5 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_email")
         msg.member_email = pv
-        row["member_email"] = pv
+        r5 = pv
     # hidden_fields: grocer.survey.v1.SurveyResponse.HiddenFields -> STRUCT NULLABLE
     v = d.get("hiddenFields")
     if v is None:
         v = d.get("hidden_fields")
     if v is None:
-        row["hidden_fields"] = None
+        r6 = None
     else:
-        msg.hidden_fields.SetInParent()
-        row["hidden_fields"] = _m1(
-            as_object(v, p, "hidden_fields"), p + "hidden_fields" + ".", msg.hidden_fields, root, ctx
-        )
+        if v.__class__ is not dict:
+            v = as_object(v, p, "hidden_fields")
+        sub = msg.hidden_fields
+        if not v:
+            sub.SetInParent()
+        r6 = _m1(v, p + "hidden_fields.", sub, root, ctx)
     # answers: grocer.survey.v1.SurveyResponse.Answer -> STRUCT REPEATED
     v = d.get("answers")
     if v is None:
-        row["answers"] = []
+        r7 = []
     else:
-        v = as_list(v, p, "answers")
+        if v.__class__ is not list:
+            v = as_list(v, p, "answers")
         out = []
+        add = msg.answers.add
         for i, x in enumerate(v):
-            out.append(_m2(as_object(x, p, f"answers[{i}]"), p + f"answers[{i}]" + ".", msg.answers.add(), root, ctx))
-        row["answers"] = out
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"answers[{i}]")
+            out.append(_m2(x, f"{p}answers[{i}].", add(), root, ctx))
+        r7 = out
     # nps_score: int32 -> INT64 NULLABLE
     v = d.get("npsScore")
     if v is None:
         v = d.get("nps_score")
     if v is None:
-        row["nps_score"] = None
+        r8 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "nps_score")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "nps_score")
         msg.nps_score = pv
-        row["nps_score"] = pv
+        r8 = pv
     # language: string -> STRING NULLABLE
     v = d.get("language")
     if v is None:
-        row["language"] = None
+        r9 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         msg.language = pv
-        row["language"] = pv
+        r9 = pv
     # metadata: google.protobuf.Struct -> JSON NULLABLE
     v = d.get("metadata")
     if v is None:
-        row["metadata"] = None
+        r10 = None
     else:
         rv = set_struct(msg.metadata, v, p, "metadata")
-        row["metadata"] = rv
-    return row
+        r10 = rv
+    return {
+        "response_id": r0,
+        "survey_id": r1,
+        "channel": r2,
+        "submitted_at": r3,
+        "started_at": r4,
+        "member_email": r5,
+        "hidden_fields": r6,
+        "answers": r7,
+        "nps_score": r8,
+        "language": r9,
+        "metadata": r10,
+    }
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
     row = {}
     if not d.keys() <= _KNOWN4:
         unknown_fields(d, _KNOWN4, p)
-    if sum(d.get(k) is not None for k in ["choice", "rating", "text"]) > 1:
+    if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
         raise only_one(p, "value", ["choice", "text", "rating"])
     # question_id: string -> STRING REQUIRED
     v = d.get("questionId")
@@ -226,52 +246,54 @@ def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
     else:
         pv = v if v.__class__ is str else as_string(v, p, "question_id")
         msg.question_id = pv
-        row["question_id"] = pv
+        r0 = pv
     # question_text: string -> STRING NULLABLE
     v = d.get("questionText")
     if v is None:
         v = d.get("question_text")
     if v is None:
-        row["question_text"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "question_text")
         msg.question_text = pv
-        row["question_text"] = pv
+        r1 = pv
     # question_type: grocer.survey.v1.QuestionType -> STRING NULLABLE
     v = d.get("questionType")
     if v is None:
         v = d.get("question_type")
     if v is None:
-        row["question_type"] = None
+        r2 = None
     else:
-        pv = as_enum(v, _E1, _E1_NAMES, p, "question_type")
+        pv = _E1.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(v, _E1, _E1_NAMES, p, "question_type")
         msg.question_type = pv
-        row["question_type"] = _E1_NAMES[pv]
+        r2 = _E1_NAMES[pv]
     # choice: string -> STRING NULLABLE
     v = d.get("choice")
     if v is None:
-        row["choice"] = None
+        r3 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "choice")
         msg.choice = pv
-        row["choice"] = pv
+        r3 = pv
     # text: string -> STRING NULLABLE
     v = d.get("text")
     if v is None:
-        row["text"] = None
+        r4 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "text")
         msg.text = pv
-        row["text"] = pv
+        r4 = pv
     # rating: int32 -> INT64 NULLABLE
     v = d.get("rating")
     if v is None:
-        row["rating"] = None
+        r5 = None
     else:
-        pv = v if v.__class__ is int and INT32[0] <= v <= INT32[1] else as_int(v, INT32, p, "rating")
+        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "rating")
         msg.rating = pv
-        row["rating"] = pv
-    return row
+        r5 = pv
+    return {"question_id": r0, "question_text": r1, "question_type": r2, "choice": r3, "text": r4, "rating": r5}
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
@@ -281,32 +303,32 @@ def _m1(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
     # email: string -> STRING NULLABLE
     v = d.get("email")
     if v is None:
-        row["email"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
         msg.email = pv
-        row["email"] = pv
+        r0 = pv
     # member_id: string -> STRING NULLABLE
     v = d.get("memberId")
     if v is None:
         v = d.get("member_id")
     if v is None:
-        row["member_id"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        row["member_id"] = pv
+        r1 = pv
     # order_id: string -> STRING NULLABLE
     v = d.get("orderId")
     if v is None:
         v = d.get("order_id")
     if v is None:
-        row["order_id"] = None
+        r2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv
-        row["order_id"] = pv
-    return row
+        r2 = pv
+    return {"email": r0, "member_id": r1, "order_id": r2}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

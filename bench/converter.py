@@ -1,0 +1,80 @@
+"""Benchmark: the generated converters against the generic protobuf path and bare json.loads, in one process.
+
+For every valid example event of the example project, per round:
+- generated: the specialized converter (parse, validate, transforms, BigQuery row and protobuf bytes);
+- generic: `json_format.Parse` into the message, then `MessageToDict` (validation of types only, no options);
+- json.loads alone: the floor every JSON pipeline pays.
+Rounds are interleaved and the median taken, because these machines are noisy. Prints, last:
+`RESULT converter speedup_vs_generic=<x> cost_vs_json_loads=<y>` (events/s generated ÷ generic, and time per event
+generated ÷ json.loads).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import statistics
+import time
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from compiler.build import load_model
+from compiler.emitters.converters import module_name
+from runtime.beam.convert import Context
+from runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from tests.examples import load_examples
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {"datahem-pseudonymization-key": b"bench-key"}
+ATTRIBUTES = {"uuid": "0b9d6a52-2f3e-4a59-9d35-1f7c2d1f0a01", "timestamp": "2026-11-27T07:00:00Z", "source": "bench"}
+REPEAT = 200
+ROUNDS = 7
+
+
+def main() -> None:
+    model = load_model(ROOT)
+    modules = {t.message: importlib.import_module(f"generated.pipelines.converters.{module_name(t)}") for t in model.tables}
+    events = [
+        (e.message, e.payload.encode(), message_class(e.message, DEFAULT_DESCRIPTOR_SET))
+        for e in load_examples(ROOT)
+        if e.valid
+    ]
+    ctx = Context(ATTRIBUTES, KEYS)
+    n = len(events) * REPEAT
+
+    def generated() -> None:
+        for message, data, cls in events:
+            modules[message].convert(data, ctx, cls)
+
+    def generic() -> None:
+        for _, data, cls in events:
+            json_format.MessageToDict(json_format.Parse(data, cls()))
+
+    def json_loads() -> None:
+        for _, data, _ in events:
+            json.loads(data)
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        for _ in range(REPEAT):
+            fn()
+        return time.perf_counter() - start
+
+    for fn in (generated, generic, json_loads):  # warm up
+        fn()
+    results: dict[str, list[float]] = {"generated": [], "generic": [], "json_loads": []}
+    for _ in range(ROUNDS):
+        for name, fn in (("generated", generated), ("generic", generic), ("json_loads", json_loads)):
+            results[name].append(timed(fn))
+    med = {name: statistics.median(times) for name, times in results.items()}
+    for name, seconds in med.items():
+        print(f"{name:>10}: {n / seconds:>10,.0f} events/s  {seconds / n * 1e6:7.2f} µs/event")
+    print(f"{len(events)} example events of {len(modules)} message types, {REPEAT} repetitions, median of {ROUNDS} rounds")
+    speedup = med["generic"] / med["generated"]
+    cost = med["generated"] / med["json_loads"]
+    print(f"RESULT converter speedup_vs_generic={speedup:.2f} cost_vs_json_loads={cost:.2f}")
+
+
+if __name__ == "__main__":
+    main()
