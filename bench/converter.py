@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import statistics
 import time
 from pathlib import Path
 
 from google.protobuf import json_format
 
-from compiler.build import load_model
-from compiler.emitters.converters import module_name
 from runtime.beam.convert import Context
 from runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
 from tests.examples import load_examples
@@ -33,8 +32,11 @@ ROUNDS = 7
 
 
 def main() -> None:
-    model = load_model(ROOT)
-    modules = {t.message: importlib.import_module(f"generated.pipelines.converters.{module_name(t)}") for t in model.tables}
+    index = json.loads((ROOT / "generated" / "registry" / "index.json").read_text())
+    modules = {
+        message: importlib.import_module(f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', message.lower())}")
+        for message in index["messages"]
+    }
     events = [
         (e.message, e.payload.encode(), message_class(e.message, DEFAULT_DESCRIPTOR_SET))
         for e in load_examples(ROOT)

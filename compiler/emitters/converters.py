@@ -79,7 +79,6 @@ class _Writer:
         known = sorted({c.json_name for c in columns} | {c.field_name for c in columns})
         known_const = self.const("_KNOWN", f"frozenset({known!r})")
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
-        body.append("    row = {}")
         body.append(f"    if not d.keys() <= {known_const}:")
         body.append(f"        unknown_fields(d, {known_const}, p)")
         oneofs: dict[str, list[Column]] = {}
@@ -144,7 +143,11 @@ class _Writer:
             return self._set_row(c, self._proto_default_row(c))
         if x.default_policy == "VALUE" and x.default_value is not None:
             literal = self._default_literal(c, x.default_value)
-            return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
+            self._literal = True
+            try:
+                return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
+            finally:
+                self._literal = False
         return self._set_row(c, "None")
 
     def _proto_default_row(self, c: Column) -> str:
@@ -165,6 +168,9 @@ class _Writer:
             return repr(float(text))
         if c.proto_type == "bool":
             return repr(text == "true")
+        if c.proto_type == "enum":
+            values = dict(self.index(c.type_name).values)
+            return repr(values[text] if text in values else int(text))
         return repr(text)
 
     def _present(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
@@ -210,6 +216,8 @@ class _Writer:
         return lines + self._set_row(c, "rv")
 
     def _scalar_check(self, c: Column, proto_type: str, v: str, p: str, name: str) -> list[str]:
+        if getattr(self, "_literal", False):
+            return [f"pv = {v}"]  # a default value, checked when the schema was compiled
         if proto_type == "string":
             return [f"pv = {v} if {v}.__class__ is str else as_string({v}, {p}, {name})"]
         if proto_type == "bool":

@@ -48,7 +48,6 @@ _KNOWN3 = frozenset(["adPersonalization", "adUserData", "ad_personalization", "a
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # client_id: string -> STRING REQUIRED
@@ -152,7 +151,6 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
 
 
 def _m3(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
-    row = {}
     if not d.keys() <= _KNOWN3:
         unknown_fields(d, _KNOWN3, p)
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
@@ -183,7 +181,6 @@ def _m3(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
-    row = {}
     if not d.keys() <= _KNOWN2:
         unknown_fields(d, _KNOWN2, p)
     # name: string -> STRING REQUIRED
@@ -205,7 +202,6 @@ def _m2(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
-    row = {}
     if not d.keys() <= _KNOWN1:
         unknown_fields(d, _KNOWN1, p)
     # value: string -> STRING NULLABLE

@@ -78,7 +78,6 @@ _RX5 = re.compile("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # v: string -> STRING REQUIRED

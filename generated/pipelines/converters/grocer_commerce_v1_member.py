@@ -129,7 +129,6 @@ _KNOWN4 = frozenset(
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # member_id: string -> STRING REQUIRED
@@ -346,7 +345,6 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
-    row = {}
     if not d.keys() <= _KNOWN4:
         unknown_fields(d, _KNOWN4, p)
     # email_newsletter: bool -> BOOL NULLABLE
@@ -392,7 +390,6 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
-    row = {}
     if not d.keys() <= _KNOWN3:
         unknown_fields(d, _KNOWN3, p)
     # street: string -> STRING NULLABLE

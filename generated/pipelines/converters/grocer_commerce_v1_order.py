@@ -166,7 +166,6 @@ _TZ8 = ZoneInfo("Europe/Stockholm")
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
@@ -490,7 +489,6 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
 
 
 def _m6(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
-    row = {}
     if not d.keys() <= _KNOWN7:
         unknown_fields(d, _KNOWN7, p)
     # street: string -> STRING NULLABLE
@@ -533,7 +531,6 @@ def _m6(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
 
 
 def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
-    row = {}
     if not d.keys() <= _KNOWN6:
         unknown_fields(d, _KNOWN6, p)
     # invoice_provider: string -> STRING NULLABLE
@@ -560,7 +557,6 @@ def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
 
 
 def _m4(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
-    row = {}
     if not d.keys() <= _KNOWN5:
         unknown_fields(d, _KNOWN5, p)
     # payer_phone_number: string -> STRING NULLABLE
@@ -587,7 +583,6 @@ def _m4(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
 
 
 def _m3(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
-    row = {}
     if not d.keys() <= _KNOWN4:
         unknown_fields(d, _KNOWN4, p)
     # card_brand: string -> STRING NULLABLE
@@ -624,7 +619,6 @@ def _m3(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
-    row = {}
     if not d.keys() <= _KNOWN1:
         unknown_fields(d, _KNOWN1, p)
     # line_number: int32 -> INT64 NULLABLE
@@ -733,7 +727,6 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
-    row = {}
     if not d.keys() <= _KNOWN2:
         unknown_fields(d, _KNOWN2, p)
     # currency_code: string -> STRING NULLABLE
@@ -741,7 +734,7 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         v = d.get("currency_code")
     if v is None:
-        pv = "SEK" if "SEK".__class__ is str else as_string("SEK", p, "currency_code")
+        pv = "SEK"
         msg.currency_code = pv
         r0 = pv
     else:

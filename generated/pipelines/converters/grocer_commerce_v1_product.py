@@ -107,7 +107,6 @@ _KNOWN3 = frozenset(
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # sku: string -> STRING REQUIRED
@@ -334,7 +333,6 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
-    row = {}
     if not d.keys() <= _KNOWN3:
         unknown_fields(d, _KNOWN3, p)
     # energy_kcal: double -> FLOAT64 NULLABLE
@@ -401,7 +399,6 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
-    row = {}
     if not d.keys() <= _KNOWN1:
         unknown_fields(d, _KNOWN1, p)
     # currency_code: string -> STRING NULLABLE
@@ -409,7 +406,7 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         v = d.get("currency_code")
     if v is None:
-        pv = "SEK" if "SEK".__class__ is str else as_string("SEK", p, "currency_code")
+        pv = "SEK"
         msg.currency_code = pv
         r0 = pv
     else:

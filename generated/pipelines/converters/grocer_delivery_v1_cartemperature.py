@@ -66,7 +66,6 @@ _KNOWN3 = frozenset(["accuracyM", "accuracy_m", "latitude", "longitude"])
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # vin: string -> STRING REQUIRED
@@ -204,7 +203,6 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
-    row = {}
     if not d.keys() <= _KNOWN3:
         unknown_fields(d, _KNOWN3, p)
     # latitude: double -> FLOAT64 NULLABLE
@@ -237,7 +235,6 @@ def _m2(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
-    row = {}
     if not d.keys() <= _KNOWN1:
         unknown_fields(d, _KNOWN1, p)
     # sensor_id: string -> STRING NULLABLE

@@ -99,7 +99,6 @@ _KNOWN4 = frozenset(
 
 
 def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # response_id: string -> STRING REQUIRED
@@ -232,7 +231,6 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
 
 
 def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
-    row = {}
     if not d.keys() <= _KNOWN4:
         unknown_fields(d, _KNOWN4, p)
     if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
@@ -297,7 +295,6 @@ def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
 
 
 def _m1(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
-    row = {}
     if not d.keys() <= _KNOWN3:
         unknown_fields(d, _KNOWN3, p)
     # email: string -> STRING NULLABLE
