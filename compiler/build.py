@@ -15,6 +15,7 @@ from compiler.model.raw import RawConfig
 from compiler.model.resolve import ProtoIndex, Resolver, project_files
 from compiler.model.resolved import Model
 from compiler.validate.checks import run_checks
+from compiler.validate.evolution import check_replacements
 
 SOURCES = "sources.yaml"
 
@@ -41,6 +42,7 @@ def load_model(project_dir: Path) -> Model:
     index = ProtoIndex(fds)
     model = Resolver(raw, index, diags).model(project_files(index), data)
     run_checks(model, diags)
+    check_replacements(model, Settings(project_dir).output_dir, diags)
     if diags:
         raise CompileError(diags.items)
     return model

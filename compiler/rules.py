@@ -73,3 +73,17 @@ OPTION_VALUE_INVALID = rule(
     "Option values must be usable (known time zone, non-zero divisor, known field...).",
     "options",
 )
+
+# infrastructure (generated/infra)
+CLOUD_NAME_INVALID = rule(
+    "CLOUD_NAME_INVALID",
+    "Values that become Google Cloud names (environment, region, state bucket, secret, topic, job) must be valid "
+    "and unique; each environment needs its own GCP project.",
+    "infra",
+)
+TABLE_WOULD_BE_REPLACED = rule(
+    "TABLE_WOULD_BE_REPLACED",
+    "A change that makes Terraform replace a BigQuery table (and lose its data) is refused: column removed or "
+    "renamed, type or mode changed, REQUIRED column added, partitioning changed, table renamed.",
+    "infra",
+)

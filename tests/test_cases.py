@@ -1,5 +1,6 @@
 """Golden cases, buf style: tests/cases/<case>/ holds a project; either expected_diagnostics.txt (the exact
-diagnostics, file:line:col and rule id) or expected/ (the exact generated tree)."""
+diagnostics, file:line:col and rule id) or expected/ (the exact generated tree). A diagnostic case may also hold a
+generated/ tree: the previous build that evolution rules compare with, which must stay untouched."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ GOLDEN_CASES = sorted(p.parent.name for p in CASES.glob("*/expected"))
 @pytest.mark.parametrize("case", DIAGNOSTIC_CASES)
 def test_diagnostics(case, tmp_path):
     project = copy_project(CASES / case, tmp_path / case)
+    baseline = writer.read_tree(project / "generated")  # a case may carry a previous build (evolution rules)
     sentinel = project / "generated" / "keep.txt"
-    sentinel.parent.mkdir()
+    sentinel.parent.mkdir(exist_ok=True)
     sentinel.write_text("untouched")
     proc = run_datahem("build", cwd=project)
     expected = (CASES / case / "expected_diagnostics.txt").read_text()
@@ -26,7 +28,7 @@ def test_diagnostics(case, tmp_path):
     assert "Traceback" not in proc.stderr
     assert "nothing was written" in proc.stderr
     # nothing in generated/ changed
-    assert writer.read_tree(project / "generated") == {"keep.txt": b"untouched"}
+    assert writer.read_tree(project / "generated") == {**baseline, "keep.txt": b"untouched"}
 
 
 def test_every_rule_has_a_case():

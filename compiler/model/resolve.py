@@ -275,7 +275,7 @@ class Resolver:
                 continue
             sources.append(self.source(s, tables[s.message]))
         envs = tuple(
-            Environment(e.name, e.gcp_project, e.region, e.state_bucket, e.loc)
+            Environment(e.name, e.gcp_project, e.region, e.state_bucket, e.loc, dict(e.locs))
             for e in sorted(cfg.project.environments.values(), key=lambda e: e.name)
         )
         cats = tuple(

@@ -232,6 +232,7 @@ class Environment:
     region: str
     state_bucket: str | None
     loc: Loc
+    locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # key → position
 
 
 @dataclass(frozen=True)

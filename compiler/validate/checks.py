@@ -652,3 +652,7 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Registers the checks of sibling modules (they use the `check` decorator above).
+from compiler.validate import infra as _infra  # noqa: E402, F401
