@@ -3,10 +3,12 @@ returns the rendered files (path under generated/ → bytes) without touching th
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler import rules
+from compiler import rules, writer
 from compiler.diagnostics import CompileError, Diagnostics, Loc
 from compiler.emitters import all_emitters
 from compiler.loader.protos import compile_protos
@@ -71,12 +73,25 @@ def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
     return None if raw is INVALID else raw
 
 
+def _takes_previous(emit: Callable) -> bool:
+    return "previous" in inspect.signature(emit).parameters
+
+
 def render_all(model: Model, settings: Settings) -> dict[str, bytes]:
+    """Render every emitter's files in memory. Emitters that accept `previous` also get the current generated/
+    tree (path → bytes), read once, to reuse expensive outputs whose inputs did not change (the infra synth)."""
     files: dict[str, bytes] = {}
+    previous: dict[str, bytes] | None = None
     for name, emit in all_emitters():
         if settings.emitters is not None and name not in settings.emitters:
             continue
-        for f in emit(model):
+        if _takes_previous(emit):
+            if previous is None:
+                previous = writer.read_tree(settings.output_dir)
+            outputs = emit(model, previous=previous)
+        else:
+            outputs = emit(model)
+        for f in outputs:
             if f.path in files:
                 raise RuntimeError(f"two emitters wrote {f.path}")
             files[f.path] = f.content

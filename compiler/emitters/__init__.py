@@ -56,7 +56,7 @@ def render(template: str, **context: object) -> bytes:
 
 
 def all_emitters() -> list[tuple[str, Emitter]]:
-    from compiler.emitters import bigquery, docs, pipelines, registry, routing
+    from compiler.emitters import bigquery, docs, infra, pipelines, registry, routing
 
     return [
         ("registry", registry.emit),
@@ -64,6 +64,7 @@ def all_emitters() -> list[tuple[str, Emitter]]:
         ("routing", routing.emit),
         ("docs", docs.emit),
         ("pipelines", pipelines.emit),
+        ("infra", infra.emit),
     ]
 
 
