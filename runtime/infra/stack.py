@@ -132,7 +132,8 @@ class PlatformStack(TerraformStack):
     # -- foundations -------------------------------------------------------------------------------------------
 
     def _providers(self) -> None:
-        labels = {"managed-by": "datahem", "datahem-project": self.platform["project"]}
+        # cdktf rewrites provider-level keys to snake_case (map keys included), so these labels use `_` already.
+        labels = {"managed_by": "datahem", "datahem_project": self.platform["project"]}
         self.google = GoogleProvider(self, "google", project=self.project, region=self.region, default_labels=labels)
         self.beta = GoogleBetaProvider(
             self, "google-beta", project=self.project, region=self.region, default_labels=labels
