@@ -1,0 +1,288 @@
+"""The infra emitter in the build: determinism, the fingerprint skip, the generated app, the library on variants of
+the example project, bad inputs, and no secret anywhere under generated/."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from compiler import writer
+from compiler.emitters import infra
+from tests.conftest import ROOT, copy_project, run_datahem
+
+NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
+
+
+def _datahem(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_fresh_synth_is_byte_identical_to_the_committed_tree(synthesized):
+    """Built from scratch in another directory, at another time: the same bytes as generated/ in the repository."""
+    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(ROOT / "generated")
+
+
+def test_unchanged_infrastructure_is_not_synthesized_again(synthesized):
+    proc = _datahem("build", cwd=synthesized.project, env=NO_NODE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(0 changed)" in proc.stdout
+    check = _datahem("build", "--check", cwd=synthesized.project, env=NO_NODE)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_changed_infrastructure_is_synthesized_and_a_failure_writes_nothing(synthesized, tmp_path):
+    project = copy_project(synthesized.project, tmp_path / "p")
+    before = writer.read_tree(project / "generated")
+    sources = project / "sources.yaml"
+    sources.write_text(sources.read_text().replace("masking: EMAIL_MASK", "masking: SHA256"))
+    proc = _datahem("build", cwd=project, env=NO_NODE)
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # the synth was attempted (and could not start Node)
+    assert "synthesizing generated/infra failed" in proc.stderr or "DATAHEM_DEBUG" in proc.stderr
+    assert writer.read_tree(project / "generated") == before
+
+
+def test_reuse_only_of_untouched_stacks():
+    previous = writer.read_tree(ROOT / "generated")
+    record = json.loads(previous["infra/synth.json"])
+    envs = sorted(record["stacks"])
+    reused = infra.reuse(previous, record["fingerprint"], envs)
+    assert reused == {infra.stack_path(e): previous[infra.stack_path(e)] for e in envs}
+    assert infra.reuse(previous, "0" * 64, envs) is None
+    assert infra.reuse(previous, record["fingerprint"], envs[:1]) is None
+    edited = dict(previous)
+    edited[infra.stack_path(envs[0])] = previous[infra.stack_path(envs[0])].replace(
+        b'"deletion_protection": true', b'"deletion_protection": false', 1
+    )
+    assert infra.reuse(edited, record["fingerprint"], envs) is None, "a hand edit must never be carried over"
+
+
+def test_fingerprint_covers_the_library(monkeypatch, tmp_path):
+    inputs = {"infra/platform.json": b"{}"}
+    before = infra.fingerprint(inputs)
+    assert infra.fingerprint({"infra/platform.json": b"{ }"}) != before
+    library = tmp_path / "infra"
+    library.mkdir()
+    for p in infra.LIBRARY.glob("*.py"):
+        (library / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setattr(infra, "LIBRARY", library)
+    assert infra.fingerprint(inputs) == before
+    (library / "stack.py").write_text((library / "stack.py").read_text() + "\n# changed\n")
+    assert infra.fingerprint(inputs) != before
+
+
+def test_generated_app_is_lint_clean():
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "120",
+         str(ROOT / "generated" / "infra" / "main.py")],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- the generated app and the library, in this process (one import of cdktf and the providers) ---------------
+
+
+@pytest.fixture(scope="session")
+def app_module():
+    """generated/infra/main.py imported as a module: it must import cleanly (and not synth on import)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    path = ROOT / "generated" / "infra" / "main.py"
+    spec = importlib.util.spec_from_file_location("datahem_generated_infra_main", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_main_imports(app_module):
+    assert app_module.PLATFORM == ROOT / "generated" / "infra" / "platform.json"
+    assert callable(app_module.synth)
+    assert not (ROOT / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
+
+
+def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
+    """Synthesize (in process, no files) the stacks of the example project with sources.yaml edited."""
+    from cdktf import Testing
+
+    from compiler.build import load_model
+    from runtime.infra import app
+
+    project = copy_project(ROOT, tmp_path / "variant")
+    sources = project / "sources.yaml"
+    sources.write_text(edit(sources.read_text()))
+    platform = tmp_path / "platform.json"
+    platform.write_bytes(json.dumps(infra.platform(load_model(project))).encode())
+    built = app.build(platform)
+    return {s.node.id: json.loads(Testing.synth(s)) for s in built.node.children}
+
+
+def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_module, tmp_path):
+    role = "    role_arn: arn:aws:iam::123456789012:role/datahem-kinesis-reader"
+    stacks = _variant_stacks(app_module, tmp_path, lambda t: t.replace(role, "    credentials_secret: kinesis-keys"))
+    r = stacks["dev"]["resource"]
+    (ring,) = r["google_kms_key_ring"].values()
+    (key,) = r["google_kms_crypto_key"].values()
+    assert key["lifecycle"] == {"prevent_destroy": True}
+    assert key["key_ring"] == "${google_kms_key_ring.kms_key_ring.id}" and ring["name"] == "datahem"
+    secret = r["google_secret_manager_secret"]["secret_kinesis-keys"]
+    (replica,) = secret["replication"]["user_managed"]["replicas"]
+    assert (
+        replica["customer_managed_encryption"]["kms_key_name"] == "${google_kms_crypto_key.kms_crypto_key_secrets.id}"
+    )
+    (agent,) = r["google_project_service_identity"].values()
+    assert agent["provider"] == "google-beta" and agent["service"] == "secretmanager.googleapis.com"
+    job = r["google_dataflow_flex_template_job"]["dataflow_job_datahem-kinesis-car-temperatures"]
+    assert (
+        job["parameters"]["credentials_secret"]
+        == "${google_secret_manager_secret.secret_kinesis-keys.id}/versions/latest"
+    )
+    assert "aws_role_arn" not in job["parameters"]
+    readers = [
+        m
+        for m in r["google_secret_manager_secret_iam_member"].values()
+        if m["secret_id"].startswith("${google_secret_manager_secret.secret_kinesis-keys.")
+    ]
+    assert [m["member"] for m in readers] == [
+        "serviceAccount:${google_service_account.service_account_dh-kin-car-temperatures.email}"
+    ]
+    assert "kinesis_web_identity_car_temperatures" not in stacks["dev"].get("output", {})
+
+
+def test_environment_without_state_bucket_keeps_local_state_outside_generated(app_module, tmp_path):
+    stacks = _variant_stacks(
+        app_module, tmp_path, lambda t: t.replace("      state_bucket: grocer-data-dev-tfstate\n", "")
+    )
+    assert stacks["dev"]["terraform"]["backend"] == {"local": {"path": "../../../../../terraform.dev.tfstate"}}
+    assert "gcs" in stacks["prod"]["terraform"]["backend"]
+
+
+def test_descriptions_cannot_inject_terraform_interpolations():
+    from runtime.infra import model
+
+    fields = [{"name": "a", "type": "STRING", "mode": "NULLABLE", "description": "costs ${price} %{if x}",
+               "policyTags": {"names": ["datahem:category/pii"]}}]  # fmt: skip
+    schema = model.table_schema(fields, "datahem:category/", lambda c: f"${{tag.{c}.name}}")
+    assert "costs $${price} %%{if x}" in schema
+    assert "${tag.pii.name}" in schema
+    assert model.tf_literal("$${already}") == "$$${already}"  # Terraform reads it back as `$${already}`
+    with pytest.raises(ValueError):
+        model.category_of("projects/p/locations/eu/taxonomies/1/policyTags/2", "datahem:category/")
+
+
+def test_account_ids_fit_google_limits():
+    assert infra.account_id("src", "orders") == "dh-src-orders"
+    long = infra.account_id("src", "a_very_long_source_name_for_testing_limits")
+    assert len(long) <= 30 and re.match(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", long)
+    assert long != infra.account_id("src", "a_very_long_source_name_for_testing_limitz")
+
+
+# -- bad input: a diagnostic with file:line and nothing written -------------------------------------------------
+
+BAD_INPUTS = {
+    "unknown masking rule": (
+        lambda t: t.replace("masking: EMAIL_MASK", "masking: BLUR"),
+        "sources.yaml:31:14: error[YAML_VALUE]: `categories.pii_email.masking` is `BLUR`",
+    ),
+    "reader that is not an IAM member": (
+        lambda t: t.replace("readers: [group:logistics@grocer.example]", "readers: [logistics@grocer.example]"),
+        "error[IAM_MEMBER_INVALID]: category `pii_address` lists reader `logistics@grocer.example`",
+    ),
+    "environment without a project": (
+        lambda t: t.replace("      gcp_project: grocer-data-prod\n", ""),
+        "sources.yaml:12:7: error[YAML_MISSING_KEY]: `project.environments.prod` is missing the required key `gcp_project`",
+    ),
+    "state bucket that is not a bucket name": (
+        lambda t: t.replace("state_bucket: grocer-data-dev-tfstate", "state_bucket: Grocer_TF"),
+        "sources.yaml:10:21: error[CLOUD_NAME_INVALID]: state_bucket `Grocer_TF` of environment `dev`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
+    edit, expected = BAD_INPUTS[case]
+    project = copy_project(ROOT, tmp_path / "p")
+    before = writer.read_tree(project / "generated")
+    sources = project / "sources.yaml"
+    edited = edit(sources.read_text())
+    assert edited != sources.read_text()
+    sources.write_text(edited)
+    proc = run_datahem("build", cwd=project)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert expected in proc.stdout
+    assert "nothing was written" in proc.stderr
+    assert writer.read_tree(project / "generated") == before
+
+
+def test_removing_a_column_is_refused_against_the_committed_tree(tmp_path):
+    project = copy_project(ROOT, tmp_path / "p")
+    before = writer.read_tree(project / "generated")
+    proto = project / "schemas" / "grocer" / "delivery" / "v1" / "car_temperature.proto"
+    text = proto.read_text()
+    field = next(line for line in text.splitlines() if re.match(r"^\s+double \w+ = \d+", line))
+    proto.write_text(text.replace(field + "\n", ""))
+    proc = run_datahem("build", cwd=project)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(
+        r"^schemas/grocer/delivery/v1/car_temperature\.proto:\d+:\d+: error\[TABLE_WOULD_BE_REPLACED\]: column `",
+        proc.stdout,
+        re.M,
+    )
+    assert writer.read_tree(project / "generated") == before
+
+
+# -- no secret values -------------------------------------------------------------------------------------------
+
+SECRET_SHAPES = [
+    ("AWS access key id", re.compile(rb"(?<![A-Z0-9])(AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    ("private key", re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----|PRIVATE KEY")),
+    ("AWS secret access key", re.compile(rb"(?i)aws_?secret_?access_?key[\"'\s:=]+[A-Za-z0-9/+=]{20,}")),
+    ("40-character base64 secret", re.compile(rb"(?<![A-Za-z0-9/+=._-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=._-])")),
+    ("long base64 token", re.compile(rb"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9+/]{48,}={0,2}(?![A-Za-z0-9/+=_-])")),
+    ("long hex token", re.compile(rb"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")),
+]
+# sha256 fingerprints are hashes of public inputs, recorded on purpose under these keys
+HASH_KEYS = re.compile(rb'"(fingerprint|sha256)": "[0-9a-f]{64}"')
+
+
+def find_secrets(path: str, data: bytes) -> list[str]:
+    """Key-shaped strings in a generated file: AWS keys, private keys, long base64/hex blobs (not our hashes).
+    Camel-case identifiers and paths do not look like base64 blobs: they must mix digits and both cases."""
+    data = HASH_KEYS.sub(b"", data)
+    found = []
+    for label, pattern in SECRET_SHAPES:
+        for m in pattern.finditer(data):
+            token = m.group(0)
+            if label.startswith(("40-character", "long base64")) and not (
+                re.search(rb"[0-9]", token) and re.search(rb"[a-z]", token) and re.search(rb"[A-Z]", token)
+            ):
+                continue
+            found.append(f"{path}: {label}: {token[:60]!r}")
+    return found
+
+
+def test_the_scanner_finds_planted_keys():
+    planted = b'{"key": "AKIAIOSFODNN7EXAMPLE", "secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}'
+    assert len(find_secrets("planted.json", planted)) >= 2
+    assert find_secrets("pem", b"-----BEGIN RSA PRIVATE KEY-----\nMIIE")
+    assert find_secrets("hex", b"token=" + b"9f" * 20)
+    assert not find_secrets("ok.json", b'{"sha256": "' + b"ab" * 32 + b'", "topic": "grocer.commerce.v1.Order"}')
+
+
+def test_no_secret_value_anywhere_under_generated(synthesized):
+    tree = writer.read_tree(synthesized.project / "generated")
+    assert any(p.startswith("infra/cdktf.out/") for p in tree)
+    problems = [hit for path, data in sorted(tree.items()) for hit in find_secrets(path, data)]
+    assert problems == []
