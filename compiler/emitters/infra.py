@@ -404,13 +404,14 @@ def reuse(previous: Mapping[str, bytes], fp: str, envs: list[str]) -> dict[str, 
         record = json.loads(previous["infra/synth.json"])
     except (KeyError, ValueError):
         return None
-    recorded = record.get("stacks", {})
-    if record.get("fingerprint") != fp or sorted(recorded) != sorted(envs):
+    recorded = record.get("stacks") if isinstance(record, dict) else None
+    if not isinstance(recorded, dict) or record.get("fingerprint") != fp or sorted(recorded) != sorted(envs):
         return None
     stacks = {}
     for env in envs:
         data = previous.get(stack_path(env))
-        if data is None or _sha(data) != recorded[env].get("sha256"):
+        entry = recorded[env]
+        if data is None or not isinstance(entry, dict) or _sha(data) != entry.get("sha256"):
             return None
         stacks[stack_path(env)] = data
     return stacks
