@@ -1,0 +1,215 @@
+"""Benchmark the HTTP collector against a bare ASGI endpoint, both under uvicorn on localhost, in the same run.
+
+    .venv/bin/python -m bench.collector [--requests N] [--concurrency C]
+
+Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables, one uvicorn worker in
+its own process) and a bare ASGI app that answers 204 (same server settings, own process). One load generator
+(asyncio + aiohttp, C concurrent keep-alive clients;
+httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N analytics-pixel GETs to each, after a warm-up.
+Every hit carries a unique id, so afterwards the ids on the topic can be matched against the 2xx answers: `lost`
+counts acknowledged hits missing from the topic. Prints, last:
+
+    RESULT collector throughput_vs_bare=<x> p99_ms=<n> lost=<n>
+
+where p99 is the collector's. The load generator shares the machine's cores with both servers and the emulator,
+so the absolute numbers are this machine's, and the ratio is the meaningful figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "demo-project"
+PATH = "/collect"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def bare_app(scope, receive, send) -> None:
+    """The baseline: the least an ASGI endpoint can do (read nothing, answer 204)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    seconds: float
+    latencies_ms: list[float]
+    ok_ids: list[str]
+    statuses: dict[int, int]
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+    def percentile(self, p: float) -> float:
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator[str]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11"]
+    if factory:
+        cmd.append("--factory")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{target} did not start (exit {proc.poll()})")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+async def load(name: str, base: str, method: str, requests: int, concurrency: int, warmup: int) -> Run:
+    """`concurrency` clients, each sending its next request as soon as the previous one was answered."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
+        todo = [(i < warmup, uuid.uuid4().hex) for i in range(warmup + requests)]
+        todo.reverse()
+        latencies: list[float] = []
+        ok_ids: list[str] = []
+        statuses: dict[int, int] = {}
+        started: list[float] = []
+
+        async def client() -> None:
+            while todo:
+                warm, hit_id = todo.pop()
+                if not warm and not started:
+                    started.append(time.perf_counter())
+                hit = {"v": "1", "tid": "UA-12345-1", "cid": "555.1234", "t": "pageview", "z": hit_id}
+                t0 = time.perf_counter()
+                if method == "GET":
+                    request = session.get(PATH, params=hit)
+                else:
+                    request = session.post(PATH, data=urlencode(hit), headers=FORM)
+                async with request as resp:
+                    await resp.read()
+                    status = resp.status
+                elapsed_ms = (time.perf_counter() - t0) * 1000
+                if status < 300:
+                    ok_ids.append(hit_id)
+                if not warm:
+                    latencies.append(elapsed_ms)
+                    statuses[status] = statuses.get(status, 0) + 1
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started[0]
+    return Run(name, seconds, latencies, ok_ids, statuses)
+
+
+def count_on_topic(pubsub, subscription: str, ids: set[str], timeout: float = 60) -> set[str]:
+    import json
+
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ids <= seen:
+        resp = pubsub.subscriber.pull(subscription=subscription, max_messages=1000, return_immediately=True)
+        if not resp.received_messages:
+            time.sleep(0.1)
+            continue
+        pubsub.subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in resp.received_messages])
+        seen.update(json.loads(m.message.data).get("z", "") for m in resp.received_messages)
+    return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=5000, help="measured requests per endpoint")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=2000, help="unmeasured requests first (JIT of the emulator)")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from runtime.collectors.routing import load_http_routes
+    from tests.collectors.conftest import PubSub
+    from tests.emulators import pubsub_emulator
+
+    routing = ROOT / "generated" / "routing"
+    topic = load_http_routes(routing)[PATH].topic
+    with pubsub_emulator() as host:
+        pubsub = PubSub(host, PROJECT)
+        subscription = pubsub.subscribe(topic)  # the one subscription: the emulator stores each event once
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "PUBSUB_EMULATOR_HOST": host,
+            "DATAHEM_ROUTING_DIR": str(routing),
+            "GA4_API_KEY": "bench-api-key",
+            "SURVEY_WEBHOOK_SECRET": "bench-webhook-secret",
+        }
+        runs: dict[tuple[str, str], Run] = {}
+        with (
+            uvicorn_process("bench.collector:bare_app", env, factory=False) as bare,
+            uvicorn_process("runtime.collectors.http.app:create_app_from_env", env, factory=True) as collector,
+        ):
+            for method in ("POST", "GET"):
+                for name, url in (("bare", bare), ("collector", collector)):
+                    runs[name, method] = asyncio.run(
+                        load(name, url, method, args.requests, args.concurrency, args.warmup)
+                    )
+        ok = {i for (name, _), run in runs.items() if name == "collector" for i in run.ok_ids}
+        seen = count_on_topic(pubsub, subscription, ok)
+    lost = len(ok - seen)
+    for (name, method), run in runs.items():
+        print(
+            f"{method:>4} {name:>9}: {run.rps:6.0f} req/s  p50 {run.percentile(50):5.1f} ms  "
+            f"p99 {run.percentile(99):5.1f} ms  statuses {dict(sorted(run.statuses.items()))}"
+        )
+    print(
+        f"{args.requests} measured requests per run after {args.warmup} warm-up, {args.concurrency} concurrent clients; "
+        f"events acknowledged {len(ok)}, found on the topic {len(seen & ok)}, lost {lost}"
+    )
+    for method in ("POST", "GET"):
+        ratio = runs["collector", method].rps / runs["bare", method].rps
+        print(f"{method}: collector/bare throughput {ratio:.2f}")
+    headline = runs["collector", "POST"]
+    ratio = headline.rps / runs["bare", "POST"].rps
+    print(f"RESULT collector throughput_vs_bare={ratio:.2f} p99_ms={headline.percentile(99):.1f} lost={lost}")
+
+
+if __name__ == "__main__":
+    main()

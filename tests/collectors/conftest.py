@@ -1,0 +1,153 @@
+"""Fixtures for the collector tests: one real Pub/Sub emulator per session, one moto server per session, and helpers
+to read back what the collectors published (a fresh subscription per test, so tests never see each other's events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+import uvicorn
+from google.api_core import exceptions as gexc
+from google.cloud import pubsub_v1
+from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+from tests.conftest import ROOT
+from tests.emulators import pubsub_emulator
+
+PROJECT = "demo-project"
+ROUTING = ROOT / "generated" / "routing"
+
+
+@dataclass(frozen=True)
+class Received:
+    data: bytes
+    attributes: dict[str, str]
+
+    def json(self):
+        return json.loads(self.data)
+
+
+class PubSub:
+    """Admin and read-back helpers against the emulator (explicit plaintext channels, no process-wide state)."""
+
+    def __init__(self, host: str, project: str = PROJECT) -> None:
+        self.host = host
+        self.project = project
+        self.publisher = pubsub_v1.PublisherClient(
+            transport=PublisherGrpcTransport(channel=grpc.insecure_channel(host))
+        )
+        self.subscriber = pubsub_v1.SubscriberClient(
+            transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(host))
+        )
+
+    def topic_path(self, topic: str) -> str:
+        return f"projects/{self.project}/topics/{topic}"
+
+    def subscribe(self, topic: str) -> str:
+        """Create the topic if needed and a fresh subscription on it; returns the subscription path."""
+        with contextlib.suppress(gexc.AlreadyExists):
+            self.publisher.create_topic(name=self.topic_path(topic))
+        sub = f"projects/{self.project}/subscriptions/test-{uuid.uuid4().hex[:12]}"
+        self.subscriber.create_subscription(name=sub, topic=self.topic_path(topic), ack_deadline_seconds=60)
+        return sub
+
+    def pull(self, subscription: str, expected: int, timeout: float = 20.0, settle: float = 0.5) -> list[Received]:
+        """Pull and ack until `expected` messages arrived (then keep pulling for `settle` seconds to catch extras)
+        or `timeout` passed; returns everything pulled."""
+        got: list[Received] = []
+        deadline = time.monotonic() + timeout
+        settle_until = None
+        while time.monotonic() < deadline:
+            if len(got) >= expected:
+                settle_until = settle_until or time.monotonic() + settle
+                if time.monotonic() >= settle_until:
+                    break
+            try:
+                with warnings.catch_warnings():  # return_immediately is deprecated but exactly what polling needs
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    resp = self.subscriber.pull(
+                        subscription=subscription, max_messages=1000, return_immediately=True, timeout=5
+                    )
+            except gexc.DeadlineExceeded:
+                continue
+            if resp.received_messages:
+                self.subscriber.acknowledge(
+                    subscription=subscription, ack_ids=[m.ack_id for m in resp.received_messages]
+                )
+                got.extend(Received(m.message.data, dict(m.message.attributes)) for m in resp.received_messages)
+            else:
+                time.sleep(0.05)
+        return got
+
+
+@pytest.fixture(scope="session")
+def pubsub() -> Iterator[PubSub]:
+    """The real Pub/Sub emulator, started once; a missing emulator fails the tests (never skips them)."""
+    with pubsub_emulator() as host, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PUBSUB_EMULATOR_HOST", host)
+        mp.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+        yield PubSub(host)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto in server mode on a free localhost port (Kinesis, SNS, STS), with its dummy credentials."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            mp.setenv(name, "testing")
+        mp.delenv("AWS_PROFILE", raising=False)
+        yield f"http://{host}:{port}"
+    server.stop()
+
+
+def listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serve_asgi(app, timeout: float = 20.0) -> Iterator[str]:
+    """Run an ASGI app under a real uvicorn server on a free localhost port in a thread; yields its base URL.
+    Leaving the block shuts the server down gracefully (lifespan shutdown included)."""
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
+
+
+def write_json(path: Path, doc) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return path
