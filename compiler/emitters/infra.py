@@ -228,7 +228,9 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
             "name": "datahem-sns-collector",
             "service_account": sa,
             "runtime": "python311",
-            "entry_point": "sns",
+            # runtime/collectors/sns/main.py, from a source archive of the repository (runtime/ and generated/)
+            "entry_point": "collect",
+            "source_file": "runtime/collectors/sns/main.py",
             "max_instances": COLLECTOR_MAX_INSTANCES,
             "sources": [s.name for s in sns],
         }

@@ -511,6 +511,8 @@ class PlatformStack(TerraformStack):
                 build_config={
                     "runtime": sns["runtime"],
                     "entry_point": sns["entry_point"],
+                    # the Python buildpack's setting for a function file other than main.py at the root
+                    "environment_variables": {"GOOGLE_FUNCTION_SOURCE": sns["source_file"]},
                     "source": {
                         "storage_source": {
                             "bucket": self.buckets["registry"].name,
