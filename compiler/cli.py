@@ -111,6 +111,27 @@ def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, 
     click.echo(f"replayed {count} events to topic {source.table.topic} with backfill=true")
 
 
+@main.command()
+@click.argument("kind", type=click.Choice(["http", "sns"]))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@PROJECT
+def serve(kind: str, port: int, host: str, project: str) -> None:
+    """Run the KIND collector locally with PROJECT's generated routing tables.
+
+    Publishes to the Pub/Sub project named by GOOGLE_CLOUD_PROJECT, or to the emulator when PUBSUB_EMULATOR_HOST
+    is set (its missing topics are created). Exit 1 when the routing table or the environment is unusable.
+    """
+    from runtime.collectors.errors import CollectorConfigError
+    from runtime.collectors.serve import serve as run_collector
+
+    try:
+        run_collector(kind, Path(project), host=host, port=port)
+    except CollectorConfigError as err:
+        click.echo(f"datahem serve {kind}: cannot start: {err}", err=True)
+        sys.exit(1)
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List every validation rule with its id, category and purpose."""
