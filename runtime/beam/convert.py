@@ -53,7 +53,7 @@ class Context:
 
 
 def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not JSON (proto3 JSON writes it as the string \"{name}\")")
+    raise ValueError(f'{name} is not JSON (proto3 JSON writes it as the string "{name}")')
 
 
 _STRICT_DECODE = json.JSONDecoder(parse_constant=_no_constants).decode

@@ -26,7 +26,6 @@ _KNOWN3 = frozenset([])
 
 
 def _m0(d, p, msg, root, ctx):  # shop.v1.Click
-    row = {}
     if not d.keys() <= _KNOWN0:
         unknown_fields(d, _KNOWN0, p)
     # id: string -> STRING REQUIRED
@@ -36,89 +35,94 @@ def _m0(d, p, msg, root, ctx):  # shop.v1.Click
     else:
         pv = v if v.__class__ is str else as_string(v, p, "id")
         msg.id = pv
-        row["id"] = pv
+        r0 = pv
     # email: string -> STRING NULLABLE
     v = d.get("email")
     if v is None:
-        row["email"] = None
+        r1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
         msg.email = pv
-        row["email"] = pv
+        r1 = pv
     # at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("at")
     if v is None:
-        row["at"] = None
+        r2 = None
     else:
         rv = set_timestamp(msg.at, v, p, "at")
-        row["at"] = rv
+        r2 = rv
     # category: shop.v1.Node -> STRUCT NULLABLE
     v = d.get("category")
     if v is None:
-        row["category"] = None
+        r3 = None
     else:
-        msg.category.SetInParent()
-        row["category"] = _m1(as_object(v, p, "category"), p + "category" + ".", msg.category, root, ctx)
-    return row
+        if v.__class__ is not dict:
+            v = as_object(v, p, "category")
+        sub = msg.category
+        if not v:
+            sub.SetInParent()
+        r3 = _m1(v, p + "category.", sub, root, ctx)
+    return {"id": r0, "email": r1, "at": r2, "category": r3}
 
 
 def _m1(d, p, msg, root, ctx):  # shop.v1.Node
-    row = {}
     if not d.keys() <= _KNOWN1:
         unknown_fields(d, _KNOWN1, p)
     # name: string -> STRING NULLABLE
     v = d.get("name")
     if v is None:
-        row["name"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        row["name"] = pv
+        r0 = pv
     # children: shop.v1.Node -> STRUCT REPEATED
     v = d.get("children")
     if v is None:
-        row["children"] = []
+        r1 = []
     else:
-        v = as_list(v, p, "children")
+        if v.__class__ is not list:
+            v = as_list(v, p, "children")
         out = []
+        add = msg.children.add
         for i, x in enumerate(v):
-            out.append(
-                _m2(as_object(x, p, f"children[{i}]"), p + f"children[{i}]" + ".", msg.children.add(), root, ctx)
-            )
-        row["children"] = out
-    return row
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"children[{i}]")
+            out.append(_m2(x, f"{p}children[{i}].", add(), root, ctx))
+        r1 = out
+    return {"name": r0, "children": r1}
 
 
 def _m2(d, p, msg, root, ctx):  # shop.v1.Node
-    row = {}
     if not d.keys() <= _KNOWN2:
         unknown_fields(d, _KNOWN2, p)
     # name: string -> STRING NULLABLE
     v = d.get("name")
     if v is None:
-        row["name"] = None
+        r0 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        row["name"] = pv
+        r0 = pv
     # children: shop.v1.Node -> JSON REPEATED
     v = d.get("children")
     if v is None:
-        row["children"] = []
+        r1 = []
     else:
-        v = as_list(v, p, "children")
+        if v.__class__ is not list:
+            v = as_list(v, p, "children")
         out = []
+        add = msg.children.add
         for i, x in enumerate(v):
-            out.append(set_json_tail(msg.children.add(), x, p, f"children[{i}]"))
-        row["children"] = out
-    return row
+            out.append(set_json_tail(add(), x, p, f"children[{i}]"))
+        r1 = out
+    return {"name": r0, "children": r1}
 
 
 def _m3(d, p, msg, root, ctx):  # shop.v1.Node
-    row = {}
     if not d.keys() <= _KNOWN3:
         unknown_fields(d, _KNOWN3, p)
-    return row
+    return {}
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
