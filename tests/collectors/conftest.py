@@ -124,27 +124,45 @@ def listening_socket() -> socket.socket:
     return sock
 
 
+class UvicornThread:
+    """An ASGI app under a real uvicorn server on a free localhost port, in a thread (lifespan included)."""
+
+    def __init__(self, app) -> None:
+        self.sock = listening_socket()
+        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self, timeout: float = 20.0) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def begin_shutdown(self) -> None:
+        """What SIGTERM does: stop accepting, finish the requests in flight, then the lifespan shutdown."""
+        self.server.should_exit = True
+
+    def join(self, timeout: float = 20.0) -> None:
+        self.thread.join(timeout)
+        self.sock.close()
+        if self.thread.is_alive():
+            raise RuntimeError("uvicorn did not shut down")
+
+
 @contextlib.contextmanager
-def serve_asgi(app, timeout: float = 20.0) -> Iterator[str]:
-    """Run an ASGI app under a real uvicorn server on a free localhost port in a thread; yields its base URL.
-    Leaving the block shuts the server down gracefully (lifespan shutdown included)."""
-    sock = listening_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+def serve_asgi(app) -> Iterator[str]:
+    """Serve an ASGI app for the duration of the block; yields its base URL; shuts down gracefully."""
+    runner = UvicornThread(app)
+    url = runner.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout)
-        sock.close()
+        runner.begin_shutdown()
+        runner.join()
 
 
 def write_json(path: Path, doc) -> Path:

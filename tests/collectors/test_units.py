@@ -1,0 +1,282 @@
+"""Fast checks of the collectors' pure parts: routing-table validation, client addresses, payload shapes, auth,
+the Kinesis reader's shard lineage and restriction tracker, and credential handling. No emulator needed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from runtime.collectors import netaddr
+from runtime.collectors.contract import event_attributes, rfc3339
+from runtime.collectors.errors import CollectorConfigError, RoutingTableError
+from runtime.collectors.http.app import HttpCollector, HttpSettings
+from runtime.collectors.http.auth import Authenticator, authenticators
+from runtime.collectors.http.payloads import Malformed, payloads
+from runtime.collectors.kinesis.credentials import AwsSettings, aws_session, secret_version_name
+from runtime.collectors.kinesis.shards import ShardInfo, ShardPosition, StreamCheckpoint
+from runtime.collectors.kinesis.source import CheckpointTracker
+from runtime.collectors.publisher import PublisherSettings
+from runtime.collectors.routing import Auth, KinesisStream, load_http_routes, load_kinesis_streams, load_sns_table
+from tests.collectors.conftest import ROUTING, write_json
+from tests.conftest import ROOT, copy_project
+
+# --- routing tables ---------------------------------------------------------------------------------------------
+
+
+def test_the_generated_tables_load():
+    assert set(load_http_routes(ROUTING)) == {"/collect", "/mp/collect", "/webhooks/survey"}
+    assert set(load_sns_table(ROUTING).routes) == {"orders", "products", "members"}
+    assert len(load_kinesis_streams(ROUTING)) == 1
+
+
+def http_route(**overrides) -> dict:
+    route = json.loads((ROUTING / "http.json").read_text())["routes"][0]
+    return route | overrides
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ([http_route(pathh="/x")], "routes[0]: unknown key `pathh`"),
+        ([http_route(auth={"type": "oauth"})], "routes[0].auth.type: `oauth` is not one of none, api_key, hmac"),
+        ([http_route(auth={"type": "hmac", "header": "x"})], "routes[0].auth: missing key `secret_env`"),
+        ([http_route(), http_route()], "routes[1].path: `/collect` is routed twice"),
+        ([http_route(path="/healthz")], "reserved for the collector's health endpoint"),
+        ([http_route(topic="goog-x")], "routes[0].topic: `goog-x` is not a valid Pub/Sub topic id"),
+        ([http_route(methods=["GET", "PATCH"])], "routes[0].methods[1]: `PATCH` is not one of GET, POST, PUT"),
+        ([http_route(max_body_bytes=0)], "routes[0].max_body_bytes: expected an integer in 1..10000000"),
+        ([http_route(cors_origins=["www.grocer.example"])], "is not an origin"),
+        ([http_route(ip_anonymization="hash")], "`hash` is not one of none, truncate, drop"),
+    ],
+)
+def test_malformed_http_table_is_refused_with_the_problem(tmp_path, routes, message):
+    write_json(tmp_path / "http.json", {"routes": routes})
+    with pytest.raises(RoutingTableError) as err:
+        load_http_routes(tmp_path)
+    assert message in str(err.value)
+    assert "datahem build" in str(err.value)
+
+
+def test_every_problem_is_listed_at_once(tmp_path):
+    write_json(tmp_path / "http.json", {"routes": [http_route(format="xml", methods=[], topic="x")]})
+    with pytest.raises(RoutingTableError) as err:
+        load_http_routes(tmp_path)
+    text = str(err.value)
+    assert "3 problem(s)" in text and "format" in text and "methods" in text and "topic" in text
+
+
+def test_invalid_json_and_missing_tables(tmp_path):
+    (tmp_path / "http.json").write_text('{"routes": [\n  {"path": }\n]}')
+    with pytest.raises(RoutingTableError, match=r"http.json:2:\d+: not valid JSON"):
+        load_http_routes(tmp_path)
+    with pytest.raises(RoutingTableError, match="sns.json: routing table not found; run `datahem build`"):
+        load_sns_table(tmp_path)
+
+
+def test_malformed_sns_and_kinesis_tables(tmp_path):
+    write_json(tmp_path / "sns.json", {"query_parameter": "route", "routes": {"a": {"topic": "t1t"}}})
+    with pytest.raises(RoutingTableError, match="routes.a: missing key `topic_arns`"):
+        load_sns_table(tmp_path)
+    write_json(
+        tmp_path / "sns.json",
+        {
+            "query_parameter": "route",
+            "routes": {"a": {"topic": "abc", "source": "s", "message_type": "m", "topic_arns": ["arn:aws:s3:::b"]}},
+        },
+    )
+    with pytest.raises(RoutingTableError, match="is not an SNS topic ARN"):
+        load_sns_table(tmp_path)
+    arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/s"
+    entry = {"topic": "abc", "source": "s", "message_type": "m", "region": "eu-north-1"}
+    write_json(tmp_path / "kinesis.json", {"streams": {arn: entry | {"role_arn": None, "credentials_secret": None}}})
+    with pytest.raises(RoutingTableError) as err:
+        load_kinesis_streams(tmp_path)
+    assert "differs from the stream ARN's region eu-west-1" in str(err.value)
+    assert "needs `role_arn` (web identity) or `credentials_secret`" in str(err.value)
+
+
+def test_missing_secret_stops_the_http_collector():
+    settings = HttpSettings(PublisherSettings("demo-project"), ROUTING)
+    with pytest.raises(CollectorConfigError) as err:
+        HttpCollector.create(settings, {"GA4_API_KEY": "k"})
+    assert "SURVEY_WEBHOOK_SECRET (auth of /webhooks/survey)" in str(err.value)
+    assert not isinstance(err.value, RoutingTableError)
+
+
+def test_datahem_serve_refuses_a_malformed_table(tmp_path):
+    project = copy_project(ROOT, tmp_path / "project")
+    table = project / "generated" / "routing" / "http.json"
+    table.write_text(table.read_text().replace('"format": "ua"', '"format": "xml"'))
+    env = {"GOOGLE_CLOUD_PROJECT": "demo-project", "PATH": "/usr/bin:/bin"}
+    for kind in ("http", "sns"):
+        if kind == "sns":
+            (project / "generated" / "routing" / "sns.json").write_text("{}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "compiler.cli", "serve", kind, "--project", str(project), "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert f"datahem serve {kind}: cannot start: malformed routing table" in proc.stderr
+    assert (
+        "`xml` is not one of json, form, ua, ga4"
+        in subprocess.run(
+            [sys.executable, "-m", "compiler.cli", "serve", "http", "--project", str(project)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stderr
+    )
+
+
+# --- contract, addresses, payloads, auth -------------------------------------------------------------------------
+
+
+def test_attributes_and_timestamps():
+    moment = datetime(2026, 11, 27, 7, 0, 0, 123456, tzinfo=UTC)
+    assert rfc3339(moment) == "2026-11-27T07:00:00.123456Z"
+    attrs = event_attributes(
+        uuid="u", received_at=moment, source="s", message_type="m", collector="sns", extra={"x": "1"}
+    )
+    assert attrs == {
+        "uuid": "u",
+        "timestamp": "2026-11-27T07:00:00.123456Z",
+        "source": "s",
+        "message_type": "m",
+        "collector": "sns",
+        "x": "1",
+    }
+    with pytest.raises(ValueError):
+        event_attributes(
+            uuid="u", received_at=moment, source="s", message_type="m", collector="http", extra={"uuid": "x"}
+        )
+
+
+@pytest.mark.parametrize(
+    ("address", "none", "truncate"),
+    [
+        ("203.0.113.77", "203.0.113.77", "203.0.113.0"),
+        ("::ffff:203.0.113.77", "203.0.113.77", "203.0.113.0"),
+        ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
+        ("010.1.1.1", None, None),
+        ("not-an-address", None, None),
+        (None, None, None),
+    ],
+)
+def test_ip_anonymization(address, none, truncate):
+    assert netaddr.anonymize(address, "none") == none
+    assert netaddr.anonymize(address, "truncate") == truncate
+    assert netaddr.anonymize(address, "drop") is None
+
+
+def test_trusted_proxy_hops():
+    xff = "198.51.100.1, 203.0.113.9"  # the client may forge the left part; the proxy appended the right part
+    assert netaddr.client_address("10.0.0.1", xff, 0) == "10.0.0.1"
+    assert netaddr.client_address("10.0.0.1", xff, 1) == "203.0.113.9"
+    assert netaddr.client_address("10.0.0.1", xff, 2) == "198.51.100.1"
+    assert netaddr.client_address("10.0.0.1", None, 1) is None
+
+
+def test_payload_shapes():
+    assert payloads("ua", "GET", b"v=1&t=pageview&dl=%C3%A5", b"") == [b'{"v":"1","t":"pageview","dl":"\xc3\xa5"}']
+    assert payloads("ua", "POST", b"", b"v=1&t=a\r\n\r\nv=1&t=b") == [b'{"v":"1","t":"a"}', b'{"v":"1","t":"b"}']
+    assert payloads("form", "POST", b"ignored=1", b"a=1&a=2") == [b'{"a":"2"}']
+    body = b'{ "events": [{"name": "x"}], "client_id": "1" }'
+    assert payloads("ga4", "POST", b"", body) == [body]
+    assert payloads("json", "PUT", b"", b'{"z": 1}') == [b'{"z": 1}']
+    for fmt, method, query, raw in [
+        ("json", "POST", b"", b'"text"'),
+        ("json", "POST", b"", b"{" * 100_000),
+        ("ga4", "GET", b"events=1", b""),
+        ("ga4", "POST", b"", b'{"events": ["x"]}'),
+        ("ua", "GET", b"&&", b""),
+        ("form", "POST", b"", b"=1"),
+    ]:
+        with pytest.raises(Malformed):
+            payloads(fmt, method, query, raw)
+
+
+def test_hmac_and_api_key_checks():
+    body = b'{"a": 1}'
+    digest = hmac.new(b"k", body, hashlib.sha512).digest()
+    auth = Authenticator(Auth("hmac", "x-sig", "S", "sha512", "base64", "v1="), b"k")
+    assert auth.check("v1=" + base64.b64encode(digest).decode(), body) is None
+    assert "s3cret-value" not in repr(Authenticator(Auth("api_key", "x", "S"), b"s3cret-value"))
+    assert auth.check(None, body).status == 401
+    assert auth.check("v1=" + base64.b64encode(digest[:-1]).decode(), body).status == 403
+    assert auth.check("v1=***", body).status == 403
+    key = Authenticator(Auth("api_key", "x-api-key", "K"), b"s3cret")
+    assert key.check("s3cret", b"") is None and key.check("s3cre", b"").status == 403
+    assert key.check("s3crét", b"").status == 403
+    routes = load_http_routes(ROUTING)
+    assert set(authenticators(routes, {"GA4_API_KEY": "a", "SURVEY_WEBHOOK_SECRET": "b"})) == set(routes)
+
+
+# --- Kinesis: shard lineage, restriction tracker, credentials ------------------------------------------------------
+
+
+def test_children_wait_for_every_known_parent():
+    shards = {
+        "p0": ShardInfo("p0", (), "10"),
+        "p1": ShardInfo("p1", (), "20"),
+        "m": ShardInfo("m", ("p0", "p1")),  # merge of p0 and p1
+        "s1": ShardInfo("s1", ("m",)),  # never mind that m is open: s1 waits for it
+        "orphan": ShardInfo("orphan", ("trimmed",)),  # its parent is past retention: nothing to wait for
+    }
+    state = StreamCheckpoint().with_shards(shards.values(), {"p1": "15"})
+    assert state.position("p1") == ShardPosition("p1", "15")
+    assert state.readable(shards) == ["orphan", "p0", "p1"]
+    state = state.finished("p0")
+    assert state.readable(shards) == ["orphan", "p1"]
+    state = state.finished("p1")
+    assert state.readable(shards) == ["m", "orphan"]
+    state = state.advanced("m", "7")
+    assert state.records == 1 and state.position("m").after == "7"
+
+
+def test_tracker_checkpoints_and_stops():
+    start = StreamCheckpoint().with_shards([ShardInfo("a")])
+    tracker = CheckpointTracker(start)
+    with pytest.raises(ValueError):
+        tracker.check_done()  # returned without a checkpoint or stop: the runner must hear about it
+    step = start.advanced("a", "1")
+    assert tracker.try_claim(step)
+    primary, residual = tracker.try_split(0)
+    assert residual == step and primary.deferred and tracker.current_restriction() == primary
+    assert not tracker.try_claim(step.advanced("a", "2"))
+    tracker.check_done()
+    assert tracker.try_split(0.5) is None
+    stopped = CheckpointTracker(step)
+    assert stopped.try_claim(step.stop()) and not stopped.try_claim(step)
+    stopped.check_done()
+
+
+def test_secret_credentials_never_echo_the_secret():
+    stream = KinesisStream("arn:aws:kinesis:eu-west-1:123456789012:stream/s", "s", "m", "abc", "eu-west-1", None, "aws")
+    names = []
+
+    def read(name: str) -> bytes:
+        names.append(name)
+        return b'{"aws_access_key_id": "AKIATEST", "aws_secret_access_key": "very-secret"}'
+
+    session = aws_session(stream, AwsSettings(gcp_project="grocer-data-dev"), read)
+    assert session.get_credentials().access_key == "AKIATEST"
+    assert names == ["projects/grocer-data-dev/secrets/aws/versions/latest"]
+    with pytest.raises(CollectorConfigError) as err:
+        aws_session(stream, AwsSettings(gcp_project="p"), lambda _: b'{"aws_secret_access_key": "very-secret"}')
+    assert "very-secret" not in str(err.value)
+    assert secret_version_name("projects/p/secrets/s/versions/3", None) == "projects/p/secrets/s/versions/3"
+    with pytest.raises(CollectorConfigError):
+        secret_version_name("aws", None)
