@@ -48,6 +48,11 @@ RECURSION_UNBOUNDED = rule(
     "RECURSION_UNBOUNDED", "A recursive message needs the table option max_recursion_depth.", "bigquery"
 )
 NESTING_TOO_DEEP = rule("NESTING_TOO_DEEP", "BigQuery allows at most 15 levels of nested STRUCTs.", "bigquery")
+STRUCT_WITHOUT_COLUMNS = rule(
+    "STRUCT_WITHOUT_COLUMNS",
+    "A nested message column needs at least one visible field (BigQuery has no empty STRUCT).",
+    "bigquery",
+)
 TOO_MANY_COLUMNS = rule("TOO_MANY_COLUMNS", "BigQuery allows at most 10,000 columns per table.", "bigquery")
 DESCRIPTION_TOO_LONG = rule("DESCRIPTION_TOO_LONG", "BigQuery descriptions are at most 1,024 characters.", "bigquery")
 CLUSTERING_INVALID = rule(

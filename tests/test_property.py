@@ -236,7 +236,7 @@ def field_lists(enums: list[str], messages: list[str], max_size: int, nested: bo
         max_size=max_size,
         unique_by=(lambda f: _json_key(f.name), lambda f: f.column.lower()),
     )
-    # A message used as a STRUCT keeps at least one visible field: see test_struct_without_visible_fields below.
+    # A message used as a STRUCT keeps at least one visible field, or the schema is invalid (STRUCT_WITHOUT_COLUMNS).
     return lists.filter(lambda fs: any(not f.hidden for f in fs)) if nested else lists
 
 
@@ -542,12 +542,9 @@ def test_random_valid_schemas_build_into_matching_ddl_and_schema_json(project: P
             assert "\nCLUSTER BY " + ", ".join(f"`{c}`" for c in m.clustering) + "\n" in sql, path
 
 
-@pytest.mark.xfail(strict=True, reason="compiler bug: a nested message without visible fields becomes an empty STRUCT")
 def test_struct_without_visible_fields(tmp_path):
     """A nested message whose fields are all hidden (or that has none) must not become a RECORD without subfields,
-    which BigQuery rejects: the build should report it (or leave the column out). Found by the property above, whose
-    generator avoids such messages until this passes; then drop the xfail and the filter in `field_lists`.
-    Either fix passes: a diagnostic, or no empty RECORD in the output."""
+    which BigQuery rejects: the build reports it (found by the property above)."""
     (tmp_path / "schemas/shop/v1").mkdir(parents=True)
     (tmp_path / "sources.yaml").write_text(
         "project:\n  name: shop\n  environments:\n    dev: {gcp_project: shop-data-dev, region: europe-north1}\n"
@@ -559,10 +556,9 @@ def test_struct_without_visible_fields(tmp_path):
         "message Secret {\n  string token = 1 [(datahem.column) = {hidden: true}];\n}\n\n"
         "message Empty {}\n"
     )
-    try:
-        model = load_model(tmp_path)
-    except CompileError:
-        return  # reported as a user error: fine
-    files = render_all(model, Settings(tmp_path, emitters=EMITTERS))
-    fields = json.loads(files["bigquery/events/click.schema.json"])["fields"]
-    assert [f["name"] for f in fields if f["type"] == "RECORD" and not f.get("fields")] == []
+    with pytest.raises(CompileError) as err:
+        load_model(tmp_path)
+    assert [(d.rule_id, d.loc.line) for d in err.value.diagnostics] == [
+        ("STRUCT_WITHOUT_COLUMNS", 7),
+        ("STRUCT_WITHOUT_COLUMNS", 8),
+    ]

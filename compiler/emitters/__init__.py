@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import orjson
 
 from compiler.model.resolved import Model
 
@@ -37,8 +38,17 @@ def header(kind: str, sources: list[str] | tuple[str, ...]) -> str:
     return _COMMENT[kind].format(header_text(sources))
 
 
+_ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
 def to_json(data: object) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """Sorted, 2-space indented JSON with a final newline. orjson writes exactly the bytes of
+    `json.dumps(indent=2, sort_keys=True, ensure_ascii=False)` (a test checks it) several times faster; the json
+    module covers what orjson refuses (non-string keys, integers wider than 64 bits)."""
+    try:
+        return orjson.dumps(data, option=_ORJSON)
+    except TypeError:
+        return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 _env = jinja2.Environment(

@@ -76,11 +76,15 @@ class ProtoIndex:
         self.messages: dict[str, _Msg] = {}
         self.enums: dict[str, descriptor_pb2.EnumDescriptorProto] = {}
         self.enum_files: dict[str, str] = {}
+        self._recursion: dict[str, bool] = {}
         self.locations: dict[tuple[str, tuple[int, ...]], descriptor_pb2.SourceCodeInfo.Location] = {}
         self.files = {f.name: f for f in fds.file}
         for f in fds.file:
             for loc in f.source_code_info.location:
-                self.locations[(f.name, tuple(loc.path))] = loc
+                path = loc.path
+                # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
+                if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (TABLE.number, COLUMN.number)):
+                    self.locations[(f.name, tuple(path))] = loc
             prefix = f".{f.package}" if f.package else ""
             for i, m in enumerate(f.message_type):
                 self._add(f.name, prefix, m, (4, i))
@@ -122,6 +126,21 @@ class ProtoIndex:
                 todo.extend(f.type_name.lstrip(".") for f in msg.proto.field if f.type_name)
         return seen
 
+    def reaches_recursion(self, name: str) -> bool:
+        """Whether a message is on, or leads to, a cycle of message types (its expansion then depends on depth)."""
+        cached = self._recursion.get(name)
+        if cached is None:
+            cached = any(self._on_cycle(n) for n in self.reachable(name))
+            self._recursion[name] = cached
+        return cached
+
+    def _on_cycle(self, name: str) -> bool:
+        msg = self.messages.get(name)
+        if msg is None:
+            return False
+        children = {f.type_name.lstrip(".") for f in msg.proto.field if f.type_name}
+        return any(name in self.reachable(c) for c in children if c in self.messages)
+
     def files_of(self, root: str) -> tuple[str, ...]:
         """Project proto files defining the types a message reaches (its table's inputs)."""
         files = {self.messages[n].file for n in self.reachable(root) if n in self.messages}
@@ -160,6 +179,8 @@ class Resolver:
         self.index = index
         self.diags = diags
         self.bigquery = config.bigquery or R.RawBigQuery()
+        self._cache: dict[tuple[str, int], tuple[Column, ...]] = {}
+        self._max_depth = 0
 
     # -- tables ---------------------------------------------------------------------------------
     def table(self, full_name: str) -> Table:
@@ -195,11 +216,18 @@ class Resolver:
         )
 
     def columns(self, full_name: str, stack: tuple[str, ...]) -> tuple[Column, ...]:
+        """Columns of a message. A message that cannot reach a recursive type expands the same way wherever it
+        appears, so it is resolved once per table root's recursion bound and reused (shared types such as Money
+        are met thousands of times in large projects)."""
+        key = (full_name, self._max_depth)
+        cacheable = not self.index.reaches_recursion(full_name)
+        if cacheable and key in self._cache:
+            return self._cache[key]
         msg = self.index.messages[full_name]
-        out = []
-        for i, f in enumerate(msg.proto.field):
-            out.append(self.column(msg, i, f, stack))
-        return tuple(out)
+        out = tuple(self.column(msg, i, f, stack) for i, f in enumerate(msg.proto.field))
+        if cacheable:
+            self._cache[key] = out
+        return out
 
     def column(self, msg: _Msg, i: int, f: FD, stack: tuple[str, ...]) -> Column:
         path = msg.path + (2, i)

@@ -365,6 +365,26 @@ def limits(model: Model, d: Diagnostics) -> None:
 
 
 @check
+def empty_structs(model: Model, d: Diagnostics) -> None:
+    def visit(columns: tuple[Column, ...], parent: Column | None) -> None:
+        for c in columns:
+            if c.hidden:
+                continue
+            if c.bq_type == "STRUCT" and not any(not f.hidden for f in c.fields):
+                owner = parent if parent is not None and parent.is_map else c
+                d.error(
+                    owner.loc,
+                    rules.STRUCT_WITHOUT_COLUMNS,
+                    f"field `{owner.field_name}` is a message ({c.type_name}) without visible fields, and BigQuery "
+                    "has no empty STRUCT: hide the field, or give the message a field that is not hidden",
+                )
+            visit(c.fields, c)
+
+    for t in model.tables:
+        visit(t.columns, None)
+
+
+@check
 def clustering_partitioning(model: Model, d: Diagnostics) -> None:
     for t in model.tables:
         top = {c.name: c for c in t.bq_columns}
