@@ -1,18 +1,23 @@
 """Benchmark the HTTP collector against a bare ASGI endpoint, both under uvicorn on localhost, in the same run.
 
-    .venv/bin/python -m bench.collector [--requests N] [--concurrency C]
+    .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C]
 
-Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables, one uvicorn worker in
-its own process) and a bare ASGI app that answers 204 (same server settings, own process). One load generator
-(asyncio + aiohttp, C concurrent keep-alive clients;
-httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N analytics-pixel GETs to each, after a warm-up.
-Every hit carries a unique id, so afterwards the ids on the topic can be matched against the 2xx answers: `lost`
-counts acknowledged hits missing from the topic. Prints, last:
+Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables; one uvicorn worker in its
+own process, started exactly as on Cloud Run) and a bare ASGI app that answers 204 (same server settings, own
+process). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
+previous one is answered; httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N
+Universal Analytics hits per run, after a warm-up: as a form POST (204 from both endpoints) and as a pixel GET (the
+collector answers with a 42-byte GIF, the bare endpoint still with 204). Runs alternate between the endpoints for R
+rounds so that load from other processes on the machine hits both alike.
+
+Every hit carries a unique id (`z`), so afterwards the ids on the topic are matched against the 2xx answers:
+`lost` counts acknowledged hits missing from the topic (warm-up included). Prints, last:
 
     RESULT collector throughput_vs_bare=<x> p99_ms=<n> lost=<n>
 
-where p99 is the collector's. The load generator shares the machine's cores with both servers and the emulator,
-so the absolute numbers are this machine's, and the ratio is the meaningful figure.
+for the POST runs (like for like: both endpoints answer 204); p99 is the collector's. The load generator, both
+servers and the emulator (a JVM that spends about as much CPU per event as the collector) share the machine's
+cores, so the CPU seconds per 1,000 requests of each process are printed too.
 """
 
 from __future__ import annotations
@@ -62,6 +67,20 @@ class Run:
     def rps(self) -> float:
         return len(self.latencies_ms) / self.seconds
 
+    @classmethod
+    def merge(cls, runs: list[Run]) -> Run:
+        statuses: dict[int, int] = {}
+        for run in runs:
+            for status, n in run.statuses.items():
+                statuses[status] = statuses.get(status, 0) + n
+        return cls(
+            runs[0].name,
+            sum(r.seconds for r in runs),
+            [ms for r in runs for ms in r.latencies_ms],
+            [i for r in runs for i in r.ok_ids],
+            statuses,
+        )
+
     def percentile(self, p: float) -> float:
         data = sorted(self.latencies_ms)
         return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
@@ -75,8 +94,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator[str]:
+def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator[Server]:
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11"]
@@ -92,7 +117,7 @@ def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{target} did not start (exit {proc.poll()})")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield Server(f"http://127.0.0.1:{port}", proc.pid)
     finally:
         proc.terminate()
         try:
@@ -140,35 +165,29 @@ async def load(name: str, base: str, method: str, requests: int, concurrency: in
     return Run(name, seconds, latencies, ok_ids, statuses)
 
 
-def count_on_topic(pubsub, subscription: str, ids: set[str], timeout: float = 60) -> set[str]:
-    import json
-
-    seen: set[str] = set()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not ids <= seen:
-        resp = pubsub.subscriber.pull(subscription=subscription, max_messages=1000, return_immediately=True)
-        if not resp.received_messages:
-            time.sleep(0.1)
-            continue
-        pubsub.subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in resp.received_messages])
-        seen.update(json.loads(m.message.data).get("z", "") for m in resp.received_messages)
-    return seen
+def cpu_seconds(process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=5000, help="measured requests per endpoint")
+    parser.add_argument("--requests", type=int, default=4000, help="measured requests per run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint and method")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=2000, help="unmeasured requests first (JIT of the emulator)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    import psutil
+
     from runtime.collectors.routing import load_http_routes
-    from tests.collectors.conftest import PubSub
+    from tests.collectors.conftest import PubSub, emulator_process
     from tests.emulators import pubsub_emulator
 
     routing = ROOT / "generated" / "routing"
     topic = load_http_routes(routing)[PATH].topic
+    methods = ("POST", "GET")
     with pubsub_emulator() as host:
         pubsub = PubSub(host, PROJECT)
         subscription = pubsub.subscribe(topic)  # the one subscription: the emulator stores each event once
@@ -181,33 +200,51 @@ def main() -> None:
             "GA4_API_KEY": "bench-api-key",
             "SURVEY_WEBHOOK_SECRET": "bench-webhook-secret",
         }
-        runs: dict[tuple[str, str], Run] = {}
+        runs: dict[tuple[str, str], list[Run]] = {}
+        cpu: dict[str, float] = {"bare": 0.0, "collector": 0.0, "emulator": 0.0}
         with (
             uvicorn_process("bench.collector:bare_app", env, factory=False) as bare,
             uvicorn_process("runtime.collectors.http.app:create_app_from_env", env, factory=True) as collector,
         ):
-            for method in ("POST", "GET"):
-                for name, url in (("bare", bare), ("collector", collector)):
-                    runs[name, method] = asyncio.run(
-                        load(name, url, method, args.requests, args.concurrency, args.warmup)
-                    )
-        ok = {i for (name, _), run in runs.items() if name == "collector" for i in run.ok_ids}
-        seen = count_on_topic(pubsub, subscription, ok)
+            servers = {name: psutil.Process(proc.pid) for name, proc in (("bare", bare), ("collector", collector))}
+            emulator = emulator_process(host)
+            urls = {"bare": bare.url, "collector": collector.url}
+            for name, url in urls.items():
+                for method in methods:
+                    asyncio.run(load(name, url, method, args.warmup // 2, args.concurrency, args.warmup // 2))
+            for _ in range(args.rounds):
+                for method in methods:
+                    for name, url in urls.items():
+                        before = cpu_seconds(servers[name]), cpu_seconds(emulator)
+                        run = asyncio.run(load(name, url, method, args.requests, args.concurrency, 0))
+                        cpu[name] += cpu_seconds(servers[name]) - before[0]
+                        if name == "collector":
+                            cpu["emulator"] += cpu_seconds(emulator) - before[1]
+                        runs.setdefault((name, method), []).append(run)
+        ok = {i for (name, _), rs in runs.items() if name == "collector" for run in rs for i in run.ok_ids}
+        seen = {r.json().get("z") for r in pubsub.pull(subscription, len(ok), timeout=120, settle=1.0)}
     lost = len(ok - seen)
-    for (name, method), run in runs.items():
+    merged = {key: Run.merge(rs) for key, rs in runs.items()}
+    for (name, method), run in merged.items():
         print(
             f"{method:>4} {name:>9}: {run.rps:6.0f} req/s  p50 {run.percentile(50):5.1f} ms  "
             f"p99 {run.percentile(99):5.1f} ms  statuses {dict(sorted(run.statuses.items()))}"
         )
+    total = args.requests * args.rounds * len(methods) / 1000
     print(
-        f"{args.requests} measured requests per run after {args.warmup} warm-up, {args.concurrency} concurrent clients; "
-        f"events acknowledged {len(ok)}, found on the topic {len(seen & ok)}, lost {lost}"
+        f"CPU seconds per 1,000 requests: bare server {cpu['bare'] / total:.2f}, collector {cpu['collector'] / total:.2f}"
+        f" + emulator {cpu['emulator'] / total:.2f}  ({os.cpu_count()} CPUs, load average now "
+        f"{os.getloadavg()[0]:.1f})"
     )
-    for method in ("POST", "GET"):
-        ratio = runs["collector", method].rps / runs["bare", method].rps
+    print(
+        f"{args.rounds} rounds x {args.requests} requests per endpoint and method, {args.concurrency} concurrent "
+        f"clients; hits acknowledged {len(ok)}, found on the topic {len(seen & ok)}, lost {lost}"
+    )
+    for method in methods:
+        ratio = merged["collector", method].rps / merged["bare", method].rps
         print(f"{method}: collector/bare throughput {ratio:.2f}")
-    headline = runs["collector", "POST"]
-    ratio = headline.rps / runs["bare", "POST"].rps
+    headline = merged["collector", "POST"]
+    ratio = headline.rps / merged["bare", "POST"].rps
     print(f"RESULT collector throughput_vs_bare={ratio:.2f} p99_ms={headline.percentile(99):.1f} lost={lost}")
 
 

@@ -53,6 +53,12 @@ TRANSIENT_CODES = frozenset(
         grpc.StatusCode.UNKNOWN,
     }
 )
+# The generated transport's channel options (no client-side size limit: Pub/Sub enforces its own; keep-alive).
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.keepalive_time_ms", 30000),
+]
 BACKOFF_INITIAL_S = 0.05
 BACKOFF_MAX_S = 1.0
 
@@ -80,9 +86,9 @@ class _Topic:
 class AsyncEventPublisher:
     """Publishes events from coroutines; use it from one event loop (it opens its channel there, lazily)."""
 
-    def __init__(self, settings: PublisherSettings, max_rpcs_per_topic: int = 1) -> None:
+    def __init__(self, settings: PublisherSettings) -> None:
         self.settings = settings
-        self._max_rpcs = max_rpcs_per_topic
+        self._max_rpcs = settings.max_rpcs_per_topic
         self._channel: grpc.aio.Channel | None = None
         self._publish_rpc = None
         self._topics: dict[str, _Topic] = {}
@@ -93,9 +99,9 @@ class AsyncEventPublisher:
     def _rpc(self):
         if self._publish_rpc is None:
             if self.settings.emulator_host:
-                self._channel = grpc.aio.insecure_channel(self.settings.emulator_host)
+                self._channel = grpc.aio.insecure_channel(self.settings.emulator_host, options=CHANNEL_OPTIONS)
             else:
-                self._channel = PublisherGrpcAsyncIOTransport.create_channel()
+                self._channel = PublisherGrpcAsyncIOTransport.create_channel(options=CHANNEL_OPTIONS)
             self._publish_rpc = self._channel.unary_unary(
                 PUBLISH_METHOD,
                 request_serializer=_RawRequest.SerializeToString,

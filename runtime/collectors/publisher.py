@@ -63,6 +63,7 @@ class PublisherSettings:
     batch_max_latency_s: float = 0.002
     flow_control_messages: int = 20_000
     flow_control_bytes: int = 200_000_000
+    max_rpcs_per_topic: int = 1  # the asyncio publisher's Publish RPCs in flight per topic (see async_publisher.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
@@ -73,6 +74,7 @@ class PublisherSettings:
             retry_after_s=env_int(env, "DATAHEM_RETRY_AFTER_SECONDS", cls.retry_after_s, minimum=1),
             batch_max_latency_s=env_float(env, "DATAHEM_BATCH_MAX_LATENCY_SECONDS", cls.batch_max_latency_s),
             flow_control_messages=env_int(env, "DATAHEM_FLOW_CONTROL_MESSAGES", cls.flow_control_messages, 1),
+            max_rpcs_per_topic=env_int(env, "DATAHEM_MAX_RPCS_PER_TOPIC", cls.max_rpcs_per_topic, 1),
         )
 
     def topic_path(self, topic: str) -> str:

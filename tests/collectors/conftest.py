@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psutil
 import pytest
 import uvicorn
 from google.api_core import exceptions as gexc
@@ -163,6 +166,27 @@ def serve_asgi(app) -> Iterator[str]:
     finally:
         runner.begin_shutdown()
         runner.join()
+
+
+def emulator_process(host: str) -> psutil.Process:
+    """The emulator's JVM: our own child process listening on the emulator's port."""
+    port = host.rsplit(":", 1)[1]
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if f"--port={port}" in child.cmdline() and "java" in child.name():
+                return child
+    raise AssertionError(f"no emulator process of ours listens on {host}")
+
+
+@contextlib.contextmanager
+def frozen(process: psutil.Process):
+    """Freeze the emulator (SIGSTOP): it keeps everything it acknowledged but answers nothing until the block ends
+    (SIGCONT, also on failure)."""
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
 
 
 def write_json(path: Path, doc) -> Path:

@@ -9,46 +9,23 @@ shutdown during load must likewise answer and deliver what it accepted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 import threading
 import time
 import uuid
 from urllib.parse import urlencode
 
 import aiohttp
-import psutil
 import pytest
 
 from runtime.collectors.http.app import HttpCollector, HttpSettings
 from runtime.collectors.publisher import PublisherSettings
-from tests.collectors.conftest import PROJECT, ROUTING, UvicornThread, serve_asgi
+from tests.collectors.conftest import PROJECT, ROUTING, UvicornThread, emulator_process, frozen, serve_asgi
 
 pytestmark = pytest.mark.emulator
 
 TOPIC = "grocer.analytics.v1.UniversalAnalyticsHit"
 SECRETS = {"GA4_API_KEY": "k", "SURVEY_WEBHOOK_SECRET": "s"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def emulator_process(host: str) -> psutil.Process:
-    """The emulator's JVM: our own child process listening on the emulator's port."""
-    port = host.rsplit(":", 1)[1]
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if f"--port={port}" in child.cmdline() and "java" in child.name():
-                return child
-    raise AssertionError(f"no emulator process of ours listens on {host}")
-
-
-@contextlib.contextmanager
-def frozen(process: psutil.Process):
-    os.kill(process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(process.pid, signal.SIGCONT)
 
 
 def hit(hit_id: str) -> str:
