@@ -104,7 +104,7 @@ class Server:
 def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator[Server]:
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning", "--loop", "asyncio", "--http", "h11"]
+    cmd += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--loop", "asyncio", "--http", "h11"]
     if factory:
         cmd.append("--factory")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)

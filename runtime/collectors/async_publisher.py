@@ -131,6 +131,12 @@ class AsyncEventPublisher:
                 result = await waiter
         except TimeoutError:
             raise PublishError(f"Pub/Sub did not acknowledge within {s.timeout_s}s") from None
+        finally:
+            for future in futures:  # on failure: detach the rest, and mark their errors as seen
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()
         return [result] if len(futures) == 1 else list(result)
 
     def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event) -> asyncio.Future:
@@ -181,11 +187,12 @@ class AsyncEventPublisher:
     async def _publish_batch(self, topic: _Topic, batch: _Batch) -> None:
         try:
             ids = await self._call_with_retry(topic, batch)
-        except PublishError as err:
-            log.warning("publish of %d event(s) to %s failed: %s", len(batch.futures), topic.path, err)
+        except Exception as err:  # noqa: BLE001  (whatever went wrong, these events are not acknowledged)
+            failure = err if isinstance(err, PublishError) else PublishError(f"{type(err).__name__}: {err}")
+            log.warning("publish of %d event(s) to %s failed: %s", len(batch.futures), topic.path, failure)
             for future in batch.futures:
                 if not future.done():
-                    future.set_exception(err)
+                    future.set_exception(failure)
             return
         for future, message_id in zip(batch.futures, ids, strict=True):
             if not future.done():  # a request that timed out has already answered 503

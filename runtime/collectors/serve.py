@@ -95,7 +95,15 @@ def _serve_http(app, host: str, port: int) -> None:
 
     log.info("HTTP collector on http://%s:%d (routes from %s)", host, port, app.settings.routing_dir)
     uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, lifespan="on", timeout_graceful_shutdown=30, log_level="info")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            lifespan="on",
+            proxy_headers=False,  # the collector alone decides which X-Forwarded-For entry to trust
+            timeout_graceful_shutdown=30,
+            log_level="info",
+        )
     ).run()
 
 

@@ -132,7 +132,14 @@ class UvicornThread:
 
     def __init__(self, app) -> None:
         self.sock = listening_socket()
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        config = uvicorn.Config(
+            app,
+            lifespan="on",
+            proxy_headers=False,  # as deployed: the collector decides which X-Forwarded-For entry to trust
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

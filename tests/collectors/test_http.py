@@ -298,3 +298,14 @@ def test_chunked_body_over_the_limit(client):
 
     resp = client.post("/t/form", content=chunks())  # no Content-Length: the limit applies while reading
     assert resp.status_code == 413
+
+
+def test_client_address_behind_a_trusted_proxy(pubsub, client, routing_dir):
+    sub = pubsub.subscribe(UA_TOPIC)
+    forwarded = {"x-forwarded-for": "198.51.100.7, 203.0.113.99"}  # client-supplied, then what the proxy saw
+    assert client.get("/collect?v=1&t=pageview&z=direct", headers=forwarded).status_code == 200
+    settings = HttpSettings(PublisherSettings(PROJECT, emulator_host=pubsub.host), routing_dir, trusted_proxy_hops=1)
+    with serve_asgi(HttpCollector.create(settings, SECRETS)) as url:
+        assert httpx.get(f"{url}/collect?v=1&t=pageview&z=proxied", headers=forwarded).status_code == 200
+    by_id = {g.json()["z"]: g.attributes["client_ip"] for g in pubsub.pull(sub, 2)}
+    assert by_id == {"direct": "127.0.0.0", "proxied": "203.0.113.0"}  # no proxy trusted: X-Forwarded-For ignored

@@ -7,9 +7,10 @@ the price of never losing an acknowledged event). Statuses: 404 unknown path, 40
 the route's limit, 400 malformed payload, 401 missing and 403 wrong credentials, 403 a browser origin the route does
 not allow. GET answers with a 1x1 transparent GIF (the analytics pixel), POST/PUT with 204.
 
-Run it with `uvicorn --factory runtime.collectors.http.app:create_app_from_env`; the factory reads the routing
-table and the secrets once, and refuses to start (CollectorConfigError) when either is unusable. On shutdown the
-server stops accepting, lets requests in flight finish (each waits for its own acks), then the publisher flushes.
+Run it with `uvicorn --factory --no-proxy-headers runtime.collectors.http.app:create_app_from_env` (the collector,
+not uvicorn, decides which X-Forwarded-For entry to trust: DATAHEM_TRUSTED_PROXY_HOPS). The factory reads the
+routing table and the secrets once, and refuses to start (CollectorConfigError) when either is unusable. On shutdown
+the server stops accepting, lets requests in flight finish (each waits for its own acks), then the publisher flushes.
 """
 
 from __future__ import annotations
