@@ -17,6 +17,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import google.auth
+import google.auth.exceptions
 import grpc
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
@@ -26,6 +28,7 @@ from google.pubsub_v1.services.publisher.transports import PublisherGrpcTranspor
 
 from runtime.collectors.config import env_float, env_int, env_required, env_str
 from runtime.collectors.contract import Event
+from runtime.collectors.errors import CollectorConfigError
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,19 @@ class PublisherSettings:
         return f"projects/{self.project}/topics/{topic}"
 
 
+def check_credentials(settings: PublisherSettings) -> None:
+    """Fail at start-up, not at the first event, when real Pub/Sub is to be used without credentials."""
+    if settings.emulator_host:
+        return
+    try:
+        google.auth.default(scopes=["https://www.googleapis.com/auth/pubsub"])
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise CollectorConfigError(
+            "no Google Application Default Credentials to publish to Pub/Sub with; run "
+            "`gcloud auth application-default login`, or set PUBSUB_EMULATOR_HOST to use the emulator"
+        ) from None
+
+
 def make_client(settings: PublisherSettings) -> pubsub_v1.PublisherClient:
     """A publisher client for the settings; the emulator is reached over plaintext gRPC, explicitly (not through
     the process-wide PUBSUB_EMULATOR_HOST), so two collectors in one process can target different endpoints."""
@@ -105,6 +121,7 @@ def make_client(settings: PublisherSettings) -> pubsub_v1.PublisherClient:
         max_latency=settings.batch_max_latency_s,
         max_messages=settings.batch_max_messages,
     )
+    check_credentials(settings)
     kwargs = {}
     if settings.emulator_host:
         kwargs["transport"] = PublisherGrpcTransport(channel=grpc.insecure_channel(settings.emulator_host))

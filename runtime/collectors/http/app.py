@@ -31,7 +31,7 @@ from runtime.collectors.config import env_float, env_int, env_str
 from runtime.collectors.contract import Event, event_attributes
 from runtime.collectors.http.auth import Authenticator, authenticators
 from runtime.collectors.http.payloads import Malformed, payloads
-from runtime.collectors.publisher import PublishError, PublisherSettings
+from runtime.collectors.publisher import PublishError, PublisherSettings, check_credentials
 from runtime.collectors.routing import HEALTH_PATH, HttpRoute, load_http_routes
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class HttpCollector:
         """Load and check everything up front; raises CollectorConfigError (RoutingTableError) when unusable."""
         routes = load_http_routes(settings.routing_dir)
         auths = authenticators(routes, env)
+        check_credentials(settings.publisher)
         return cls(settings, routes, auths, AsyncEventPublisher(settings.publisher))
 
     async def __call__(self, scope: dict, receive, send) -> None:

@@ -34,6 +34,8 @@ from runtime.collectors.routing import KinesisStream
 
 log = logging.getLogger(__name__)
 
+MIN_ROUND_SECONDS = 0.2
+
 
 @dataclass(frozen=True)
 class ReaderSettings:
@@ -149,7 +151,10 @@ class ReadKinesisFn(beam.DoFn):
         started = time.monotonic()
         while True:
             got_records = False
+            round_started = time.monotonic()
             for shard_id in state.readable(shards):
+                if shard_id not in shards or state.position(shard_id).finished:
+                    continue  # a relisting earlier in this round found it expired
                 iterator = iterators.pop(shard_id, None) or _iterator(client, stream, state, shard_id, settings)
                 response = client.get_records(
                     StreamARN=stream.stream_arn, ShardIterator=iterator, Limit=settings.records_per_call
@@ -197,6 +202,8 @@ class ReadKinesisFn(beam.DoFn):
                     state = discovered
             _advance_watermark(watermark, state, shards, shard_marks)
             if got_records and state.readable(shards) and time.monotonic() - started < settings.max_call_seconds:
+                # Kinesis allows 5 GetRecords calls per second per shard.
+                time.sleep(max(0.0, MIN_ROUND_SECONDS - (time.monotonic() - round_started)))
                 continue
             if got_records:
                 tracker.defer_remainder(Duration(seconds=0))

@@ -9,12 +9,20 @@ never rebound.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import flask
 import functions_framework
 
-from runtime.collectors.sns.collector import SnsCollector, SnsSettings
+if importlib.util.find_spec("runtime") is None:
+    # functions-framework puts this file's folder on sys.path, not the source root that holds runtime/ (Cloud
+    # Functions deploys the repository's runtime/ and generated/ with this file as the function's source).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from runtime.collectors.sns.collector import SnsCollector, SnsSettings  # noqa: E402
 
 COLLECTOR = SnsCollector.create(SnsSettings.from_env(os.environ))
 
