@@ -17,7 +17,7 @@ from compiler.model.raw import RawConfig
 from compiler.model.resolve import ProtoIndex, Resolver, project_files
 from compiler.model.resolved import Model
 from compiler.validate.checks import run_checks
-from compiler.validate.evolution import check_replacements
+from compiler.validate.evolution import check_evolution
 
 SOURCES = "sources.yaml"
 
@@ -35,6 +35,18 @@ class Settings:
 
 
 def load_model(project_dir: Path) -> Model:
+    """The validated model, compared with the previous build in generated/ (breaking changes are errors); its
+    `evolution` holds the migrations the build writes."""
+    model, raw = load_project(project_dir)
+    diags = Diagnostics()
+    model = check_evolution(model, raw, writer.read_tree(Settings(project_dir).output_dir), diags)
+    if diags:
+        raise CompileError(diags.items)
+    return model
+
+
+def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
+    """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline)."""
     diags = Diagnostics()
     raw = load_sources(project_dir, diags)
     compiled = compile_protos(project_dir, diags)
@@ -44,10 +56,9 @@ def load_model(project_dir: Path) -> Model:
     index = ProtoIndex(fds)
     model = Resolver(raw, index, diags).model(project_files(index), data)
     run_checks(model, diags)
-    check_replacements(model, Settings(project_dir).output_dir, diags)
     if diags:
         raise CompileError(diags.items)
-    return model
+    return model, raw
 
 
 def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:

@@ -134,10 +134,19 @@ def serve(kind: str, port: int, host: str, project: str) -> None:
 
 @main.command("rules")
 def list_rules() -> None:
-    """List every validation rule with its id, category and purpose."""
+    """List every validation rule with its id, category and purpose, then the compatibility rules (schema
+    evolution) with their classification: safe, migration or breaking (`acceptable`: accepted_breaks may accept it)."""
     width = max(len(r) for r in RULES)
-    for r in sorted(RULES.values(), key=lambda r: (r.category, r.id)):
+    validation = [r for r in RULES.values() if not r.compatibility]
+    for r in sorted(validation, key=lambda r: (r.category, r.id)):
         click.echo(f"{r.id:<{width}}  {r.category:<10}  {r.purpose}")
+    click.echo("\nCompatibility rules (compared with the baseline: generated/, or --against):")
+    order = {"breaking": 0, "migration": 1, "safe": 2}
+    for r in sorted(
+        (r for r in RULES.values() if r.compatibility), key=lambda r: (r.category, order[r.classification], r.id)
+    ):
+        kind = r.classification + (" (acceptable)" if r.acceptable else "")
+        click.echo(f"{r.id:<{width}}  {r.category:<10}  {kind:<22}  {r.purpose}")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,23 @@ class Loc:
         return f"{self.path}:{self.line}:{self.col}"
 
 
+CLASSIFICATIONS = ("safe", "migration", "breaking")
+
+
 @dataclass(frozen=True)
 class Rule:
+    """A rule id with its purpose. Compatibility rules (schema evolution, compared with the baseline) also carry the
+    classification of every change they find and whether `accepted_breaks` in sources.yaml may accept it."""
+
     id: str
     purpose: str
     category: str
+    classification: str = ""  # "" for validation rules; safe | migration | breaking for compatibility rules
+    acceptable: bool = False
+
+    @property
+    def compatibility(self) -> bool:
+        return bool(self.classification)
 
 
 @dataclass(frozen=True, order=True)
@@ -50,11 +62,15 @@ def _join(base: str, path: str) -> str:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, purpose: str, category: str) -> str:
+def rule(rule_id: str, purpose: str, category: str, classification: str = "", acceptable: bool = False) -> str:
     """Register a rule and return its id (used as a module-level constant)."""
     if rule_id in RULES:
         raise ValueError(f"rule {rule_id} registered twice")
-    RULES[rule_id] = Rule(rule_id, purpose, category)
+    if classification and classification not in CLASSIFICATIONS:
+        raise ValueError(f"rule {rule_id}: classification must be one of {CLASSIFICATIONS}")
+    if acceptable and classification != "breaking":
+        raise ValueError(f"rule {rule_id}: only breaking changes can be accepted")
+    RULES[rule_id] = Rule(rule_id, purpose, category, classification, acceptable)
     return rule_id
 
 

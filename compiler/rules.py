@@ -86,9 +86,211 @@ CLOUD_NAME_INVALID = rule(
     "and unique; each environment needs its own GCP project.",
     "infra",
 )
-TABLE_WOULD_BE_REPLACED = rule(
+# schema evolution: compatibility rules, comparing the project with the baseline (the committed generated/, or
+# `--against`). Each has a category (wire, json, bigquery, access), the classification of what it finds (safe: nothing
+# to do; migration: a schema change that keeps the data, emitted under generated/bigquery/migrations/; breaking: a
+# build error unless the message moves to a new major version or sources.yaml accepts it) and whether it may be
+# accepted in `accepted_breaks` (only where the table can follow without losing data).
+SAFE, MIGRATION, BREAKING = "safe", "migration", "breaking"
+
+
+def compat(rule_id: str, purpose: str, category: str, classification: str, acceptable: bool = False) -> str:
+    return rule(rule_id, purpose, category, classification, acceptable)
+
+
+FIELD_REMOVED = compat(
+    "FIELD_REMOVED",
+    "A field of an event message must not be removed: producers still send it and readers still query its column.",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+FIELD_NUMBER_CHANGED = compat(
+    "FIELD_NUMBER_CHANGED",
+    "A field keeps its number: binary consumers of the processed stream decode by number.",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+FIELD_NUMBER_REUSED = compat(
+    "FIELD_NUMBER_REUSED",
+    "The number of a removed field must not be reused for a field of another type (reserve it instead).",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+FIELD_TYPE_CHANGED = compat(
+    "FIELD_TYPE_CHANGED",
+    "A field's protobuf type stays wire- and JSON-compatible (int32, int64, uint32, uint64 are; int64 to double is not).",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+ENUM_VALUE_RENUMBERED = compat(
+    "ENUM_VALUE_RENUMBERED",
+    "An enum value keeps its number: binary consumers decode enums by number.",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+MESSAGE_RENAMED = compat(
+    "MESSAGE_RENAMED",
+    "A source keeps its message type: topics are named after it, so a rename moves the stream and the processed topic.",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+SOURCE_REMOVED = compat(
+    "SOURCE_REMOVED",
+    "A source must not disappear: its producers would be refused and its pipeline drained.",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+ROUTE_REMOVED = compat(
+    "ROUTE_REMOVED",
+    "A source keeps its routes (HTTP path and methods, SNS route value and topic ARNs, Kinesis stream).",
+    "wire",
+    BREAKING,
+    acceptable=True,
+)
+FIELD_RENAMED = compat(
+    "FIELD_RENAMED",
+    "A field keeps its name: producers send JSON with the field's name, events with the old name would be rejected.",
+    "json",
+    BREAKING,
+    acceptable=True,
+)
+JSON_NAME_CHANGED = compat(
+    "JSON_NAME_CHANGED",
+    "A field keeps its JSON name: producers send it, events with the old name would be rejected.",
+    "json",
+    BREAKING,
+    acceptable=True,
+)
+ENUM_VALUE_REMOVED = compat(
+    "ENUM_VALUE_REMOVED",
+    "An enum value must not be removed or renamed: JSON carries value names and stored rows hold them.",
+    "json",
+    BREAKING,
+    acceptable=True,
+)
+ENUM_VALUE_ADDED = compat(
+    "ENUM_VALUE_ADDED",
+    "A new enum value is compatible; consumers should expect values they do not know yet.",
+    "json",
+    SAFE,
+)
+FIELD_CARDINALITY_CHANGED = compat(
+    "FIELD_CARDINALITY_CHANGED",
+    "A field stays singular or repeated: the JSON shape and the column mode (REPEATED) cannot change in place.",
+    "json",
+    BREAKING,
+)
+FIELD_MADE_REQUIRED = compat(
+    "FIELD_MADE_REQUIRED",
+    "An optional field must not become required: events without it would be dead-lettered and BigQuery cannot make "
+    "an existing column NOT NULL.",
+    "json",
+    BREAKING,
+)
+COLUMN_ADDED = compat(
+    "COLUMN_ADDED",
+    "A new NULLABLE or REPEATED top-level column is added by `ALTER TABLE ... ADD COLUMN IF NOT EXISTS`.",
+    "bigquery",
+    MIGRATION,
+)
+NESTED_COLUMN_ADDED = compat(
+    "NESTED_COLUMN_ADDED",
+    "A new field inside an existing STRUCT is added by a schema patch that `datahem migrate` applies (SQL cannot).",
+    "bigquery",
+    MIGRATION,
+)
+REQUIRED_COLUMN_ADDED = compat(
+    "REQUIRED_COLUMN_ADDED",
+    "A new column cannot be REQUIRED: existing rows have no value for it.",
+    "bigquery",
+    BREAKING,
+)
+COLUMN_RELAXED = compat(
+    "COLUMN_RELAXED",
+    "A REQUIRED column becomes NULLABLE by `ALTER COLUMN ... DROP NOT NULL` (nested: a schema patch).",
+    "bigquery",
+    MIGRATION,
+)
+COLUMN_TYPE_WIDENED = compat(
+    "COLUMN_TYPE_WIDENED",
+    "A top-level column widens in place (INT64 to NUMERIC, BIGNUMERIC or FLOAT64; NUMERIC to BIGNUMERIC or FLOAT64) "
+    "by `ALTER COLUMN ... SET DATA TYPE`.",
+    "bigquery",
+    MIGRATION,
+)
+COLUMN_TYPE_CHANGED = compat(
+    "COLUMN_TYPE_CHANGED",
+    "Any other column type change (narrowing, unrelated type, nested or repeated column) cannot keep the data.",
+    "bigquery",
+    BREAKING,
+)
+COLUMN_RENAMED = compat(
+    "COLUMN_RENAMED",
+    "A column keeps its name (field name or the `name` option): queries and downstream tables read it by name.",
+    "bigquery",
+    BREAKING,
+    acceptable=True,
+)
+COLUMN_REMOVED = compat(
+    "COLUMN_REMOVED",
+    "A column must not disappear while its field stays (`hidden: true`): queries still read it.",
+    "bigquery",
+    BREAKING,
+    acceptable=True,
+)
+COLUMN_DESCRIPTION_CHANGED = compat(
+    "COLUMN_DESCRIPTION_CHANGED",
+    "A changed column description is applied by `ALTER COLUMN ... SET OPTIONS(description=...)` (nested: a patch).",
+    "bigquery",
+    MIGRATION,
+)
+TABLE_WOULD_BE_REPLACED = compat(
     "TABLE_WOULD_BE_REPLACED",
-    "A change that makes Terraform replace a BigQuery table (and lose its data) is refused: column removed or "
-    "renamed, type or mode changed, REQUIRED column added, partitioning changed, table renamed.",
-    "infra",
+    "A change that makes Terraform replace a BigQuery table (and lose its data) is refused: table renamed or moved to "
+    "another dataset, partition column or granularity changed.",
+    "bigquery",
+    BREAKING,
+)
+CLUSTERING_CHANGED = compat(
+    "CLUSTERING_CHANGED",
+    "Clustering is updated in place by Terraform; only data written afterwards is clustered the new way.",
+    "bigquery",
+    SAFE,
+)
+TABLE_OPTIONS_CHANGED = compat(
+    "TABLE_OPTIONS_CHANGED",
+    "Table description, labels, partition expiration and require-filter are updated in place by Terraform.",
+    "bigquery",
+    SAFE,
+)
+TABLE_ADDED = compat(
+    "TABLE_ADDED",
+    "A new message type gets a new table, topic and pipeline.",
+    "bigquery",
+    SAFE,
+)
+MAJOR_VERSION_ADDED = compat(
+    "MAJOR_VERSION_ADDED",
+    "A source moving to a new major version (package `...v2`) gets a new table; the old one keeps its data.",
+    "bigquery",
+    SAFE,
+)
+CATEGORY_CHANGED = compat(
+    "CATEGORY_CHANGED",
+    "A column's category (policy tag) changed: not breaking, but an access change, always called out.",
+    "access",
+    SAFE,
+)
+CATEGORY_ACCESS_CHANGED = compat(
+    "CATEGORY_ACCESS_CHANGED",
+    "A category's readers, masked readers, masking rule or parent changed: who sees what changes.",
+    "access",
+    SAFE,
 )

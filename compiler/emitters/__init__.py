@@ -66,11 +66,12 @@ def render(template: str, **context: object) -> bytes:
 
 
 def all_emitters() -> list[tuple[str, Emitter]]:
-    from compiler.emitters import bigquery, docs, infra, pipelines, registry, routing
+    from compiler.emitters import bigquery, docs, infra, migrations, pipelines, registry, routing
 
     return [
         ("registry", registry.emit),
         ("bigquery", bigquery.emit),
+        ("migrations", migrations.emit),
         ("routing", routing.emit),
         ("docs", docs.emit),
         ("pipelines", pipelines.emit),

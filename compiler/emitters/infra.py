@@ -351,6 +351,8 @@ def platform(model: Model) -> dict:
         "service_accounts": accounts,
         "collectors": collectors,
         "pipelines": pipelines,
+        # tables that left the project: the stacks make Terraform forget them without deleting them (their data stays)
+        "retired_tables": list(getattr(model.evolution, "retired_tables", ())),
         "registry": {
             "descriptor_set": DESCRIPTOR_SET,
             "object": DESCRIPTOR_SET,

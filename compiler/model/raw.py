@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.diagnostics import Loc
+from compiler import rules as _rules  # noqa: F401  (registers the compatibility rules named below)
+from compiler.diagnostics import RULES, Loc
 from compiler.loader.yaml_strict import key_field, spec
 
 MASKING_RULES = (
@@ -24,6 +25,7 @@ SOURCE_KINDS = ("http", "sns", "kinesis")
 HTTP_METHODS = ("GET", "POST", "PUT")
 HTTP_FORMATS = ("json", "form", "ua", "ga4")
 IP_ANONYMIZATION = ("none", "truncate", "drop")
+ACCEPTABLE_RULES = tuple(sorted(r.id for r in RULES.values() if r.acceptable))
 
 
 def _loc() -> Loc:
@@ -113,10 +115,22 @@ class RawSource:
 
 
 @dataclass(kw_only=True)
+class RawAcceptedBreak:
+    """A breaking change the team accepts on purpose (compatibility rules that may be accepted: `datahem rules`)."""
+
+    rule: str = spec(choices=ACCEPTABLE_RULES, doc="the compatibility rule id, e.g. FIELD_REMOVED")
+    target: str = spec(doc="what the diagnostic names, e.g. grocer.commerce.v1.Order.coupon")
+    reason: str = spec(doc="why breaking it is fine, for the reviewers and the registry history")
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
+@dataclass(kw_only=True)
 class RawConfig:
     project: RawProject = spec()
     bigquery: RawBigQuery | None = spec(None)
     categories: dict[str, RawCategory] = spec({})
     sources: list[RawSource] = spec([])
+    accepted_breaks: list[RawAcceptedBreak] = spec([])
     loc: Loc = _loc()
     locs: dict[str, Loc] = _locs()

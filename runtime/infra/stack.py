@@ -213,6 +213,14 @@ class PlatformStack(TerraformStack):
                         role=ROLE_MASKED_READER,
                         members=c["masked_readers"],
                     )
+        if self.tags:
+            # `datahem migrate --policy-tags` reads this map to set the policy tags its schema patches name
+            TerraformOutput(
+                self,
+                "policy_tags",
+                value={name: tag.name for name, tag in sorted(self.tags.items())},
+                description="Policy-tag resource name of each category (for `datahem migrate --policy-tags`)",
+            )
 
     # -- schema registry, images -------------------------------------------------------------------------------
 
@@ -266,7 +274,13 @@ class PlatformStack(TerraformStack):
 
     def _warehouse(self) -> None:
         """Datasets in the configured location and every table with the BigQuery emitter's schema, its policy-tag
-        placeholders resolved to this environment's tags; deletion protection on, always."""
+        placeholders resolved to this environment's tags; deletion protection on, always.
+
+        Terraform creates a table with its schema and then ignores `schema` (`lifecycle.ignore_changes`): the google
+        provider replaces a table for changes BigQuery makes in place (a widened type, a renamed column), so after
+        creation the schema belongs to the migrations of generated/bigquery/migrations/, applied by `datahem migrate`.
+        Tables that left the project (`retired_tables`) get a `removed` block: Terraform forgets them, their data
+        stays."""
         bq = self.platform["bigquery"]
         for d in bq["datasets"]:
             self.datasets[d["name"]] = BigqueryDataset(
@@ -299,7 +313,14 @@ class PlatformStack(TerraformStack):
                 clustering=t["clustering"] or None,
                 labels=t["labels"] or None,
                 deletion_protection=True,
+                lifecycle=TerraformResourceLifecycle(ignore_changes=["schema"]),
             )
+        retired = [
+            {"from": f"google_bigquery_table.{M.logical_id('table', ref)}", "lifecycle": {"destroy": False}}
+            for ref in sorted(self.platform.get("retired_tables", []))
+        ]
+        if retired:
+            self.add_override("removed", retired)
 
     # -- Pub/Sub -----------------------------------------------------------------------------------------------
 

@@ -226,7 +226,9 @@ def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
     assert writer.read_tree(project / "generated") == before
 
 
-def test_removing_a_column_is_refused_against_the_committed_tree(tmp_path):
+def test_removing_a_field_is_refused_against_the_committed_tree(tmp_path):
+    """Terraform no longer replaces a table for a column change (schema changes belong to the migrations), but
+    removing a field is still a breaking change (FIELD_REMOVED) at the message, and nothing is written."""
     project = copy_project(ROOT, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     proto = project / "schemas" / "grocer" / "delivery" / "v1" / "car_temperature.proto"
@@ -236,7 +238,7 @@ def test_removing_a_column_is_refused_against_the_committed_tree(tmp_path):
     proc = run_datahem("build", cwd=project)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(
-        r"^schemas/grocer/delivery/v1/car_temperature\.proto:\d+:\d+: error\[TABLE_WOULD_BE_REPLACED\]: column `",
+        r"^schemas/grocer/delivery/v1/car_temperature\.proto:\d+:\d+: error\[FIELD_REMOVED\]: field `",
         proc.stdout,
         re.M,
     )

@@ -409,3 +409,21 @@ def test_secrets_are_containers_without_values(dev):
 def test_deletion_protection_on_every_table(dev, kind):
     assert dev.of(kind)
     assert all(r["deletion_protection"] is True for r in dev.of(kind).values())
+
+
+def test_terraform_creates_tables_and_leaves_their_schema_to_the_migrations(dev):
+    """The provider replaces a table for changes BigQuery makes in place (widening, rename): after creation the
+    schema belongs to generated/bigquery/migrations/ (`datahem migrate`), so no safe change drops data."""
+    tables = dev.of("google_bigquery_table")
+    assert tables
+    for name, r in tables.items():
+        assert r["lifecycle"] == {"ignore_changes": ["schema"]}, name
+    assert "removed" not in dev.data, "the example project has retired no table"
+
+
+def test_policy_tag_names_are_an_output_for_datahem_migrate(example_model, dev):
+    tags = dev.data["output"]["policy_tags"]["value"]
+    assert sorted(tags) == sorted(c.name for c in example_model.categories)
+    for category, ref in tags.items():
+        assert dev.ref(ref)[0] == "google_data_catalog_policy_tag"
+        assert dev.target(ref)["display_name"] == category
