@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The BigQuery API emulator (bqemulator) lives in its own venv: its pins clash with .venv's (requirements-bq.in).
+BQ_VENV := .venv-bq
+BQ_STAMP := $(BQ_VENV)/.installed
+BQ_PORT ?= 9050
 
 .PHONY: build check test lint bench clean-venv vocabulary
 
@@ -14,13 +18,24 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
+# uv comes from .venv (order-only: rebuilding .venv need not reinstall this one); the venv needs no pip of its own.
+$(BQ_STAMP): requirements-bq.lock | $(STAMP)
+	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(BQ_VENV)
+	$(BIN)/uv pip install --quiet --python $(BQ_VENV)/bin/python -r requirements-bq.lock
+	touch $(BQ_STAMP)
+
+# A local BigQuery API emulator for development, in the foreground (Ctrl-C stops it): make bq-emulator [BQ_PORT=9050]
+.PHONY: bq-emulator
+bq-emulator: $(BQ_STAMP)
+	$(BQ_VENV)/bin/python -m runtime.bqemulator.launch --port $(BQ_PORT)
+
 build: $(STAMP)
 	$(BIN)/datahem build
 
 check: $(STAMP)
 	$(BIN)/datahem build --check
 
-test: $(STAMP)
+test: $(STAMP) $(BQ_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

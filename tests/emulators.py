@@ -86,3 +86,83 @@ def pubsub_emulator(port: int | None = None) -> Iterator[str]:
         stop_group(proc)
         log.close()
         shutil.rmtree(data, ignore_errors=True)
+
+
+# --- BigQuery API emulator -----------------------------------------------------------------------------------------
+# bqemulator runs in its own venv, .venv-bq/ (its pins clash with .venv's), built by `make test` from
+# requirements-bq.lock, and is started through runtime/bqemulator/launch.py, which skips the DuckDB extension downloads
+# that would otherwise make it fail offline. See runtime/bqemulator/README.md for what it does and does not emulate.
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BQ_VENV_PYTHON = REPO_ROOT / ".venv-bq" / "bin" / "python"
+
+
+def bigquery_emulator_python() -> Path:
+    """The interpreter of .venv-bq/; a clear error (never a skip) when that venv has not been built."""
+    if not BQ_VENV_PYTHON.is_file():
+        raise FileNotFoundError(
+            f"the BigQuery emulator's venv is missing ({BQ_VENV_PYTHON}); build it with `make .venv-bq/.installed` "
+            "(`make test` does it first); these tests need it and are not skipped"
+        )
+    return BQ_VENV_PYTHON
+
+
+def wait_for_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
+    """Poll url until it answers 200; fail early, with the server's log, if the process exits first."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the BigQuery emulator exited with {proc.returncode} before answering:\n{_tail(log)}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"the BigQuery emulator did not answer {url} within {timeout}s:\n{_tail(log)}")
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    return "(no log)"
+
+
+@contextlib.contextmanager
+def bigquery_emulator(
+    project: str = "demo-project", data_dir: Path | None = None, port: int | None = None, timeout: float = 60
+) -> Iterator[str]:
+    """Start the BigQuery API emulator; yields its REST endpoint, e.g. "http://127.0.0.1:PORT".
+
+    Use the URL as `client_options={"api_endpoint": url}` (or as BIGQUERY_EMULATOR_HOST) with
+    `google.auth.credentials.AnonymousCredentials()`. `data_dir` keeps the tables across restarts; without it they
+    live in memory. The whole process group is stopped afterwards. Start-up takes about 2-4 s.
+    """
+    python = bigquery_emulator_python()
+    port = port or free_port()
+    work = Path(tempfile.mkdtemp(prefix="bq-emulator-"))
+    log_path = work / "emulator.log"
+    log = open(log_path, "wb")  # noqa: SIM115
+    command = [str(python), "-m", "runtime.bqemulator.launch", "--port", str(port), "--project", project]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    # The child must see only .venv-bq: drop what would point it at the main venv's packages.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    proc = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/healthz", timeout, proc, log_path)
+        yield url
+    finally:
+        stop_group(proc)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
