@@ -75,6 +75,26 @@ def emit(model: Model) -> list[OutputFile]:
         sources[f"pipelines/{pipeline_module(s)}.py"] = text
         desc = f"DataHem source {s.name}: {s.message} from {s.kind} into {spec['table']}"
         out.append(OutputFile(f"pipelines/templates/{pipeline_module(s)}.json", to_json(_metadata(spec, desc))))
+    for s in model.sources:
+        if not s.kinesis:
+            continue
+        k = s.kinesis
+        sources[f"pipelines/kinesis_{s.name}.py"] = render(
+            "pipelines/kinesis.py.j2",
+            header=header("py", ["sources.yaml"]),
+            source=s,
+            stream_arn=k.stream_arn,
+            region=k.region,
+            role_arn=k.role_arn,
+            topic=s.table.topic,
+        ).decode()
+        spec = {"pipeline": f"datahem-kinesis-{s.name.replace('_', '-')}", "dead_letter_table": ""}
+        meta = _metadata(spec, f"DataHem Kinesis reader {s.name}: {k.stream_arn} into topic {s.table.topic}")
+        meta["parameters"] = [
+            {"name": name, "label": name, "isOptional": True, "helpText": "Must match generated/routing/kinesis.json"}
+            for name in ("source", "stream_arn", "aws_region", "aws_role_arn", "credentials_secret", "topic")
+        ]
+        out.append(OutputFile(f"pipelines/templates/kinesis_{s.name}.json", to_json(meta)))
     bq = model.bigquery
     backup = {
         "pipeline": "datahem-backup",

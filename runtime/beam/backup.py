@@ -59,7 +59,7 @@ class BackupPipeline(beam.PTransform):
             | "WriteBackup" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(FAILED, main="ok")
         )
         dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
-        dead | "DeadLetters" >> WriteDeadLetters(project, spec.dead_letter_table, endpoint)
+        dead | "DeadLetters" >> WriteDeadLetters(project, opts.dead_letter_table or spec.dead_letter_table, endpoint)
         return written
 
 

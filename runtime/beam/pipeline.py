@@ -48,6 +48,7 @@ class DataHemOptions(PipelineOptions):
     def _add_argparse_args(cls, parser):
         parser.add_argument("--subscription", default=None, help="Full subscription path (default from the spec).")
         parser.add_argument("--bigquery_endpoint", default=None, help="BigQuery API endpoint (emulators).")
+        parser.add_argument("--dead_letter_table", default=None, help="dataset.table (default from the spec).")
         parser.add_argument("--descriptor_set", default=str(DEFAULT_DESCRIPTOR_SET))
         parser.add_argument(
             "--secret_source",
@@ -201,7 +202,7 @@ class SourcePipeline(beam.PTransform):
         )
         rejected = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
         dead = (converted[DEAD], rejected) | "AllDeadLetters" >> beam.Flatten()
-        dead | "DeadLetters" >> WriteDeadLetters(project, spec.dead_letter_table, endpoint)
+        dead | "DeadLetters" >> WriteDeadLetters(project, opts.dead_letter_table or spec.dead_letter_table, endpoint)
         converted[PROCESSED] | "PublishProcessed" >> WriteToPubSub(
             f"projects/{project}/topics/{spec.processed_topic}", with_attributes=True
         )
