@@ -145,6 +145,8 @@ def bigquery_emulator(
     log_path = work / "emulator.log"
     log = open(log_path, "wb")  # noqa: SIM115
     command = [str(python), "-m", "runtime.bqemulator.launch", "--port", str(port), "--project", project]
+    # Stops the emulator even if this process is killed before the finally below runs (e.g. a CI time-out).
+    command += ["--parent-pid", str(os.getpid())]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
     # The child must see only .venv-bq: drop what would point it at the main venv's packages.

@@ -13,6 +13,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -126,6 +130,33 @@ def test_missing_venv_fails_with_a_clear_message(monkeypatch, tmp_path):
     monkeypatch.setattr(emulators, "BQ_VENV_PYTHON", tmp_path / "no-such-venv" / "bin" / "python")
     with pytest.raises(FileNotFoundError, match=r"make \.venv-bq/\.installed"), bigquery_emulator():
         pass
+
+
+def test_emulator_stops_when_its_parent_is_killed(tmp_path):
+    """A test process killed before its clean-up (SIGKILL, a CI time-out) must not leave the emulator running."""
+    script = (
+        "import sys, time\n"
+        "from tests.emulators import bigquery_emulator\n"
+        "with bigquery_emulator() as url:\n"
+        "    print(url, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        url = parent.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        urllib.request.urlopen(f"{url}/healthz", timeout=5).close()
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the emulator at {url} still answers 20 s after its parent was killed")
 
 
 def test_dataset_is_created_and_listed(client):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -101,6 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="keep datasets and tables in DIR/bqemulator.duckdb across restarts (default: in memory, lost on exit)",
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="stop when this process is gone (a test run killed before its clean-up must not leave the emulator)",
+    )
     return parser.parse_args(argv)
 
 
@@ -121,8 +128,9 @@ def settings_from(args: argparse.Namespace) -> Any:
     )
 
 
-async def serve(settings: Any) -> None:
-    """Run the server until SIGTERM/SIGINT, announcing the bound endpoints once both servers listen."""
+async def serve(settings: Any, parent_pid: int | None = None) -> None:
+    """Run the server until SIGTERM/SIGINT (or until parent_pid is gone), announcing the bound endpoints once both
+    servers listen."""
     from bqemulator.server import EmulatorServer
 
     server = EmulatorServer(settings)
@@ -130,6 +138,7 @@ async def serve(settings: Any) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_watch_parent(parent_pid, stop)) if parent_pid else None
     await server.start()
     try:
         print(
@@ -139,13 +148,28 @@ async def serve(settings: Any) -> None:
         )
         await stop.wait()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await server.stop()
+
+
+async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
+    """Set stop once process pid has exited: it runs in another session, so no terminal signal reaches us."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+            return
+        except PermissionError:
+            pass  # alive, but owned by someone else
+        await asyncio.sleep(1)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     patch_bqemulator()
-    asyncio.run(serve(settings_from(args)))
+    asyncio.run(serve(settings_from(args), args.parent_pid))
 
 
 if __name__ == "__main__":
