@@ -132,6 +132,79 @@ def serve(kind: str, port: int, host: str, project: str) -> None:
         sys.exit(1)
 
 
+@main.command()
+@PROJECT
+@click.option(
+    "--against",
+    default=None,
+    help="Baseline: a git ref (e.g. origin/main) or a directory (a project, or a generated/ tree). "
+    "Default: HEAD in a git work tree, else the project's generated/.",
+)
+@click.option("--fail-on-breaking", is_flag=True, help="Exit 1 when a breaking change is not accepted.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True, help="Output."
+)
+def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) -> None:
+    """Print what the change since AGAINST does, as Markdown for a pull-request comment: breaking and access changes
+    first, then tables, migrations, routes, Dataflow jobs and Terraform resources."""
+    from compiler.evolution.plan import as_json, make_plan, markdown
+    from compiler.evolution.tree import BaselineError
+
+    try:
+        result = make_plan(Path(project), against)
+    except CompileError as err:
+        click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+        click.echo(f"datahem: {len(err.diagnostics)} error(s); fix them before planning", err=True)
+        sys.exit(1)
+    except BaselineError as err:
+        raise click.BadParameter(str(err), param_hint="--against") from err
+    except Exception as exc:  # noqa: BLE001
+        _internal_error(exc)
+    click.echo(markdown(result) if fmt == "markdown" else as_json(result), nl=False)
+    if fail_on_breaking and result.blocking:
+        click.echo(f"datahem plan: {len(result.blocking)} breaking change(s)", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@PROJECT
+@click.option("--gcp-project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="GCP project of the environment.")
+@click.option("--bigquery-endpoint", default=None, help="BigQuery API endpoint (a local emulator).")
+@click.option(
+    "--policy-tags",
+    "policy_tags",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="JSON map category → policy-tag name (the stack's output: terraform output -json policy_tags).",
+)
+@click.option("--table", "tables", multiple=True, help="Only this table (dataset.table); repeatable.")
+@click.option("--assume-level", type=click.IntRange(0), default=None, help="Migration an unlabelled table has.")
+@click.option("--dry-run", is_flag=True, help="Print what would be applied; change nothing.")
+def migrate(project, gcp_project, bigquery_endpoint, policy_tags, tables, assume_level, dry_run) -> None:
+    """Apply generated/bigquery/migrations/ to the tables of GCP_PROJECT (after terraform apply), once per table.
+
+    Each table records the last migration it has in its label `datahem_migration`; running again changes nothing.
+    Exit 1 when a table cannot be migrated (the message says why).
+    """
+    import json
+
+    from runtime.migrate import MigrationError, Migrator, client_for
+
+    tags = None
+    if policy_tags:
+        data = json.loads(Path(policy_tags).read_text(encoding="utf-8"))
+        tags = data.get("value", data) if isinstance(data, dict) else None  # `terraform output -json` of the map
+    migrator = Migrator(client_for(gcp_project, bigquery_endpoint), Path(project) / "generated", tags, dry_run)
+    try:
+        report = migrator.run(list(tables) or None, assume_level)
+    except MigrationError as err:
+        click.echo(f"datahem migrate: {err}", err=True)
+        sys.exit(1)
+    for line in report.lines:
+        click.echo(line)
+    click.echo(f"{'would apply' if dry_run else 'applied'} {report.applied} migration step(s)")
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List every validation rule with its id, category and purpose, then the compatibility rules (schema

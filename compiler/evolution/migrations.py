@@ -148,7 +148,9 @@ def evolve(
         diagnose(changes, accepted, diags)
     history = old.history if isinstance(old.history.get("migrations"), list) else {"migrations": []}
     entries = [e for e in history["migrations"] if isinstance(e, dict)]
-    carried_paths = {p for e in entries for t in (e.get("tables") or {}).values() for p in t.values() if p}
+    carried_paths = {
+        p for e in entries for t in (e.get("tables") or {}).values() for p in (t.get("sql"), t.get("patch")) if p
+    }
     carried = tuple(
         (p, data) for p, data in sorted(baseline.items()) if p.startswith(MIGRATIONS) and p in carried_paths
     )
