@@ -184,10 +184,18 @@ class Comparer:
     """Collects the changes from `old` to `new`. Locations point into the current project: the proto line of the
     field or message, the table option, or the source in sources.yaml."""
 
-    def __init__(self, old: Snapshot, new: Snapshot, source_locs: dict[str, Loc], sources_loc: Loc):
+    def __init__(
+        self,
+        old: Snapshot,
+        new: Snapshot,
+        source_locs: dict[str, Loc],
+        sources_loc: Loc,
+        category_locs: dict[str, Loc] | None = None,
+    ):
         self.old = old
         self.new = new
         self.source_locs = source_locs
+        self.category_locs = category_locs or {}
         self.sources_loc = sources_loc
         self.changes: list[Change] = []
         self._seen: set[tuple[str, str]] = set()
@@ -332,7 +340,7 @@ class Comparer:
                 rules.CATEGORY_ACCESS_CHANGED,
                 name,
                 f"category `{name}` {what}",
-                Loc("sources.yaml", 1, 1),
+                self.category_locs.get(name, self.sources_loc),
                 kind="changed",
             )
 
@@ -435,14 +443,17 @@ class Comparer:
                 rest_old.append(f)
         matched_new = {g.name for _, g in pairs}
         new_by_number = {g.number: g for g in new_fields if g.name not in matched_new}
-        removed = []
+        removed: list[_Field] = []
+        reused: list[tuple[_Field, _Field]] = []
         for f in rest_old:
             g = new_by_number.pop(f.number, None)
             if g is None:
                 removed.append(f)
-                continue
-            pairs.append((f, g))
-            matched_new.add(g.name)
+            elif f.type == g.type or _WIRE_GROUP.get(f.type, f.type) == _WIRE_GROUP.get(g.type, g.type):
+                pairs.append((f, g))  # a renamed field
+                matched_new.add(g.name)
+            else:
+                reused.append((f, g))  # another field under an old number: for the table, a removal and an addition
         msg_loc = self._message_loc(new_type)
         used_old: set[str] = set()
         used_new: set[str] = set()
@@ -477,6 +488,22 @@ class Comparer:
                         new_path + (nc["name"],) if nested else new_path,
                         top=False,
                     )
+        for f, g in reused:
+            oc = old_cols.get(f.column) if (old_cols is not None and f.column) else None
+            if oc is not None:
+                used_old.add(f.column)
+            self.add(
+                rules.FIELD_NUMBER_REUSED,
+                f"{old_type}.{f.name}",
+                f"number {f.number} of `{new_type}` was `{f.type} {f.name}` and is now `{g.type} {g.name}`: old "
+                f"bytes would be read as the new field",
+                g.loc,
+                fix=f"give `{g.name}` a new number and `reserved {f.number};`",
+                table=ref if oc is not None else "",
+                column=".".join(old_path + (oc["name"],)) if oc is not None else "",
+                kind="removed",
+                steps=self._retain(ref, old_path + (oc["name"],), oc) if oc is not None else (),
+            )
         for f in removed:
             oc = old_cols.get(f.column) if (old_cols is not None and f.column) else None
             if oc is not None:
@@ -525,25 +552,14 @@ class Comparer:
             )
         compatible = f.type == g.type or _WIRE_GROUP.get(f.type, f.type) == _WIRE_GROUP.get(g.type, g.type)
         if f.name != g.name:
-            if compatible:
-                self.add(
-                    rules.FIELD_RENAMED,
-                    target,
-                    f"field {f.number} of `{new_type}` is renamed `{f.name}` → `{g.name}`: JSON producers send "
-                    f"`{f.name}` (or `{f.json_name}`)",
-                    g.loc,
-                    fix=f"keep the name `{f.name}`",
-                )
-            else:
-                self.add(
-                    rules.FIELD_NUMBER_REUSED,
-                    target,
-                    f"number {f.number} of `{new_type}` was `{f.type} {f.name}` and is now `{g.type} {g.name}`: old "
-                    f"bytes would be read as the new field",
-                    g.loc,
-                    fix=f"give `{g.name}` a new number and `reserved {f.number};`",
-                )
-                return
+            self.add(
+                rules.FIELD_RENAMED,
+                target,
+                f"field {f.number} of `{new_type}` is renamed `{f.name}` → `{g.name}`: JSON producers send "
+                f"`{f.name}` (or `{f.json_name}`)",
+                g.loc,
+                fix=f"keep the name `{f.name}`",
+            )
         elif f.json_name != g.json_name:
             self.add(
                 rules.JSON_NAME_CHANGED,

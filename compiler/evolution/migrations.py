@@ -67,9 +67,14 @@ def current_files(model) -> dict[str, bytes]:
 
 
 def compare(
-    old: Snapshot, new: Snapshot, accepted: list[Accepted], source_locs: dict[str, Loc], sources_loc: Loc
+    old: Snapshot,
+    new: Snapshot,
+    accepted: list[Accepted],
+    source_locs: dict[str, Loc],
+    sources_loc: Loc,
+    category_locs: dict[str, Loc] | None = None,
 ) -> tuple[list[Change], list[str]]:
-    comparer = Comparer(old, new, source_locs, sources_loc)
+    comparer = Comparer(old, new, source_locs, sources_loc, category_locs)
     changes = comparer.run()
     by_key = {(a.rule, a.target): a for a in accepted}
     out = []
@@ -143,7 +148,8 @@ def evolve(
     old = snapshot(baseline)
     new = snapshot(current_files(model))
     source_locs = {s.name: s.loc for s in model.sources}
-    changes, retired = compare(old, new, accepted, source_locs, sources_loc)
+    category_locs = {c.name: c.loc for c in model.categories}
+    changes, retired = compare(old, new, accepted, source_locs, sources_loc, category_locs)
     if diags is not None:
         diagnose(changes, accepted, diags)
     history = old.history if isinstance(old.history.get("migrations"), list) else {"migrations": []}
