@@ -146,6 +146,10 @@ def evolve(
     """Compare `model` with the baseline tree; report blocking changes into `diags` (when given) and return what
     the migrations emitter writes."""
     old = snapshot(baseline)
+    if old.empty:  # a first build: nothing to compare with, nothing to migrate (and no rendering twice)
+        if diags is not None:
+            diagnose([], accepted, diags)
+        return Evolution((), {"format": FORMAT, "migrations": [], "retired_tables": []}, (), ())
     new = snapshot(current_files(model))
     source_locs = {s.name: s.loc for s in model.sources}
     category_locs = {c.name: c.loc for c in model.categories}
