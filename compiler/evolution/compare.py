@@ -516,8 +516,8 @@ class Comparer:
                     f"field `{f.name}` = {f.number} of `{old_type}` was removed"
                     + (f" (column `{'.'.join(old_path + (oc['name'],))}` of `{ref}`)" if oc is not None else ""),
                     msg_loc,
-                    fix=f"keep it (mark it `deprecated = true` if producers should stop sending it), or reserve the "
-                    f'number and name with `reserved {f.number}; reserved "{f.name}";` in a new major version',
+                    fix="keep it (`[deprecated = true]` tells producers to stop sending it), or move the message to a "
+                    "new major version (package `...v2`) to start a new table",
                     table=ref if oc is not None else "",
                     column=".".join(old_path + (oc["name"],)) if oc is not None else "",
                     kind="removed",

@@ -134,3 +134,44 @@ def test_migration_files_are_idempotent_ddl_and_valid_patches():
                 assert apply_patch(once, patch["operations"], tags) == once
                 count += 1
     assert count >= 8
+
+
+def test_accepted_breaks_are_strict(tmp_path):
+    """`rule` must be a compatibility rule that may be accepted, `reason` must say something; both are errors at
+    their line in sources.yaml, like every other key."""
+    import shutil
+
+    from tests.conftest import run_datahem
+
+    project = tmp_path / "p"
+    shutil.copytree(CASES / "field_removed_accepted" / "current", project)
+    sources = project / "sources.yaml"
+    text = sources.read_text()
+    sources.write_text(
+        text.replace("reason: Model names come from the device catalogue now.", 'reason: " "')
+        + "  - rule: FIELD_CARDINALITY_CHANGED\n    target: shop.v1.Click.tags\n    reason: no\n"
+        + "  - rule: FIELD_REMOVED\n    target: shop.v1.Click.tags\n    reson: typo\n"
+    )
+    proc = run_datahem("build", cwd=project)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert any(
+        line.startswith(
+            "sources.yaml:23:11: error[YAML_VALUE]: `accepted_breaks[1].rule` is `FIELD_CARDINALITY_CHANGED`"
+        )
+        for line in lines
+    ), proc.stdout
+    assert any(
+        "error[YAML_UNKNOWN_KEY]: unknown key `reson` in `accepted_breaks[2]`; did you mean `reason`?" in line
+        for line in lines
+    )
+    assert any(
+        "error[YAML_MISSING_KEY]: `accepted_breaks[2]` is missing the required key `reason`" in line for line in lines
+    )
+    # the blank reason is reported once the file is valid
+    sources.write_text(text.replace("reason: Model names come from the device catalogue now.", 'reason: " "'))
+    proc = run_datahem("build", cwd=project)
+    assert (
+        "sources.yaml:21:13: error[YAML_VALUE]: accepted break `FIELD_REMOVED` of `shop.v1.Device.model` needs a `reason`"
+        in proc.stdout
+    )
