@@ -64,6 +64,14 @@ class BackupPipeline(beam.PTransform):
 
 
 def main(spec: BackupSpec, argv: list[str] | None = None) -> None:
+    from apache_beam.options.pipeline_options import StandardOptions
+
     options = PipelineOptions(argv, streaming=True, save_main_session=False)
+    if (options.view_as(StandardOptions).runner or "DirectRunner") in ("DirectRunner", "BundleBasedDirectRunner"):
+        from runtime.beam.local import local_pipelines, run_all
+
+        for result in run_all(local_pipelines((), spec, options)):  # one read per pipeline: see runtime/beam/local.py
+            result.wait_until_finish()
+        return
     with beam.Pipeline(options=options) as p:
         _ = p | BackupPipeline(spec, options)
