@@ -134,6 +134,48 @@ def serve(kind: str, port: int, host: str, project: str) -> None:
 
 @main.command()
 @PROJECT
+@click.option("--send-examples", is_flag=True, help="Send every example event to the running platform; report.")
+@click.option("--query", "sql", default=None, help="Run SQL on the running platform's BigQuery emulator.")
+@click.option("--wait", default=90.0, show_default=True, help="--send-examples: seconds to wait for the rows.")
+def dev(project: str, send_examples: bool, sql: str | None, wait: float) -> None:
+    """Run the whole platform on this machine: Pub/Sub and BigQuery emulators, collectors, moto (Kinesis) and the
+    pipelines on the DirectRunner, until Ctrl-C. With --send-examples or --query, use the one already running."""
+    from rich.console import Console
+
+    from runtime.dev.supervisor import DevError
+
+    console = Console(highlight=False)
+    try:
+        if send_examples or sql:
+            from runtime.dev import client
+
+            if send_examples:
+                client.send_and_report(Path(project), console, wait)
+            if sql:
+                client.print_query(Path(project), sql, console)
+            return
+        from compiler.build import load_model
+        from runtime.dev.examples import load_examples
+        from runtime.dev.layout import Layout
+        from runtime.dev.supervisor import run
+
+        try:
+            model = load_model(Path(project))
+        except CompileError as err:
+            click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+            sys.exit(1)
+        examples: dict[str, str] = {}
+        for ex in load_examples(Path(project)):
+            if ex.valid:
+                examples.setdefault(ex.message, ex.payload)
+        run(Path(project), Layout.from_model(model), examples, console)
+    except DevError as err:
+        click.echo(f"datahem dev: {err}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@PROJECT
 @click.option(
     "--against",
     default=None,

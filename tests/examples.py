@@ -1,48 +1,8 @@
-"""Load the example events shipped next to each root message's proto (`<stem>.examples.yaml`)."""
+"""The example events of the project's schemas. The loader lives in runtime/dev/examples.py (shared with
+`datahem dev --send-examples`); this name is an alias of that very module, not a copy."""
 
-from __future__ import annotations
+import sys
 
-from dataclasses import dataclass
-from pathlib import Path
+from runtime.dev import examples
 
-import yaml
-
-from tests.conftest import ROOT
-
-STAGES = ("parse", "validate", "transform")
-
-
-@dataclass(frozen=True)
-class Example:
-    file: str
-    message: str
-    name: str
-    valid: bool
-    payload: str
-    attributes: dict
-    stage: str | None = None
-    reason: str | None = None
-    why: str | None = None
-
-
-def load_examples(root: Path = ROOT) -> list[Example]:
-    out = []
-    for path in sorted((root / "schemas").rglob("*.examples.yaml")):
-        doc = yaml.safe_load(path.read_text())
-        rel = path.relative_to(root).as_posix()
-        for valid, key in ((True, "valid"), (False, "invalid")):
-            for item in doc.get(key, []):
-                out.append(
-                    Example(
-                        file=rel,
-                        message=doc["message"],
-                        name=item["name"],
-                        valid=valid,
-                        payload=item["payload"],
-                        attributes={str(k): str(v) for k, v in (item.get("attributes") or {}).items()},
-                        stage=item.get("stage"),
-                        reason=item.get("reason"),
-                        why=item.get("why"),
-                    )
-                )
-    return out
+sys.modules[__name__] = examples

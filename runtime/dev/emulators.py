@@ -169,3 +169,44 @@ def bigquery_emulator(
         stop_group(proc)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --- Any local process, and moto --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def child_process(
+    command: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run command in a session of its own, output to log_path; the whole group is stopped when the block ends.
+
+    A session of its own: a Ctrl-C in the terminal reaches only the supervisor, which then stops each group in
+    order (collectors before Pub/Sub, so they can flush), and a child's own children are stopped with it.
+    """
+    log = open(log_path, "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=cwd,
+        env=env,
+    )
+    try:
+        yield proc
+    finally:
+        stop_group(proc)
+        log.close()
+
+
+@contextlib.contextmanager
+def moto_server(log_path: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """moto in server mode (Kinesis, STS, SNS...) as a process; yields its endpoint URL and the process."""
+    import sys
+
+    port = port or free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with child_process(command, log_path) as proc:
+        wait_for_port(port, 60, proc)
+        yield f"http://127.0.0.1:{port}", proc
