@@ -2,7 +2,8 @@
 committed, each checked for its classification (`datahem plan --format json --against HEAD`), the migration files it
 adds and the plan text; at the end the accumulated migrations are applied to the BigQuery API emulator.
 
-One module-scoped history (each build re-synthesizes the stacks, about 7 s), the steps as separate tests in order.
+One module-scoped history (each build re-synthesizes the stacks, about 7 s; the plans run after the build, so they
+reuse its stacks), the steps as separate tests in order.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def test_01_add_an_optional_field(history):
         '  // Campaign code the member entered at checkout, e.g. "SUMMER24".\n'
         "  string campaign_code = 27;\n",
     )
-    assert history.classified() == [("migration", "COLUMN_ADDED", "events.orders.campaign_code")]
     proc = history.build()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert history.classified() == [("migration", "COLUMN_ADDED", "events.orders.campaign_code")]
     assert history.new_files() == ["0001_events.orders.sql"]
     assert _statements(history.migration("0001_events.orders.sql")) == [
         "ALTER TABLE `events.orders` ADD COLUMN IF NOT EXISTS `campaign_code` STRING OPTIONS(description = "
@@ -113,8 +114,8 @@ def test_02_add_a_nested_field(history):
         "    string substituted_by_sku = 9;\n    // Picked weight in grams, for products sold by weight.\n"
         "    int32 picked_grams = 10;\n",
     )
-    assert history.classified() == [("migration", "NESTED_COLUMN_ADDED", "events.orders.lines.picked_grams")]
     assert history.build().returncode == 0
+    assert history.classified() == [("migration", "NESTED_COLUMN_ADDED", "events.orders.lines.picked_grams")]
     assert history.new_files() == ["0002_events.orders.patch.json"]
     patch = json.loads(history.migration("0002_events.orders.patch.json"))
     assert patch["operations"] == [
@@ -135,8 +136,8 @@ def test_02_add_a_nested_field(history):
 
 def test_03_relax_a_required_field(history):
     history.edit(ORDER, "  string member_id = 2 [(datahem.column) = {required: true}];", "  string member_id = 2;")
-    assert history.classified() == [("migration", "COLUMN_RELAXED", "events.orders.member_id")]
     assert history.build().returncode == 0
+    assert history.classified() == [("migration", "COLUMN_RELAXED", "events.orders.member_id")]
     assert history.new_files() == ["0003_events.orders.sql"]
     assert _statements(history.migration("0003_events.orders.sql")) == [
         "ALTER TABLE `events.orders` ALTER COLUMN `member_id` DROP NOT NULL"
@@ -150,8 +151,8 @@ def test_04_widen_an_integer(history):
         "[(datahem.column) = {default_policy: {kind: PROTO_DEFAULT}}];",
         '[(datahem.column) = {default_policy: {kind: PROTO_DEFAULT} type: "NUMERIC"}];',
     )
-    assert history.classified() == [("migration", "COLUMN_TYPE_WIDENED", "events.orders.loyalty_points_used")]
     assert history.build().returncode == 0
+    assert history.classified() == [("migration", "COLUMN_TYPE_WIDENED", "events.orders.loyalty_points_used")]
     assert _statements(history.migration("0004_events.orders.sql")) == [
         "ALTER TABLE `events.orders` ALTER COLUMN `loyalty_points_used` SET DATA TYPE NUMERIC"
     ]
@@ -184,8 +185,8 @@ def test_05_rename_a_column_fails_until_accepted(history):
             "\naccepted_breaks:\n  - rule: COLUMN_RENAMED\n    target: events.orders.delivery_instructions\n"
             "    reason: The driver app calls them driver notes; the logistics dashboard moves in the same release.\n"
         )
-    assert history.classified() == [("breaking", "COLUMN_RENAMED", "events.orders.delivery_instructions")]
     assert history.build().returncode == 0
+    assert history.classified() == [("breaking", "COLUMN_RENAMED", "events.orders.delivery_instructions")]
     assert _statements(history.migration("0005_events.orders.sql")) == [
         "ALTER TABLE `events.orders` RENAME COLUMN IF EXISTS `delivery_instructions` TO `driver_notes`"
     ]
@@ -213,8 +214,8 @@ def test_06_delete_a_field(history):
         "accepted_breaks:\n  - rule: FIELD_REMOVED\n    target: grocer.commerce.v1.Order.updated_at\n"
         "    reason: Every order event is a change; the receive time says when.\n",
     )
-    assert history.classified() == [("breaking", "FIELD_REMOVED", "grocer.commerce.v1.Order.updated_at")]
     assert history.build().returncode == 0
+    assert history.classified() == [("breaking", "FIELD_REMOVED", "grocer.commerce.v1.Order.updated_at")]
     # the column keeps its data (nothing to run: it was NULLABLE); the acceptance is recorded in the history
     assert history.new_files() == []
     entry = json.loads((history.project / "generated/registry/history.json").read_text())["migrations"][-1]
@@ -235,9 +236,9 @@ def test_07_bump_a_major_version(history):
     history.edit(
         "sources.yaml", "message: grocer.delivery.v1.CarTemperature", "message: grocer.delivery.v2.CarTemperature"
     )
-    assert history.classified() == [("safe", "MAJOR_VERSION_ADDED", "grocer.delivery.v1.CarTemperature")]
     proc = history.build()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert history.classified() == [("safe", "MAJOR_VERSION_ADDED", "grocer.delivery.v1.CarTemperature")]
     registry = json.loads((history.project / "generated/registry/history.json").read_text())
     assert registry["retired_tables"] == ["events.car_temperatures"]
     stack = json.loads((history.project / "generated/infra/cdktf.out/stacks/dev/cdk.tf.json").read_text())
