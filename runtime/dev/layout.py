@@ -24,6 +24,7 @@ class SourceLayout:
     name: str
     kind: str
     message: str
+    topic: str
     table: str  # dataset.table of its rows
 
 
@@ -47,7 +48,8 @@ class Layout:
             ),
             tables=tuple(f"{t.dataset}.{t.name}" for t in (*model.tables, model.backup_table, model.dead_letter_table)),
             sources=tuple(
-                SourceLayout(s.name, s.kind, s.message, f"{s.table.dataset}.{s.table.name}") for s in model.sources
+                SourceLayout(s.name, s.kind, s.message, s.table.topic, f"{s.table.dataset}.{s.table.name}")
+                for s in model.sources
             ),
             backup_table=f"{model.backup_table.dataset}.{model.backup_table.name}",
             dead_letter_table=f"{model.dead_letter_table.dataset}.{model.dead_letter_table.name}",
