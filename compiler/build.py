@@ -28,18 +28,21 @@ class Settings:
 
     project_dir: Path
     emitters: tuple[str, ...] | None = None  # None: all
+    against: str | None = None  # the evolution baseline: None = generated/, else a git ref or directory
 
     @property
     def output_dir(self) -> Path:
         return self.project_dir / "generated"
 
 
-def load_model(project_dir: Path) -> Model:
-    """The validated model, compared with the previous build in generated/ (breaking changes are errors); its
-    `evolution` holds the migrations the build writes."""
+def load_model(project_dir: Path, against: str | None = None) -> Model:
+    """The validated model, compared with the previous build in generated/ (or the baseline `against` names: a git
+    ref or a directory); breaking changes are errors; its `evolution` holds the migrations the build writes."""
+    from compiler.evolution.tree import read_baseline
+
     model, raw = load_project(project_dir)
     diags = Diagnostics()
-    model = check_evolution(model, raw, writer.read_tree(Settings(project_dir).output_dir), diags)
+    model = check_evolution(model, raw, read_baseline(project_dir, against), diags)
     if diags:
         raise CompileError(diags.items)
     return model
@@ -110,5 +113,5 @@ def render_all(model: Model, settings: Settings) -> dict[str, bytes]:
 
 
 def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
-    model = load_model(settings.project_dir)
+    model = load_model(settings.project_dir, settings.against)
     return model, render_all(model, settings)

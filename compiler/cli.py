@@ -51,13 +51,20 @@ def _internal_error(exc: BaseException) -> None:
     show_default=True,
     help="How to print diagnostics (github: workflow annotations).",
 )
-def build(project: str, check: bool, fmt: str) -> None:
+@click.option(
+    "--against",
+    default=None,
+    help="Compare with this baseline instead of generated/: a git ref (e.g. origin/main) or a directory. Its "
+    "migrations are carried over and this build's changes become one new migration.",
+)
+def build(project: str, check: bool, fmt: str, against: str | None) -> None:
     """Compile PROJECT into PROJECT/generated/ (atomically; nothing is written on error)."""
     from compiler import writer
     from compiler.build import Settings
     from compiler.build import build as run_build
+    from compiler.evolution.tree import BaselineError
 
-    settings = Settings(Path(project))
+    settings = Settings(Path(project), against=against)
     started = time.perf_counter()
     try:
         _, files = run_build(settings)
@@ -65,6 +72,8 @@ def build(project: str, check: bool, fmt: str) -> None:
         click.echo(FORMATTERS[fmt](err.diagnostics, "" if project == "." else project), nl=False)
         click.echo(f"datahem: {len(err.diagnostics)} error(s); nothing was written", err=True)
         sys.exit(1)
+    except BaselineError as err:
+        raise click.BadParameter(str(err), param_hint="--against") from err
     except Exception as exc:  # noqa: BLE001
         _internal_error(exc)
     out = settings.output_dir

@@ -326,3 +326,29 @@ def test_09_the_migrations_apply_to_the_bigquery_emulator(history):
         again = Migrator(client, generated).run(["events.orders"])
         assert again.applied == 0
         assert again.lines == ["events.orders: up to date (datahem_migration=0007)"]
+
+
+def test_10_a_branch_rebuilt_against_main_gets_one_migration(history, tmp_path):
+    """`datahem build --against REF` compares with REF's generated/ and carries REF's migrations: the whole history
+    above, rebuilt against its first commit, is one migration with every step in order."""
+    project = tmp_path / "branch"
+    shutil.copytree(history.project, project)
+    first = history.git("rev-list", "--max-parents=0", "HEAD").strip()
+    proc = run_datahem("build", "--against", first, cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    registry = json.loads((project / "generated/registry/history.json").read_text())
+    (entry,) = registry["migrations"]
+    assert sorted(a["rule"] for a in entry["accepted"]) == ["COLUMN_RENAMED", "FIELD_REMOVED"]
+    assert registry["retired_tables"] == ["events.car_temperatures"]
+    migrations = project / "generated/bigquery/migrations"
+    assert sorted(p.name for p in migrations.iterdir()) == ["0001_events.orders.patch.json", "0001_events.orders.sql"]
+    assert _statements((migrations / "0001_events.orders.sql").read_text()) == [
+        "ALTER TABLE `events.orders` RENAME COLUMN IF EXISTS `delivery_instructions` TO `driver_notes`",
+        "ALTER TABLE `events.orders` ALTER COLUMN `member_id` DROP NOT NULL",
+        "ALTER TABLE `events.orders` ALTER COLUMN `loyalty_points_used` SET DATA TYPE NUMERIC",
+        "ALTER TABLE `events.orders` ADD COLUMN IF NOT EXISTS `campaign_code` STRING OPTIONS(description = "
+        '"Campaign code the member entered at checkout, e.g. \\"SUMMER24\\".")',
+    ]
+    assert run_datahem("build", "--check", cwd=project).returncode == 0
+    bad = run_datahem("build", "--against", "no-such-ref", cwd=project)
+    assert bad.returncode == 2 and "is not a git revision here" in bad.stderr
