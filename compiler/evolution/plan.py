@@ -159,7 +159,7 @@ def build_plan(
         ):
             plan.history_note = (
                 f"The migration history does not extend {baseline_name}'s: migrations were renumbered or changed. "
-                f"Rebuild from it: restore generated/ from {baseline_name} and run `datahem build`."
+                f"Rebuild from it: `datahem build --against {baseline_name}`."
             )
     plan.dataflow = dataflow(old, new, changes)
     return plan
