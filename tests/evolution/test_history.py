@@ -350,5 +350,8 @@ def test_10_a_branch_rebuilt_against_main_gets_one_migration(history, tmp_path):
         '"Campaign code the member entered at checkout, e.g. \\"SUMMER24\\".")',
     ]
     assert run_datahem("build", "--check", cwd=project).returncode == 0
+    # planned against the main line (seven migrations), this branch's history (one) does not extend it
+    diverged = run_datahem("plan", "--against", str(history.project), cwd=project)
+    assert "> **Warning:** The migration history does not extend" in diverged.stdout
     bad = run_datahem("build", "--against", "no-such-ref", cwd=project)
     assert bad.returncode == 2 and "is not a git revision here" in bad.stderr
