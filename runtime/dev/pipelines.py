@@ -52,9 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     results = run_all(local_pipelines([(m.SPEC, m.convert) for m in modules], backup.SPEC, options))
     print(f"pipelines running {len(results)}", flush=True)
     stop.wait()
-    for result in results:
-        result.cancel()
-    # The DirectRunner's worker threads are not daemons and may sit in a blocking pull: leave without joining them.
+    print("stopping the pipelines", flush=True)
+    # The DirectRunner's cancel() can block for many seconds in a streaming pull, and its worker threads are not
+    # daemons: give cancelling a moment, then leave without joining them. Nothing outlives the run anyway: the
+    # emulators keep their topics and tables in memory and are stopped right after.
+    canceller = threading.Thread(target=lambda: [r.cancel() for r in results], daemon=True)
+    canceller.start()
+    canceller.join(2)
     sys.stdout.flush()
     os._exit(0)
 

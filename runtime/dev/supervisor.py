@@ -369,6 +369,8 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
             _wait(console)
     except KeyboardInterrupt:
         pass
+    except (OSError, RuntimeError) as err:  # a missing emulator, a port never opened, a child that died
+        raise DevError(f"could not start (everything started so far was stopped): {err}") from err
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

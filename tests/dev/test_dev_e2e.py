@@ -165,6 +165,18 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
     )  # fmt: skip
     assert q.returncode == 0 and str(rows_before + 1) in q.stdout, q.stdout + q.stderr
 
+    # --- the printed curl lines work as pasted (the API key, and the HMAC that openssl computes) ---
+    printed = (project.parent / "dev.out").read_text().splitlines()
+    curls = [line.strip() for line in printed if line.strip().startswith(("curl ", "BODY="))]
+    assert len(curls) == sum(
+        len(r["methods"]) for r in json.loads((project / "generated/routing/http.json").read_text())["routes"]
+    )
+    for line in curls:
+        answer = subprocess.run(
+            ["bash", "-c", line + " -sS -o /dev/null -w '%{http_code}'"], capture_output=True, text=True, timeout=30
+        )
+        assert answer.stdout in ("200", "204"), (line, answer.stdout, answer.stderr)
+
     # --- Ctrl-C: everything it started stops ---
     children = state["children"]
     assert len(children) >= 7  # 2 emulators, moto, 2 collectors, the Kinesis reader, the pipelines
@@ -174,6 +186,15 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
     print(f"[datahem dev] stopped in {time.monotonic() - t0:.1f}s")
     alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [psutil.Process(p).cmdline() for p in alive]
+    # nor anything started later: no process names this project, this supervisor or the emulator's port
+    marks = (str(project), f"--parent-pid {proc.pid}", f"--port={state['endpoints']['pubsub'].rsplit(':', 1)[1]}")
+    leftovers = []
+    for p in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            line = " ".join(p.cmdline())
+            if p.status() != psutil.STATUS_ZOMBIE and any(m in line for m in marks):
+                leftovers.append(line)
+    assert leftovers == []
     assert not (project / ".datahem" / "dev.json").exists()
 
 
