@@ -225,7 +225,15 @@ class _Writer:
         if proto_type in _INT_BOUNDS:
             b = _INT_BOUNDS[proto_type]
             lo, hi = _BOUNDS[b]
-            return [f"pv = {v} if {v}.__class__ is int and {lo} <= {v} <= {hi} else as_int({v}, {b}, {p}, {name})"]
+            digits = len(str(hi)) - 1  # a string of fewer digits always fits (proto3 JSON writes int64 as strings)
+            return [
+                f"if {v}.__class__ is int and {lo} <= {v} <= {hi}:",
+                f"    pv = {v}",
+                f"elif {v}.__class__ is str and {v}.isascii() and {v}.isdigit() and len({v}) <= {digits}:",
+                f"    pv = int({v})",
+                "else:",
+                f"    pv = as_int({v}, {b}, {p}, {name})",
+            ]
         if proto_type in _FLOATS:
             return [f"pv = {v} if {v}.__class__ is float else as_float({v}, {p}, {name})"]
         if proto_type == "bytes":

@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -211,13 +211,17 @@ def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     nanos = int(frac.ljust(9, "0")) if frac else 0
     msg.seconds = seconds
     msg.nanos = nanos
-    if sign is None and v[10] == "T" and (not frac or len(frac) == 6):
-        return f"{v[:19]}.{frac}Z" if frac else f"{v[:19]}Z"
+    if sign is None and v[10] == "T":  # already UTC: the text is the row value, truncated to microseconds
+        micro = frac[:6].ljust(6, "0") if frac else "000000"
+        return f"{v[:19]}.{micro}Z" if micro != "000000" else f"{v[:19]}Z"
     return timestamp_text(seconds, nanos)
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def timestamp_text(seconds: int, nanos: int) -> str:
-    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text = (_EPOCH + timedelta(seconds=seconds)).isoformat()
     micros = nanos // 1000
     return f"{text}.{micros:06d}Z" if micros else f"{text}Z"
 

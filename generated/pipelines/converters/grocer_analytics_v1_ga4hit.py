@@ -77,11 +77,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     if v is None:
         r2 = None
     else:
-        pv = (
-            v
-            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
-            else as_int(v, INT64, p, "timestamp_micros")
-        )
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "timestamp_micros")
         msg.timestamp_micros = pv
         r2 = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED

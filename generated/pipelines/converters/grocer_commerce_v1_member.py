@@ -261,7 +261,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     if v is None:
         r12 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "household_size")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "household_size")
         msg.household_size.value = pv
         r12 = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED

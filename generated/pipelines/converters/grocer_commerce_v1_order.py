@@ -316,11 +316,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if v is None:
         r13 = None
     else:
-        pv = (
-            v
-            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
-            else as_int(v, INT64, p, "gross_margin_cents")
-        )
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "gross_margin_cents")
         msg.gross_margin_cents = pv
         r13 = divide(pv, _DIV3, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
@@ -330,7 +331,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if v is None:
         r14 = 0
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "loyalty_points_used")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "loyalty_points_used")
         msg.loyalty_points_used = pv
         r14 = pv
     # voucher_codes: string -> STRING REPEATED
@@ -550,7 +556,12 @@ def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
     if v is None:
         r1 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "due_days")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "due_days")
         msg.due_days = pv
         r1 = pv
     return {"invoice_provider": r0, "due_days": r1}
@@ -628,7 +639,12 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if v is None:
         r0 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "line_number")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "line_number")
         msg.line_number = pv
         r0 = pv
     # sku: string -> STRING REQUIRED
@@ -746,11 +762,12 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         r1 = None
     else:
-        pv = (
-            v
-            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
-            else as_int(v, INT64, p, "units")
-        )
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "units")
         msg.units = pv
         r1 = pv
     # nanos: int32 -> INT64 NULLABLE
@@ -758,7 +775,12 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         r2 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "nanos")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "nanos")
         msg.nanos = pv
         r2 = pv
     return {"currency_code": r0, "units": r1, "nanos": r2}

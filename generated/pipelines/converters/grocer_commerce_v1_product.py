@@ -220,11 +220,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     if v is None:
         r10 = None
     else:
-        pv = (
-            v
-            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
-            else as_int(v, INT64, p, "purchase_price_cents")
-        )
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "purchase_price_cents")
         msg.purchase_price_cents = pv
         r10 = divide(pv, _DIV2, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
@@ -244,7 +245,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     if v is None:
         r12 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "shelf_life_days")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "shelf_life_days")
         msg.shelf_life_days.value = pv
         r12 = pv
     # nutrition: grocer.commerce.v1.Product.Nutrition -> STRUCT NULLABLE
@@ -418,11 +424,12 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         r1 = None
     else:
-        pv = (
-            v
-            if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807
-            else as_int(v, INT64, p, "units")
-        )
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "units")
         msg.units = pv
         r1 = pv
     # nanos: int32 -> INT64 NULLABLE
@@ -430,7 +437,12 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         r2 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "nanos")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "nanos")
         msg.nanos = pv
         r2 = pv
     return {"currency_code": r0, "units": r1, "nanos": r2}

@@ -122,7 +122,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     if v is None:
         r5 = None
     else:
-        pv = v if v.__class__ is int and 0 <= v <= 18446744073709551615 else as_int(v, UINT64, p, "frame_counter")
+        if v.__class__ is int and 0 <= v <= 18446744073709551615:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 19:
+            pv = int(v)
+        else:
+            pv = as_int(v, UINT64, p, "frame_counter")
         msg.frame_counter = pv
         r5 = str(pv)
     # readings: grocer.delivery.v1.CarTemperature.Reading -> STRUCT REPEATED
@@ -264,7 +269,12 @@ def _m1(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
     if v is None:
         r2 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "centi_celsius")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "centi_celsius")
         msg.centi_celsius = pv
         r2 = divide(pv, _DIV2, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE

@@ -197,7 +197,12 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     if v is None:
         r8 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "nps_score")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "nps_score")
         msg.nps_score = pv
         r8 = pv
     # language: string -> STRING NULLABLE
@@ -288,7 +293,12 @@ def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
     if v is None:
         r5 = None
     else:
-        pv = v if v.__class__ is int and -2147483648 <= v <= 2147483647 else as_int(v, INT32, p, "rating")
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "rating")
         msg.rating = pv
         r5 = pv
     return {"question_id": r0, "question_text": r1, "question_type": r2, "choice": r3, "text": r4, "rating": r5}
