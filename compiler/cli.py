@@ -158,8 +158,8 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float) -> None
         if send_examples or sql:
             from runtime.dev import client
 
-            if send_examples:
-                client.send_and_report(Path(project), console, wait)
+            if send_examples and not client.send_and_report(Path(project), console, wait):
+                sys.exit(1)
             if sql:
                 client.print_query(Path(project), sql, console)
             return

@@ -181,13 +181,16 @@ def collect(state: dict, sent: list[Sent], timeout: float) -> bool:
     accepted = [s for s in sent if s.accepted]
     deadline = time.monotonic() + timeout
     while True:
-        backup = query(state, f"SELECT uuid, source, payload FROM `{layout.backup_table}`")
+        backup = query(state, f"SELECT uuid, source, payload, publish_time FROM `{layout.backup_table}`")
         for s in accepted:
             if s.uuid is None:
                 taken = {x.uuid for x in accepted}
                 for row in backup:
                     payload = row["payload"] if isinstance(row["payload"], bytes) else base64.b64decode(row["payload"])
-                    if row["source"] == s.source.name and row["uuid"] not in taken and _same_payload(s, payload):
+                    earlier = row["publish_time"].timestamp() < s.sent_at - 1  # the same example sent by a past run
+                    if earlier or row["source"] != s.source.name or row["uuid"] in taken:
+                        continue
+                    if _same_payload(s, payload):
                         s.uuid = row["uuid"]
                         break
         backed = {row["uuid"] for row in backup}
@@ -209,7 +212,8 @@ def collect(state: dict, sent: list[Sent], timeout: float) -> bool:
         time.sleep(1)
 
 
-def send_and_report(project_dir: Path, console, timeout: float) -> list[Sent]:
+def send_and_report(project_dir: Path, console, timeout: float) -> bool:
+    """Send every example, wait for them, print what arrived; False when something did not arrive in time."""
     state = read_state(project_dir)
     sent = send_examples(state, project_dir)
     accepted = [s for s in sent if s.accepted]
@@ -222,7 +226,7 @@ def send_and_report(project_dir: Path, console, timeout: float) -> list[Sent]:
     if not complete:
         missing = [f"{s.source.name}/{s.example.name}" for s in accepted if not s.arrived]
         console.print(f"[red]not arrived within {timeout:.0f}s:[/red] {', '.join(missing)}")
-    return sent
+    return complete
 
 
 def _report(state: dict, sent: list[Sent], console) -> None:

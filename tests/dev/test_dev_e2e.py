@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,11 +90,22 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
         time.sleep(0.05)
     latency = time.time() - probe.sent_at
     print(f"[datahem dev] POST to row (HTTP collector -> Pub/Sub -> pipeline -> BigQuery emulator): {latency:.2f}s")
+    probes = [probe]
+    for name, send in (("orders", client.send_sns), ("car_temperatures", None)):
+        source = next(s for s in layout.sources if s.name == name)
+        example = next(e for e in examples if e.message == source.message and e.valid)
+        p = send(state, source, example) if send else client.send_kinesis(state, source, example, {})
+        assert p.accepted and p.uuid, p.status
+        while not _count(state, f"SELECT COUNT(*) AS n FROM `{source.table}` WHERE _uuid = '{p.uuid}'"):
+            assert time.time() - p.sent_at < 60, f"the {p.collector} probe did not become a row within 60s"
+            time.sleep(0.05)
+        print(f"[datahem dev] {p.collector} send to row: {time.time() - p.sent_at:.2f}s")
+        probes.append(p)
 
     # --- every example through its collector ---
     sent = client.send_examples(state, project)
     t0 = time.monotonic()
-    complete = client.collect(state, [probe, *sent], 120)
+    complete = client.collect(state, [*probes, *sent], 120)
     print(f"[datahem dev] {len(sent)} examples sent; all stored after {time.monotonic() - t0:.1f}s")
     accepted = [s for s in sent if s.accepted]
     assert complete, [f"{s.source.name}/{s.example.name}" for s in accepted if not s.arrived]
@@ -122,11 +134,11 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
             assert dead["pipeline"] == f"datahem-{s.source.name.replace('_', '-')}"
     backed = _count(state, f"SELECT COUNT(DISTINCT uuid) AS n FROM `{layout.backup_table}`")
     total = _count(state, f"SELECT COUNT(*) AS n FROM `{layout.backup_table}`")
-    assert backed == total == len(accepted) + 1  # every event once, plus the probe
+    assert backed == total == len(accepted) + len(probes)  # every event once, plus the probes
 
     # --- backfill: replay the orders with backfill=true; no second backup row, no second table row ---
     orders = next(s for s in layout.sources if s.name == "orders")
-    order_uuids = {s.uuid for s in accepted if s.source == orders}
+    order_uuids = {s.uuid for s in [*probes, *accepted] if s.source == orders}
     watch = f"projects/{layout.gcp_project}/subscriptions/replay-watch-{uuid.uuid4().hex[:8]}"
     sub = _subscriber(state)
     sub.create_subscription(name=watch, topic=f"projects/{layout.gcp_project}/topics/{orders.topic}")
@@ -164,6 +176,18 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert q.returncode == 0 and str(rows_before + 1) in q.stdout, q.stdout + q.stderr
+
+    # --- `datahem dev --send-examples` does the same from the command line and reports per table ---
+    again = subprocess.run(
+        [*DATAHEM, "dev", "--project", str(project), "--send-examples", "--wait", "60"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"sent {len(sent)} example events; {len(accepted)} accepted" in again.stdout
+    for source in layout.sources:
+        n_valid = sum(1 for s in accepted if s.source == source and s.example.valid)
+        n_dead = sum(1 for s in accepted if s.source == source and not s.example.valid)
+        assert re.search(rf"{re.escape(source.table)}\s*│\s*{n_valid}/{n_valid}\s*│\s*{n_dead}/{n_dead}", again.stdout)
 
     # --- the printed curl lines work as pasted (the API key, and the HMAC that openssl computes) ---
     printed = (project.parent / "dev.out").read_text().splitlines()
