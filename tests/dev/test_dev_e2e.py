@@ -170,6 +170,12 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
     assert _count(state, f"SELECT COUNT(*) AS n FROM `{layout.backup_table}`") == total + 1
     assert _count(state, f"SELECT COUNT(*) AS n FROM `{orders.table}`") == rows_before + 1
 
+    # --- a second `datahem dev` for the same project refuses to start, and starts nothing ---
+    second = subprocess.run(
+        [*DATAHEM, "dev", "--project", str(project)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 1 and "already running" in second.stderr, second.stdout + second.stderr
+
     # --- `datahem dev --query` finds the running platform through its state file ---
     q = subprocess.run(
         [*DATAHEM, "dev", "--project", str(project), "--query", f"SELECT COUNT(*) AS n FROM `{orders.table}`"],
