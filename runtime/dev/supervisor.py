@@ -278,102 +278,108 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
     endpoints: dict[str, str] = {}
     try:
         with contextlib.ExitStack() as stack:
-            status = stack.enter_context(console.status("starting datahem dev"))
+            try:
+                status = stack.enter_context(console.status("starting datahem dev"))
 
-            def step(what: str, t0: float) -> None:
-                console.print(f"[green]✓[/green] {what} [dim]({time.monotonic() - t0:.1f}s)[/dim]")
+                def step(what: str, t0: float) -> None:
+                    console.print(f"[green]✓[/green] {what} [dim]({time.monotonic() - t0:.1f}s)[/dim]")
 
-            t0 = time.monotonic()
-            status.update("Pub/Sub emulator")
-            pubsub = stack.enter_context(emulators.pubsub_emulator())
-            n = create_topics(pubsub, layout)
-            endpoints["pubsub"] = pubsub
-            step(f"Pub/Sub emulator on {pubsub}: {n} topics, {2 * len(layout.topics)} subscriptions", t0)
+                t0 = time.monotonic()
+                status.update("Pub/Sub emulator")
+                pubsub = stack.enter_context(emulators.pubsub_emulator())
+                n = create_topics(pubsub, layout)
+                endpoints["pubsub"] = pubsub
+                step(f"Pub/Sub emulator on {pubsub}: {n} topics, {2 * len(layout.topics)} subscriptions", t0)
 
-            t0 = time.monotonic()
-            status.update("BigQuery emulator")
-            bq = stack.enter_context(emulators.bigquery_emulator(project=layout.gcp_project))
-            n = create_tables(bq, layout, project_dir / "generated")
-            endpoints["bigquery"] = bq
-            step(f"BigQuery emulator on {bq}: {n} tables", t0)
+                t0 = time.monotonic()
+                status.update("BigQuery emulator")
+                bq = stack.enter_context(emulators.bigquery_emulator(project=layout.gcp_project))
+                n = create_tables(bq, layout, project_dir / "generated")
+                endpoints["bigquery"] = bq
+                step(f"BigQuery emulator on {bq}: {n} tables", t0)
 
-            t0 = time.monotonic()
-            status.update("moto (Kinesis) and the SNS certificate server")
-            moto_url, _ = stack.enter_context(emulators.moto_server(logs / "moto.log"))
-            streams = create_streams(moto_url, routing)
-            sns_local = stack.enter_context(certificate_server(work / "sns"))
-            metadata = stack.enter_context(metadata_server())
-            endpoints |= {"moto": moto_url, "metadata": metadata, "sns_certificate": sns_local["cert_url"]}
-            step(f"moto on {moto_url}: {len(streams)} Kinesis stream(s); SNS signing certificate served locally", t0)
+                t0 = time.monotonic()
+                status.update("moto (Kinesis) and the SNS certificate server")
+                moto_url, _ = stack.enter_context(emulators.moto_server(logs / "moto.log"))
+                streams = create_streams(moto_url, routing)
+                sns_local = stack.enter_context(certificate_server(work / "sns"))
+                metadata = stack.enter_context(metadata_server())
+                endpoints |= {"moto": moto_url, "metadata": metadata, "sns_certificate": sns_local["cert_url"]}
+                step(
+                    f"moto on {moto_url}: {len(streams)} Kinesis stream(s); SNS signing certificate served locally", t0
+                )
 
-            secrets = dev_secrets(routing)
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME",)}
-            env |= AWS_ENV | secrets
-            env |= {
-                "GOOGLE_CLOUD_PROJECT": layout.gcp_project,
-                "PUBSUB_EMULATOR_HOST": pubsub,
-                "DATAHEM_ROUTING_DIR": str(routing),
-                "DATAHEM_AWS_ENDPOINT_URL": moto_url,
-                "GCE_METADATA_HOST": metadata,
-                "DATAHEM_SNS_TEST_ONLY_CERT_HOST_PATTERN": sns_local["DATAHEM_SNS_TEST_ONLY_CERT_HOST_PATTERN"],
-                "DATAHEM_SNS_TEST_ONLY_CA_FILE": sns_local["DATAHEM_SNS_TEST_ONLY_CA_FILE"],
-                "PYTHONUNBUFFERED": "1",
-            }
+                secrets = dev_secrets(routing)
+                env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME",)}
+                env |= AWS_ENV | secrets
+                env |= {
+                    "GOOGLE_CLOUD_PROJECT": layout.gcp_project,
+                    "PUBSUB_EMULATOR_HOST": pubsub,
+                    "DATAHEM_ROUTING_DIR": str(routing),
+                    "DATAHEM_AWS_ENDPOINT_URL": moto_url,
+                    "GCE_METADATA_HOST": metadata,
+                    "DATAHEM_SNS_TEST_ONLY_CERT_HOST_PATTERN": sns_local["DATAHEM_SNS_TEST_ONLY_CERT_HOST_PATTERN"],
+                    "DATAHEM_SNS_TEST_ONLY_CA_FILE": sns_local["DATAHEM_SNS_TEST_ONLY_CA_FILE"],
+                    "PYTHONUNBUFFERED": "1",
+                }
 
-            t0 = time.monotonic()
-            status.update("collectors")
-            for kind in ("http", "sns"):
-                port = emulators.free_port()
-                command = [python, "-m", "compiler.cli", "serve", kind, "--port", str(port)]
-                command += ["--project", str(project_dir)]
-                proc = stack.enter_context(emulators.child_process(command, logs / f"{kind}-collector.log", env))
-                emulators.wait_for_port(port, 60, proc)
-                endpoints[kind] = f"http://127.0.0.1:{port}"
-            step(f"HTTP collector on {endpoints['http']}, SNS collector on {endpoints['sns']}", t0)
+                t0 = time.monotonic()
+                status.update("collectors")
+                for kind in ("http", "sns"):
+                    port = emulators.free_port()
+                    command = [python, "-m", "compiler.cli", "serve", kind, "--port", str(port)]
+                    command += ["--project", str(project_dir)]
+                    proc = stack.enter_context(emulators.child_process(command, logs / f"{kind}-collector.log", env))
+                    emulators.wait_for_port(port, 60, proc)
+                    endpoints[kind] = f"http://127.0.0.1:{port}"
+                step(f"HTTP collector on {endpoints['http']}, SNS collector on {endpoints['sns']}", t0)
 
-            t0 = time.monotonic()
-            status.update("Kinesis reader and pipelines (DirectRunner)")
-            if streams:
-                command = [python, "-m", "runtime.collectors.kinesis", "--routing-dir", str(routing)]
-                command += ["--runner=DirectRunner"]
-                stack.enter_context(emulators.child_process(command, logs / "kinesis-reader.log", env, project_dir))
-            pipelines_log = logs / "pipelines.log"
-            command = [python, "-m", "runtime.dev.pipelines", "--project-dir", str(project_dir)]
-            command += ["--gcp-project", layout.gcp_project, "--bigquery-endpoint", bq]
-            command += [s.name for s in layout.sources]
-            proc = stack.enter_context(emulators.child_process(command, pipelines_log, env, project_dir))
-            _wait_for_line(pipelines_log, "pipelines running", proc, 180)
-            step(f"{len(layout.sources)} source pipelines and the backup pipeline on the DirectRunner", t0)
-            status.stop()
+                t0 = time.monotonic()
+                status.update("Kinesis reader and pipelines (DirectRunner)")
+                if streams:
+                    command = [python, "-m", "runtime.collectors.kinesis", "--routing-dir", str(routing)]
+                    command += ["--runner=DirectRunner"]
+                    stack.enter_context(emulators.child_process(command, logs / "kinesis-reader.log", env, project_dir))
+                pipelines_log = logs / "pipelines.log"
+                command = [python, "-m", "runtime.dev.pipelines", "--project-dir", str(project_dir)]
+                command += ["--gcp-project", layout.gcp_project, "--bigquery-endpoint", bq]
+                command += [s.name for s in layout.sources]
+                proc = stack.enter_context(emulators.child_process(command, pipelines_log, env, project_dir))
+                _wait_for_line(pipelines_log, "pipelines running", proc, 180)
+                step(f"{len(layout.sources)} source pipelines and the backup pipeline on the DirectRunner", t0)
+                status.stop()
 
-            seconds = time.monotonic() - started
-            children = _descendants()
-            state = {
-                "pid": os.getpid(),
-                "project_dir": str(project_dir),
-                "endpoints": endpoints,
-                "secrets": secrets,
-                "sns": {"cert_url": sns_local["cert_url"], "signing_key": sns_local["signing_key"]},
-                "routing_dir": str(routing),
-                "logs": str(logs),
-                "children": children,
-                "ready_seconds": round(seconds, 2),
-                "layout": layout.to_json(),
-            }
-            stack.callback(lambda: state_file.unlink(missing_ok=True))
-            tmp = state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-            tmp.replace(state_file)
-            _print_ready(console, state, routing, examples, layout)
-            print(f"{READY_MARK} {json.dumps({'state': str(state_file), 'seconds': round(seconds, 2)})}", flush=True)
-            _wait(console)
-    except KeyboardInterrupt:
-        pass
+                seconds = time.monotonic() - started
+                children = _descendants()
+                state = {
+                    "pid": os.getpid(),
+                    "project_dir": str(project_dir),
+                    "endpoints": endpoints,
+                    "secrets": secrets,
+                    "sns": {"cert_url": sns_local["cert_url"], "signing_key": sns_local["signing_key"]},
+                    "routing_dir": str(routing),
+                    "logs": str(logs),
+                    "children": children,
+                    "ready_seconds": round(seconds, 2),
+                    "layout": layout.to_json(),
+                }
+                stack.callback(lambda: state_file.unlink(missing_ok=True))
+                tmp = state_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+                tmp.replace(state_file)
+                _print_ready(console, state, routing, examples, layout)
+                print(
+                    f"{READY_MARK} {json.dumps({'state': str(state_file), 'seconds': round(seconds, 2)})}", flush=True
+                )
+                _wait(console)
+            except KeyboardInterrupt:
+                console.print("datahem dev: stopping")
+            finally:
+                # the stack stops everything now: a second Ctrl-C must not cut that short
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
     except (OSError, RuntimeError) as err:  # a missing emulator, a port never opened, a child that died
         raise DevError(f"could not start (everything started so far was stopped): {err}") from err
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     console.print("datahem dev: stopped everything it started")
 
 
