@@ -3,13 +3,15 @@ from the model, on the real emulators; helpers to publish events and read back r
 
 from __future__ import annotations
 
-import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from compiler.model.resolved import Model, Table
+from compiler.model.resolved import Model
+from runtime.dev import supervisor
+from runtime.dev.layout import Layout
 
 PROJECT = "demo-project"
 
@@ -27,15 +29,12 @@ def subscriber():
 
 
 def create_topics(model: Model, test_subscriptions: bool = True) -> None:
-    """Every message type's topic with its backup and enrichment subscriptions and its processed topic; plus a
-    `<processed>.test` subscription to read the processed stream back."""
-    pub, sub = publisher(), subscriber()
-    for t in model.tables:
-        for topic in (t.topic, t.processed_topic):
-            pub.create_topic(name=pub.topic_path(PROJECT, topic))
-        for name in (t.backup_subscription, t.enrichment_subscription):
-            sub.create_subscription(name=sub.subscription_path(PROJECT, name), topic=pub.topic_path(PROJECT, t.topic))
-        if test_subscriptions:
+    """Every message type's topic with its backup and enrichment subscriptions and its processed topic (as
+    `datahem dev` creates them); plus a `<processed>.test` subscription to read the processed stream back."""
+    supervisor.create_topics(os.environ["PUBSUB_EMULATOR_HOST"], Layout.from_model(model, PROJECT))
+    if test_subscriptions:
+        pub, sub = publisher(), subscriber()
+        for t in model.tables:
             sub.create_subscription(
                 name=sub.subscription_path(PROJECT, f"{t.processed_topic}.test"),
                 topic=pub.topic_path(PROJECT, t.processed_topic),
@@ -43,34 +42,12 @@ def create_topics(model: Model, test_subscriptions: bool = True) -> None:
 
 
 def bigquery(endpoint: str):
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery as bq
-
-    return bq.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint})
-
-
-def _strip_tags(fields: list[dict]) -> list[dict]:
-    out = []
-    for f in fields:
-        g = {k: v for k, v in f.items() if k != "policyTags"}
-        if "fields" in g:
-            g["fields"] = _strip_tags(g["fields"])
-        out.append(g)
-    return out
+    return supervisor.bigquery_client(endpoint, PROJECT)
 
 
 def create_tables(model: Model, generated: Path, endpoint: str) -> None:
-    """Datasets and tables from the generated schema JSON (policy tags left out: emulators have no taxonomy)."""
-    from google.cloud import bigquery as bq
-
-    client = bigquery(endpoint)
-    tables: list[Table] = [*model.tables, model.backup_table, model.dead_letter_table]
-    for dataset in sorted({t.dataset for t in tables}):
-        client.create_dataset(bq.Dataset(f"{PROJECT}.{dataset}"), exists_ok=True)
-    for t in tables:
-        fields = json.loads((generated / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text())["fields"]
-        schema = [bq.SchemaField.from_api_repr(f) for f in _strip_tags(fields)]
-        client.create_table(bq.Table(f"{PROJECT}.{t.dataset}.{t.name}", schema=schema), exists_ok=True)
+    """Datasets and tables from the generated schema JSON, as `datahem dev` creates them."""
+    supervisor.create_tables(endpoint, Layout.from_model(model, PROJECT), generated)
 
 
 def attributes(source: str, message_type: str, **extra: str) -> dict[str, str]:
