@@ -82,12 +82,6 @@ def table_ref(t: Table) -> str:
     return f"{t.dataset}.{t.name}"
 
 
-def _walk(columns):
-    for c in columns:
-        yield c
-        yield from _walk(c.fields)
-
-
 def _depth(model: Model, c: Category) -> int:
     depth, parent = 0, c.parent
     while parent is not None:
@@ -156,10 +150,6 @@ def _topic(t: Table) -> dict:
     }
 
 
-def _pseudonymization_secrets(t: Table) -> list[str]:
-    return sorted({c.transforms.pseudonymize for c in _walk(t.columns) if c.transforms.pseudonymize})
-
-
 def _secrets(model: Model) -> list[dict]:
     """Secret Manager secrets the platform reads (ids only; values are added by an operator): HTTP auth secrets
     (named after their environment variable), pseudonymization keys, and Kinesis credentials (KMS-encrypted)."""
@@ -176,7 +166,7 @@ def _secrets(model: Model) -> list[dict]:
         if s.kinesis and s.kinesis.credentials_secret:
             add(s.kinesis.credentials_secret, f"AWS credentials of Kinesis source {s.name}", kms=True)
     for t in model.tables:
-        for key in _pseudonymization_secrets(t):
+        for key in t.pseudonymization_secrets:
             add(key, f"pseudonymization key of {table_ref(t)}")
     return [secrets[k] for k in sorted(secrets)]
 
@@ -243,7 +233,7 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
             {"role": PUBLISHER, "topic": t.processed_topic},
             {"role": DATA_EDITOR, "table": table_ref(t)},
             {"role": DATA_EDITOR, "table": dead_letters},
-            *({"role": SECRET_ACCESSOR, "secret": key} for key in _pseudonymization_secrets(t)),
+            *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
             *DATAFLOW_WORKER,
         ]
         accounts.append(

@@ -10,16 +10,6 @@ from compiler.emitters.converters import converter_context, module_name
 from compiler.model.resolved import Model, Source
 
 
-def _walk(columns):
-    for c in columns:
-        yield c
-        yield from _walk(c.fields)
-
-
-def secrets(table) -> list[str]:
-    return sorted({c.transforms.pseudonymize for c in _walk(table.columns) if c.transforms.pseudonymize})
-
-
 def pipeline_module(source: Source) -> str:
     return f"source_{source.name}"
 
@@ -35,7 +25,7 @@ def _spec(model: Model, s: Source) -> dict:
         "table": f"{t.dataset}.{t.name}",
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
         "processed_topic": t.processed_topic,
-        "secrets": secrets(t),
+        "secrets": t.pseudonymization_secrets,
     }
 
 

@@ -30,6 +30,7 @@ from compiler.model.resolved import (
     Source,
     Table,
     Transforms,
+    all_columns,
 )
 from compiler.vocabulary import COLUMN, TABLE, VOCABULARY_IMPORT, options_pb2
 from runtime import typemap
@@ -312,7 +313,7 @@ class Resolver:
         )
         bq = self.bigquery
         enum_names = sorted(
-            {c.type_name for t in tables.values() for c in _all_columns(t.columns) if c.proto_type == "enum"}
+            {c.type_name for t in tables.values() for c in all_columns(t.columns) if c.proto_type == "enum"}
         )
         enums = tuple(EnumType(n, tuple((v.name, v.number) for v in self.index.enums[n].value)) for n in enum_names)
         return Model(
@@ -348,12 +349,6 @@ class Resolver:
         else:
             kinesis = KinesisStream(s.stream_arn, s.region, s.role_arn, s.credentials_secret)
         return Source(s.name, s.kind, s.message, s.description, table, s.loc, dict(s.locs), http, sns, kinesis)
-
-
-def _all_columns(columns: tuple[Column, ...]):
-    for c in columns:
-        yield c
-        yield from _all_columns(c.fields)
 
 
 def _transforms(o: options_pb2.ColumnOptions) -> Transforms:

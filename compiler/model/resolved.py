@@ -6,6 +6,7 @@ policy-tag placeholders) are computed here, once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from compiler.diagnostics import Loc
@@ -66,6 +67,13 @@ class Column:
     @property
     def policy_tag(self) -> str | None:
         return POLICY_TAG_PLACEHOLDER.format(self.category) if self.category else None
+
+
+def all_columns(columns: tuple[Column, ...]) -> Iterator[Column]:
+    """Every column of a tree, nested ones included, depth first (hidden ones too)."""
+    for c in columns:
+        yield c
+        yield from all_columns(c.fields)
 
 
 def metadata_column(name: str, bq_type: str, mode: str, description: str, fields: tuple = ()) -> Column:
@@ -138,6 +146,11 @@ class Table:
         """Columns of the BigQuery table: metadata first, then every visible user column."""
         visible = tuple(c for c in self.columns if not c.hidden)
         return visible if self.system else METADATA_COLUMNS + visible
+
+    @property
+    def pseudonymization_secrets(self) -> list[str]:
+        """Secret Manager ids of the keys the table's `pseudonymize` options need, sorted."""
+        return sorted({c.transforms.pseudonymize for c in all_columns(self.columns) if c.transforms.pseudonymize})
 
     @property
     def topic(self) -> str:

@@ -9,7 +9,8 @@ import base64
 import apache_beam as beam
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
-from runtime.beam.io import PublishFn, bigquery_client, endpoint_from_env
+from runtime.beam.io import PublishFn, endpoint_from_env
+from runtime.bigquery import bigquery_client
 
 REQUIRED_COLUMNS = ("payload", "attributes")
 

@@ -17,19 +17,9 @@ import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.utils.windowed_value import WindowedValue
 
+from runtime.bigquery import bigquery_client
+
 FAILED = "failed"
-
-
-def bigquery_client(project: str, endpoint: str | None):
-    from google.cloud import bigquery
-
-    if endpoint:
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(
-            project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
-        )
-    return bigquery.Client(project=project)
 
 
 class WriteRowsFn(beam.DoFn):

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from runtime.bigquery import bigquery_client
 from runtime.dev.examples import Example, load_examples
 from runtime.dev.layout import Layout, SourceLayout
 from runtime.dev.sns_local import signed_notification
-from runtime.dev.supervisor import bigquery_client, read_state
+from runtime.dev.supervisor import read_state
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Sent:
 def query(state: dict, sql: str) -> list[dict]:
     from google.cloud import bigquery
 
-    client = bigquery_client(state["endpoints"]["bigquery"], state["layout"]["gcp_project"])
+    client = bigquery_client(state["layout"]["gcp_project"], state["endpoints"]["bigquery"])
     return [dict(r.items()) for r in client.query(sql, retry=bigquery.DEFAULT_RETRY.with_deadline(30)).result()]
 
 

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
+from runtime.bigquery import bigquery_client
 from runtime.dev import emulators
 from runtime.dev.layout import Layout
 from runtime.dev.sns_local import certificate_server
@@ -101,15 +102,6 @@ def create_topics(emulator_host: str, layout: Layout) -> int:
     return created
 
 
-def bigquery_client(endpoint: str, project: str):
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    return bigquery.Client(
-        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
-    )
-
-
 def _without_policy_tags(fields: list[dict]) -> list[dict]:
     out = []
     for f in fields:
@@ -125,7 +117,7 @@ def create_tables(endpoint: str, layout: Layout, generated: Path) -> int:
     DDL; policy tags are dropped: there is no taxonomy locally)."""
     from google.cloud import bigquery
 
-    client = bigquery_client(endpoint, layout.gcp_project)
+    client = bigquery_client(layout.gcp_project, endpoint)
     for dataset in sorted({t.split(".")[0] for t in layout.tables}):
         client.create_dataset(bigquery.Dataset(f"{layout.gcp_project}.{dataset}"), exists_ok=True)
     for table in layout.tables:

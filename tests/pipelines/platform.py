@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from compiler.model.resolved import Model
+from runtime.bigquery import bigquery_client
 from runtime.dev import supervisor
 from runtime.dev.layout import Layout
 
@@ -42,7 +43,7 @@ def create_topics(model: Model, test_subscriptions: bool = True) -> None:
 
 
 def bigquery(endpoint: str):
-    return supervisor.bigquery_client(endpoint, PROJECT)
+    return bigquery_client(PROJECT, endpoint)
 
 
 def create_tables(model: Model, generated: Path, endpoint: str) -> None:
