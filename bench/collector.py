@@ -181,7 +181,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import psutil
 
-    from runtime.collectors.routing import load_http_routes
+    from datahem.runtime.collectors.routing import load_http_routes
     from tests.collectors.conftest import PubSub, emulator_process
     from tests.emulators import pubsub_emulator
 
@@ -204,7 +204,7 @@ def main() -> None:
         cpu: dict[str, float] = {"bare": 0.0, "collector": 0.0, "emulator": 0.0}
         with (
             uvicorn_process("bench.collector:bare_app", env, factory=False) as bare,
-            uvicorn_process("runtime.collectors.http.app:create_app_from_env", env, factory=True) as collector,
+            uvicorn_process("datahem.runtime.collectors.http.app:create_app_from_env", env, factory=True) as collector,
         ):
             servers = {name: psutil.Process(proc.pid) for name, proc in (("bare", bare), ("collector", collector))}
             emulator = emulator_process(host)

@@ -4,7 +4,7 @@ Generates a synthetic project of 500 message types x 40 fields (50 .proto files 
 three STRUCT levels deep, enums, timestamps, repeated fields, maps, categories, renames, type overrides, table
 options) with one source per root message, then measures in the same process, interleaved and repeated:
 
-- protoc alone, with exactly the command the compiler runs (`compiler.loader.protos.protoc_command`);
+- protoc alone, with exactly the command the compiler runs (`datahem.compiler.loader.protos.protoc_command`);
 - the build without infrastructure synth (`load_model` + `render_all` with the registry, bigquery, routing and docs
   emitters), which includes that same protoc run;
 
@@ -28,12 +28,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.build import Settings, load_model, render_all
-from compiler.diagnostics import CompileError, format_text
-from compiler.emitters import all_emitters
-from compiler.loader.protos import proto_files, protoc_command
-from compiler.model.resolved import Column
-from compiler.vocabulary import VOCABULARY_IMPORT
+from datahem.compiler.build import Settings, load_model, render_all
+from datahem.compiler.diagnostics import CompileError, format_text
+from datahem.compiler.emitters import all_emitters
+from datahem.compiler.loader.protos import proto_files, protoc_command
+from datahem.compiler.model.resolved import Column
+from datahem.compiler.vocabulary import VOCABULARY_IMPORT
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from runtime.beam.convert import Context
-from runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.runtime.beam.convert import Context
+from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
 from tests.examples import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,9 @@ ROUNDS = 7
 def main() -> None:
     index = json.loads((ROOT / "generated" / "registry" / "index.json").read_text())
     modules = {
-        message: importlib.import_module(f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', message.lower())}")
+        message: importlib.import_module(
+            f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', message.lower())}"
+        )
         for message in index["messages"]
     }
     events = [

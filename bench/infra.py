@@ -1,9 +1,9 @@
 """Infrastructure synth benchmark: what does the CDKTF synth of the example project cost, what does the fingerprint
-skip save, and is the bare provider import (runtime/infra/providers.py) equivalent to the full one?
+skip save, and is the bare provider import (datahem/deploy/infra/providers.py) equivalent to the full one?
 
 Measured on a temporary copy of the example project:
 
-- `synth`: the infra emitter's subprocess synth alone (`compiler.emitters.infra.synth`), wall time and peak memory
+- `synth`: the infra emitter's subprocess synth alone (`datahem.compiler.emitters.infra.synth`), wall time and peak memory
   of the whole process tree (the Python app and jsii's Node process, sampled every 20 ms with psutil);
 - `build`: a full `datahem build` that must synthesize (generated/infra removed), and `skip`: the same build again,
   unchanged, which reuses the synthesized files (nothing of cdktf is imported);
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import psutil
 
-from compiler.build import load_model
-from compiler.emitters import infra
+from datahem.compiler.build import load_model
+from datahem.compiler.emitters import infra
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_IMPORT = (
@@ -81,7 +81,7 @@ def _project(tmp: Path) -> Path:
 
 def _build(project: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "compiler.cli", "build"], cwd=project, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "datahem.cli", "build"], cwd=project, check=True, capture_output=True)
     return time.perf_counter() - started
 
 

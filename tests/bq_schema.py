@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from runtime import typemap
+from datahem.runtime import typemap
 
 
 def parse_ddl(sql: str) -> exp.Create:

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"
-DATAHEM = [sys.executable, "-m", "compiler.cli"]
+DATAHEM = [sys.executable, "-m", "datahem.cli"]
 
 
 def run_datahem(*args: str, cwd: Path = ROOT, check: bool = False) -> subprocess.CompletedProcess:
@@ -33,13 +33,13 @@ def copy_project(src: Path, dst: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def example_model():
-    from compiler.build import load_model
+    from datahem.compiler.build import load_model
 
     return load_model(ROOT)
 
 
 @pytest.fixture(scope="session")
 def example_files(example_model):
-    from compiler.build import Settings, render_all
+    from datahem.compiler.build import Settings, render_all
 
     return render_all(example_model, Settings(ROOT))

@@ -1,8 +1,8 @@
-"""The example events of the project's schemas. The loader lives in runtime/dev/examples.py (shared with
+"""The example events of the project's schemas. The loader lives in datahem/dev/examples.py (shared with
 `datahem dev --send-examples`); this name is an alias of that very module, not a copy."""
 
 import sys
 
-from runtime.dev import examples
+from datahem.dev import examples
 
 sys.modules[__name__] = examples

@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlglot
 
-from runtime import typemap
+from datahem.runtime import typemap
 from tests.bq_schema import ddl_fields, parse_ddl, strip_json_fields
 from tests.conftest import CASES
 

@@ -2,7 +2,7 @@
 
 These tests pin down what the emulator does with DataHem's generated schemas, DDL and streaming inserts, so that
 pipeline tests built on it know which behaviours are BigQuery's and which are the emulator's own (see
-runtime/bqemulator/README.md). A missing .venv-bq fails the tests with a clear message: they are never skipped.
+datahem/dev/bqemulator/README.md). A missing .venv-bq fails the tests with a clear message: they are never skipped.
 
 Calls that may get an HTTP 500 pass a short retry: the client's default retry would resend a failing request for up to
 600 s, which looks like a hang.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from compiler import writer
-from compiler.diagnostics import RULES
+from datahem.compiler import writer
+from datahem.compiler.diagnostics import RULES
 from tests.conftest import CASES, copy_project, run_datahem
 
 DIAGNOSTIC_CASES = sorted(p.parent.name for p in CASES.glob("*/expected_diagnostics.txt"))

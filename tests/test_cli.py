@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from compiler import writer
-from compiler.diagnostics import RULES
+from datahem.compiler import writer
+from datahem.compiler.diagnostics import RULES
 from tests.conftest import CASES, ROOT, copy_project, run_datahem
 
 

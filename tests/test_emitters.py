@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from compiler.emitters import to_json
+from datahem.compiler.emitters import to_json
 
 
 def test_to_json_is_byte_identical_to_the_json_module(example_files):

@@ -30,8 +30,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from compiler.build import Settings, load_model, render_all
-from compiler.diagnostics import CompileError, format_text
+from datahem.compiler.build import Settings, load_model, render_all
+from datahem.compiler.diagnostics import CompileError, format_text
 from tests.bq_schema import ddl_fields, strip_json_fields
 
 # The core emitters only: infrastructure synth or pipeline code generators would cost seconds per example.

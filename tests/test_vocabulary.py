@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from compiler.vocabulary import VOCABULARY_PATH, options_pb2
+from datahem.compiler.vocabulary import VOCABULARY_PATH, options_pb2
 from tests.conftest import ROOT
 
 

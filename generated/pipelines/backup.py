@@ -5,7 +5,7 @@ skipping replays marked backfill=true.
 Run: python -m generated.pipelines.backup --project=PROJECT [--runner=DataflowRunner ...]
 """
 
-from runtime.beam.backup import BackupSpec, main
+from datahem.runtime.beam.backup import BackupSpec, main
 
 SPEC = BackupSpec(
     pipeline="datahem-backup",

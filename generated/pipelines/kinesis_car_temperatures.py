@@ -8,8 +8,8 @@ Run: python -m generated.pipelines.kinesis_car_temperatures --project=PROJECT [-
 import sys
 from pathlib import Path
 
-from runtime.beam.templates import drop_parameters
-from runtime.collectors.kinesis.pipeline import main
+from datahem.runtime.beam.templates import drop_parameters
+from datahem.runtime.collectors.kinesis.pipeline import main
 
 STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/car-temperatures"
 ROUTING_DIR = Path(__file__).resolve().parents[1] / "routing"

@@ -6,8 +6,8 @@ letters into `events_dead_letter.dead_letters`.
 Run: python -m generated.pipelines.source_web_ua --project=PROJECT [--runner=DataflowRunner ...]
 """
 
+from datahem.runtime.beam.pipeline import SourceSpec, main
 from generated.pipelines.converters import grocer_analytics_v1_universalanalyticshit as converter
-from runtime.beam.pipeline import SourceSpec, main
 
 SPEC = SourceSpec(
     pipeline="datahem-web-ua",

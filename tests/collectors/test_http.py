@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from runtime.collectors.http.app import PIXEL, HttpCollector, HttpSettings
-from runtime.collectors.publisher import PublisherSettings
+from datahem.runtime.collectors.http.app import PIXEL, HttpCollector, HttpSettings
+from datahem.runtime.collectors.publisher import PublisherSettings
 from tests.collectors.conftest import PROJECT, ROUTING, serve_asgi, write_json
 from tests.examples import load_examples
 

@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from runtime.collectors.http.app import HttpCollector, HttpSettings
-from runtime.collectors.publisher import PublisherSettings
+from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
+from datahem.runtime.collectors.publisher import PublisherSettings
 from tests.collectors.conftest import PROJECT, ROUTING, UvicornThread, emulator_process, frozen, serve_asgi
 
 pytestmark = pytest.mark.emulator

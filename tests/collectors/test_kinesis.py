@@ -29,14 +29,14 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRest
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
-from runtime.collectors.contract import rfc3339
-from runtime.collectors.kinesis.credentials import AwsSettings, KinesisClientFactory
-from runtime.collectors.kinesis.pipeline import ReadFromKinesis, build
-from runtime.collectors.kinesis.publish import RECORD_NAMESPACE
-from runtime.collectors.kinesis.shards import StreamCheckpoint
-from runtime.collectors.kinesis.source import CheckpointTracker, ReaderSettings, ReadKinesisFn
-from runtime.collectors.publisher import PublisherSettings
-from runtime.collectors.routing import KinesisStream, load_kinesis_streams
+from datahem.runtime.collectors.contract import rfc3339
+from datahem.runtime.collectors.kinesis.credentials import AwsSettings, KinesisClientFactory
+from datahem.runtime.collectors.kinesis.pipeline import ReadFromKinesis, build
+from datahem.runtime.collectors.kinesis.publish import RECORD_NAMESPACE
+from datahem.runtime.collectors.kinesis.shards import StreamCheckpoint
+from datahem.runtime.collectors.kinesis.source import CheckpointTracker, ReaderSettings, ReadKinesisFn
+from datahem.runtime.collectors.publisher import PublisherSettings
+from datahem.runtime.collectors.routing import KinesisStream, load_kinesis_streams
 from tests.collectors.conftest import PROJECT, write_json
 
 pytestmark = pytest.mark.emulator
@@ -285,7 +285,7 @@ def test_malformed_kinesis_table_stops_the_reader(tmp_path):
     with contextlib.suppress(Exception):
         load_kinesis_streams(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "runtime.collectors.kinesis", f"--routing-dir={tmp_path}"],
+        [sys.executable, "-m", "datahem.runtime.collectors.kinesis", f"--routing-dir={tmp_path}"],
         capture_output=True,
         text=True,
         timeout=120,

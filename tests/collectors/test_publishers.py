@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from runtime.collectors.async_publisher import AsyncEventPublisher
-from runtime.collectors.contract import Event
-from runtime.collectors.publisher import EventPublisher, PublishError, PublisherSettings
+from datahem.runtime.collectors.async_publisher import AsyncEventPublisher
+from datahem.runtime.collectors.contract import Event
+from datahem.runtime.collectors.publisher import EventPublisher, PublishError, PublisherSettings
 from tests.collectors.conftest import PROJECT, emulator_process, frozen
 
 pytestmark = pytest.mark.emulator

@@ -28,7 +28,7 @@ def serve(kind: str, pubsub, port: int) -> subprocess.Popen:
         "SURVEY_WEBHOOK_SECRET": "s",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "compiler.cli", "serve", kind, "--port", str(port)],
+        [sys.executable, "-m", "datahem.cli", "serve", kind, "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

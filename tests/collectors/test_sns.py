@@ -19,16 +19,16 @@ import boto3
 import functions_framework
 import pytest
 
-from runtime.collectors.publisher import PublisherSettings
-from runtime.collectors.serve import SNS_MAIN
-from runtime.collectors.sns.collector import (
+from datahem.runtime.collectors.publisher import PublisherSettings
+from datahem.runtime.collectors.serve import SNS_MAIN
+from datahem.runtime.collectors.sns.collector import (
     BATCH_NAMESPACE,
     TEST_ONLY_CA_ENV,
     TEST_ONLY_HOST_ENV,
     SnsCollector,
     SnsSettings,
 )
-from runtime.collectors.sns.verify import CertificateStore, CertPolicy, SignatureVerifier, Untrusted
+from datahem.runtime.collectors.sns.verify import CertificateStore, CertPolicy, SignatureVerifier, Untrusted
 from tests.collectors.conftest import PROJECT, ROUTING, write_json
 from tests.collectors.sns_fakes import Signer, certificate, fake_aws, new_key, serve_wsgi
 
@@ -76,7 +76,7 @@ def routing_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def function(pubsub, aws, routing_dir):
-    """The deployable entry point (runtime/collectors/sns/main.py) loaded by functions-framework, configured
+    """The deployable entry point (datahem/runtime/collectors/sns/main.py) loaded by functions-framework, configured
     through the environment exactly as Cloud Functions would, plus the TEST-ONLY certificate policy."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATAHEM_ROUTING_DIR", str(routing_dir))

@@ -13,17 +13,23 @@ from datetime import UTC, datetime
 
 import pytest
 
-from runtime.collectors import netaddr
-from runtime.collectors.contract import event_attributes, rfc3339
-from runtime.collectors.errors import CollectorConfigError, RoutingTableError
-from runtime.collectors.http.app import HttpCollector, HttpSettings
-from runtime.collectors.http.auth import Authenticator, authenticators
-from runtime.collectors.http.payloads import Malformed, payloads
-from runtime.collectors.kinesis.credentials import AwsSettings, aws_session, secret_version_name
-from runtime.collectors.kinesis.shards import ShardInfo, ShardPosition, StreamCheckpoint
-from runtime.collectors.kinesis.source import CheckpointTracker
-from runtime.collectors.publisher import PublisherSettings
-from runtime.collectors.routing import Auth, KinesisStream, load_http_routes, load_kinesis_streams, load_sns_table
+from datahem.runtime.collectors import netaddr
+from datahem.runtime.collectors.contract import event_attributes, rfc3339
+from datahem.runtime.collectors.errors import CollectorConfigError, RoutingTableError
+from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
+from datahem.runtime.collectors.http.auth import Authenticator, authenticators
+from datahem.runtime.collectors.http.payloads import Malformed, payloads
+from datahem.runtime.collectors.kinesis.credentials import AwsSettings, aws_session, secret_version_name
+from datahem.runtime.collectors.kinesis.shards import ShardInfo, ShardPosition, StreamCheckpoint
+from datahem.runtime.collectors.kinesis.source import CheckpointTracker
+from datahem.runtime.collectors.publisher import PublisherSettings
+from datahem.runtime.collectors.routing import (
+    Auth,
+    KinesisStream,
+    load_http_routes,
+    load_kinesis_streams,
+    load_sns_table,
+)
 from tests.collectors.conftest import ROUTING, write_json
 from tests.conftest import ROOT, copy_project
 
@@ -119,7 +125,7 @@ def test_datahem_serve_refuses_a_malformed_table(tmp_path):
         if kind == "sns":
             (project / "generated" / "routing" / "sns.json").write_text("{}")
         proc = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", "serve", kind, "--project", str(project), "--port", "0"],
+            [sys.executable, "-m", "datahem.cli", "serve", kind, "--project", str(project), "--port", "0"],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -131,7 +137,7 @@ def test_datahem_serve_refuses_a_malformed_table(tmp_path):
     assert (
         "`xml` is not one of json, form, ua, ga4"
         in subprocess.run(
-            [sys.executable, "-m", "compiler.cli", "serve", "http", "--project", str(project)],
+            [sys.executable, "-m", "datahem.cli", "serve", "http", "--project", str(project)],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -23,11 +23,11 @@ import pytest
 from google.cloud import pubsub_v1
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
-from runtime.dev import client
-from runtime.dev.emulators import stop_group
-from runtime.dev.examples import load_examples
-from runtime.dev.layout import Layout
-from runtime.dev.supervisor import READY_MARK
+from datahem.dev import client
+from datahem.dev.emulators import stop_group
+from datahem.dev.examples import load_examples
+from datahem.dev.layout import Layout
+from datahem.dev.supervisor import READY_MARK
 from tests.conftest import DATAHEM, ROOT, copy_project
 
 pytestmark = pytest.mark.emulator

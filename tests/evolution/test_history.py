@@ -75,7 +75,7 @@ def history(tmp_path_factory) -> History:
 
 
 def _statements(sql: str) -> list[str]:
-    from runtime.migrate import statements
+    from datahem.deploy.migrate import statements
 
     return statements(sql)
 
@@ -300,7 +300,7 @@ def test_09_the_migrations_apply_to_the_bigquery_emulator(history):
     from google.api_core.retry import Retry
     from google.cloud import bigquery
 
-    from runtime.migrate import LABEL, MigrationError, Migrator, client_for
+    from datahem.deploy.migrate import LABEL, MigrationError, Migrator, client_for
     from tests.emulators import bigquery_emulator
 
     with bigquery_emulator() as url:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.migrate import MigrationError, apply_patch, statements, structure
+from datahem.deploy.migrate import MigrationError, apply_patch, statements, structure
 from tests.conftest import ROOT, copy_project, run_datahem
 from tests.evolution.test_rules import CASES, baseline
 
@@ -103,7 +103,7 @@ def test_datahem_migrate_on_the_emulator(tmp_path):
     label set; then a second run and a table that is already current."""
     from google.cloud import bigquery
 
-    from runtime.migrate import client_for
+    from datahem.deploy.migrate import client_for
     from tests.emulators import bigquery_emulator
 
     project = _generated("nested_column_added", tmp_path / "p")
@@ -141,7 +141,7 @@ def test_datahem_migrate_on_the_emulator(tmp_path):
 def test_a_table_terraform_just_created_is_only_labelled(tmp_path):
     from google.cloud import bigquery
 
-    from runtime.migrate import Migrator, client_for
+    from datahem.deploy.migrate import Migrator, client_for
     from tests.emulators import bigquery_emulator
 
     project = _generated("column_added", tmp_path / "p")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from compiler.build import load_model, load_project
-from compiler.diagnostics import RULES, Diagnostics, format_text
-from compiler.emitters import migrations
-from compiler.evolution.migrations import current_files
-from compiler.validate.evolution import check_evolution
+from datahem.compiler.build import load_model, load_project
+from datahem.compiler.diagnostics import RULES, Diagnostics, format_text
+from datahem.compiler.emitters import migrations
+from datahem.compiler.evolution.migrations import current_files
+from datahem.compiler.validate.evolution import check_evolution
 from tests.conftest import ROOT
 
 CASES = ROOT / "tests" / "evolution" / "cases"
@@ -105,7 +105,7 @@ def test_migration_files_are_idempotent_ddl_and_valid_patches():
 
     import sqlglot
 
-    from runtime.migrate import apply_patch, statements
+    from datahem.deploy.migrate import apply_patch, statements
 
     forms = (
         r"^ALTER TABLE `[\w.]+` ADD COLUMN IF NOT EXISTS ",

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from compiler import writer
-from compiler.emitters import infra
+from datahem.compiler import writer
+from datahem.compiler.emitters import infra
 from tests.conftest import ROOT, copy_project, run_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
@@ -21,7 +21,7 @@ NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: prov
 
 def _datahem(*args, cwd, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *args],
+        [sys.executable, "-m", "datahem.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -116,8 +116,8 @@ def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
     """Synthesize (in process, no files) the stacks of the example project with sources.yaml edited."""
     from cdktf import Testing
 
-    from compiler.build import load_model
-    from runtime.infra import app
+    from datahem.compiler.build import load_model
+    from datahem.deploy.infra import app
 
     project = copy_project(ROOT, tmp_path / "variant")
     sources = project / "sources.yaml"
@@ -169,7 +169,7 @@ def test_environment_without_state_bucket_keeps_local_state_outside_generated(ap
 
 
 def test_descriptions_cannot_inject_terraform_interpolations():
-    from runtime.infra import model
+    from datahem.deploy.infra import model
 
     fields = [{"name": "a", "type": "STRING", "mode": "NULLABLE", "description": "costs ${price} %{if x}",
                "policyTags": {"names": ["datahem:category/pii"]}}]  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.emitters.infra import account_id, dead_letter_subscription
+from datahem.compiler.emitters.infra import account_id, dead_letter_subscription
 from tests.conftest import ROOT
 
 TAG_READER = "roles/datacatalog.categoryFineGrainedReader"

@@ -6,9 +6,9 @@ import importlib
 
 import pytest
 
-from compiler.emitters.converters import module_name
-from runtime.beam.convert import Context
-from runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.compiler.emitters.converters import module_name
+from datahem.runtime.beam.convert import Context
+from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
 
 TEST_KEYS = {"datahem-pseudonymization-key": b"test-pseudonymization-key"}
 ATTRIBUTES = {

@@ -9,10 +9,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from compiler.model.resolved import Model
-from runtime.bigquery import bigquery_client
-from runtime.dev import supervisor
-from runtime.dev.layout import Layout
+from datahem.compiler.model.resolved import Model
+from datahem.dev import supervisor
+from datahem.dev.layout import Layout
+from datahem.runtime.bigquery import bigquery_client
 
 PROJECT = "demo-project"
 

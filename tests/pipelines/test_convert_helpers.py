@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from runtime.beam import convert as c
+from datahem.runtime.beam import convert as c
 
 
 @pytest.mark.parametrize("payload", [b"{", b"[1]", b'"x"', b"{'a': 1}", b'{"a": NaN}', b"\xff\xfe{}", b""])

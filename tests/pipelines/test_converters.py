@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from compiler.emitters.converters import module_name
-from runtime.beam.convert import Reject
-from runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.compiler.emitters.converters import module_name
+from datahem.runtime.beam.convert import Reject
+from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
 from tests.examples import load_examples
 from tests.pipelines.conftest import ATTRIBUTES, TEST_KEYS
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from compiler.emitters.converters import module_name
-from runtime.beam.local import local_pipelines, run_all
+from datahem.compiler.emitters.converters import module_name
+from datahem.runtime.beam.local import local_pipelines, run_all
 from tests.conftest import ROOT
 from tests.emulators import bigquery_emulator, pubsub_emulator
 from tests.examples import load_examples
@@ -142,7 +142,7 @@ def test_sources_stream_rows_dead_letters_processed_backup_and_backfill(local_pl
             topic=pf.publisher().topic_path(pf.PROJECT, orders.table.topic),
         )
         proc = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", "backfill", "--source", "orders", "--gcp-project", pf.PROJECT,
+            [sys.executable, "-m", "datahem.cli", "backfill", "--source", "orders", "--gcp-project", pf.PROJECT,
              "--bigquery-endpoint", bq, "--query",
              f"SELECT payload, attributes FROM `{backup_table}` WHERE source = 'orders'"],
             cwd=ROOT, capture_output=True, text=True, timeout=300,

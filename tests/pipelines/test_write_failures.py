@@ -1,6 +1,6 @@
 """Rows BigQuery rejects come back to the pipeline and become dead letters of stage `write` (against the BigQuery
 API emulator; it reports per-row errors for wrong types, unparsable timestamps and over-precise NUMERICs, though
-it accepts some rows real BigQuery rejects — see runtime/bqemulator/README.md)."""
+it accepts some rows real BigQuery rejects — see datahem/dev/bqemulator/README.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from google.cloud import bigquery as bq
 
-from runtime.beam.io import FAILED, WriteRowsFn
-from runtime.beam.pipeline import write_failed_to_dead_letter
+from datahem.runtime.beam.io import FAILED, WriteRowsFn
+from datahem.runtime.beam.pipeline import write_failed_to_dead_letter
 from tests.emulators import bigquery_emulator
 from tests.pipelines import platform as pf
 

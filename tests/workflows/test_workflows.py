@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from runtime.dataflow_update import update_commands
+from datahem.deploy.dataflow_update import update_commands
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -108,7 +108,7 @@ def test_deploy_per_environment_with_workload_identity_and_in_order():
         index_of(job, "flex-template build"),
         index_of(job, "terraform -chdir"),
         index_of(job, "datahem migrate"),
-        index_of(job, "runtime.dataflow_update"),
+        index_of(job, "datahem.deploy.dataflow_update"),
     ]
     assert order == sorted(order)
     script = runs(job)

@@ -6,8 +6,8 @@ letters into `events_dead_letter.dead_letters`.
 Run: python -m generated.pipelines.source_clicks --project=PROJECT [--runner=DataflowRunner ...]
 """
 
+from datahem.runtime.beam.pipeline import SourceSpec, main
 from generated.pipelines.converters import shop_v1_click as converter
-from runtime.beam.pipeline import SourceSpec, main
 
 SPEC = SourceSpec(
     pipeline="datahem-clicks",

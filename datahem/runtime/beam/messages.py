@@ -1,0 +1,26 @@
+"""Protobuf message classes for the generated converters, built from the schema registry's descriptor set
+(generated/registry/descriptor_set.binpb) in a private descriptor pool, so pipelines need no generated _pb2 modules
+and never clash with other protobuf users in the same process."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parents[3] / "generated" / "registry" / "descriptor_set.binpb"
+
+
+@cache
+def _pool(path: str) -> descriptor_pool.DescriptorPool:
+    pool = descriptor_pool.DescriptorPool()
+    fds = descriptor_pb2.FileDescriptorSet.FromString(Path(path).read_bytes())
+    for f in fds.file:
+        pool.Add(f)
+    return pool
+
+
+def message_class(full_name: str, descriptor_set: str | Path = DEFAULT_DESCRIPTOR_SET):
+    pool = _pool(str(descriptor_set))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
