@@ -141,7 +141,7 @@ def test_accepted_breaks_are_strict(tmp_path):
     their line in sources.yaml, like every other key."""
     import shutil
 
-    from tests.conftest import run_datahem
+    from tests.conftest import invoke_datahem
 
     project = tmp_path / "p"
     shutil.copytree(CASES / "field_removed_accepted" / "current", project)
@@ -152,7 +152,7 @@ def test_accepted_breaks_are_strict(tmp_path):
         + "  - rule: FIELD_CARDINALITY_CHANGED\n    target: shop.v1.Click.tags\n    reason: no\n"
         + "  - rule: FIELD_REMOVED\n    target: shop.v1.Click.tags\n    reson: typo\n"
     )
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert any(
@@ -170,7 +170,7 @@ def test_accepted_breaks_are_strict(tmp_path):
     )
     # the blank reason is reported once the file is valid
     sources.write_text(text.replace("reason: Model names come from the device catalogue now.", 'reason: " "'))
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert (
         "sources.yaml:21:13: error[YAML_VALUE]: accepted break `FIELD_REMOVED` of `shop.v1.Device.model` needs a `reason`"
         in proc.stdout

@@ -14,7 +14,7 @@ import pytest
 
 from datahem.compiler import writer
 from datahem.compiler.emitters import infra
-from tests.conftest import ROOT, copy_project, run_datahem
+from tests.conftest import ROOT, copy_project, invoke_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
 
@@ -219,7 +219,7 @@ def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
     edited = edit(sources.read_text())
     assert edited != sources.read_text()
     sources.write_text(edited)
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert expected in proc.stdout
     assert "nothing was written" in proc.stderr
@@ -235,7 +235,7 @@ def test_removing_a_field_is_refused_against_the_committed_tree(tmp_path):
     text = proto.read_text()
     field = next(line for line in text.splitlines() if re.match(r"^\s+double \w+ = \d+", line))
     proto.write_text(text.replace(field + "\n", ""))
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(
         r"^schemas/grocer/delivery/v1/car_temperature\.proto:\d+:\d+: error\[FIELD_REMOVED\]: field `",
