@@ -132,6 +132,7 @@ def test_missing_venv_fails_with_a_clear_message(monkeypatch, tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_emulator_stops_when_its_parent_is_killed(tmp_path):
     """A test process killed before its clean-up (SIGKILL, a CI time-out) must not leave the emulator running."""
     script = (
@@ -176,6 +177,7 @@ def test_bigquery_emulator_host_is_honoured(emulator_url, monkeypatch):
     assert "via_env_var" in [d.dataset_id for d in c.list_datasets()]
 
 
+@pytest.mark.slow
 def test_data_dir_keeps_tables_across_restarts(tmp_path):
     table_id = f"{PROJECT}.kept.orders"
     with bigquery_emulator(PROJECT, data_dir=tmp_path) as url:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from datahem.compiler import writer
 from datahem.compiler.diagnostics import RULES
 from tests.conftest import CASES, ROOT, copy_project, invoke_datahem, run_datahem
@@ -18,6 +20,7 @@ def test_repository_generated_is_up_to_date():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_build_is_deterministic_and_check_detects_drift(tmp_path):
     a = copy_project(ROOT, tmp_path / "a")
     b = copy_project(ROOT, tmp_path / "b")
@@ -40,6 +43,7 @@ def test_build_is_deterministic_and_check_detects_drift(tmp_path):
     assert ddl.read_text() == "-- edited\n"
 
 
+@pytest.mark.slow
 def test_deleted_input_deletes_its_outputs(tmp_path):
     project = copy_project(CASES / "golden_recursion_bounded", tmp_path / "p")
     invoke_datahem("build", cwd=project, check=True)

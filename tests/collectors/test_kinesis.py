@@ -39,7 +39,7 @@ from datahem.runtime.collectors.publisher import PublisherSettings
 from datahem.runtime.collectors.routing import KinesisStream, load_kinesis_streams
 from tests.collectors.conftest import PROJECT, write_json
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/datahem-kinesis-reader"

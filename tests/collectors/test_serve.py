@@ -16,7 +16,7 @@ from tests.collectors.conftest import PROJECT
 from tests.conftest import ROOT
 from tests.emulators import free_port
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
 def serve(kind: str, pubsub, port: int) -> subprocess.Popen:

@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import ROOT, copy_project, invoke_datahem, run_datahem
 
+pytestmark = pytest.mark.slow  # each step builds and synthesizes (about 7 s)
+
 ORDER = "schemas/grocer/commerce/v1/order.proto"
 CAR = "schemas/grocer/delivery/v1/car_temperature.proto"
 

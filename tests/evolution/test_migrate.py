@@ -98,6 +98,7 @@ def _generated(case: str, root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_datahem_migrate_on_the_emulator(tmp_path):
     """The CLI end to end: a table as the previous build made it, the nested field added by the patch, the ledger
     label set; then a second run and a table that is already current."""
@@ -138,6 +139,7 @@ def test_datahem_migrate_on_the_emulator(tmp_path):
         assert again.stdout.rstrip().endswith("applied 0 migration step(s)")
 
 
+@pytest.mark.slow
 def test_a_table_terraform_just_created_is_only_labelled(tmp_path):
     from google.cloud import bigquery
 

@@ -84,6 +84,7 @@ def test_every_compatibility_rule_has_a_case():
     assert sorted(compat - seen) == []
 
 
+@pytest.mark.slow
 def test_breaking_changes_block_and_nothing_else_does():
     """A case fails to build exactly when it has an unaccepted breaking change, and every diagnostic names a
     breaking rule at a line of the current project."""
@@ -98,6 +99,7 @@ def test_breaking_changes_block_and_nothing_else_does():
             assert (CASES / case / "current" / path).is_file(), line
 
 
+@pytest.mark.slow
 def test_migration_files_are_idempotent_ddl_and_valid_patches():
     """Every SQL statement a case writes is one of the idempotent forms `datahem migrate` runs, parses as BigQuery
     SQL, and every patch applies to its previous schema twice with the same result."""

@@ -23,7 +23,7 @@ from tests.examples import load_examples
 from tests.pipelines import platform as pf
 from tests.pipelines.conftest import TEST_KEYS
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 GOLDEN = ROOT / "tests" / "golden" / "converters"
 
 
