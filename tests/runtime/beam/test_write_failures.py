@@ -14,7 +14,7 @@ from google.cloud import bigquery as bq
 from datahem.runtime.beam.io import FAILED, WriteRowsFn
 from datahem.runtime.beam.pipeline import write_failed_to_dead_letter
 from tests.emulators import bigquery_emulator
-from tests.pipelines import platform as pf
+from tests.runtime.beam import platform as pf
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from datahem.deploy.migrate import MigrationError, apply_patch, statements, structure
+from tests.compiler.evolution.test_rules import CASES, baseline
 from tests.conftest import ROOT, copy_project, invoke_datahem, run_datahem
-from tests.evolution.test_rules import CASES, baseline
 
 FIELDS = [
     {"name": "id", "type": "STRING", "mode": "REQUIRED"},

@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from google.api_core import exceptions as gexc
@@ -26,9 +25,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from tests import emulators
+from tests.conftest import ROOT
 from tests.emulators import bigquery_emulator
 
-ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "generated" / "bigquery" / "events"
 PROJECT = "demo-project"
 SHORT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(5)

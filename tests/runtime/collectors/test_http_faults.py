@@ -19,7 +19,7 @@ import pytest
 
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
 from datahem.runtime.collectors.publisher import PublisherSettings
-from tests.collectors.conftest import PROJECT, ROUTING, UvicornThread, emulator_process, frozen, serve_asgi
+from tests.runtime.collectors.conftest import PROJECT, ROUTING, UvicornThread, emulator_process, frozen, serve_asgi
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
