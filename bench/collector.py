@@ -182,8 +182,8 @@ def main() -> None:
     import psutil
 
     from datahem.runtime.collectors.routing import load_http_routes
-    from tests.collectors.conftest import PubSub, emulator_process
     from tests.emulators import pubsub_emulator
+    from tests.runtime.collectors.conftest import PubSub, emulator_process
 
     routing = ROOT / "generated" / "routing"
     topic = load_http_routes(routing)[PATH].topic

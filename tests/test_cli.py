@@ -1,13 +1,18 @@
-"""The CLI contract: exit codes, --check, atomic writes, deletion of stale outputs, same input → same bytes."""
+"""The CLI contract: exit codes, --check, atomic writes, deletion of stale outputs, same input → same bytes.
+
+Exit codes are checked on a real `datahem` process (run_datahem); what a command prints or writes is checked in
+this process (invoke_datahem), which is about ten times faster."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
+import pytest
+
 from datahem.compiler import writer
 from datahem.compiler.diagnostics import RULES
-from tests.conftest import CASES, ROOT, copy_project, run_datahem
+from tests.conftest import CASES, ROOT, copy_project, invoke_datahem, run_datahem
 
 
 def test_repository_generated_is_up_to_date():
@@ -15,18 +20,19 @@ def test_repository_generated_is_up_to_date():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_build_is_deterministic_and_check_detects_drift(tmp_path):
     a = copy_project(ROOT, tmp_path / "a")
     b = copy_project(ROOT, tmp_path / "b")
     shutil.rmtree(a / "generated")
     shutil.rmtree(b / "generated")
-    run_datahem("build", cwd=a, check=True)
-    run_datahem("build", "--project", str(b), check=True)
+    invoke_datahem("build", cwd=a, check=True)
+    invoke_datahem("build", "--project", str(b), check=True)
     tree_a = writer.read_tree(a / "generated")
     assert tree_a == writer.read_tree(b / "generated")
     assert tree_a == writer.read_tree(ROOT / "generated")
     # a second build changes nothing
-    again = run_datahem("build", cwd=a, check=True)
+    again = invoke_datahem("build", cwd=a, check=True)
     assert "(0 changed)" in again.stdout
     # a hand edit is caught by --check, which writes nothing
     ddl = next((a / "generated" / "bigquery").rglob("*.sql"))
@@ -37,12 +43,13 @@ def test_build_is_deterministic_and_check_detects_drift(tmp_path):
     assert ddl.read_text() == "-- edited\n"
 
 
+@pytest.mark.slow
 def test_deleted_input_deletes_its_outputs(tmp_path):
     project = copy_project(CASES / "golden_recursion_bounded", tmp_path / "p")
-    run_datahem("build", cwd=project, check=True)
+    invoke_datahem("build", cwd=project, check=True)
     stale = project / "generated" / "bigquery" / "events" / "old_table.sql"
     stale.write_text("-- from a deleted message\n")
-    proc = run_datahem("build", cwd=project, check=True)
+    proc = invoke_datahem("build", cwd=project, check=True)
     assert "removed: generated/bigquery/events/old_table.sql" in proc.stdout
     assert not stale.exists()
     assert not list(tmp_path.glob("p/.generated*")), "temporary folders left behind"
@@ -64,7 +71,7 @@ def test_every_generated_text_file_has_a_header(example_files):
 
 
 def test_rules_lists_every_rule():
-    proc = run_datahem("rules", check=True)
+    proc = invoke_datahem("rules", check=True)
     for rule_id in RULES:
         assert rule_id in proc.stdout
 
@@ -74,18 +81,18 @@ def test_usage_errors_exit_2():
     assert run_datahem("nonsense").returncode == 2
     assert run_datahem("build", "--project", "/no/such/dir").returncode == 2
     assert run_datahem("--help").returncode == 0
-    assert "--check" in run_datahem("build", "--help").stdout
+    assert "--check" in invoke_datahem("build", "--help").stdout
 
 
 def test_diagnostic_formats(tmp_path):
     project = copy_project(CASES / "many_errors_at_once", tmp_path / "p")
-    text = run_datahem("build", "--project", str(project))
+    text = invoke_datahem("build", "--project", str(project))
     assert text.returncode == 1
     assert all(line.startswith(f"{project}/") for line in text.stdout.splitlines())
-    as_json = json.loads(run_datahem("build", "--format", "json", cwd=project).stdout)
+    as_json = json.loads(invoke_datahem("build", "--format", "json", cwd=project).stdout)
     assert {d["rule"] for d in as_json} == {"YAML_VALUE", "YAML_UNKNOWN_KEY"}
     assert all({"path", "line", "col", "message"} <= d.keys() for d in as_json)
-    github = run_datahem("build", "--format", "github", cwd=project).stdout
+    github = invoke_datahem("build", "--format", "github", cwd=project).stdout
     assert github.startswith("::error file=sources.yaml,line=")
 
 

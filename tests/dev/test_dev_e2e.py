@@ -30,7 +30,7 @@ from datahem.dev.layout import Layout
 from datahem.dev.supervisor import READY_MARK
 from tests.conftest import DATAHEM, ROOT, copy_project
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 METADATA_COLUMNS = ("_uuid", "_source", "_attributes", "_received_at", "_publish_time")
 
 

@@ -16,11 +16,12 @@ from google.protobuf import json_format
 from datahem.compiler.emitters.converters import module_name
 from datahem.runtime.beam.convert import Reject
 from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from tests.conftest import ROOT
 from tests.examples import load_examples
-from tests.pipelines.conftest import ATTRIBUTES, TEST_KEYS
+from tests.runtime.beam.conftest import ATTRIBUTES, TEST_KEYS
 
 EXAMPLES = load_examples()
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "converters"
+GOLDEN = ROOT / "tests" / "golden" / "converters"
 UPDATE = os.environ.get("DATAHEM_UPDATE_GOLDEN") == "1"
 
 
@@ -40,7 +41,7 @@ def golden(example_model):
         for ex in EXAMPLES:
             out.setdefault(ex.message, {})
         yield out
-        from tests.pipelines.conftest import converter_module  # noqa: F401
+        from tests.runtime.beam.conftest import converter_module  # noqa: F401
 
         for message, cases in out.items():
             path = _golden_path(example_model, message)

@@ -20,8 +20,8 @@ import pytest
 
 from datahem.runtime.collectors.http.app import PIXEL, HttpCollector, HttpSettings
 from datahem.runtime.collectors.publisher import PublisherSettings
-from tests.collectors.conftest import PROJECT, ROUTING, serve_asgi, write_json
 from tests.examples import load_examples
+from tests.runtime.collectors.conftest import PROJECT, ROUTING, serve_asgi, write_json
 
 pytestmark = pytest.mark.emulator
 

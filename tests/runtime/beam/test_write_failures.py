@@ -5,6 +5,7 @@ it accepts some rows real BigQuery rejects — see datahem/dev/bqemulator/README
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
@@ -13,9 +14,10 @@ from google.cloud import bigquery as bq
 from datahem.runtime.beam.io import FAILED, WriteRowsFn
 from datahem.runtime.beam.pipeline import write_failed_to_dead_letter
 from tests.emulators import bigquery_emulator
-from tests.pipelines import platform as pf
+from tests.runtime.beam import platform as pf
 
 
+@pytest.mark.slow
 def test_rejected_rows_become_write_dead_letters():
     with bigquery_emulator() as url:
         client = pf.bigquery(url)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from datahem.deploy.migrate import MigrationError, apply_patch, statements, structure
-from tests.conftest import ROOT, copy_project, run_datahem
-from tests.evolution.test_rules import CASES, baseline
+from tests.compiler.evolution.test_rules import CASES, baseline
+from tests.conftest import ROOT, copy_project, invoke_datahem, run_datahem
 
 FIELDS = [
     {"name": "id", "type": "STRING", "mode": "REQUIRED"},
@@ -98,6 +98,7 @@ def _generated(case: str, root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_datahem_migrate_on_the_emulator(tmp_path):
     """The CLI end to end: a table as the previous build made it, the nested field added by the patch, the ledger
     label set; then a second run and a table that is already current."""
@@ -122,22 +123,23 @@ def test_datahem_migrate_on_the_emulator(tmp_path):
             project / "generated/bigquery/events/fresh.schema.json",
         )
         args = ["migrate", "--project", str(project), "--gcp-project", "demo-project", "--bigquery-endpoint", url]
-        refused = run_datahem(*args, "--table", "events.click")
+        refused = invoke_datahem(*args, "--table", "events.click")
         assert refused.returncode == 1
         assert "has no `datahem_migration` label and its columns differ" in refused.stderr
-        first = run_datahem(*args, "--assume-level", "0", "--policy-tags", str(project / "policy_tags.json"))
+        first = invoke_datahem(*args, "--assume-level", "0", "--policy-tags", str(project / "policy_tags.json"))
         assert first.returncode == 0, first.stdout + first.stderr
         assert "events.click: 0001 patch add_field device, add_field device" in first.stdout  # tag resolved
         assert "events.fresh: datahem_migration=0001 (new table, already current)" not in first.stdout  # assumed
         device = next(f for f in client.get_table("events.click").schema if f.name == "device")
         assert [f.name for f in device.fields] == ["os", "model", "browser", "owner_email"]
         assert client.get_table("events.click").labels["datahem_migration"] == "0001"
-        again = run_datahem(*args)
+        again = invoke_datahem(*args)
         assert again.returncode == 0
         assert "events.click: up to date (datahem_migration=0001)" in again.stdout
         assert again.stdout.rstrip().endswith("applied 0 migration step(s)")
 
 
+@pytest.mark.slow
 def test_a_table_terraform_just_created_is_only_labelled(tmp_path):
     from google.cloud import bigquery
 
@@ -166,12 +168,12 @@ def test_a_table_terraform_just_created_is_only_labelled(tmp_path):
 def test_plan_usage_errors_and_an_unchanged_project(tmp_path):
     assert run_datahem("plan", "--against", "no-such-ref-anywhere").returncode == 2
     project = copy_project(ROOT, tmp_path / "p")
-    proc = run_datahem("plan", "--against", str(ROOT), cwd=project)
+    proc = invoke_datahem("plan", "--against", str(ROOT), cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert "No breaking change." in proc.stdout
     assert "No route changes." in proc.stdout
     assert "No Dataflow job changes." in proc.stdout
     assert "| dev | 0 | 0 | 0 | 0 |" in proc.stdout
-    rules = run_datahem("rules").stdout
+    rules = invoke_datahem("rules").stdout
     assert "Compatibility rules" in rules
     assert "FIELD_REMOVED               wire        breaking (acceptable)" in rules

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_project, run_datahem
+from tests.conftest import ROOT, copy_project, invoke_datahem, run_datahem
+
+pytestmark = pytest.mark.slow  # each step builds and synthesizes (about 7 s)
 
 ORDER = "schemas/grocer/commerce/v1/order.proto"
 CAR = "schemas/grocer/delivery/v1/car_temperature.proto"
@@ -44,10 +46,10 @@ class History:
         file.write_text(text.replace(old, new, 1))
 
     def build(self) -> subprocess.CompletedProcess:
-        return run_datahem("build", cwd=self.project)
+        return invoke_datahem("build", cwd=self.project)
 
     def plan(self, *args: str) -> subprocess.CompletedProcess:
-        return run_datahem("plan", "--against", "HEAD", *args, cwd=self.project)
+        return invoke_datahem("plan", "--against", "HEAD", *args, cwd=self.project)
 
     def classified(self) -> list[tuple[str, str, str]]:
         data = json.loads(self.plan("--format", "json").stdout)
@@ -254,7 +256,7 @@ def test_07_bump_a_major_version(history):
 
 
 def test_08_a_later_build_keeps_every_migration(history):
-    assert run_datahem("build", "--check", cwd=history.project).returncode == 0
+    assert invoke_datahem("build", "--check", cwd=history.project).returncode == 0
     registry = json.loads((history.project / "generated/registry/history.json").read_text())
     assert [e["number"] for e in registry["migrations"]] == [1, 2, 3, 4, 5, 6, 7]
     files = sorted(p.name for p in (history.project / "generated/bigquery/migrations").iterdir())
@@ -267,7 +269,7 @@ def test_08_a_later_build_keeps_every_migration(history):
     ]
     # the whole history, planned against the first commit: the branch's view in a pull request
     first = history.git("rev-list", "--max-parents=0", "HEAD").strip()
-    plan = run_datahem("plan", "--against", first, cwd=history.project)
+    plan = invoke_datahem("plan", "--against", first, cwd=history.project)
     assert plan.returncode == 0
     assert "No unaccepted breaking change; 2 accepted in sources.yaml." in plan.stdout
     assert plan.stdout.count("<code>generated/bigquery/migrations/") == 5
@@ -334,7 +336,7 @@ def test_10_a_branch_rebuilt_against_main_gets_one_migration(history, tmp_path):
     project = tmp_path / "branch"
     shutil.copytree(history.project, project)
     first = history.git("rev-list", "--max-parents=0", "HEAD").strip()
-    proc = run_datahem("build", "--against", first, cwd=project)
+    proc = invoke_datahem("build", "--against", first, cwd=project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     registry = json.loads((project / "generated/registry/history.json").read_text())
     (entry,) = registry["migrations"]
@@ -349,9 +351,9 @@ def test_10_a_branch_rebuilt_against_main_gets_one_migration(history, tmp_path):
         "ALTER TABLE `events.orders` ADD COLUMN IF NOT EXISTS `campaign_code` STRING OPTIONS(description = "
         '"Campaign code the member entered at checkout, e.g. \\"SUMMER24\\".")',
     ]
-    assert run_datahem("build", "--check", cwd=project).returncode == 0
+    assert invoke_datahem("build", "--check", cwd=project).returncode == 0
     # planned against the main line (seven migrations), this branch's history (one) does not extend it
-    diverged = run_datahem("plan", "--against", str(history.project), cwd=project)
+    diverged = invoke_datahem("plan", "--against", str(history.project), cwd=project)
     assert "> **Warning:** The migration history does not extend" in diverged.stdout
     bad = run_datahem("build", "--against", "no-such-ref", cwd=project)
     assert bad.returncode == 2 and "is not a git revision here" in bad.stderr

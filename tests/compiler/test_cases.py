@@ -8,10 +8,11 @@ import pytest
 
 from datahem.compiler import writer
 from datahem.compiler.diagnostics import RULES
-from tests.conftest import CASES, copy_project, run_datahem
+from tests.conftest import CASES, copy_project, invoke_datahem
 
 DIAGNOSTIC_CASES = sorted(p.parent.name for p in CASES.glob("*/expected_diagnostics.txt"))
 GOLDEN_CASES = sorted(p.parent.name for p in CASES.glob("*/expected"))
+SLOW_CASES = {"golden_recursion_bounded"}  # synthesizes its stacks (about 6 s)
 
 
 @pytest.mark.parametrize("case", DIAGNOSTIC_CASES)
@@ -21,7 +22,7 @@ def test_diagnostics(case, tmp_path):
     sentinel = project / "generated" / "keep.txt"
     sentinel.parent.mkdir(exist_ok=True)
     sentinel.write_text("untouched")
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     expected = (CASES / case / "expected_diagnostics.txt").read_text()
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == expected
@@ -41,9 +42,11 @@ def test_every_rule_has_a_case():
     assert sorted(validation - covered) == []
 
 
-@pytest.mark.parametrize("case", GOLDEN_CASES)
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in GOLDEN_CASES]
+)
 def test_golden(case, tmp_path):
     project = copy_project(CASES / case, tmp_path / case)
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert writer.read_tree(project / "generated") == writer.read_tree(CASES / case / "expected")

@@ -12,11 +12,11 @@ import time
 import httpx
 import pytest
 
-from tests.collectors.conftest import PROJECT
 from tests.conftest import ROOT
 from tests.emulators import free_port
+from tests.runtime.collectors.conftest import PROJECT
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
 def serve(kind: str, pubsub, port: int) -> subprocess.Popen:

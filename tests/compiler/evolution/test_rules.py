@@ -84,6 +84,7 @@ def test_every_compatibility_rule_has_a_case():
     assert sorted(compat - seen) == []
 
 
+@pytest.mark.slow
 def test_breaking_changes_block_and_nothing_else_does():
     """A case fails to build exactly when it has an unaccepted breaking change, and every diagnostic names a
     breaking rule at a line of the current project."""
@@ -98,6 +99,7 @@ def test_breaking_changes_block_and_nothing_else_does():
             assert (CASES / case / "current" / path).is_file(), line
 
 
+@pytest.mark.slow
 def test_migration_files_are_idempotent_ddl_and_valid_patches():
     """Every SQL statement a case writes is one of the idempotent forms `datahem migrate` runs, parses as BigQuery
     SQL, and every patch applies to its previous schema twice with the same result."""
@@ -141,7 +143,7 @@ def test_accepted_breaks_are_strict(tmp_path):
     their line in sources.yaml, like every other key."""
     import shutil
 
-    from tests.conftest import run_datahem
+    from tests.conftest import invoke_datahem
 
     project = tmp_path / "p"
     shutil.copytree(CASES / "field_removed_accepted" / "current", project)
@@ -152,7 +154,7 @@ def test_accepted_breaks_are_strict(tmp_path):
         + "  - rule: FIELD_CARDINALITY_CHANGED\n    target: shop.v1.Click.tags\n    reason: no\n"
         + "  - rule: FIELD_REMOVED\n    target: shop.v1.Click.tags\n    reson: typo\n"
     )
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert any(
@@ -170,7 +172,7 @@ def test_accepted_breaks_are_strict(tmp_path):
     )
     # the blank reason is reported once the file is valid
     sources.write_text(text.replace("reason: Model names come from the device catalogue now.", 'reason: " "'))
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert (
         "sources.yaml:21:13: error[YAML_VALUE]: accepted break `FIELD_REMOVED` of `shop.v1.Device.model` needs a `reason`"
         in proc.stdout

@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from google.api_core import exceptions as gexc
@@ -26,9 +25,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from tests import emulators
+from tests.conftest import ROOT
 from tests.emulators import bigquery_emulator
 
-ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "generated" / "bigquery" / "events"
 PROJECT = "demo-project"
 SHORT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(5)
@@ -132,6 +131,7 @@ def test_missing_venv_fails_with_a_clear_message(monkeypatch, tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_emulator_stops_when_its_parent_is_killed(tmp_path):
     """A test process killed before its clean-up (SIGKILL, a CI time-out) must not leave the emulator running."""
     script = (
@@ -176,6 +176,7 @@ def test_bigquery_emulator_host_is_honoured(emulator_url, monkeypatch):
     assert "via_env_var" in [d.dataset_id for d in c.list_datasets()]
 
 
+@pytest.mark.slow
 def test_data_dir_keeps_tables_across_restarts(tmp_path):
     table_id = f"{PROJECT}.kept.orders"
     with bigquery_emulator(PROJECT, data_dir=tmp_path) as url:

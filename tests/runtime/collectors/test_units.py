@@ -30,8 +30,8 @@ from datahem.runtime.collectors.routing import (
     load_kinesis_streams,
     load_sns_table,
 )
-from tests.collectors.conftest import ROUTING, write_json
 from tests.conftest import ROOT, copy_project
+from tests.runtime.collectors.conftest import ROUTING, write_json
 
 # --- routing tables ---------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_project, run_datahem
+from tests.conftest import ROOT, copy_project, invoke_datahem
 
 REF = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
 
@@ -70,7 +70,7 @@ def synthesized(tmp_path_factory) -> Synthesized:
     project = copy_project(ROOT, tmp_path_factory.mktemp("infra") / "project")
     shutil.rmtree(project / "generated" / "infra")
     started = time.perf_counter()
-    run_datahem("build", cwd=project, check=True)
+    invoke_datahem("build", cwd=project, check=True)
     seconds = time.perf_counter() - started
     infra = project / "generated" / "infra"
     stacks = {}

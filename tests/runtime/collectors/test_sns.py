@@ -29,8 +29,8 @@ from datahem.runtime.collectors.sns.collector import (
     SnsSettings,
 )
 from datahem.runtime.collectors.sns.verify import CertificateStore, CertPolicy, SignatureVerifier, Untrusted
-from tests.collectors.conftest import PROJECT, ROUTING, write_json
-from tests.collectors.sns_fakes import Signer, certificate, fake_aws, new_key, serve_wsgi
+from tests.runtime.collectors.conftest import PROJECT, ROUTING, write_json
+from tests.runtime.collectors.sns_fakes import Signer, certificate, fake_aws, new_key, serve_wsgi
 
 pytestmark = pytest.mark.emulator
 

@@ -508,6 +508,7 @@ def check_columns(fields: list[dict], top: bool) -> None:
             check_columns(f["fields"], top=False)
 
 
+@pytest.mark.slow
 @PROFILE
 @given(projects())
 def test_random_valid_schemas_build_into_matching_ddl_and_schema_json(project: Project):

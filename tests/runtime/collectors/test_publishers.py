@@ -12,7 +12,7 @@ import pytest
 from datahem.runtime.collectors.async_publisher import AsyncEventPublisher
 from datahem.runtime.collectors.contract import Event
 from datahem.runtime.collectors.publisher import EventPublisher, PublishError, PublisherSettings
-from tests.collectors.conftest import PROJECT, emulator_process, frozen
+from tests.runtime.collectors.conftest import PROJECT, emulator_process, frozen
 
 pytestmark = pytest.mark.emulator
 

@@ -20,10 +20,10 @@ from datahem.runtime.beam.local import local_pipelines, run_all
 from tests.conftest import ROOT
 from tests.emulators import bigquery_emulator, pubsub_emulator
 from tests.examples import load_examples
-from tests.pipelines import platform as pf
-from tests.pipelines.conftest import TEST_KEYS
+from tests.runtime.beam import platform as pf
+from tests.runtime.beam.conftest import TEST_KEYS
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 GOLDEN = ROOT / "tests" / "golden" / "converters"
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
 from datahem.runtime.collectors.publisher import PublisherSettings
-from tests.collectors.conftest import PROJECT, ROUTING, UvicornThread, emulator_process, frozen, serve_asgi
+from tests.runtime.collectors.conftest import PROJECT, ROUTING, UvicornThread, emulator_process, frozen, serve_asgi
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 TOPIC = "grocer.analytics.v1.UniversalAnalyticsHit"
 SECRETS = {"GA4_API_KEY": "k", "SURVEY_WEBHOOK_SECRET": "s"}

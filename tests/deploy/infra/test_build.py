@@ -14,7 +14,7 @@ import pytest
 
 from datahem.compiler import writer
 from datahem.compiler.emitters import infra
-from tests.conftest import ROOT, copy_project, run_datahem
+from tests.conftest import ROOT, copy_project, invoke_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
 
@@ -29,11 +29,13 @@ def _datahem(*args, cwd, env=None):
     )
 
 
+@pytest.mark.slow
 def test_fresh_synth_is_byte_identical_to_the_committed_tree(synthesized):
     """Built from scratch in another directory, at another time: the same bytes as generated/ in the repository."""
     assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(ROOT / "generated")
 
 
+@pytest.mark.slow
 def test_unchanged_infrastructure_is_not_synthesized_again(synthesized):
     proc = _datahem("build", cwd=synthesized.project, env=NO_NODE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -42,6 +44,7 @@ def test_unchanged_infrastructure_is_not_synthesized_again(synthesized):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+@pytest.mark.slow
 def test_changed_infrastructure_is_synthesized_and_a_failure_writes_nothing(synthesized, tmp_path):
     project = copy_project(synthesized.project, tmp_path / "p")
     before = writer.read_tree(project / "generated")
@@ -106,6 +109,7 @@ def app_module():
     return module
 
 
+@pytest.mark.slow
 def test_generated_main_imports(app_module):
     assert app_module.PLATFORM == ROOT / "generated" / "infra" / "platform.json"
     assert callable(app_module.synth)
@@ -128,6 +132,7 @@ def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
     return {s.node.id: json.loads(Testing.synth(s)) for s in built.node.children}
 
 
+@pytest.mark.slow
 def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_module, tmp_path):
     role = "    role_arn: arn:aws:iam::123456789012:role/datahem-kinesis-reader"
     stacks = _variant_stacks(app_module, tmp_path, lambda t: t.replace(role, "    credentials_secret: kinesis-keys"))
@@ -160,6 +165,7 @@ def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_modu
     assert "kinesis_web_identity_car_temperatures" not in stacks["dev"].get("output", {})
 
 
+@pytest.mark.slow
 def test_environment_without_state_bucket_keeps_local_state_outside_generated(app_module, tmp_path):
     stacks = _variant_stacks(
         app_module, tmp_path, lambda t: t.replace("      state_bucket: grocer-data-dev-tfstate\n", "")
@@ -219,7 +225,7 @@ def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
     edited = edit(sources.read_text())
     assert edited != sources.read_text()
     sources.write_text(edited)
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert expected in proc.stdout
     assert "nothing was written" in proc.stderr
@@ -235,7 +241,7 @@ def test_removing_a_field_is_refused_against_the_committed_tree(tmp_path):
     text = proto.read_text()
     field = next(line for line in text.splitlines() if re.match(r"^\s+double \w+ = \d+", line))
     proto.write_text(text.replace(field + "\n", ""))
-    proc = run_datahem("build", cwd=project)
+    proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(
         r"^schemas/grocer/delivery/v1/car_temperature\.proto:\d+:\d+: error\[FIELD_REMOVED\]: field `",
@@ -283,6 +289,7 @@ def test_the_scanner_finds_planted_keys():
     assert not find_secrets("ok.json", b'{"sha256": "' + b"ab" * 32 + b'", "topic": "grocer.commerce.v1.Order"}')
 
 
+@pytest.mark.slow
 def test_no_secret_value_anywhere_under_generated(synthesized):
     tree = writer.read_tree(synthesized.project / "generated")
     assert any(p.startswith("infra/cdktf.out/") for p in tree)

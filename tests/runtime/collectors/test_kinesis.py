@@ -37,9 +37,9 @@ from datahem.runtime.collectors.kinesis.shards import StreamCheckpoint
 from datahem.runtime.collectors.kinesis.source import CheckpointTracker, ReaderSettings, ReadKinesisFn
 from datahem.runtime.collectors.publisher import PublisherSettings
 from datahem.runtime.collectors.routing import KinesisStream, load_kinesis_streams
-from tests.collectors.conftest import PROJECT, write_json
+from tests.runtime.collectors.conftest import PROJECT, write_json
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/datahem-kinesis-reader"

@@ -11,6 +11,8 @@ import pytest
 from datahem.compiler.emitters.infra import account_id, dead_letter_subscription
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # every test reads the session's synth (about 10 s)
+
 TAG_READER = "roles/datacatalog.categoryFineGrainedReader"
 MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
 
