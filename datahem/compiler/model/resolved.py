@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from datahem.compiler.diagnostics import Loc
+from datahem.runtime.contracts.routing import Route
 
 POLICY_TAG_PLACEHOLDER = "datahem:category/{}"
 
@@ -259,52 +260,16 @@ class BigQuerySettings:
 
 
 @dataclass(frozen=True)
-class HttpAuth:
-    type: str  # none | api_key | hmac
-    header: str | None = None
-    secret_env: str | None = None
-    algorithm: str = "sha256"
-    encoding: str = "hex"
-    prefix: str = ""
-
-
-@dataclass(frozen=True)
-class HttpRoute:
-    path: str
-    methods: tuple[str, ...]
-    format: str
-    auth: HttpAuth
-    cors_origins: tuple[str, ...]
-    max_body_bytes: int
-    ip_anonymization: str
-
-
-@dataclass(frozen=True)
-class SnsRoute:
-    route: str
-    topic_arns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class KinesisStream:
-    stream_arn: str
-    region: str
-    role_arn: str | None
-    credentials_secret: str | None
-
-
-@dataclass(frozen=True)
 class Source:
     name: str
     kind: str
     message: str
     description: str
     table: Table
+    # the routing entry: a datahem.runtime.contracts.routing class of the kind (datahem.compiler.sources)
+    route: Route
     loc: Loc
     locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
-    http: HttpRoute | None = None
-    sns: SnsRoute | None = None
-    kinesis: KinesisStream | None = None
 
 
 @dataclass(frozen=True)
