@@ -347,9 +347,7 @@ def test_http_collector_runs_on_cloud_run_with_secrets_from_secret_manager(examp
     assert dev.target(template["service_account"])["account_id"] == account_id("http-collector")
     env = {e["name"]: e for e in template["containers"][0]["env"]}
     secret_envs = {
-        s.route.auth.secret_env
-        for s in example_model.sources
-        if s.kind == "http" and s.route.auth.type != "none"
+        s.route.auth.secret_env for s in example_model.sources if s.kind == "http" and s.route.auth.type != "none"
     }
     assert secret_envs
     for name in secret_envs:
