@@ -219,7 +219,7 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
 
 
 def sources_of(model: Model) -> list[str]:
-    return [f"schemas/{f}" for f in model.proto_files] + ["sources.yaml"]
+    return list(model.provenance)
 
 
 def platform(model: Model) -> dict:

@@ -51,12 +51,12 @@ def emit(model: Model) -> list[OutputFile]:
     out: list[OutputFile] = []
     for t in model.tables:
         ctx = converter_context(model, t, model.enum)
-        files = [f"schemas/{f}" for f in t.proto_files] + ["sources.yaml"]
+        files = t.provenance
         text = render("pipelines/converter.py.j2", header=header("py", files), **ctx).decode()
         sources[f"pipelines/converters/{module_name(t)}.py"] = text
     for s in model.sources:
         spec = _spec(model, s)
-        files = [f"schemas/{f}" for f in s.table.proto_files] + ["sources.yaml"]
+        files = s.table.provenance
         text = render(
             "pipelines/source.py.j2",
             header=header("py", files),

@@ -125,6 +125,12 @@ class Partitioning:
     loc: Loc
 
 
+def provenance(proto_files: tuple[str, ...]) -> tuple[str, ...]:
+    """The inputs a generated file derives from, as its header names them: .proto files under schemas/, then
+    sources.yaml."""
+    return (*(f"schemas/{f}" for f in proto_files), "sources.yaml")
+
+
 @dataclass(frozen=True)
 class Table:
     message: str  # full proto name
@@ -141,6 +147,10 @@ class Table:
     option_loc: Loc
     fingerprint: str  # sha256 of the message's descriptor (with its dependencies' types)
     system: bool = False  # DataHem's own tables (backup, dead letters): no metadata columns, no topic
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        return provenance(self.proto_files)
 
     @property
     def bq_columns(self) -> tuple[Column, ...]:
@@ -292,6 +302,10 @@ class Model:
     # schema evolution against the baseline (datahem.compiler.evolution.Evolution), set by the build; the migrations
     # emitter writes its history and migration files
     evolution: object | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        return provenance(self.proto_files)
 
     def enum(self, name: str) -> EnumType:
         return next(e for e in self.enums if e.name == name)
