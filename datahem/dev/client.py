@@ -163,7 +163,11 @@ def send_examples(state: dict, project_dir: Path) -> list[Sent]:
     out = []
     for source in layout.sources:
         for ex in (e for e in examples if e.message == source.message):
-            out.append(SENDERS[source.kind](state, source, ex, clients))
+            send = SENDERS.get(source.kind)
+            if send is None:
+                out.append(Sent(source, ex, source.kind, f"not sent: datahem dev has no sender for kind {source.kind}"))
+            else:
+                out.append(send(state, source, ex, clients))
     return out
 
 
