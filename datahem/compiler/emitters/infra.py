@@ -202,7 +202,7 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
         accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
         pipelines.append(
             {
-                "name": "datahem-backup",
+                "name": job_name("backup"),
                 "kind": "backup",
                 "source": "",
                 "template": "backup",

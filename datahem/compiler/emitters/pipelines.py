@@ -78,7 +78,7 @@ def emit(model: Model) -> list[OutputFile]:
             out.append(OutputFile(f"pipelines/templates/{r.module}.json", to_json(meta)))
     bq = model.bigquery
     backup = {
-        "pipeline": "datahem-backup",
+        "pipeline": job_name("backup"),
         "subscriptions": [t.backup_subscription for t in model.tables],
         "table": f"{bq.backup_dataset}.{bq.backup_table}",
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
