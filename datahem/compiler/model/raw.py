@@ -1,6 +1,7 @@
 """The raw model: dataclasses that mirror sources.yaml key for key, with positions.
 
-Built by `datahem.compiler.loader.yaml_strict.Binder`; every key declared here is documented in the README.
+Built by `datahem.compiler.loader.yaml_strict.Binder`; every key declared here (and each source kind's own keys,
+declared by its module in `datahem.compiler.sources`) is documented in the README.
 Nothing is resolved or defaulted beyond the literal defaults below: that is `datahem.compiler.model.resolve`'s job.
 """
 
