@@ -13,6 +13,7 @@ import click
 
 from datahem.compiler import rules as _rules  # noqa: F401  (registers the rules)
 from datahem.compiler.diagnostics import FORMATTERS, RULES, CompileError
+from datahem.compiler.sources import KINDS
 
 PROJECT = click.option(
     "--project",
@@ -121,7 +122,7 @@ def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, 
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["http", "sns"]))
+@click.argument("kind", type=click.Choice([k.name for k in KINDS.values() if k.dev.serve]))
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @PROJECT

@@ -147,6 +147,14 @@ def send_kinesis(state: dict, source: SourceLayout, ex: Example, clients: dict) 
     return sent
 
 
+# How an example reaches each source kind's collector (the kinds: datahem.compiler.sources.KINDS)
+SENDERS = {
+    "http": lambda state, source, ex, _clients: send_http(state, source, ex),
+    "sns": lambda state, source, ex, _clients: send_sns(state, source, ex),
+    "kinesis": send_kinesis,
+}
+
+
 def send_examples(state: dict, project_dir: Path) -> list[Sent]:
     """Send every example of every source through its collector; returns what was sent and how it was answered."""
     layout = Layout.from_json(state["layout"])
@@ -155,12 +163,11 @@ def send_examples(state: dict, project_dir: Path) -> list[Sent]:
     out = []
     for source in layout.sources:
         for ex in (e for e in examples if e.message == source.message):
-            if source.kind == "http":
-                out.append(send_http(state, source, ex))
-            elif source.kind == "sns":
-                out.append(send_sns(state, source, ex))
+            send = SENDERS.get(source.kind)
+            if send is None:
+                out.append(Sent(source, ex, source.kind, f"not sent: datahem dev has no sender for kind {source.kind}"))
             else:
-                out.append(send_kinesis(state, source, ex, clients))
+                out.append(send(state, source, ex, clients))
     return out
 
 

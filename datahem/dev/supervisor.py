@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
+from datahem.compiler.sources import KINDS
 from datahem.dev import emulators
 from datahem.dev.layout import Layout
 from datahem.dev.sns_local import certificate_server
@@ -317,21 +318,25 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
 
                 t0 = time.monotonic()
                 status.update("collectors")
-                for kind in ("http", "sns"):
+                served = [k for k in KINDS.values() if k.dev.serve]
+                for kind in served:
                     port = emulators.free_port()
-                    command = [python, "-m", "datahem.cli", "serve", kind, "--port", str(port)]
+                    command = [python, "-m", "datahem.cli", "serve", kind.name, "--port", str(port)]
                     command += ["--project", str(project_dir)]
-                    proc = stack.enter_context(emulators.child_process(command, logs / f"{kind}-collector.log", env))
+                    log = logs / f"{kind.name}-collector.log"
+                    proc = stack.enter_context(emulators.child_process(command, log, env))
                     emulators.wait_for_port(port, 60, proc)
-                    endpoints[kind] = f"http://127.0.0.1:{port}"
-                step(f"HTTP collector on {endpoints['http']}, SNS collector on {endpoints['sns']}", t0)
+                    endpoints[kind.name] = f"http://127.0.0.1:{port}"
+                step(", ".join(f"{k.label} collector on {endpoints[k.name]}" for k in served), t0)
 
                 t0 = time.monotonic()
                 status.update("Kinesis reader and pipelines (DirectRunner)")
-                if streams:
-                    command = [python, "-m", "datahem.runtime.collectors.kinesis", "--routing-dir", str(routing)]
-                    command += ["--runner=DirectRunner"]
-                    stack.enter_context(emulators.child_process(command, logs / "kinesis-reader.log", env, project_dir))
+                for kind in KINDS.values():
+                    if kind.dev.reader_module and any(s.kind == kind.name for s in layout.sources):
+                        command = [python, "-m", kind.dev.reader_module, "--routing-dir", str(routing)]
+                        command += ["--runner=DirectRunner"]
+                        log = logs / f"{kind.name}-reader.log"
+                        stack.enter_context(emulators.child_process(command, log, env, project_dir))
                 pipelines_log = logs / "pipelines.log"
                 command = [python, "-m", "datahem.dev.pipelines", "--project-dir", str(project_dir)]
                 command += ["--gcp-project", layout.gcp_project, "--bigquery-endpoint", bq]

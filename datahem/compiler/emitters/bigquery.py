@@ -87,7 +87,7 @@ def schema_json(t: Table, sources: list[str]) -> bytes:
 
 
 def table_sources(t: Table) -> list[str]:
-    return [f"schemas/{f}" for f in t.proto_files] + ["sources.yaml"]
+    return list(t.provenance)
 
 
 def emit(model: Model) -> list[OutputFile]:

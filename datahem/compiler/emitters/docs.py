@@ -64,7 +64,7 @@ def emit(model: Model) -> list[OutputFile]:
         }
         for c in model.categories
     ]
-    sources = [f"schemas/{f}" for f in model.proto_files] + ["sources.yaml"]
+    sources = model.provenance
     body = render(
         "docs/catalog.md.j2", header=header("md", sources), project=model.project, tables=tables, categories=categories
     )

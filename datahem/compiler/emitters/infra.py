@@ -29,47 +29,21 @@ from pathlib import Path
 
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
 from datahem.compiler.emitters.bigquery import field_schema
-from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Category, Model, Source, Table
+from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Category, Model, Table
+from datahem.compiler.sources import KINDS
+from datahem.compiler.sources.platform import DATAFLOW_WORKER, PUBLISHER, SECRET_ACCESSOR, account, account_id
+from datahem.runtime.contracts.platform import FORMAT
+from datahem.runtime.contracts.routing import job_name
 
-FORMAT = 1  # platform.json format; datahem/deploy/infra/model.py reads the same number
 LIBRARY = Path(__file__).resolve().parents[2] / "deploy" / "infra"  # read as files, never imported
 TOOLS = ("cdktf", "constructs", "jsii", "cdktf-cdktf-provider-google", "cdktf-cdktf-provider-google-beta")
 STACKS = "infra/cdktf.out/stacks"
 DESCRIPTOR_SET = "registry/descriptor_set.binpb"
 SYNTH_TIMEOUT_SECONDS = 600
 
-# What every Dataflow worker needs besides its pipeline's own resources: run as a Dataflow worker (project-wide by
-# nature), read the template spec and descriptor set, write temporary files, pull the pipeline image.
-DATAFLOW_WORKER = (
-    {"role": "roles/dataflow.worker", "project": "self"},
-    {"role": "roles/storage.objectViewer", "bucket": "registry"},
-    {"role": "roles/storage.objectAdmin", "bucket": "dataflow"},
-    {"role": "roles/artifactregistry.reader", "repository": "images"},
-)
 # Dataflow's Pub/Sub source reads the subscription's settings (pubsub.subscriptions.get) besides consuming it.
 READ_SUBSCRIPTION = ("roles/pubsub.subscriber", "roles/pubsub.viewer")
-PUBLISHER = "roles/pubsub.publisher"
 DATA_EDITOR = "roles/bigquery.dataEditor"
-SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
-COLLECTOR_MAX_INSTANCES = 20
-
-
-def account_id(kind: str, name: str = "") -> str:
-    """A service account id (6-30 characters: lower-case letters, digits, `-`): `dh-<kind>-<name>`, shortened with
-    a hash suffix when too long so distinct names never share an account."""
-    base = "-".join(p for p in ("dh", kind, name.replace("_", "-")) if p)
-    if len(base) <= 30:
-        return base
-    return f"{base[:23].rstrip('-')}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
-
-
-def job_name(source: str) -> str:
-    """Dataflow job of a source pipeline, as the pipelines emitter names it."""
-    return f"datahem-{source.replace('_', '-')}"
-
-
-def kinesis_job_name(source: str) -> str:
-    return f"datahem-kinesis-{source.replace('_', '-')}"
 
 
 def dead_letter_subscription(t: Table) -> str:
@@ -160,27 +134,16 @@ def _secrets(model: Model) -> list[dict]:
         entry["purposes"] = sorted({*entry["purposes"], purpose})
 
     for s in model.sources:
-        if s.http and s.http.auth.type != "none" and s.http.auth.secret_env:
-            add(s.http.auth.secret_env, f"{s.http.auth.type} of HTTP source {s.name}")
-        if s.kinesis and s.kinesis.credentials_secret:
-            add(s.kinesis.credentials_secret, f"AWS credentials of Kinesis source {s.name}", kms=True)
+        for secret in KINDS[s.kind].secrets(s):
+            add(secret.id, secret.purpose, kms=secret.kms)
     for t in model.tables:
         for key in t.pseudonymization_secrets:
             add(key, f"pseudonymization key of {table_ref(t)}")
     return [secrets[k] for k in sorted(secrets)]
 
 
-def _grants(*grants: dict) -> list[dict]:
-    unique = {tuple(sorted(g.items())) for g in grants}
-    return [dict(g) for g in sorted(unique, key=lambda g: (dict(g)["role"], g))]
-
-
 def _read(subscription: str) -> list[dict]:
     return [{"role": role, "subscription": subscription} for role in READ_SUBSCRIPTION]
-
-
-def _account(sa_id: str, display: str, description: str, grants: list[dict]) -> dict:
-    return {"id": sa_id, "display_name": display, "description": description, "grants": _grants(*grants)}
 
 
 def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
@@ -191,38 +154,13 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
     collectors: dict = {}
     pipelines: list[dict] = []
 
-    http = [s for s in model.sources if s.http]
-    if http:
-        sa = account_id("http-collector")
-        secret_env = {s.http.auth.secret_env: s.http.auth.secret_env for s in http if s.http.auth.type != "none"}
-        grants = [{"role": PUBLISHER, "topic": s.table.topic} for s in http]
-        grants += [{"role": SECRET_ACCESSOR, "secret": sid} for sid in secret_env.values()]
-        accounts.append(_account(sa, "DataHem HTTP collector", "Publishes HTTP events to their topics.", grants))
-        collectors["http"] = {
-            "name": "datahem-http-collector",
-            "service_account": sa,
-            "image": "http-collector",
-            "max_instances": COLLECTOR_MAX_INSTANCES,
-            "secret_env": dict(sorted(secret_env.items())),
-            "sources": [s.name for s in http],
-        }
-    sns = [s for s in model.sources if s.sns]
-    if sns:
-        sa = account_id("sns-collector")
-        grants = [{"role": PUBLISHER, "topic": s.table.topic} for s in sns]
-        accounts.append(
-            _account(sa, "DataHem SNS collector", "Publishes AWS SNS notifications to their topics.", grants)
-        )
-        collectors["sns"] = {
-            "name": "datahem-sns-collector",
-            "service_account": sa,
-            "runtime": "python311",
-            # datahem/runtime/collectors/sns/main.py, from a source archive of the repository (datahem/runtime/ and generated/)
-            "entry_point": "collect",
-            "source_file": "datahem/runtime/collectors/sns/main.py",
-            "max_instances": COLLECTOR_MAX_INSTANCES,
-            "sources": [s.name for s in sns],
-        }
+    for name, kind in KINDS.items():
+        of_kind = [s for s in model.sources if s.kind == name]
+        if of_kind:
+            part = kind.platform(of_kind)
+            accounts += part.accounts
+            collectors |= part.collectors
+            pipelines += part.pipelines
 
     for s in model.sources:
         t = s.table
@@ -236,7 +174,7 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
             *DATAFLOW_WORKER,
         ]
         accounts.append(
-            _account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
+            account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
         )
         pipelines.append(
             {
@@ -252,8 +190,6 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
                 },
             }
         )
-        if s.kinesis:
-            pipelines.append(_kinesis_reader(s, accounts))
 
     if model.tables:
         sa = account_id("backup")
@@ -263,10 +199,10 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
             {"role": DATA_EDITOR, "table": dead_letters},
             *DATAFLOW_WORKER,
         ]
-        accounts.append(_account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
+        accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
         pipelines.append(
             {
-                "name": "datahem-backup",
+                "name": job_name("backup"),
                 "kind": "backup",
                 "source": "",
                 "template": "backup",
@@ -282,40 +218,8 @@ def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
     )
 
 
-def _kinesis_reader(s: Source, accounts: list[dict]) -> dict:
-    """The Kinesis reader (a Beam job) publishes the stream to the source's topic. With `role_arn` it assumes that
-    AWS role by web-identity federation from its own service account, so no AWS key exists anywhere; with
-    `credentials_secret` it reads keys from that KMS-encrypted secret (the id, never the value, is a parameter)."""
-    k = s.kinesis
-    sa = account_id("kin", s.name)
-    params: dict = {
-        "source": s.name,
-        "stream_arn": k.stream_arn,
-        "aws_region": k.region,
-        "topic": {"topic": s.table.topic},
-    }
-    grants = [{"role": PUBLISHER, "topic": s.table.topic}, *DATAFLOW_WORKER]
-    if k.role_arn:
-        params["aws_role_arn"] = k.role_arn
-    else:
-        params["credentials_secret"] = {"secret": k.credentials_secret}
-        grants.append({"role": SECRET_ACCESSOR, "secret": k.credentials_secret})
-    accounts.append(
-        _account(sa, f"DataHem Kinesis reader {s.name}", f"Reads the Kinesis stream of source {s.name}.", grants)
-    )
-    return {
-        "name": kinesis_job_name(s.name),
-        "kind": "kinesis",
-        "source": s.name,
-        "template": f"kinesis_{s.name}",
-        "service_account": sa,
-        "web_identity": bool(k.role_arn),
-        "parameters": params,
-    }
-
-
 def sources_of(model: Model) -> list[str]:
-    return [f"schemas/{f}" for f in model.proto_files] + ["sources.yaml"]
+    return list(model.provenance)
 
 
 def platform(model: Model) -> dict:

@@ -14,7 +14,7 @@ from datahem.compiler.model.resolved import Model
 def emit(model: Model) -> list[OutputFile]:
     evolution = model.evolution if isinstance(model.evolution, Evolution) else None
     history = evolution.history if evolution else {"format": 1, "migrations": [], "retired_tables": []}
-    sources = [f"schemas/{f}" for f in model.proto_files] + ["sources.yaml"]
+    sources = model.provenance
     out = [OutputFile(HISTORY, to_json({"comment": header_text(sources), **history}))]
     if evolution is None:
         return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datahem.compiler.emitters import OutputFile, format_python, header, header_text, render, to_json
 from datahem.compiler.emitters.converters import converter_context, module_name
 from datahem.compiler.model.resolved import Model, Source
+from datahem.compiler.sources import KINDS
+from datahem.runtime.contracts.routing import job_name
 
 
 def pipeline_module(source: Source) -> str:
@@ -18,7 +20,7 @@ def _spec(model: Model, s: Source) -> dict:
     t = s.table
     bq = model.bigquery
     return {
-        "pipeline": f"datahem-{s.name.replace('_', '-')}",
+        "pipeline": job_name(s.name),
         "source": s.name,
         "message_type": s.message,
         "subscription": t.enrichment_subscription,
@@ -49,12 +51,12 @@ def emit(model: Model) -> list[OutputFile]:
     out: list[OutputFile] = []
     for t in model.tables:
         ctx = converter_context(model, t, model.enum)
-        files = [f"schemas/{f}" for f in t.proto_files] + ["sources.yaml"]
+        files = t.provenance
         text = render("pipelines/converter.py.j2", header=header("py", files), **ctx).decode()
         sources[f"pipelines/converters/{module_name(t)}.py"] = text
     for s in model.sources:
         spec = _spec(model, s)
-        files = [f"schemas/{f}" for f in s.table.proto_files] + ["sources.yaml"]
+        files = s.table.provenance
         text = render(
             "pipelines/source.py.j2",
             header=header("py", files),
@@ -66,28 +68,17 @@ def emit(model: Model) -> list[OutputFile]:
         desc = f"DataHem source {s.name}: {s.message} from {s.kind} into {spec['table']}"
         out.append(OutputFile(f"pipelines/templates/{pipeline_module(s)}.json", to_json(_metadata(spec, desc))))
     for s in model.sources:
-        if not s.kinesis:
-            continue
-        k = s.kinesis
-        sources[f"pipelines/kinesis_{s.name}.py"] = render(
-            "pipelines/kinesis.py.j2",
-            header=header("py", ["sources.yaml"]),
-            source=s,
-            stream_arn=k.stream_arn,
-            region=k.region,
-            role_arn=k.role_arn,
-            topic=s.table.topic,
-        ).decode()
-        spec = {"pipeline": f"datahem-kinesis-{s.name.replace('_', '-')}", "dead_letter_table": ""}
-        meta = _metadata(spec, f"DataHem Kinesis reader {s.name}: {k.stream_arn} into topic {s.table.topic}")
-        meta["parameters"] = [
-            {"name": name, "label": name, "isOptional": True, "helpText": "Must match generated/routing/kinesis.json"}
-            for name in ("source", "stream_arn", "aws_region", "aws_role_arn", "credentials_secret", "topic")
-        ]
-        out.append(OutputFile(f"pipelines/templates/kinesis_{s.name}.json", to_json(meta)))
+        for r in KINDS[s.kind].readers(s):
+            text = render(r.template, header=header("py", ["sources.yaml"]), **r.context).decode()
+            sources[f"pipelines/{r.module}.py"] = text
+            meta = _metadata({"pipeline": r.job, "dead_letter_table": ""}, r.description)
+            meta["parameters"] = [
+                {"name": name, "label": name, "isOptional": True, "helpText": r.help} for name in r.parameters
+            ]
+            out.append(OutputFile(f"pipelines/templates/{r.module}.json", to_json(meta)))
     bq = model.bigquery
     backup = {
-        "pipeline": "datahem-backup",
+        "pipeline": job_name("backup"),
         "subscriptions": [t.backup_subscription for t in model.tables],
         "table": f"{bq.backup_dataset}.{bq.backup_table}",
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",

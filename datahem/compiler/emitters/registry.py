@@ -38,7 +38,7 @@ def emit(model: Model) -> list[OutputFile]:
         }
     files = [f"schemas/{f}" for f in model.proto_files]
     index = {
-        "comment": header_text(files + ["sources.yaml"]),
+        "comment": header_text(model.provenance),
         "descriptor_set": "descriptor_set.binpb",
         "files": files,
         "messages": messages,

@@ -1,16 +1,19 @@
 """The raw model: dataclasses that mirror sources.yaml key for key, with positions.
 
-Built by `datahem.compiler.loader.yaml_strict.Binder`; every key declared here is documented in the README.
+Built by `datahem.compiler.loader.yaml_strict.Binder`; every key declared here (and each source kind's own keys,
+declared by its module in `datahem.compiler.sources`) is documented in the README.
 Nothing is resolved or defaulted beyond the literal defaults below: that is `datahem.compiler.model.resolve`'s job.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
 from datahem.compiler import rules as _rules  # noqa: F401  (registers the compatibility rules named below)
 from datahem.compiler.diagnostics import RULES, Loc
 from datahem.compiler.loader.yaml_strict import key_field, spec
+from datahem.compiler.sources import KINDS
+from datahem.compiler.sources.http import RawAuth  # noqa: F401  (the `auth` key of an http source)
 
 MASKING_RULES = (
     "SHA256",
@@ -21,10 +24,7 @@ MASKING_RULES = (
     "EMAIL_MASK",
     "DATE_YEAR_MASK",
 )
-SOURCE_KINDS = ("http", "sns", "kinesis")
-HTTP_METHODS = ("GET", "POST", "PUT")
-HTTP_FORMATS = ("json", "form", "ua", "ga4")
-IP_ANONYMIZATION = ("none", "truncate", "drop")
+SOURCE_KINDS = tuple(KINDS)
 ACCEPTABLE_RULES = tuple(sorted(r.id for r in RULES.values() if r.acceptable))
 
 
@@ -76,42 +76,26 @@ class RawCategory:
     locs: dict[str, Loc] = _locs()
 
 
-@dataclass(kw_only=True)
-class RawAuth:
-    type: str = spec(choices=("none", "api_key", "hmac"))
-    header: str | None = spec(None)
-    secret_env: str | None = spec(None)
-    algorithm: str = spec("sha256", choices=("sha1", "sha256", "sha512"))
-    encoding: str = spec("hex", choices=("hex", "base64"))
-    prefix: str = spec("")
-    loc: Loc = _loc()
-    locs: dict[str, Loc] = _locs()
-
-
-@dataclass(kw_only=True)
-class RawSource:
-    name: str = spec(doc="unique source name")
-    kind: str = spec(choices=SOURCE_KINDS)
-    message: str = spec(doc="full protobuf message name, e.g. grocer.commerce.v1.Order")
-    description: str = spec("")
-    # http
-    path: str = spec(kinds=("http",), doc="URL path of the route, e.g. /collect")
-    methods: list[str] = spec(["POST"], kinds=("http",), choices=HTTP_METHODS)
-    format: str = spec("json", kinds=("http",), choices=HTTP_FORMATS)
-    auth: RawAuth | None = spec(None, kinds=("http",))
-    cors_origins: list[str] = spec([], kinds=("http",))
-    max_body_bytes: int = spec(65536, kinds=("http",))
-    ip_anonymization: str = spec("truncate", kinds=("http",), choices=IP_ANONYMIZATION)
-    # sns
-    route: str = spec(kinds=("sns",), doc="value of the `route` query parameter of the SNS subscription")
-    topic_arns: list[str] = spec(kinds=("sns",), doc="SNS topic ARNs allowed to publish to this route")
-    # kinesis
-    stream_arn: str = spec(kinds=("kinesis",), doc="ARN of the Kinesis stream")
-    region: str = spec(kinds=("kinesis",), doc="AWS region of the stream")
-    role_arn: str | None = spec(None, kinds=("kinesis",))
-    credentials_secret: str | None = spec(None, kinds=("kinesis",))
-    loc: Loc = _loc()
-    locs: dict[str, Loc] = _locs()
+# A source: the keys every kind has, then each kind's own keys (declared by its module in datahem.compiler.sources,
+# accepted only for that kind: the binder reports a key of another kind).
+RawSource = make_dataclass(
+    "RawSource",
+    [
+        ("name", str, spec(doc="unique source name")),
+        ("kind", str, spec(choices=SOURCE_KINDS)),
+        ("message", str, spec(doc="full protobuf message name, e.g. grocer.commerce.v1.Order")),
+        ("description", str, spec("")),
+        *(
+            (k.name, k.type, spec(k.default, kinds=(kind.name,), choices=k.choices, doc=k.doc))
+            for kind in KINDS.values()
+            for k in kind.raw_keys
+        ),
+        ("loc", Loc, _loc()),
+        ("locs", dict[str, Loc], _locs()),
+    ],
+    kw_only=True,
+)
+RawSource.__module__ = __name__
 
 
 @dataclass(kw_only=True)

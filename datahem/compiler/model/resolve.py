@@ -21,17 +21,14 @@ from datahem.compiler.model.resolved import (
     Column,
     EnumType,
     Environment,
-    HttpAuth,
-    HttpRoute,
-    KinesisStream,
     Model,
     Partitioning,
-    SnsRoute,
     Source,
     Table,
     Transforms,
     all_columns,
 )
+from datahem.compiler.sources import KINDS
 from datahem.compiler.vocabulary import COLUMN, TABLE, VOCABULARY_IMPORT, options_pb2
 from datahem.runtime import typemap
 
@@ -332,23 +329,8 @@ class Resolver:
         return name.startswith("google.protobuf.") or name.startswith("datahem.")
 
     def source(self, s: R.RawSource, table: Table) -> Source:
-        http = sns = kinesis = None
-        if s.kind == "http":
-            a = s.auth or R.RawAuth(type="none")
-            http = HttpRoute(
-                path=s.path,
-                methods=tuple(sorted(set(s.methods))),
-                format=s.format,
-                auth=HttpAuth(a.type, a.header, a.secret_env, a.algorithm, a.encoding, a.prefix),
-                cors_origins=tuple(s.cors_origins),
-                max_body_bytes=s.max_body_bytes,
-                ip_anonymization=s.ip_anonymization,
-            )
-        elif s.kind == "sns":
-            sns = SnsRoute(s.route, tuple(sorted(s.topic_arns)))
-        else:
-            kinesis = KinesisStream(s.stream_arn, s.region, s.role_arn, s.credentials_secret)
-        return Source(s.name, s.kind, s.message, s.description, table, s.loc, dict(s.locs), http, sns, kinesis)
+        route = KINDS[s.kind].resolve(s, s.name, s.message, table.topic)
+        return Source(s.name, s.kind, s.message, s.description, table, route, s.loc, dict(s.locs))
 
 
 def _transforms(o: options_pb2.ColumnOptions) -> Transforms:

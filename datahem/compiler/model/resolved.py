@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from datahem.compiler.diagnostics import Loc
+from datahem.runtime.contracts.routing import Route
 
 POLICY_TAG_PLACEHOLDER = "datahem:category/{}"
 
@@ -124,6 +125,12 @@ class Partitioning:
     loc: Loc
 
 
+def provenance(proto_files: tuple[str, ...]) -> tuple[str, ...]:
+    """The inputs a generated file derives from, as its header names them: .proto files under schemas/, then
+    sources.yaml."""
+    return (*(f"schemas/{f}" for f in proto_files), "sources.yaml")
+
+
 @dataclass(frozen=True)
 class Table:
     message: str  # full proto name
@@ -140,6 +147,10 @@ class Table:
     option_loc: Loc
     fingerprint: str  # sha256 of the message's descriptor (with its dependencies' types)
     system: bool = False  # DataHem's own tables (backup, dead letters): no metadata columns, no topic
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        return provenance(self.proto_files)
 
     @property
     def bq_columns(self) -> tuple[Column, ...]:
@@ -259,52 +270,16 @@ class BigQuerySettings:
 
 
 @dataclass(frozen=True)
-class HttpAuth:
-    type: str  # none | api_key | hmac
-    header: str | None = None
-    secret_env: str | None = None
-    algorithm: str = "sha256"
-    encoding: str = "hex"
-    prefix: str = ""
-
-
-@dataclass(frozen=True)
-class HttpRoute:
-    path: str
-    methods: tuple[str, ...]
-    format: str
-    auth: HttpAuth
-    cors_origins: tuple[str, ...]
-    max_body_bytes: int
-    ip_anonymization: str
-
-
-@dataclass(frozen=True)
-class SnsRoute:
-    route: str
-    topic_arns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class KinesisStream:
-    stream_arn: str
-    region: str
-    role_arn: str | None
-    credentials_secret: str | None
-
-
-@dataclass(frozen=True)
 class Source:
     name: str
     kind: str
     message: str
     description: str
     table: Table
+    # the routing entry: a datahem.runtime.contracts.routing class of the kind (datahem.compiler.sources)
+    route: Route
     loc: Loc
     locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
-    http: HttpRoute | None = None
-    sns: SnsRoute | None = None
-    kinesis: KinesisStream | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +302,10 @@ class Model:
     # schema evolution against the baseline (datahem.compiler.evolution.Evolution), set by the build; the migrations
     # emitter writes its history and migration files
     evolution: object | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        return provenance(self.proto_files)
 
     def enum(self, name: str) -> EnumType:
         return next(e for e in self.enums if e.name == name)

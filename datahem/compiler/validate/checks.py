@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model.resolved import METADATA_COLUMNS, METADATA_NAMES, Column, Model, Table
+from datahem.compiler.sources import KINDS
 from datahem.runtime import typemap
 
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
@@ -22,11 +23,6 @@ GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 IAM_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s@]*@?[^\s]+$|^principal(Set)?://\S+$")
-SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLIDENTIFIER")
 MAX_NESTING = 15
 MAX_COLUMNS = 10_000
@@ -99,20 +95,7 @@ def sources_unique(model: Model, d: Diagnostics) -> None:
             )
         else:
             first[s.name] = s.loc
-        keys: list[tuple[tuple, Loc, str]] = []
-        if s.http:
-            for m in s.http.methods:
-                keys.append((("http", s.http.path, m), s.locs.get("path", s.loc), f"{m} {s.http.path}"))
-        if s.sns:
-            keys.append((("sns", s.sns.route), s.locs.get("route", s.loc), f"SNS route `{s.sns.route}`"))
-        if s.kinesis:
-            keys.append(
-                (
-                    ("kinesis", s.kinesis.stream_arn),
-                    s.locs.get("stream_arn", s.loc),
-                    f"Kinesis stream `{s.kinesis.stream_arn}`",
-                )
-            )
+        keys = [(k.key, s.locs.get(k.loc_key, s.loc), k.label) for k in KINDS[s.kind].route_keys(s)]
         for key, loc, label in keys:
             if key in routes:
                 other, other_loc = routes[key]
@@ -129,70 +112,7 @@ def sources_unique(model: Model, d: Diagnostics) -> None:
 @check
 def source_values(model: Model, d: Diagnostics) -> None:
     for s in model.sources:
-        if s.http:
-            if not HTTP_PATH.match(s.http.path):
-                d.error(
-                    s.locs.get("path", s.loc),
-                    rules.YAML_VALUE,
-                    f"path `{s.http.path}` must start with `/` and contain only URL path characters",
-                )
-            a = s.http.auth
-            if a.type in ("api_key", "hmac"):
-                for key in ("header", "secret_env"):
-                    if not getattr(a, key):
-                        d.error(
-                            s.locs.get("auth", s.loc),
-                            rules.YAML_MISSING_KEY,
-                            f"auth of type {a.type} needs `{key}` (the secret itself is never written in "
-                            "sources.yaml: name the environment variable that holds it)",
-                        )
-            if s.http.max_body_bytes <= 0 or s.http.max_body_bytes > 32 * 1024 * 1024:
-                d.error(
-                    s.locs.get("max_body_bytes", s.loc),
-                    rules.YAML_VALUE,
-                    "max_body_bytes must be between 1 and 33554432 (Cloud Run's request limit)",
-                )
-        if s.sns:
-            if not ROUTE_VALUE.match(s.sns.route):
-                d.error(
-                    s.locs.get("route", s.loc),
-                    rules.YAML_VALUE,
-                    f"route `{s.sns.route}` must be 1-64 letters, digits, `_` or `-` (it is a query value)",
-                )
-            if not s.sns.topic_arns:
-                d.error(
-                    s.locs.get("topic_arns", s.loc),
-                    rules.YAML_VALUE,
-                    "topic_arns must list at least one SNS topic ARN allowed to publish to this route",
-                )
-            for i, arn in enumerate(s.sns.topic_arns):
-                if not SNS_ARN.match(arn):
-                    d.error(
-                        s.locs.get(f"topic_arns[{i}]", s.loc),
-                        rules.YAML_VALUE,
-                        f"`{arn}` is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)",
-                    )
-        if s.kinesis:
-            if not KINESIS_ARN.match(s.kinesis.stream_arn):
-                d.error(
-                    s.locs.get("stream_arn", s.loc),
-                    rules.YAML_VALUE,
-                    f"`{s.kinesis.stream_arn}` is not a Kinesis stream ARN "
-                    "(arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)",
-                )
-            if s.kinesis.role_arn and not ROLE_ARN.match(s.kinesis.role_arn):
-                d.error(
-                    s.locs.get("role_arn", s.loc),
-                    rules.YAML_VALUE,
-                    f"`{s.kinesis.role_arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
-                )
-            if not s.kinesis.role_arn and not s.kinesis.credentials_secret:
-                d.error(
-                    s.loc,
-                    rules.YAML_MISSING_KEY,
-                    f"kinesis source `{s.name}` needs `role_arn` (web-identity federation, preferred) or "
-                    "`credentials_secret` (a Secret Manager secret id)",
-                )
+        KINDS[s.kind].check(s, d)
 
 
 @check

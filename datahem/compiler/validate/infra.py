@@ -9,7 +9,9 @@ import re
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Model
+from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.checks import check
+from datahem.runtime.contracts.routing import job_name
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and cdktf.out/stacks/<env> folder
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # e.g. europe-north1
@@ -66,7 +68,12 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
         else:
             projects[env.gcp_project] = env.name
 
-    kinesis = {s.name.replace("_", "-") for s in model.sources if s.kinesis}
+    # the Dataflow jobs that read a source's external stream, e.g. `datahem-kinesis-orders` for source `orders`
+    readers = {
+        r.job: f"the {KINDS[s.kind].label} reader of source `{s.name}`"
+        for s in model.sources
+        for r in KINDS[s.kind].readers(s)
+    }
     for s in model.sources:
         dashed = s.name.replace("_", "-")
         if s.name.endswith("_"):
@@ -76,24 +83,18 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
                 f"source `{s.name}` ends with `_`; its Dataflow job and service account names would end with `-`, "
                 "which Google Cloud rejects",
             )
-        taken = "the backup pipeline" if dashed == "backup" else None
-        if dashed.startswith("kinesis-") and dashed.removeprefix("kinesis-") in kinesis:
-            taken = f"the Kinesis reader of source `{dashed.removeprefix('kinesis-').replace('-', '_')}`"
+        taken = "the backup pipeline" if dashed == "backup" else readers.get(job_name(s.name))
         if taken:
             d.error(
                 s.locs.get("name", s.loc),
                 rules.CLOUD_NAME_INVALID,
-                f"source `{s.name}` would run as Dataflow job `datahem-{dashed}`, the name of {taken}; rename it",
+                f"source `{s.name}` would run as Dataflow job `{job_name(s.name)}`, the name of {taken}; rename it",
             )
-        secrets = []
-        if s.http and s.http.auth.type != "none" and s.http.auth.secret_env:
-            secrets.append(("auth", "auth.secret_env", s.http.auth.secret_env))
-        if s.kinesis and s.kinesis.credentials_secret:
-            secrets.append(("credentials_secret", "credentials_secret", s.kinesis.credentials_secret))
-        for key, label, value in secrets:
+        for secret in KINDS[s.kind].secrets(s):
+            label, value = secret.label, secret.id
             if not SECRET_ID.match(value):
                 d.error(
-                    s.locs.get(key, s.loc),
+                    s.locs.get(secret.loc_key, s.loc),
                     rules.CLOUD_NAME_INVALID,
                     f"{label} `{value}` of source `{s.name}` is also its Secret Manager secret id: use 1-255 "
                     "letters, digits, `_` and `-`",

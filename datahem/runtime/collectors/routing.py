@@ -11,91 +11,40 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from datahem.runtime.collectors.errors import RoutingTableError
+from datahem.runtime.contracts.routing import (  # noqa: F401  (re-exported: the collectors import them from here)
+    AUTH_KEYS,
+    AUTH_TYPES,
+    ENV_NAME,
+    HEADER_NAME,
+    HEALTH_PATH,
+    HMAC_ALGORITHMS,
+    HMAC_ENCODINGS,
+    HTTP_FORMATS,
+    HTTP_METHODS,
+    HTTP_PATH,
+    HTTP_TABLE,
+    IP_ANONYMIZATION,
+    KINESIS_ARN,
+    KINESIS_TABLE,
+    ORIGIN,
+    REGION,
+    ROLE_ARN,
+    SNS_TABLE,
+    SNS_TOPIC_ARN,
+    TOPIC_ID,
+    Auth,
+    HttpRoute,
+    KinesisStream,
+    SnsRoute,
+    SnsTable,
+)
 
-HTTP_TABLE = "http.json"
-SNS_TABLE = "sns.json"
-KINESIS_TABLE = "kinesis.json"
-
-HEALTH_PATH = "/healthz"
-HTTP_METHODS = ("GET", "POST", "PUT")
-HTTP_FORMATS = ("json", "form", "ua", "ga4")
-AUTH_TYPES = ("none", "api_key", "hmac")
-HMAC_ALGORITHMS = ("sha1", "sha256", "sha512")
-HMAC_ENCODINGS = ("hex", "base64")
-IP_ANONYMIZATION = ("none", "truncate", "drop")
 # Pub/Sub's own limit on one message is 10 MB; a larger body could never be published.
 MAX_BODY_LIMIT = 10_000_000
-
-TOPIC_ID = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?)$")
-HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-
-
-@dataclass(frozen=True)
-class Auth:
-    """How a route authenticates requests; `secret_env` names the environment variable, never the secret."""
-
-    type: str = "none"
-    header: str = ""
-    secret_env: str = ""
-    algorithm: str = "sha256"
-    encoding: str = "hex"
-    prefix: str = ""
-
-
-@dataclass(frozen=True)
-class HttpRoute:
-    path: str
-    methods: tuple[str, ...]
-    source: str
-    message_type: str
-    topic: str
-    format: str
-    auth: Auth
-    cors_origins: tuple[str, ...]
-    max_body_bytes: int
-    ip_anonymization: str
-
-
-@dataclass(frozen=True)
-class SnsRoute:
-    route: str
-    source: str
-    message_type: str
-    topic: str
-    topic_arns: frozenset[str]
-
-
-@dataclass(frozen=True)
-class SnsTable:
-    query_parameter: str
-    routes: dict[str, SnsRoute] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KinesisStream:
-    stream_arn: str
-    source: str
-    message_type: str
-    topic: str
-    region: str
-    role_arn: str | None
-    credentials_secret: str | None
-
-    @property
-    def stream_name(self) -> str:
-        return self.stream_arn.rsplit("/", 1)[1]
 
 
 class _Checker:
@@ -179,10 +128,7 @@ def _auth(check: _Checker, where: str, value: Any) -> Auth:
     if kind == "none":
         check.keys(where, value, ("type",))
         return Auth()
-    if kind == "api_key":
-        if not check.keys(where, value, ("type", "header", "secret_env")):
-            return Auth()
-    elif not check.keys(where, value, ("type", "header", "secret_env", "algorithm", "encoding", "prefix")):
+    if not check.keys(where, value, AUTH_KEYS[kind]):
         return Auth()
     header = check.string(f"{where}.header", value["header"], HEADER_NAME, "an HTTP header name").lower()
     secret_env = check.string(f"{where}.secret_env", value["secret_env"], ENV_NAME, "an environment variable name")
@@ -291,7 +237,7 @@ def load_sns_table(routing_dir: Path) -> SnsTable:
                 )
                 if not arns and isinstance(item["topic_arns"], list):
                     check.fail(f"{where}.topic_arns", "must list at least one SNS topic ARN")
-                routes[name] = SnsRoute(name, source, message_type, topic, frozenset(arns))
+                routes[name] = SnsRoute(name, source, message_type, topic, tuple(sorted(arns)))
     check.raise_if_any()
     return SnsTable(parameter, routes)
 

@@ -270,14 +270,14 @@ def _minimum(model, project: str) -> dict[str, set]:
     bq = model.bigquery
     dead = f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"
     expected: dict[str, set] = {}
-    http = [s for s in model.sources if s.http]
+    http = [s for s in model.sources if s.kind == "http"]
     expected[account_id("http-collector")] = {("roles/pubsub.publisher", "topic", s.table.topic) for s in http} | {
-        ("roles/secretmanager.secretAccessor", "secret", s.http.auth.secret_env)
+        ("roles/secretmanager.secretAccessor", "secret", s.route.auth.secret_env)
         for s in http
-        if s.http.auth.type != "none"
+        if s.route.auth.type != "none"
     }
     expected[account_id("sns-collector")] = {
-        ("roles/pubsub.publisher", "topic", s.table.topic) for s in model.sources if s.sns
+        ("roles/pubsub.publisher", "topic", s.table.topic) for s in model.sources if s.kind == "sns"
     }
     for s in model.sources:
         t = s.table
@@ -296,7 +296,7 @@ def _minimum(model, project: str) -> dict[str, set]:
             | keys
             | _dataflow(project)
         )
-        if s.kinesis:
+        if s.kind == "kinesis":
             expected[account_id("kin", s.name)] = {("roles/pubsub.publisher", "topic", t.topic)} | _dataflow(project)
     backup = model.backup_table
     expected[account_id("backup")] = (
@@ -348,7 +348,9 @@ def test_http_collector_runs_on_cloud_run_with_secrets_from_secret_manager(examp
     template = service["template"]
     assert dev.target(template["service_account"])["account_id"] == account_id("http-collector")
     env = {e["name"]: e for e in template["containers"][0]["env"]}
-    secret_envs = {s.http.auth.secret_env for s in example_model.sources if s.http and s.http.auth.type != "none"}
+    secret_envs = {
+        s.route.auth.secret_env for s in example_model.sources if s.kind == "http" and s.route.auth.type != "none"
+    }
     assert secret_envs
     for name in secret_envs:
         assert "value" not in env[name], "a secret value must never be in the Terraform"
@@ -371,7 +373,7 @@ def test_sns_collector_is_a_gen2_function_with_its_own_account(dev):
 def test_dataflow_jobs_per_source_backup_and_kinesis_reader(example_model, dev):
     jobs = {r["name"]: r for r in dev.of("google_dataflow_flex_template_job").values()}
     expected = {f"datahem-{s.name.replace('_', '-')}" for s in example_model.sources} | {"datahem-backup"}
-    expected |= {f"datahem-kinesis-{s.name.replace('_', '-')}" for s in example_model.sources if s.kinesis}
+    expected |= {f"datahem-kinesis-{s.name.replace('_', '-')}" for s in example_model.sources if s.kind == "kinesis"}
     assert set(jobs) == expected
     for job in jobs.values():
         assert job["provider"] == "google-beta"
@@ -386,17 +388,17 @@ def test_dataflow_jobs_per_source_backup_and_kinesis_reader(example_model, dev):
         job = jobs[f"datahem-{s.name.replace('_', '-')}"]
         assert job["container_spec_gcs_path"].endswith(f"/templates/source_{s.name}.json")
         assert dev.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
-        if s.kinesis:
+        if s.kind == "kinesis":
             reader = jobs[f"datahem-kinesis-{s.name.replace('_', '-')}"]["parameters"]
-            assert reader["aws_role_arn"] == s.kinesis.role_arn
-            assert reader["stream_arn"] == s.kinesis.stream_arn
+            assert reader["aws_role_arn"] == s.route.role_arn
+            assert reader["stream_arn"] == s.route.stream_arn
             assert "credentials_secret" not in reader, "web-identity federation needs no secret"
             assert dev.target(reader["topic"])["name"] == s.table.topic
 
 
 def test_kinesis_web_identity_subject_is_an_output(example_model, dev):
     for s in example_model.sources:
-        if s.kinesis and s.kinesis.role_arn:
+        if s.kind == "kinesis" and s.route.role_arn:
             output = dev.data["output"][f"kinesis_web_identity_{s.name}"]
             assert dev.ref(output["value"])[2] == "unique_id"
 
