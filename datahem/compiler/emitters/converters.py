@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from datahem.compiler import options
 from datahem.compiler.model.resolved import Column, Model, Table
+from datahem.compiler.options import ColumnOption
 from datahem.runtime import typemap
 
 _INT_BOUNDS = {
@@ -50,6 +52,13 @@ _WKT_SETTER = {
     "google.protobuf.Any": "set_value",
 }
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
+# What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
+_CORE_HELPERS = (
+    "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
+    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64",
+    "only_one", "parse_payload", "set_duration", "set_json_tail", "set_list_value", "set_struct", "set_timestamp",
+    "set_value", "to_bq", "unknown_fields",
+)  # fmt: skip
 
 
 def module_name(table: Table) -> str:
@@ -161,6 +170,13 @@ class _Writer:
     by_columns: dict[tuple[Column, ...], str] = field(default_factory=dict)
     variant: _Variant | None = None  # the message being written
     field_name: str = ""  # the field being written
+    used: set[ColumnOption] = field(default_factory=set)  # options whose code is in the module
+
+    def options(self, c: Column) -> list[tuple[ColumnOption, object]]:
+        """The column's options, noted as used: their helpers are imported."""
+        found = options.present(c)
+        self.used.update(spec for spec, _ in found)
+        return found
 
     def const(self, kind: str, expr: str, detail: str = "") -> str:
         """A module constant for the field being written."""
@@ -230,16 +246,8 @@ class _Writer:
         if c.json_name != c.field_name:
             out.append("if v is None:")
             out.append(f"    v = d.get({c.field_name!r})")
-        x = c.transforms
-        if x.from_attribute:
-            out.append(f"a = ctx.attributes.get({x.from_attribute!r})")
-            out.append("if a is not None:")
-            out.append("    v = a")
-        for i, path in enumerate(x.coalesce):
-            steps = tuple((self._json_step(c, s), s) for s in path.split("."))
-            const = self.const("coalesce", repr(steps), str(i + 1) if len(x.coalesce) > 1 else "")
-            out.append("if v is None:")
-            out.append(f"    v = lookup(root, {const})")
+        for spec, value in self.options(c):
+            out += spec.lookup(self, c, value)
         if c.is_map:
             return out + self._map(c)
         if c.repeated:
@@ -250,29 +258,25 @@ class _Writer:
         out.extend("    " + line for line in self._present(c, "v", "p", repr(c.field_name), f"msg.{c.field_name}"))
         return out
 
-    def _json_step(self, c: Column, step: str) -> str:
-        parts = step.split("_")
-        return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
-
-    def _set_row(self, c: Column, expr: str) -> list[str]:
+    def set_row(self, c: Column, expr: str) -> list[str]:
         return [] if c.hidden else [f"{self.var[c]} = {expr}"]
 
     def _absent(self, c: Column) -> list[str]:
-        if c.required:
-            return [f"raise required(p, {c.field_name!r})"]
-        x = c.transforms
-        if x.default_policy == "PROTO_DEFAULT" and c.proto_type != "message":
-            return self._set_row(c, self._proto_default_row(c))
-        if x.default_policy == "VALUE" and x.default_value is not None:
-            literal = self._default_literal(c, x.default_value)
-            self._literal = True
-            try:
-                return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
-            finally:
-                self._literal = False
-        return self._set_row(c, "None")
+        for spec, value in self.options(c):
+            lines = spec.absent(self, c, value)
+            if lines is not None:
+                return lines
+        return self.set_row(c, "None")
 
-    def _proto_default_row(self, c: Column) -> str:
+    def present_literal(self, c: Column, text: str) -> list[str]:
+        literal = self._default_literal(c, text)
+        self._literal = True
+        try:
+            return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
+        finally:
+            self._literal = False
+
+    def proto_default_row(self, c: Column) -> str:
         if c.proto_type == "enum":
             return f"{self.enum_names(c.type_name)}[0]" if c.bq_type == "STRING" else "0"
         if c.bq_type == "NUMERIC" and c.proto_type in _INT_BOUNDS:
@@ -305,7 +309,7 @@ class _Writer:
             return lines + self._row_value(c, "pv", p, name, _WRAPPER_SCALAR[c.type_name])
         if c.proto_type == "message" and c.recursion_cut:
             return (
-                self._set_row(c, f"set_json_tail({target}, {v}, {p}, {name})")
+                self.set_row(c, f"set_json_tail({target}, {v}, {p}, {name})")
                 if not c.hidden
                 else [f"set_json_tail({target}, {v}, {p}, {name})"]
             )
@@ -320,7 +324,7 @@ class _Writer:
                 "    sub.SetInParent()",
             ]
             call = f"{fn}({v}, {sub_prefix}, sub, root, ctx)"
-            return lines + (self._set_row(c, call) if not c.hidden else [call])
+            return lines + (self.set_row(c, call) if not c.hidden else [call])
         lines = self._scalar_check(c, c.proto_type, v, p, name)
         lines += self._transforms(c, p, name)
         assign = "pv"
@@ -332,10 +336,8 @@ class _Writer:
         lines = [f"rv = {setter}({target}, {v}, {p}, {name})"]
         if c.bq_type != c.natural_type:
             lines.append(f"rv = to_bq(rv, {c.bq_type!r}, {p}, {name})")
-        if c.transforms.filter:
-            rx = self.const("filter", f"re.compile({c.transforms.filter[0]!r})")
-            lines.append(f"keep({rx}, {c.transforms.filter[1]!r}, rv, {p}, {name})")
-        return lines + self._set_row(c, "rv")
+        lines += self._transforms(c, p, name, "rv")
+        return lines + self.set_row(c, "rv")
 
     def _scalar_check(self, c: Column, proto_type: str, v: str, p: str, name: str) -> list[str]:
         if getattr(self, "_literal", False):
@@ -369,30 +371,10 @@ class _Writer:
             ]
         raise ValueError(f"unsupported proto type {proto_type} for {c.field_name}")
 
-    def _transforms(self, c: Column, p: str, name: str) -> list[str]:
-        x = c.transforms
+    def _transforms(self, c: Column, p: str, name: str, var: str = "pv") -> list[str]:
         lines: list[str] = []
-        if x.local_to_utc:
-            zone = self.const("tz", f"ZoneInfo({x.local_to_utc[0]!r})")
-            lines.append(f"pv = local_to_utc(pv, {zone}, {x.local_to_utc[1]!r}, {p}, {name})")
-        if x.regex_extract:
-            rx = self.const("extract", f"re.compile({x.regex_extract[0]!r})")
-            lines.append(f"pv = regex_extract({rx}, {x.regex_extract[1]}, pv)")
-            lines.append("if pv is None:")
-            lines.append(
-                f"    raise Reject(TRANSFORM, {p} + {name}, "
-                f"{'regex_extract found no match in ' + repr(x.regex_extract[0])!r})"
-            )
-        if x.regex_replace:
-            rx = self.const("replace", f"re.compile({x.regex_replace[0]!r})")
-            lines.append(f"pv = {rx}.sub({x.regex_replace[1]!r}, pv)")
-        if x.append:
-            lines.append(f"pv = pv + {x.append!r}")
-        if x.pseudonymize:
-            lines.append(f"pv = pseudonymize(pv, ctx.keys[{x.pseudonymize!r}])")
-        if x.filter:
-            rx = self.const("filter", f"re.compile({x.filter[0]!r})")
-            lines.append(f"keep({rx}, {x.filter[1]!r}, pv, {p}, {name})")
+        for spec, value in self.options(c):
+            lines += spec.transform(self, c, value, var, p, name)
         return lines
 
     def _row_value(self, c: Column, pv: str, p: str, name: str, proto_type: str) -> list[str]:
@@ -411,17 +393,17 @@ class _Writer:
             expr = f"b64({pv})"
         elif natural == "NUMERIC" and proto_type in _INT_BOUNDS:
             expr = f"str({pv})"
-        if c.transforms.divide is not None:
-            div = self.const("div", f"Decimal({str(c.transforms.divide)!r})")
-            expr = f"divide({expr}, {div}, {c.bq_type!r}, {p}, {name})"
-            natural = c.bq_type
+        for spec, value in self.options(c):
+            wrapped = spec.row(self, c, value, expr, p, name)
+            if wrapped != expr:  # a row hook yields the column's BigQuery type
+                expr, natural = wrapped, c.bq_type
         if c.bq_type != natural:
             expr = f"to_bq({expr}, {c.bq_type!r}, {p}, {name})"
         return expr
 
     def _repeated(self, c: Column) -> list[str]:
         out = ["if v is None:"]
-        out.extend("    " + line for line in self._set_row(c, "[]") or ["pass"])
+        out.extend("    " + line for line in self.set_row(c, "[]") or ["pass"])
         out.append("else:")
         out.append("    if v.__class__ is not list:")
         out.append(f"        v = as_list(v, p, {c.field_name!r})")
@@ -457,13 +439,13 @@ class _Writer:
             if not c.hidden:
                 body.append(f"out.append({self._row_expr(c, 'pv', 'p', elem, proto_type)})")
         out.extend("        " + line for line in body)
-        out.extend("    " + line for line in self._set_row(c, "out"))
+        out.extend("    " + line for line in self.set_row(c, "out"))
         return out
 
     def _map(self, c: Column) -> list[str]:
         key_col, val_col = c.fields
         out = ["if v is None:"]
-        out.extend("    " + line for line in self._set_row(c, "[]") or ["pass"])
+        out.extend("    " + line for line in self.set_row(c, "[]") or ["pass"])
         out.append("else:")
         out.append(f"    v = as_object(v, p, {c.field_name!r})")
         out.append("    out = []")
@@ -492,7 +474,7 @@ class _Writer:
             body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, val_col.proto_type)}")
         body.append(f"out.append({{'key': {key_row}, 'value': rv}})")
         out.extend("        " + line for line in body)
-        out.extend("    " + line for line in self._set_row(c, "out"))
+        out.extend("    " + line for line in self.set_row(c, "out"))
         return out
 
 
@@ -510,6 +492,8 @@ def converter_context(model: Model, table: Table, enum_values) -> dict:
     return {
         "message": table.message,
         "table": f"{table.dataset}.{table.name}",
+        "imports": sorted({line for spec in w.used for line in spec.imports}),
+        "helpers": sorted(set(_CORE_HELPERS).union(*(spec.helpers for spec in w.used))),
         "root": _fill(root, names),
         "constants": [_fill(line, names) for line in w.constants],
         "enums": sorted(enums),
