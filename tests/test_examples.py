@@ -38,7 +38,7 @@ def test_valid_example_is_proto3_json(ex, message_class, example_model):
     msg = json_format.Parse(ex.payload, message_class(ex.message)())
     table = example_model.table(ex.message)
     for column in table.columns:
-        if column.required and not column.transforms.from_attribute:
+        if column.required and not column.transforms.get("from_attribute"):
             assert (
                 msg.HasField(column.field_name)
                 if column.proto_type == "message"
@@ -67,7 +67,10 @@ def test_invalid_example_is_wrong_as_declared(ex, message_class, example_model):
         missing = [
             c.field_name
             for c in table.columns
-            if c.required and not c.transforms.from_attribute and c.json_name not in data and c.field_name not in data
+            if c.required
+            and not c.transforms.get("from_attribute")
+            and c.json_name not in data
+            and c.field_name not in data
         ]
         assert missing, f"{ex.name}: parses as {ex.message} and has every required field, yet is declared invalid"
         assert msg is not None

@@ -6,6 +6,7 @@ header naming its sources. EMITTERS lists them in output order.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,18 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
+
+
+def py_literal(value: object) -> str:
+    """A Python literal for templates of Python modules (`{{ x | py }}`): `None`, never JSON's `null`. Refuses what
+    has no literal, so a template cannot write an object's repr into generated code."""
+    text = repr(value)
+    if ast.literal_eval(text) != value:
+        raise TypeError(f"no Python literal for {value!r}")
+    return text
+
+
+_env.filters["py"] = py_literal
 
 
 def render(template: str, **context: object) -> bytes:

@@ -4,6 +4,13 @@ The converter is straight-line code, field by field: no walk over descriptors at
 model says everything needed (json name, proto type, BigQuery type and mode, transforms), and this module turns
 that into a few lines that call the helpers of `datahem.runtime.beam.convert`. Names, constants and expressions are
 computed here; the template (datahem/templates/pipelines/converter.py.j2) only lays out the module.
+
+Every name in a converter derives from what it stands for, never from a counter: `_convert_order` and
+`_known_order` for the message Order, `_enum_order_status` for the enum OrderStatus, `_div_order_gross_margin_cents`
+for a field's constant, `r_order_id` for a field's row value. Adding a field therefore changes only that field's
+lines (and the set of known keys), which keeps the pull-request diffs of generated code small. Names are chosen once
+the whole module is written (`_Names`), so that a message type converted in several shapes (bounded recursion) can
+be told apart by path and collisions after sanitizing are resolved in the same way whatever the order of the fields.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from datahem.compiler import options
 from datahem.compiler.model.resolved import Column, Model, Table
+from datahem.compiler.options import ColumnOption
 from datahem.runtime import typemap
 
 _INT_BOUNDS = {
@@ -43,41 +52,167 @@ _WKT_SETTER = {
     "google.protobuf.Any": "set_value",
 }
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
+# What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
+_CORE_HELPERS = (
+    "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
+    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64",
+    "only_one", "parse_payload", "set_duration", "set_json_tail", "set_list_value", "set_struct", "set_timestamp",
+    "set_value", "to_bq", "unknown_fields",
+)  # fmt: skip
 
 
 def module_name(table: Table) -> str:
     return re.sub(r"[^a-z0-9]+", "_", table.message.lower())
 
 
+def snake(text: str) -> str:
+    """`OrderStatus` -> `order_status`, `Ga4Hit` -> `ga4_hit`, `HTTPRequest` -> `http_request`; anything that is not
+    a lowercase letter, digit or underscore becomes one underscore."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def type_slug(full_name: str) -> str:
+    """The name of a message or enum type without its package: `grocer.commerce.v1.Order.Line` -> `order_line`.
+    Packages are lowercase by convention, so the type starts at the first capitalized part."""
+    parts = full_name.split(".")
+    start = next((i for i, part in enumerate(parts) if part[:1].isupper()), len(parts) - 1)
+    return "_".join(snake(part) for part in parts[start:]) or "x"
+
+
+_SLOT = re.compile("\x00([0-9]+)\x00")  # a name not chosen yet; NUL never occurs in generated code (repr escapes it)
+
+
+@dataclass(eq=False)
+class _Variant:
+    """One converter function: a message type with one list of columns, first met at `path`."""
+
+    type_name: str
+    path: tuple[str, ...]  # the root type's slug, then field names
+
+
+@dataclass
+class _Names:
+    """Names of a module, chosen after it is written. A symbol is (kind, owner, detail): its preferred name is
+    `_<kind>_<owner's base>[_<detail>]`, where a message variant's base is its type's slug, or its path when the
+    type is converted in several shapes. Equal preferred names get `_2`, `_3`... in the order of their keys, so the
+    choice does not depend on the order in which fields were written. Every name starts with one underscore and a
+    letter: never a keyword, a builtin, an import of the module or a dunder."""
+
+    symbols: dict[tuple, int] = field(default_factory=dict)  # key -> slot
+    parts: list[tuple[str, _Variant | str, str]] = field(default_factory=list)  # slot -> (kind, owner, detail)
+    variants: list[_Variant] = field(default_factory=list)
+
+    def slot(self, kind: str, owner: _Variant | str, detail: str = "") -> str:
+        key = (kind, id(owner) if isinstance(owner, _Variant) else owner, detail)
+        if key not in self.symbols:
+            self.symbols[key] = len(self.parts)
+            self.parts.append((kind, owner, detail))
+        return f"\x00{self.symbols[key]}\x00"
+
+    def resolve(self) -> list[str]:
+        shapes: dict[str, int] = {}
+        for v in self.variants:
+            shapes[v.type_name] = shapes.get(v.type_name, 0) + 1
+
+        def base(owner: _Variant | str) -> str:
+            if isinstance(owner, str):
+                return type_slug(owner)
+            if shapes[owner.type_name] == 1:
+                return type_slug(owner.type_name)
+            return "_".join(snake(step) or "x" for step in owner.path)
+
+        def sort_key(slot: int) -> tuple:
+            kind, owner, detail = self.parts[slot]
+            where = (owner.type_name, owner.path) if isinstance(owner, _Variant) else (owner, ())
+            return (kind, where, detail)
+
+        preferred = []
+        for kind, owner, detail in self.parts:
+            tail = snake(detail)
+            preferred.append(f"_{kind}_{base(owner)}" + (f"_{tail}" if tail else ""))
+        names: list[str] = [""] * len(self.parts)
+        taken = set(preferred)
+        by_name: dict[str, list[int]] = {}
+        for slot, name in enumerate(preferred):
+            by_name.setdefault(name, []).append(slot)
+        for name in sorted(by_name):
+            first, *others = sorted(by_name[name], key=sort_key)
+            names[first] = name
+            n = 1
+            for slot in others:
+                n += 1
+                while f"{name}_{n}" in taken:
+                    n += 1
+                names[slot] = f"{name}_{n}"
+                taken.add(names[slot])
+        return names
+
+
+def _fill(text: str, names: list[str]) -> str:
+    return _SLOT.sub(lambda m: names[int(m.group(1))], text)
+
+
+def _lines(items: list[str], indent: str = "    ") -> str:
+    """One item a line with a trailing comma, so the formatter keeps it so and a new item is a new line."""
+    return "".join(f"\n{indent}{item}," for item in items) + "\n"
+
+
 @dataclass
 class _Writer:
-    enums: dict[str, tuple[dict[str, int], str]]  # enum full name -> (values, constant name)
+    enums: dict[str, dict[str, int]]  # enum full name -> values
     index: object  # the model's proto index: enum values by name
+    names: _Names = field(default_factory=_Names)
     constants: list[str] = field(default_factory=list)
+    defined: dict[str, str] = field(default_factory=dict)  # slot -> expression
     functions: list[list[str]] = field(default_factory=list)
     by_columns: dict[tuple[Column, ...], str] = field(default_factory=dict)
-    counter: int = 0
+    variant: _Variant | None = None  # the message being written
+    field_name: str = ""  # the field being written
+    used: set[ColumnOption] = field(default_factory=set)  # options whose code is in the module
 
-    def const(self, prefix: str, expr: str) -> str:
-        name = f"{prefix}{len(self.constants)}"
+    def options(self, c: Column) -> list[tuple[ColumnOption, object]]:
+        """The column's options, noted as used: their helpers are imported."""
+        found = options.present(c)
+        self.used.update(spec for spec, _ in found)
+        return found
+
+    def const(self, kind: str, expr: str, detail: str = "") -> str:
+        """A module constant for the field being written."""
+        name = self.names.slot(kind, self.variant, "_".join(filter(None, (self.field_name, detail))))
+        if name in self.defined:
+            assert self.defined[name] == expr, (name, expr)
+            return name
+        self.defined[name] = expr
         self.constants.append(f"{name} = {expr}")
         return name
 
     def enum(self, type_name: str) -> str:
         if type_name not in self.enums:
-            values = dict(self.index(type_name).values)
-            const = f"_E{len(self.enums)}"
-            self.enums[type_name] = (values, const)
-        return self.enums[type_name][1]
+            self.enums[type_name] = dict(self.index(type_name).values)
+            self.names.slot("names", type_name)
+        return self.names.slot("enum", type_name)
 
-    def message(self, full_name: str, columns: tuple[Column, ...]) -> str:
+    def enum_names(self, type_name: str) -> str:
+        """The number -> name table of an enum."""
+        self.enum(type_name)
+        return self.names.slot("names", type_name)
+
+    def message(self, full_name: str, columns: tuple[Column, ...], path: tuple[str, ...]) -> str:
         if columns in self.by_columns:
             return self.by_columns[columns]
-        name = f"_m{len(self.by_columns)}"
+        variant = _Variant(full_name, path)
+        self.names.variants.append(variant)
+        name = self.names.slot("convert", variant)
         self.by_columns[columns] = name
+        saved = self.variant, self.field_name, getattr(self, "var", None)
+        self.variant, self.field_name = variant, ""
         body: list[str] = []
         known = sorted({c.json_name for c in columns} | {c.field_name for c in columns})
-        known_const = self.const("_KNOWN", f"frozenset({known!r})")
+        known_const = self.const(
+            "known", f"frozenset([{_lines([repr(k) for k in known])}])" if known else "frozenset()"
+        )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         body.append(f"    if not d.keys() <= {known_const}:")
         body.append(f"        unknown_fields(d, {known_const}, p)")
@@ -91,15 +226,18 @@ class _Writer:
             present = " + ".join(f"(d.get({k!r}) is not None)" for k in keys)
             body.append(f"    if {present} > 1:")
             body.append(f"        raise only_one(p, {oneof!r}, {names!r})")
-        saved = getattr(self, "var", None)
-        self.var = {c: f"r{i}" for i, c in enumerate(columns) if not c.hidden}
+        self.var = {c: f"r_{c.field_name}" for c in columns if not c.hidden}
         for c in columns:
+            self.field_name = c.field_name
             body.extend("    " + line for line in self.column(c))
-        items = ", ".join(f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden)
-        body.append(f"    return {{{items}}}")
+        items = [f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden]
+        body.append(f"    return {{{_lines(items, '        ')}    }}" if items else "    return {}")
         self.functions.append(body)
-        self.var = saved
+        self.variant, self.field_name, self.var = saved
         return name
+
+    def _path(self, c: Column) -> tuple[str, ...]:
+        return (*self.variant.path, c.field_name)
 
     # -- one field ---------------------------------------------------------------------------------
     def column(self, c: Column) -> list[str]:
@@ -108,16 +246,8 @@ class _Writer:
         if c.json_name != c.field_name:
             out.append("if v is None:")
             out.append(f"    v = d.get({c.field_name!r})")
-        x = c.transforms
-        if x.from_attribute:
-            out.append(f"a = ctx.attributes.get({x.from_attribute!r})")
-            out.append("if a is not None:")
-            out.append("    v = a")
-        for path in x.coalesce:
-            steps = tuple((self._json_step(c, s), s) for s in path.split("."))
-            const = self.const("_PATH", repr(steps))
-            out.append("if v is None:")
-            out.append(f"    v = lookup(root, {const})")
+        for spec, value in self.options(c):
+            out += spec.lookup(self, c, value)
         if c.is_map:
             return out + self._map(c)
         if c.repeated:
@@ -128,31 +258,27 @@ class _Writer:
         out.extend("    " + line for line in self._present(c, "v", "p", repr(c.field_name), f"msg.{c.field_name}"))
         return out
 
-    def _json_step(self, c: Column, step: str) -> str:
-        parts = step.split("_")
-        return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
-
-    def _set_row(self, c: Column, expr: str) -> list[str]:
+    def set_row(self, c: Column, expr: str) -> list[str]:
         return [] if c.hidden else [f"{self.var[c]} = {expr}"]
 
     def _absent(self, c: Column) -> list[str]:
-        if c.required:
-            return [f"raise required(p, {c.field_name!r})"]
-        x = c.transforms
-        if x.default_policy == "PROTO_DEFAULT" and c.proto_type != "message":
-            return self._set_row(c, self._proto_default_row(c))
-        if x.default_policy == "VALUE" and x.default_value is not None:
-            literal = self._default_literal(c, x.default_value)
-            self._literal = True
-            try:
-                return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
-            finally:
-                self._literal = False
-        return self._set_row(c, "None")
+        for spec, value in self.options(c):
+            lines = spec.absent(self, c, value)
+            if lines is not None:
+                return lines
+        return self.set_row(c, "None")
 
-    def _proto_default_row(self, c: Column) -> str:
+    def present_literal(self, c: Column, text: str) -> list[str]:
+        literal = self._default_literal(c, text)
+        self._literal = True
+        try:
+            return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
+        finally:
+            self._literal = False
+
+    def proto_default_row(self, c: Column) -> str:
         if c.proto_type == "enum":
-            return f"{self.enum(c.type_name)}_NAMES[0]" if c.bq_type == "STRING" else "0"
+            return f"{self.enum_names(c.type_name)}[0]" if c.bq_type == "STRING" else "0"
         if c.bq_type == "NUMERIC" and c.proto_type in _INT_BOUNDS:
             return '"0"'
         if c.proto_type in _INT_BOUNDS:
@@ -183,12 +309,12 @@ class _Writer:
             return lines + self._row_value(c, "pv", p, name, _WRAPPER_SCALAR[c.type_name])
         if c.proto_type == "message" and c.recursion_cut:
             return (
-                self._set_row(c, f"set_json_tail({target}, {v}, {p}, {name})")
+                self.set_row(c, f"set_json_tail({target}, {v}, {p}, {name})")
                 if not c.hidden
                 else [f"set_json_tail({target}, {v}, {p}, {name})"]
             )
         if c.proto_type == "message":
-            fn = self.message(c.type_name, c.fields)
+            fn = self.message(c.type_name, c.fields, self._path(c))
             sub_prefix = f"{p} + {c.field_name + '.'!r}" if name == repr(c.field_name) else f"{p} + {name} + '.'"
             lines = [
                 f"if {v}.__class__ is not dict:",
@@ -198,7 +324,7 @@ class _Writer:
                 "    sub.SetInParent()",
             ]
             call = f"{fn}({v}, {sub_prefix}, sub, root, ctx)"
-            return lines + (self._set_row(c, call) if not c.hidden else [call])
+            return lines + (self.set_row(c, call) if not c.hidden else [call])
         lines = self._scalar_check(c, c.proto_type, v, p, name)
         lines += self._transforms(c, p, name)
         assign = "pv"
@@ -210,10 +336,8 @@ class _Writer:
         lines = [f"rv = {setter}({target}, {v}, {p}, {name})"]
         if c.bq_type != c.natural_type:
             lines.append(f"rv = to_bq(rv, {c.bq_type!r}, {p}, {name})")
-        if c.transforms.filter:
-            rx = self.const("_RX", f"re.compile({c.transforms.filter[0]!r})")
-            lines.append(f"keep({rx}, {c.transforms.filter[1]!r}, rv, {p}, {name})")
-        return lines + self._set_row(c, "rv")
+        lines += self._transforms(c, p, name, "rv")
+        return lines + self.set_row(c, "rv")
 
     def _scalar_check(self, c: Column, proto_type: str, v: str, p: str, name: str) -> list[str]:
         if getattr(self, "_literal", False):
@@ -239,38 +363,18 @@ class _Writer:
         if proto_type == "bytes":
             return [f"pv = as_bytes({v}, {p}, {name})"]
         if proto_type == "enum":
-            const = self.enum(c.type_name)
+            const, names = self.enum(c.type_name), self.enum_names(c.type_name)
             return [
                 f"pv = {const}.get({v}) if {v}.__class__ is str else None",
                 "if pv is None:",
-                f"    pv = as_enum({v}, {const}, {const}_NAMES, {p}, {name})",
+                f"    pv = as_enum({v}, {const}, {names}, {p}, {name})",
             ]
         raise ValueError(f"unsupported proto type {proto_type} for {c.field_name}")
 
-    def _transforms(self, c: Column, p: str, name: str) -> list[str]:
-        x = c.transforms
+    def _transforms(self, c: Column, p: str, name: str, var: str = "pv") -> list[str]:
         lines: list[str] = []
-        if x.local_to_utc:
-            zone = self.const("_TZ", f"ZoneInfo({x.local_to_utc[0]!r})")
-            lines.append(f"pv = local_to_utc(pv, {zone}, {x.local_to_utc[1]!r}, {p}, {name})")
-        if x.regex_extract:
-            rx = self.const("_RX", f"re.compile({x.regex_extract[0]!r})")
-            lines.append(f"pv = regex_extract({rx}, {x.regex_extract[1]}, pv)")
-            lines.append("if pv is None:")
-            lines.append(
-                f"    raise Reject(TRANSFORM, {p} + {name}, "
-                f"{'regex_extract found no match in ' + repr(x.regex_extract[0])!r})"
-            )
-        if x.regex_replace:
-            rx = self.const("_RX", f"re.compile({x.regex_replace[0]!r})")
-            lines.append(f"pv = {rx}.sub({x.regex_replace[1]!r}, pv)")
-        if x.append:
-            lines.append(f"pv = pv + {x.append!r}")
-        if x.pseudonymize:
-            lines.append(f"pv = pseudonymize(pv, ctx.keys[{x.pseudonymize!r}])")
-        if x.filter:
-            rx = self.const("_RX", f"re.compile({x.filter[0]!r})")
-            lines.append(f"keep({rx}, {x.filter[1]!r}, pv, {p}, {name})")
+        for spec, value in self.options(c):
+            lines += spec.transform(self, c, value, var, p, name)
         return lines
 
     def _row_value(self, c: Column, pv: str, p: str, name: str, proto_type: str) -> list[str]:
@@ -283,24 +387,23 @@ class _Writer:
         expr = pv
         natural = typemap.SCALARS.get(proto_type, c.natural_type)
         if proto_type == "enum":
-            const = self.enum(c.type_name)
-            expr = f"{const}_NAMES[{pv}]" if c.bq_type == "STRING" else pv
+            expr = f"{self.enum_names(c.type_name)}[{pv}]" if c.bq_type == "STRING" else pv
             natural = c.bq_type
         elif proto_type == "bytes":
             expr = f"b64({pv})"
         elif natural == "NUMERIC" and proto_type in _INT_BOUNDS:
             expr = f"str({pv})"
-        if c.transforms.divide is not None:
-            div = self.const("_DIV", f"Decimal({str(c.transforms.divide)!r})")
-            expr = f"divide({expr}, {div}, {c.bq_type!r}, {p}, {name})"
-            natural = c.bq_type
+        for spec, value in self.options(c):
+            wrapped = spec.row(self, c, value, expr, p, name)
+            if wrapped != expr:  # a row hook yields the column's BigQuery type
+                expr, natural = wrapped, c.bq_type
         if c.bq_type != natural:
             expr = f"to_bq({expr}, {c.bq_type!r}, {p}, {name})"
         return expr
 
     def _repeated(self, c: Column) -> list[str]:
         out = ["if v is None:"]
-        out.extend("    " + line for line in self._set_row(c, "[]") or ["pass"])
+        out.extend("    " + line for line in self.set_row(c, "[]") or ["pass"])
         out.append("else:")
         out.append("    if v.__class__ is not list:")
         out.append(f"        v = as_list(v, p, {c.field_name!r})")
@@ -310,7 +413,7 @@ class _Writer:
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
         if c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
-            fn = self.message(c.type_name, c.fields)
+            fn = self.message(c.type_name, c.fields, self._path(c))
             if c.recursion_cut:
                 body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
             else:
@@ -336,13 +439,13 @@ class _Writer:
             if not c.hidden:
                 body.append(f"out.append({self._row_expr(c, 'pv', 'p', elem, proto_type)})")
         out.extend("        " + line for line in body)
-        out.extend("    " + line for line in self._set_row(c, "out"))
+        out.extend("    " + line for line in self.set_row(c, "out"))
         return out
 
     def _map(self, c: Column) -> list[str]:
         key_col, val_col = c.fields
         out = ["if v is None:"]
-        out.extend("    " + line for line in self._set_row(c, "[]") or ["pass"])
+        out.extend("    " + line for line in self.set_row(c, "[]") or ["pass"])
         out.append("else:")
         out.append(f"    v = as_object(v, p, {c.field_name!r})")
         out.append("    out = []")
@@ -360,7 +463,7 @@ class _Writer:
             body.append(f"key = as_int(k, {b}, p, {elem})")
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
         if val_col.proto_type == "message" and val_col.type_name not in _WKT_SETTER:
-            fn = self.message(val_col.type_name, val_col.fields)
+            fn = self.message(val_col.type_name, val_col.fields, self._path(c))
             body.append(f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', msg.{c.field_name}[key], root, ctx)")
         elif val_col.proto_type == "message":
             setter = _WKT_SETTER[val_col.type_name]
@@ -371,23 +474,28 @@ class _Writer:
             body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, val_col.proto_type)}")
         body.append(f"out.append({{'key': {key_row}, 'value': rv}})")
         out.extend("        " + line for line in body)
-        out.extend("    " + line for line in self._set_row(c, "out"))
+        out.extend("    " + line for line in self.set_row(c, "out"))
         return out
 
 
 def converter_context(model: Model, table: Table, enum_values) -> dict:
     """Everything the converter template lays out for one table."""
     w = _Writer(enums={}, index=enum_values)
-    root = w.message(table.message, table.columns)
+    root = w.message(table.message, table.columns, (type_slug(table.message),))
+    names = w.names.resolve()
     enums = []
-    for type_name, (values, const) in sorted(w.enums.items(), key=lambda kv: kv[1][1]):
-        names = {number: name for name, number in sorted(values.items(), key=lambda kv: kv[1], reverse=True)}
-        enums.append((const, type_name, dict(sorted(values.items())), dict(sorted(names.items()))))
+    for type_name, values in w.enums.items():
+        by_number = {number: name for name, number in sorted(values.items(), key=lambda kv: kv[1], reverse=True)}
+        const = _fill(w.enum(type_name), names)
+        names_const = _fill(w.enum_names(type_name), names)
+        enums.append((const, names_const, type_name, dict(sorted(values.items())), dict(sorted(by_number.items()))))
     return {
         "message": table.message,
         "table": f"{table.dataset}.{table.name}",
-        "root": root,
-        "constants": w.constants,
-        "enums": enums,
-        "functions": ["\n".join(f) for f in reversed(w.functions)],
+        "imports": sorted({line for spec in w.used for line in spec.imports}),
+        "helpers": sorted(set(_CORE_HELPERS).union(*(spec.helpers for spec in w.used))),
+        "root": _fill(root, names),
+        "constants": [_fill(line, names) for line in w.constants],
+        "enums": sorted(enums),
+        "functions": [_fill("\n".join(f), names) for f in reversed(w.functions)],
     }

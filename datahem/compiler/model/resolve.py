@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
 
-from datahem.compiler import rules
+from datahem.compiler import options, rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model import raw as R
 from datahem.compiler.model.resolved import (
@@ -25,7 +25,6 @@ from datahem.compiler.model.resolved import (
     Partitioning,
     Source,
     Table,
-    Transforms,
     all_columns,
 )
 from datahem.compiler.sources import KINDS
@@ -54,8 +53,6 @@ _PROTO_TYPES = {
     FD.TYPE_SINT64: "sint64",
 }
 _GRANULARITY = {0: "DAY", 1: "HOUR", 2: "DAY", 3: "MONTH", 4: "YEAR"}
-_DEFAULT_KIND = {0: "NULL", 1: "NULL", 2: "PROTO_DEFAULT", 3: "VALUE"}
-_FILTER_ACTION = {0: "KEEP", 1: "KEEP", 2: "DROP"}
 _OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
 
@@ -274,7 +271,7 @@ class Resolver:
             hidden=o.hidden,
             required=o.required,
             oneof=oneof,
-            transforms=_transforms(o),
+            transforms=options.resolve(o),
             fields=fields,
             loc=loc,
             option_loc=option_loc,
@@ -331,22 +328,6 @@ class Resolver:
     def source(self, s: R.RawSource, table: Table) -> Source:
         route = KINDS[s.kind].resolve(s, s.name, s.message, table.topic)
         return Source(s.name, s.kind, s.message, s.description, table, route, s.loc, dict(s.locs))
-
-
-def _transforms(o: options_pb2.ColumnOptions) -> Transforms:
-    return Transforms(
-        from_attribute=o.from_attribute or None,
-        coalesce=tuple(o.coalesce),
-        default_policy=_DEFAULT_KIND[o.default_policy.kind],
-        default_value=o.default_policy.value if o.default_policy.kind == 3 else None,
-        local_to_utc=(o.local_to_utc.time_zone, o.local_to_utc.format) if o.HasField("local_to_utc") else None,
-        regex_extract=(o.regex_extract.pattern, o.regex_extract.group) if o.HasField("regex_extract") else None,
-        regex_replace=(o.regex_replace.pattern, o.regex_replace.replacement) if o.HasField("regex_replace") else None,
-        append=o.append or None,
-        divide=o.divide or None,
-        pseudonymize=o.pseudonymize.key_secret if o.HasField("pseudonymize") else None,
-        filter=(o.filter.pattern, _FILTER_ACTION[o.filter.action]) if o.HasField("filter") else None,
-    )
 
 
 def _camel(name: str) -> str:

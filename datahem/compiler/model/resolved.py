@@ -17,25 +17,17 @@ POLICY_TAG_PLACEHOLDER = "datahem:category/{}"
 
 @dataclass(frozen=True)
 class Transforms:
-    """Field options applied by the generated converters, in this order: from_attribute, coalesce,
-    default_policy, local_to_utc, regex_extract, regex_replace, append, divide, pseudonymize; filter is
-    evaluated on the final value."""
+    """The column options of a field that the generated converter applies, by option name, with the values their
+    specs resolve (datahem.compiler.options, which also says the order they apply in). Unset options are absent."""
 
-    from_attribute: str | None = None
-    coalesce: tuple[str, ...] = ()
-    default_policy: str = "NULL"  # NULL | PROTO_DEFAULT | VALUE
-    default_value: str | None = None
-    local_to_utc: tuple[str, str] | None = None  # (time zone, strptime format or "")
-    regex_extract: tuple[str, int] | None = None  # (pattern, group)
-    regex_replace: tuple[str, str] | None = None  # (pattern, replacement)
-    append: str | None = None
-    divide: float | None = None
-    pseudonymize: str | None = None  # Secret Manager secret id of the HMAC key
-    filter: tuple[str, str] | None = None  # (pattern, KEEP|DROP)
+    values: tuple[tuple[str, object], ...] = ()  # (option name, value), in registry order
+
+    def get(self, option: str) -> object | None:
+        return next((v for name, v in self.values if name == option), None)
 
     @property
     def any(self) -> bool:
-        return self != Transforms()
+        return bool(self.values)
 
 
 @dataclass(frozen=True)
@@ -161,7 +153,8 @@ class Table:
     @property
     def pseudonymization_secrets(self) -> list[str]:
         """Secret Manager ids of the keys the table's `pseudonymize` options need, sorted."""
-        return sorted({c.transforms.pseudonymize for c in all_columns(self.columns) if c.transforms.pseudonymize})
+        secrets = {c.transforms.get("pseudonymize") for c in all_columns(self.columns)}
+        return sorted(s for s in secrets if s)
 
     @property
     def topic(self) -> str:

@@ -5,12 +5,12 @@ the problem. Checks never stop early: one run reports everything.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Callable, Iterator
 
-from datahem.compiler import rules
+from datahem.compiler import options, rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model.resolved import METADATA_COLUMNS, METADATA_NAMES, Column, Model, Table
+from datahem.compiler.options.base import unknown_category
 from datahem.compiler.sources import KINDS
 from datahem.runtime import typemap
 
@@ -356,34 +356,19 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
 
 
 # -- field options ---------------------------------------------------------------------------------
-
-STRINGISH = ("string",)
-NUMERIC_PROTO = (
-    "double",
-    "float",
-    "int32",
-    "int64",
-    "uint32",
-    "uint64",
-    "sint32",
-    "sint64",
-    "fixed32",
-    "fixed64",
-    "sfixed32",
-    "sfixed64",
-)
+# Each option checks itself (datahem.compiler.options); this runs them over every visible column.
 
 
 @check
 def column_options(model: Model, d: Diagnostics) -> None:
     names = {c.name for c in model.categories}
     for t in model.tables:
-        paths = _field_paths(t.columns)
+        where = options.Where(t, names, _field_paths(t.columns))
         for c, _ in walk(t.columns):
-            _column(t, c, names, paths, d)
+            options.check(c, where, d)
         for c in t.columns:
             if c.hidden and c.category and c.category not in names:
-                _unknown_category(c, names, d)
+                unknown_category(c, names, d)
 
 
 def _field_paths(columns: tuple[Column, ...], prefix: str = "") -> dict[str, Column]:
@@ -393,205 +378,6 @@ def _field_paths(columns: tuple[Column, ...], prefix: str = "") -> dict[str, Col
         if c.fields and not c.repeated:
             out.update(_field_paths(c.fields, prefix + c.field_name + "."))
     return out
-
-
-def _unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
-    d.error(
-        c.option_loc,
-        rules.CATEGORY_UNKNOWN,
-        f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml; "
-        f"known categories: {', '.join(sorted(names)) or '(none)'}",
-    )
-
-
-def _not_applicable(c: Column, option: str, why: str, d: Diagnostics) -> None:
-    d.error(c.option_loc, rules.OPTION_NOT_APPLICABLE, f"`{option}` on field `{c.field_name}`: {why}")
-
-
-def _regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pattern | None:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        d.error(
-            c.option_loc,
-            rules.REGEX_INVALID,
-            f"`{option}` pattern `{pattern}` on field `{c.field_name}` does not compile: {exc}",
-        )
-        return None
-
-
-def _column(t: Table, c: Column, categories: set[str], paths: dict[str, Column], d: Diagnostics) -> None:
-    x = c.transforms
-    if c.category:
-        if c.category not in categories:
-            _unknown_category(c, categories, d)
-        elif c.bq_type == "STRUCT":
-            _not_applicable(
-                c,
-                "category",
-                "BigQuery puts policy tags on leaf columns only; set the category on "
-                "the fields of the nested message instead",
-                d,
-            )
-    if c.bq_type != c.natural_type and not c.recursion_cut:
-        if c.bq_type not in typemap.ALL_TYPES:
-            d.error(
-                c.option_loc,
-                rules.TYPE_OVERRIDE_ILLEGAL,
-                f'`type: "{c.bq_type}"` on field `{c.field_name}` is not a BigQuery type; use one of '
-                f"{', '.join(sorted(typemap.ALL_TYPES - {'STRUCT'}))}",
-            )
-        elif c.natural_type == "STRUCT" or not typemap.override_allowed(c.proto_type, c.natural_type, c.bq_type):
-            allowed = sorted(typemap.LEGAL_OVERRIDES.get("ENUM" if c.proto_type == "enum" else c.natural_type, ()))
-            d.error(
-                c.option_loc,
-                rules.TYPE_OVERRIDE_ILLEGAL,
-                f"field `{c.field_name}` is proto {c.type_name or c.proto_type} ({c.natural_type}) and cannot be "
-                f"stored as {c.bq_type}; allowed: {', '.join(allowed) or 'no override'}",
-            )
-    if c.required and c.repeated:
-        _not_applicable(c, "required", "a repeated field is a list that may be empty; drop `required`", d)
-    is_string = c.proto_type == "string"
-    for option, value in (
-        ("regex_extract", x.regex_extract),
-        ("regex_replace", x.regex_replace),
-        ("append", x.append),
-        ("local_to_utc", x.local_to_utc),
-        ("pseudonymize", x.pseudonymize),
-    ):
-        if value is not None and not is_string:
-            _not_applicable(c, option, f"it applies to string fields, and this one is {c.proto_type}", d)
-    if x.regex_extract:
-        rx = _regex(c, "regex_extract", x.regex_extract[0], d)
-        if rx is not None and x.regex_extract[1] > rx.groups:
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"`regex_extract` on `{c.field_name}` keeps group {x.regex_extract[1]}, but the pattern has "
-                f"{rx.groups} group(s)",
-            )
-    if x.regex_replace:
-        rx = _regex(c, "regex_replace", x.regex_replace[0], d)
-        if rx is not None:
-            try:
-                _check_template(rx, x.regex_replace[1])
-            except (re.error, IndexError) as exc:
-                d.error(
-                    c.option_loc,
-                    rules.REGEX_INVALID,
-                    f"`regex_replace` replacement `{x.regex_replace[1]}` on `{c.field_name}` is invalid: {exc}",
-                )
-    if x.filter:
-        _regex(c, "filter", x.filter[0], d)
-        if c.repeated or c.bq_type == "STRUCT":
-            _not_applicable(c, "filter", "it needs a single scalar value to match", d)
-    if x.local_to_utc:
-        tz = x.local_to_utc[0]
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"`local_to_utc` time zone `{tz}` on `{c.field_name}` is not an IANA time zone (e.g. Europe/Stockholm)",
-            )
-        if c.bq_type not in ("TIMESTAMP", "DATETIME", "STRING"):
-            _not_applicable(c, "local_to_utc", f"the column is {c.bq_type}; type it TIMESTAMP", d)
-    if x.divide is not None:
-        if c.proto_type not in NUMERIC_PROTO and c.bq_type not in typemap.NUMERIC_TYPES:
-            _not_applicable(c, "divide", f"it applies to numbers, and this field is {c.proto_type}", d)
-        elif c.bq_type in ("INT64", "STRING"):
-            _not_applicable(
-                c,
-                "divide",
-                f"the quotient is fractional but the column is {c.bq_type}; add "
-                '`type: "NUMERIC"` (exact, for money) or `type: "FLOAT64"`',
-                d,
-            )
-    if x.pseudonymize is not None:
-        if not re.match(r"^[A-Za-z0-9_-]{1,255}$", x.pseudonymize):
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"`pseudonymize.key_secret` `{x.pseudonymize}` must be a Secret Manager secret id (letters, "
-                "digits, `_`, `-`), never the key itself",
-            )
-        if c.bq_type != "STRING":
-            _not_applicable(c, "pseudonymize", f"the keyed hash is a hex STRING but the column is {c.bq_type}", d)
-    if x.append is not None and c.bq_type not in ("STRING",):
-        _not_applicable(c, "append", f"the column is {c.bq_type}; append works on STRING columns", d)
-    for path in x.coalesce:
-        other = paths.get(path)
-        if other is None:
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"`coalesce` on `{c.field_name}` names `{path}`, which is not a field path of `{t.message}` "
-                "(use field names from the message root, dotted for nested fields)",
-            )
-        elif other.proto_type != c.proto_type or other.repeated != c.repeated:
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"`coalesce` on `{c.field_name}` ({c.proto_type}) names `{path}` ({other.proto_type}"
-                f"{', repeated' if other.repeated else ''}); both must have the same type and shape",
-            )
-    if x.from_attribute is not None:
-        if not re.match(r"^[A-Za-z0-9_.-]{1,256}$", x.from_attribute):
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"`from_attribute` `{x.from_attribute}` is not a Pub/Sub attribute name",
-            )
-        if c.proto_type != "string" or c.repeated:
-            _not_applicable(
-                c,
-                "from_attribute",
-                "attributes are strings: use a singular string field (with a `type` override for e.g. TIMESTAMP)",
-                d,
-            )
-    if x.default_policy == "VALUE":
-        if x.default_value is None or x.default_value == "" and c.proto_type != "string":
-            d.error(
-                c.option_loc, rules.OPTION_VALUE_INVALID, f"`default_policy` VALUE on `{c.field_name}` needs a `value`"
-            )
-        elif c.proto_type in NUMERIC_PROTO and not _is_number(x.default_value):
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"default value `{x.default_value}` of `{c.field_name}` is not a number",
-            )
-        elif c.proto_type == "bool" and x.default_value not in ("true", "false"):
-            d.error(
-                c.option_loc,
-                rules.OPTION_VALUE_INVALID,
-                f"default value `{x.default_value}` of `{c.field_name}` must be true or false",
-            )
-        elif c.proto_type == "message" and c.bq_type not in ("TIMESTAMP", "INTERVAL", "JSON", "STRING"):
-            _not_applicable(c, "default_policy", "VALUE defaults apply to scalar fields", d)
-    if x.default_policy != "NULL" and c.repeated:
-        _not_applicable(c, "default_policy", "a repeated field is an empty list when absent", d)
-    if c.mode == "REQUIRED" and x.default_policy != "NULL":
-        _not_applicable(c, "default_policy", "a required field has no default: the event is rejected instead", d)
-
-
-def _check_template(rx: re.Pattern, template: str) -> None:
-    """Raise if a replacement template refers to a group the pattern lacks (re only notices on a match)."""
-    re.sub("", template, "")  # bad escapes raise re.error
-    for m in re.finditer(r"\\(\d+)|\\g<(\w+)>", template):
-        ref = m.group(1) or m.group(2)
-        if ref.isdigit() and int(ref) > rx.groups:
-            raise IndexError(f"group {ref} does not exist")
-        if not ref.isdigit() and ref not in rx.groupindex:
-            raise IndexError(f"group `{ref}` does not exist")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 # Registers the checks of sibling modules (they use the `check` decorator above).

@@ -23,10 +23,10 @@ MESSAGE_TYPE = "grocer.analytics.v1.Ga4Hit"
 TABLE = "events.ga4_hits"
 
 # grocer.analytics.v1.Ga4Consent.Status
-_E0 = {"DENIED": 2, "GRANTED": 1, "STATUS_UNSPECIFIED": 0}
-_E0_NAMES = {0: "STATUS_UNSPECIFIED", 1: "GRANTED", 2: "DENIED"}
+_enum_ga4_consent_status = {"DENIED": 2, "GRANTED": 1, "STATUS_UNSPECIFIED": 0}
+_names_ga4_consent_status = {0: "STATUS_UNSPECIFIED", 1: "GRANTED", 2: "DENIED"}
 
-_KNOWN0 = frozenset(
+_known_ga4_hit = frozenset(
     [
         "clientId",
         "client_id",
@@ -42,14 +42,30 @@ _KNOWN0 = frozenset(
         "user_properties",
     ]
 )
-_KNOWN1 = frozenset(["value"])
-_KNOWN2 = frozenset(["name", "params"])
-_KNOWN3 = frozenset(["adPersonalization", "adUserData", "ad_personalization", "ad_user_data"])
+_known_ga4_user_property = frozenset(
+    [
+        "value",
+    ]
+)
+_known_ga4_event = frozenset(
+    [
+        "name",
+        "params",
+    ]
+)
+_known_ga4_consent = frozenset(
+    [
+        "adPersonalization",
+        "adUserData",
+        "ad_personalization",
+        "ad_user_data",
+    ]
+)
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
+    if not d.keys() <= _known_ga4_hit:
+        unknown_fields(d, _known_ga4_hit, p)
     # client_id: string -> STRING REQUIRED
     v = d.get("clientId")
     if v is None:
@@ -59,23 +75,23 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     else:
         pv = v if v.__class__ is str else as_string(v, p, "client_id")
         msg.client_id = pv
-        r0 = pv
+        r_client_id = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
     if v is None:
         v = d.get("user_id")
     if v is None:
-        r1 = None
+        r_user_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "user_id")
         msg.user_id = pv
-        r1 = pv
+        r_user_id = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
     if v is None:
         v = d.get("timestamp_micros")
     if v is None:
-        r2 = None
+        r_timestamp_micros = None
     else:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -84,19 +100,19 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         else:
             pv = as_int(v, INT64, p, "timestamp_micros")
         msg.timestamp_micros = pv
-        r2 = pv
+        r_timestamp_micros = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED
     v = d.get("userProperties")
     if v is None:
         v = d.get("user_properties")
     if v is None:
-        r3 = []
+        r_user_properties = []
     else:
         v = as_object(v, p, "user_properties")
         out = []
         for k, x in v.items():
             key = k
-            rv = _m1(
+            rv = _convert_ga4_user_property(
                 as_object(x, p, f"user_properties[{k}]"),
                 p + f"user_properties[{k}]" + ".",
                 msg.user_properties[key],
@@ -104,11 +120,11 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
                 ctx,
             )
             out.append({"key": key, "value": rv})
-        r3 = out
+        r_user_properties = out
     # events: grocer.analytics.v1.Ga4Event -> STRUCT REPEATED
     v = d.get("events")
     if v is None:
-        r4 = []
+        r_events = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "events")
@@ -117,73 +133,76 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         for i, x in enumerate(v):
             if x.__class__ is not dict:
                 x = as_object(x, p, f"events[{i}]")
-            out.append(_m2(x, f"{p}events[{i}].", add(), root, ctx))
-        r4 = out
+            out.append(_convert_ga4_event(x, f"{p}events[{i}].", add(), root, ctx))
+        r_events = out
     # non_personalized_ads: bool -> BOOL NULLABLE
     v = d.get("nonPersonalizedAds")
     if v is None:
         v = d.get("non_personalized_ads")
     if v is None:
-        r5 = None
+        r_non_personalized_ads = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "non_personalized_ads")
         msg.non_personalized_ads = pv
-        r5 = pv
+        r_non_personalized_ads = pv
     # consent: grocer.analytics.v1.Ga4Consent -> STRUCT NULLABLE
     v = d.get("consent")
     if v is None:
-        r6 = None
+        r_consent = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "consent")
         sub = msg.consent
         if not v:
             sub.SetInParent()
-        r6 = _m3(v, p + "consent.", sub, root, ctx)
+        r_consent = _convert_ga4_consent(v, p + "consent.", sub, root, ctx)
     return {
-        "client_id": r0,
-        "user_id": r1,
-        "timestamp_micros": r2,
-        "user_properties": r3,
-        "events": r4,
-        "non_personalized_ads": r5,
-        "consent": r6,
+        "client_id": r_client_id,
+        "user_id": r_user_id,
+        "timestamp_micros": r_timestamp_micros,
+        "user_properties": r_user_properties,
+        "events": r_events,
+        "non_personalized_ads": r_non_personalized_ads,
+        "consent": r_consent,
     }
 
 
-def _m3(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
-    if not d.keys() <= _KNOWN3:
-        unknown_fields(d, _KNOWN3, p)
+def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
+    if not d.keys() <= _known_ga4_consent:
+        unknown_fields(d, _known_ga4_consent, p)
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adUserData")
     if v is None:
         v = d.get("ad_user_data")
     if v is None:
-        r0 = None
+        r_ad_user_data = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_ga4_consent_status.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "ad_user_data")
+            pv = as_enum(v, _enum_ga4_consent_status, _names_ga4_consent_status, p, "ad_user_data")
         msg.ad_user_data = pv
-        r0 = _E0_NAMES[pv]
+        r_ad_user_data = _names_ga4_consent_status[pv]
     # ad_personalization: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adPersonalization")
     if v is None:
         v = d.get("ad_personalization")
     if v is None:
-        r1 = None
+        r_ad_personalization = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_ga4_consent_status.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "ad_personalization")
+            pv = as_enum(v, _enum_ga4_consent_status, _names_ga4_consent_status, p, "ad_personalization")
         msg.ad_personalization = pv
-        r1 = _E0_NAMES[pv]
-    return {"ad_user_data": r0, "ad_personalization": r1}
+        r_ad_personalization = _names_ga4_consent_status[pv]
+    return {
+        "ad_user_data": r_ad_user_data,
+        "ad_personalization": r_ad_personalization,
+    }
 
 
-def _m2(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
-    if not d.keys() <= _KNOWN2:
-        unknown_fields(d, _KNOWN2, p)
+def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
+    if not d.keys() <= _known_ga4_event:
+        unknown_fields(d, _known_ga4_event, p)
     # name: string -> STRING REQUIRED
     v = d.get("name")
     if v is None:
@@ -191,34 +210,39 @@ def _m2(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r0 = pv
+        r_name = pv
     # params: google.protobuf.Struct -> JSON NULLABLE
     v = d.get("params")
     if v is None:
-        r1 = None
+        r_params = None
     else:
         rv = set_struct(msg.params, v, p, "params")
-        r1 = rv
-    return {"name": r0, "params": r1}
+        r_params = rv
+    return {
+        "name": r_name,
+        "params": r_params,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
-    if not d.keys() <= _KNOWN1:
-        unknown_fields(d, _KNOWN1, p)
+def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
+    if not d.keys() <= _known_ga4_user_property:
+        unknown_fields(d, _known_ga4_user_property, p)
     # value: string -> STRING NULLABLE
     v = d.get("value")
     if v is None:
-        r0 = None
+        r_value = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "value")
         msg.value = pv
-        r0 = pv
-    return {"value": r0}
+        r_value = pv
+    return {
+        "value": r_value,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_ga4_hit(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

@@ -24,7 +24,7 @@ from datahem.runtime.beam.convert import (
 MESSAGE_TYPE = "grocer.analytics.v1.UniversalAnalyticsHit"
 TABLE = "events.ua_hits"
 
-_KNOWN0 = frozenset(
+_known_universal_analytics_hit = frozenset(
     [
         "cd1",
         "cd2",
@@ -70,16 +70,16 @@ _KNOWN0 = frozenset(
         "z",
     ]
 )
-_RX1 = re.compile("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
-_RX2 = re.compile("^(pageview|event|transaction)$")
-_RX3 = re.compile("[?#].*$")
-_PATH4 = (("dl", "dl"),)
-_RX5 = re.compile("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
+_extract_universal_analytics_hit_dr = re.compile("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
+_filter_universal_analytics_hit_t = re.compile("^(pageview|event|transaction)$")
+_replace_universal_analytics_hit_dl = re.compile("[?#].*$")
+_coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
+_extract_universal_analytics_hit_dp = re.compile("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
+    if not d.keys() <= _known_universal_analytics_hit:
+        unknown_fields(d, _known_universal_analytics_hit, p)
     # v: string -> STRING REQUIRED
     v = d.get("v")
     if v is None:
@@ -87,7 +87,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     else:
         pv = v if v.__class__ is str else as_string(v, p, "v")
         msg.v = pv
-        r0 = pv
+        r_v = pv
     # tid: string -> STRING REQUIRED
     v = d.get("tid")
     if v is None:
@@ -95,23 +95,23 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tid")
         msg.tid = pv
-        r1 = pv
+        r_tid = pv
     # ds: string -> STRING NULLABLE
     v = d.get("ds")
     if v is None:
-        r2 = None
+        r_ds = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ds")
         msg.ds = pv
-        r2 = pv
+        r_ds = pv
     # qt: string -> INT64 NULLABLE
     v = d.get("qt")
     if v is None:
-        r3 = None
+        r_qt = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "qt")
         msg.qt = pv
-        r3 = to_bq(pv, "INT64", p, "qt")
+        r_qt = to_bq(pv, "INT64", p, "qt")
     # z: string -> STRING NULLABLE
     v = d.get("z")
     if v is None:
@@ -122,283 +122,283 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     # cid: string -> STRING NULLABLE
     v = d.get("cid")
     if v is None:
-        r5 = None
+        r_cid = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.cid = pv
-        r5 = pv
+        r_cid = pv
     # uid: string -> STRING NULLABLE
     v = d.get("uid")
     if v is None:
-        r6 = None
+        r_uid = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "uid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.uid = pv
-        r6 = pv
+        r_uid = pv
     # sc: string -> STRING NULLABLE
     v = d.get("sc")
     if v is None:
-        r7 = None
+        r_sc = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sc")
         msg.sc = pv
-        r7 = pv
+        r_sc = pv
     # uip: string -> STRING NULLABLE
     v = d.get("uip")
     if v is None:
-        r8 = None
+        r_uip = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "uip")
         msg.uip = pv
-        r8 = pv
+        r_uip = pv
     # ua: string -> STRING NULLABLE
     v = d.get("ua")
     if v is None:
-        r9 = None
+        r_ua = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ua")
         msg.ua = pv
-        r9 = pv
+        r_ua = pv
     # dr: string -> STRING NULLABLE
     v = d.get("dr")
     if v is None:
-        r10 = None
+        r_dr = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dr")
-        pv = regex_extract(_RX1, 1, pv)
+        pv = regex_extract(_extract_universal_analytics_hit_dr, 1, pv)
         if pv is None:
             raise Reject(
                 TRANSFORM, p + "dr", "regex_extract found no match in '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)'"
             )
         msg.dr = pv
-        r10 = pv
+        r_dr = pv
     # cn: string -> STRING NULLABLE
     v = d.get("cn")
     if v is None:
-        r11 = None
+        r_cn = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cn")
         msg.cn = pv
-        r11 = pv
+        r_cn = pv
     # cs: string -> STRING NULLABLE
     v = d.get("cs")
     if v is None:
-        r12 = None
+        r_cs = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cs")
         msg.cs = pv
-        r12 = pv
+        r_cs = pv
     # cm: string -> STRING NULLABLE
     v = d.get("cm")
     if v is None:
-        r13 = None
+        r_cm = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cm")
         msg.cm = pv
-        r13 = pv
+        r_cm = pv
     # sr: string -> STRING NULLABLE
     v = d.get("sr")
     if v is None:
-        r14 = None
+        r_sr = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sr")
         msg.sr = pv
-        r14 = pv
+        r_sr = pv
     # vp: string -> STRING NULLABLE
     v = d.get("vp")
     if v is None:
-        r15 = None
+        r_vp = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "vp")
         msg.vp = pv
-        r15 = pv
+        r_vp = pv
     # de: string -> STRING NULLABLE
     v = d.get("de")
     if v is None:
-        r16 = None
+        r_de = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "de")
         msg.de = pv
-        r16 = pv
+        r_de = pv
     # ul: string -> STRING NULLABLE
     v = d.get("ul")
     if v is None:
-        r17 = None
+        r_ul = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ul")
         msg.ul = pv
-        r17 = pv
+        r_ul = pv
     # t: string -> STRING REQUIRED
     v = d.get("t")
     if v is None:
         raise required(p, "t")
     else:
         pv = v if v.__class__ is str else as_string(v, p, "t")
-        keep(_RX2, "KEEP", pv, p, "t")
+        keep(_filter_universal_analytics_hit_t, "KEEP", pv, p, "t")
         msg.t = pv
-        r18 = pv
+        r_t = pv
     # ni: string -> STRING NULLABLE
     v = d.get("ni")
     if v is None:
-        r19 = None
+        r_ni = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ni")
         msg.ni = pv
-        r19 = pv
+        r_ni = pv
     # dl: string -> STRING NULLABLE
     v = d.get("dl")
     if v is None:
-        r20 = None
+        r_dl = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dl")
-        pv = _RX3.sub("", pv)
+        pv = _replace_universal_analytics_hit_dl.sub("", pv)
         msg.dl = pv
-        r20 = pv
+        r_dl = pv
     # dh: string -> STRING NULLABLE
     v = d.get("dh")
     if v is None:
-        r21 = None
+        r_dh = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dh")
         msg.dh = pv
-        r21 = pv
+        r_dh = pv
     # dp: string -> STRING NULLABLE
     v = d.get("dp")
     if v is None:
-        v = lookup(root, _PATH4)
+        v = lookup(root, _coalesce_universal_analytics_hit_dp)
     if v is None:
-        r22 = None
+        r_dp = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dp")
-        pv = regex_extract(_RX5, 1, pv)
+        pv = regex_extract(_extract_universal_analytics_hit_dp, 1, pv)
         if pv is None:
             raise Reject(
                 TRANSFORM, p + "dp", "regex_extract found no match in '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)'"
             )
         msg.dp = pv
-        r22 = pv
+        r_dp = pv
     # dt: string -> STRING NULLABLE
     v = d.get("dt")
     if v is None:
-        r23 = None
+        r_dt = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "dt")
         msg.dt = pv
-        r23 = pv
+        r_dt = pv
     # ec: string -> STRING NULLABLE
     v = d.get("ec")
     if v is None:
-        r24 = None
+        r_ec = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ec")
         msg.ec = pv
-        r24 = pv
+        r_ec = pv
     # ea: string -> STRING NULLABLE
     v = d.get("ea")
     if v is None:
-        r25 = None
+        r_ea = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ea")
         msg.ea = pv
-        r25 = pv
+        r_ea = pv
     # el: string -> STRING NULLABLE
     v = d.get("el")
     if v is None:
-        r26 = None
+        r_el = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "el")
         msg.el = pv
-        r26 = pv
+        r_el = pv
     # ev: string -> INT64 NULLABLE
     v = d.get("ev")
     if v is None:
-        r27 = None
+        r_ev = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ev")
         msg.ev = pv
-        r27 = to_bq(pv, "INT64", p, "ev")
+        r_ev = to_bq(pv, "INT64", p, "ev")
     # ti: string -> STRING NULLABLE
     v = d.get("ti")
     if v is None:
-        r28 = None
+        r_ti = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ti")
         msg.ti = pv
-        r28 = pv
+        r_ti = pv
     # ta: string -> STRING NULLABLE
     v = d.get("ta")
     if v is None:
-        r29 = None
+        r_ta = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ta")
         msg.ta = pv
-        r29 = pv
+        r_ta = pv
     # tr: string -> NUMERIC NULLABLE
     v = d.get("tr")
     if v is None:
-        r30 = None
+        r_tr = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tr")
         msg.tr = pv
-        r30 = to_bq(pv, "NUMERIC", p, "tr")
+        r_tr = to_bq(pv, "NUMERIC", p, "tr")
     # ts: string -> NUMERIC NULLABLE
     v = d.get("ts")
     if v is None:
-        r31 = None
+        r_ts = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "ts")
         msg.ts = pv
-        r31 = to_bq(pv, "NUMERIC", p, "ts")
+        r_ts = to_bq(pv, "NUMERIC", p, "ts")
     # tt: string -> NUMERIC NULLABLE
     v = d.get("tt")
     if v is None:
-        r32 = None
+        r_tt = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tt")
         msg.tt = pv
-        r32 = to_bq(pv, "NUMERIC", p, "tt")
+        r_tt = to_bq(pv, "NUMERIC", p, "tt")
     # tcc: string -> STRING NULLABLE
     v = d.get("tcc")
     if v is None:
-        r33 = None
+        r_tcc = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tcc")
         msg.tcc = pv
-        r33 = pv
+        r_tcc = pv
     # cu: string -> STRING NULLABLE
     v = d.get("cu")
     if v is None:
-        r34 = None
+        r_cu = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cu")
         msg.cu = pv
-        r34 = pv
+        r_cu = pv
     # cd1: string -> STRING NULLABLE
     v = d.get("cd1")
     if v is None:
-        r35 = None
+        r_cd1 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cd1")
         msg.cd1 = pv
-        r35 = pv
+        r_cd1 = pv
     # cd2: string -> STRING NULLABLE
     v = d.get("cd2")
     if v is None:
-        r36 = None
+        r_cd2 = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "cd2")
         msg.cd2 = pv
-        r36 = pv
+        r_cd2 = pv
     # plt: string -> INT64 NULLABLE
     v = d.get("plt")
     if v is None:
-        r37 = None
+        r_plt = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "plt")
         msg.plt = pv
-        r37 = to_bq(pv, "INT64", p, "plt")
+        r_plt = to_bq(pv, "INT64", p, "plt")
     # hit_id: string -> STRING NULLABLE
     v = d.get("hitId")
     if v is None:
@@ -407,11 +407,11 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if a is not None:
         v = a
     if v is None:
-        r38 = None
+        r_hit_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "hit_id")
         msg.hit_id = pv
-        r38 = pv
+        r_hit_id = pv
     # collector_received_at: string -> TIMESTAMP NULLABLE
     v = d.get("collectorReceivedAt")
     if v is None:
@@ -420,51 +420,51 @@ def _m0(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if a is not None:
         v = a
     if v is None:
-        r39 = None
+        r_collector_received_at = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "collector_received_at")
         msg.collector_received_at = pv
-        r39 = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
+        r_collector_received_at = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
     return {
-        "protocol_version": r0,
-        "tracking_id": r1,
-        "data_source": r2,
-        "queue_time_ms": r3,
-        "client_id": r5,
-        "user_id": r6,
-        "session_control": r7,
-        "ip_override": r8,
-        "user_agent_override": r9,
-        "referrer_host": r10,
-        "campaign_name": r11,
-        "campaign_source": r12,
-        "campaign_medium": r13,
-        "screen_resolution": r14,
-        "viewport_size": r15,
-        "document_encoding": r16,
-        "user_language": r17,
-        "hit_type": r18,
-        "non_interaction": r19,
-        "document_location": r20,
-        "document_host_name": r21,
-        "document_path": r22,
-        "document_title": r23,
-        "event_category": r24,
-        "event_action": r25,
-        "event_label": r26,
-        "event_value": r27,
-        "transaction_id": r28,
-        "transaction_affiliation": r29,
-        "transaction_revenue": r30,
-        "transaction_shipping": r31,
-        "transaction_tax": r32,
-        "transaction_coupon": r33,
-        "currency_code": r34,
-        "member_tier": r35,
-        "store_id": r36,
-        "page_load_time_ms": r37,
-        "hit_id": r38,
-        "collector_received_at": r39,
+        "protocol_version": r_v,
+        "tracking_id": r_tid,
+        "data_source": r_ds,
+        "queue_time_ms": r_qt,
+        "client_id": r_cid,
+        "user_id": r_uid,
+        "session_control": r_sc,
+        "ip_override": r_uip,
+        "user_agent_override": r_ua,
+        "referrer_host": r_dr,
+        "campaign_name": r_cn,
+        "campaign_source": r_cs,
+        "campaign_medium": r_cm,
+        "screen_resolution": r_sr,
+        "viewport_size": r_vp,
+        "document_encoding": r_de,
+        "user_language": r_ul,
+        "hit_type": r_t,
+        "non_interaction": r_ni,
+        "document_location": r_dl,
+        "document_host_name": r_dh,
+        "document_path": r_dp,
+        "document_title": r_dt,
+        "event_category": r_ec,
+        "event_action": r_ea,
+        "event_label": r_el,
+        "event_value": r_ev,
+        "transaction_id": r_ti,
+        "transaction_affiliation": r_ta,
+        "transaction_revenue": r_tr,
+        "transaction_shipping": r_ts,
+        "transaction_tax": r_tt,
+        "transaction_coupon": r_tcc,
+        "currency_code": r_cu,
+        "member_tier": r_cd1,
+        "store_id": r_cd2,
+        "page_load_time_ms": r_plt,
+        "hit_id": r_hit_id,
+        "collector_received_at": r_collector_received_at,
     }
 
 
@@ -472,5 +472,5 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

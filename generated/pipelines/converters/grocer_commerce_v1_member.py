@@ -26,33 +26,15 @@ from datahem.runtime.beam.convert import (
 MESSAGE_TYPE = "grocer.commerce.v1.Member"
 TABLE = "events.members"
 
-# grocer.commerce.v1.MemberEventType
-_E0 = {
-    "MEMBER_EVENT_TYPE_CLOSED": 3,
-    "MEMBER_EVENT_TYPE_PROFILE_UPDATED": 2,
-    "MEMBER_EVENT_TYPE_SIGNED_UP": 1,
-    "MEMBER_EVENT_TYPE_UNSPECIFIED": 0,
-}
-_E0_NAMES = {
-    0: "MEMBER_EVENT_TYPE_UNSPECIFIED",
-    1: "MEMBER_EVENT_TYPE_SIGNED_UP",
-    2: "MEMBER_EVENT_TYPE_PROFILE_UPDATED",
-    3: "MEMBER_EVENT_TYPE_CLOSED",
-}
-
-# grocer.commerce.v1.MemberTier
-_E1 = {"MEMBER_TIER_BASIC": 1, "MEMBER_TIER_GOLD": 3, "MEMBER_TIER_SILVER": 2, "MEMBER_TIER_UNSPECIFIED": 0}
-_E1_NAMES = {0: "MEMBER_TIER_UNSPECIFIED", 1: "MEMBER_TIER_BASIC", 2: "MEMBER_TIER_SILVER", 3: "MEMBER_TIER_GOLD"}
-
 # grocer.commerce.v1.DietaryPreference
-_E2 = {
+_enum_dietary_preference = {
     "DIETARY_PREFERENCE_GLUTEN_FREE": 4,
     "DIETARY_PREFERENCE_LACTOSE_FREE": 3,
     "DIETARY_PREFERENCE_UNSPECIFIED": 0,
     "DIETARY_PREFERENCE_VEGAN": 2,
     "DIETARY_PREFERENCE_VEGETARIAN": 1,
 }
-_E2_NAMES = {
+_names_dietary_preference = {
     0: "DIETARY_PREFERENCE_UNSPECIFIED",
     1: "DIETARY_PREFERENCE_VEGETARIAN",
     2: "DIETARY_PREFERENCE_VEGAN",
@@ -60,15 +42,43 @@ _E2_NAMES = {
     4: "DIETARY_PREFERENCE_GLUTEN_FREE",
 }
 
+# grocer.commerce.v1.MemberEventType
+_enum_member_event_type = {
+    "MEMBER_EVENT_TYPE_CLOSED": 3,
+    "MEMBER_EVENT_TYPE_PROFILE_UPDATED": 2,
+    "MEMBER_EVENT_TYPE_SIGNED_UP": 1,
+    "MEMBER_EVENT_TYPE_UNSPECIFIED": 0,
+}
+_names_member_event_type = {
+    0: "MEMBER_EVENT_TYPE_UNSPECIFIED",
+    1: "MEMBER_EVENT_TYPE_SIGNED_UP",
+    2: "MEMBER_EVENT_TYPE_PROFILE_UPDATED",
+    3: "MEMBER_EVENT_TYPE_CLOSED",
+}
+
+# grocer.commerce.v1.MemberTier
+_enum_member_tier = {
+    "MEMBER_TIER_BASIC": 1,
+    "MEMBER_TIER_GOLD": 3,
+    "MEMBER_TIER_SILVER": 2,
+    "MEMBER_TIER_UNSPECIFIED": 0,
+}
+_names_member_tier = {
+    0: "MEMBER_TIER_UNSPECIFIED",
+    1: "MEMBER_TIER_BASIC",
+    2: "MEMBER_TIER_SILVER",
+    3: "MEMBER_TIER_GOLD",
+}
+
 # grocer.commerce.v1.SalesChannel
-_E3 = {
+_enum_sales_channel = {
     "SALES_CHANNEL_ANDROID": 3,
     "SALES_CHANNEL_CUSTOMER_SERVICE": 4,
     "SALES_CHANNEL_IOS": 2,
     "SALES_CHANNEL_UNSPECIFIED": 0,
     "SALES_CHANNEL_WEB": 1,
 }
-_E3_NAMES = {
+_names_sales_channel = {
     0: "SALES_CHANNEL_UNSPECIFIED",
     1: "SALES_CHANNEL_WEB",
     2: "SALES_CHANNEL_IOS",
@@ -76,7 +86,7 @@ _E3_NAMES = {
     4: "SALES_CHANNEL_CUSTOMER_SERVICE",
 }
 
-_KNOWN0 = frozenset(
+_known_member = frozenset(
     [
         "address",
         "birthDate",
@@ -111,10 +121,19 @@ _KNOWN0 = frozenset(
         "updated_at",
     ]
 )
-_RX1 = re.compile("@test\\.grocer\\.example$")
-_RX2 = re.compile("\\(0\\)|[\\s()-]")
-_KNOWN3 = frozenset(["city", "countryCode", "country_code", "postalCode", "postal_code", "street"])
-_KNOWN4 = frozenset(
+_filter_member_email = re.compile("@test\\.grocer\\.example$")
+_replace_member_phone_number = re.compile("\\(0\\)|[\\s()-]")
+_known_address = frozenset(
+    [
+        "city",
+        "countryCode",
+        "country_code",
+        "postalCode",
+        "postal_code",
+        "street",
+    ]
+)
+_known_member_consents = frozenset(
     [
         "emailNewsletter",
         "email_newsletter",
@@ -128,9 +147,9 @@ _KNOWN4 = frozenset(
 )
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
+    if not d.keys() <= _known_member:
+        unknown_fields(d, _known_member, p)
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
     if v is None:
@@ -140,126 +159,126 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        r0 = pv
+        r_member_id = pv
     # event_type: grocer.commerce.v1.MemberEventType -> STRING NULLABLE
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
     if v is None:
-        r1 = None
+        r_event_type = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_member_event_type.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "event_type")
+            pv = as_enum(v, _enum_member_event_type, _names_member_event_type, p, "event_type")
         msg.event_type = pv
-        r1 = _E0_NAMES[pv]
+        r_event_type = _names_member_event_type[pv]
     # email: string -> STRING REQUIRED
     v = d.get("email")
     if v is None:
         raise required(p, "email")
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
-        keep(_RX1, "DROP", pv, p, "email")
+        keep(_filter_member_email, "DROP", pv, p, "email")
         msg.email = pv
-        r2 = pv
+        r_email = pv
     # first_name: string -> STRING NULLABLE
     v = d.get("firstName")
     if v is None:
         v = d.get("first_name")
     if v is None:
-        r3 = None
+        r_first_name = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "first_name")
         msg.first_name = pv
-        r3 = pv
+        r_first_name = pv
     # last_name: string -> STRING NULLABLE
     v = d.get("lastName")
     if v is None:
         v = d.get("last_name")
     if v is None:
-        r4 = None
+        r_last_name = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "last_name")
         msg.last_name = pv
-        r4 = pv
+        r_last_name = pv
     # phone_number: string -> STRING NULLABLE
     v = d.get("phoneNumber")
     if v is None:
         v = d.get("phone_number")
     if v is None:
-        r5 = None
+        r_phone_number = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "phone_number")
-        pv = _RX2.sub("", pv)
+        pv = _replace_member_phone_number.sub("", pv)
         msg.phone_number = pv
-        r5 = pv
+        r_phone_number = pv
     # birth_date: string -> DATE NULLABLE
     v = d.get("birthDate")
     if v is None:
         v = d.get("birth_date")
     if v is None:
-        r6 = None
+        r_birth_date = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "birth_date")
         msg.birth_date = pv
-        r6 = to_bq(pv, "DATE", p, "birth_date")
+        r_birth_date = to_bq(pv, "DATE", p, "birth_date")
     # address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("address")
     if v is None:
-        r7 = None
+        r_address = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "address")
         sub = msg.address
         if not v:
             sub.SetInParent()
-        r7 = _m1(v, p + "address.", sub, root, ctx)
+        r_address = _convert_address(v, p + "address.", sub, root, ctx)
     # tier: grocer.commerce.v1.MemberTier -> STRING NULLABLE
     v = d.get("tier")
     if v is None:
-        r8 = None
+        r_tier = None
     else:
-        pv = _E1.get(v) if v.__class__ is str else None
+        pv = _enum_member_tier.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E1, _E1_NAMES, p, "tier")
+            pv = as_enum(v, _enum_member_tier, _names_member_tier, p, "tier")
         msg.tier = pv
-        r8 = _E1_NAMES[pv]
+        r_tier = _names_member_tier[pv]
     # language: string -> STRING NULLABLE
     v = d.get("language")
     if v is None:
-        r9 = None
+        r_language = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         pv = pv + "-SE"
         msg.language = pv
-        r9 = pv
+        r_language = pv
     # newsletter_opt_in: bool -> BOOL NULLABLE
     v = d.get("newsletterOptIn")
     if v is None:
         v = d.get("newsletter_opt_in")
     if v is None:
-        r10 = None
+        r_newsletter_opt_in = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "newsletter_opt_in")
         msg.newsletter_opt_in = pv
-        r10 = pv
+        r_newsletter_opt_in = pv
     # consents: grocer.commerce.v1.Member.Consents -> STRUCT NULLABLE
     v = d.get("consents")
     if v is None:
-        r11 = None
+        r_consents = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "consents")
         sub = msg.consents
         if not v:
             sub.SetInParent()
-        r11 = _m2(v, p + "consents.", sub, root, ctx)
+        r_consents = _convert_member_consents(v, p + "consents.", sub, root, ctx)
     # household_size: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("householdSize")
     if v is None:
         v = d.get("household_size")
     if v is None:
-        r12 = None
+        r_household_size = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -268,47 +287,47 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         else:
             pv = as_int(v, INT32, p, "household_size")
         msg.household_size.value = pv
-        r12 = pv
+        r_household_size = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED
     v = d.get("dietaryPreferences")
     if v is None:
         v = d.get("dietary_preferences")
     if v is None:
-        r13 = []
+        r_dietary_preferences = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "dietary_preferences")
         out = []
         append = msg.dietary_preferences.append
         for i, x in enumerate(v):
-            pv = _E2.get(x) if x.__class__ is str else None
+            pv = _enum_dietary_preference.get(x) if x.__class__ is str else None
             if pv is None:
-                pv = as_enum(x, _E2, _E2_NAMES, p, f"dietary_preferences[{i}]")
+                pv = as_enum(x, _enum_dietary_preference, _names_dietary_preference, p, f"dietary_preferences[{i}]")
             append(pv)
-            out.append(_E2_NAMES[pv])
-        r13 = out
+            out.append(_names_dietary_preference[pv])
+        r_dietary_preferences = out
     # preferred_store_id: string -> STRING NULLABLE
     v = d.get("preferredStoreId")
     if v is None:
         v = d.get("preferred_store_id")
     if v is None:
-        r14 = None
+        r_preferred_store_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "preferred_store_id")
         msg.preferred_store_id = pv
-        r14 = pv
+        r_preferred_store_id = pv
     # signup_channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("signupChannel")
     if v is None:
         v = d.get("signup_channel")
     if v is None:
-        r15 = None
+        r_signup_channel = None
     else:
-        pv = _E3.get(v) if v.__class__ is str else None
+        pv = _enum_sales_channel.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E3, _E3_NAMES, p, "signup_channel")
+            pv = as_enum(v, _enum_sales_channel, _names_sales_channel, p, "signup_channel")
         msg.signup_channel = pv
-        r15 = _E3_NAMES[pv]
+        r_signup_channel = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
@@ -317,7 +336,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
-        r16 = rv
+        r_created_at = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
     if v is None:
@@ -326,119 +345,129 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "updated_at")
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r17 = rv
+        r_updated_at = rv
     return {
-        "member_id": r0,
-        "event_type": r1,
-        "email": r2,
-        "first_name": r3,
-        "last_name": r4,
-        "phone_number": r5,
-        "birth_date": r6,
-        "address": r7,
-        "tier": r8,
-        "locale": r9,
-        "newsletter_opt_in": r10,
-        "consents": r11,
-        "household_size": r12,
-        "dietary_preferences": r13,
-        "preferred_store_id": r14,
-        "signup_channel": r15,
-        "created_at": r16,
-        "updated_at": r17,
+        "member_id": r_member_id,
+        "event_type": r_event_type,
+        "email": r_email,
+        "first_name": r_first_name,
+        "last_name": r_last_name,
+        "phone_number": r_phone_number,
+        "birth_date": r_birth_date,
+        "address": r_address,
+        "tier": r_tier,
+        "locale": r_language,
+        "newsletter_opt_in": r_newsletter_opt_in,
+        "consents": r_consents,
+        "household_size": r_household_size,
+        "dietary_preferences": r_dietary_preferences,
+        "preferred_store_id": r_preferred_store_id,
+        "signup_channel": r_signup_channel,
+        "created_at": r_created_at,
+        "updated_at": r_updated_at,
     }
 
 
-def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
-    if not d.keys() <= _KNOWN4:
-        unknown_fields(d, _KNOWN4, p)
+def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
+    if not d.keys() <= _known_member_consents:
+        unknown_fields(d, _known_member_consents, p)
     # email_newsletter: bool -> BOOL NULLABLE
     v = d.get("emailNewsletter")
     if v is None:
         v = d.get("email_newsletter")
     if v is None:
-        r0 = None
+        r_email_newsletter = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "email_newsletter")
         msg.email_newsletter = pv
-        r0 = pv
+        r_email_newsletter = pv
     # sms_offers: bool -> BOOL NULLABLE
     v = d.get("smsOffers")
     if v is None:
         v = d.get("sms_offers")
     if v is None:
-        r1 = None
+        r_sms_offers = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "sms_offers")
         msg.sms_offers = pv
-        r1 = pv
+        r_sms_offers = pv
     # personalised_offers: bool -> BOOL NULLABLE
     v = d.get("personalisedOffers")
     if v is None:
         v = d.get("personalised_offers")
     if v is None:
-        r2 = None
+        r_personalised_offers = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "personalised_offers")
         msg.personalised_offers = pv
-        r2 = pv
+        r_personalised_offers = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
     if v is None:
-        r3 = None
+        r_updated_at = None
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r3 = rv
-    return {"email_newsletter": r0, "sms_offers": r1, "personalised_offers": r2, "updated_at": r3}
+        r_updated_at = rv
+    return {
+        "email_newsletter": r_email_newsletter,
+        "sms_offers": r_sms_offers,
+        "personalised_offers": r_personalised_offers,
+        "updated_at": r_updated_at,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
-    if not d.keys() <= _KNOWN3:
-        unknown_fields(d, _KNOWN3, p)
+def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
+    if not d.keys() <= _known_address:
+        unknown_fields(d, _known_address, p)
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
-        r0 = None
+        r_street = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "street")
         msg.street = pv
-        r0 = pv
+        r_street = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
     if v is None:
-        r1 = None
+        r_postal_code = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        r1 = pv
+        r_postal_code = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
     if v is None:
-        r2 = None
+        r_city = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        r2 = pv
+        r_city = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
     if v is None:
-        r3 = None
+        r_country_code = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
-        r3 = pv
-    return {"street": r0, "postal_code": r1, "city": r2, "country_code": r3}
+        r_country_code = pv
+    return {
+        "street": r_street,
+        "postal_code": r_postal_code,
+        "city": r_city,
+        "country_code": r_country_code,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_member(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

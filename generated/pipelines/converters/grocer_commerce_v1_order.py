@@ -32,8 +32,22 @@ from datahem.runtime.beam.convert import (
 MESSAGE_TYPE = "grocer.commerce.v1.Order"
 TABLE = "events.orders"
 
+# grocer.commerce.v1.DeliveryMethod
+_enum_delivery_method = {
+    "DELIVERY_METHOD_HOME_DELIVERY": 1,
+    "DELIVERY_METHOD_LOCKER": 3,
+    "DELIVERY_METHOD_STORE_PICKUP": 2,
+    "DELIVERY_METHOD_UNSPECIFIED": 0,
+}
+_names_delivery_method = {
+    0: "DELIVERY_METHOD_UNSPECIFIED",
+    1: "DELIVERY_METHOD_HOME_DELIVERY",
+    2: "DELIVERY_METHOD_STORE_PICKUP",
+    3: "DELIVERY_METHOD_LOCKER",
+}
+
 # grocer.commerce.v1.OrderStatus
-_E0 = {
+_enum_order_status = {
     "ORDER_STATUS_CANCELLED": 6,
     "ORDER_STATUS_CONFIRMED": 2,
     "ORDER_STATUS_DELIVERED": 5,
@@ -42,7 +56,7 @@ _E0 = {
     "ORDER_STATUS_PLACED": 1,
     "ORDER_STATUS_UNSPECIFIED": 0,
 }
-_E0_NAMES = {
+_names_order_status = {
     0: "ORDER_STATUS_UNSPECIFIED",
     1: "ORDER_STATUS_PLACED",
     2: "ORDER_STATUS_CONFIRMED",
@@ -53,14 +67,14 @@ _E0_NAMES = {
 }
 
 # grocer.commerce.v1.SalesChannel
-_E1 = {
+_enum_sales_channel = {
     "SALES_CHANNEL_ANDROID": 3,
     "SALES_CHANNEL_CUSTOMER_SERVICE": 4,
     "SALES_CHANNEL_IOS": 2,
     "SALES_CHANNEL_UNSPECIFIED": 0,
     "SALES_CHANNEL_WEB": 1,
 }
-_E1_NAMES = {
+_names_sales_channel = {
     0: "SALES_CHANNEL_UNSPECIFIED",
     1: "SALES_CHANNEL_WEB",
     2: "SALES_CHANNEL_IOS",
@@ -69,29 +83,20 @@ _E1_NAMES = {
 }
 
 # grocer.commerce.v1.StorageType
-_E2 = {"STORAGE_TYPE_AMBIENT": 1, "STORAGE_TYPE_CHILLED": 2, "STORAGE_TYPE_FROZEN": 3, "STORAGE_TYPE_UNSPECIFIED": 0}
-_E2_NAMES = {
+_enum_storage_type = {
+    "STORAGE_TYPE_AMBIENT": 1,
+    "STORAGE_TYPE_CHILLED": 2,
+    "STORAGE_TYPE_FROZEN": 3,
+    "STORAGE_TYPE_UNSPECIFIED": 0,
+}
+_names_storage_type = {
     0: "STORAGE_TYPE_UNSPECIFIED",
     1: "STORAGE_TYPE_AMBIENT",
     2: "STORAGE_TYPE_CHILLED",
     3: "STORAGE_TYPE_FROZEN",
 }
 
-# grocer.commerce.v1.DeliveryMethod
-_E3 = {
-    "DELIVERY_METHOD_HOME_DELIVERY": 1,
-    "DELIVERY_METHOD_LOCKER": 3,
-    "DELIVERY_METHOD_STORE_PICKUP": 2,
-    "DELIVERY_METHOD_UNSPECIFIED": 0,
-}
-_E3_NAMES = {
-    0: "DELIVERY_METHOD_UNSPECIFIED",
-    1: "DELIVERY_METHOD_HOME_DELIVERY",
-    2: "DELIVERY_METHOD_STORE_PICKUP",
-    3: "DELIVERY_METHOD_LOCKER",
-}
-
-_KNOWN0 = frozenset(
+_known_order = frozenset(
     [
         "card",
         "channel",
@@ -137,7 +142,7 @@ _KNOWN0 = frozenset(
         "voucher_codes",
     ]
 )
-_KNOWN1 = frozenset(
+_known_order_line = frozenset(
     [
         "lineNumber",
         "lineTotal",
@@ -156,18 +161,57 @@ _KNOWN1 = frozenset(
         "unit_price",
     ]
 )
-_KNOWN2 = frozenset(["currencyCode", "currency_code", "nanos", "units"])
-_DIV3 = Decimal("100.0")
-_KNOWN4 = frozenset(["cardBrand", "card_brand", "lastFourDigits", "last_four_digits", "pspReference", "psp_reference"])
-_KNOWN5 = frozenset(["payerPhoneNumber", "payer_phone_number", "swishReference", "swish_reference"])
-_KNOWN6 = frozenset(["dueDays", "due_days", "invoiceProvider", "invoice_provider"])
-_KNOWN7 = frozenset(["city", "countryCode", "country_code", "postalCode", "postal_code", "street"])
-_TZ8 = ZoneInfo("Europe/Stockholm")
+_known_money = frozenset(
+    [
+        "currencyCode",
+        "currency_code",
+        "nanos",
+        "units",
+    ]
+)
+_div_order_gross_margin_cents = Decimal("100.0")
+_known_order_card_payment = frozenset(
+    [
+        "cardBrand",
+        "card_brand",
+        "lastFourDigits",
+        "last_four_digits",
+        "pspReference",
+        "psp_reference",
+    ]
+)
+_known_order_swish_payment = frozenset(
+    [
+        "payerPhoneNumber",
+        "payer_phone_number",
+        "swishReference",
+        "swish_reference",
+    ]
+)
+_known_order_invoice_payment = frozenset(
+    [
+        "dueDays",
+        "due_days",
+        "invoiceProvider",
+        "invoice_provider",
+    ]
+)
+_known_address = frozenset(
+    [
+        "city",
+        "countryCode",
+        "country_code",
+        "postalCode",
+        "postal_code",
+        "street",
+    ]
+)
+_tz_order_delivery_slot_start = ZoneInfo("Europe/Stockholm")
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
+    if not d.keys() <= _known_order:
+        unknown_fields(d, _known_order, p)
     if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
         raise only_one(p, "payment", ["card", "swish", "invoice"])
     # order_id: string -> STRING REQUIRED
@@ -179,7 +223,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     else:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv
-        r0 = pv
+        r_order_id = pv
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
     if v is None:
@@ -189,27 +233,27 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        r1 = pv
+        r_member_id = pv
     # status: grocer.commerce.v1.OrderStatus -> STRING NULLABLE
     v = d.get("status")
     if v is None:
-        r2 = None
+        r_status = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_order_status.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "status")
+            pv = as_enum(v, _enum_order_status, _names_order_status, p, "status")
         msg.status = pv
-        r2 = _E0_NAMES[pv]
+        r_status = _names_order_status[pv]
     # channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("channel")
     if v is None:
-        r3 = None
+        r_channel = None
     else:
-        pv = _E1.get(v) if v.__class__ is str else None
+        pv = _enum_sales_channel.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E1, _E1_NAMES, p, "channel")
+            pv = as_enum(v, _enum_sales_channel, _names_sales_channel, p, "channel")
         msg.channel = pv
-        r3 = _E1_NAMES[pv]
+        r_channel = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
@@ -218,30 +262,30 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
-        r4 = rv
+        r_created_at = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
     if v is None:
-        r5 = None
+        r_updated_at = None
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r5 = rv
+        r_updated_at = rv
     # store_id: string -> STRING NULLABLE
     v = d.get("storeId")
     if v is None:
         v = d.get("store_id")
     if v is None:
-        r6 = None
+        r_store_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "store_id")
         msg.store_id = pv
-        r6 = pv
+        r_store_id = pv
     # lines: grocer.commerce.v1.Order.Line -> STRUCT REPEATED
     v = d.get("lines")
     if v is None:
-        r7 = []
+        r_lines = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "lines")
@@ -250,71 +294,71 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         for i, x in enumerate(v):
             if x.__class__ is not dict:
                 x = as_object(x, p, f"lines[{i}]")
-            out.append(_m1(x, f"{p}lines[{i}].", add(), root, ctx))
-        r7 = out
+            out.append(_convert_order_line(x, f"{p}lines[{i}].", add(), root, ctx))
+        r_lines = out
     # subtotal: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("subtotal")
     if v is None:
-        r8 = None
+        r_subtotal = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "subtotal")
         sub = msg.subtotal
         if not v:
             sub.SetInParent()
-        r8 = _m2(v, p + "subtotal.", sub, root, ctx)
+        r_subtotal = _convert_money(v, p + "subtotal.", sub, root, ctx)
     # delivery_fee: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("deliveryFee")
     if v is None:
         v = d.get("delivery_fee")
     if v is None:
-        r9 = None
+        r_delivery_fee = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "delivery_fee")
         sub = msg.delivery_fee
         if not v:
             sub.SetInParent()
-        r9 = _m2(v, p + "delivery_fee.", sub, root, ctx)
+        r_delivery_fee = _convert_money(v, p + "delivery_fee.", sub, root, ctx)
     # discount: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("discount")
     if v is None:
-        r10 = None
+        r_discount = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "discount")
         sub = msg.discount
         if not v:
             sub.SetInParent()
-        r10 = _m2(v, p + "discount.", sub, root, ctx)
+        r_discount = _convert_money(v, p + "discount.", sub, root, ctx)
     # total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("total")
     if v is None:
-        r11 = None
+        r_total = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "total")
         sub = msg.total
         if not v:
             sub.SetInParent()
-        r11 = _m2(v, p + "total.", sub, root, ctx)
+        r_total = _convert_money(v, p + "total.", sub, root, ctx)
     # vat: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("vat")
     if v is None:
-        r12 = None
+        r_vat = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "vat")
         sub = msg.vat
         if not v:
             sub.SetInParent()
-        r12 = _m2(v, p + "vat.", sub, root, ctx)
+        r_vat = _convert_money(v, p + "vat.", sub, root, ctx)
     # gross_margin_cents: int64 -> NUMERIC NULLABLE
     v = d.get("grossMarginCents")
     if v is None:
         v = d.get("gross_margin_cents")
     if v is None:
-        r13 = None
+        r_gross_margin_cents = None
     else:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -323,13 +367,13 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         else:
             pv = as_int(v, INT64, p, "gross_margin_cents")
         msg.gross_margin_cents = pv
-        r13 = divide(pv, _DIV3, "NUMERIC", p, "gross_margin_cents")
+        r_gross_margin_cents = divide(pv, _div_order_gross_margin_cents, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
     v = d.get("loyaltyPointsUsed")
     if v is None:
         v = d.get("loyalty_points_used")
     if v is None:
-        r14 = 0
+        r_loyalty_points_used = 0
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -338,13 +382,13 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         else:
             pv = as_int(v, INT32, p, "loyalty_points_used")
         msg.loyalty_points_used = pv
-        r14 = pv
+        r_loyalty_points_used = pv
     # voucher_codes: string -> STRING REPEATED
     v = d.get("voucherCodes")
     if v is None:
         v = d.get("voucher_codes")
     if v is None:
-        r15 = []
+        r_voucher_codes = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "voucher_codes")
@@ -354,95 +398,95 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
             pv = x if x.__class__ is str else as_string(x, p, f"voucher_codes[{i}]")
             append(pv)
             out.append(pv)
-        r15 = out
+        r_voucher_codes = out
     # card: grocer.commerce.v1.Order.CardPayment -> STRUCT NULLABLE
     v = d.get("card")
     if v is None:
-        r16 = None
+        r_card = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "card")
         sub = msg.card
         if not v:
             sub.SetInParent()
-        r16 = _m3(v, p + "card.", sub, root, ctx)
+        r_card = _convert_order_card_payment(v, p + "card.", sub, root, ctx)
     # swish: grocer.commerce.v1.Order.SwishPayment -> STRUCT NULLABLE
     v = d.get("swish")
     if v is None:
-        r17 = None
+        r_swish = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "swish")
         sub = msg.swish
         if not v:
             sub.SetInParent()
-        r17 = _m4(v, p + "swish.", sub, root, ctx)
+        r_swish = _convert_order_swish_payment(v, p + "swish.", sub, root, ctx)
     # invoice: grocer.commerce.v1.Order.InvoicePayment -> STRUCT NULLABLE
     v = d.get("invoice")
     if v is None:
-        r18 = None
+        r_invoice = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "invoice")
         sub = msg.invoice
         if not v:
             sub.SetInParent()
-        r18 = _m5(v, p + "invoice.", sub, root, ctx)
+        r_invoice = _convert_order_invoice_payment(v, p + "invoice.", sub, root, ctx)
     # delivery_method: grocer.commerce.v1.DeliveryMethod -> STRING NULLABLE
     v = d.get("deliveryMethod")
     if v is None:
         v = d.get("delivery_method")
     if v is None:
-        r19 = None
+        r_delivery_method = None
     else:
-        pv = _E3.get(v) if v.__class__ is str else None
+        pv = _enum_delivery_method.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E3, _E3_NAMES, p, "delivery_method")
+            pv = as_enum(v, _enum_delivery_method, _names_delivery_method, p, "delivery_method")
         msg.delivery_method = pv
-        r19 = _E3_NAMES[pv]
+        r_delivery_method = _names_delivery_method[pv]
     # delivery_address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("deliveryAddress")
     if v is None:
         v = d.get("delivery_address")
     if v is None:
-        r20 = None
+        r_delivery_address = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "delivery_address")
         sub = msg.delivery_address
         if not v:
             sub.SetInParent()
-        r20 = _m6(v, p + "delivery_address.", sub, root, ctx)
+        r_delivery_address = _convert_address(v, p + "delivery_address.", sub, root, ctx)
     # delivery_slot_start: string -> TIMESTAMP NULLABLE
     v = d.get("deliverySlotStart")
     if v is None:
         v = d.get("delivery_slot_start")
     if v is None:
-        r21 = None
+        r_delivery_slot_start = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_slot_start")
-        pv = local_to_utc(pv, _TZ8, "", p, "delivery_slot_start")
+        pv = local_to_utc(pv, _tz_order_delivery_slot_start, "", p, "delivery_slot_start")
         msg.delivery_slot_start = pv
-        r21 = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
+        r_delivery_slot_start = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
     # delivery_window_length: google.protobuf.Duration -> INTERVAL NULLABLE
     v = d.get("deliveryWindowLength")
     if v is None:
         v = d.get("delivery_window_length")
     if v is None:
-        r22 = None
+        r_delivery_window_length = None
     else:
         rv = set_duration(msg.delivery_window_length, v, p, "delivery_window_length")
-        r22 = rv
+        r_delivery_window_length = rv
     # delivery_instructions: string -> STRING NULLABLE
     v = d.get("deliveryInstructions")
     if v is None:
         v = d.get("delivery_instructions")
     if v is None:
-        r23 = None
+        r_delivery_instructions = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_instructions")
         msg.delivery_instructions = pv
-        r23 = pv
+        r_delivery_instructions = pv
     # idempotency_key: string -> STRING NULLABLE
     v = d.get("idempotencyKey")
     if v is None:
@@ -460,101 +504,106 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if a is not None:
         v = a
     if v is None:
-        r25 = None
+        r_event_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "event_id")
         msg.event_id = pv
-        r25 = pv
+        r_event_id = pv
     return {
-        "order_id": r0,
-        "member_id": r1,
-        "status": r2,
-        "channel": r3,
-        "created_at": r4,
-        "updated_at": r5,
-        "store_id": r6,
-        "lines": r7,
-        "subtotal": r8,
-        "delivery_fee": r9,
-        "discount": r10,
-        "total": r11,
-        "vat": r12,
-        "gross_margin": r13,
-        "loyalty_points_used": r14,
-        "voucher_codes": r15,
-        "card": r16,
-        "swish": r17,
-        "invoice": r18,
-        "delivery_method": r19,
-        "delivery_address": r20,
-        "delivery_slot_start": r21,
-        "delivery_window_length": r22,
-        "delivery_instructions": r23,
-        "event_id": r25,
+        "order_id": r_order_id,
+        "member_id": r_member_id,
+        "status": r_status,
+        "channel": r_channel,
+        "created_at": r_created_at,
+        "updated_at": r_updated_at,
+        "store_id": r_store_id,
+        "lines": r_lines,
+        "subtotal": r_subtotal,
+        "delivery_fee": r_delivery_fee,
+        "discount": r_discount,
+        "total": r_total,
+        "vat": r_vat,
+        "gross_margin": r_gross_margin_cents,
+        "loyalty_points_used": r_loyalty_points_used,
+        "voucher_codes": r_voucher_codes,
+        "card": r_card,
+        "swish": r_swish,
+        "invoice": r_invoice,
+        "delivery_method": r_delivery_method,
+        "delivery_address": r_delivery_address,
+        "delivery_slot_start": r_delivery_slot_start,
+        "delivery_window_length": r_delivery_window_length,
+        "delivery_instructions": r_delivery_instructions,
+        "event_id": r_event_id,
     }
 
 
-def _m6(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
-    if not d.keys() <= _KNOWN7:
-        unknown_fields(d, _KNOWN7, p)
+def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
+    if not d.keys() <= _known_address:
+        unknown_fields(d, _known_address, p)
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
-        r0 = None
+        r_street = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "street")
         msg.street = pv
-        r0 = pv
+        r_street = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
     if v is None:
-        r1 = None
+        r_postal_code = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        r1 = pv
+        r_postal_code = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
     if v is None:
-        r2 = None
+        r_city = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        r2 = pv
+        r_city = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
     if v is None:
-        r3 = None
+        r_country_code = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
-        r3 = pv
-    return {"street": r0, "postal_code": r1, "city": r2, "country_code": r3}
+        r_country_code = pv
+    return {
+        "street": r_street,
+        "postal_code": r_postal_code,
+        "city": r_city,
+        "country_code": r_country_code,
+    }
 
 
-def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
-    if not d.keys() <= _KNOWN6:
-        unknown_fields(d, _KNOWN6, p)
+def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
+    if not d.keys() <= _known_order_invoice_payment:
+        unknown_fields(d, _known_order_invoice_payment, p)
     # invoice_provider: string -> STRING NULLABLE
     v = d.get("invoiceProvider")
     if v is None:
         v = d.get("invoice_provider")
     if v is None:
-        r0 = None
+        r_invoice_provider = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "invoice_provider")
         msg.invoice_provider = pv
-        r0 = pv
+        r_invoice_provider = pv
     # due_days: int32 -> INT64 NULLABLE
     v = d.get("dueDays")
     if v is None:
         v = d.get("due_days")
     if v is None:
-        r1 = None
+        r_due_days = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -563,81 +612,91 @@ def _m5(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
         else:
             pv = as_int(v, INT32, p, "due_days")
         msg.due_days = pv
-        r1 = pv
-    return {"invoice_provider": r0, "due_days": r1}
+        r_due_days = pv
+    return {
+        "invoice_provider": r_invoice_provider,
+        "due_days": r_due_days,
+    }
 
 
-def _m4(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
-    if not d.keys() <= _KNOWN5:
-        unknown_fields(d, _KNOWN5, p)
+def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
+    if not d.keys() <= _known_order_swish_payment:
+        unknown_fields(d, _known_order_swish_payment, p)
     # payer_phone_number: string -> STRING NULLABLE
     v = d.get("payerPhoneNumber")
     if v is None:
         v = d.get("payer_phone_number")
     if v is None:
-        r0 = None
+        r_payer_phone_number = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "payer_phone_number")
         msg.payer_phone_number = pv
-        r0 = pv
+        r_payer_phone_number = pv
     # swish_reference: string -> STRING NULLABLE
     v = d.get("swishReference")
     if v is None:
         v = d.get("swish_reference")
     if v is None:
-        r1 = None
+        r_swish_reference = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "swish_reference")
         msg.swish_reference = pv
-        r1 = pv
-    return {"payer_phone_number": r0, "swish_reference": r1}
+        r_swish_reference = pv
+    return {
+        "payer_phone_number": r_payer_phone_number,
+        "swish_reference": r_swish_reference,
+    }
 
 
-def _m3(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
-    if not d.keys() <= _KNOWN4:
-        unknown_fields(d, _KNOWN4, p)
+def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
+    if not d.keys() <= _known_order_card_payment:
+        unknown_fields(d, _known_order_card_payment, p)
     # card_brand: string -> STRING NULLABLE
     v = d.get("cardBrand")
     if v is None:
         v = d.get("card_brand")
     if v is None:
-        r0 = None
+        r_card_brand = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "card_brand")
         msg.card_brand = pv
-        r0 = pv
+        r_card_brand = pv
     # last_four_digits: string -> STRING NULLABLE
     v = d.get("lastFourDigits")
     if v is None:
         v = d.get("last_four_digits")
     if v is None:
-        r1 = None
+        r_last_four_digits = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "last_four_digits")
         msg.last_four_digits = pv
-        r1 = pv
+        r_last_four_digits = pv
     # psp_reference: string -> STRING NULLABLE
     v = d.get("pspReference")
     if v is None:
         v = d.get("psp_reference")
     if v is None:
-        r2 = None
+        r_psp_reference = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "psp_reference")
         msg.psp_reference = pv
-        r2 = pv
-    return {"card_brand": r0, "last_four_digits": r1, "psp_reference": r2}
+        r_psp_reference = pv
+    return {
+        "card_brand": r_card_brand,
+        "last_four_digits": r_last_four_digits,
+        "psp_reference": r_psp_reference,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
-    if not d.keys() <= _KNOWN1:
-        unknown_fields(d, _KNOWN1, p)
+def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
+    if not d.keys() <= _known_order_line:
+        unknown_fields(d, _known_order_line, p)
     # line_number: int32 -> INT64 NULLABLE
     v = d.get("lineNumber")
     if v is None:
         v = d.get("line_number")
     if v is None:
-        r0 = None
+        r_line_number = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -646,7 +705,7 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         else:
             pv = as_int(v, INT32, p, "line_number")
         msg.line_number = pv
-        r0 = pv
+        r_line_number = pv
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -654,97 +713,97 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sku")
         msg.sku = pv
-        r1 = pv
+        r_sku = pv
     # product_name: string -> STRING NULLABLE
     v = d.get("productName")
     if v is None:
         v = d.get("product_name")
     if v is None:
-        r2 = None
+        r_product_name = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "product_name")
         msg.product_name = pv
-        r2 = pv
+        r_product_name = pv
     # storage: grocer.commerce.v1.StorageType -> STRING NULLABLE
     v = d.get("storage")
     if v is None:
-        r3 = None
+        r_storage = None
     else:
-        pv = _E2.get(v) if v.__class__ is str else None
+        pv = _enum_storage_type.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E2, _E2_NAMES, p, "storage")
+            pv = as_enum(v, _enum_storage_type, _names_storage_type, p, "storage")
         msg.storage = pv
-        r3 = _E2_NAMES[pv]
+        r_storage = _names_storage_type[pv]
     # quantity: double -> FLOAT64 NULLABLE
     v = d.get("quantity")
     if v is None:
-        r4 = None
+        r_quantity = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "quantity")
         msg.quantity = pv
-        r4 = pv
+        r_quantity = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
     if v is None:
         v = d.get("unit_price")
     if v is None:
-        r5 = None
+        r_unit_price = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "unit_price")
         sub = msg.unit_price
         if not v:
             sub.SetInParent()
-        r5 = _m2(v, p + "unit_price.", sub, root, ctx)
+        r_unit_price = _convert_money(v, p + "unit_price.", sub, root, ctx)
     # line_total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("lineTotal")
     if v is None:
         v = d.get("line_total")
     if v is None:
-        r6 = None
+        r_line_total = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "line_total")
         sub = msg.line_total
         if not v:
             sub.SetInParent()
-        r6 = _m2(v, p + "line_total.", sub, root, ctx)
+        r_line_total = _convert_money(v, p + "line_total.", sub, root, ctx)
     # substitution_allowed: bool -> BOOL NULLABLE
     v = d.get("substitutionAllowed")
     if v is None:
         v = d.get("substitution_allowed")
     if v is None:
-        r7 = None
+        r_substitution_allowed = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "substitution_allowed")
         msg.substitution_allowed = pv
-        r7 = pv
+        r_substitution_allowed = pv
     # substituted_by_sku: string -> STRING NULLABLE
     v = d.get("substitutedBySku")
     if v is None:
         v = d.get("substituted_by_sku")
     if v is None:
-        r8 = None
+        r_substituted_by_sku = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "substituted_by_sku")
         msg.substituted_by_sku = pv
-        r8 = pv
+        r_substituted_by_sku = pv
     return {
-        "line_number": r0,
-        "sku": r1,
-        "product_name": r2,
-        "storage": r3,
-        "quantity": r4,
-        "unit_price": r5,
-        "line_total": r6,
-        "substitution_allowed": r7,
-        "substituted_by_sku": r8,
+        "line_number": r_line_number,
+        "sku": r_sku,
+        "product_name": r_product_name,
+        "storage": r_storage,
+        "quantity": r_quantity,
+        "unit_price": r_unit_price,
+        "line_total": r_line_total,
+        "substitution_allowed": r_substitution_allowed,
+        "substituted_by_sku": r_substituted_by_sku,
     }
 
 
-def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
-    if not d.keys() <= _KNOWN2:
-        unknown_fields(d, _KNOWN2, p)
+def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
+    if not d.keys() <= _known_money:
+        unknown_fields(d, _known_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
     if v is None:
@@ -752,15 +811,15 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
-        r0 = pv
+        r_currency_code = pv
     else:
         pv = v if v.__class__ is str else as_string(v, p, "currency_code")
         msg.currency_code = pv
-        r0 = pv
+        r_currency_code = pv
     # units: int64 -> INT64 NULLABLE
     v = d.get("units")
     if v is None:
-        r1 = None
+        r_units = None
     else:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -769,11 +828,11 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT64, p, "units")
         msg.units = pv
-        r1 = pv
+        r_units = pv
     # nanos: int32 -> INT64 NULLABLE
     v = d.get("nanos")
     if v is None:
-        r2 = None
+        r_nanos = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -782,13 +841,17 @@ def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT32, p, "nanos")
         msg.nanos = pv
-        r2 = pv
-    return {"currency_code": r0, "units": r1, "nanos": r2}
+        r_nanos = pv
+    return {
+        "currency_code": r_currency_code,
+        "units": r_units,
+        "nanos": r_nanos,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_order(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

@@ -28,33 +28,38 @@ MESSAGE_TYPE = "grocer.commerce.v1.Product"
 TABLE = "events.products"
 
 # grocer.commerce.v1.ProductEventType
-_E0 = {
+_enum_product_event_type = {
     "PRODUCT_EVENT_TYPE_CREATED": 1,
     "PRODUCT_EVENT_TYPE_DISCONTINUED": 3,
     "PRODUCT_EVENT_TYPE_UNSPECIFIED": 0,
     "PRODUCT_EVENT_TYPE_UPDATED": 2,
 }
-_E0_NAMES = {
+_names_product_event_type = {
     0: "PRODUCT_EVENT_TYPE_UNSPECIFIED",
     1: "PRODUCT_EVENT_TYPE_CREATED",
     2: "PRODUCT_EVENT_TYPE_UPDATED",
     3: "PRODUCT_EVENT_TYPE_DISCONTINUED",
 }
 
+# grocer.commerce.v1.SalesUnit
+_enum_sales_unit = {"SALES_UNIT_KILOGRAM": 2, "SALES_UNIT_PIECE": 1, "SALES_UNIT_UNSPECIFIED": 0}
+_names_sales_unit = {0: "SALES_UNIT_UNSPECIFIED", 1: "SALES_UNIT_PIECE", 2: "SALES_UNIT_KILOGRAM"}
+
 # grocer.commerce.v1.StorageType
-_E1 = {"STORAGE_TYPE_AMBIENT": 1, "STORAGE_TYPE_CHILLED": 2, "STORAGE_TYPE_FROZEN": 3, "STORAGE_TYPE_UNSPECIFIED": 0}
-_E1_NAMES = {
+_enum_storage_type = {
+    "STORAGE_TYPE_AMBIENT": 1,
+    "STORAGE_TYPE_CHILLED": 2,
+    "STORAGE_TYPE_FROZEN": 3,
+    "STORAGE_TYPE_UNSPECIFIED": 0,
+}
+_names_storage_type = {
     0: "STORAGE_TYPE_UNSPECIFIED",
     1: "STORAGE_TYPE_AMBIENT",
     2: "STORAGE_TYPE_CHILLED",
     3: "STORAGE_TYPE_FROZEN",
 }
 
-# grocer.commerce.v1.SalesUnit
-_E2 = {"SALES_UNIT_KILOGRAM": 2, "SALES_UNIT_PIECE": 1, "SALES_UNIT_UNSPECIFIED": 0}
-_E2_NAMES = {0: "SALES_UNIT_UNSPECIFIED", 1: "SALES_UNIT_PIECE", 2: "SALES_UNIT_KILOGRAM"}
-
-_KNOWN0 = frozenset(
+_known_product = frozenset(
     [
         "available",
         "brand",
@@ -86,9 +91,16 @@ _KNOWN0 = frozenset(
         "vat_rate_percent",
     ]
 )
-_KNOWN1 = frozenset(["currencyCode", "currency_code", "nanos", "units"])
-_DIV2 = Decimal("100.0")
-_KNOWN3 = frozenset(
+_known_money = frozenset(
+    [
+        "currencyCode",
+        "currency_code",
+        "nanos",
+        "units",
+    ]
+)
+_div_product_purchase_price_cents = Decimal("100.0")
+_known_product_nutrition = frozenset(
     [
         "carbohydratesG",
         "carbohydrates_g",
@@ -106,9 +118,9 @@ _KNOWN3 = frozenset(
 )
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
+    if not d.keys() <= _known_product:
+        unknown_fields(d, _known_product, p)
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -116,47 +128,47 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sku")
         msg.sku = pv
-        r0 = pv
+        r_sku = pv
     # event_type: grocer.commerce.v1.ProductEventType -> STRING NULLABLE
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
     if v is None:
-        r1 = None
+        r_event_type = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_product_event_type.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "event_type")
+            pv = as_enum(v, _enum_product_event_type, _names_product_event_type, p, "event_type")
         msg.event_type = pv
-        r1 = _E0_NAMES[pv]
+        r_event_type = _names_product_event_type[pv]
     # name: string -> STRING NULLABLE
     v = d.get("name")
     if v is None:
-        r2 = None
+        r_name = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r2 = pv
+        r_name = pv
     # brand: string -> STRING NULLABLE
     v = d.get("brand")
     if v is None:
-        r3 = None
+        r_brand = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "brand")
         msg.brand = pv
-        r3 = pv
+        r_brand = pv
     # category: string -> STRING NULLABLE
     v = d.get("category")
     if v is None:
-        r4 = None
+        r_category = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "category")
         msg.category = pv
-        r4 = pv
+        r_category = pv
     # subcategories: string -> STRING REPEATED
     v = d.get("subcategories")
     if v is None:
-        r5 = []
+        r_subcategories = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "subcategories")
@@ -166,59 +178,59 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
             pv = x if x.__class__ is str else as_string(x, p, f"subcategories[{i}]")
             append(pv)
             out.append(pv)
-        r5 = out
+        r_subcategories = out
     # storage: grocer.commerce.v1.StorageType -> STRING NULLABLE
     v = d.get("storage")
     if v is None:
-        r6 = None
+        r_storage = None
     else:
-        pv = _E1.get(v) if v.__class__ is str else None
+        pv = _enum_storage_type.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E1, _E1_NAMES, p, "storage")
+            pv = as_enum(v, _enum_storage_type, _names_storage_type, p, "storage")
         msg.storage = pv
-        r6 = _E1_NAMES[pv]
+        r_storage = _names_storage_type[pv]
     # sales_unit: grocer.commerce.v1.SalesUnit -> STRING NULLABLE
     v = d.get("salesUnit")
     if v is None:
         v = d.get("sales_unit")
     if v is None:
-        r7 = None
+        r_sales_unit = None
     else:
-        pv = _E2.get(v) if v.__class__ is str else None
+        pv = _enum_sales_unit.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E2, _E2_NAMES, p, "sales_unit")
+            pv = as_enum(v, _enum_sales_unit, _names_sales_unit, p, "sales_unit")
         msg.sales_unit = pv
-        r7 = _E2_NAMES[pv]
+        r_sales_unit = _names_sales_unit[pv]
     # price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("price")
     if v is None:
-        r8 = None
+        r_price = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "price")
         sub = msg.price
         if not v:
             sub.SetInParent()
-        r8 = _m1(v, p + "price.", sub, root, ctx)
+        r_price = _convert_money(v, p + "price.", sub, root, ctx)
     # comparison_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("comparisonPrice")
     if v is None:
         v = d.get("comparison_price")
     if v is None:
-        r9 = None
+        r_comparison_price = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "comparison_price")
         sub = msg.comparison_price
         if not v:
             sub.SetInParent()
-        r9 = _m1(v, p + "comparison_price.", sub, root, ctx)
+        r_comparison_price = _convert_money(v, p + "comparison_price.", sub, root, ctx)
     # purchase_price_cents: int64 -> NUMERIC NULLABLE
     v = d.get("purchasePriceCents")
     if v is None:
         v = d.get("purchase_price_cents")
     if v is None:
-        r10 = None
+        r_purchase_price_cents = None
     else:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -227,23 +239,23 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         else:
             pv = as_int(v, INT64, p, "purchase_price_cents")
         msg.purchase_price_cents = pv
-        r10 = divide(pv, _DIV2, "NUMERIC", p, "purchase_price_cents")
+        r_purchase_price_cents = divide(pv, _div_product_purchase_price_cents, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
     v = d.get("vatRatePercent")
     if v is None:
         v = d.get("vat_rate_percent")
     if v is None:
-        r11 = None
+        r_vat_rate_percent = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "vat_rate_percent")
         msg.vat_rate_percent = pv
-        r11 = pv
+        r_vat_rate_percent = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
     if v is None:
         v = d.get("shelf_life_days")
     if v is None:
-        r12 = None
+        r_shelf_life_days = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -252,22 +264,22 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         else:
             pv = as_int(v, INT32, p, "shelf_life_days")
         msg.shelf_life_days.value = pv
-        r12 = pv
+        r_shelf_life_days = pv
     # nutrition: grocer.commerce.v1.Product.Nutrition -> STRUCT NULLABLE
     v = d.get("nutrition")
     if v is None:
-        r13 = None
+        r_nutrition = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "nutrition")
         sub = msg.nutrition
         if not v:
             sub.SetInParent()
-        r13 = _m2(v, p + "nutrition.", sub, root, ctx)
+        r_nutrition = _convert_product_nutrition(v, p + "nutrition.", sub, root, ctx)
     # tags: string -> STRING REPEATED
     v = d.get("tags")
     if v is None:
-        r14 = []
+        r_tags = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "tags")
@@ -277,35 +289,35 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
             pv = x if x.__class__ is str else as_string(x, p, f"tags[{i}]")
             append(pv)
             out.append(pv)
-        r14 = out
+        r_tags = out
     # origin_country_code: string -> STRING NULLABLE
     v = d.get("originCountryCode")
     if v is None:
         v = d.get("origin_country_code")
     if v is None:
-        r15 = None
+        r_origin_country_code = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "origin_country_code")
         msg.origin_country_code = pv
-        r15 = pv
+        r_origin_country_code = pv
     # available: bool -> BOOL NULLABLE
     v = d.get("available")
     if v is None:
-        r16 = None
+        r_available = None
     else:
         pv = v if v is True or v is False else as_bool(v, p, "available")
         msg.available = pv
-        r16 = pv
+        r_available = pv
     # image_url: string -> STRING NULLABLE
     v = d.get("imageUrl")
     if v is None:
         v = d.get("image_url")
     if v is None:
-        r17 = None
+        r_image_url = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "image_url")
         msg.image_url = pv
-        r17 = pv
+        r_image_url = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
     if v is None:
@@ -314,99 +326,106 @@ def _m0(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         raise required(p, "updated_at")
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r18 = rv
+        r_updated_at = rv
     return {
-        "sku": r0,
-        "event_type": r1,
-        "name": r2,
-        "brand": r3,
-        "category": r4,
-        "subcategories": r5,
-        "storage": r6,
-        "sales_unit": r7,
-        "price": r8,
-        "comparison_price": r9,
-        "purchase_price": r10,
-        "vat_rate_percent": r11,
-        "shelf_life_days": r12,
-        "nutrition": r13,
-        "tags": r14,
-        "origin_country_code": r15,
-        "available": r16,
-        "image_url": r17,
-        "updated_at": r18,
+        "sku": r_sku,
+        "event_type": r_event_type,
+        "name": r_name,
+        "brand": r_brand,
+        "category": r_category,
+        "subcategories": r_subcategories,
+        "storage": r_storage,
+        "sales_unit": r_sales_unit,
+        "price": r_price,
+        "comparison_price": r_comparison_price,
+        "purchase_price": r_purchase_price_cents,
+        "vat_rate_percent": r_vat_rate_percent,
+        "shelf_life_days": r_shelf_life_days,
+        "nutrition": r_nutrition,
+        "tags": r_tags,
+        "origin_country_code": r_origin_country_code,
+        "available": r_available,
+        "image_url": r_image_url,
+        "updated_at": r_updated_at,
     }
 
 
-def _m2(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
-    if not d.keys() <= _KNOWN3:
-        unknown_fields(d, _KNOWN3, p)
+def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
+    if not d.keys() <= _known_product_nutrition:
+        unknown_fields(d, _known_product_nutrition, p)
     # energy_kcal: double -> FLOAT64 NULLABLE
     v = d.get("energyKcal")
     if v is None:
         v = d.get("energy_kcal")
     if v is None:
-        r0 = None
+        r_energy_kcal = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "energy_kcal")
         msg.energy_kcal = pv
-        r0 = pv
+        r_energy_kcal = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
     if v is None:
         v = d.get("fat_g")
     if v is None:
-        r1 = None
+        r_fat_g = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "fat_g")
         msg.fat_g = pv
-        r1 = pv
+        r_fat_g = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
     if v is None:
         v = d.get("carbohydrates_g")
     if v is None:
-        r2 = None
+        r_carbohydrates_g = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "carbohydrates_g")
         msg.carbohydrates_g = pv
-        r2 = pv
+        r_carbohydrates_g = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
     if v is None:
         v = d.get("sugars_g")
     if v is None:
-        r3 = None
+        r_sugars_g = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "sugars_g")
         msg.sugars_g = pv
-        r3 = pv
+        r_sugars_g = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
     if v is None:
         v = d.get("protein_g")
     if v is None:
-        r4 = None
+        r_protein_g = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "protein_g")
         msg.protein_g = pv
-        r4 = pv
+        r_protein_g = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
     if v is None:
         v = d.get("salt_g")
     if v is None:
-        r5 = None
+        r_salt_g = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "salt_g")
         msg.salt_g = pv
-        r5 = pv
-    return {"energy_kcal": r0, "fat_g": r1, "carbohydrates_g": r2, "sugars_g": r3, "protein_g": r4, "salt_g": r5}
+        r_salt_g = pv
+    return {
+        "energy_kcal": r_energy_kcal,
+        "fat_g": r_fat_g,
+        "carbohydrates_g": r_carbohydrates_g,
+        "sugars_g": r_sugars_g,
+        "protein_g": r_protein_g,
+        "salt_g": r_salt_g,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
-    if not d.keys() <= _KNOWN1:
-        unknown_fields(d, _KNOWN1, p)
+def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
+    if not d.keys() <= _known_money:
+        unknown_fields(d, _known_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
     if v is None:
@@ -414,15 +433,15 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
-        r0 = pv
+        r_currency_code = pv
     else:
         pv = v if v.__class__ is str else as_string(v, p, "currency_code")
         msg.currency_code = pv
-        r0 = pv
+        r_currency_code = pv
     # units: int64 -> INT64 NULLABLE
     v = d.get("units")
     if v is None:
-        r1 = None
+        r_units = None
     else:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -431,11 +450,11 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT64, p, "units")
         msg.units = pv
-        r1 = pv
+        r_units = pv
     # nanos: int32 -> INT64 NULLABLE
     v = d.get("nanos")
     if v is None:
-        r2 = None
+        r_nanos = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -444,13 +463,17 @@ def _m1(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT32, p, "nanos")
         msg.nanos = pv
-        r2 = pv
-    return {"currency_code": r0, "units": r1, "nanos": r2}
+        r_nanos = pv
+    return {
+        "currency_code": r_currency_code,
+        "units": r_units,
+        "nanos": r_nanos,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_product(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

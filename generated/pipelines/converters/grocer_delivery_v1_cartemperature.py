@@ -28,14 +28,24 @@ MESSAGE_TYPE = "grocer.delivery.v1.CarTemperature"
 TABLE = "events.car_temperatures"
 
 # grocer.delivery.v1.Compartment
-_E0 = {"COMPARTMENT_AMBIENT": 1, "COMPARTMENT_CHILLED": 2, "COMPARTMENT_FROZEN": 3, "COMPARTMENT_UNSPECIFIED": 0}
-_E0_NAMES = {0: "COMPARTMENT_UNSPECIFIED", 1: "COMPARTMENT_AMBIENT", 2: "COMPARTMENT_CHILLED", 3: "COMPARTMENT_FROZEN"}
+_enum_compartment = {
+    "COMPARTMENT_AMBIENT": 1,
+    "COMPARTMENT_CHILLED": 2,
+    "COMPARTMENT_FROZEN": 3,
+    "COMPARTMENT_UNSPECIFIED": 0,
+}
+_names_compartment = {
+    0: "COMPARTMENT_UNSPECIFIED",
+    1: "COMPARTMENT_AMBIENT",
+    2: "COMPARTMENT_CHILLED",
+    3: "COMPARTMENT_FROZEN",
+}
 
 # grocer.delivery.v1.DoorState
-_E1 = {"DOOR_STATE_CLOSED": 1, "DOOR_STATE_OPEN": 2, "DOOR_STATE_UNSPECIFIED": 0}
-_E1_NAMES = {0: "DOOR_STATE_UNSPECIFIED", 1: "DOOR_STATE_CLOSED", 2: "DOOR_STATE_OPEN"}
+_enum_door_state = {"DOOR_STATE_CLOSED": 1, "DOOR_STATE_OPEN": 2, "DOOR_STATE_UNSPECIFIED": 0}
+_names_door_state = {0: "DOOR_STATE_UNSPECIFIED", 1: "DOOR_STATE_CLOSED", 2: "DOOR_STATE_OPEN"}
 
-_KNOWN0 = frozenset(
+_known_car_temperature = frozenset(
     [
         "depotId",
         "depot_id",
@@ -58,16 +68,31 @@ _KNOWN0 = frozenset(
         "vin",
     ]
 )
-_KNOWN1 = frozenset(
-    ["centiCelsius", "centi_celsius", "compartment", "sensorId", "sensor_id", "setpointCelsius", "setpoint_celsius"]
+_known_car_temperature_reading = frozenset(
+    [
+        "centiCelsius",
+        "centi_celsius",
+        "compartment",
+        "sensorId",
+        "sensor_id",
+        "setpointCelsius",
+        "setpoint_celsius",
+    ]
 )
-_DIV2 = Decimal("100.0")
-_KNOWN3 = frozenset(["accuracyM", "accuracy_m", "latitude", "longitude"])
+_div_car_temperature_reading_centi_celsius = Decimal("100.0")
+_known_car_temperature_position = frozenset(
+    [
+        "accuracyM",
+        "accuracy_m",
+        "latitude",
+        "longitude",
+    ]
+)
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
+    if not d.keys() <= _known_car_temperature:
+        unknown_fields(d, _known_car_temperature, p)
     # vin: string -> STRING REQUIRED
     v = d.get("vin")
     if v is None:
@@ -75,37 +100,37 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     else:
         pv = v if v.__class__ is str else as_string(v, p, "vin")
         msg.vin = pv
-        r0 = pv
+        r_vin = pv
     # registration_number: string -> STRING NULLABLE
     v = d.get("registrationNumber")
     if v is None:
         v = d.get("registration_number")
     if v is None:
-        r1 = None
+        r_registration_number = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "registration_number")
         msg.registration_number = pv
-        r1 = pv
+        r_registration_number = pv
     # depot_id: string -> STRING NULLABLE
     v = d.get("depotId")
     if v is None:
         v = d.get("depot_id")
     if v is None:
-        r2 = None
+        r_depot_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "depot_id")
         msg.depot_id = pv
-        r2 = pv
+        r_depot_id = pv
     # route_id: string -> STRING NULLABLE
     v = d.get("routeId")
     if v is None:
         v = d.get("route_id")
     if v is None:
-        r3 = None
+        r_route_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "route_id")
         msg.route_id = pv
-        r3 = pv
+        r_route_id = pv
     # measured_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("measuredAt")
     if v is None:
@@ -114,13 +139,13 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
         raise required(p, "measured_at")
     else:
         rv = set_timestamp(msg.measured_at, v, p, "measured_at")
-        r4 = rv
+        r_measured_at = rv
     # frame_counter: uint64 -> NUMERIC NULLABLE
     v = d.get("frameCounter")
     if v is None:
         v = d.get("frame_counter")
     if v is None:
-        r5 = None
+        r_frame_counter = None
     else:
         if v.__class__ is int and 0 <= v <= 18446744073709551615:
             pv = v
@@ -129,11 +154,11 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
         else:
             pv = as_int(v, UINT64, p, "frame_counter")
         msg.frame_counter = pv
-        r5 = str(pv)
+        r_frame_counter = str(pv)
     # readings: grocer.delivery.v1.CarTemperature.Reading -> STRUCT REPEATED
     v = d.get("readings")
     if v is None:
-        r6 = []
+        r_readings = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "readings")
@@ -142,49 +167,49 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
         for i, x in enumerate(v):
             if x.__class__ is not dict:
                 x = as_object(x, p, f"readings[{i}]")
-            out.append(_m1(x, f"{p}readings[{i}].", add(), root, ctx))
-        r6 = out
+            out.append(_convert_car_temperature_reading(x, f"{p}readings[{i}].", add(), root, ctx))
+        r_readings = out
     # outside_celsius: google.protobuf.DoubleValue -> FLOAT64 NULLABLE
     v = d.get("outsideCelsius")
     if v is None:
         v = d.get("outside_celsius")
     if v is None:
-        r7 = None
+        r_outside_celsius = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "outside_celsius")
         msg.outside_celsius.value = pv
-        r7 = pv
+        r_outside_celsius = pv
     # door: grocer.delivery.v1.DoorState -> STRING NULLABLE
     v = d.get("door")
     if v is None:
-        r8 = None
+        r_door = None
     else:
-        pv = _E1.get(v) if v.__class__ is str else None
+        pv = _enum_door_state.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E1, _E1_NAMES, p, "door")
+            pv = as_enum(v, _enum_door_state, _names_door_state, p, "door")
         msg.door = pv
-        r8 = _E1_NAMES[pv]
+        r_door = _names_door_state[pv]
     # position: grocer.delivery.v1.CarTemperature.Position -> STRUCT NULLABLE
     v = d.get("position")
     if v is None:
-        r9 = None
+        r_position = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "position")
         sub = msg.position
         if not v:
             sub.SetInParent()
-        r9 = _m2(v, p + "position.", sub, root, ctx)
+        r_position = _convert_car_temperature_position(v, p + "position.", sub, root, ctx)
     # firmware_version: string -> STRING NULLABLE
     v = d.get("firmwareVersion")
     if v is None:
         v = d.get("firmware_version")
     if v is None:
-        r10 = None
+        r_firmware_version = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "firmware_version")
         msg.firmware_version = pv
-        r10 = pv
+        r_firmware_version = pv
     # signature: bytes -> BYTES NULLABLE
     v = d.get("signature")
     if v is None:
@@ -193,81 +218,85 @@ def _m0(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
         pv = as_bytes(v, p, "signature")
         msg.signature = pv
     return {
-        "vin": r0,
-        "registration_number": r1,
-        "depot_id": r2,
-        "route_id": r3,
-        "measured_at": r4,
-        "frame_counter": r5,
-        "readings": r6,
-        "outside_celsius": r7,
-        "door": r8,
-        "position": r9,
-        "firmware_version": r10,
+        "vin": r_vin,
+        "registration_number": r_registration_number,
+        "depot_id": r_depot_id,
+        "route_id": r_route_id,
+        "measured_at": r_measured_at,
+        "frame_counter": r_frame_counter,
+        "readings": r_readings,
+        "outside_celsius": r_outside_celsius,
+        "door": r_door,
+        "position": r_position,
+        "firmware_version": r_firmware_version,
     }
 
 
-def _m2(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
-    if not d.keys() <= _KNOWN3:
-        unknown_fields(d, _KNOWN3, p)
+def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
+    if not d.keys() <= _known_car_temperature_position:
+        unknown_fields(d, _known_car_temperature_position, p)
     # latitude: double -> FLOAT64 NULLABLE
     v = d.get("latitude")
     if v is None:
-        r0 = None
+        r_latitude = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "latitude")
         msg.latitude = pv
-        r0 = pv
+        r_latitude = pv
     # longitude: double -> FLOAT64 NULLABLE
     v = d.get("longitude")
     if v is None:
-        r1 = None
+        r_longitude = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "longitude")
         msg.longitude = pv
-        r1 = pv
+        r_longitude = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
     if v is None:
         v = d.get("accuracy_m")
     if v is None:
-        r2 = None
+        r_accuracy_m = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "accuracy_m")
         msg.accuracy_m = pv
-        r2 = pv
-    return {"latitude": r0, "longitude": r1, "accuracy_m": r2}
+        r_accuracy_m = pv
+    return {
+        "latitude": r_latitude,
+        "longitude": r_longitude,
+        "accuracy_m": r_accuracy_m,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
-    if not d.keys() <= _KNOWN1:
-        unknown_fields(d, _KNOWN1, p)
+def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
+    if not d.keys() <= _known_car_temperature_reading:
+        unknown_fields(d, _known_car_temperature_reading, p)
     # sensor_id: string -> STRING NULLABLE
     v = d.get("sensorId")
     if v is None:
         v = d.get("sensor_id")
     if v is None:
-        r0 = None
+        r_sensor_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sensor_id")
         msg.sensor_id = pv
-        r0 = pv
+        r_sensor_id = pv
     # compartment: grocer.delivery.v1.Compartment -> STRING NULLABLE
     v = d.get("compartment")
     if v is None:
-        r1 = None
+        r_compartment = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_compartment.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "compartment")
+            pv = as_enum(v, _enum_compartment, _names_compartment, p, "compartment")
         msg.compartment = pv
-        r1 = _E0_NAMES[pv]
+        r_compartment = _names_compartment[pv]
     # centi_celsius: sint32 -> FLOAT64 NULLABLE
     v = d.get("centiCelsius")
     if v is None:
         v = d.get("centi_celsius")
     if v is None:
-        r2 = None
+        r_centi_celsius = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -276,23 +305,28 @@ def _m1(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
         else:
             pv = as_int(v, INT32, p, "centi_celsius")
         msg.centi_celsius = pv
-        r2 = divide(pv, _DIV2, "FLOAT64", p, "centi_celsius")
+        r_centi_celsius = divide(pv, _div_car_temperature_reading_centi_celsius, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE
     v = d.get("setpointCelsius")
     if v is None:
         v = d.get("setpoint_celsius")
     if v is None:
-        r3 = None
+        r_setpoint_celsius = None
     else:
         pv = v if v.__class__ is float else as_float(v, p, "setpoint_celsius")
         msg.setpoint_celsius = pv
-        r3 = pv
-    return {"sensor_id": r0, "compartment": r1, "celsius": r2, "setpoint_celsius": r3}
+        r_setpoint_celsius = pv
+    return {
+        "sensor_id": r_sensor_id,
+        "compartment": r_compartment,
+        "celsius": r_centi_celsius,
+        "setpoint_celsius": r_setpoint_celsius,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_car_temperature(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

@@ -28,15 +28,29 @@ from datahem.runtime.beam.convert import (
 MESSAGE_TYPE = "grocer.survey.v1.SurveyResponse"
 TABLE = "events.survey_responses"
 
+# grocer.survey.v1.QuestionType
+_enum_question_type = {
+    "QUESTION_TYPE_MULTIPLE_CHOICE": 1,
+    "QUESTION_TYPE_RATING": 3,
+    "QUESTION_TYPE_TEXT": 2,
+    "QUESTION_TYPE_UNSPECIFIED": 0,
+}
+_names_question_type = {
+    0: "QUESTION_TYPE_UNSPECIFIED",
+    1: "QUESTION_TYPE_MULTIPLE_CHOICE",
+    2: "QUESTION_TYPE_TEXT",
+    3: "QUESTION_TYPE_RATING",
+}
+
 # grocer.survey.v1.SurveyChannel
-_E0 = {
+_enum_survey_channel = {
     "SURVEY_CHANNEL_APP": 3,
     "SURVEY_CHANNEL_EMAIL": 1,
     "SURVEY_CHANNEL_SMS": 2,
     "SURVEY_CHANNEL_UNSPECIFIED": 0,
     "SURVEY_CHANNEL_WEB": 4,
 }
-_E0_NAMES = {
+_names_survey_channel = {
     0: "SURVEY_CHANNEL_UNSPECIFIED",
     1: "SURVEY_CHANNEL_EMAIL",
     2: "SURVEY_CHANNEL_SMS",
@@ -44,21 +58,7 @@ _E0_NAMES = {
     4: "SURVEY_CHANNEL_WEB",
 }
 
-# grocer.survey.v1.QuestionType
-_E1 = {
-    "QUESTION_TYPE_MULTIPLE_CHOICE": 1,
-    "QUESTION_TYPE_RATING": 3,
-    "QUESTION_TYPE_TEXT": 2,
-    "QUESTION_TYPE_UNSPECIFIED": 0,
-}
-_E1_NAMES = {
-    0: "QUESTION_TYPE_UNSPECIFIED",
-    1: "QUESTION_TYPE_MULTIPLE_CHOICE",
-    2: "QUESTION_TYPE_TEXT",
-    3: "QUESTION_TYPE_RATING",
-}
-
-_KNOWN0 = frozenset(
+_known_survey_response = frozenset(
     [
         "answers",
         "channel",
@@ -80,10 +80,18 @@ _KNOWN0 = frozenset(
         "survey_id",
     ]
 )
-_TZ1 = ZoneInfo("Europe/Stockholm")
-_PATH2 = (("hiddenFields", "hidden_fields"), ("email", "email"))
-_KNOWN3 = frozenset(["email", "memberId", "member_id", "orderId", "order_id"])
-_KNOWN4 = frozenset(
+_tz_survey_response_started_at_local = ZoneInfo("Europe/Stockholm")
+_coalesce_survey_response_member_email = (("hiddenFields", "hidden_fields"), ("email", "email"))
+_known_survey_response_hidden_fields = frozenset(
+    [
+        "email",
+        "memberId",
+        "member_id",
+        "orderId",
+        "order_id",
+    ]
+)
+_known_survey_response_answer = frozenset(
     [
         "choice",
         "questionId",
@@ -98,9 +106,9 @@ _KNOWN4 = frozenset(
 )
 
 
-def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
+    if not d.keys() <= _known_survey_response:
+        unknown_fields(d, _known_survey_response, p)
     # response_id: string -> STRING REQUIRED
     v = d.get("responseId")
     if v is None:
@@ -110,7 +118,7 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     else:
         pv = v if v.__class__ is str else as_string(v, p, "response_id")
         msg.response_id = pv
-        r0 = pv
+        r_response_id = pv
     # survey_id: string -> STRING REQUIRED
     v = d.get("surveyId")
     if v is None:
@@ -120,17 +128,17 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     else:
         pv = v if v.__class__ is str else as_string(v, p, "survey_id")
         msg.survey_id = pv
-        r1 = pv
+        r_survey_id = pv
     # channel: grocer.survey.v1.SurveyChannel -> STRING NULLABLE
     v = d.get("channel")
     if v is None:
-        r2 = None
+        r_channel = None
     else:
-        pv = _E0.get(v) if v.__class__ is str else None
+        pv = _enum_survey_channel.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E0, _E0_NAMES, p, "channel")
+            pv = as_enum(v, _enum_survey_channel, _names_survey_channel, p, "channel")
         msg.channel = pv
-        r2 = _E0_NAMES[pv]
+        r_channel = _names_survey_channel[pv]
     # submitted_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("submittedAt")
     if v is None:
@@ -139,47 +147,47 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
         raise required(p, "submitted_at")
     else:
         rv = set_timestamp(msg.submitted_at, v, p, "submitted_at")
-        r3 = rv
+        r_submitted_at = rv
     # started_at_local: string -> TIMESTAMP NULLABLE
     v = d.get("startedAtLocal")
     if v is None:
         v = d.get("started_at_local")
     if v is None:
-        r4 = None
+        r_started_at_local = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "started_at_local")
-        pv = local_to_utc(pv, _TZ1, "%Y-%m-%d %H:%M:%S", p, "started_at_local")
+        pv = local_to_utc(pv, _tz_survey_response_started_at_local, "%Y-%m-%d %H:%M:%S", p, "started_at_local")
         msg.started_at_local = pv
-        r4 = to_bq(pv, "TIMESTAMP", p, "started_at_local")
+        r_started_at_local = to_bq(pv, "TIMESTAMP", p, "started_at_local")
     # member_email: string -> STRING NULLABLE
     v = d.get("memberEmail")
     if v is None:
         v = d.get("member_email")
     if v is None:
-        v = lookup(root, _PATH2)
+        v = lookup(root, _coalesce_survey_response_member_email)
     if v is None:
-        r5 = None
+        r_member_email = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_email")
         msg.member_email = pv
-        r5 = pv
+        r_member_email = pv
     # hidden_fields: grocer.survey.v1.SurveyResponse.HiddenFields -> STRUCT NULLABLE
     v = d.get("hiddenFields")
     if v is None:
         v = d.get("hidden_fields")
     if v is None:
-        r6 = None
+        r_hidden_fields = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "hidden_fields")
         sub = msg.hidden_fields
         if not v:
             sub.SetInParent()
-        r6 = _m1(v, p + "hidden_fields.", sub, root, ctx)
+        r_hidden_fields = _convert_survey_response_hidden_fields(v, p + "hidden_fields.", sub, root, ctx)
     # answers: grocer.survey.v1.SurveyResponse.Answer -> STRUCT REPEATED
     v = d.get("answers")
     if v is None:
-        r7 = []
+        r_answers = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "answers")
@@ -188,14 +196,14 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
         for i, x in enumerate(v):
             if x.__class__ is not dict:
                 x = as_object(x, p, f"answers[{i}]")
-            out.append(_m2(x, f"{p}answers[{i}].", add(), root, ctx))
-        r7 = out
+            out.append(_convert_survey_response_answer(x, f"{p}answers[{i}].", add(), root, ctx))
+        r_answers = out
     # nps_score: int32 -> INT64 NULLABLE
     v = d.get("npsScore")
     if v is None:
         v = d.get("nps_score")
     if v is None:
-        r8 = None
+        r_nps_score = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -204,40 +212,40 @@ def _m0(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
         else:
             pv = as_int(v, INT32, p, "nps_score")
         msg.nps_score = pv
-        r8 = pv
+        r_nps_score = pv
     # language: string -> STRING NULLABLE
     v = d.get("language")
     if v is None:
-        r9 = None
+        r_language = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         msg.language = pv
-        r9 = pv
+        r_language = pv
     # metadata: google.protobuf.Struct -> JSON NULLABLE
     v = d.get("metadata")
     if v is None:
-        r10 = None
+        r_metadata = None
     else:
         rv = set_struct(msg.metadata, v, p, "metadata")
-        r10 = rv
+        r_metadata = rv
     return {
-        "response_id": r0,
-        "survey_id": r1,
-        "channel": r2,
-        "submitted_at": r3,
-        "started_at": r4,
-        "member_email": r5,
-        "hidden_fields": r6,
-        "answers": r7,
-        "nps_score": r8,
-        "language": r9,
-        "metadata": r10,
+        "response_id": r_response_id,
+        "survey_id": r_survey_id,
+        "channel": r_channel,
+        "submitted_at": r_submitted_at,
+        "started_at": r_started_at_local,
+        "member_email": r_member_email,
+        "hidden_fields": r_hidden_fields,
+        "answers": r_answers,
+        "nps_score": r_nps_score,
+        "language": r_language,
+        "metadata": r_metadata,
     }
 
 
-def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
-    if not d.keys() <= _KNOWN4:
-        unknown_fields(d, _KNOWN4, p)
+def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
+    if not d.keys() <= _known_survey_response_answer:
+        unknown_fields(d, _known_survey_response_answer, p)
     if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
         raise only_one(p, "value", ["choice", "text", "rating"])
     # question_id: string -> STRING REQUIRED
@@ -249,49 +257,49 @@ def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
     else:
         pv = v if v.__class__ is str else as_string(v, p, "question_id")
         msg.question_id = pv
-        r0 = pv
+        r_question_id = pv
     # question_text: string -> STRING NULLABLE
     v = d.get("questionText")
     if v is None:
         v = d.get("question_text")
     if v is None:
-        r1 = None
+        r_question_text = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "question_text")
         msg.question_text = pv
-        r1 = pv
+        r_question_text = pv
     # question_type: grocer.survey.v1.QuestionType -> STRING NULLABLE
     v = d.get("questionType")
     if v is None:
         v = d.get("question_type")
     if v is None:
-        r2 = None
+        r_question_type = None
     else:
-        pv = _E1.get(v) if v.__class__ is str else None
+        pv = _enum_question_type.get(v) if v.__class__ is str else None
         if pv is None:
-            pv = as_enum(v, _E1, _E1_NAMES, p, "question_type")
+            pv = as_enum(v, _enum_question_type, _names_question_type, p, "question_type")
         msg.question_type = pv
-        r2 = _E1_NAMES[pv]
+        r_question_type = _names_question_type[pv]
     # choice: string -> STRING NULLABLE
     v = d.get("choice")
     if v is None:
-        r3 = None
+        r_choice = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "choice")
         msg.choice = pv
-        r3 = pv
+        r_choice = pv
     # text: string -> STRING NULLABLE
     v = d.get("text")
     if v is None:
-        r4 = None
+        r_text = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "text")
         msg.text = pv
-        r4 = pv
+        r_text = pv
     # rating: int32 -> INT64 NULLABLE
     v = d.get("rating")
     if v is None:
-        r5 = None
+        r_rating = None
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -300,47 +308,58 @@ def _m2(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
         else:
             pv = as_int(v, INT32, p, "rating")
         msg.rating = pv
-        r5 = pv
-    return {"question_id": r0, "question_text": r1, "question_type": r2, "choice": r3, "text": r4, "rating": r5}
+        r_rating = pv
+    return {
+        "question_id": r_question_id,
+        "question_text": r_question_text,
+        "question_type": r_question_type,
+        "choice": r_choice,
+        "text": r_text,
+        "rating": r_rating,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
-    if not d.keys() <= _KNOWN3:
-        unknown_fields(d, _KNOWN3, p)
+def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
+    if not d.keys() <= _known_survey_response_hidden_fields:
+        unknown_fields(d, _known_survey_response_hidden_fields, p)
     # email: string -> STRING NULLABLE
     v = d.get("email")
     if v is None:
-        r0 = None
+        r_email = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
         msg.email = pv
-        r0 = pv
+        r_email = pv
     # member_id: string -> STRING NULLABLE
     v = d.get("memberId")
     if v is None:
         v = d.get("member_id")
     if v is None:
-        r1 = None
+        r_member_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        r1 = pv
+        r_member_id = pv
     # order_id: string -> STRING NULLABLE
     v = d.get("orderId")
     if v is None:
         v = d.get("order_id")
     if v is None:
-        r2 = None
+        r_order_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv
-        r2 = pv
-    return {"email": r0, "member_id": r1, "order_id": r2}
+        r_order_id = pv
+    return {
+        "email": r_email,
+        "member_id": r_member_id,
+        "order_id": r_order_id,
+    }
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_survey_response(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

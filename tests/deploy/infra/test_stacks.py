@@ -282,9 +282,9 @@ def _minimum(model, project: str) -> dict[str, set]:
     for s in model.sources:
         t = s.table
         keys = {
-            ("roles/secretmanager.secretAccessor", "secret", c.transforms.pseudonymize)
+            ("roles/secretmanager.secretAccessor", "secret", c.transforms.get("pseudonymize"))
             for c in _walk(t.columns)
-            if c.transforms.pseudonymize
+            if c.transforms.get("pseudonymize")
         }
         expected[account_id("src", s.name)] = (
             _read(t.enrichment_subscription)

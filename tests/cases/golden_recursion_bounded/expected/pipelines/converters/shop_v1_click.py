@@ -19,15 +19,32 @@ from datahem.runtime.beam.convert import (
 MESSAGE_TYPE = "shop.v1.Click"
 TABLE = "events.click"
 
-_KNOWN0 = frozenset(["at", "category", "email", "id"])
-_KNOWN1 = frozenset(["children", "name"])
-_KNOWN2 = frozenset(["children", "name"])
-_KNOWN3 = frozenset([])
+_known_click = frozenset(
+    [
+        "at",
+        "category",
+        "email",
+        "id",
+    ]
+)
+_known_click_category = frozenset(
+    [
+        "children",
+        "name",
+    ]
+)
+_known_click_category_children = frozenset(
+    [
+        "children",
+        "name",
+    ]
+)
+_known_click_category_children_children = frozenset()
 
 
-def _m0(d, p, msg, root, ctx):  # shop.v1.Click
-    if not d.keys() <= _KNOWN0:
-        unknown_fields(d, _KNOWN0, p)
+def _convert_click(d, p, msg, root, ctx):  # shop.v1.Click
+    if not d.keys() <= _known_click:
+        unknown_fields(d, _known_click, p)
     # id: string -> STRING REQUIRED
     v = d.get("id")
     if v is None:
@@ -35,51 +52,56 @@ def _m0(d, p, msg, root, ctx):  # shop.v1.Click
     else:
         pv = v if v.__class__ is str else as_string(v, p, "id")
         msg.id = pv
-        r0 = pv
+        r_id = pv
     # email: string -> STRING NULLABLE
     v = d.get("email")
     if v is None:
-        r1 = None
+        r_email = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
         msg.email = pv
-        r1 = pv
+        r_email = pv
     # at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("at")
     if v is None:
-        r2 = None
+        r_at = None
     else:
         rv = set_timestamp(msg.at, v, p, "at")
-        r2 = rv
+        r_at = rv
     # category: shop.v1.Node -> STRUCT NULLABLE
     v = d.get("category")
     if v is None:
-        r3 = None
+        r_category = None
     else:
         if v.__class__ is not dict:
             v = as_object(v, p, "category")
         sub = msg.category
         if not v:
             sub.SetInParent()
-        r3 = _m1(v, p + "category.", sub, root, ctx)
-    return {"id": r0, "email": r1, "at": r2, "category": r3}
+        r_category = _convert_click_category(v, p + "category.", sub, root, ctx)
+    return {
+        "id": r_id,
+        "email": r_email,
+        "at": r_at,
+        "category": r_category,
+    }
 
 
-def _m1(d, p, msg, root, ctx):  # shop.v1.Node
-    if not d.keys() <= _KNOWN1:
-        unknown_fields(d, _KNOWN1, p)
+def _convert_click_category(d, p, msg, root, ctx):  # shop.v1.Node
+    if not d.keys() <= _known_click_category:
+        unknown_fields(d, _known_click_category, p)
     # name: string -> STRING NULLABLE
     v = d.get("name")
     if v is None:
-        r0 = None
+        r_name = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r0 = pv
+        r_name = pv
     # children: shop.v1.Node -> STRUCT REPEATED
     v = d.get("children")
     if v is None:
-        r1 = []
+        r_children = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "children")
@@ -88,26 +110,29 @@ def _m1(d, p, msg, root, ctx):  # shop.v1.Node
         for i, x in enumerate(v):
             if x.__class__ is not dict:
                 x = as_object(x, p, f"children[{i}]")
-            out.append(_m2(x, f"{p}children[{i}].", add(), root, ctx))
-        r1 = out
-    return {"name": r0, "children": r1}
+            out.append(_convert_click_category_children(x, f"{p}children[{i}].", add(), root, ctx))
+        r_children = out
+    return {
+        "name": r_name,
+        "children": r_children,
+    }
 
 
-def _m2(d, p, msg, root, ctx):  # shop.v1.Node
-    if not d.keys() <= _KNOWN2:
-        unknown_fields(d, _KNOWN2, p)
+def _convert_click_category_children(d, p, msg, root, ctx):  # shop.v1.Node
+    if not d.keys() <= _known_click_category_children:
+        unknown_fields(d, _known_click_category_children, p)
     # name: string -> STRING NULLABLE
     v = d.get("name")
     if v is None:
-        r0 = None
+        r_name = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r0 = pv
+        r_name = pv
     # children: shop.v1.Node -> JSON REPEATED
     v = d.get("children")
     if v is None:
-        r1 = []
+        r_children = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "children")
@@ -115,13 +140,16 @@ def _m2(d, p, msg, root, ctx):  # shop.v1.Node
         add = msg.children.add
         for i, x in enumerate(v):
             out.append(set_json_tail(add(), x, p, f"children[{i}]"))
-        r1 = out
-    return {"name": r0, "children": r1}
+        r_children = out
+    return {
+        "name": r_name,
+        "children": r_children,
+    }
 
 
-def _m3(d, p, msg, root, ctx):  # shop.v1.Node
-    if not d.keys() <= _KNOWN3:
-        unknown_fields(d, _KNOWN3, p)
+def _convert_click_category_children_children(d, p, msg, root, ctx):  # shop.v1.Node
+    if not d.keys() <= _known_click_category_children_children:
+        unknown_fields(d, _known_click_category_children_children, p)
     return {}
 
 
@@ -129,5 +157,5 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
     d = parse_payload(data)
     msg = message_class()
-    row = _m0(d, "", msg, d, ctx)
+    row = _convert_click(d, "", msg, d, ctx)
     return row, msg.SerializeToString(deterministic=True)

@@ -1,0 +1,143 @@
+"""What a column option is: one `ColumnOption` per field of `datahem.ColumnOptions` (the `(datahem.column)`
+extension), saying where the option applies, how it resolves, how it is checked, what converter code it generates
+and which runtime helpers that code needs. The resolver, the checks and the converter generator only loop over the
+registry (`datahem.compiler.options.COLUMN_OPTIONS`); none of them names an option.
+
+Converter code is generated in phases, each a hook of the spec, called in registry order for the options a field
+has (those whose `value` is not None):
+
+- `lookup`: after `v` is read from the JSON, where else a value may come from (`from_attribute`, `coalesce`);
+- `absent`: the lines when the field is absent; the first option that returns lines wins (`required`,
+  `default_policy`), else the row gets NULL;
+- `transform`: lines rewriting the converted proto value in `var` (`pv`, or `rv` for well-known types), before it is
+  set on the message (`local_to_utc` ... `filter`);
+- `row`: wraps the BigQuery row expression; the result must already have the column's BigQuery type (`divide`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from datahem.compiler import rules
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Column, Table
+from datahem.compiler.vocabulary import options_pb2
+
+ColumnOptions = options_pb2.ColumnOptions
+
+NUMERIC_PROTO = (
+    "double",
+    "float",
+    "int32",
+    "int64",
+    "uint32",
+    "uint64",
+    "sint32",
+    "sint64",
+    "fixed32",
+    "fixed64",
+    "sfixed32",
+    "sfixed64",
+)
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a check may look at beyond the column: its table, the categories of sources.yaml and the table's
+    field paths (dotted, from the root; repeated fields are not entered)."""
+
+    table: Table
+    categories: set[str]
+    paths: dict[str, Column]
+
+
+class Writer(Protocol):
+    """The converter generator, as the converter hooks of an option see it."""
+
+    def const(self, kind: str, expr: str, detail: str = "") -> str:
+        """A module constant `_<kind>_<message>_<field>[_<detail>]` for the field being written; returns its name."""
+        ...
+
+    def set_row(self, c: Column, expr: str) -> list[str]:
+        """Lines setting the field's row value (none when the column is hidden)."""
+        ...
+
+    def proto_default_row(self, c: Column) -> str:
+        """The row value of the field's proto3 default."""
+        ...
+
+    def present_literal(self, c: Column, text: str) -> list[str]:
+        """Lines converting a literal in the field's JSON form as if it had been sent."""
+        ...
+
+
+class ColumnOption:
+    """One column option. Subclasses set `name` (the field of datahem.ColumnOptions) and override what they need;
+    the defaults do nothing."""
+
+    name: ClassVar[str]
+    # Changes the column's name, type, mode or presence: a change of it is a schema change for evolution.
+    shape: ClassVar[bool] = False
+    # The proto types of fields the option applies to; empty: any field.
+    proto_types: ClassVar[tuple[str, ...]] = ()
+    # Names the generated code imports from datahem.runtime.beam.convert, and standard-library import lines.
+    helpers: ClassVar[tuple[str, ...]] = ()
+    imports: ClassVar[tuple[str, ...]] = ()
+
+    def resolve(self, o: ColumnOptions) -> object | None:
+        """The option's value in `Column.transforms`, None when unset. Options that are attributes of the column
+        itself (name, type, required...) are read by the resolver and return None here."""
+        return None
+
+    def value(self, c: Column) -> object | None:
+        """The option's value on a resolved column, None when unset."""
+        return c.transforms.get(self.name)
+
+    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        """Report what is wrong with the value (the proto type was checked already)."""
+
+    def lookup(self, w: Writer, c: Column, value: object) -> list[str]:
+        return []
+
+    def absent(self, w: Writer, c: Column, value: object) -> list[str] | None:
+        return None
+
+    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+        return []
+
+    def row(self, w: Writer, c: Column, value: object, expr: str, p: str, name: str) -> str:
+        return expr
+
+
+# -- diagnostics shared by the options' checks -------------------------------------------------------------------
+
+
+def unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
+    d.error(
+        c.option_loc,
+        rules.CATEGORY_UNKNOWN,
+        f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml; "
+        f"known categories: {', '.join(sorted(names)) or '(none)'}",
+    )
+
+
+def not_applicable(c: Column, option: str, why: str, d: Diagnostics) -> None:
+    d.error(c.option_loc, rules.OPTION_NOT_APPLICABLE, f"`{option}` on field `{c.field_name}`: {why}")
+
+
+def invalid(c: Column, message: str, d: Diagnostics) -> None:
+    d.error(c.option_loc, rules.OPTION_VALUE_INVALID, message)
+
+
+def compile_regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pattern | None:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        d.error(
+            c.option_loc,
+            rules.REGEX_INVALID,
+            f"`{option}` pattern `{pattern}` on field `{c.field_name}` does not compile: {exc}",
+        )
+        return None

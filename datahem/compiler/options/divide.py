@@ -1,0 +1,36 @@
+"""`divide: 100`: divide a number in the BigQuery row (cents -> kronor); the protobuf keeps the proto value."""
+
+from __future__ import annotations
+
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Column
+from datahem.compiler.options.base import NUMERIC_PROTO, ColumnOption, ColumnOptions, Where, Writer, not_applicable
+from datahem.runtime import typemap
+
+
+class Divide(ColumnOption):
+    name = "divide"
+    helpers = ("divide",)
+    imports = ("from decimal import Decimal",)
+
+    def resolve(self, o: ColumnOptions) -> object | None:
+        return o.divide or None
+
+    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        if c.proto_type not in NUMERIC_PROTO and c.bq_type not in typemap.NUMERIC_TYPES:
+            not_applicable(c, "divide", f"it applies to numbers, and this field is {c.proto_type}", d)
+        elif c.bq_type in ("INT64", "STRING"):
+            not_applicable(
+                c,
+                "divide",
+                f"the quotient is fractional but the column is {c.bq_type}; add "
+                '`type: "NUMERIC"` (exact, for money) or `type: "FLOAT64"`',
+                d,
+            )
+
+    def row(self, w: Writer, c: Column, value: object, expr: str, p: str, name: str) -> str:
+        div = w.const("div", f"Decimal({str(value)!r})")
+        return f"divide({expr}, {div}, {c.bq_type!r}, {p}, {name})"
+
+
+SPEC = Divide()

@@ -1,0 +1,41 @@
+"""`local_to_utc: {time_zone: "Europe/Stockholm" format: "%Y-%m-%d %H:%M"}`: a local date-time string, read in an
+IANA time zone, stored as UTC."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Column
+from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
+
+
+class LocalToUtc(ColumnOption):
+    name = "local_to_utc"
+    proto_types = ("string",)
+    helpers = ("local_to_utc",)
+    imports = ("from zoneinfo import ZoneInfo",)
+
+    def resolve(self, o: ColumnOptions) -> object | None:
+        """(time zone, strptime format or "")."""
+        return (o.local_to_utc.time_zone, o.local_to_utc.format) if o.HasField("local_to_utc") else None
+
+    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        tz = value[0]
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            invalid(
+                c,
+                f"`local_to_utc` time zone `{tz}` on `{c.field_name}` is not an IANA time zone (e.g. Europe/Stockholm)",
+                d,
+            )
+        if c.bq_type not in ("TIMESTAMP", "DATETIME", "STRING"):
+            not_applicable(c, "local_to_utc", f"the column is {c.bq_type}; type it TIMESTAMP", d)
+
+    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+        zone = w.const("tz", f"ZoneInfo({value[0]!r})")
+        return [f"{var} = local_to_utc({var}, {zone}, {value[1]!r}, {p}, {name})"]
+
+
+SPEC = LocalToUtc()

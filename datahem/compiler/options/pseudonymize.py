@@ -1,0 +1,37 @@
+"""`pseudonymize: {key_secret: "datahem-pseudonymization-key"}`: replace a string value with its HMAC-SHA256 (hex)
+under a key from Secret Manager; the option names the secret, never holds the key."""
+
+from __future__ import annotations
+
+import re
+
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Column
+from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
+
+
+class Pseudonymize(ColumnOption):
+    name = "pseudonymize"
+    proto_types = ("string",)
+    helpers = ("pseudonymize",)
+
+    def resolve(self, o: ColumnOptions) -> object | None:
+        """The Secret Manager secret id of the HMAC key."""
+        return o.pseudonymize.key_secret if o.HasField("pseudonymize") else None
+
+    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        if not re.match(r"^[A-Za-z0-9_-]{1,255}$", str(value)):
+            invalid(
+                c,
+                f"`pseudonymize.key_secret` `{value}` must be a Secret Manager secret id (letters, "
+                "digits, `_`, `-`), never the key itself",
+                d,
+            )
+        if c.bq_type != "STRING":
+            not_applicable(c, "pseudonymize", f"the keyed hash is a hex STRING but the column is {c.bq_type}", d)
+
+    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+        return [f"{var} = pseudonymize({var}, ctx.keys[{value!r}])"] if value else []
+
+
+SPEC = Pseudonymize()

@@ -1,0 +1,41 @@
+"""`regex_extract: {pattern: "^https?://([^/]+)" group: 1}`: keep what a group captures; no match is a transform
+error."""
+
+from __future__ import annotations
+
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Column
+from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, compile_regex, invalid
+
+
+class RegexExtract(ColumnOption):
+    name = "regex_extract"
+    proto_types = ("string",)
+    helpers = ("regex_extract", "Reject", "TRANSFORM")
+    imports = ("import re",)
+
+    def resolve(self, o: ColumnOptions) -> object | None:
+        """(pattern, group)."""
+        return (o.regex_extract.pattern, o.regex_extract.group) if o.HasField("regex_extract") else None
+
+    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        pattern, group = value
+        rx = compile_regex(c, "regex_extract", pattern, d)
+        if rx is not None and group > rx.groups:
+            invalid(
+                c,
+                f"`regex_extract` on `{c.field_name}` keeps group {group}, but the pattern has {rx.groups} group(s)",
+                d,
+            )
+
+    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+        pattern, group = value
+        rx = w.const("extract", f"re.compile({pattern!r})")
+        return [
+            f"{var} = regex_extract({rx}, {group}, {var})",
+            f"if {var} is None:",
+            f"    raise Reject(TRANSFORM, {p} + {name}, {'regex_extract found no match in ' + repr(pattern)!r})",
+        ]
+
+
+SPEC = RegexExtract()

@@ -1,0 +1,51 @@
+"""`regex_replace: {pattern: "\\?.*$" replacement: ""}`: replace every match of a pattern in a string value."""
+
+from __future__ import annotations
+
+import re
+
+from datahem.compiler import rules
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Column
+from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, compile_regex
+
+
+def _check_template(rx: re.Pattern, template: str) -> None:
+    """Raise if a replacement template refers to a group the pattern lacks (re only notices on a match)."""
+    re.sub("", template, "")  # bad escapes raise re.error
+    for m in re.finditer(r"\\(\d+)|\\g<(\w+)>", template):
+        ref = m.group(1) or m.group(2)
+        if ref.isdigit() and int(ref) > rx.groups:
+            raise IndexError(f"group {ref} does not exist")
+        if not ref.isdigit() and ref not in rx.groupindex:
+            raise IndexError(f"group `{ref}` does not exist")
+
+
+class RegexReplace(ColumnOption):
+    name = "regex_replace"
+    proto_types = ("string",)
+    imports = ("import re",)
+
+    def resolve(self, o: ColumnOptions) -> object | None:
+        """(pattern, replacement)."""
+        return (o.regex_replace.pattern, o.regex_replace.replacement) if o.HasField("regex_replace") else None
+
+    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        pattern, replacement = value
+        rx = compile_regex(c, "regex_replace", pattern, d)
+        if rx is not None:
+            try:
+                _check_template(rx, replacement)
+            except (re.error, IndexError) as exc:
+                d.error(
+                    c.option_loc,
+                    rules.REGEX_INVALID,
+                    f"`regex_replace` replacement `{replacement}` on `{c.field_name}` is invalid: {exc}",
+                )
+
+    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+        rx = w.const("replace", f"re.compile({value[0]!r})")
+        return [f"{var} = {rx}.sub({value[1]!r}, {var})"]
+
+
+SPEC = RegexReplace()
