@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model.resolved import METADATA_COLUMNS, METADATA_NAMES, Column, Model, Table
+from datahem.compiler.validate.registry import check
 from datahem.runtime import typemap
 
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
@@ -31,19 +32,6 @@ RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROO
 MAX_NESTING = 15
 MAX_COLUMNS = 10_000
 MAX_DESCRIPTION = 1024
-
-Check = Callable[[Model, Diagnostics], None]
-CHECKS: list[Check] = []
-
-
-def check(fn: Check) -> Check:
-    CHECKS.append(fn)
-    return fn
-
-
-def run_checks(model: Model, diags: Diagnostics) -> None:
-    for fn in CHECKS:
-        fn(model, diags)
 
 
 def walk(columns: tuple[Column, ...], depth: int = 1) -> Iterator[tuple[Column, int]]:
@@ -672,7 +660,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# Registers the checks of sibling modules (they use the `check` decorator above).
-from datahem.compiler.validate import infra as _infra  # noqa: E402, F401

@@ -9,7 +9,7 @@ import re
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Model
-from datahem.compiler.validate.checks import check
+from datahem.compiler.validate.registry import check
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and cdktf.out/stacks/<env> folder
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # e.g. europe-north1
