@@ -6,36 +6,9 @@ Also the shared backup and dead-letter tables."""
 from __future__ import annotations
 
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
-from datahem.compiler.model.resolved import Column, Model, Table
-from datahem.runtime import typemap
-
-
-def sql_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
-
-
-def ident(name: str) -> str:
-    return f"`{name}`"
-
-
-def column_type(c: Column, indent: str) -> str:
-    if c.bq_type == "STRUCT":
-        inner = indent + "  "
-        body = ",\n".join(inner + column_def(f, inner) for f in c.fields if not f.hidden)
-        base = f"STRUCT<\n{body}\n{indent}>"
-    else:
-        base = c.bq_type
-    return f"ARRAY<{base}>" if c.repeated else base
-
-
-def column_def(c: Column, indent: str = "  ") -> str:
-    parts = [ident(c.name), column_type(c, indent)]
-    if c.mode == "REQUIRED":
-        parts.append("NOT NULL")
-    if c.description:
-        parts.append(f"OPTIONS(description = {sql_string(c.description)})")
-    return " ".join(parts)
+from datahem.compiler.model.resolved import Model, Table
+from datahem.compiler.projection.columns import column_def, ident, sql_string
+from datahem.compiler.projection.tables import columns
 
 
 def partition_by(t: Table, types: dict[str, str]) -> str:
@@ -64,26 +37,15 @@ def ddl(t: Table, sources: list[str]) -> bytes:
         "bigquery/table.sql.j2",
         header=header("sql", sources),
         table=ident(f"{t.dataset}.{t.name}"),
-        columns=[column_def(c) for c in t.bq_columns],
+        columns=[column_def(c, "  ") for c in columns(t)],
         partition_by=partition_by(t, types),
         cluster_by=", ".join(ident(c) for c in t.clustering),
         options=options,
     )
 
 
-def field_schema(c: Column) -> dict:
-    out: dict = {"name": c.name, "type": typemap.json_type(c.bq_type), "mode": c.mode}
-    if c.description:
-        out["description"] = c.description
-    if c.bq_type == "STRUCT":
-        out["fields"] = [field_schema(f) for f in c.fields if not f.hidden]
-    if c.policy_tag:
-        out["policyTags"] = {"names": [c.policy_tag]}
-    return out
-
-
 def schema_json(t: Table, sources: list[str]) -> bytes:
-    return to_json({"comment": header_text(sources), "fields": [field_schema(c) for c in t.bq_columns]})
+    return to_json({"comment": header_text(sources), "fields": [c.to_json() for c in columns(t)]})
 
 
 def table_sources(t: Table) -> list[str]:

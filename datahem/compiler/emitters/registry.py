@@ -6,23 +6,8 @@ emitter."""
 from __future__ import annotations
 
 from datahem.compiler.emitters import OutputFile, header_text, to_json
-from datahem.compiler.model.resolved import Model, Table
-
-
-def table_options(t: Table) -> dict:
-    """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
-    p = t.partitioning
-    return {
-        "partitioning": {
-            "type": p.granularity,
-            "field": p.column,
-            "expiration_days": p.expiration_days,
-            "require_filter": p.require_filter,
-        },
-        "clustering": list(t.clustering),
-        "description": t.description,
-        "labels": dict(t.labels),
-    }
+from datahem.compiler.model.resolved import Model
+from datahem.compiler.projection.tables import table_options
 
 
 def emit(model: Model) -> list[OutputFile]:
