@@ -123,7 +123,7 @@ def _takes(emit: Callable, parameter: str) -> bool:
 
 
 def render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
-    """Render every emitter's files in memory. Emitters that accept `evolution` get the build's; emitters that accept
+    """Render every emitter's files in memory. Emitters that accept `projection` or `evolution` get the build's; those that accept
     `previous` also get the current generated/ tree (path → bytes), read once, to reuse expensive outputs whose inputs
     did not change (the infra synth)."""
     files: dict[str, bytes] = {}
@@ -132,6 +132,8 @@ def render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
         if settings.emitters is not None and name not in settings.emitters:
             continue
         extra: dict[str, object] = {}
+        if _takes(emit, "projection"):
+            extra["projection"] = compiled.projection
         if _takes(emit, "evolution"):
             extra["evolution"] = compiled.evolution
         if _takes(emit, "previous"):

@@ -1,5 +1,6 @@
-"""Emitters: one per target, each a function `model -> list[OutputFile]` that reads only the model (and, for the
-migrations and infra emitters, the build's `Evolution`). The build lists them (`datahem/compiler/build.py`).
+"""Emitters: one per target, each a function `model -> list[OutputFile]` that reads only the model and the build's
+later stages it names as parameters: `projection` (registry, BigQuery), `evolution` (migrations, infra). The build
+lists them (`datahem/compiler/build.py`).
 
 Data files are serialized (`to_json`), code is laid out by thin Jinja2 templates (`render`); every file carries a
 header naming its sources."""

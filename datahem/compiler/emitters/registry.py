@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datahem.compiler.emitters import OutputFile, header_text, to_json
 from datahem.compiler.model.resolved import Model
-from datahem.compiler.projection.tables import table_options
+from datahem.compiler.projection.project import Projection
 
 
-def emit(model: Model) -> list[OutputFile]:
+def emit(model: Model, projection: Projection) -> list[OutputFile]:
     messages = {}
     for t in model.tables:
         messages[t.message] = {
@@ -19,7 +19,7 @@ def emit(model: Model) -> list[OutputFile]:
             "table": f"{t.dataset}.{t.name}",
             "topic": t.topic,
             "sources": [s.name for s in model.sources_of(t.message)],
-            "options": table_options(t),
+            "options": projection.roots[t.message].options,
         }
     files = [f"schemas/{f}" for f in model.proto_files]
     index = {
