@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datahem.compiler.build import Settings, load_model, render_all
+from datahem.compiler.build import EMITTERS as ALL_EMITTERS
+from datahem.compiler.build import Settings, compile_project, render_all
 from datahem.compiler.diagnostics import CompileError, format_text
-from datahem.compiler.emitters import all_emitters
 from datahem.compiler.loader.protos import proto_files, protoc_command
 from datahem.compiler.model.resolved import Column
 from datahem.compiler.vocabulary import VOCABULARY_IMPORT
@@ -342,10 +342,11 @@ def run_build(project: Path) -> tuple[float, dict[str, bytes], object]:
     """The build without infrastructure synth, in memory (what `datahem build` does before writing); seconds."""
     start = time.perf_counter()
     try:
-        model = load_model(project)
+        compiled = compile_project(project)
     except CompileError as exc:
         raise SystemExit("the synthetic project does not compile:\n" + format_text(exc.diagnostics[:50])) from exc
-    files = render_all(model, Settings(project, emitters=EMITTERS))
+    model = compiled.model
+    files = render_all(compiled, Settings(project, emitters=EMITTERS))
     return time.perf_counter() - start, files, model
 
 
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_build:
         child_build(args.child_build)
         return 0
-    known = {name for name, _ in all_emitters()}
+    known = {name for name, _ in ALL_EMITTERS}
     missing = set(EMITTERS) - known
     if missing:
         raise SystemExit(f"emitters {sorted(missing)} no longer exist; update bench.compile.EMITTERS")

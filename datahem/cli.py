@@ -199,7 +199,8 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float) -> None
 def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) -> None:
     """Print what the change since AGAINST does, as Markdown for a pull-request comment: breaking and access changes
     first, then tables, migrations, routes, Dataflow jobs and Terraform resources."""
-    from datahem.compiler.evolution.plan import as_json, make_plan, markdown
+    from datahem.compiler.build import plan as make_plan
+    from datahem.compiler.evolution.plan import as_json, markdown
     from datahem.compiler.evolution.tree import BaselineError
 
     try:

@@ -61,6 +61,6 @@ def example_model():
 
 @pytest.fixture(scope="session")
 def example_files(example_model):
-    from datahem.compiler.build import Settings, render_all
+    from datahem.compiler.build import Settings, compile_project, render_all
 
-    return render_all(example_model, Settings(ROOT))
+    return render_all(compile_project(ROOT), Settings(ROOT))

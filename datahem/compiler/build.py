@@ -1,5 +1,8 @@
-"""The compile pipeline: load → resolve → validate → emit. Raises CompileError carrying every diagnostic;
-returns the rendered files (path under generated/ → bytes) without touching the disk."""
+"""The compile pipeline: load → resolve → validate → project → evolve → emit. Raises CompileError carrying every
+diagnostic; returns the rendered files (path under generated/ → bytes) without touching the disk.
+
+Each stage is a typed value handed to the next: the `Model`, its `Projection` (what is deployed and compared), the
+`Evolution` against the baseline (changes, history, migrations), together a `Compiled` build the emitters read."""
 
 from __future__ import annotations
 
@@ -10,16 +13,31 @@ from pathlib import Path
 
 from datahem.compiler import rules, writer
 from datahem.compiler.diagnostics import CompileError, Diagnostics, Loc
-from datahem.compiler.emitters import all_emitters
+from datahem.compiler.emitters import Emitter, bigquery, docs, infra, migrations, pipelines, registry, routing, to_json
+from datahem.compiler.evolution import tree
+from datahem.compiler.evolution.migrations import Evolution, evolve
+from datahem.compiler.evolution.plan import Plan, build_plan
 from datahem.compiler.loader.protos import compile_protos
 from datahem.compiler.loader.yaml_strict import INVALID, Binder, compose
 from datahem.compiler.model.raw import RawConfig
 from datahem.compiler.model.resolve import ProtoIndex, Resolver, project_files
 from datahem.compiler.model.resolved import Model
-from datahem.compiler.validate.checks import run_checks
-from datahem.compiler.validate.evolution import check_evolution
+from datahem.compiler.projection.project import Projection, project
+from datahem.compiler.validate.evolution import accepted_breaks, check_evolution, sources_loc
+from datahem.compiler.validate.run import run_checks
 
 SOURCES = "sources.yaml"
+
+# every emitter, in output order
+EMITTERS: tuple[tuple[str, Emitter], ...] = (
+    ("registry", registry.emit),
+    ("bigquery", bigquery.emit),
+    ("migrations", migrations.emit),
+    ("routing", routing.emit),
+    ("docs", docs.emit),
+    ("pipelines", pipelines.emit),
+    ("infra", infra.emit),
+)
 
 
 @dataclass(frozen=True)
@@ -35,17 +53,30 @@ class Settings:
         return self.project_dir / "generated"
 
 
-def load_model(project_dir: Path, against: str | None = None) -> Model:
-    """The validated model, compared with the previous build in generated/ (or the baseline `against` names: a git
-    ref or a directory); breaking changes are errors; its `evolution` holds the migrations the build writes."""
-    from datahem.compiler.evolution.tree import read_baseline
+@dataclass(frozen=True)
+class Compiled:
+    """A validated build: the model, its projection and its evolution against the baseline."""
 
+    model: Model
+    projection: Projection
+    evolution: Evolution
+
+
+def compile_project(project_dir: Path, against: str | None = None) -> Compiled:
+    """The validated model, compared with the previous build in generated/ (or the baseline `against` names: a git
+    ref or a directory); breaking changes are errors; its evolution holds the migrations the build writes."""
     model, raw = load_project(project_dir)
+    projection = project(model)
     diags = Diagnostics()
-    model = check_evolution(model, raw, read_baseline(project_dir, against), diags)
+    evolution = check_evolution(model, projection, raw, tree.read_baseline(project_dir, against), diags)
     if diags:
         raise CompileError(diags.items)
-    return model
+    return Compiled(model, projection, evolution)
+
+
+def load_model(project_dir: Path, against: str | None = None) -> Model:
+    """The model of `compile_project` (same checks, evolution included)."""
+    return compile_project(project_dir, against).model
 
 
 def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
@@ -87,24 +118,29 @@ def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
     return None if raw is INVALID else raw
 
 
-def _takes_previous(emit: Callable) -> bool:
-    return "previous" in inspect.signature(emit).parameters
+def _takes(emit: Callable, parameter: str) -> bool:
+    return parameter in inspect.signature(emit).parameters
 
 
-def render_all(model: Model, settings: Settings) -> dict[str, bytes]:
-    """Render every emitter's files in memory. Emitters that accept `previous` also get the current generated/
-    tree (path → bytes), read once, to reuse expensive outputs whose inputs did not change (the infra synth)."""
+def render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
+    """Render every emitter's files in memory. Emitters that accept `projection` or `evolution` get the build's; those that accept
+    `previous` also get the current generated/ tree (path → bytes), read once, to reuse expensive outputs whose inputs
+    did not change (the infra synth)."""
     files: dict[str, bytes] = {}
     previous: dict[str, bytes] | None = None
-    for name, emit in all_emitters():
+    for name, emit in EMITTERS:
         if settings.emitters is not None and name not in settings.emitters:
             continue
-        if _takes_previous(emit):
+        extra: dict[str, object] = {}
+        if _takes(emit, "projection"):
+            extra["projection"] = compiled.projection
+        if _takes(emit, "evolution"):
+            extra["evolution"] = compiled.evolution
+        if _takes(emit, "previous"):
             if previous is None:
                 previous = writer.read_tree(settings.output_dir)
-            outputs = emit(model, previous=previous)
-        else:
-            outputs = emit(model)
+            extra["previous"] = previous
+        outputs = emit(compiled.model, **extra)
         for f in outputs:
             if f.path in files:
                 raise RuntimeError(f"two emitters wrote {f.path}")
@@ -113,5 +149,30 @@ def render_all(model: Model, settings: Settings) -> dict[str, bytes]:
 
 
 def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
-    model = load_model(settings.project_dir, settings.against)
-    return model, render_all(model, settings)
+    compiled = compile_project(settings.project_dir, settings.against)
+    return compiled.model, render_all(compiled, settings)
+
+
+def plan(project_dir: Path, against: str | None) -> Plan:
+    """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
+    with generated/ for what `datahem build` would write."""
+    model, raw = load_project(project_dir)
+    projection = project(model)
+    name = against if against is not None else tree.default_against(project_dir)
+    baseline = tree.read_baseline(project_dir, name)
+    evolution = evolve(model, projection, baseline, accepted_breaks(raw), sources_loc(raw))
+    built, problem = None, ""
+    try:
+        built = render_all(compile_project(project_dir), Settings(project_dir))
+    except CompileError as err:
+        problem = (
+            f"`datahem build` fails against generated/ ({len(err.diagnostics)} error(s)), so the migrations and the "
+            "Terraform change are not shown yet."
+        )
+    if built is None:  # what the plan reads of this build without the synth: registry, tables, routes, platform
+        current = Compiled(model, projection, evolution)
+        built_or_current = render_all(current, Settings(project_dir, emitters=("registry", "bigquery", "routing")))
+        built_or_current["infra/platform.json"] = to_json(infra.platform(model, evolution.retired_tables))
+    else:
+        built_or_current = built
+    return build_plan(name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem)

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from datahem.compiler.build import Settings, load_model, render_all
+from datahem.compiler.build import Settings, compile_project, load_model, render_all
 from datahem.compiler.diagnostics import CompileError, format_text
 from tests.bq_schema import ddl_fields, strip_json_fields
 
@@ -487,10 +487,10 @@ def _categorized(p: Project, m: Message, prefix: str = ""):
 
 def build(project: Path) -> dict[str, bytes]:
     try:
-        model = load_model(project)
+        compiled = compile_project(project)
     except CompileError as exc:
         pytest.fail("a valid project does not build:\n" + format_text(exc.diagnostics), pytrace=False)
-    return render_all(model, Settings(project, emitters=EMITTERS))
+    return render_all(compiled, Settings(project, emitters=EMITTERS))
 
 
 def check_columns(fields: list[dict], top: bool) -> None:

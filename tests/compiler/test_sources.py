@@ -142,6 +142,8 @@ def _toy(name: str) -> SourceKind:
         check=lambda s, d: d.error(s.loc, "YAML_VALUE", "toy check ran"),
         routing_file=f"{name}.json",
         routing_table=lambda routes, comment: {"comment": comment, "toys": [r.source for r in routes]},
+        change_keys=lambda route: {f"toy {route.source}"},
+        read_change_keys=lambda table: {s: {f"toy {s}"} for s in table.get("toys", [])},
         platform=lambda sources: PlatformPart(collectors={name: {"sources": [s.name for s in sources]}}),
     )
 

@@ -1,13 +1,17 @@
-"""Emitters: one per target, each a function `model -> list[OutputFile]` that reads only the model.
+"""Emitters: one per target, each a function `model -> list[OutputFile]` that reads only the model and the build's
+later stages it names as parameters: `projection` (registry, BigQuery), `evolution` (migrations, infra). The build
+lists them (`datahem/compiler/build.py`).
 
 Data files are serialized (`to_json`), code is laid out by thin Jinja2 templates (`render`); every file carries a
-header naming its sources. EMITTERS lists them in output order.
-"""
+header naming its sources."""
 
 from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,27 +82,9 @@ def render(template: str, **context: object) -> bytes:
     return _env.get_template(template).render(**context).encode()
 
 
-def all_emitters() -> list[tuple[str, Emitter]]:
-    from datahem.compiler.emitters import bigquery, docs, infra, migrations, pipelines, registry, routing
-
-    return [
-        ("registry", registry.emit),
-        ("bigquery", bigquery.emit),
-        ("migrations", migrations.emit),
-        ("routing", routing.emit),
-        ("docs", docs.emit),
-        ("pipelines", pipelines.emit),
-        ("infra", infra.emit),
-    ]
-
-
 def format_python(sources: dict[str, str]) -> dict[str, bytes]:
     """Format generated Python with ruff (isolated from any project config): drop unused imports, sort imports,
     then `ruff format`. Runs once over all files to keep the build fast."""
-    import subprocess
-    import sys
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="datahem-ruff-") as tmp:
         root = Path(tmp)
         for rel, text in sources.items():

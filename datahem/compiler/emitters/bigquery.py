@@ -1,41 +1,16 @@
 """BigQuery: per table a `CREATE TABLE IF NOT EXISTS` DDL and the table's schema JSON (REST API
-TableFieldSchema) with a policy-tag placeholder `datahem:category/<name>` on every categorized column; the
-infrastructure stacks replace each placeholder with a reference to the category's policy-tag resource.
-Also the shared backup and dead-letter tables."""
+TableFieldSchema), both serialized from the table's projected columns (`datahem/compiler/projection/columns.py`),
+with a policy-tag placeholder `datahem:category/<name>` on every categorized column; the infrastructure stacks
+replace each placeholder with a reference to the category's policy-tag resource. Also the shared backup and
+dead-letter tables."""
 
 from __future__ import annotations
 
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
-from datahem.compiler.model.resolved import Column, Model, Table
-from datahem.runtime import typemap
-
-
-def sql_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
-
-
-def ident(name: str) -> str:
-    return f"`{name}`"
-
-
-def column_type(c: Column, indent: str) -> str:
-    if c.bq_type == "STRUCT":
-        inner = indent + "  "
-        body = ",\n".join(inner + column_def(f, inner) for f in c.fields if not f.hidden)
-        base = f"STRUCT<\n{body}\n{indent}>"
-    else:
-        base = c.bq_type
-    return f"ARRAY<{base}>" if c.repeated else base
-
-
-def column_def(c: Column, indent: str = "  ") -> str:
-    parts = [ident(c.name), column_type(c, indent)]
-    if c.mode == "REQUIRED":
-        parts.append("NOT NULL")
-    if c.description:
-        parts.append(f"OPTIONS(description = {sql_string(c.description)})")
-    return " ".join(parts)
+from datahem.compiler.model.resolved import Model, Table
+from datahem.compiler.projection.columns import ColumnSchema, column_def, ident, sql_string
+from datahem.compiler.projection.project import Projection
+from datahem.compiler.projection.tables import table_ref
 
 
 def partition_by(t: Table, types: dict[str, str]) -> str:
@@ -48,7 +23,7 @@ def partition_by(t: Table, types: dict[str, str]) -> str:
     return f"{col_type}_TRUNC({ident(p.column)}, {p.granularity})"
 
 
-def ddl(t: Table, sources: list[str]) -> bytes:
+def ddl(t: Table, cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
     types = {c.name: c.bq_type for c in t.bq_columns}
     options: list[tuple[str, str]] = []
     if t.description:
@@ -64,37 +39,27 @@ def ddl(t: Table, sources: list[str]) -> bytes:
         "bigquery/table.sql.j2",
         header=header("sql", sources),
         table=ident(f"{t.dataset}.{t.name}"),
-        columns=[column_def(c) for c in t.bq_columns],
+        columns=[column_def(c, "  ") for c in cols],
         partition_by=partition_by(t, types),
         cluster_by=", ".join(ident(c) for c in t.clustering),
         options=options,
     )
 
 
-def field_schema(c: Column) -> dict:
-    out: dict = {"name": c.name, "type": typemap.json_type(c.bq_type), "mode": c.mode}
-    if c.description:
-        out["description"] = c.description
-    if c.bq_type == "STRUCT":
-        out["fields"] = [field_schema(f) for f in c.fields if not f.hidden]
-    if c.policy_tag:
-        out["policyTags"] = {"names": [c.policy_tag]}
-    return out
-
-
-def schema_json(t: Table, sources: list[str]) -> bytes:
-    return to_json({"comment": header_text(sources), "fields": [field_schema(c) for c in t.bq_columns]})
+def schema_json(cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
+    return to_json({"comment": header_text(sources), "fields": [c.to_json() for c in cols]})
 
 
 def table_sources(t: Table) -> list[str]:
     return list(t.provenance)
 
 
-def emit(model: Model) -> list[OutputFile]:
+def emit(model: Model, projection: Projection) -> list[OutputFile]:
     out = []
     for t in (*model.tables, model.backup_table, model.dead_letter_table):
         base = f"bigquery/{t.dataset}/{t.name}"
         src = table_sources(t)
-        out.append(OutputFile(f"{base}.sql", ddl(t, src)))
-        out.append(OutputFile(f"{base}.schema.json", schema_json(t, src)))
+        cols = projection.tables[table_ref(t)]
+        out.append(OutputFile(f"{base}.sql", ddl(t, cols, src)))
+        out.append(OutputFile(f"{base}.schema.json", schema_json(cols, src)))
     return out

@@ -28,8 +28,10 @@ from importlib import metadata
 from pathlib import Path
 
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
-from datahem.compiler.emitters.bigquery import field_schema
-from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Category, Model, Table
+from datahem.compiler.evolution.migrations import Evolution
+from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Model, Table
+from datahem.compiler.projection.platform import categories
+from datahem.compiler.projection.tables import columns
 from datahem.compiler.sources import KINDS
 from datahem.compiler.sources.platform import DATAFLOW_WORKER, PUBLISHER, SECRET_ACCESSOR, account, account_id
 from datahem.runtime.contracts.platform import FORMAT
@@ -55,28 +57,6 @@ def table_ref(t: Table) -> str:
     return f"{t.dataset}.{t.name}"
 
 
-def _depth(model: Model, c: Category) -> int:
-    depth, parent = 0, c.parent
-    while parent is not None:
-        depth, parent = depth + 1, model.category(parent).parent
-    return depth
-
-
-def _categories(model: Model) -> list[dict]:
-    ordered = sorted(model.categories, key=lambda c: (_depth(model, c), c.name))  # parents before children
-    return [
-        {
-            "name": c.name,
-            "description": c.description,
-            "parent": c.parent,
-            "masking": c.masking,
-            "readers": sorted(c.readers),
-            "masked_readers": sorted(c.masked_readers),
-        }
-        for c in ordered
-    ]
-
-
 def _table(t: Table) -> dict:
     p = t.partitioning
     return {
@@ -84,7 +64,7 @@ def _table(t: Table) -> dict:
         "dataset": t.dataset,
         "name": t.name,
         "description": t.description,
-        "fields": [field_schema(c) for c in t.bq_columns],
+        "fields": [c.to_json() for c in columns(t)],
         "partitioning": {
             "type": p.granularity,
             "field": p.column,
@@ -222,9 +202,9 @@ def sources_of(model: Model) -> list[str]:
     return list(model.provenance)
 
 
-def platform(model: Model) -> dict:
+def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict:
     """The infrastructure model: everything the stacks need, independent of the environment (each stack adds
-    its project, region and state bucket)."""
+    its project, region and state bucket). `retired_tables`: the tables the build's evolution retires."""
     tables = [*model.tables, model.backup_table, model.dead_letter_table]
     accounts, collectors, pipelines = _compute(model)
     return {
@@ -237,7 +217,7 @@ def platform(model: Model) -> dict:
         ],
         "bigquery": {"location": model.bigquery.location, "datasets": _datasets(model, tables)},
         "policy_tag_placeholder": POLICY_TAG_PLACEHOLDER.format(""),
-        "categories": _categories(model),
+        "categories": categories(model),
         "tables": [_table(t) for t in tables],
         "topics": [_topic(t) for t in model.tables],
         "secrets": _secrets(model),
@@ -245,7 +225,7 @@ def platform(model: Model) -> dict:
         "collectors": collectors,
         "pipelines": pipelines,
         # tables that left the project: the stacks make Terraform forget them without deleting them (their data stays)
-        "retired_tables": list(getattr(model.evolution, "retired_tables", ())),
+        "retired_tables": list(retired_tables),
         "registry": {
             "descriptor_set": DESCRIPTOR_SET,
             "object": DESCRIPTOR_SET,
@@ -355,9 +335,12 @@ def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
         return {stack_path(e): (out_root / e / "cdk.tf.json").read_bytes() for e in envs}
 
 
-def emit(model: Model, previous: Mapping[str, bytes] | None = None) -> list[OutputFile]:
+def emit(
+    model: Model, evolution: Evolution | None = None, previous: Mapping[str, bytes] | None = None
+) -> list[OutputFile]:
+    retired = evolution.retired_tables if evolution is not None else ()
     inputs = {
-        "infra/platform.json": to_json(platform(model)),
+        "infra/platform.json": to_json(platform(model, retired)),
         "infra/main.py": render("infra/main.py.j2", header=header("py", ["sources.yaml"])),
         "infra/cdktf.json": to_json(cdktf_json(model)),
     }

@@ -1,5 +1,5 @@
 """Migrations: `registry/history.json` (the registry's history of migrations, accepted breaks and retired tables) and
-the migration files under `bigquery/migrations/`, from the model's evolution (`datahem/compiler/evolution/migrations.py`).
+the migration files under `bigquery/migrations/`, from the build's evolution (`datahem/compiler/evolution/migrations.py`).
 
 Files of earlier builds are carried over byte for byte; only this build's migration, if any, is rendered here."""
 
@@ -11,13 +11,9 @@ from datahem.compiler.evolution.snapshot import HISTORY
 from datahem.compiler.model.resolved import Model
 
 
-def emit(model: Model) -> list[OutputFile]:
-    evolution = model.evolution if isinstance(model.evolution, Evolution) else None
-    history = evolution.history if evolution else {"format": 1, "migrations": [], "retired_tables": []}
+def emit(model: Model, evolution: Evolution) -> list[OutputFile]:
     sources = model.provenance
-    out = [OutputFile(HISTORY, to_json({"comment": header_text(sources), **history}))]
-    if evolution is None:
-        return out
+    out = [OutputFile(HISTORY, to_json({"comment": header_text(sources), **evolution.history}))]
     out += [OutputFile(path, data) for path, data in evolution.carried]
     table_sources = dict(evolution.new_tables)
     for path, content in evolution.new_files:

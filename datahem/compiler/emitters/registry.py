@@ -6,26 +6,11 @@ emitter."""
 from __future__ import annotations
 
 from datahem.compiler.emitters import OutputFile, header_text, to_json
-from datahem.compiler.model.resolved import Model, Table
+from datahem.compiler.model.resolved import Model
+from datahem.compiler.projection.project import Projection
 
 
-def table_options(t: Table) -> dict:
-    """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
-    p = t.partitioning
-    return {
-        "partitioning": {
-            "type": p.granularity,
-            "field": p.column,
-            "expiration_days": p.expiration_days,
-            "require_filter": p.require_filter,
-        },
-        "clustering": list(t.clustering),
-        "description": t.description,
-        "labels": dict(t.labels),
-    }
-
-
-def emit(model: Model) -> list[OutputFile]:
+def emit(model: Model, projection: Projection) -> list[OutputFile]:
     messages = {}
     for t in model.tables:
         messages[t.message] = {
@@ -34,7 +19,7 @@ def emit(model: Model) -> list[OutputFile]:
             "table": f"{t.dataset}.{t.name}",
             "topic": t.topic,
             "sources": [s.name for s in model.sources_of(t.message)],
-            "options": table_options(t),
+            "options": projection.roots[t.message].options,
         }
     files = [f"schemas/{f}" for f in model.proto_files]
     index = {

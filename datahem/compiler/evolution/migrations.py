@@ -23,8 +23,11 @@ from dataclasses import dataclass, replace
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
-from datahem.compiler.evolution.compare import Change, Comparer, Step
-from datahem.compiler.evolution.snapshot import HISTORY, MIGRATIONS, Snapshot, snapshot
+from datahem.compiler.evolution.changes import Change, Step
+from datahem.compiler.evolution.compare import Comparer
+from datahem.compiler.evolution.snapshot import HISTORY, MIGRATIONS, snapshot
+from datahem.compiler.model.resolved import Model
+from datahem.compiler.projection.project import Projection
 
 FORMAT = 1
 
@@ -56,19 +59,9 @@ class Evolution:
         return tuple(self.history.get("retired_tables", ()))
 
 
-def current_files(model) -> dict[str, bytes]:
-    """The generated files the comparison reads, rendered in memory (cheap: no synth)."""
-    from datahem.compiler.emitters import bigquery, registry, routing, to_json
-    from datahem.compiler.emitters.infra import platform
-
-    files = {f.path: f.content for emit in (registry.emit, bigquery.emit, routing.emit) for f in emit(model)}
-    files["infra/platform.json"] = to_json(platform(model))
-    return files
-
-
 def compare(
-    old: Snapshot,
-    new: Snapshot,
+    old: Projection,
+    new: Projection,
     accepted: list[Accepted],
     source_locs: dict[str, Loc],
     sources_loc: Loc,
@@ -137,23 +130,23 @@ def render_patch(number: int, table: str, items: list[tuple[Change, Step]]) -> d
 
 
 def evolve(
-    model,
+    model: Model,
+    current: Projection,
     baseline: dict[str, bytes],
     accepted: list[Accepted],
     sources_loc: Loc,
     diags: Diagnostics | None = None,
 ) -> Evolution:
-    """Compare `model` with the baseline tree; report blocking changes into `diags` (when given) and return what
-    the migrations emitter writes."""
+    """Compare `model` (its projection `current`) with the baseline tree; report blocking changes into `diags` (when
+    given) and return what the migrations emitter writes."""
     old = snapshot(baseline)
     if old.empty:  # a first build: nothing to compare with, nothing to migrate (and no rendering twice)
         if diags is not None:
             diagnose([], accepted, diags)
         return Evolution((), {"format": FORMAT, "migrations": [], "retired_tables": []}, (), ())
-    new = snapshot(current_files(model))
     source_locs = {s.name: s.loc for s in model.sources}
     category_locs = {c.name: c.loc for c in model.categories}
-    changes, retired = compare(old, new, accepted, source_locs, sources_loc, category_locs)
+    changes, retired = compare(old.projection, current, accepted, source_locs, sources_loc, category_locs)
     if diags is not None:
         diagnose(changes, accepted, diags)
     history = old.history if isinstance(old.history.get("migrations"), list) else {"migrations": []}
@@ -165,7 +158,7 @@ def evolve(
         (p, data) for p, data in sorted(baseline.items()) if p.startswith(MIGRATIONS) and p in carried_paths
     )
     retired_all = sorted(set(history.get("retired_tables", [])) | set(retired))
-    current_tables = {r.table for r in new.roots.values()}
+    current_tables = {r.table for r in current.roots.values()}
     retired_all = [t for t in retired_all if t not in current_tables]
     per_table = _entry_steps(changes)
     used = sorted({(c.rule, c.target, c.accepted) for c in changes if c.accepted is not None})
@@ -206,11 +199,11 @@ def evolve(
     )
 
 
-def _table_sources(model, table: str) -> tuple[str, ...]:
+def _table_sources(model: Model, table: str) -> tuple[str, ...]:
     for t in model.tables:
         if f"{t.dataset}.{t.name}" == table:
             return tuple(f"schemas/{f}" for f in t.proto_files) + ("sources.yaml",)
     return ("sources.yaml",)
 
 
-__all__ = ["HISTORY", "Accepted", "Evolution", "current_files", "evolve"]
+__all__ = ["HISTORY", "Accepted", "Evolution", "evolve"]

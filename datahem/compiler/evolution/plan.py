@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import RULES
-from datahem.compiler.evolution.compare import Change
+from datahem.compiler.evolution.changes import Change
 from datahem.compiler.evolution.snapshot import MIGRATIONS, STACKS, Snapshot, snapshot
 
 
@@ -102,8 +101,8 @@ def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict]:
             )
             continue
         if b.get("kind") == "backup":
-            subs_old = {f"{m}.backup" for m in old.roots}
-            subs_new = {f"{m}.backup" for m in new.roots}
+            subs_old = {f"{m}.backup" for m in old.projection.roots}
+            subs_new = {f"{m}.backup" for m in new.projection.roots}
             if subs_old - subs_new:
                 jobs.append(
                     {
@@ -123,8 +122,10 @@ def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict]:
                 )
             continue
         source = b.get("source", "")
-        message = new.source_messages.get(source)
-        if message and fingerprints["old"].get(old.source_messages.get(source)) != fingerprints["new"].get(message):
+        message = new.projection.source_messages.get(source)
+        if message and fingerprints["old"].get(old.projection.source_messages.get(source)) != fingerprints["new"].get(
+            message
+        ):
             jobs.append(
                 {
                     **job,
@@ -206,7 +207,7 @@ def markdown(plan: Plan) -> str:
     tables = sorted({c.table for c in plan.changes if c.table})
     if tables:
         out += ["", "### Tables", ""]
-        sources = {r.table: r.sources for r in plan.new.roots.values()}
+        sources = {r.table: r.sources for r in plan.new.projection.roots.values()}
         for ref in tables:
             names = ", ".join(sources.get(ref, ())) or "no source"
             out += [f"#### `{ref}` ({names})", "", _row("", "column", "change", "classification"), "|---|---|---|---|"]
@@ -233,9 +234,9 @@ def markdown(plan: Plan) -> str:
             ]
         out.append("")
     route_lines = []
-    for source in sorted(set(plan.old.routes) | set(plan.new.routes)):
-        added = sorted(plan.new.routes.get(source, set()) - plan.old.routes.get(source, set()))
-        removed = sorted(plan.old.routes.get(source, set()) - plan.new.routes.get(source, set()))
+    for source in sorted(set(plan.old.projection.routes) | set(plan.new.projection.routes)):
+        added = sorted(plan.new.projection.routes.get(source, set()) - plan.old.projection.routes.get(source, set()))
+        removed = sorted(plan.old.projection.routes.get(source, set()) - plan.new.projection.routes.get(source, set()))
         route_lines += [f"- `{source}`: + `{r}`" for r in added] + [f"- `{source}`: − `{r}`" for r in removed]
     out += ["### Routes", ""] + (route_lines or ["No route changes."]) + [""]
     out += ["### Dataflow", ""]
@@ -286,26 +287,3 @@ def as_json(plan: Plan) -> str:
         "history_note": plan.history_note,
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
-def make_plan(project_dir: Path, against: str | None) -> Plan:
-    """Compare the project with `against` (default: HEAD in a git work tree, else generated/)."""
-    from datahem.compiler.build import Settings, load_model, load_project, render_all
-    from datahem.compiler.diagnostics import CompileError
-    from datahem.compiler.evolution import tree
-    from datahem.compiler.evolution.migrations import current_files, evolve
-    from datahem.compiler.validate.evolution import accepted_breaks, sources_loc
-
-    model, raw = load_project(project_dir)
-    name = against if against is not None else tree.default_against(project_dir)
-    baseline = tree.read_baseline(project_dir, name)
-    evolution = evolve(model, baseline, accepted_breaks(raw), sources_loc(raw))
-    built, problem = None, ""
-    try:
-        built = render_all(load_model(project_dir), Settings(project_dir))
-    except CompileError as err:
-        problem = (
-            f"`datahem build` fails against generated/ ({len(err.diagnostics)} error(s)), so the migrations and the "
-            "Terraform change are not shown yet."
-        )
-    return build_plan(name or "generated/", baseline, list(evolution.changes), current_files(model), built, problem)

@@ -335,6 +335,16 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+def proto_type_name(f: FD) -> str:
+    """`int64`, `message`, ... of a field descriptor (its number for a type this table does not know)."""
+    return _PROTO_TYPES.get(f.type, str(f.type))
+
+
+def json_name(f: FD) -> str:
+    """A field's proto3 JSON name: protoc's `json_name`, else lowerCamelCase of its name."""
+    return f.json_name or _camel(f.name)
+
+
 def _closest(name: str, candidates: list[str]) -> str | None:
     import difflib
 

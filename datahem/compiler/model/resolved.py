@@ -292,9 +292,6 @@ class Model:
     proto_files: tuple[str, ...]  # project proto files, relative to schemas/
     descriptor_set: bytes = field(repr=False, default=b"")
     enums: tuple[EnumType, ...] = ()  # every enum type a table reaches, sorted by name
-    # schema evolution against the baseline (datahem.compiler.evolution.Evolution), set by the build; the migrations
-    # emitter writes its history and migration files
-    evolution: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def provenance(self) -> tuple[str, ...]:

@@ -94,6 +94,10 @@ class SourceKind:
     check: Callable[[Source, Diagnostics], None]
     routing_file: str  # generated/routing/<routing_file>
     routing_table: Callable[[list[Any], str], dict[str, Any]]  # the entries of every source and the header comment
+    # readable keys of one route (`POST /collect`, `sns route orders`): evolution reports the keys a source loses
+    change_keys: Callable[[Any], set[str]]
+    # the same keys read back from this kind's routing table (parsed JSON) of an earlier build: source -> keys
+    read_change_keys: Callable[[dict[str, Any]], dict[str, set[str]]]
     platform: Callable[[list[Source]], PlatformPart]  # called with the sources of this kind, when there are any
     secrets: Callable[[Source], list[Secret]] = _none
     readers: Callable[[Source], list[Reader]] = _none

@@ -130,6 +130,19 @@ def platform(sources: list[Source]) -> PlatformPart:
     )
 
 
+
+def change_keys(route: HttpRoute) -> set[str]:
+    return {f"{method} {route.path}" for method in route.methods}
+
+
+def read_change_keys(table: dict[str, Any]) -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for r in table.get("routes") or []:
+        for method in r.get("methods", []):
+            keys.setdefault(r.get("source", ""), set()).add(f"{method} {r.get('path')}")
+    return keys
+
+
 KIND = SourceKind(
     name="http",
     label="HTTP",
@@ -138,6 +151,8 @@ KIND = SourceKind(
     route_keys=route_keys,
     check=check,
     routing_file=HTTP_TABLE,
+    change_keys=change_keys,
+    read_change_keys=read_change_keys,
     routing_table=http_table,
     platform=platform,
     secrets=secrets,

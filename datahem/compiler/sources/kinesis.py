@@ -127,6 +127,18 @@ def platform(sources: list[Source]) -> PlatformPart:
     return PlatformPart(accounts=[a for _, a in jobs], pipelines=[j for j, _ in jobs])
 
 
+
+def change_keys(stream: KinesisStream) -> set[str]:
+    return {f"kinesis stream {stream.stream_arn}"}
+
+
+def read_change_keys(table: dict[str, Any]) -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for arn, r in (table.get("streams") or {}).items():
+        keys.setdefault(r.get("source", ""), set()).add(f"kinesis stream {arn}")
+    return keys
+
+
 KIND = SourceKind(
     name="kinesis",
     label="Kinesis",
@@ -135,6 +147,8 @@ KIND = SourceKind(
     route_keys=route_keys,
     check=check,
     routing_file=KINESIS_TABLE,
+    change_keys=change_keys,
+    read_change_keys=read_change_keys,
     routing_table=kinesis_table,
     platform=platform,
     secrets=secrets,

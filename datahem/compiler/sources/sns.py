@@ -75,6 +75,20 @@ def platform(sources: list[Source]) -> PlatformPart:
     )
 
 
+
+def change_keys(route: SnsRoute) -> set[str]:
+    return {f"sns route {route.route}", *(f"sns topic {arn}" for arn in route.topic_arns)}
+
+
+def read_change_keys(table: dict[str, Any]) -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for value, r in (table.get("routes") or {}).items():
+        found = keys.setdefault(r.get("source", ""), set())
+        found.add(f"sns route {value}")
+        found.update(f"sns topic {arn}" for arn in r.get("topic_arns", []))
+    return keys
+
+
 KIND = SourceKind(
     name="sns",
     label="SNS",
@@ -83,6 +97,8 @@ KIND = SourceKind(
     route_keys=route_keys,
     check=check,
     routing_file=SNS_TABLE,
+    change_keys=change_keys,
+    read_change_keys=read_change_keys,
     routing_table=sns_table,
     platform=platform,
     dev=DevWiring(serve=True),

@@ -5,13 +5,14 @@ the problem. Checks never stop early: one run reports everything.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from datahem.compiler import options, rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model.resolved import METADATA_COLUMNS, METADATA_NAMES, Column, Model, Table
 from datahem.compiler.options.base import unknown_category
 from datahem.compiler.sources import KINDS
+from datahem.compiler.validate.registry import check
 from datahem.runtime import typemap
 
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
@@ -27,19 +28,6 @@ RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROO
 MAX_NESTING = 15
 MAX_COLUMNS = 10_000
 MAX_DESCRIPTION = 1024
-
-Check = Callable[[Model, Diagnostics], None]
-CHECKS: list[Check] = []
-
-
-def check(fn: Check) -> Check:
-    CHECKS.append(fn)
-    return fn
-
-
-def run_checks(model: Model, diags: Diagnostics) -> None:
-    for fn in CHECKS:
-        fn(model, diags)
 
 
 def walk(columns: tuple[Column, ...], depth: int = 1) -> Iterator[tuple[Column, int]]:
@@ -378,7 +366,3 @@ def _field_paths(columns: tuple[Column, ...], prefix: str = "") -> dict[str, Col
         if c.fields and not c.repeated:
             out.update(_field_paths(c.fields, prefix + c.field_name + "."))
     return out
-
-
-# Registers the checks of sibling modules (they use the `check` decorator above).
-from datahem.compiler.validate import infra as _infra  # noqa: E402, F401

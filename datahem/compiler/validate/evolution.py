@@ -11,12 +11,11 @@ generated/bigquery/migrations/ change existing tables without losing data (`data
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from datahem.compiler.diagnostics import Diagnostics, Loc
-from datahem.compiler.evolution.migrations import Accepted, evolve
+from datahem.compiler.evolution.migrations import Accepted, Evolution, evolve
 from datahem.compiler.model.raw import RawConfig
 from datahem.compiler.model.resolved import Model
+from datahem.compiler.projection.project import Projection
 
 
 def accepted_breaks(raw: RawConfig) -> list[Accepted]:
@@ -27,8 +26,9 @@ def sources_loc(raw: RawConfig) -> Loc:
     return raw.locs.get("sources", Loc("sources.yaml", 1, 1))
 
 
-def check_evolution(model: Model, raw: RawConfig, baseline: dict[str, bytes], d: Diagnostics) -> Model:
-    """Compare with `baseline` (a generated/ tree), report what breaks into `d`, and return the model carrying its
-    evolution for the migrations emitter."""
-    evolution = evolve(model, baseline, accepted_breaks(raw), sources_loc(raw), d)
-    return replace(model, evolution=evolution)
+def check_evolution(
+    model: Model, projection: Projection, raw: RawConfig, baseline: dict[str, bytes], d: Diagnostics
+) -> Evolution:
+    """Compare with `baseline` (a generated/ tree), report what breaks into `d`, and return the evolution the
+    migrations and infra emitters write."""
+    return evolve(model, projection, baseline, accepted_breaks(raw), sources_loc(raw), d)

@@ -10,7 +10,7 @@ from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Model
 from datahem.compiler.sources import KINDS
-from datahem.compiler.validate.checks import check
+from datahem.compiler.validate.registry import check
 from datahem.runtime.contracts.routing import job_name
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and cdktf.out/stacks/<env> folder

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from datahem.compiler.build import load_model, load_project
+from datahem.compiler.build import Settings, compile_project, load_project, render_all
 from datahem.compiler.diagnostics import RULES, Diagnostics, format_text
-from datahem.compiler.emitters import migrations
-from datahem.compiler.evolution.migrations import current_files
+from datahem.compiler.emitters import infra, migrations, to_json
+from datahem.compiler.projection.project import project
 from datahem.compiler.validate.evolution import check_evolution
 from tests.conftest import ROOT
 
@@ -32,9 +32,9 @@ UPDATE = bool(os.environ.get("DATAHEM_UPDATE_GOLDEN"))
 def baseline(project: Path) -> dict[str, bytes]:
     """What a build of `project` leaves in generated/ for the comparison: registry, BigQuery, routing, platform.json
     and the migrations emitter's history (no synth: the comparison never reads the stacks)."""
-    model = load_model(project)
-    files = current_files(model)
-    files.update({f.path: f.content for f in migrations.emit(model)})
+    compiled = compile_project(project)
+    files = render_all(compiled, Settings(project, emitters=("registry", "bigquery", "routing", "migrations")))
+    files["infra/platform.json"] = to_json(infra.platform(compiled.model, compiled.evolution.retired_tables))
     return files
 
 
@@ -42,9 +42,9 @@ def evolve_case(case: str) -> tuple[list, str, dict[str, bytes]]:
     base = baseline(CASES / case / "previous")
     model, raw = load_project(CASES / case / "current")
     diags = Diagnostics()
-    model = check_evolution(model, raw, base, diags)
-    written = {} if diags else {f.path: f.content for f in migrations.emit(model)}
-    return list(model.evolution.changes), format_text(diags.sorted()), written
+    evolution = check_evolution(model, project(model), raw, base, diags)
+    written = {} if diags else {f.path: f.content for f in migrations.emit(model, evolution)}
+    return list(evolution.changes), format_text(diags.sorted()), written
 
 
 def change_lines(changes) -> str:

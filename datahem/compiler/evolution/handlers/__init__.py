@@ -1,0 +1,1 @@
+"""One handler per compatibility rule, registered with its rule id (`datahem/compiler/evolution/registry.py`)."""

@@ -1,0 +1,56 @@
+"""Tables as they are deployed and compared: the message each table holds (with its sources and table options, as
+`registry/index.json` records them) and every table's columns (event tables, backup, dead letters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from datahem.compiler.model.resolved import Model, Table
+from datahem.compiler.projection.columns import ColumnSchema
+
+
+@dataclass(frozen=True)
+class Root:
+    """A message type that has a table (a source names it)."""
+
+    message: str
+    table: str  # dataset.table
+    sources: tuple[str, ...]
+    options: dict = field(default_factory=dict, compare=False)  # partitioning, clustering, description, labels
+
+
+def table_options(t: Table) -> dict:
+    """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
+    p = t.partitioning
+    return {
+        "partitioning": {
+            "type": p.granularity,
+            "field": p.column,
+            "expiration_days": p.expiration_days,
+            "require_filter": p.require_filter,
+        },
+        "clustering": list(t.clustering),
+        "description": t.description,
+        "labels": dict(t.labels),
+    }
+
+
+def table_ref(t: Table) -> str:
+    return f"{t.dataset}.{t.name}"
+
+
+def columns(t: Table) -> tuple[ColumnSchema, ...]:
+    return tuple(ColumnSchema.of(c) for c in t.bq_columns)
+
+
+def roots(model: Model) -> dict[str, Root]:
+    return {
+        t.message: Root(t.message, table_ref(t), tuple(s.name for s in model.sources_of(t.message)), table_options(t))
+        for t in model.tables
+    }
+
+
+def schemas(model: Model) -> dict[str, tuple[ColumnSchema, ...]]:
+    """dataset.table → columns, for every table the build deploys."""
+    tables = (*model.tables, model.backup_table, model.dead_letter_table)
+    return dict(sorted({table_ref(t): columns(t) for t in tables}.items()))
