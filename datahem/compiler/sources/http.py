@@ -130,7 +130,6 @@ def platform(sources: list[Source]) -> PlatformPart:
     )
 
 
-
 def change_keys(route: HttpRoute) -> set[str]:
     return {f"{method} {route.path}" for method in route.methods}
 

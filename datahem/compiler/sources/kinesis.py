@@ -127,7 +127,6 @@ def platform(sources: list[Source]) -> PlatformPart:
     return PlatformPart(accounts=[a for _, a in jobs], pipelines=[j for j, _ in jobs])
 
 
-
 def change_keys(stream: KinesisStream) -> set[str]:
     return {f"kinesis stream {stream.stream_arn}"}
 

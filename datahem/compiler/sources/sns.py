@@ -75,7 +75,6 @@ def platform(sources: list[Source]) -> PlatformPart:
     )
 
 
-
 def change_keys(route: SnsRoute) -> set[str]:
     return {f"sns route {route.route}", *(f"sns topic {arn}" for arn in route.topic_arns)}
 
