@@ -168,3 +168,63 @@ def test_stale_temporary_folders_of_dead_builds_are_removed(tmp_path):
         assert Path(owned).name.startswith(f"datahem-synth-{os.getpid()}-")
         assert Path(owned).parent == Path(tempfile.gettempdir())
     shutil.rmtree(mine)
+
+
+# -- the same through `datahem build` on the example project, with a migration history to keep -------------------
+
+ORDER = "schemas/grocer/commerce/v1/order.proto"
+DRIVER = """
+import os, sys
+from datahem.compiler import writer
+from datahem.compiler.emitters import infra
+step, exchange = sys.argv[1], sys.argv[2] == "exchange"
+infra.synth = lambda inputs, envs: {infra.stack_path(e): b"{}" for e in envs}  # the real synth costs seconds
+def checkpoint(name):
+    if name.startswith(step):
+        os._exit(137)
+writer._checkpoint = checkpoint
+writer._exchange_available = exchange and writer._exchange_available
+from datahem.cli import main
+main(["build"])
+"""
+
+
+def _edit(project: Path, old: str, new: str) -> None:
+    text = (project / ORDER).read_text()
+    assert old in text
+    (project / ORDER).write_text(text.replace(old, new, 1))
+
+
+def _stub_build(project: Path, monkeypatch) -> None:
+    from datahem.compiler.emitters import infra
+    from tests.conftest import invoke_datahem
+
+    monkeypatch.setattr(infra, "synth", lambda inputs, envs: {infra.stack_path(e): b"{}" for e in envs})
+    invoke_datahem("build", cwd=project, check=True)
+
+
+@pytest.mark.slow  # ten builds in subprocesses (about 2 s each)
+@pytest.mark.parametrize("exchange", MODES)
+def test_a_killed_build_keeps_the_migration_history(tmp_path, monkeypatch, exchange):
+    if exchange and not writer._exchange_available:
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here")
+    base = copy_project(ROOT, tmp_path / "base")
+    _stub_build(base, monkeypatch)
+    _edit(base, "  string event_id = 26", "  string campaign_code = 27;\n  string event_id = 26")
+    _stub_build(base, monkeypatch)  # migration 0001
+    old = writer.read_tree(base / "generated")
+    _edit(base, "    string substituted_by_sku = 9;\n", "    string substituted_by_sku = 9;\n    int32 grams = 10;\n")
+    reference = copy_project(base, tmp_path / "reference")
+    _stub_build(reference, monkeypatch)  # migration 0002, uninterrupted
+    new = writer.read_tree(reference / "generated")
+    migrations = sorted(p for p in new if p.startswith("bigquery/migrations/"))
+    assert len(migrations) == 2 and set(migrations) - set(old)
+    for step in ["staged ", "staged", "exchanged" if exchange else "set old aside", "switched", "done"]:
+        project = copy_project(base, tmp_path / step.replace(" ", "_"))
+        driver = [sys.executable, "-c", DRIVER, step, "exchange" if exchange else "renames"]
+        proc = subprocess.run(driver, cwd=project, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 137, proc.stdout + proc.stderr
+        assert writer.read_tree(project / "generated") in (old, new), step
+        _stub_build(project, monkeypatch)
+        assert writer.read_tree(project / "generated") == new, f"killed at {step!r}: history or files differ"
+        assert sorted(p.name for p in project.iterdir()) == ["generated", "schemas", "sources.yaml"], step
