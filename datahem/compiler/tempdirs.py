@@ -61,10 +61,13 @@ def remove_stale(root: Path | None = None) -> list[Path]:
 
 
 _PR_SET_PDEATHSIG = 1
+# resolved here, in the parent: between fork and exec the child must not load libraries (dlopen takes locks that
+# another thread of the parent may have held at the fork)
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform.startswith("linux") else None
 
 
 def die_with_parent() -> None:
     """`preexec_fn` for a build's child process (protoc, the synth): on Linux, the kernel kills it when the build
     dies, even by SIGKILL, so it never outlives the build (nor keeps writing into a removed temporary folder)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,23 @@ def test_a_killed_build_keeps_the_migration_history(tmp_path, monkeypatch, excha
         _stub_build(project, monkeypatch)
         assert writer.read_tree(project / "generated") == new, f"killed at {step!r}: history or files differ"
         assert sorted(p.name for p in project.iterdir()) == ["generated", "schemas", "sources.yaml"], step
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_of_the_build_dies_with_it(tmp_path):
+    """protoc and the synth run with die_with_parent: a killed build does not leave them running."""
+    script = (
+        "import os, subprocess, sys, time\n"
+        "from datahem.compiler import tempdirs\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        " preexec_fn=tempdirs.die_with_parent, stdout=subprocess.DEVNULL)\n"
+        "print(p.pid, flush=True)\n"
+        "os._exit(137)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    stat = Path(f"/proc/{int(proc.stdout)}/stat")
+    for _ in range(50):
+        if not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return
+        time.sleep(0.1)
+    pytest.fail("the child outlived the build")
