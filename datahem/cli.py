@@ -60,7 +60,7 @@ def _internal_error(exc: BaseException) -> None:
 )
 def build(project: str, check: bool, fmt: str, against: str | None) -> None:
     """Compile PROJECT into PROJECT/generated/ (atomically; nothing is written on error)."""
-    from datahem.compiler import writer
+    from datahem.compiler import tempdirs, writer
     from datahem.compiler.build import Settings
     from datahem.compiler.build import build as run_build
     from datahem.compiler.evolution.tree import BaselineError
@@ -68,6 +68,9 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
     settings = Settings(Path(project), against=against)
     started = time.perf_counter()
     try:
+        if not check:  # finish what an interrupted build left: generated/ set aside, staging and temporary folders
+            writer.recover(settings.output_dir)
+            tempdirs.remove_stale()
         _, files = run_build(settings)
     except CompileError as err:
         click.echo(FORMATTERS[fmt](err.diagnostics, "" if project == "." else project), nl=False)

@@ -15,6 +15,14 @@ YAML_VALUE = rule("YAML_VALUE", "Values with a fixed set of choices must use one
 
 # proto files
 PROTO_SYNTAX = rule("PROTO_SYNTAX", "Proto files must compile with protoc.", "schemas")
+PROTO_FILE_INVALID = rule(
+    "PROTO_FILE_INVALID", "Each *.proto under schemas/ must be a regular file of UTF-8 text.", "schemas"
+)
+PROTO_TOOL = rule(
+    "PROTO_TOOL",
+    "protoc must finish in time and report errors as file:line:col; anything else it prints is shown as is.",
+    "schemas",
+)
 OPTIONS_VOCABULARY_DRIFT = rule(
     "OPTIONS_VOCABULARY_DRIFT",
     "schemas/datahem/options.proto must be identical to the vocabulary this compiler reads.",

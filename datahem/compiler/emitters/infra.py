@@ -21,12 +21,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
+from datahem.compiler import tempdirs
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
 from datahem.compiler.evolution.migrations import Evolution
 from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Model, Table
@@ -302,8 +302,10 @@ def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
     A subprocess keeps jsii's Node process and the provider classes out of the compiler; the working directory is
     a throw-away copy, so nothing under generated/ is touched before the atomic swap.
     """
-    with tempfile.TemporaryDirectory(prefix="datahem-synth-") as tmp:
+    with tempdirs.owned("synth") as tmp:  # named for this build: a later one removes it if this one is killed
         root = Path(tmp) / "generated"
+        scratch = Path(tmp) / "tmp"  # jsii's and Node's temporary files, removed with this folder
+        scratch.mkdir()
         for path, data in inputs.items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_bytes(data)
@@ -311,6 +313,7 @@ def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
         env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
         library_root = str(LIBRARY.parents[2])  # the folder that holds the datahem package
         env["PYTHONPATH"] = os.pathsep.join(p for p in (library_root, env.get("PYTHONPATH")) if p)
+        env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
         try:
             proc = subprocess.run(
                 [sys.executable, "main.py"],
@@ -319,6 +322,7 @@ def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
                 capture_output=True,
                 text=True,
                 timeout=SYNTH_TIMEOUT_SECONDS,
+                preexec_fn=tempdirs.die_with_parent,  # noqa: PLW1509  (no threads start children in the compiler)
             )
         except FileNotFoundError as exc:  # pragma: no cover - the interpreter itself is missing
             raise RuntimeError(f"cannot run the infrastructure synth: {exc}") from exc

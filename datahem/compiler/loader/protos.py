@@ -8,22 +8,57 @@ mapped onto the import path `datahem/options.proto`; a project's own copy must b
 from __future__ import annotations
 
 import re
+import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from datahem.compiler import rules
+from datahem.compiler import rules, tempdirs
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.vocabulary import VOCABULARY_IMPORT, VOCABULARY_PATH
 
-_PROTOC_LINE = re.compile(r"^(?P<file>[^:\n]+?):(?:(?P<line>\d+):(?P<col>\d+):)?\s*(?P<msg>.*)$")
+PROTOC_TIMEOUT_SECONDS = 120.0  # the example compiles in 0.2 s; a hang (a stuck input, a protoc bug) must end
+
+# protoc's own diagnostics, and nothing else: `file:line:col: message` or `file: message`. Log lines of the protobuf
+# runtime (`E0000 00:00:...`, `WARNING: ...`, `*** Check failure stack trace: ***`) are not diagnostics.
+_POSITIONED = re.compile(r"^(?P<file>\S.*?\.proto):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*\S.*)$")
+_FILE_ONLY = re.compile(r"^(?P<file>\S.*?\.proto): (?P<msg>.*\S.*)$")
 
 
 def proto_files(schemas_dir: Path) -> list[str]:
+    """Every name under schemas/ ending in .proto (files or not: compile_protos reports what is not a file)."""
     return sorted(p.relative_to(schemas_dir).as_posix() for p in schemas_dir.rglob("*.proto"))
+
+
+def _read_source(schemas_dir: Path, rel: str, diags: Diagnostics) -> bytes | None:
+    """The bytes of a .proto if it is a regular file of UTF-8 text, else None and a diagnostic. Never opens what
+    is not a regular file: opening a FIFO would block the build for ever."""
+    loc = Loc(f"schemas/{rel}", 1, 1)
+    path = schemas_dir / rel
+    try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            diags.error(loc, rules.PROTO_FILE_INVALID, f"is {kind}, not a .proto file; rename or remove it")
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        diags.error(loc, rules.PROTO_FILE_INVALID, f"cannot be read: {exc.strerror or exc}")
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        diags.error(
+            Loc(f"schemas/{rel}", line, exc.start - line_start + 1),
+            rules.PROTO_FILE_INVALID,
+            f"byte 0x{data[exc.start]:02x} is not UTF-8; .proto files are UTF-8 text (save the file as UTF-8)",
+        )
+        return None
+    return data
 
 
 def protoc_command(schemas_dir: Path, files: list[str], out: Path) -> list[str]:
@@ -43,10 +78,12 @@ def protoc_command(schemas_dir: Path, files: list[str], out: Path) -> list[str]:
 def compile_protos(project_dir: Path, diags: Diagnostics) -> tuple[descriptor_pb2.FileDescriptorSet, bytes] | None:
     schemas_dir = (project_dir / "schemas").resolve()
     files = proto_files(schemas_dir) if schemas_dir.is_dir() else []
+    sources = {rel: _read_source(schemas_dir, rel, diags) for rel in files}
+    if None in sources.values():
+        return None
     if VOCABULARY_IMPORT in files:
         files.remove(VOCABULARY_IMPORT)
-        own = (schemas_dir / VOCABULARY_IMPORT).read_bytes()
-        if own != VOCABULARY_PATH.read_bytes():
+        if sources[VOCABULARY_IMPORT] != VOCABULARY_PATH.read_bytes():
             diags.error(
                 Loc(f"schemas/{VOCABULARY_IMPORT}", 1, 1),
                 rules.OPTIONS_VOCABULARY_DRIFT,
@@ -56,33 +93,57 @@ def compile_protos(project_dir: Path, diags: Diagnostics) -> tuple[descriptor_pb
             return None
     if not files:
         return descriptor_pb2.FileDescriptorSet(), b""
-    with tempfile.TemporaryDirectory(prefix="datahem-protoc-") as tmp:
+    with tempdirs.owned("protoc") as tmp:
         out = Path(tmp) / "descriptor_set.binpb"
-        proc = subprocess.run(protoc_command(schemas_dir, files, out), capture_output=True, text=True)
+        try:
+            proc = subprocess.run(
+                protoc_command(schemas_dir, files, out),
+                capture_output=True,
+                timeout=PROTOC_TIMEOUT_SECONDS,
+                preexec_fn=tempdirs.die_with_parent,  # noqa: PLW1509  (the compiler starts no threads)
+            )
+        except subprocess.TimeoutExpired:
+            diags.error(
+                Loc("schemas", 1, 1),
+                rules.PROTO_TOOL,
+                f"protoc did not finish within {PROTOC_TIMEOUT_SECONDS:g} s and was stopped",
+            )
+            return None
         if proc.returncode != 0:
-            _report(proc.stderr or proc.stdout, schemas_dir, diags)
-            if not diags:
-                diags.error(Loc("schemas", 1, 1), rules.PROTO_SYNTAX, f"protoc failed: {proc.stderr.strip()}")
+            stderr = (proc.stderr or proc.stdout).decode("utf-8", errors="replace")
+            report(stderr, proc.returncode, schemas_dir, set(files), diags)
             return None
         data = out.read_bytes()
     fds = descriptor_pb2.FileDescriptorSet.FromString(data)
     return fds, data
 
 
-def _report(stderr: str, schemas_dir: Path, diags: Diagnostics) -> None:
+def report(stderr: str, returncode: int, schemas_dir: Path, files: set[str], diags: Diagnostics) -> None:
+    """Map the output of a failed protoc run onto diagnostics: its `file:line:col: message` and `file: message`
+    lines about project files become PROTO_SYNTAX at their position; all the rest of the text (log lines, a crash's
+    stack trace, usage errors) becomes one PROTO_TOOL error that shows it. Always reports at least one error."""
+    prefix = f"{schemas_dir}/"
+    other: list[str] = []
+    located = 0
     for raw in stderr.splitlines():
-        m = _PROTOC_LINE.match(raw.strip())
-        if not m:
+        text = raw.strip()
+        if not text:
+            continue
+        m = _POSITIONED.match(text) or _FILE_ONLY.match(text)
+        file = m.group("file").removeprefix(prefix) if m else ""
+        if m is None or (file not in files and file != VOCABULARY_IMPORT):
+            other.append(text)  # not a diagnostic, or about a file that is not in the project (a missing import)
             continue
         msg = m.group("msg").strip()
         if msg.startswith("warning:"):
             continue
-        file = m.group("file")
-        prefix = f"{schemas_dir}/"
-        if file.startswith(prefix):
-            file = file[len(prefix) :]
-        elif file.startswith("/"):
-            continue
-        line = int(m.group("line") or 1)
-        col = int(m.group("col") or 1)
+        line = int(m.groupdict().get("line") or 1)
+        col = int(m.groupdict().get("col") or 1)
         diags.error(Loc(f"schemas/{file}", line, col), rules.PROTO_SYNTAX, f"{msg.rstrip('.')} (protoc)")
+        located += 1
+    if located and all(_FILE_ONLY.match(t) for t in other):
+        return  # `missing.proto: File not found.`: the importing file's error above says where
+    if other or not located:
+        status = f"exit {returncode}" if returncode >= 0 else f"killed by signal {-returncode}"
+        text = " | ".join(other[:20]) or "(no output)"  # one line: diagnostics are one line each
+        diags.error(Loc("schemas", 1, 1), rules.PROTO_TOOL, f"protoc failed ({status}): {text}")
