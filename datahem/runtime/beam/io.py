@@ -1,35 +1,168 @@
 """I/O DoFns around the Google Cloud client libraries, so failed writes come back to the pipeline (and into the
-dead-letter table) instead of failing silently, and the same code runs on Dataflow and against local emulators.
+dead-letter table) instead of failing silently or stalling, and the same code runs on Dataflow and against local
+emulators.
 
 - WriteRowsFn: BigQuery streaming inserts (`insert_rows_json`) in batches, with the row's uuid as insertId for
-  best-effort de-duplication; rows BigQuery rejects are emitted on the FAILED output with BigQuery's reason.
-  Transport errors raise, so the runner retries the bundle: nothing is acknowledged before it is written.
+  best-effort de-duplication. Writes never stall on a bad row (`insert_isolating`):
+  - rows BigQuery rejects one by one come back on the FAILED output with BigQuery's reason;
+  - a request the API refuses as a whole for its content (400, 413) is split in halves until the refused rows are
+    alone, and those come back on FAILED with the API's reason; every other row of the batch is written;
+  - transient errors (408, 429, 5xx, quota/rate 403s, connection errors and time-outs) are retried with bounded
+    exponential backoff, then raised, so the runner retries the bundle: nothing is acknowledged before it is
+    written or dead-lettered. Any other refusal (401, 403, 404: configuration, not data) is raised at once.
+- `json_row`: THE rule for values JSON cannot carry. Non-finite floats (NaN, ±infinity, also what `1e400` parses
+  to) are sent as the JSON strings "NaN", "Infinity" and "-Infinity", which a FLOAT64 column stores as those
+  values; a value that is not JSON at all (bytes, a datetime: a converter bug) makes its row a write dead letter.
+  So every request is strict JSON (Python's json would send a bare `NaN` token, and BigQuery refuses the request).
 - PublishFn: Pub/Sub publishes that wait for every ack before the bundle completes.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import apache_beam as beam
+import requests
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.utils.windowed_value import WindowedValue
+from google.auth.exceptions import TransportError
 
 from datahem.runtime.bigquery import bigquery_client
 
 FAILED = "failed"
+REJECTED = "BigQuery rejected the row"
+
+NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def json_row(value: object) -> object:
+    """A copy of a row (or any value in it) that `json.dumps(..., allow_nan=False)` accepts: non-finite floats as
+    "NaN", "Infinity", "-Infinity" (BigQuery's FLOAT64 reads these strings as those values). Raises TypeError for
+    a value JSON has no form for."""
+    if value is None or value is True or value is False or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else NON_FINITE[value]
+    if isinstance(value, dict):
+        return {str(k): json_row(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_row(v) for v in value]
+    raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r:.200}")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Bounded exponential backoff: `attempts` tries in all, waiting first, first*factor, ... (at most `cap` s)."""
+
+    attempts: int = 6
+    first: float = 0.5
+    factor: float = 2.0
+    cap: float = 20.0
+
+    def delays(self) -> list[float]:
+        return [min(self.cap, self.first * self.factor**i) for i in range(self.attempts - 1)]
+
+
+# 403 reasons BigQuery gives for streaming quotas: they pass, unlike a missing permission.
+TRANSIENT_403_REASONS = {"rateLimitExceeded", "quotaExceeded", "backendError"}
+# What the API says about a request's content: split it to find the rows it is about.
+CONTENT_STATUSES = {400, 413}
+
+
+def _status(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)
+    return int(code) if isinstance(code, int) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth trying again: time-outs, throttling, server errors, and the connection failing."""
+    status = _status(exc)
+    if status is not None:
+        if status == 403:
+            reasons = {e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)}
+            return bool(reasons & TRANSIENT_403_REASONS)
+        return status in (408, 429) or status >= 500
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, TransportError, ConnectionError, TimeoutError))
+
+
+def refuses_content(exc: BaseException) -> bool:
+    return _status(exc) in CONTENT_STATUSES
+
+
+def _call_with_backoff(call: Callable[..., list[dict]], args: tuple, backoff: Backoff, sleep: Callable[[float], None]):
+    for delay in [*backoff.delays(), None]:
+        try:
+            return call(*args)
+        except Exception as exc:
+            if delay is None or not is_transient(exc):
+                raise
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _row_reason(err: dict) -> str:
+    reasons = "; ".join(
+        f"{e.get('location') or 'row'}: {e.get('message') or e.get('reason')}" for e in err.get("errors", [])
+    )
+    return reasons or str(err)
+
+
+def insert_isolating(
+    insert: Callable[[list[dict], list], list[dict]],
+    rows: Sequence[dict],
+    row_ids: Sequence,
+    backoff: Backoff = Backoff(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[int, str]:
+    """Write `rows` through `insert(rows, row_ids) -> insertErrors` and return {index: reason} of the rows refused.
+
+    A request refused as a whole for its content is split in halves until each refused row is alone (k bad rows in
+    n cost about 2·k·log2(n) extra requests; a refused request writes nothing, so splitting never writes a row
+    twice). Transient errors are retried with `backoff`, then raised; other errors are raised at once."""
+    refused: dict[int, str] = {}
+    pending = [(0, len(rows))]
+    while pending:
+        lo, hi = pending.pop()
+        try:
+            errors = _call_with_backoff(insert, (list(rows[lo:hi]), list(row_ids[lo:hi])), backoff, sleep)
+        except Exception as exc:
+            if not refuses_content(exc):
+                raise
+            if hi - lo == 1:
+                refused[lo] = f"the write API refused the request with only this row: {exc}"
+            else:
+                mid = (lo + hi) // 2
+                pending += [(mid, hi), (lo, mid)]
+            continue
+        for err in errors:
+            refused[lo + int(err["index"])] = _row_reason(err)
+    return refused
 
 
 class WriteRowsFn(beam.DoFn):
     """Input: (row, context) pairs. Output FAILED: (context, reason) for each row BigQuery rejected."""
 
-    def __init__(self, project: str, table: str, endpoint: str | None = None, batch_size: int = 500):
+    def __init__(
+        self,
+        project: str,
+        table: str,
+        endpoint: str | None = None,
+        batch_size: int = 500,
+        backoff: Backoff = Backoff(),
+        timeout: float = 60.0,
+    ):
         self.project = project
         self.table = table
         self.endpoint = endpoint
         self.batch_size = batch_size
+        self.backoff = backoff
+        self.timeout = timeout
         self.rows_written = beam.metrics.Metrics.counter("datahem", f"rows_written:{table}")
         self.rows_failed = beam.metrics.Metrics.counter("datahem", f"rows_failed:{table}")
 
@@ -49,24 +182,33 @@ class WriteRowsFn(beam.DoFn):
     def finish_bundle(self):
         yield from self._flush(windowed=True)
 
+    def _insert(self, rows: list[dict], row_ids: list) -> list[dict]:
+        # retry=None: the only retries are insert_isolating's bounded ones (the client's default retries for 600 s).
+        return self.client.insert_rows_json(
+            self.table_ref, rows, row_ids=row_ids, skip_invalid_rows=True, retry=None, timeout=self.timeout
+        )
+
     def _flush(self, windowed: bool) -> Iterable:
         batch, self.buffer = self.buffer, []
         if not batch:
             return
-        rows = [b[0] for b in batch]
+        failed: dict[int, str] = {}
+        sendable: list[int] = []
+        rows: list[dict] = []
+        for i, (row, *_) in enumerate(batch):
+            try:
+                rows.append(json_row(row))  # type: ignore[arg-type]
+                sendable.append(i)
+            except TypeError as exc:
+                failed[i] = f"the row is not JSON: {exc}"
         row_ids = [r.get("_uuid") or r.get("uuid") or r.get("message_id") for r in rows]
-        errors = self.client.insert_rows_json(self.table_ref, rows, row_ids=row_ids, skip_invalid_rows=True)
-        failed = {}
-        for err in errors:
-            reasons = "; ".join(
-                f"{e.get('location') or 'row'}: {e.get('message') or e.get('reason')}" for e in err.get("errors", [])
-            )
-            failed[err["index"]] = reasons or json.dumps(err)
-        self.rows_written.inc(len(rows) - len(failed))
+        refused = insert_isolating(self._insert, rows, row_ids, self.backoff)
+        failed.update({sendable[j]: reason for j, reason in refused.items()})
+        self.rows_written.inc(len(batch) - len(failed))
         self.rows_failed.inc(len(failed))
         for i, reason in sorted(failed.items()):
             _, context, window, timestamp = batch[i]
-            value = (context, f"BigQuery rejected the row: {reason}")
+            value = (context, f"{REJECTED}: {reason}")
             if windowed:
                 value = WindowedValue(value, timestamp, [window])
             yield TaggedOutput(FAILED, value)
