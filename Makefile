@@ -54,7 +54,7 @@ bench: $(STAMP)
 
 # Regenerate the Python module of the option vocabulary after editing datahem/compiler/vocabulary/datahem/options.proto.
 vocabulary: $(STAMP)
-	cd datahem/compiler/vocabulary && ../../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. datahem/options.proto
+	cd datahem/compiler/vocabulary && ../../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. datahem/options.proto
 	cp datahem/compiler/vocabulary/datahem/options.proto schemas/datahem/options.proto
 
 clean-venv:

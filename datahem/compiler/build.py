@@ -13,7 +13,18 @@ from pathlib import Path
 
 from datahem.compiler import rules, writer
 from datahem.compiler.diagnostics import CompileError, Diagnostics, Loc
-from datahem.compiler.emitters import Emitter, bigquery, docs, infra, migrations, pipelines, registry, routing, to_json
+from datahem.compiler.emitters import (
+    Emitter,
+    OutputFile,
+    bigquery,
+    docs,
+    infra,
+    migrations,
+    pipelines,
+    registry,
+    routing,
+    to_json,
+)
 from datahem.compiler.evolution import tree
 from datahem.compiler.evolution.migrations import Evolution, evolve
 from datahem.compiler.evolution.plan import Plan, build_plan
@@ -118,7 +129,7 @@ def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
     return None if raw is INVALID else raw
 
 
-def _takes(emit: Callable, parameter: str) -> bool:
+def _takes(emit: Callable[..., list[OutputFile]], parameter: str) -> bool:
     return parameter in inspect.signature(emit).parameters
 
 

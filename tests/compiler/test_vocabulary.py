@@ -18,13 +18,13 @@ def test_generated_module_is_current(tmp_path):
             "grpc_tools.protoc",
             f"-I{VOCABULARY_PATH.parent.parent}",
             f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
             "datahem/options.proto",
         ],
         check=True,
     )
-    assert (tmp_path / "datahem" / "options_pb2.py").read_bytes() == (
-        VOCABULARY_PATH.parent / "options_pb2.py"
-    ).read_bytes()
+    for name in ("options_pb2.py", "options_pb2.pyi"):  # the module and its type stub
+        assert (tmp_path / "datahem" / name).read_bytes() == (VOCABULARY_PATH.parent / name).read_bytes()
 
 
 def test_example_project_copy_is_identical():

@@ -19,8 +19,6 @@ from pathlib import Path
 import jinja2
 import orjson
 
-from datahem.compiler.model.resolved import Model
-
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
@@ -30,7 +28,8 @@ class OutputFile:
     content: bytes
 
 
-Emitter = Callable[[Model], list[OutputFile]]
+# `model -> files`; an emitter may also name `projection`, `evolution` or `previous` (see build.render_all)
+Emitter = Callable[..., list[OutputFile]]
 
 _COMMENT = {"sql": "-- {}", "py": "# {}", "md": "<!-- {} -->", "yaml": "# {}", "tf": "# {}", "txt": "# {}"}
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from datahem.compiler.emitters import OutputFile, header, render
 from datahem.compiler.model.resolved import Column, Model
 
@@ -11,7 +13,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _rows(columns: tuple[Column, ...], prefix: str = "") -> list[dict]:
+def _rows(columns: tuple[Column, ...], prefix: str = "") -> list[dict[str, Any]]:
     rows = []
     for c in columns:
         if c.hidden:

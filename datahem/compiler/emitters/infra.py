@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from datahem.compiler import tempdirs
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
@@ -57,7 +58,7 @@ def table_ref(t: Table) -> str:
     return f"{t.dataset}.{t.name}"
 
 
-def _table(t: Table) -> dict:
+def _table(t: Table) -> dict[str, Any]:
     p = t.partitioning
     return {
         "message": t.message,
@@ -84,14 +85,14 @@ _DATASET_PURPOSE = {
 }
 
 
-def _datasets(model: Model, tables: list[Table]) -> list[dict]:
+def _datasets(model: Model, tables: list[Table]) -> list[dict[str, Any]]:
     bq = model.bigquery
     purpose = {getattr(bq, key): text for key, text in reversed(_DATASET_PURPOSE.items())}
     names = sorted({t.dataset for t in tables})
     return [{"name": n, "description": purpose.get(n, "DataHem event tables.")} for n in names]
 
 
-def _topic(t: Table) -> dict:
+def _topic(t: Table) -> dict[str, Any]:
     return {
         "message": t.message,
         "topic": t.topic,
@@ -103,10 +104,10 @@ def _topic(t: Table) -> dict:
     }
 
 
-def _secrets(model: Model) -> list[dict]:
+def _secrets(model: Model) -> list[dict[str, Any]]:
     """Secret Manager secrets the platform reads (ids only; values are added by an operator): HTTP auth secrets
     (named after their environment variable), pseudonymization keys, and Kinesis credentials (KMS-encrypted)."""
-    secrets: dict[str, dict] = {}
+    secrets: dict[str, dict[str, Any]] = {}
 
     def add(secret_id: str, purpose: str, kms: bool = False) -> None:
         entry = secrets.setdefault(secret_id, {"id": secret_id, "kms": False, "purposes": []})
@@ -122,17 +123,17 @@ def _secrets(model: Model) -> list[dict]:
     return [secrets[k] for k in sorted(secrets)]
 
 
-def _read(subscription: str) -> list[dict]:
+def _read(subscription: str) -> list[dict[str, Any]]:
     return [{"role": role, "subscription": subscription} for role in READ_SUBSCRIPTION]
 
 
-def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
+def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
     """Service accounts (with exactly the grants each needs), collectors and Dataflow jobs."""
     bq = model.bigquery
     dead_letters = f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"
-    accounts: list[dict] = []
-    collectors: dict = {}
-    pipelines: list[dict] = []
+    accounts: list[dict[str, Any]] = []
+    collectors: dict[str, Any] = {}
+    pipelines: list[dict[str, Any]] = []
 
     for name, kind in KINDS.items():
         of_kind = [s for s in model.sources if s.kind == name]
@@ -202,7 +203,7 @@ def sources_of(model: Model) -> list[str]:
     return list(model.provenance)
 
 
-def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict:
+def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict[str, Any]:
     """The infrastructure model: everything the stacks need, independent of the environment (each stack adds
     its project, region and state bucket). `retired_tables`: the tables the build's evolution retires."""
     tables = [*model.tables, model.backup_table, model.dead_letter_table]
@@ -234,7 +235,7 @@ def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict:
     }
 
 
-def cdktf_json(model: Model) -> dict:
+def cdktf_json(model: Model) -> dict[str, Any]:
     """cdktf's project file. The prebuilt providers come from pip, so `terraformProviders` stays empty (no
     `cdktf get`); a fixed projectId keeps the CLI from writing one into this file."""
     return {

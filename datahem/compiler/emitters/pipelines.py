@@ -5,6 +5,8 @@ Generated code imports only `datahem/runtime/` and the standard library, and is 
 
 from __future__ import annotations
 
+from typing import Any
+
 from datahem.compiler.emitters import OutputFile, format_python, header, header_text, render, to_json
 from datahem.compiler.emitters.converters import converter_context, module_name
 from datahem.compiler.model.resolved import Model, Source
@@ -16,7 +18,7 @@ def pipeline_module(source: Source) -> str:
     return f"source_{source.name}"
 
 
-def _spec(model: Model, s: Source) -> dict:
+def _spec(model: Model, s: Source) -> dict[str, Any]:
     t = s.table
     bq = model.bigquery
     return {
@@ -31,7 +33,7 @@ def _spec(model: Model, s: Source) -> dict:
     }
 
 
-def _metadata(spec: dict, description: str) -> dict:
+def _metadata(spec: dict[str, Any], description: str) -> dict[str, Any]:
     """Dataflow flex-template metadata: the parameters a launch may set."""
     return {
         "comment": header_text(["sources.yaml"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import RULES, Loc
@@ -16,7 +17,7 @@ class Step:
 
     table: str
     sql: str = ""
-    patch: dict | None = field(default=None, compare=False)
+    patch: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from typing import Any
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
@@ -45,9 +46,11 @@ class Evolution:
     """What changed since the baseline, classified; the history to write and this build's new migration files."""
 
     changes: tuple[Change, ...]
-    history: dict  # the full history.json content (without its comment)
+    history: dict[str, Any]  # the full history.json content (without its comment)
     carried: tuple[tuple[str, bytes], ...]  # the baseline's migration files, re-emitted unchanged
-    new_files: tuple[tuple[str, object], ...]  # (path, SQL text or patch dict, without header) of this build
+    new_files: tuple[
+        tuple[str, str | dict[str, Any]], ...
+    ]  # (path, SQL text or patch dict, without header) of this build
     new_tables: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (path, table sources) for the headers
 
     @property
@@ -91,7 +94,7 @@ def _ordered(steps: list[Step]) -> list[Step]:
     sql = [s for s in steps if s.sql]
     patch = [s for s in steps if s.patch is not None]
     sql.sort(key=lambda s: 0 if " RENAME COLUMN " in s.sql else 1)
-    patch.sort(key=lambda s: 0 if s.patch["op"] == "add_field" else 1)
+    patch.sort(key=lambda s: 0 if s.patch is not None and s.patch["op"] == "add_field" else 1)
     return sql + patch
 
 
@@ -122,7 +125,7 @@ def render_sql(number: int, table: str, items: list[tuple[Change, Step]]) -> str
     return "\n".join(lines) + "\n"
 
 
-def render_patch(number: int, table: str, items: list[tuple[Change, Step]]) -> dict | None:
+def render_patch(number: int, table: str, items: list[tuple[Change, Step]]) -> dict[str, Any] | None:
     ops = [s.patch for s in _ordered([s for _, s in items]) if s.patch is not None]
     if not ops:
         return None
@@ -162,13 +165,13 @@ def evolve(
     retired_all = [t for t in retired_all if t not in current_tables]
     per_table = _entry_steps(changes)
     used = sorted({(c.rule, c.target, c.accepted) for c in changes if c.accepted is not None})
-    new_files: list[tuple[str, object]] = []
+    new_files: list[tuple[str, str | dict[str, Any]]] = []
     new_tables: list[tuple[str, tuple[str, ...]]] = []
     if per_table or used or set(retired_all) - set(history.get("retired_tables", [])):
         number = max((int(e.get("number", 0)) for e in entries), default=0) + 1
         tables = {}
         for table, items in sorted(per_table.items()):
-            record: dict = {"sql": None, "patch": None}
+            record: dict[str, Any] = {"sql": None, "patch": None}
             base = f"{MIGRATIONS}{number:04d}_{table}"
             if any(s.sql for _, s in items):
                 record["sql"] = f"{base}.sql"

@@ -4,6 +4,7 @@ kind of pair, and the fields of a message as the comparison sees them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from datahem.compiler.diagnostics import Loc
 from datahem.compiler.model.resolve import ProtoIndex, json_name, proto_type_name
@@ -102,8 +103,8 @@ class SourcePair:
 @dataclass(frozen=True)
 class CategoryPair:
     name: str
-    old: dict | None
-    new: dict | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
 
 
 # -- fields and enums -----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import RULES
@@ -25,7 +26,7 @@ class Plan:
     current: dict[str, bytes] | None  # what `datahem build` writes; None when it fails against generated/
     build_problem: str = ""
     infra: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    dataflow: list[dict] = field(default_factory=list)
+    dataflow: list[dict[str, Any]] = field(default_factory=list)
     migrations: list[tuple[str, str]] = field(default_factory=list)
     history_note: str = ""
 
@@ -38,7 +39,7 @@ class Plan:
         return [c for c in self.changes if c.blocking]
 
 
-def _resources(stack: dict) -> dict[str, dict]:
+def _resources(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for kind, items in (stack.get("resource") or {}).items():
         for name, body in items.items():
@@ -46,7 +47,7 @@ def _resources(stack: dict) -> dict[str, dict]:
     return out
 
 
-def _managed(body: dict, current: dict) -> dict:
+def _managed(body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """The arguments Terraform acts on: those the current configuration ignores (`lifecycle.ignore_changes`, the
     tables' schema) do not make a change."""
     ignored = set((current.get("lifecycle") or {}).get("ignore_changes") or [])
@@ -75,7 +76,7 @@ def infra_diff(old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, dict[s
     return out
 
 
-def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict]:
+def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict[str, Any]]:
     """What each Dataflow job needs. A job whose Pub/Sub input or output table changes is drained and relaunched
     (Dataflow's update check refuses a changed source); a job whose converter changes (its message's fingerprint) is
     updated in place with `--update`, and since DataHem's pipelines name their steps the same for every schema, the
@@ -85,7 +86,7 @@ def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict]:
     for snap, key in ((old, "old"), (new, "new")):
         index = json.loads(snap.files.get("registry/index.json", b"{}") or b"{}").get("messages", {})
         fingerprints[key] = {m: e.get("fingerprint") for m, e in index.items() if isinstance(e, dict)}
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for name in sorted(set(old.pipelines) | set(new.pipelines)):
         a, b = old.pipelines.get(name), new.pipelines.get(name)
         job = {"job": name, "address": f"google_dataflow_flex_template_job.dataflow_job_{name}"}

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from datahem.compiler.projection import project
 from datahem.compiler.projection.project import Projection, read_json
@@ -20,8 +21,8 @@ STACKS = "infra/cdktf.out/stacks/"
 @dataclass(frozen=True)
 class Snapshot:
     projection: Projection
-    pipelines: dict[str, dict]  # Dataflow job name → platform.json entry
-    history: dict
+    pipelines: dict[str, dict[str, Any]]  # Dataflow job name → platform.json entry
+    history: dict[str, Any]
     files: dict[str, bytes]
 
     @property

@@ -11,6 +11,7 @@ import io
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from datahem.compiler import writer
 
@@ -31,7 +32,7 @@ def from_directory(path: Path) -> dict[str, bytes]:
 def from_git(project_dir: Path, ref: str) -> dict[str, bytes]:
     """generated/ of the project at git revision `ref`; empty when that revision has no generated/ yet."""
 
-    def git(*args: str, binary: bool = False) -> subprocess.CompletedProcess:
+    def git(*args: str, binary: bool = False) -> subprocess.CompletedProcess[Any]:
         return subprocess.run(["git", *args], cwd=project_dir, capture_output=True, text=not binary)
 
     top = git("rev-parse", "--show-prefix")
@@ -49,7 +50,9 @@ def from_git(project_dir: Path, ref: str) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         for member in tar.getmembers():
             if member.isfile():
-                files[member.name] = tar.extractfile(member).read()
+                data = tar.extractfile(member)
+                if data is not None:
+                    files[member.name] = data.read()
     return dict(sorted(files.items()))
 
 

@@ -20,7 +20,7 @@ REQUIRED: Any = dataclasses.MISSING
 INVALID: Any = object()  # returned by the binder for a value that produced a diagnostic
 
 
-def spec(default: Any = REQUIRED, *, choices: tuple[str, ...] = (), kinds: tuple[str, ...] = (), doc: str = ""):
+def spec(default: Any = REQUIRED, *, choices: tuple[str, ...] = (), kinds: tuple[str, ...] = (), doc: str = "") -> Any:
     """Declare a YAML key on a raw dataclass: its default (absent = required), allowed choices, and for
     kind-specific keys the source kinds that accept it."""
     meta = {"choices": choices, "kinds": kinds, "doc": doc}
@@ -34,7 +34,7 @@ def spec(default: Any = REQUIRED, *, choices: tuple[str, ...] = (), kinds: tuple
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def key_field():
+def key_field() -> Any:
     """The name of an entry in a mapping of named entries (e.g. a category), taken from its key."""
     return dataclasses.field(default="", metadata={"from_key": True})
 
@@ -100,7 +100,7 @@ class Binder:
                 value = self.bind(val_tp, val_node, child(where, key_node.value))
                 if value is INVALID:
                     continue
-                if dataclasses.is_dataclass(value):
+                if dataclasses.is_dataclass(value) and not isinstance(value, type):
                     value = dataclasses.replace(value, loc=self.loc(key_node), name=key_node.value)
                 out[key_node.value] = value
             return out
@@ -109,10 +109,11 @@ class Binder:
         return self._scalar(tp, node, where)
 
     def _type_error(self, node: yaml.Node, where: str, expected: str) -> None:
-        got = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}.get(type(node), "a scalar")
+        names: dict[type[yaml.Node], str] = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}
+        got = names.get(type(node), "a scalar")
         self.diags.error(self.loc(node), rules.YAML_TYPE, f"`{where}` must be {expected}, not {got}")
 
-    def _mapping(self, node: yaml.Node, where: str):
+    def _mapping(self, node: yaml.Node, where: str) -> list[tuple[yaml.ScalarNode, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):
             self._type_error(node, where, "a mapping")
             return None
@@ -214,7 +215,7 @@ class Binder:
             if name not in values:
                 if f.default is not REQUIRED:
                     values[name] = f.default
-                elif f.default_factory is not REQUIRED:
+                elif f.default_factory is not dataclasses.MISSING:
                     values[name] = f.default_factory()
                 else:
                     values[name] = None

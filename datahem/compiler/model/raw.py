@@ -8,6 +8,7 @@ Nothing is resolved or defaulted beyond the literal defaults below: that is `dat
 from __future__ import annotations
 
 from dataclasses import dataclass, field, make_dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from datahem.compiler import rules as _rules  # noqa: F401  (registers the compatibility rules named below)
 from datahem.compiler.diagnostics import RULES, Loc
@@ -78,7 +79,7 @@ class RawCategory:
 
 # A source: the keys every kind has, then each kind's own keys (declared by its module in datahem.compiler.sources,
 # accepted only for that kind: the binder reports a key of another kind).
-RawSource = make_dataclass(
+_RawSource = make_dataclass(
     "RawSource",
     [
         ("name", str, spec(doc="unique source name")),
@@ -95,7 +96,26 @@ RawSource = make_dataclass(
     ],
     kw_only=True,
 )
-RawSource.__module__ = __name__
+_RawSource.__module__ = __name__
+
+
+if TYPE_CHECKING:
+
+    class RawSource(Protocol):
+        """What the type checker knows of a raw source: the keys every kind has. A kind's own keys are read by its
+        module in datahem.compiler.sources (through `__getattr__`, typed Any)."""
+
+        name: str
+        kind: str
+        message: str
+        description: str
+        loc: Loc
+        locs: dict[str, Loc]
+
+        def __getattr__(self, key: str) -> Any: ...
+
+else:
+    RawSource = _RawSource
 
 
 @dataclass(kw_only=True)

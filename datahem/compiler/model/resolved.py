@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from datahem.compiler.diagnostics import Loc
 from datahem.runtime.contracts.routing import Route
@@ -69,7 +70,7 @@ def all_columns(columns: tuple[Column, ...]) -> Iterator[Column]:
         yield from all_columns(c.fields)
 
 
-def metadata_column(name: str, bq_type: str, mode: str, description: str, fields: tuple = ()) -> Column:
+def metadata_column(name: str, bq_type: str, mode: str, description: str, fields: tuple[Column, ...] = ()) -> Column:
     return Column(
         name=name,
         field_name=name,
@@ -154,7 +155,7 @@ class Table:
     def pseudonymization_secrets(self) -> list[str]:
         """Secret Manager ids of the keys the table's `pseudonymize` options need, sorted."""
         secrets = {c.transforms.get("pseudonymize") for c in all_columns(self.columns)}
-        return sorted(s for s in secrets if s)
+        return sorted(s for s in secrets if isinstance(s, str) and s)
 
     @property
     def topic(self) -> str:
@@ -249,7 +250,7 @@ class Environment:
     region: str
     state_bucket: str | None
     loc: Loc
-    locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # key → position
+    locs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # key → position
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ class Source:
     # the routing entry: a datahem.runtime.contracts.routing class of the kind (datahem.compiler.sources)
     route: Route
     loc: Loc
-    locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    locs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

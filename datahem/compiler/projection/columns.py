@@ -6,6 +6,7 @@ previous ones read back from the baseline's schema JSON) and renders its migrati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Column
 from datahem.runtime import typemap
@@ -64,8 +65,8 @@ class ColumnSchema:
             fields=read_columns(data.get("fields") or []),
         )
 
-    def to_json(self) -> dict:
-        out: dict = {"name": self.name, "type": typemap.json_type(self.type), "mode": self.mode}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": typemap.json_type(self.type), "mode": self.mode}
         if self.description:
             out["description"] = self.description
         if self.struct:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import descriptor_pb2
 
@@ -32,7 +33,7 @@ class Projection:
     roots: dict[str, Root]  # message → its table
     tables: dict[str, tuple[ColumnSchema, ...]]  # dataset.table → columns (event and system tables)
     routes: dict[str, set[str]]  # source → route keys
-    categories: dict[str, dict]  # name → platform.json entry
+    categories: dict[str, dict[str, Any]]  # name → platform.json entry
 
     @property
     def empty(self) -> bool:
@@ -65,7 +66,7 @@ def project(model: Model) -> Projection:
     )
 
 
-def read_json(files: dict[str, bytes], path: str) -> dict:
+def read_json(files: dict[str, bytes], path: str) -> dict[str, Any]:
     try:
         data = json.loads(files[path])
     except (KeyError, ValueError):
@@ -73,7 +74,7 @@ def read_json(files: dict[str, bytes], path: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _read_roots(files: dict[str, bytes], platform_json: dict) -> dict[str, Root]:
+def _read_roots(files: dict[str, bytes], platform_json: dict[str, Any]) -> dict[str, Root]:
     platform_tables = {t.get("message"): t for t in platform_json.get("tables", []) if isinstance(t, dict)}
     out: dict[str, Root] = {}
     for message, entry in (read_json(files, INDEX).get("messages") or {}).items():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from datahem.compiler.model.resolved import Model, Table
 from datahem.compiler.projection.columns import ColumnSchema
@@ -16,10 +17,12 @@ class Root:
     message: str
     table: str  # dataset.table
     sources: tuple[str, ...]
-    options: dict = field(default_factory=dict, compare=False)  # partitioning, clustering, description, labels
+    options: dict[str, Any] = field(
+        default_factory=dict, compare=False
+    )  # partitioning, clustering, description, labels
 
 
-def table_options(t: Table) -> dict:
+def table_options(t: Table) -> dict[str, Any]:
     """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
     p = t.partitioning
     return {

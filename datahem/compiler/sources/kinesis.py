@@ -102,7 +102,7 @@ def _reader_job(s: Source) -> tuple[dict[str, Any], dict[str, Any]]:
         "aws_region": k.region,
         "topic": {"topic": k.topic},
     }
-    granted = [{"role": PUBLISHER, "topic": k.topic}, *DATAFLOW_WORKER]
+    granted: list[dict[str, Any]] = [{"role": PUBLISHER, "topic": k.topic}, *DATAFLOW_WORKER]
     if k.role_arn:
         params["aws_role_arn"] = k.role_arn
     else:

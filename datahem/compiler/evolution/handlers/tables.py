@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from datahem.compiler import rules
 from datahem.compiler.evolution.pairs import CategoryPair, LostRoot, RootPair, SourcePair
 from datahem.compiler.evolution.registry import (
@@ -73,11 +75,11 @@ def table_added(ctx: Context, root: Root) -> None:
     )
 
 
-def _describe(p: dict) -> str:
+def _describe(p: dict[str, Any]) -> str:
     return f"{p.get('type')} on `{p['field']}`" if p.get("field") else f"{p.get('type')} by ingestion time"
 
 
-def _partitioning(options: dict) -> dict:
+def _partitioning(options: dict[str, Any]) -> dict[str, Any]:
     return options.get("partitioning") or {}
 
 
