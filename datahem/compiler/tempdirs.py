@@ -5,11 +5,9 @@ runs no `finally`, and its `datahem-synth-*` copy (with jsii's own temporary fil
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import shutil
-import signal
 import stat
 import sys
 import tempfile
@@ -60,14 +58,15 @@ def remove_stale(root: Path | None = None) -> list[Path]:
     return removed
 
 
-_PR_SET_PDEATHSIG = 1
-# resolved here, in the parent: between fork and exec the child must not load libraries (dlopen takes locks that
-# another thread of the parent may have held at the fork)
-_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform.startswith("linux") else None
+# util-linux's setpriv sets the parent-death signal and execs the command. Not a `preexec_fn`: that makes Python
+# fork() and run the parent's fork handlers in the child, and gRPC's (loaded in any process that also talks to Pub/Sub,
+# e.g. the tests or `datahem dev`) aborts the child before it execs.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-def die_with_parent() -> None:
-    """`preexec_fn` for a build's child process (protoc, the synth): on Linux, the kernel kills it when the build
-    dies, even by SIGKILL, so it never outlives the build (nor keeps writing into a removed temporary folder)."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def child_command(command: list[str]) -> list[str]:
+    """`command` so that, on Linux, the kernel kills it when the build dies, even by SIGKILL: a build's child
+    (protoc, the synth) never outlives it, nor keeps writing into a removed temporary folder. Elsewhere unchanged."""
+    if _SETPRIV is None:
+        return command
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", *command]

@@ -233,12 +233,15 @@ def test_a_killed_build_keeps_the_migration_history(tmp_path, monkeypatch, excha
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_child_of_the_build_dies_with_it(tmp_path):
-    """protoc and the synth run with die_with_parent: a killed build does not leave them running."""
+    """protoc and the synth run through child_command: a killed build does not leave them running. The build
+    process has gRPC loaded, whose fork handlers aborted children started with a preexec_fn."""
     script = (
         "import os, subprocess, sys, time\n"
+        "import grpc\n"
         "from datahem.compiler import tempdirs\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
-        " preexec_fn=tempdirs.die_with_parent, stdout=subprocess.DEVNULL)\n"
+        "channel = grpc.insecure_channel('127.0.0.1:1')\n"
+        "p = subprocess.Popen(tempdirs.child_command([sys.executable, '-c', 'import time; time.sleep(60)']),"
+        " stdout=subprocess.DEVNULL)\n"
         "print(p.pid, flush=True)\n"
         "os._exit(137)\n"
     )

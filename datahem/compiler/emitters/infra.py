@@ -317,13 +317,12 @@ def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
         env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
         try:
             proc = subprocess.run(
-                [sys.executable, "main.py"],
+                tempdirs.child_command([sys.executable, "main.py"]),
                 cwd=root / "infra",
                 env=env,
                 capture_output=True,
                 text=True,
                 timeout=SYNTH_TIMEOUT_SECONDS,
-                preexec_fn=tempdirs.die_with_parent,  # noqa: PLW1509  (no threads start children in the compiler)
             )
         except FileNotFoundError as exc:  # pragma: no cover - the interpreter itself is missing
             raise RuntimeError(f"cannot run the infrastructure synth: {exc}") from exc

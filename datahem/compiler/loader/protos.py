@@ -97,10 +97,9 @@ def compile_protos(project_dir: Path, diags: Diagnostics) -> tuple[descriptor_pb
         out = Path(tmp) / "descriptor_set.binpb"
         try:
             proc = subprocess.run(
-                protoc_command(schemas_dir, files, out),
+                tempdirs.child_command(protoc_command(schemas_dir, files, out)),
                 capture_output=True,
                 timeout=PROTOC_TIMEOUT_SECONDS,
-                preexec_fn=tempdirs.die_with_parent,  # noqa: PLW1509  (the compiler starts no threads)
             )
         except subprocess.TimeoutExpired:
             diags.error(
