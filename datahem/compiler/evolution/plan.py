@@ -25,6 +25,7 @@ from datahem.compiler.evolution.changes import Change
 from datahem.compiler.evolution.migrations import Accepted, unmatched
 from datahem.compiler.evolution.snapshot import MIGRATIONS, STACKS, Snapshot, snapshot
 from datahem.compiler.projection.columns import ColumnSchema
+from datahem.compiler.projection.platform import readers
 from datahem.compiler.projection.project import Projection
 
 CONVERTERS = "pipelines/converters/"
@@ -223,21 +224,6 @@ def _flat(columns: tuple[ColumnSchema, ...], prefix: str = "") -> list[tuple[str
         out.append((prefix + c.name, c))
         out += _flat(c.fields, prefix + c.name + ".")
     return out
-
-
-def readers(categories: dict[str, dict[str, Any]], name: str | None) -> tuple[frozenset[str], frozenset[str]]:
-    """(clear readers, masked readers) of a column of category `name`: the readers of the category and its
-    ancestors; the category's masked readers when it masks (those who also read clear values read clear)."""
-    clear: set[str] = set()
-    seen: set[str] = set()
-    current = name
-    while current and current in categories and current not in seen:
-        seen.add(current)
-        clear |= set(categories[current].get("readers") or ())
-        current = categories[current].get("parent")
-    entry = categories.get(name or "") or {}
-    masked = set(entry.get("masked_readers") or ()) if entry.get("masking") else set()
-    return frozenset(clear), frozenset(masked - clear)
 
 
 def access_changes(old: Projection, new: Projection) -> list[dict[str, Any]]:
