@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -61,6 +63,16 @@ def console(stream: IO[str] | None = None) -> Console:
         soft_wrap=not tty,
         width=None if tty else 100_000,
     )
+
+
+@contextlib.contextmanager
+def progress(what: str) -> Iterator[None]:
+    """A spinner with `what` on stderr while a long step runs, on a terminal only (CI logs get no spinner frames)."""
+    if not getattr(sys.stderr, "isatty", lambda: False)():
+        yield
+        return
+    with console(sys.stderr).status(what):
+        yield
 
 
 def _paint(text: str) -> str:
@@ -151,7 +163,8 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
         if not check:  # finish what an interrupted build left: generated/ set aside, staging and temporary folders
             writer.recover(settings.output_dir)
             tempdirs.remove_stale()
-        _, files = run_build(settings)
+        with progress("datahem build: compiling, rendering and synthesizing the stacks (when their inputs changed)"):
+            _, files = run_build(settings)
     except CompileError as err:
         text = FORMATTERS[fmt](err.diagnostics, "" if project == "." else project)
         click.echo(_paint(text) if fmt == "text" else text, nl=False, color=use_colour())
@@ -303,7 +316,8 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
     from datahem.compiler.evolution.tree import BaselineError
 
     try:
-        result = make_plan(Path(project), against)
+        with progress(f"datahem plan: comparing with {against or 'the baseline'} and building"):
+            result = make_plan(Path(project), against)
     except CompileError as err:
         click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
         click.echo(f"datahem: {len(err.diagnostics)} error(s); fix them before planning", err=True)
