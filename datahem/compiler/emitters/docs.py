@@ -150,7 +150,7 @@ def _column_rows(
 
 def page(model: Model) -> bytes:
     cats = {c["name"]: c for c in platform_categories(model)}
-    tables = []
+    tables: list[dict[str, Any]] = []
     for t in (*model.tables, model.backup_table, model.dead_letter_table):
         sources = model.sources_of(t.message) if t.message else ()
         p = t.partitioning
@@ -169,10 +169,10 @@ def page(model: Model) -> bytes:
             }
         )
     tagged: dict[str, list[str]] = {}
-    for t in tables:
-        for r in t["columns"]:
+    for entry in tables:
+        for r in entry["columns"]:
             if r["category"]:
-                tagged.setdefault(r["category"], []).append(f"{t['ref']}.{r['path']}")
+                tagged.setdefault(r["category"], []).append(f"{entry['ref']}.{r['path']}")
     categories = [
         {
             **c,
@@ -189,7 +189,7 @@ def page(model: Model) -> bytes:
         lineage=lineage(model),
         tables=tables,
         categories=categories,
-        total=sum(len(t["columns"]) for t in tables),
+        total=sum(len(entry["columns"]) for entry in tables),
     )
 
 
