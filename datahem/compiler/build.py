@@ -164,17 +164,21 @@ def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
     return compiled.model, render_all(compiled, settings)
 
 
-def plan(project_dir: Path, against: str | None) -> Plan:
+def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | None = None) -> Plan:
     """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
-    with generated/ for what `datahem build` would write."""
+    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks)."""
     model, raw = load_project(project_dir)
     projection = project(model)
     name = against if against is not None else tree.default_against(project_dir)
     baseline = tree.read_baseline(project_dir, name)
-    evolution = evolve(model, projection, baseline, accepted_breaks(raw), sources_loc(raw))
+    accepted = accepted_breaks(raw)
+    evolution = evolve(model, projection, baseline, accepted, sources_loc(raw))
     built, problem = None, ""
     try:
-        built = render_all(compile_project(project_dir), Settings(project_dir))
+        compiled = compile_project(project_dir)
+        built = render_all(compiled, Settings(project_dir, emitters=emitters))
+        if "infra/platform.json" not in built:
+            built["infra/platform.json"] = to_json(infra.platform(model, compiled.evolution.retired_tables))
     except CompileError as err:
         problem = (
             f"`datahem build` fails against generated/ ({len(err.diagnostics)} error(s)), so the migrations and the "
@@ -186,4 +190,6 @@ def plan(project_dir: Path, against: str | None) -> Plan:
         built_or_current["infra/platform.json"] = to_json(infra.platform(model, evolution.retired_tables))
     else:
         built_or_current = built
-    return build_plan(name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem)
+    return build_plan(
+        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted
+    )

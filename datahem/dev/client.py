@@ -264,15 +264,20 @@ def _error(s: Sent) -> str:
 
 
 def print_query(project_dir: Path, sql: str, console) -> None:
+    show_rows(query(read_state(project_dir), sql), console)
+
+
+def show_rows(rows: list[dict], console) -> None:
+    """The rows as a table, then the count on a line of its own (a table caption would wrap to the table's width)."""
     from rich.table import Table
 
-    rows = query(read_state(project_dir), sql)
-    table = Table(caption=f"{len(rows)} row(s)")
+    table = Table()
     for column in rows[0] if rows else ["(no rows)"]:
         table.add_column(str(column), overflow="fold")
     for row in rows:
         table.add_row(*(_cell(v) for v in row.values()))
     console.print(table)
+    console.print(f"{len(rows)} row(s)")
 
 
 def _cell(value) -> str:

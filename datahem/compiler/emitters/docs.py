@@ -1,12 +1,26 @@
-"""The data catalog: one Markdown page listing tables, columns, categories (who may read what) and lineage
-(source → topic → table), for reviewers and data consumers."""
+"""The data catalog, for reviewers and data consumers: `docs/catalog.md` (tables, columns, categories and lineage as
+Markdown, good in a diff) and `docs/index.html` (one self-contained page to browse: the lineage drawn as SVG, a
+section per table with its columns and who reads them, a filter over all columns, the categories with their readers).
+
+The page has no network access and no framework: inline CSS, a small inline script (the filter, which also reads
+`#filter=TEXT` from the address) and an SVG whose coordinates are computed here, deterministically, so the bytes
+only change when the project does. The template only lays out what it is given.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from datahem.compiler.emitters import OutputFile, header, render
-from datahem.compiler.model.resolved import Column, Model
+from datahem.compiler.emitters import OutputFile, header, header_text, render
+from datahem.compiler.model.resolved import Column, Model, Table
+from datahem.compiler.projection.platform import categories as platform_categories
+from datahem.compiler.projection.platform import readers
+from datahem.runtime.contracts.routing import job_name
+
+# the lineage diagram's geometry (pixels): columns left to right, nodes evenly spread over the tallest column
+CHAR, PAD, NODE_H, PITCH, GAP, MARGIN, TITLE = 7.5, 12, 30, 40, 56, 16, 28
+COLUMNS = ("Sources", "Pub/Sub topics", "Dataflow pipelines", "Tables and processed streams", "Backup, dead letters")
 
 
 def _cell(text: str) -> str:
@@ -29,6 +43,154 @@ def _rows(columns: tuple[Column, ...], prefix: str = "") -> list[dict[str, Any]]
         )
         rows.extend(_rows(c.fields, prefix + c.name + "."))
     return rows
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: str  # source | topic | pipeline | table | stream | system
+    label: str
+    sub: str
+    column: int
+
+
+def _ref(t: Table) -> str:
+    return f"{t.dataset}.{t.name}"
+
+
+def lineage(model: Model) -> dict[str, Any]:
+    """Nodes and edges of source → topic → pipeline → table / processed stream → dead letters (and topic → backup),
+    with coordinates: each column's nodes in the order of the tables' messages, spread evenly over the height of
+    the tallest column; edges are cubic curves from the right edge of one node to the left edge of the next."""
+    nodes: list[Node] = []
+    edges: list[tuple[str, str]] = []
+    dead = Node(f"table-{_ref(model.dead_letter_table)}", "system", _ref(model.dead_letter_table), "dead letters", 4)
+    backup_table = Node(f"table-{_ref(model.backup_table)}", "system", _ref(model.backup_table), "backup", 4)
+    backup_job = Node(f"pipeline-{job_name('backup')}", "pipeline", job_name("backup"), "backup", 2)
+    for t in model.tables:
+        sources = model.sources_of(t.message)
+        if not sources:
+            continue
+        topic = Node(f"topic-{t.topic}", "topic", t.topic, "Pub/Sub topic", 1)
+        table = Node(f"table-{_ref(t)}", "table", _ref(t), "BigQuery table", 3)
+        stream = Node(f"stream-{t.processed_topic}", "stream", t.processed_topic, "processed stream", 3)
+        nodes += [topic, table, stream]
+        for s in sources:
+            source = Node(f"source-{s.name}", "source", s.name, s.kind, 0)
+            job = Node(f"pipeline-{job_name(s.name)}", "pipeline", job_name(s.name), "source pipeline", 2)
+            nodes += [source, job]
+            edges += [(source.id, topic.id), (topic.id, job.id), (job.id, table.id), (job.id, stream.id)]
+            edges.append((job.id, dead.id))
+        edges.append((topic.id, backup_job.id))
+    nodes += [backup_job, backup_table, dead]
+    edges += [(backup_job.id, backup_table.id), (backup_job.id, dead.id)]
+    by_column: dict[int, list[Node]] = {}
+    for n in nodes:
+        if n not in by_column.setdefault(n.column, []):
+            by_column[n.column].append(n)
+    widths = [
+        round(max(len(title), *(len(n.label) for n in by_column.get(c, []))) * CHAR) + 2 * PAD
+        for c, title in enumerate(COLUMNS)
+    ]
+    xs = [MARGIN + sum(widths[:c]) + GAP * c for c in range(len(COLUMNS))]
+    height = max(len(v) for v in by_column.values()) * PITCH
+    placed: dict[str, dict[str, Any]] = {}
+    for c, column in sorted(by_column.items()):
+        step = height / len(column)
+        for i, n in enumerate(column):
+            y = MARGIN + TITLE + round(step * i + (step - NODE_H) / 2)
+            placed[n.id] = {"node": n, "x": xs[c], "y": y, "w": widths[c], "h": NODE_H}
+    paths = []
+    seen = set()
+    for a, b in edges:
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        pa, pb = placed[a], placed[b]
+        x1, y1 = pa["x"] + pa["w"], pa["y"] + NODE_H // 2
+        x2, y2 = pb["x"], pb["y"] + NODE_H // 2
+        mid = (x1 + x2) // 2
+        kind = "dead" if b == dead.id else "backup" if backup_job.id in (a, b) else "flow"
+        paths.append({"d": f"M{x1} {y1} C{mid} {y1} {mid} {y2} {x2} {y2}", "kind": kind, "from": a, "to": b})
+    return {
+        "width": xs[-1] + widths[-1] + MARGIN,
+        "height": MARGIN * 2 + TITLE + height,
+        "titles": [{"x": x, "y": MARGIN + 14, "text": t} for x, t in zip(xs, COLUMNS, strict=True)],
+        "nodes": [placed[n.id] for c in sorted(by_column) for n in by_column[c]],
+        "edges": paths,
+    }
+
+
+def _column_rows(
+    t: Table, cats: dict[str, dict[str, Any]], columns: tuple[Column, ...], prefix: str = ""
+) -> list[dict[str, Any]]:
+    rows = []
+    for c in columns:
+        if c.hidden:
+            continue
+        clear, masked = readers(cats, c.category) if c.category else (frozenset(), frozenset())
+        path = prefix + c.name
+        rows.append(
+            {
+                "table": _ref(t),
+                "path": path,
+                "depth": path.count("."),
+                "type": c.bq_type,
+                "mode": c.mode,
+                "category": c.category or "",
+                "masking": (cats.get(c.category or "") or {}).get("masking") or "",
+                "readers": sorted(clear),
+                "masked_readers": sorted(masked),
+                "description": c.description,
+            }
+        )
+        rows.extend(_column_rows(t, cats, c.fields, path + "."))
+    return rows
+
+
+def page(model: Model) -> bytes:
+    cats = {c["name"]: c for c in platform_categories(model)}
+    tables: list[dict[str, Any]] = []
+    for t in (*model.tables, model.backup_table, model.dead_letter_table):
+        sources = model.sources_of(t.message) if t.message else ()
+        p = t.partitioning
+        tables.append(
+            {
+                "ref": _ref(t),
+                "anchor": f"table-{_ref(t)}",
+                "message": t.message,
+                "description": t.description,
+                "sources": [f"{s.name} ({s.kind})" for s in sources],
+                "topic": t.topic if t.message else "",
+                "processed": t.processed_topic if t.message else "",
+                "partitioning": f"{p.granularity} on {p.column}" if p.column else f"{p.granularity} (ingestion time)",
+                "clustering": ", ".join(t.clustering),
+                "columns": _column_rows(t, cats, t.bq_columns),
+            }
+        )
+    tagged: dict[str, list[str]] = {}
+    for entry in tables:
+        for r in entry["columns"]:
+            if r["category"]:
+                tagged.setdefault(r["category"], []).append(f"{entry['ref']}.{r['path']}")
+    categories = [
+        {
+            **c,
+            "reads_clear": sorted(readers(cats, c["name"])[0]),
+            "reads_masked": sorted(readers(cats, c["name"])[1]),
+            "columns": tagged.get(c["name"], []),
+        }
+        for c in cats.values()
+    ]
+    return render(
+        "docs/index.html.j2",
+        header=header_text(model.provenance),
+        project=model.project,
+        lineage=lineage(model),
+        tables=tables,
+        categories=categories,
+        total=sum(len(entry["columns"]) for entry in tables),
+    )
 
 
 def emit(model: Model) -> list[OutputFile]:
@@ -70,4 +232,4 @@ def emit(model: Model) -> list[OutputFile]:
     body = render(
         "docs/catalog.md.j2", header=header("md", sources), project=model.project, tables=tables, categories=categories
     )
-    return [OutputFile("docs/catalog.md", body)]
+    return [OutputFile("docs/catalog.md", body), OutputFile("docs/index.html", page(model))]

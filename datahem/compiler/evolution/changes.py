@@ -33,6 +33,9 @@ class Change:
     source: str = ""
     steps: tuple[Step, ...] = ()
     accepted: str | None = None  # the reason from accepted_breaks
+    # (rule, target) of the change that is the same edit seen from another side (a renamed field's renamed column):
+    # one accepted_breaks entry for either accepts both, since a rename is one decision
+    same_edit: tuple[str, str] | None = None
 
     @property
     def classification(self) -> str:
@@ -51,10 +54,13 @@ class Change:
         if self.fix:
             text += f"; {self.fix}"
         if RULES[self.rule].acceptable:
+            rule, target = self.same_edit or (self.rule, self.target)
             text += (
-                f"; or accept the break in sources.yaml: `accepted_breaks: [{{rule: {self.rule}, "
-                f'target: {self.target}, reason: "..."}}]`'
+                f"; or accept the break in sources.yaml: `accepted_breaks: [{{rule: {rule}, "
+                f'target: {target}, reason: "..."}}]`'
             )
+            if self.same_edit:
+                text += f" (that one entry also accepts this {self.rule})"
         return text
 
 

@@ -241,7 +241,10 @@ class Comparer:
             if nc is not None and g.column:
                 used_new.add(g.column)
             if old_cols is not None and new_cols is not None and f.repeated == g.repeated:
-                self._column_pair(ref, oc, nc, old_path, new_path, g, top, tighten=f.required == g.required)
+                renamed = FieldPair(old_type, new_type, f, g).target if f.name != g.name else ""
+                self._column_pair(
+                    ref, oc, nc, old_path, new_path, g, top, tighten=f.required == g.required, renamed_field=renamed
+                )
             if (
                 f.type == g.type == "message"
                 and not f.type_name.startswith("google.protobuf.")
@@ -313,6 +316,7 @@ class Comparer:
         g: Field,
         top: bool,
         tighten: bool,
+        renamed_field: str = "",
     ) -> None:
         if oc is None and nc is None:
             return
@@ -323,7 +327,7 @@ class Comparer:
         if oc is None:
             self._added(ref, new_path, nc, g.option_loc if g.required else g.loc, top)
             return
-        pair = ColumnPair(ref, oc, nc, old_path, new_path, g.option_loc, g.loc, top, tighten)
+        pair = ColumnPair(ref, oc, nc, old_path, new_path, g.option_loc, g.loc, top, tighten, renamed_field)
         registry.run(registry.COLUMN, self, pair)
 
     def _added(self, ref: str, new_path: tuple[str, ...], nc: ColumnSchema, loc: Loc, top: bool) -> None:

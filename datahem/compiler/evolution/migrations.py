@@ -75,9 +75,27 @@ def compare(
     by_key = {(a.rule, a.target): a for a in accepted}
     out = []
     for c in changes:
-        a = by_key.get((c.rule, c.target)) if c.breaking else None
+        a = next((by_key[k] for k in _keys(c, changes) if k in by_key), None) if c.breaking else None
         out.append(replace(c, accepted=a.reason) if a else c)
     return out, comparer.retired
+
+
+def _keys(change: Change, changes: list[Change]) -> list[tuple[str, str]]:
+    """The accepted_breaks keys that accept `change`: its own, and those of the changes that are the same edit (a
+    renamed field and its renamed column are one decision, so either entry accepts both)."""
+    own = (change.rule, change.target)
+    keys = [own]
+    if change.same_edit:
+        keys.append(change.same_edit)
+    keys += [(c.rule, c.target) for c in changes if c.same_edit == own and (c.rule, c.target) not in keys]
+    return keys
+
+
+def unmatched(accepted: list[Accepted], changes: list[Change]) -> list[Accepted]:
+    """The accepted_breaks entries no change matches: left over from a change already in the baseline (remove them),
+    or a typo in the target."""
+    used = {k for c in changes if c.breaking for k in _keys(c, changes)}
+    return [a for a in accepted if (a.rule, a.target) not in used]
 
 
 def diagnose(changes: list[Change], accepted: list[Accepted], d: Diagnostics) -> None:
@@ -209,4 +227,4 @@ def _table_sources(model: Model, table: str) -> tuple[str, ...]:
     return ("sources.yaml",)
 
 
-__all__ = ["HISTORY", "Accepted", "Evolution", "evolve"]
+__all__ = ["HISTORY", "Accepted", "Evolution", "evolve", "unmatched"]

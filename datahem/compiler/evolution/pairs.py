@@ -169,6 +169,7 @@ class ColumnPair:
     loc: Loc
     top: bool
     tighten: bool  # False when the field-level FIELD_MADE_REQUIRED already reported the column becoming REQUIRED
+    renamed_field: str = ""  # the FIELD_RENAMED target when the column's field was renamed (the same edit)
 
     @property
     def old_full(self) -> tuple[str, ...]:

@@ -29,3 +29,20 @@ def categories(model: Model) -> list[dict[str, Any]]:
         }
         for c in ordered
     ]
+
+
+def readers(categories: dict[str, dict[str, Any]], name: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """(clear readers, masked readers) of a column of category `name`, from `categories` (name → entry as above):
+    the readers of the category and of its ancestors read clear values (policy-tag IAM is inherited down the
+    taxonomy); the category's masked readers read masked values when it has a masking rule (those who also read
+    clear values read clear)."""
+    clear: set[str] = set()
+    seen: set[str] = set()
+    current = name
+    while current and current in categories and current not in seen:
+        seen.add(current)
+        clear |= set(categories[current].get("readers") or ())
+        current = categories[current].get("parent")
+    entry = categories.get(name or "") or {}
+    masked = set(entry.get("masked_readers") or ()) if entry.get("masking") else set()
+    return frozenset(clear), frozenset(masked - clear)

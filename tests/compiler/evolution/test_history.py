@@ -218,6 +218,11 @@ def test_06_delete_a_field(history):
     )
     assert history.build().returncode == 0
     assert history.classified() == [("breaking", "FIELD_REMOVED", "grocer.commerce.v1.Order.updated_at")]
+    # the entry of step 5 is for a change HEAD already has: the plan says to remove it
+    assert (
+        "> **Warning:** `accepted_breaks` entry `COLUMN_RENAMED` `events.orders.delivery_instructions` "
+        "(`sources.yaml:" in history.plan().stdout
+    )
     # the column keeps its data (nothing to run: it was NULLABLE); the acceptance is recorded in the history
     assert history.new_files() == []
     entry = json.loads((history.project / "generated/registry/history.json").read_text())["migrations"][-1]
@@ -252,6 +257,13 @@ def test_07_bump_a_major_version(history):
     assert "- add `google_bigquery_table.table_events-car_temperatures_v2`" in text
     assert "- destroy `google_bigquery_table." not in text
     assert re.search(r"\| `datahem-car-temperatures` \| relaunch \|", text), text
+    assert (
+        "- `car_temperatures`: its routes now deliver `grocer.delivery.v2.CarTemperature` on topic "
+        "`grocer.delivery.v2.CarTemperature` (was `grocer.delivery.v1.CarTemperature` on topic "
+        "`grocer.delivery.v1.CarTemperature`)" in text
+    )
+    assert "<details><summary>Columns of the new table `events.car_temperatures_v2`" in text
+    assert "| `route_id` | INT64 | NULLABLE |  |" in text
     history.commit("car temperatures v2")
 
 
@@ -273,6 +285,11 @@ def test_08_a_later_build_keeps_every_migration(history):
     assert plan.returncode == 0
     assert "No unaccepted breaking change; 2 accepted in sources.yaml." in plan.stdout
     assert plan.stdout.count("<code>generated/bigquery/migrations/") == 5
+    assert (
+        f"> **Warning:** This branch adds 7 migrations since `{first}` (0001, 0002, 0003, 0004, 0005, 0006, 0007); "
+        f"every table runs each in turn. Squash them into one: `datahem build --against {first}`, then commit "
+        "generated/." in plan.stdout
+    )
 
 
 class _EmulatorClient:

@@ -68,6 +68,7 @@ def column_renamed(ctx: Context, p: ColumnPair) -> None:
         table=ref,
         column=p.path,
         steps=steps,
+        same_edit=(rules.FIELD_RENAMED, p.renamed_field) if p.renamed_field else None,
     )
 
 

@@ -28,8 +28,10 @@ def field_renamed(ctx: Context, p: FieldPair) -> None:
         ctx.add(
             rules.FIELD_RENAMED,
             p.target,
-            f"field {f.number} of `{p.new_type}` is renamed `{f.name}` → `{g.name}`: JSON producers send "
-            f"`{f.name}` (or `{f.json_name}`)",
+            f"field {f.number} of `{p.new_type}` is renamed `{f.name}` → `{g.name}`: events from JSON producers "
+            f"that still send `{f.name}`"
+            + (f" (or its JSON name `{f.json_name}`)" if f.json_name != f.name else "")
+            + " would be rejected",
             g.loc,
             fix=f"keep the name `{f.name}`",
         )

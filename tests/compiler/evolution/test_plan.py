@@ -1,0 +1,120 @@
+"""`datahem plan` says exactly what a change does: each sentence the plan prints for the evolution cases
+(tests/evolution/cases/<case>/{previous,current}/), checked in the plan text.
+
+The case's previous state is built (without the stacks' synth) into the current project's generated/, and the plan
+compares with it, as `datahem plan` does in a project without git.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datahem.compiler.build import Settings, compile_project, plan, render_all
+from datahem.compiler.emitters import infra, to_json
+from datahem.compiler.evolution.plan import as_json, markdown
+from tests.compiler.evolution.test_rules import CASES
+from tests.conftest import copy_project
+
+NO_SYNTH = ("registry", "bigquery", "migrations", "routing", "docs", "pipelines")
+
+
+def _generated(project: Path) -> dict[str, bytes]:
+    compiled = compile_project(project)
+    files = render_all(compiled, Settings(project, emitters=NO_SYNTH))
+    files["infra/platform.json"] = to_json(infra.platform(compiled.model, compiled.evolution.retired_tables))
+    return files
+
+
+def plan_of(case: str, tmp_path: Path, edit=None):
+    project = copy_project(CASES / case / "current", tmp_path / case)
+    if edit:
+        edit(project)
+    for rel, data in _generated(CASES / case / "previous").items():
+        (project / "generated" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / "generated" / rel).write_bytes(data)
+    return plan(project, None, emitters=NO_SYNTH)
+
+
+def test_a_field_rename_names_the_json_name_only_when_it_differs(tmp_path):
+    text = markdown(plan_of("field_renamed", tmp_path))
+    assert "events from JSON producers that still send `email` would be rejected" in text
+    assert "(or `email`)" not in text
+
+
+def test_a_rename_is_accepted_by_one_entry(tmp_path):
+    result = plan_of("field_renamed_accepted_once", tmp_path)
+    text = markdown(result)
+    assert "No unaccepted breaking change; 2 accepted in sources.yaml." in text
+    assert "| `FIELD_RENAMED` | `shop.v1.Click.email` |" in text
+    assert "| `COLUMN_RENAMED` | `events.click.email` |" in text
+    assert "matches no change" not in text  # the one entry is used
+    assert "ALTER TABLE `events.click` RENAME COLUMN IF EXISTS `email` TO `mail`;" in text
+
+
+def test_the_unaccepted_column_rename_points_to_the_one_entry(tmp_path):
+    from datahem.compiler.diagnostics import CompileError
+
+    project = copy_project(CASES / "field_renamed_accepted_once" / "current", tmp_path / "p")
+    sources = project / "sources.yaml"
+    sources.write_text(sources.read_text().split("accepted_breaks:")[0])
+    for rel, data in _generated(CASES / "field_renamed_accepted_once" / "previous").items():
+        (project / "generated" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / "generated" / rel).write_bytes(data)
+    try:
+        compile_project(project)
+    except CompileError as err:
+        messages = [d.message for d in err.diagnostics]
+    (column,) = [m for m in messages if "queries reading `email` would fail" in m]
+    assert "`accepted_breaks: [{rule: FIELD_RENAMED, target: shop.v1.Click.email" in column
+    assert "(that one entry also accepts this COLUMN_RENAMED)" in column
+
+
+def test_a_category_change_counts_its_migration_and_names_who_reads(tmp_path):
+    result = plan_of("category_changed", tmp_path)
+    text = markdown(result)
+    assert "1 change(s) need a migration, 0 need none." in text
+    assert "<code>generated/bigquery/migrations/0001_events.click.patch.json</code>" in text
+    assert "| column | gains clear read | loses clear read | gains masked read | loses masked read |" in text
+    assert "new converter" not in text and "its converter changed" not in text
+
+
+def test_an_access_change_names_the_principals_per_column(tmp_path):
+    text = markdown(plan_of("category_access_changed", tmp_path))
+    assert "- `CATEGORY_ACCESS_CHANGED` category `pii_email` changed: readers" in text
+    assert "| `events.click.email` | `group:sales@shop.example` |  |  |  |" in text
+    assert "No Dataflow job changes." in text
+
+
+def test_a_new_major_version_shows_its_route_target_and_its_columns(tmp_path):
+    result = plan_of("major_version_added", tmp_path)
+    text = markdown(result)
+    assert "No route changes." not in text
+    assert (
+        "- `clicks`: its routes now deliver `shop.v2.Click` on topic `shop.v2.Click` (was `shop.v1.Click` on " in text
+    )
+    assert "<details><summary>Columns of the new table `events.click_v2`" in text
+    assert "| `email` | STRING | NULLABLE | `pii_email` |" in text
+
+
+def test_a_new_table_lists_its_columns(tmp_path):
+    text = markdown(plan_of("table_added", tmp_path))
+    assert "<details><summary>Columns of the new table `" in text
+    assert "| `_uuid` | STRING | REQUIRED |  |" in text
+
+
+def test_a_changed_converter_is_named(tmp_path):
+    text = markdown(plan_of("column_added", tmp_path))
+    assert "its converter changed (`generated/pipelines/converters/shop_v1_click.py`)" in text
+
+
+def test_a_stale_accepted_break_is_a_warning(tmp_path):
+    def stale(project: Path) -> None:
+        with (project / "sources.yaml").open("a") as f:
+            f.write("  - rule: COLUMN_REMOVED\n    target: events.click.nothing\n    reason: Long done.\n")
+
+    result = plan_of("field_removed_accepted", tmp_path, stale)
+    text = markdown(result)
+    assert "> **Warning:** `accepted_breaks` entry `COLUMN_REMOVED` `events.click.nothing` (`sources.yaml:" in text
+    assert "matches no change since `generated/`: remove it" in text
+    assert "`FIELD_REMOVED` `shop.v1.Device.model`" not in text.split("### Breaking")[0]  # the used one is not stale
+    assert '"stale_accepted_breaks": [\n    {\n      "rule": "COLUMN_REMOVED"' in as_json(result)
