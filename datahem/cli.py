@@ -257,6 +257,28 @@ def migrate(project, gcp_project, bigquery_endpoint, policy_tags, tables, assume
     click.echo(f"{'would apply' if dry_run else 'applied'} {report.applied} migration step(s)")
 
 
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Project name (default: from DIRECTORY's name).")
+def init(directory: str, name: str | None) -> None:
+    """Start a project in DIRECTORY (default: here): sources.yaml with one HTTP source, a proto with its example
+    events, the pull-request and deploy workflows, .gitignore and a README. It builds with zero edits. Exit 1 when
+    DIRECTORY already holds a project (nothing is overwritten)."""
+    from datahem.compiler.vocabulary import VOCABULARY_PATH
+    from datahem.dev.scaffold import ScaffoldError, scaffold
+
+    target = Path(directory)
+    try:
+        written = scaffold(target, name, VOCABULARY_PATH)
+    except ScaffoldError as err:
+        click.echo(f"datahem init: {err}", err=True)
+        sys.exit(1)
+    for rel in written:
+        click.echo(f"  created {os.path.join(directory, rel) if directory != '.' else rel}")
+    where = "" if directory == "." else f"cd {directory} && "
+    click.echo(f"next: {where}datahem build && datahem test && datahem dev")
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List every validation rule with its id, category and purpose, then the compatibility rules (schema
