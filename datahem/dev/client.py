@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from datahem.dev.examples import Example, load_examples
 from datahem.dev.layout import Layout, SourceLayout
 from datahem.dev.sns_local import signed_notification
 from datahem.dev.supervisor import read_state
@@ -35,7 +34,7 @@ class Sent:
     """One example and what became of it."""
 
     source: SourceLayout
-    example: Example
+    example: object  # datahem.compiler.loader.examples.Example (duck-typed: dev does not import the compiler)
     collector: str
     status: str  # "accepted", or why it was not sent / was refused
     sent_at: float = 0.0
@@ -81,7 +80,7 @@ def _sign(auth: dict, body: bytes, secret: str) -> str:
     return auth.get("prefix", "") + text
 
 
-def send_http(state: dict, source: SourceLayout, ex: Example) -> Sent:
+def send_http(state: dict, source: SourceLayout, ex) -> Sent:
     routes = json.loads((Path(state["routing_dir"]) / "http.json").read_text())["routes"]
     route = next(r for r in routes if r["source"] == source.name)
     if route["format"] in ("ua", "form"):
@@ -105,7 +104,7 @@ def send_http(state: dict, source: SourceLayout, ex: Example) -> Sent:
     return Sent(source, ex, "http", "accepted" if status < 300 else f"refused by the collector: HTTP {status}", t)
 
 
-def send_sns(state: dict, source: SourceLayout, ex: Example) -> Sent:
+def send_sns(state: dict, source: SourceLayout, ex) -> Sent:
     doc = json.loads((Path(state["routing_dir"]) / "sns.json").read_text())
     name, route = next((k, r) for k, r in doc["routes"].items() if r["source"] == source.name)
     with_array = ex.payload.lstrip().startswith("[")
@@ -123,7 +122,7 @@ def send_sns(state: dict, source: SourceLayout, ex: Example) -> Sent:
     return sent
 
 
-def send_kinesis(state: dict, source: SourceLayout, ex: Example, clients: dict) -> Sent:
+def send_kinesis(state: dict, source: SourceLayout, ex, clients: dict) -> Sent:
     import boto3
 
     from datahem.runtime.collectors.kinesis.publish import RECORD_NAMESPACE
@@ -155,10 +154,9 @@ SENDERS = {
 }
 
 
-def send_examples(state: dict, project_dir: Path) -> list[Sent]:
+def send_examples(state: dict, examples: list) -> list[Sent]:
     """Send every example of every source through its collector; returns what was sent and how it was answered."""
     layout = Layout.from_json(state["layout"])
-    examples = load_examples(project_dir)
     clients: dict = {}
     out = []
     for source in layout.sources:
@@ -220,10 +218,11 @@ def collect(state: dict, sent: list[Sent], timeout: float) -> bool:
         time.sleep(1)
 
 
-def send_and_report(project_dir: Path, console, timeout: float) -> bool:
-    """Send every example, wait for them, print what arrived; False when something did not arrive in time."""
+def send_and_report(project_dir: Path, examples: list, console, timeout: float) -> bool:
+    """Send every example (the CLI loads them: datahem.compiler.loader.examples), wait for them, print what arrived;
+    False when something did not arrive in time."""
     state = read_state(project_dir)
-    sent = send_examples(state, project_dir)
+    sent = send_examples(state, examples)
     accepted = [s for s in sent if s.accepted]
     console.print(f"sent {len(sent)} example events; {len(accepted)} accepted by their collectors")
     for s in sent:
