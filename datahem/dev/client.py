@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from datahem.dev.layout import Layout, SourceLayout
 from datahem.dev.sns_local import signed_notification
-from datahem.dev.supervisor import read_state
+from datahem.dev.supervisor import DevError, read_state
 from datahem.runtime.bigquery import bigquery_client
 
 
@@ -47,10 +47,19 @@ class Sent:
 
 
 def query(state: dict, sql: str) -> list[dict]:
+    """Rows of sql on the running platform's BigQuery emulator, in the project's location; DevError (one line) when
+    BigQuery refuses the query."""
+    from google.api_core import exceptions
     from google.cloud import bigquery
 
     client = bigquery_client(state["layout"]["gcp_project"], state["endpoints"]["bigquery"])
-    return [dict(r.items()) for r in client.query(sql, retry=bigquery.DEFAULT_RETRY.with_deadline(30)).result()]
+    location = state["layout"].get("location", "US")
+    try:
+        job = client.query(sql, location=location, retry=bigquery.DEFAULT_RETRY.with_deadline(30))
+        return [dict(r.items()) for r in job.result()]
+    except exceptions.GoogleAPIError as err:
+        text = getattr(err, "message", None) or str(err)
+        raise DevError(f"query failed: {' '.join(str(text).split())}") from None
 
 
 def _flat_strings(payload: str) -> dict[str, str] | None:
@@ -233,7 +242,25 @@ def send_and_report(project_dir: Path, examples: list, console, timeout: float) 
     if not complete:
         missing = [f"{s.source.name}/{s.example.name}" for s in accepted if not s.arrived]
         console.print(f"[red]not arrived within {timeout:.0f}s:[/red] {', '.join(missing)}")
+        _name_logs(state, [s for s in accepted if not s.arrived], console)
     return complete
+
+
+def _name_logs(state: dict, missing: list[Sent], console) -> None:
+    """Where to look: an event missing from the backup table never left its collector or Pub/Sub; one in the backup
+    table but in neither its table nor the dead letters is stuck in the pipelines."""
+    import psutil
+
+    logs = Path(state["logs"])
+    dead = [p for p in state.get("children", []) if not psutil.pid_exists(p)]
+    if dead:
+        console.print(f"[red]{len(dead)} process(es) of datahem dev are gone (pids {dead})[/red]; see its display")
+    collectors = sorted({s.collector for s in missing if s.uuid is None})
+    for kind in collectors:
+        log = logs / (f"{kind}-collector.log" if kind != "kinesis" else "kinesis-reader.log")
+        console.print(f"  not in the backup table ({kind}): see {log}")
+    if any(s.uuid for s in missing) or not collectors:
+        console.print(f"  not in their table nor the dead letters: see {logs / 'pipelines.log'}")
 
 
 def _report(state: dict, sent: list[Sent], console) -> None:
@@ -263,6 +290,7 @@ def _error(s: Sent) -> str:
 
 
 def print_query(project_dir: Path, sql: str, console) -> None:
+    """Print sql's rows as a table; DevError (one line) when the query fails."""
     from rich.table import Table
 
     rows = query(read_state(project_dir), sql)

@@ -22,6 +22,20 @@ PUBSUB_JAR_GLOB = "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 SDK_ROOTS = ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk")
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """preexec_fn of every process dev starts: the kernel sends it SIGKILL when the process that started it dies,
+    however that ends (SIGKILL, a crash, a closed terminal), so nothing outlives `datahem dev` or a test run. Linux
+    only; elsewhere a no-op (the BigQuery emulator's parent-pid watch still applies)."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,6 +93,7 @@ def pubsub_emulator(port: int | None = None) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
         cwd=data,
+        preexec_fn=die_with_parent,
     )
     try:
         wait_for_port(port, 60, proc)
@@ -90,21 +105,68 @@ def pubsub_emulator(port: int | None = None) -> Iterator[str]:
 
 
 # --- BigQuery API emulator -----------------------------------------------------------------------------------------
-# bqemulator runs in its own venv, .venv-bq/ (its pins clash with .venv's), built by `make test` from
-# requirements-bq.lock, and is started through datahem/dev/bqemulator/launch.py, which skips the DuckDB extension downloads
-# that would otherwise make it fail offline. See datahem/dev/bqemulator/README.md for what it does and does not emulate.
+# bqemulator runs in its own venv (its pins clash with .venv's), built from datahem/dev/bqemulator/requirements-bq.lock
+# (package data, so an installed datahem has it too) and started through datahem/dev/bqemulator/launch.py, which skips
+# the DuckDB extension downloads that would otherwise make it fail offline. See datahem/dev/bqemulator/README.md.
+# In a source checkout the venv is .venv-bq/ at its root (`make .venv-bq/.installed` builds the same one); an installed
+# datahem keeps it in the user's cache, one per lock file.
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BQ_VENV_PYTHON = REPO_ROOT / ".venv-bq" / "bin" / "python"
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder holding the datahem package
+BQ_LOCK = Path(__file__).resolve().parent / "bqemulator" / "requirements-bq.lock"
+BQ_LAUNCHER = Path(__file__).resolve().parent / "bqemulator" / "launch.py"
+
+
+def _bq_venv_dir() -> Path:
+    if os.environ.get("DATAHEM_BQ_VENV"):
+        return Path(os.environ["DATAHEM_BQ_VENV"])
+    if (PACKAGE_PARENT / "pyproject.toml").is_file() and (PACKAGE_PARENT / "Makefile").is_file():
+        return PACKAGE_PARENT / ".venv-bq"  # a source checkout
+    import hashlib
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "datahem" / f"venv-bq-{hashlib.sha256(BQ_LOCK.read_bytes()).hexdigest()[:12]}"
+
+
+BQ_VENV_PYTHON = _bq_venv_dir() / "bin" / "python"
 
 
 def bigquery_emulator_python() -> Path:
-    """The interpreter of .venv-bq/; a clear error (never a skip) when that venv has not been built."""
+    """The interpreter of the emulator's venv; a clear error (never a skip) when that venv has not been built."""
     if not BQ_VENV_PYTHON.is_file():
         raise FileNotFoundError(
             f"the BigQuery emulator's venv is missing ({BQ_VENV_PYTHON}); build it with `make .venv-bq/.installed` "
-            "(`make test` does it first); these tests need it and are not skipped"
+            "(`make test` does it first) or let `datahem dev` create it; these tests need it and are not skipped"
         )
+    return BQ_VENV_PYTHON
+
+
+def ensure_bigquery_emulator_python(progress=lambda line: None) -> Path:
+    """The emulator venv's interpreter, creating the venv from the lock first when it is missing (about a minute,
+    once); `progress` gets one line before that work starts."""
+    venv = BQ_VENV_PYTHON.parent.parent
+    stamp = venv / ".installed"
+    if BQ_VENV_PYTHON.is_file() and stamp.is_file():
+        return BQ_VENV_PYTHON
+    import sys
+
+    progress(f"creating the BigQuery emulator's environment in {venv} (once; about a minute)")
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+
+    def run(command: list[str]) -> None:
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"could not create the BigQuery emulator's environment ({' '.join(command)}):\n{proc.stderr[-2000:]}"
+            )
+
+    if uv:
+        run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+        run([uv, "pip", "install", "--quiet", "--python", str(BQ_VENV_PYTHON), "-r", str(BQ_LOCK)])
+    else:
+        run([sys.executable, "-m", "venv", str(venv)])
+        run([str(BQ_VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(BQ_LOCK)])
+    stamp.touch()
     return BQ_VENV_PYTHON
 
 
@@ -132,7 +194,11 @@ def _tail(log: Path, lines: int = 40) -> str:
 
 @contextlib.contextmanager
 def bigquery_emulator(
-    project: str = "demo-project", data_dir: Path | None = None, port: int | None = None, timeout: float = 60
+    project: str = "demo-project",
+    data_dir: Path | None = None,
+    port: int | None = None,
+    timeout: float = 60,
+    location: str = "US",
 ) -> Iterator[str]:
     """Start the BigQuery API emulator; yields its REST endpoint, e.g. "http://127.0.0.1:PORT".
 
@@ -145,7 +211,9 @@ def bigquery_emulator(
     work = Path(tempfile.mkdtemp(prefix="bq-emulator-"))
     log_path = work / "emulator.log"
     log = open(log_path, "wb")  # noqa: SIM115
-    command = [str(python), "-m", "datahem.dev.bqemulator.launch", "--port", str(port), "--project", project]
+    # by file path, from a scratch folder: launch.py needs only the standard library and bqemulator, and the
+    # emulator's venv must see nothing of the main venv (an installed datahem lives in its site-packages)
+    command = [str(python), str(BQ_LAUNCHER), "--port", str(port), "--project", project, "--location", location]
     # Stops the emulator even if this process is killed before the finally below runs (e.g. a CI time-out).
     command += ["--parent-pid", str(os.getpid())]
     if data_dir is not None:
@@ -158,8 +226,9 @@ def bigquery_emulator(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=REPO_ROOT,
+        cwd=work,
         env=env,
+        preexec_fn=die_with_parent,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -192,6 +261,7 @@ def child_process(
         start_new_session=True,
         cwd=cwd,
         env=env,
+        preexec_fn=die_with_parent,
     )
     try:
         yield proc

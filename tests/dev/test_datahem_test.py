@@ -43,7 +43,7 @@ def test_the_scaffold_and_the_example_project_pass(project):
 def test_every_failure_is_reported_at_its_example(project):
     path = project / EXAMPLES
     text = path.read_text()
-    text = text.replace('reason: "invalid JSON"', 'reason: "nonsense"')  # wrong reason
+    text = text.replace('reason: "unknown field"', 'reason: "nonsense"')  # wrong reason
     text = text.replace('stage: validate\n    reason: "required field missing"', "stage: transform\n    reason: x")
     text = text.replace('"viewedAt": "yesterday"', '"viewedAt": "2026-01-01T00:00:00Z"')  # now valid: a row
     text = text.replace('{"page": "/", "viewedAt": "2026-05-04T10:16:30.250Z"}', '{"page": 7}')  # valid no more
@@ -55,7 +55,7 @@ def test_every_failure_is_reported_at_its_example(project):
     assert sorted(_rules(proc.stdout)) == sorted(
         [
             (EXAMPLES, line["anonymous_visitor"], "EXAMPLE_NOT_A_ROW"),
-            (EXAMPLES, line["not_json"], "EXAMPLE_WRONG_REASON"),
+            (EXAMPLES, line["unknown_field"], "EXAMPLE_WRONG_REASON"),
             (EXAMPLES, line["missing_page"], "EXAMPLE_WRONG_STAGE"),
             (EXAMPLES, line["timestamp_not_a_date"], "EXAMPLE_NOT_REJECTED"),
         ]
@@ -67,7 +67,7 @@ def test_examples_files_are_loaded_strictly(project):
     path = project / EXAMPLES
     text = path.read_text()
     text = text.replace('why: "Every page view must name its page."', 'description: "no page"')
-    text = text.replace("    stage: parse\n", "")
+    text = text.replace('    stage: validate\n    reason: "unknown field"', '    reason: "unknown field"')
     path.write_text(text)
     item = '  - name: a\n    payload: \'{"page": "/"}\'\n'
     (project / "schemas/shop/v1/twice.examples.yaml").write_text(f"message: shop.v1.PageView\nvalid:\n{item}{item}")
