@@ -1,6 +1,6 @@
 """Start bqemulator (BigQuery REST + gRPC APIs on DuckDB) offline, for tests and local development.
 
-Run it with the interpreter of `.venv-bq/`, from the repository root (so `runtime` is importable)::
+Run it with the interpreter of `.venv-bq/`, by path from anywhere, or with -m from the repository root::
 
     .venv-bq/bin/python -m datahem.dev.bqemulator.launch --port 9050 --project demo-project [--data-dir DIR]
 
