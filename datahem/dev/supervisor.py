@@ -259,6 +259,7 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
             running = read_state(project_dir)["pid"]
         except DevError:
             running = None  # a stale file of a platform that is gone
+            _stop_leftovers(state_file, console)
         if running:
             raise DevError(f"`datahem dev` is already running for {project_dir} (pid {running}); stop it first")
     work = project_dir / ".datahem" / "dev"
@@ -388,6 +389,27 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
     except (OSError, RuntimeError) as err:  # a missing emulator, a port never opened, a child that died
         raise DevError(f"could not start (everything started so far was stopped): {err}") from err
     console.print("datahem dev: stopped everything it started")
+
+
+def _stop_leftovers(state_file: Path, console) -> None:
+    """Kill what a killed `datahem dev` left running (the kernel's parent-death signal normally saw to it already;
+    not on other systems, or for a process that was started by a child). A pid counts only if the process is still
+    the one that was started: it began before the state file was written."""
+    import psutil
+
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return
+    written = state_file.stat().st_mtime
+    for pid in state.get("children", []):
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if proc.create_time() <= written:
+                what = " ".join(Path(a).name for a in proc.cmdline()[:3])
+                proc.kill()
+                console.print(f"stopped pid {pid} left by a previous `datahem dev` ({what})")
+    state_file.unlink(missing_ok=True)
 
 
 def _descendants() -> list[int]:
