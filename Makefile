@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The BigQuery API emulator (bqemulator) lives in its own venv: its pins clash with .venv's (requirements-bq.in).
+# The BigQuery API emulator (bqemulator) lives in its own venv: its pins clash with .venv's (datahem/dev/bqemulator/requirements-bq.in).
 BQ_VENV := .venv-bq
 BQ_STAMP := $(BQ_VENV)/.installed
 BQ_PORT ?= 9050
@@ -19,9 +19,9 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # uv comes from .venv (order-only: rebuilding .venv need not reinstall this one); the venv needs no pip of its own.
-$(BQ_STAMP): requirements-bq.lock | $(STAMP)
+$(BQ_STAMP): datahem/dev/bqemulator/requirements-bq.lock | $(STAMP)
 	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(BQ_VENV)
-	$(BIN)/uv pip install --quiet --python $(BQ_VENV)/bin/python -r requirements-bq.lock
+	$(BIN)/uv pip install --quiet --python $(BQ_VENV)/bin/python -r datahem/dev/bqemulator/requirements-bq.lock
 	touch $(BQ_STAMP)
 
 # A local BigQuery API emulator for development, in the foreground (Ctrl-C stops it): make bq-emulator [BQ_PORT=9050]

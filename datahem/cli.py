@@ -255,36 +255,60 @@ def serve(kind: str, port: int, host: str, project: str) -> None:
 @click.option("--send-examples", is_flag=True, help="Send every example event to the running platform; report.")
 @click.option("--query", "sql", default=None, help="Run SQL on the running platform's BigQuery emulator.")
 @click.option("--wait", default=90.0, show_default=True, help="--send-examples: seconds to wait for the rows.")
-def dev(project: str, send_examples: bool, sql: str | None, wait: float) -> None:
+@click.option("--build", "rebuild", is_flag=True, help="Rebuild generated/ first when it is not up to date.")
+def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild: bool) -> None:
     """Run the whole platform on this machine: Pub/Sub and BigQuery emulators, collectors, moto (Kinesis) and the
-    pipelines on the DirectRunner, until Ctrl-C. With --send-examples or --query, use the one already running."""
+    pipelines on the DirectRunner, until Ctrl-C. With --send-examples or --query, use the one already running.
+    A generated/ that is not what sources.yaml and schemas/ compile to is refused (or rebuilt with --build)."""
+    from datahem.compiler import writer
+    from datahem.compiler.build import Settings
+    from datahem.compiler.build import build as run_build
+    from datahem.compiler.loader.examples import load_examples
     from datahem.dev.supervisor import DevError
 
     out = console()
+    root = Path(project)
+    base = "" if project == "." else project
     try:
         if send_examples or sql:
             from datahem.dev import client
 
-            if send_examples and not client.send_and_report(Path(project), out, wait):
-                sys.exit(1)
+            if send_examples:
+                try:
+                    examples = load_examples(root)
+                except CompileError as err:
+                    click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
+                    sys.exit(1)
+                if not client.send_and_report(root, examples, out, wait):
+                    sys.exit(1)
             if sql:
-                client.print_query(Path(project), sql, out)
+                client.print_query(root, sql, out)
             return
-        from datahem.compiler.build import load_model
-        from datahem.dev.examples import load_examples
         from datahem.dev.layout import Layout
         from datahem.dev.supervisor import run
 
+        settings = Settings(root)
         try:
-            model = load_model(Path(project))
+            model, files = run_build(settings)
+            examples = load_examples(root)
         except CompileError as err:
-            click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+            click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
             sys.exit(1)
-        examples: dict[str, str] = {}
-        for ex in load_examples(Path(project)):
+        changes = writer.diff(settings.output_dir, files)
+        if changes and not rebuild:
+            shown = ", ".join(f"generated/{c.path}" for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+            raise DevError(
+                f"generated/ is not up to date with sources.yaml and schemas/ ({len(changes)} file(s): {shown}); "
+                f"run `datahem build{' --project ' + project if base else ''}` first, or `datahem dev --build`"
+            )
+        if changes:
+            writer.write(settings.output_dir, files)
+            out.print(f"rebuilt generated/ ({len(changes)} file(s) changed)")
+        payloads: dict[str, str] = {}
+        for ex in examples:
             if ex.valid:
-                examples.setdefault(ex.message, ex.payload)
-        run(Path(project), Layout.from_model(model), examples, out)
+                payloads.setdefault(ex.message, ex.payload)
+        run(root, Layout.from_model(model), payloads, out)
     except DevError as err:
         click.echo(f"datahem dev: {err}", err=True)
         sys.exit(1)
@@ -375,6 +399,76 @@ def migrate(project, gcp_project, bigquery_endpoint, policy_tags, tables, assume
     for line in report.lines:
         click.echo(line)
     click.echo(f"{'would apply' if dry_run else 'applied'} {report.applied} migration step(s)")
+
+
+@main.command(epilog=_examples("datahem init shop", "datahem init . --name shop"))
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Project name (default: from DIRECTORY's name).")
+def init(directory: str, name: str | None) -> None:
+    """Start a project in DIRECTORY (default: here): sources.yaml with one HTTP source, a proto with its example
+    events, the pull-request and deploy workflows, .gitignore and a README. It builds with zero edits. Exit 1 when
+    DIRECTORY already holds a project (nothing is overwritten)."""
+    from datahem.compiler.vocabulary import VOCABULARY_PATH
+    from datahem.dev.scaffold import ScaffoldError, scaffold
+
+    target = Path(directory)
+    try:
+        written = scaffold(target, name, VOCABULARY_PATH)
+    except ScaffoldError as err:
+        click.echo(f"datahem init: {err}", err=True)
+        sys.exit(1)
+    for rel in written:
+        click.echo(f"  created {os.path.join(directory, rel) if directory != '.' else rel}")
+    where = "" if directory == "." else f"cd {directory} && "
+    click.echo(f"next: {where}datahem build && datahem test && datahem dev")
+
+
+@main.command("test", epilog=_examples("datahem test", "datahem test --project shop --format github"))
+@PROJECT
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATTERS)),
+    default="text",
+    show_default=True,
+    help="How to print failures (github: workflow annotations).",
+)
+def test_examples(project: str, fmt: str) -> None:
+    """Run every example event (schemas/**/*.examples.yaml) through its converter, compiled from the project as it
+    is now: valid ones must become rows, invalid ones dead letters at their declared stage with their declared
+    reason. Exit 1 on any failure, printed as path:line:col: error[EXAMPLE_...]."""
+    from datahem.compiler.build import Settings, load_model, render_all
+    from datahem.compiler.diagnostics import Diagnostic, Diagnostics
+    from datahem.compiler.loader.examples import read_examples
+    from datahem.dev import contract
+
+    base = "" if project == "." else project
+    root = Path(project)
+    diags = Diagnostics()
+    examples = read_examples(root, diags)
+    try:
+        model = load_model(root)
+        files = render_all(model, Settings(root, emitters=("registry", "pipelines")))
+    except CompileError as err:
+        diags.extend(err.diagnostics)
+        click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)
+        click.echo(f"datahem test: {len(diags)} error(s); the project does not build, no example was run", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001
+        _internal_error(exc)
+    converters = contract.load_converters(
+        {path: text for path, text in files.items() if path.startswith("pipelines/converters/")}
+    )
+    outcome = contract.run(examples, converters, files["registry/descriptor_set.binpb"])
+    diags.extend(Diagnostic(f.example.loc, f.rule_id, f.message) for f in outcome.failures)
+    if diags:
+        click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)
+        click.echo(f"datahem test: {len(diags)} failure(s) in {len(examples)} examples", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{len(examples)} examples as declared: {outcome.rows} rows, {outcome.dead_letters} dead letters "
+        f"({len({e.file for e in examples})} files)"
+    )
 
 
 @main.command("rules", epilog=_examples("datahem rules", "datahem rules FIELD_RENAMED", "datahem rules field_renamed"))

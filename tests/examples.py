@@ -1,8 +1,18 @@
-"""The example events of the project's schemas. The loader lives in datahem/dev/examples.py (shared with
-`datahem dev --send-examples`); this name is an alias of that very module, not a copy."""
+"""The example events of a project (default: the repository's example project), through the one strict loader
+datahem/compiler/loader/examples.py that `datahem test` and `datahem dev --send-examples` use too."""
 
-import sys
+from __future__ import annotations
 
-from datahem.dev import examples
+from pathlib import Path
 
-sys.modules[__name__] = examples
+from datahem.compiler.loader import examples as _loader
+from datahem.compiler.loader.examples import STAGES, Example
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_examples(root: Path = ROOT) -> list[Example]:
+    return _loader.load_examples(root)
+
+
+__all__ = ["STAGES", "Example", "load_examples"]

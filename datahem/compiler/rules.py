@@ -94,6 +94,23 @@ CLOUD_NAME_INVALID = rule(
     "and unique; each environment needs its own GCP project.",
     "infra",
 )
+
+# example events (schemas/**/*.examples.yaml): reported by `datahem test`, not by `datahem build`
+EXAMPLE_DUPLICATE_NAME = rule("EXAMPLE_DUPLICATE_NAME", "Example names must be unique within their file.", "examples")
+EXAMPLE_UNKNOWN_MESSAGE = rule(
+    "EXAMPLE_UNKNOWN_MESSAGE", "An examples file must name a message that has a table and a converter.", "examples"
+)
+EXAMPLE_NOT_A_ROW = rule("EXAMPLE_NOT_A_ROW", "A valid example must become a row through its converter.", "examples")
+EXAMPLE_NOT_REJECTED = rule(
+    "EXAMPLE_NOT_REJECTED", "An invalid example must become a dead letter, not a row.", "examples"
+)
+EXAMPLE_WRONG_STAGE = rule(
+    "EXAMPLE_WRONG_STAGE", "An invalid example must be rejected at its declared stage.", "examples"
+)
+EXAMPLE_WRONG_REASON = rule(
+    "EXAMPLE_WRONG_REASON", "An invalid example's dead-letter error must contain its declared reason.", "examples"
+)
+
 # schema evolution: compatibility rules, comparing the project with the baseline (the committed generated/, or
 # `--against`). Each has a category (wire, json, bigquery, access), the classification of what it finds (safe: nothing
 # to do; migration: a schema change that keeps the data, emitted under generated/bigquery/migrations/; breaking: a

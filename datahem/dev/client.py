@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from datahem.dev.examples import Example, load_examples
 from datahem.dev.layout import Layout, SourceLayout
 from datahem.dev.sns_local import signed_notification
-from datahem.dev.supervisor import read_state
+from datahem.dev.supervisor import DevError, read_state
 from datahem.runtime.bigquery import bigquery_client
 
 
@@ -35,7 +34,7 @@ class Sent:
     """One example and what became of it."""
 
     source: SourceLayout
-    example: Example
+    example: object  # datahem.compiler.loader.examples.Example (duck-typed: dev does not import the compiler)
     collector: str
     status: str  # "accepted", or why it was not sent / was refused
     sent_at: float = 0.0
@@ -48,10 +47,19 @@ class Sent:
 
 
 def query(state: dict, sql: str) -> list[dict]:
+    """Rows of sql on the running platform's BigQuery emulator, in the project's location; DevError (one line) when
+    BigQuery refuses the query."""
+    from google.api_core import exceptions
     from google.cloud import bigquery
 
     client = bigquery_client(state["layout"]["gcp_project"], state["endpoints"]["bigquery"])
-    return [dict(r.items()) for r in client.query(sql, retry=bigquery.DEFAULT_RETRY.with_deadline(30)).result()]
+    location = state["layout"].get("location", "US")
+    try:
+        job = client.query(sql, location=location, retry=bigquery.DEFAULT_RETRY.with_deadline(30))
+        return [dict(r.items()) for r in job.result()]
+    except exceptions.GoogleAPIError as err:
+        text = getattr(err, "message", None) or str(err)
+        raise DevError(f"query failed: {' '.join(str(text).split())}") from None
 
 
 def _flat_strings(payload: str) -> dict[str, str] | None:
@@ -81,7 +89,7 @@ def _sign(auth: dict, body: bytes, secret: str) -> str:
     return auth.get("prefix", "") + text
 
 
-def send_http(state: dict, source: SourceLayout, ex: Example) -> Sent:
+def send_http(state: dict, source: SourceLayout, ex) -> Sent:
     routes = json.loads((Path(state["routing_dir"]) / "http.json").read_text())["routes"]
     route = next(r for r in routes if r["source"] == source.name)
     if route["format"] in ("ua", "form"):
@@ -105,7 +113,7 @@ def send_http(state: dict, source: SourceLayout, ex: Example) -> Sent:
     return Sent(source, ex, "http", "accepted" if status < 300 else f"refused by the collector: HTTP {status}", t)
 
 
-def send_sns(state: dict, source: SourceLayout, ex: Example) -> Sent:
+def send_sns(state: dict, source: SourceLayout, ex) -> Sent:
     doc = json.loads((Path(state["routing_dir"]) / "sns.json").read_text())
     name, route = next((k, r) for k, r in doc["routes"].items() if r["source"] == source.name)
     with_array = ex.payload.lstrip().startswith("[")
@@ -123,7 +131,7 @@ def send_sns(state: dict, source: SourceLayout, ex: Example) -> Sent:
     return sent
 
 
-def send_kinesis(state: dict, source: SourceLayout, ex: Example, clients: dict) -> Sent:
+def send_kinesis(state: dict, source: SourceLayout, ex, clients: dict) -> Sent:
     import boto3
 
     from datahem.runtime.collectors.kinesis.publish import RECORD_NAMESPACE
@@ -155,10 +163,9 @@ SENDERS = {
 }
 
 
-def send_examples(state: dict, project_dir: Path) -> list[Sent]:
+def send_examples(state: dict, examples: list) -> list[Sent]:
     """Send every example of every source through its collector; returns what was sent and how it was answered."""
     layout = Layout.from_json(state["layout"])
-    examples = load_examples(project_dir)
     clients: dict = {}
     out = []
     for source in layout.sources:
@@ -220,10 +227,11 @@ def collect(state: dict, sent: list[Sent], timeout: float) -> bool:
         time.sleep(1)
 
 
-def send_and_report(project_dir: Path, console, timeout: float) -> bool:
-    """Send every example, wait for them, print what arrived; False when something did not arrive in time."""
+def send_and_report(project_dir: Path, examples: list, console, timeout: float) -> bool:
+    """Send every example (the CLI loads them: datahem.compiler.loader.examples), wait for them, print what arrived;
+    False when something did not arrive in time."""
     state = read_state(project_dir)
-    sent = send_examples(state, project_dir)
+    sent = send_examples(state, examples)
     accepted = [s for s in sent if s.accepted]
     console.print(f"sent {len(sent)} example events; {len(accepted)} accepted by their collectors")
     for s in sent:
@@ -234,7 +242,25 @@ def send_and_report(project_dir: Path, console, timeout: float) -> bool:
     if not complete:
         missing = [f"{s.source.name}/{s.example.name}" for s in accepted if not s.arrived]
         console.print(f"[red]not arrived within {timeout:.0f}s:[/red] {', '.join(missing)}")
+        _name_logs(state, [s for s in accepted if not s.arrived], console)
     return complete
+
+
+def _name_logs(state: dict, missing: list[Sent], console) -> None:
+    """Where to look: an event missing from the backup table never left its collector or Pub/Sub; one in the backup
+    table but in neither its table nor the dead letters is stuck in the pipelines."""
+    import psutil
+
+    logs = Path(state["logs"])
+    dead = [p for p in state.get("children", []) if not psutil.pid_exists(p)]
+    if dead:
+        console.print(f"[red]{len(dead)} process(es) of datahem dev are gone (pids {dead})[/red]; see its display")
+    collectors = sorted({s.collector for s in missing if s.uuid is None})
+    for kind in collectors:
+        log = logs / (f"{kind}-collector.log" if kind != "kinesis" else "kinesis-reader.log")
+        console.print(f"  not in the backup table ({kind}): see {log}")
+    if any(s.uuid for s in missing) or not collectors:
+        console.print(f"  not in their table nor the dead letters: see {logs / 'pipelines.log'}")
 
 
 def _report(state: dict, sent: list[Sent], console) -> None:
@@ -264,6 +290,7 @@ def _error(s: Sent) -> str:
 
 
 def print_query(project_dir: Path, sql: str, console) -> None:
+    """Print sql's rows as a table; DevError (one line) when the query fails."""
     show_rows(query(read_state(project_dir), sql), console)
 
 

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from datahem.compiler.tempdirs import child_command
+
 PUBSUB_JAR_GLOB = "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 SDK_ROOTS = ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk")
 
@@ -74,7 +76,7 @@ def pubsub_emulator(port: int | None = None) -> Iterator[str]:
     data = tempfile.mkdtemp(prefix="pubsub-emulator-")
     log = open(Path(data) / "emulator.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [java, "-jar", str(jar), "--host=127.0.0.1", f"--port={port}"],
+        child_command([java, "-jar", str(jar), "--host=127.0.0.1", f"--port={port}"]),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -90,21 +92,68 @@ def pubsub_emulator(port: int | None = None) -> Iterator[str]:
 
 
 # --- BigQuery API emulator -----------------------------------------------------------------------------------------
-# bqemulator runs in its own venv, .venv-bq/ (its pins clash with .venv's), built by `make test` from
-# requirements-bq.lock, and is started through datahem/dev/bqemulator/launch.py, which skips the DuckDB extension downloads
-# that would otherwise make it fail offline. See datahem/dev/bqemulator/README.md for what it does and does not emulate.
+# bqemulator runs in its own venv (its pins clash with .venv's), built from datahem/dev/bqemulator/requirements-bq.lock
+# (package data, so an installed datahem has it too) and started through datahem/dev/bqemulator/launch.py, which skips
+# the DuckDB extension downloads that would otherwise make it fail offline. See datahem/dev/bqemulator/README.md.
+# In a source checkout the venv is .venv-bq/ at its root (`make .venv-bq/.installed` builds the same one); an installed
+# datahem keeps it in the user's cache, one per lock file.
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BQ_VENV_PYTHON = REPO_ROOT / ".venv-bq" / "bin" / "python"
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder holding the datahem package
+BQ_LOCK = Path(__file__).resolve().parent / "bqemulator" / "requirements-bq.lock"
+BQ_LAUNCHER = Path(__file__).resolve().parent / "bqemulator" / "launch.py"
+
+
+def _bq_venv_dir() -> Path:
+    if os.environ.get("DATAHEM_BQ_VENV"):
+        return Path(os.environ["DATAHEM_BQ_VENV"])
+    if (PACKAGE_PARENT / "pyproject.toml").is_file() and (PACKAGE_PARENT / "Makefile").is_file():
+        return PACKAGE_PARENT / ".venv-bq"  # a source checkout
+    import hashlib
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "datahem" / f"venv-bq-{hashlib.sha256(BQ_LOCK.read_bytes()).hexdigest()[:12]}"
+
+
+BQ_VENV_PYTHON = _bq_venv_dir() / "bin" / "python"
 
 
 def bigquery_emulator_python() -> Path:
-    """The interpreter of .venv-bq/; a clear error (never a skip) when that venv has not been built."""
+    """The interpreter of the emulator's venv; a clear error (never a skip) when that venv has not been built."""
     if not BQ_VENV_PYTHON.is_file():
         raise FileNotFoundError(
             f"the BigQuery emulator's venv is missing ({BQ_VENV_PYTHON}); build it with `make .venv-bq/.installed` "
-            "(`make test` does it first); these tests need it and are not skipped"
+            "(`make test` does it first) or let `datahem dev` create it; these tests need it and are not skipped"
         )
+    return BQ_VENV_PYTHON
+
+
+def ensure_bigquery_emulator_python(progress=lambda line: None) -> Path:
+    """The emulator venv's interpreter, creating the venv from the lock first when it is missing (about a minute,
+    once); `progress` gets one line before that work starts."""
+    venv = BQ_VENV_PYTHON.parent.parent
+    stamp = venv / ".installed"
+    if BQ_VENV_PYTHON.is_file() and stamp.is_file():
+        return BQ_VENV_PYTHON
+    import sys
+
+    progress(f"creating the BigQuery emulator's environment in {venv} (once; about a minute)")
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+
+    def run(command: list[str]) -> None:
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"could not create the BigQuery emulator's environment ({' '.join(command)}):\n{proc.stderr[-2000:]}"
+            )
+
+    if uv:
+        run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+        run([uv, "pip", "install", "--quiet", "--python", str(BQ_VENV_PYTHON), "-r", str(BQ_LOCK)])
+    else:
+        run([sys.executable, "-m", "venv", str(venv)])
+        run([str(BQ_VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(BQ_LOCK)])
+    stamp.touch()
     return BQ_VENV_PYTHON
 
 
@@ -132,7 +181,11 @@ def _tail(log: Path, lines: int = 40) -> str:
 
 @contextlib.contextmanager
 def bigquery_emulator(
-    project: str = "demo-project", data_dir: Path | None = None, port: int | None = None, timeout: float = 60
+    project: str = "demo-project",
+    data_dir: Path | None = None,
+    port: int | None = None,
+    timeout: float = 60,
+    location: str = "US",
 ) -> Iterator[str]:
     """Start the BigQuery API emulator; yields its REST endpoint, e.g. "http://127.0.0.1:PORT".
 
@@ -145,7 +198,9 @@ def bigquery_emulator(
     work = Path(tempfile.mkdtemp(prefix="bq-emulator-"))
     log_path = work / "emulator.log"
     log = open(log_path, "wb")  # noqa: SIM115
-    command = [str(python), "-m", "datahem.dev.bqemulator.launch", "--port", str(port), "--project", project]
+    # by file path, from a scratch folder: launch.py needs only the standard library and bqemulator, and the
+    # emulator's venv must see nothing of the main venv (an installed datahem lives in its site-packages)
+    command = [str(python), str(BQ_LAUNCHER), "--port", str(port), "--project", project, "--location", location]
     # Stops the emulator even if this process is killed before the finally below runs (e.g. a CI time-out).
     command += ["--parent-pid", str(os.getpid())]
     if data_dir is not None:
@@ -153,12 +208,12 @@ def bigquery_emulator(
     # The child must see only .venv-bq: drop what would point it at the main venv's packages.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     proc = subprocess.Popen(
-        command,
+        child_command(command),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=REPO_ROOT,
+        cwd=work,
         env=env,
     )
     try:
@@ -185,7 +240,7 @@ def child_process(
     """
     log = open(log_path, "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        command,
+        child_command(command),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

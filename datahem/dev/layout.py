@@ -36,6 +36,7 @@ class Layout:
     sources: tuple[SourceLayout, ...]
     backup_table: str
     dead_letter_table: str
+    location: str = "US"  # the project's bigquery.location: datasets are created and queried there
 
     @classmethod
     def from_model(cls, model, gcp_project: str = GCP_PROJECT) -> Layout:
@@ -53,6 +54,7 @@ class Layout:
             ),
             backup_table=f"{model.backup_table.dataset}.{model.backup_table.name}",
             dead_letter_table=f"{model.dead_letter_table.dataset}.{model.dead_letter_table.name}",
+            location=model.bigquery.location,
         )
 
     def to_json(self) -> dict:
@@ -67,4 +69,5 @@ class Layout:
             sources=tuple(SourceLayout(**s) for s in doc["sources"]),
             backup_table=doc["backup_table"],
             dead_letter_table=doc["dead_letter_table"],
+            location=doc.get("location", "US"),
         )

@@ -120,7 +120,9 @@ def create_tables(endpoint: str, layout: Layout, generated: Path) -> int:
 
     client = bigquery_client(layout.gcp_project, endpoint)
     for dataset in sorted({t.split(".")[0] for t in layout.tables}):
-        client.create_dataset(bigquery.Dataset(f"{layout.gcp_project}.{dataset}"), exists_ok=True)
+        ds = bigquery.Dataset(f"{layout.gcp_project}.{dataset}")
+        ds.location = layout.location
+        client.create_dataset(ds, exists_ok=True)
     for table in layout.tables:
         dataset, name = table.split(".")
         doc = json.loads((generated / "bigquery" / dataset / f"{name}.schema.json").read_text())
@@ -257,6 +259,7 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
             running = read_state(project_dir)["pid"]
         except DevError:
             running = None  # a stale file of a platform that is gone
+            _stop_leftovers(state_file, console)
         if running:
             raise DevError(f"`datahem dev` is already running for {project_dir} (pid {running}); stop it first")
     work = project_dir / ".datahem" / "dev"
@@ -269,6 +272,7 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _raise_interrupt)
     endpoints: dict[str, str] = {}
+    components: dict[int, tuple[str, Path | None]] = {}  # pid -> (what it is, its log)
     try:
         with contextlib.ExitStack() as stack:
             try:
@@ -286,14 +290,18 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
 
                 t0 = time.monotonic()
                 status.update("BigQuery emulator")
-                bq = stack.enter_context(emulators.bigquery_emulator(project=layout.gcp_project))
+                emulators.ensure_bigquery_emulator_python(lambda line: console.print(f"[yellow]…[/yellow] {line}"))
+                bq = stack.enter_context(
+                    emulators.bigquery_emulator(project=layout.gcp_project, location=layout.location)
+                )
                 n = create_tables(bq, layout, project_dir / "generated")
                 endpoints["bigquery"] = bq
                 step(f"BigQuery emulator on {bq}: {n} tables", t0)
 
                 t0 = time.monotonic()
                 status.update("moto (Kinesis) and the SNS certificate server")
-                moto_url, _ = stack.enter_context(emulators.moto_server(logs / "moto.log"))
+                moto_url, moto = stack.enter_context(emulators.moto_server(logs / "moto.log"))
+                components[moto.pid] = ("moto (Kinesis)", logs / "moto.log")
                 streams = create_streams(moto_url, routing)
                 sns_local = stack.enter_context(certificate_server(work / "sns"))
                 metadata = stack.enter_context(metadata_server())
@@ -325,6 +333,7 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                     command += ["--project", str(project_dir)]
                     log = logs / f"{kind.name}-collector.log"
                     proc = stack.enter_context(emulators.child_process(command, log, env))
+                    components[proc.pid] = (f"{kind.label} collector", log)
                     emulators.wait_for_port(port, 60, proc)
                     endpoints[kind.name] = f"http://127.0.0.1:{port}"
                 step(", ".join(f"{k.label} collector on {endpoints[k.name]}" for k in served), t0)
@@ -336,12 +345,14 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                         command = [python, "-m", kind.dev.reader_module, "--routing-dir", str(routing)]
                         command += ["--runner=DirectRunner"]
                         log = logs / f"{kind.name}-reader.log"
-                        stack.enter_context(emulators.child_process(command, log, env, project_dir))
+                        reader = stack.enter_context(emulators.child_process(command, log, env, project_dir))
+                        components[reader.pid] = (f"{kind.label} reader", log)
                 pipelines_log = logs / "pipelines.log"
                 command = [python, "-m", "datahem.dev.pipelines", "--project-dir", str(project_dir)]
                 command += ["--gcp-project", layout.gcp_project, "--bigquery-endpoint", bq]
                 command += [s.name for s in layout.sources]
                 proc = stack.enter_context(emulators.child_process(command, pipelines_log, env, project_dir))
+                components[proc.pid] = ("pipelines", pipelines_log)
                 _wait_for_line(pipelines_log, "pipelines running", proc, 180)
                 step(f"{len(layout.sources)} source pipelines and the backup pipeline on the DirectRunner", t0)
                 status.stop()
@@ -368,7 +379,7 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                 print(
                     f"{READY_MARK} {json.dumps({'state': str(state_file), 'seconds': round(seconds, 2)})}", flush=True
                 )
-                _wait(console)
+                _wait(console, components)
             except KeyboardInterrupt:
                 console.print("datahem dev: stopping")
             finally:
@@ -380,24 +391,66 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
     console.print("datahem dev: stopped everything it started")
 
 
+def _stop_leftovers(state_file: Path, console) -> None:
+    """Kill what a killed `datahem dev` left running (the kernel's parent-death signal normally saw to it already;
+    not on other systems, or for a process that was started by a child). A pid counts only if the process is still
+    the one that was started: it began before the state file was written."""
+    import psutil
+
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return
+    written = state_file.stat().st_mtime
+    for pid in state.get("children", []):
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if proc.create_time() <= written:
+                what = " ".join(Path(a).name for a in proc.cmdline()[:3])
+                proc.kill()
+                console.print(f"stopped pid {pid} left by a previous `datahem dev` ({what})")
+    state_file.unlink(missing_ok=True)
+
+
 def _descendants() -> list[int]:
     import psutil
 
     return sorted(p.pid for p in psutil.Process().children(recursive=True))
 
 
-def _wait(console) -> None:
-    """Until SIGINT/SIGTERM (raised here as KeyboardInterrupt); say so when a child exits on its own."""
+def _wait(console, components: dict[int, tuple[str, Path | None]]) -> None:
+    """Until SIGINT/SIGTERM (raised here as KeyboardInterrupt); when a child exits on its own, say which one, how,
+    and where its log is (the rest keeps running: Ctrl-C, fix, start again)."""
     import psutil
 
     watched = {p.pid: p for p in psutil.Process().children()}
+    for pid, proc in watched.items():
+        if pid not in components:  # the emulators: named by their command, their logs are in a temporary folder
+            with contextlib.suppress(psutil.Error):
+                components[pid] = (" ".join(Path(a).name for a in proc.cmdline()[:3]), None)
     reported: set[int] = set()
     while True:
         time.sleep(1)
         for pid, proc in watched.items():
-            if pid not in reported and not proc.is_running():
+            if pid in reported:
+                continue
+            try:
+                gone = not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                gone = True
+            if gone:
                 reported.add(pid)
-                console.print(f"[red]a process of datahem dev exited on its own (pid {pid}); see the logs[/red]")
+                name, log = components.get(pid, (f"pid {pid}", None))
+                where = f"; its log: {log}" if log else ""
+                last = _last_line(log) if log else ""
+                console.print(f"[red]✗ {name} stopped on its own (pid {pid}){where}[/red]", soft_wrap=True)
+                if last:
+                    console.print(f"  {last}", markup=False, highlight=False)
+
+
+def _last_line(log: Path) -> str:
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
 
 
 def _print_ready(console, state: dict, routing: Path, examples: dict[str, str], layout: Layout) -> None:

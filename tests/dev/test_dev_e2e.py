@@ -25,10 +25,10 @@ from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransp
 
 from datahem.dev import client
 from datahem.dev.emulators import stop_group
-from datahem.dev.examples import load_examples
 from datahem.dev.layout import Layout
 from datahem.dev.supervisor import READY_MARK
 from tests.conftest import DATAHEM, ROOT, copy_project
+from tests.examples import load_examples
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 METADATA_COLUMNS = ("_uuid", "_source", "_attributes", "_received_at", "_publish_time")
@@ -103,7 +103,7 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
         probes.append(p)
 
     # --- every example through its collector ---
-    sent = client.send_examples(state, project)
+    sent = client.send_examples(state, examples)
     t0 = time.monotonic()
     complete = client.collect(state, [*probes, *sent], 120)
     print(f"[datahem dev] {len(sent)} examples sent; all stored after {time.monotonic() - t0:.1f}s")

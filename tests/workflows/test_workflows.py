@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from datahem.deploy.dataflow_update import update_commands
-from tests.conftest import ROOT
+from tests.conftest import ROOT, invoke_datahem
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 LINTER = ROOT / "tests" / "workflows" / "actionlint"
@@ -60,6 +60,20 @@ def test_actionlint_finds_nothing_in_the_workflows():
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert [f.name for f in files] == ["deploy.yml", "pull-request.yml"]
     assert actionlint(*files) == []
+
+
+def test_actionlint_finds_nothing_in_the_workflows_datahem_init_writes(tmp_path):
+    """A team's project installs datahem with pip: its workflows use no make target and run `datahem test`."""
+    invoke_datahem("init", "--name", "shop", cwd=tmp_path, check=True)
+    files = sorted((tmp_path / ".github" / "workflows").glob("*.yml"))
+    assert [f.name for f in files] == ["deploy.yml", "pull-request.yml"]
+    assert actionlint(*files) == []
+    for f in files:
+        (job,) = yaml.safe_load(f.read_text())["jobs"].values()
+        steps = [s.get("run", "") for s in job["steps"]]
+        assert any("pip install --quiet -r requirements.txt" in r for r in steps), f.name
+        assert any(r.strip() == ".venv/bin/datahem test" for r in steps), f.name
+        assert not any("make " in r for r in steps), f.name
 
 
 def test_actionlint_really_lints(tmp_path):

@@ -1,6 +1,6 @@
 """Start bqemulator (BigQuery REST + gRPC APIs on DuckDB) offline, for tests and local development.
 
-Run it with the interpreter of `.venv-bq/`, from the repository root (so `runtime` is importable)::
+Run it with the interpreter of `.venv-bq/`, by path from anywhere, or with -m from the repository root::
 
     .venv-bq/bin/python -m datahem.dev.bqemulator.launch --port 9050 --project demo-project [--data-dir DIR]
 
@@ -82,6 +82,24 @@ def patch_bqemulator() -> None:
     geography._ensure_conv_conn = _refuse_geography
 
 
+def patch_location(location: str) -> None:
+    """bqemulator has no locations: its not-found errors always say "in location US". Say the project's location
+    (`bigquery.location`, where `datahem dev` creates the datasets) instead, so a message never names another one."""
+    from bqemulator.jobs import error_mapper, executor
+
+    original = error_mapper.translate_runtime_error
+
+    def translate_runtime_error(*args: Any, **kwargs: Any) -> Any:
+        err = original(*args, **kwargs)
+        if "in location US" in getattr(err, "message", ""):
+            err.message = err.message.replace("in location US", f"in location {location}")
+            err.args = (err.message,)
+        return err
+
+    error_mapper.translate_runtime_error = translate_runtime_error
+    executor.translate_runtime_error = translate_runtime_error
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m datahem.dev.bqemulator.launch",
@@ -101,6 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="keep datasets and tables in DIR/bqemulator.duckdb across restarts (default: in memory, lost on exit)",
     )
+    parser.add_argument("--location", default="US", help="the location errors name (default US)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
         "--parent-pid",
@@ -169,6 +188,8 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     patch_bqemulator()
+    if args.location != "US":
+        patch_location(args.location)
     asyncio.run(serve(settings_from(args), args.parent_pid))
 
 

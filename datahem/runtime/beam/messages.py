@@ -4,12 +4,27 @@ and never clash with other protobuf users in the same process."""
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parents[3] / "generated" / "registry" / "descriptor_set.binpb"
+REGISTRY = Path("registry") / "descriptor_set.binpb"  # inside a project's generated/
+# Where the pipeline image puts it: /template/generated/ next to /template/datahem/ (generated/pipelines/Dockerfile);
+# in a source checkout, the repository's own example. Pipelines of another project use default_descriptor_set().
+DEFAULT_DESCRIPTOR_SET = Path(__file__).resolve().parents[3] / "generated" / REGISTRY
+
+
+def default_descriptor_set() -> Path:
+    """The registry of the project whose pipelines run in this process: next to the imported `generated` package
+    (the generated pipeline modules import it), else ./generated/, else DEFAULT_DESCRIPTOR_SET."""
+    generated = sys.modules.get("generated")
+    for folder in [*getattr(generated, "__path__", []), "generated"]:
+        candidate = Path(folder) / REGISTRY
+        if candidate.is_file():
+            return candidate.resolve()
+    return DEFAULT_DESCRIPTOR_SET
 
 
 @cache

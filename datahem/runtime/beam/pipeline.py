@@ -26,7 +26,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from datahem.runtime.beam import rows
 from datahem.runtime.beam.convert import TRANSFORM, Context, Reject
 from datahem.runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.runtime.beam.messages import default_descriptor_set, message_class
 
 DEAD, PROCESSED = "dead_letter", "processed"
 
@@ -49,7 +49,11 @@ class DataHemOptions(PipelineOptions):
         parser.add_argument("--subscription", default=None, help="Full subscription path (default from the spec).")
         parser.add_argument("--bigquery_endpoint", default=None, help="BigQuery API endpoint (emulators).")
         parser.add_argument("--dead_letter_table", default=None, help="dataset.table (default from the spec).")
-        parser.add_argument("--descriptor_set", default=str(DEFAULT_DESCRIPTOR_SET))
+        parser.add_argument(
+            "--descriptor_set",
+            default=None,
+            help="Registry file (default: generated/registry/ of the pipeline's project).",
+        )
         parser.add_argument(
             "--secret_source",
             default="secret-manager",
@@ -195,7 +199,9 @@ class SourcePipeline(beam.PTransform):
             messages | "KeyByUuid" >> beam.Map(_uuid_key) | "Dedupe" >> beam.ParDo(FirstOfUuid(opts.dedupe_seconds))
         )
         converted = unique | "Convert" >> beam.ParDo(
-            ConvertFn(spec, self.convert, opts.descriptor_set, opts.secret_source, project)
+            ConvertFn(
+                spec, self.convert, opts.descriptor_set or str(default_descriptor_set()), opts.secret_source, project
+            )
         ).with_outputs(DEAD, PROCESSED, main="rows")
         written = converted.rows | "WriteRows" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(
             FAILED, main="ok"

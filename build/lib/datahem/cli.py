@@ -1,0 +1,372 @@
+"""The `datahem` command line. Exit codes: 0 success, 1 user error (diagnostics printed), 2 usage error,
+3 internal error (a bug in datahem, never caused by input)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from datahem.compiler import rules as _rules  # noqa: F401  (registers the rules)
+from datahem.compiler.diagnostics import FORMATTERS, RULES, CompileError
+from datahem.compiler.sources import KINDS
+
+PROJECT = click.option(
+    "--project",
+    "project",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Project directory holding sources.yaml and schemas/.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """DataHem: compile protobuf schemas and sources.yaml into an event-data platform on Google Cloud."""
+
+
+def _internal_error(exc: BaseException) -> None:
+    if os.environ.get("DATAHEM_DEBUG"):
+        traceback.print_exc()
+    click.echo(
+        f"datahem: internal error (a bug in datahem, not in your project): {type(exc).__name__}: {exc}\n"
+        "rerun with DATAHEM_DEBUG=1 for the traceback and report it",
+        err=True,
+    )
+    sys.exit(3)
+
+
+@main.command()
+@PROJECT
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 and list the files that would change.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATTERS)),
+    default="text",
+    show_default=True,
+    help="How to print diagnostics (github: workflow annotations).",
+)
+@click.option(
+    "--against",
+    default=None,
+    help="Compare with this baseline instead of generated/: a git ref (e.g. origin/main) or a directory. Its "
+    "migrations are carried over and this build's changes become one new migration.",
+)
+def build(project: str, check: bool, fmt: str, against: str | None) -> None:
+    """Compile PROJECT into PROJECT/generated/ (atomically; nothing is written on error)."""
+    from datahem.compiler import writer
+    from datahem.compiler.build import Settings
+    from datahem.compiler.build import build as run_build
+    from datahem.compiler.evolution.tree import BaselineError
+
+    settings = Settings(Path(project), against=against)
+    started = time.perf_counter()
+    try:
+        _, files = run_build(settings)
+    except CompileError as err:
+        click.echo(FORMATTERS[fmt](err.diagnostics, "" if project == "." else project), nl=False)
+        click.echo(f"datahem: {len(err.diagnostics)} error(s); nothing was written", err=True)
+        sys.exit(1)
+    except BaselineError as err:
+        raise click.BadParameter(str(err), param_hint="--against") from err
+    except Exception as exc:  # noqa: BLE001
+        _internal_error(exc)
+    out = settings.output_dir
+    if check:
+        changes = writer.diff(out, files)
+        if changes:
+            for c in changes:
+                click.echo(f"{c.status}: {os.path.join(project, 'generated', c.path)}")
+            click.echo("datahem: generated/ is not up to date; run `datahem build`", err=True)
+            sys.exit(1)
+        click.echo(f"generated/ is up to date ({len(files)} files)")
+        return
+    changes = writer.write(out, files)
+    elapsed = time.perf_counter() - started
+    click.echo(f"built {len(files)} files in {elapsed:.2f}s ({len(changes)} changed)")
+    for c in changes:
+        click.echo(f"  {c.status}: generated/{c.path}")
+
+
+@main.command()
+@PROJECT
+@click.option("--source", "source_name", required=True, help="Source whose topic receives the replayed events.")
+@click.option("--query", "sql", required=True, help="SQL over the backup table selecting `payload` and `attributes`.")
+@click.option("--gcp-project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="GCP project of the run.")
+@click.option("--bigquery-endpoint", default=None, help="BigQuery API endpoint (local emulator).")
+@click.option("--runner", default="DirectRunner", show_default=True, help="Beam runner, e.g. DataflowRunner.")
+@click.argument("beam_args", nargs=-1, type=click.UNPROCESSED)
+def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, beam_args) -> None:
+    """Replay events from the backup table to SOURCE's topic with backfill=true and their original uuid."""
+    from datahem.compiler.build import load_model
+    from datahem.runtime.beam.backfill import run
+
+    try:
+        model = load_model(Path(project))
+    except CompileError as err:
+        click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+        sys.exit(1)
+    source = next((s for s in model.sources if s.name == source_name), None)
+    if source is None:
+        names = ", ".join(s.name for s in model.sources)
+        raise click.BadParameter(f"no source named {source_name!r}; sources: {names}", param_hint="--source")
+    argv = [f"--project={gcp_project}", f"--runner={runner}", *beam_args]
+    count = run(sql, source.table.topic, argv, bigquery_endpoint)
+    click.echo(f"replayed {count} events to topic {source.table.topic} with backfill=true")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice([k.name for k in KINDS.values() if k.dev.serve]))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@PROJECT
+def serve(kind: str, port: int, host: str, project: str) -> None:
+    """Run the KIND collector locally with PROJECT's generated routing tables.
+
+    Publishes to the Pub/Sub project named by GOOGLE_CLOUD_PROJECT, or to the emulator when PUBSUB_EMULATOR_HOST
+    is set (its missing topics are created). Exit 1 when the routing table or the environment is unusable.
+    """
+    from datahem.runtime.collectors.errors import CollectorConfigError
+    from datahem.runtime.collectors.serve import serve as run_collector
+
+    try:
+        run_collector(kind, Path(project), host=host, port=port)
+    except CollectorConfigError as err:
+        click.echo(f"datahem serve {kind}: cannot start: {err}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@PROJECT
+@click.option("--send-examples", is_flag=True, help="Send every example event to the running platform; report.")
+@click.option("--query", "sql", default=None, help="Run SQL on the running platform's BigQuery emulator.")
+@click.option("--wait", default=90.0, show_default=True, help="--send-examples: seconds to wait for the rows.")
+@click.option("--build", "rebuild", is_flag=True, help="Rebuild generated/ first when it is not up to date.")
+def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild: bool) -> None:
+    """Run the whole platform on this machine: Pub/Sub and BigQuery emulators, collectors, moto (Kinesis) and the
+    pipelines on the DirectRunner, until Ctrl-C. With --send-examples or --query, use the one already running.
+    A generated/ that is not what sources.yaml and schemas/ compile to is refused (or rebuilt with --build)."""
+    from rich.console import Console
+
+    from datahem.compiler import writer
+    from datahem.compiler.build import Settings
+    from datahem.compiler.build import build as run_build
+    from datahem.compiler.loader.examples import load_examples
+    from datahem.dev.supervisor import DevError
+
+    console = Console(highlight=False)
+    root = Path(project)
+    base = "" if project == "." else project
+    try:
+        if send_examples or sql:
+            from datahem.dev import client
+
+            if send_examples:
+                try:
+                    examples = load_examples(root)
+                except CompileError as err:
+                    click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
+                    sys.exit(1)
+                if not client.send_and_report(root, examples, console, wait):
+                    sys.exit(1)
+            if sql:
+                client.print_query(root, sql, console)
+            return
+        from datahem.dev.layout import Layout
+        from datahem.dev.supervisor import run
+
+        settings = Settings(root)
+        try:
+            model, files = run_build(settings)
+            examples = load_examples(root)
+        except CompileError as err:
+            click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
+            sys.exit(1)
+        changes = writer.diff(settings.output_dir, files)
+        if changes and not rebuild:
+            shown = ", ".join(f"generated/{c.path}" for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+            raise DevError(
+                f"generated/ is not up to date with sources.yaml and schemas/ ({len(changes)} file(s): {shown}); "
+                f"run `datahem build{' --project ' + project if base else ''}` first, or `datahem dev --build`"
+            )
+        if changes:
+            writer.write(settings.output_dir, files)
+            console.print(f"rebuilt generated/ ({len(changes)} file(s) changed)")
+        payloads: dict[str, str] = {}
+        for ex in examples:
+            if ex.valid:
+                payloads.setdefault(ex.message, ex.payload)
+        run(root, Layout.from_model(model), payloads, console)
+    except DevError as err:
+        click.echo(f"datahem dev: {err}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@PROJECT
+@click.option(
+    "--against",
+    default=None,
+    help="Baseline: a git ref (e.g. origin/main) or a directory (a project, or a generated/ tree). "
+    "Default: HEAD in a git work tree, else the project's generated/.",
+)
+@click.option("--fail-on-breaking", is_flag=True, help="Exit 1 when a breaking change is not accepted.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True, help="Output."
+)
+def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) -> None:
+    """Print what the change since AGAINST does, as Markdown for a pull-request comment: breaking and access changes
+    first, then tables, migrations, routes, Dataflow jobs and Terraform resources."""
+    from datahem.compiler.evolution.plan import as_json, make_plan, markdown
+    from datahem.compiler.evolution.tree import BaselineError
+
+    try:
+        result = make_plan(Path(project), against)
+    except CompileError as err:
+        click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+        click.echo(f"datahem: {len(err.diagnostics)} error(s); fix them before planning", err=True)
+        sys.exit(1)
+    except BaselineError as err:
+        raise click.BadParameter(str(err), param_hint="--against") from err
+    except Exception as exc:  # noqa: BLE001
+        _internal_error(exc)
+    click.echo(markdown(result) if fmt == "markdown" else as_json(result), nl=False)
+    if fail_on_breaking and result.blocking:
+        click.echo(f"datahem plan: {len(result.blocking)} breaking change(s)", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@PROJECT
+@click.option("--gcp-project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="GCP project of the environment.")
+@click.option("--bigquery-endpoint", default=None, help="BigQuery API endpoint (a local emulator).")
+@click.option(
+    "--policy-tags",
+    "policy_tags",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="JSON map category → policy-tag name (the stack's output: terraform output -json policy_tags).",
+)
+@click.option("--table", "tables", multiple=True, help="Only this table (dataset.table); repeatable.")
+@click.option("--assume-level", type=click.IntRange(0), default=None, help="Migration an unlabelled table has.")
+@click.option("--dry-run", is_flag=True, help="Print what would be applied; change nothing.")
+def migrate(project, gcp_project, bigquery_endpoint, policy_tags, tables, assume_level, dry_run) -> None:
+    """Apply generated/bigquery/migrations/ to the tables of GCP_PROJECT (after terraform apply), once per table.
+
+    Each table records the last migration it has in its label `datahem_migration`; running again changes nothing.
+    Exit 1 when a table cannot be migrated (the message says why).
+    """
+    import json
+
+    from datahem.deploy.migrate import MigrationError, Migrator, client_for
+
+    tags = None
+    if policy_tags:
+        data = json.loads(Path(policy_tags).read_text(encoding="utf-8"))
+        tags = data.get("value", data) if isinstance(data, dict) else None  # `terraform output -json` of the map
+    migrator = Migrator(client_for(gcp_project, bigquery_endpoint), Path(project) / "generated", tags, dry_run)
+    try:
+        report = migrator.run(list(tables) or None, assume_level)
+    except MigrationError as err:
+        click.echo(f"datahem migrate: {err}", err=True)
+        sys.exit(1)
+    for line in report.lines:
+        click.echo(line)
+    click.echo(f"{'would apply' if dry_run else 'applied'} {report.applied} migration step(s)")
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Project name (default: from DIRECTORY's name).")
+def init(directory: str, name: str | None) -> None:
+    """Start a project in DIRECTORY (default: here): sources.yaml with one HTTP source, a proto with its example
+    events, the pull-request and deploy workflows, .gitignore and a README. It builds with zero edits. Exit 1 when
+    DIRECTORY already holds a project (nothing is overwritten)."""
+    from datahem.compiler.vocabulary import VOCABULARY_PATH
+    from datahem.dev.scaffold import ScaffoldError, scaffold
+
+    target = Path(directory)
+    try:
+        written = scaffold(target, name, VOCABULARY_PATH)
+    except ScaffoldError as err:
+        click.echo(f"datahem init: {err}", err=True)
+        sys.exit(1)
+    for rel in written:
+        click.echo(f"  created {os.path.join(directory, rel) if directory != '.' else rel}")
+    where = "" if directory == "." else f"cd {directory} && "
+    click.echo(f"next: {where}datahem build && datahem test && datahem dev")
+
+
+@main.command("test")
+@PROJECT
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATTERS)),
+    default="text",
+    show_default=True,
+    help="How to print failures (github: workflow annotations).",
+)
+def test_examples(project: str, fmt: str) -> None:
+    """Run every example event (schemas/**/*.examples.yaml) through its converter, compiled from the project as it
+    is now: valid ones must become rows, invalid ones dead letters at their declared stage with their declared
+    reason. Exit 1 on any failure, printed as path:line:col: error[EXAMPLE_...]."""
+    from datahem.compiler.build import Settings, load_model, render_all
+    from datahem.compiler.diagnostics import Diagnostic, Diagnostics
+    from datahem.compiler.loader.examples import read_examples
+    from datahem.dev import contract
+
+    base = "" if project == "." else project
+    root = Path(project)
+    diags = Diagnostics()
+    examples = read_examples(root, diags)
+    try:
+        model = load_model(root)
+        files = render_all(model, Settings(root, emitters=("registry", "pipelines")))
+    except CompileError as err:
+        diags.extend(err.diagnostics)
+        click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)
+        click.echo(f"datahem test: {len(diags)} error(s); the project does not build, no example was run", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001
+        _internal_error(exc)
+    converters = contract.load_converters(
+        {path: text for path, text in files.items() if path.startswith("pipelines/converters/")}
+    )
+    outcome = contract.run(examples, converters, files["registry/descriptor_set.binpb"])
+    diags.extend(Diagnostic(f.example.loc, f.rule_id, f.message) for f in outcome.failures)
+    if diags:
+        click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)
+        click.echo(f"datahem test: {len(diags)} failure(s) in {len(examples)} examples", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{len(examples)} examples as declared: {outcome.rows} rows, {outcome.dead_letters} dead letters "
+        f"({len({e.file for e in examples})} files)"
+    )
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every validation rule with its id, category and purpose, then the compatibility rules (schema
+    evolution) with their classification: safe, migration or breaking (`acceptable`: accepted_breaks may accept it)."""
+    width = max(len(r) for r in RULES)
+    validation = [r for r in RULES.values() if not r.compatibility]
+    for r in sorted(validation, key=lambda r: (r.category, r.id)):
+        click.echo(f"{r.id:<{width}}  {r.category:<10}  {r.purpose}")
+    click.echo("\nCompatibility rules (compared with the baseline: generated/, or --against):")
+    order = {"breaking": 0, "migration": 1, "safe": 2}
+    for r in sorted(
+        (r for r in RULES.values() if r.compatibility), key=lambda r: (r.category, order[r.classification], r.id)
+    ):
+        kind = r.classification + (" (acceptable)" if r.acceptable else "")
+        click.echo(f"{r.id:<{width}}  {r.category:<10}  {kind:<22}  {r.purpose}")
+
+
+if __name__ == "__main__":
+    main()

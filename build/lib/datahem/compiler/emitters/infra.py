@@ -1,0 +1,379 @@
+"""Infrastructure as code: a CDK-for-Terraform app under generated/infra/ and the Terraform JSON it synthesizes,
+one stack per environment, so a pull request shows the exact Terraform change.
+
+- `platform.json`: everything the stacks need from the model, serialized (environments, categories, tables with
+  the BigQuery emitter's schema fields, topics and subscriptions, secrets, service accounts with their grants,
+  collectors and Dataflow jobs). Who may do what is decided here, so the review of a privilege change is a diff of
+  this file; the constructs that turn it into resources live in the tested library `datahem/deploy/infra/`.
+- `main.py` (a thin template) and `cdktf.json`: the app `cdktf synth|deploy` runs.
+- `cdktf.out/stacks/<env>/cdk.tf.json`: the synthesized Terraform, what `terraform apply` deploys.
+- `synth.json`: the fingerprint of everything the synthesized files depend on.
+
+Synthesizing imports the prebuilt google providers through jsii (seconds, and a Node process of about a gigabyte),
+so it runs in a subprocess, and only when the fingerprint changed: otherwise the previous build's files are reused
+byte for byte (checked against the hashes synth.json records, so a hand edit is never carried over).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+
+from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
+from datahem.compiler.emitters.bigquery import field_schema
+from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Category, Model, Table
+from datahem.compiler.sources import KINDS
+from datahem.compiler.sources.platform import DATAFLOW_WORKER, PUBLISHER, SECRET_ACCESSOR, account, account_id
+from datahem.runtime.contracts.platform import FORMAT
+from datahem.runtime.contracts.routing import job_name
+
+LIBRARY = Path(__file__).resolve().parents[2] / "deploy" / "infra"  # read as files, never imported
+TOOLS = ("cdktf", "constructs", "jsii", "cdktf-cdktf-provider-google", "cdktf-cdktf-provider-google-beta")
+STACKS = "infra/cdktf.out/stacks"
+DESCRIPTOR_SET = "registry/descriptor_set.binpb"
+SYNTH_TIMEOUT_SECONDS = 600
+
+# Dataflow's Pub/Sub source reads the subscription's settings (pubsub.subscriptions.get) besides consuming it.
+READ_SUBSCRIPTION = ("roles/pubsub.subscriber", "roles/pubsub.viewer")
+DATA_EDITOR = "roles/bigquery.dataEditor"
+
+
+def dead_letter_subscription(t: Table) -> str:
+    """The subscription that holds what Pub/Sub dead-lettered: without one a dead-letter topic drops messages."""
+    return f"{t.dead_letter_topic}.hold"
+
+
+def table_ref(t: Table) -> str:
+    return f"{t.dataset}.{t.name}"
+
+
+def _depth(model: Model, c: Category) -> int:
+    depth, parent = 0, c.parent
+    while parent is not None:
+        depth, parent = depth + 1, model.category(parent).parent
+    return depth
+
+
+def _categories(model: Model) -> list[dict]:
+    ordered = sorted(model.categories, key=lambda c: (_depth(model, c), c.name))  # parents before children
+    return [
+        {
+            "name": c.name,
+            "description": c.description,
+            "parent": c.parent,
+            "masking": c.masking,
+            "readers": sorted(c.readers),
+            "masked_readers": sorted(c.masked_readers),
+        }
+        for c in ordered
+    ]
+
+
+def _table(t: Table) -> dict:
+    p = t.partitioning
+    return {
+        "message": t.message,
+        "dataset": t.dataset,
+        "name": t.name,
+        "description": t.description,
+        "fields": [field_schema(c) for c in t.bq_columns],
+        "partitioning": {
+            "type": p.granularity,
+            "field": p.column,
+            "expiration_days": p.expiration_days,
+            "require_filter": p.require_filter,
+        },
+        "clustering": list(t.clustering),
+        "labels": dict(t.labels),
+        "system": t.system,
+    }
+
+
+_DATASET_PURPOSE = {
+    "dataset": "DataHem event tables, one per message type.",
+    "backup_dataset": "DataHem raw backup of every event, for replay (backfill).",
+    "dead_letter_dataset": "DataHem dead letters: events the pipelines could not turn into rows, with the reason.",
+}
+
+
+def _datasets(model: Model, tables: list[Table]) -> list[dict]:
+    bq = model.bigquery
+    purpose = {getattr(bq, key): text for key, text in reversed(_DATASET_PURPOSE.items())}
+    names = sorted({t.dataset for t in tables})
+    return [{"name": n, "description": purpose.get(n, "DataHem event tables.")} for n in names]
+
+
+def _topic(t: Table) -> dict:
+    return {
+        "message": t.message,
+        "topic": t.topic,
+        "processed_topic": t.processed_topic,
+        "dead_letter_topic": t.dead_letter_topic,
+        "backup_subscription": t.backup_subscription,
+        "enrichment_subscription": t.enrichment_subscription,
+        "dead_letter_subscription": dead_letter_subscription(t),
+    }
+
+
+def _secrets(model: Model) -> list[dict]:
+    """Secret Manager secrets the platform reads (ids only; values are added by an operator): HTTP auth secrets
+    (named after their environment variable), pseudonymization keys, and Kinesis credentials (KMS-encrypted)."""
+    secrets: dict[str, dict] = {}
+
+    def add(secret_id: str, purpose: str, kms: bool = False) -> None:
+        entry = secrets.setdefault(secret_id, {"id": secret_id, "kms": False, "purposes": []})
+        entry["kms"] = entry["kms"] or kms
+        entry["purposes"] = sorted({*entry["purposes"], purpose})
+
+    for s in model.sources:
+        for secret in KINDS[s.kind].secrets(s):
+            add(secret.id, secret.purpose, kms=secret.kms)
+    for t in model.tables:
+        for key in t.pseudonymization_secrets:
+            add(key, f"pseudonymization key of {table_ref(t)}")
+    return [secrets[k] for k in sorted(secrets)]
+
+
+def _read(subscription: str) -> list[dict]:
+    return [{"role": role, "subscription": subscription} for role in READ_SUBSCRIPTION]
+
+
+def _compute(model: Model) -> tuple[list[dict], dict, list[dict]]:
+    """Service accounts (with exactly the grants each needs), collectors and Dataflow jobs."""
+    bq = model.bigquery
+    dead_letters = f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"
+    accounts: list[dict] = []
+    collectors: dict = {}
+    pipelines: list[dict] = []
+
+    for name, kind in KINDS.items():
+        of_kind = [s for s in model.sources if s.kind == name]
+        if of_kind:
+            part = kind.platform(of_kind)
+            accounts += part.accounts
+            collectors |= part.collectors
+            pipelines += part.pipelines
+
+    for s in model.sources:
+        t = s.table
+        sa = account_id("src", s.name)
+        grants = [
+            *_read(t.enrichment_subscription),
+            {"role": PUBLISHER, "topic": t.processed_topic},
+            {"role": DATA_EDITOR, "table": table_ref(t)},
+            {"role": DATA_EDITOR, "table": dead_letters},
+            *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
+            *DATAFLOW_WORKER,
+        ]
+        accounts.append(
+            account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
+        )
+        pipelines.append(
+            {
+                "name": job_name(s.name),
+                "kind": "source",
+                "source": s.name,
+                "template": f"source_{s.name}",
+                "service_account": sa,
+                "web_identity": False,
+                "parameters": {
+                    "subscription": {"subscription": t.enrichment_subscription},
+                    "dead_letter_table": {"table": dead_letters},
+                },
+            }
+        )
+
+    if model.tables:
+        sa = account_id("backup")
+        grants = [g for t in model.tables for g in _read(t.backup_subscription)]
+        grants += [
+            {"role": DATA_EDITOR, "table": table_ref(model.backup_table)},
+            {"role": DATA_EDITOR, "table": dead_letters},
+            *DATAFLOW_WORKER,
+        ]
+        accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
+        pipelines.append(
+            {
+                "name": job_name("backup"),
+                "kind": "backup",
+                "source": "",
+                "template": "backup",
+                "service_account": sa,
+                "web_identity": False,
+                "parameters": {"dead_letter_table": {"table": dead_letters}},
+            }
+        )
+    return (
+        sorted(accounts, key=lambda a: a["id"]),
+        collectors,
+        sorted(pipelines, key=lambda p: p["name"]),
+    )
+
+
+def sources_of(model: Model) -> list[str]:
+    return list(model.provenance)
+
+
+def platform(model: Model) -> dict:
+    """The infrastructure model: everything the stacks need, independent of the environment (each stack adds
+    its project, region and state bucket)."""
+    tables = [*model.tables, model.backup_table, model.dead_letter_table]
+    accounts, collectors, pipelines = _compute(model)
+    return {
+        "comment": header_text(sources_of(model)),
+        "format": FORMAT,
+        "project": model.project,
+        "environments": [
+            {"name": e.name, "gcp_project": e.gcp_project, "region": e.region, "state_bucket": e.state_bucket}
+            for e in model.environments
+        ],
+        "bigquery": {"location": model.bigquery.location, "datasets": _datasets(model, tables)},
+        "policy_tag_placeholder": POLICY_TAG_PLACEHOLDER.format(""),
+        "categories": _categories(model),
+        "tables": [_table(t) for t in tables],
+        "topics": [_topic(t) for t in model.tables],
+        "secrets": _secrets(model),
+        "service_accounts": accounts,
+        "collectors": collectors,
+        "pipelines": pipelines,
+        # tables that left the project: the stacks make Terraform forget them without deleting them (their data stays)
+        "retired_tables": list(getattr(model.evolution, "retired_tables", ())),
+        "registry": {
+            "descriptor_set": DESCRIPTOR_SET,
+            "object": DESCRIPTOR_SET,
+            "sha256": hashlib.sha256(model.descriptor_set).hexdigest(),
+        },
+    }
+
+
+def cdktf_json(model: Model) -> dict:
+    """cdktf's project file. The prebuilt providers come from pip, so `terraformProviders` stays empty (no
+    `cdktf get`); a fixed projectId keeps the CLI from writing one into this file."""
+    return {
+        "comment": header_text(["sources.yaml"]),
+        "language": "python",
+        "app": "python main.py",
+        "output": "cdktf.out",
+        "codeMakerOutput": "imports",
+        "projectId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"datahem:{model.project}")),
+        "sendCrashReports": "false",
+        "terraformProviders": [],
+        "terraformModules": [],
+        "context": {},
+    }
+
+
+def tool_versions() -> dict[str, str]:
+    return {tool: metadata.version(tool) for tool in TOOLS}
+
+
+def fingerprint(inputs: Mapping[str, bytes]) -> str:
+    """sha256 over everything the synthesized JSON depends on: the app's generated inputs, the library's source
+    and the pinned versions of cdktf, jsii and the providers."""
+    h = hashlib.sha256()
+    library = {
+        f"datahem/deploy/infra/{p.relative_to(LIBRARY).as_posix()}": p.read_bytes() for p in LIBRARY.rglob("*.py")
+    }
+    for path, data in sorted({**inputs, **library}.items()):
+        h.update(path.encode() + b"\0" + data + b"\0")
+    for tool, version in tool_versions().items():
+        h.update(f"{tool}=={version}\0".encode())
+    return h.hexdigest()
+
+
+def stack_path(env: str) -> str:
+    return f"{STACKS}/{env}/cdk.tf.json"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def reuse(previous: Mapping[str, bytes], fp: str, envs: list[str]) -> dict[str, bytes] | None:
+    """The previous build's synthesized stacks, if they were made from the same inputs and are untouched."""
+    try:
+        record = json.loads(previous["infra/synth.json"])
+    except (KeyError, ValueError):
+        return None
+    recorded = record.get("stacks") if isinstance(record, dict) else None
+    if not isinstance(recorded, dict) or record.get("fingerprint") != fp or sorted(recorded) != sorted(envs):
+        return None
+    stacks = {}
+    for env in envs:
+        data = previous.get(stack_path(env))
+        entry = recorded[env]
+        if data is None or not isinstance(entry, dict) or _sha(data) != entry.get("sha256"):
+            return None
+        stacks[stack_path(env)] = data
+    return stacks
+
+
+def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
+    """Run the generated app in a subprocess, in a temporary copy of generated/infra/, and return the stacks.
+
+    A subprocess keeps jsii's Node process and the provider classes out of the compiler; the working directory is
+    a throw-away copy, so nothing under generated/ is touched before the atomic swap.
+    """
+    with tempfile.TemporaryDirectory(prefix="datahem-synth-") as tmp:
+        root = Path(tmp) / "generated"
+        for path, data in inputs.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(data)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CDKTF_")}
+        env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+        library_root = str(LIBRARY.parents[2])  # the folder that holds the datahem package
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (library_root, env.get("PYTHONPATH")) if p)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "main.py"],
+                cwd=root / "infra",
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=SYNTH_TIMEOUT_SECONDS,
+            )
+        except FileNotFoundError as exc:  # pragma: no cover - the interpreter itself is missing
+            raise RuntimeError(f"cannot run the infrastructure synth: {exc}") from exc
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
+            raise RuntimeError(
+                f"synthesizing generated/infra failed (exit {proc.returncode}); it needs Node.js on PATH for jsii. "
+                f"Output:\n{tail}"
+            )
+        out_root = root / STACKS
+        found = sorted(p.name for p in out_root.iterdir()) if out_root.is_dir() else []
+        if found != sorted(envs):
+            raise RuntimeError(f"the infrastructure synth wrote stacks {found}, expected {sorted(envs)}")
+        return {stack_path(e): (out_root / e / "cdk.tf.json").read_bytes() for e in envs}
+
+
+def emit(model: Model, previous: Mapping[str, bytes] | None = None) -> list[OutputFile]:
+    inputs = {
+        "infra/platform.json": to_json(platform(model)),
+        "infra/main.py": render("infra/main.py.j2", header=header("py", ["sources.yaml"])),
+        "infra/cdktf.json": to_json(cdktf_json(model)),
+    }
+    envs = [e.name for e in model.environments]
+    fp = fingerprint(inputs)
+    stacks = reuse(previous or {}, fp, envs)
+    if stacks is None:
+        stacks = synth(inputs, envs)
+    record = {
+        "comment": header_text(sources_of(model)),
+        "fingerprint": fp,
+        "inputs": sorted([*inputs, "datahem/deploy/infra/*.py"]),
+        "stacks": {
+            e: {"path": stack_path(e).removeprefix("infra/"), "sha256": _sha(stacks[stack_path(e)])} for e in envs
+        },
+        "tools": tool_versions(),
+    }
+    files = {**inputs, **stacks, "infra/synth.json": to_json(record)}
+    return [OutputFile(path, data) for path, data in sorted(files.items())]

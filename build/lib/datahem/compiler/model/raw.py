@@ -1,0 +1,120 @@
+"""The raw model: dataclasses that mirror sources.yaml key for key, with positions.
+
+Built by `datahem.compiler.loader.yaml_strict.Binder`; every key declared here (and each source kind's own keys,
+declared by its module in `datahem.compiler.sources`) is documented in the README.
+Nothing is resolved or defaulted beyond the literal defaults below: that is `datahem.compiler.model.resolve`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, make_dataclass
+
+from datahem.compiler import rules as _rules  # noqa: F401  (registers the compatibility rules named below)
+from datahem.compiler.diagnostics import RULES, Loc
+from datahem.compiler.loader.yaml_strict import key_field, spec
+from datahem.compiler.sources import KINDS
+from datahem.compiler.sources.http import RawAuth  # noqa: F401  (the `auth` key of an http source)
+
+MASKING_RULES = (
+    "SHA256",
+    "ALWAYS_NULL",
+    "DEFAULT_MASKING_VALUE",
+    "LAST_FOUR_CHARACTERS",
+    "FIRST_FOUR_CHARACTERS",
+    "EMAIL_MASK",
+    "DATE_YEAR_MASK",
+)
+SOURCE_KINDS = tuple(KINDS)
+ACCEPTABLE_RULES = tuple(sorted(r.id for r in RULES.values() if r.acceptable))
+
+
+def _loc() -> Loc:
+    return field(default=Loc(""), compare=False)
+
+
+def _locs() -> dict[str, Loc]:
+    return field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(kw_only=True)
+class RawEnvironment:
+    name: str = key_field()
+    gcp_project: str = spec(doc="the GCP project id of this environment")
+    region: str = spec(doc="the GCP region, e.g. europe-north1")
+    state_bucket: str | None = spec(None, doc="GCS bucket holding the Terraform state")
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
+@dataclass(kw_only=True)
+class RawProject:
+    name: str = spec(doc="short project name, used in resource names")
+    environments: dict[str, RawEnvironment] = spec(doc="one entry per environment, e.g. dev and prod")
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
+@dataclass(kw_only=True)
+class RawBigQuery:
+    location: str = spec("EU")
+    dataset: str = spec("events")
+    backup_dataset: str = spec("events_backup")
+    dead_letter_dataset: str = spec("events_dead_letter")
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
+@dataclass(kw_only=True)
+class RawCategory:
+    name: str = key_field()
+    description: str = spec("")
+    parent: str | None = spec(None)
+    masking: str | None = spec(None, choices=MASKING_RULES)
+    readers: list[str] = spec([])
+    masked_readers: list[str] = spec([])
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
+# A source: the keys every kind has, then each kind's own keys (declared by its module in datahem.compiler.sources,
+# accepted only for that kind: the binder reports a key of another kind).
+RawSource = make_dataclass(
+    "RawSource",
+    [
+        ("name", str, spec(doc="unique source name")),
+        ("kind", str, spec(choices=SOURCE_KINDS)),
+        ("message", str, spec(doc="full protobuf message name, e.g. grocer.commerce.v1.Order")),
+        ("description", str, spec("")),
+        *(
+            (k.name, k.type, spec(k.default, kinds=(kind.name,), choices=k.choices, doc=k.doc))
+            for kind in KINDS.values()
+            for k in kind.raw_keys
+        ),
+        ("loc", Loc, _loc()),
+        ("locs", dict[str, Loc], _locs()),
+    ],
+    kw_only=True,
+)
+RawSource.__module__ = __name__
+
+
+@dataclass(kw_only=True)
+class RawAcceptedBreak:
+    """A breaking change the team accepts on purpose (compatibility rules that may be accepted: `datahem rules`)."""
+
+    rule: str = spec(choices=ACCEPTABLE_RULES, doc="the compatibility rule id, e.g. FIELD_REMOVED")
+    target: str = spec(doc="what the diagnostic names, e.g. grocer.commerce.v1.Order.coupon")
+    reason: str = spec(doc="why breaking it is fine, for the reviewers and the registry history")
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
+@dataclass(kw_only=True)
+class RawConfig:
+    project: RawProject = spec()
+    bigquery: RawBigQuery | None = spec(None)
+    categories: dict[str, RawCategory] = spec({})
+    sources: list[RawSource] = spec([])
+    accepted_breaks: list[RawAcceptedBreak] = spec([])
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()

@@ -1,0 +1,369 @@
+"""Resolve the raw model (sources.yaml) and the compiled descriptors into the frozen model.
+
+Reference problems (unknown message, recursion) are reported here because resolution cannot go on without
+them; every other check lives in `datahem.compiler.validate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from google.protobuf import descriptor_pb2
+
+from datahem.compiler import rules
+from datahem.compiler.diagnostics import Diagnostics, Loc
+from datahem.compiler.model import raw as R
+from datahem.compiler.model.resolved import (
+    BigQuerySettings,
+    Category,
+    Column,
+    EnumType,
+    Environment,
+    Model,
+    Partitioning,
+    Source,
+    Table,
+    Transforms,
+    all_columns,
+)
+from datahem.compiler.sources import KINDS
+from datahem.compiler.vocabulary import COLUMN, TABLE, VOCABULARY_IMPORT, options_pb2
+from datahem.runtime import typemap
+
+FD = descriptor_pb2.FieldDescriptorProto
+_PROTO_TYPES = {
+    FD.TYPE_DOUBLE: "double",
+    FD.TYPE_FLOAT: "float",
+    FD.TYPE_INT64: "int64",
+    FD.TYPE_UINT64: "uint64",
+    FD.TYPE_INT32: "int32",
+    FD.TYPE_FIXED64: "fixed64",
+    FD.TYPE_FIXED32: "fixed32",
+    FD.TYPE_BOOL: "bool",
+    FD.TYPE_STRING: "string",
+    FD.TYPE_GROUP: "group",
+    FD.TYPE_MESSAGE: "message",
+    FD.TYPE_BYTES: "bytes",
+    FD.TYPE_UINT32: "uint32",
+    FD.TYPE_ENUM: "enum",
+    FD.TYPE_SFIXED32: "sfixed32",
+    FD.TYPE_SFIXED64: "sfixed64",
+    FD.TYPE_SINT32: "sint32",
+    FD.TYPE_SINT64: "sint64",
+}
+_GRANULARITY = {0: "DAY", 1: "HOUR", 2: "DAY", 3: "MONTH", 4: "YEAR"}
+_DEFAULT_KIND = {0: "NULL", 1: "NULL", 2: "PROTO_DEFAULT", 3: "VALUE"}
+_FILTER_ACTION = {0: "KEEP", 1: "KEEP", 2: "DROP"}
+_OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
+_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
+
+
+@dataclass(frozen=True)
+class _Msg:
+    proto: descriptor_pb2.DescriptorProto
+    file: str
+    path: tuple[int, ...]
+
+
+class ProtoIndex:
+    """Every message and enum of a FileDescriptorSet by full name, with source positions."""
+
+    def __init__(self, fds: descriptor_pb2.FileDescriptorSet):
+        self.messages: dict[str, _Msg] = {}
+        self.enums: dict[str, descriptor_pb2.EnumDescriptorProto] = {}
+        self.enum_files: dict[str, str] = {}
+        self._recursion: dict[str, bool] = {}
+        self.locations: dict[tuple[str, tuple[int, ...]], descriptor_pb2.SourceCodeInfo.Location] = {}
+        self.files = {f.name: f for f in fds.file}
+        for f in fds.file:
+            for loc in f.source_code_info.location:
+                path = loc.path
+                # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
+                if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (TABLE.number, COLUMN.number)):
+                    self.locations[(f.name, tuple(path))] = loc
+            prefix = f".{f.package}" if f.package else ""
+            for i, m in enumerate(f.message_type):
+                self._add(f.name, prefix, m, (4, i))
+            for e in f.enum_type:
+                self.enums[f"{prefix}.{e.name}".lstrip(".")] = e
+                self.enum_files[f"{prefix}.{e.name}".lstrip(".")] = f.name
+
+    def _add(self, file: str, prefix: str, m: descriptor_pb2.DescriptorProto, path: tuple[int, ...]) -> None:
+        name = f"{prefix}.{m.name}"
+        self.messages[name.lstrip(".")] = _Msg(m, file, path)
+        for i, n in enumerate(m.nested_type):
+            self._add(file, name, n, path + (3, i))
+        for e in m.enum_type:
+            self.enums[f"{name}.{e.name}".lstrip(".")] = e
+            self.enum_files[f"{name}.{e.name}".lstrip(".")] = file
+
+    def loc(self, file: str, path: tuple[int, ...]) -> Loc:
+        loc = self.locations.get((file, path))
+        if loc is None:
+            return Loc(f"schemas/{file}", 1, 1)
+        return Loc(f"schemas/{file}", loc.span[0] + 1, loc.span[1] + 1)
+
+    def comment(self, file: str, path: tuple[int, ...]) -> str:
+        loc = self.locations.get((file, path))
+        text = loc.leading_comments if loc else ""
+        return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+    def reachable(self, root: str) -> set[str]:
+        """Names of the message and enum types a message reaches (itself included)."""
+        seen: set[str] = set()
+        todo = [root]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            msg = self.messages.get(name)
+            if msg is not None:
+                todo.extend(f.type_name.lstrip(".") for f in msg.proto.field if f.type_name)
+        return seen
+
+    def reaches_recursion(self, name: str) -> bool:
+        """Whether a message is on, or leads to, a cycle of message types (its expansion then depends on depth)."""
+        cached = self._recursion.get(name)
+        if cached is None:
+            cached = any(self._on_cycle(n) for n in self.reachable(name))
+            self._recursion[name] = cached
+        return cached
+
+    def _on_cycle(self, name: str) -> bool:
+        msg = self.messages.get(name)
+        if msg is None:
+            return False
+        children = {f.type_name.lstrip(".") for f in msg.proto.field if f.type_name}
+        return any(name in self.reachable(c) for c in children if c in self.messages)
+
+    def files_of(self, root: str) -> tuple[str, ...]:
+        """Project proto files defining the types a message reaches (its table's inputs)."""
+        files = {self.messages[n].file for n in self.reachable(root) if n in self.messages}
+        files |= {self.enum_files[n] for n in self.reachable(root) if n in self.enum_files}
+        return tuple(sorted(f for f in files if not f.startswith("google/protobuf/")))
+
+    def fingerprint(self, root: str) -> str:
+        """sha256 over the deterministic serialization of a message and every type it reaches."""
+        h = hashlib.sha256()
+        for name in sorted(self.reachable(root)):
+            proto = self.messages[name].proto if name in self.messages else self.enums.get(name)
+            if proto is not None:
+                h.update(name.encode() + b"\0" + proto.SerializeToString(deterministic=True) + b"\0")
+        return h.hexdigest()
+
+
+def snake_case(name: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    s = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s)
+    return s.lower()
+
+
+def default_table_name(full_name: str) -> str:
+    """snake_case of the message name; a major version other than v1 (package suffix) gets a suffix, so a
+    new major version becomes a new table."""
+    package, _, name = full_name.rpartition(".")
+    version = package.rpartition(".")[2]
+    m = _VERSION.match(version)
+    base = snake_case(name)
+    return f"{base}_{version}" if m and m.group(1) != "1" else base
+
+
+class Resolver:
+    def __init__(self, config: R.RawConfig, index: ProtoIndex, diags: Diagnostics):
+        self.config = config
+        self.index = index
+        self.diags = diags
+        self.bigquery = config.bigquery or R.RawBigQuery()
+        self._cache: dict[tuple[str, int], tuple[Column, ...]] = {}
+        self._max_depth = 0
+
+    # -- tables ---------------------------------------------------------------------------------
+    def table(self, full_name: str) -> Table:
+        msg = self.index.messages[full_name]
+        opts = msg.proto.options.Extensions[TABLE] if msg.proto.options.HasExtension(TABLE) else None
+        opts = opts or options_pb2.TableOptions()
+        loc = self.index.loc(msg.file, msg.path)
+        option_loc = self.index.loc(msg.file, msg.path + (7, TABLE.number)) if opts.ByteSize() else loc
+        self._max_depth = opts.max_recursion_depth
+        columns = self.columns(full_name, (full_name,))
+        p = opts.partitioning
+        partitioning = Partitioning(
+            column=(p.field or None) if opts.HasField("partitioning") else "_received_at",
+            granularity=_GRANULARITY[p.granularity],
+            expiration_days=p.expiration_days,
+            require_filter=p.require_filter,
+            loc=option_loc,
+        )
+        return Table(
+            message=full_name,
+            name=opts.name or default_table_name(full_name),
+            dataset=opts.dataset or self.bigquery.dataset,
+            description=opts.description or self.index.comment(msg.file, msg.path),
+            partitioning=partitioning,
+            clustering=tuple(opts.clustering),
+            labels=tuple(sorted(opts.labels.items())),
+            columns=columns,
+            proto_file=msg.file,
+            proto_files=self.index.files_of(full_name),
+            loc=loc,
+            option_loc=option_loc,
+            fingerprint=self.index.fingerprint(full_name),
+        )
+
+    def columns(self, full_name: str, stack: tuple[str, ...]) -> tuple[Column, ...]:
+        """Columns of a message. A message that cannot reach a recursive type expands the same way wherever it
+        appears, so it is resolved once per table root's recursion bound and reused (shared types such as Money
+        are met thousands of times in large projects)."""
+        key = (full_name, self._max_depth)
+        cacheable = not self.index.reaches_recursion(full_name)
+        if cacheable and key in self._cache:
+            return self._cache[key]
+        msg = self.index.messages[full_name]
+        out = tuple(self.column(msg, i, f, stack) for i, f in enumerate(msg.proto.field))
+        if cacheable:
+            self._cache[key] = out
+        return out
+
+    def column(self, msg: _Msg, i: int, f: FD, stack: tuple[str, ...]) -> Column:
+        path = msg.path + (2, i)
+        loc = self.index.loc(msg.file, path)
+        has_opts = f.options.HasExtension(COLUMN)
+        o = f.options.Extensions[COLUMN] if has_opts else options_pb2.ColumnOptions()
+        option_loc = self.index.loc(msg.file, path + (_OPTIONS_FIELD, COLUMN.number)) if has_opts else loc
+        proto_type = _PROTO_TYPES[f.type]
+        type_name = f.type_name.lstrip(".")
+        natural = typemap.natural_type(proto_type, type_name) or "STRING"
+        sub = self.index.messages.get(type_name) if proto_type == "message" else None
+        is_map = bool(sub and sub.proto.options.map_entry)
+        fields: tuple[Column, ...] = ()
+        cut = False
+        if natural == "STRUCT" and sub is not None:
+            depth = stack.count(type_name)
+            if depth and depth >= self._max_depth:
+                cut = True
+                natural = "JSON"
+                if self._max_depth == 0 and stack.count(type_name) == 1:
+                    self.diags.error(
+                        loc,
+                        rules.RECURSION_UNBOUNDED,
+                        f"field `{f.name}` makes `{type_name}` recursive; set `max_recursion_depth` in the "
+                        "table option of the root message (deeper levels are stored as JSON), or break the cycle",
+                    )
+            else:
+                fields = self.columns(type_name, stack + (type_name,))
+        repeated = f.label == FD.LABEL_REPEATED
+        mode = "REPEATED" if repeated else ("REQUIRED" if o.required else "NULLABLE")
+        oneof = None
+        if f.HasField("oneof_index") and not f.proto3_optional:
+            oneof = msg.proto.oneof_decl[f.oneof_index].name
+        return Column(
+            name=o.name or f.name,
+            field_name=f.name,
+            json_name=f.json_name or _camel(f.name),
+            number=f.number,
+            proto_type=proto_type,
+            type_name=type_name,
+            natural_type=natural,
+            bq_type=(o.type.strip().upper() or natural) if not cut else "JSON",
+            mode=mode,
+            description=o.description or self.index.comment(msg.file, path),
+            category=o.category or None,
+            hidden=o.hidden,
+            required=o.required,
+            oneof=oneof,
+            transforms=_transforms(o),
+            fields=fields,
+            loc=loc,
+            option_loc=option_loc,
+            is_map=is_map,
+            recursion_cut=cut,
+        )
+
+    # -- sources.yaml ----------------------------------------------------------------------------
+    def model(self, proto_files: tuple[str, ...], descriptor_set: bytes) -> Model:
+        cfg = self.config
+        roots = sorted({s.message for s in cfg.sources if s.message in self.index.messages})
+        tables = {name: self.table(name) for name in roots}
+        sources = []
+        for s in cfg.sources:
+            if s.message not in self.index.messages:
+                known = sorted(n for n in self.index.messages if not self._is_library(n))
+                hint = _closest(s.message, known)
+                self.diags.error(
+                    s.locs.get("message", s.loc),
+                    rules.SOURCE_UNKNOWN_MESSAGE,
+                    f"source `{s.name}` names message `{s.message}`, which is not defined in schemas/"
+                    + (f"; did you mean `{hint}`?" if hint else "; define it in a .proto file under schemas/"),
+                )
+                continue
+            sources.append(self.source(s, tables[s.message]))
+        envs = tuple(
+            Environment(e.name, e.gcp_project, e.region, e.state_bucket, e.loc, dict(e.locs))
+            for e in sorted(cfg.project.environments.values(), key=lambda e: e.name)
+        )
+        cats = tuple(
+            Category(c.name, c.description, c.parent, c.masking, tuple(c.readers), tuple(c.masked_readers), c.loc)
+            for c in sorted(cfg.categories.values(), key=lambda c: c.name)
+        )
+        bq = self.bigquery
+        enum_names = sorted(
+            {c.type_name for t in tables.values() for c in all_columns(t.columns) if c.proto_type == "enum"}
+        )
+        enums = tuple(EnumType(n, tuple((v.name, v.number) for v in self.index.enums[n].value)) for n in enum_names)
+        return Model(
+            project=cfg.project.name,
+            environments=envs,
+            bigquery=BigQuerySettings(bq.location, bq.dataset, bq.backup_dataset, bq.dead_letter_dataset),
+            categories=cats,
+            tables=tuple(tables[n] for n in roots),
+            sources=tuple(sorted(sources, key=lambda s: s.name)),
+            proto_files=proto_files,
+            descriptor_set=descriptor_set,
+            enums=enums,
+        )
+
+    def _is_library(self, name: str) -> bool:
+        return name.startswith("google.protobuf.") or name.startswith("datahem.")
+
+    def source(self, s: R.RawSource, table: Table) -> Source:
+        route = KINDS[s.kind].resolve(s, s.name, s.message, table.topic)
+        return Source(s.name, s.kind, s.message, s.description, table, route, s.loc, dict(s.locs))
+
+
+def _transforms(o: options_pb2.ColumnOptions) -> Transforms:
+    return Transforms(
+        from_attribute=o.from_attribute or None,
+        coalesce=tuple(o.coalesce),
+        default_policy=_DEFAULT_KIND[o.default_policy.kind],
+        default_value=o.default_policy.value if o.default_policy.kind == 3 else None,
+        local_to_utc=(o.local_to_utc.time_zone, o.local_to_utc.format) if o.HasField("local_to_utc") else None,
+        regex_extract=(o.regex_extract.pattern, o.regex_extract.group) if o.HasField("regex_extract") else None,
+        regex_replace=(o.regex_replace.pattern, o.regex_replace.replacement) if o.HasField("regex_replace") else None,
+        append=o.append or None,
+        divide=o.divide or None,
+        pseudonymize=o.pseudonymize.key_secret if o.HasField("pseudonymize") else None,
+        filter=(o.filter.pattern, _FILTER_ACTION[o.filter.action]) if o.HasField("filter") else None,
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _closest(name: str, candidates: list[str]) -> str | None:
+    import difflib
+
+    short = {c.rpartition(".")[2]: c for c in candidates}
+    hit = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if hit:
+        return hit[0]
+    hit = difflib.get_close_matches(name.rpartition(".")[2], list(short), n=1, cutoff=0.6)
+    return short[hit[0]] if hit else None
+
+
+def project_files(index: ProtoIndex) -> tuple[str, ...]:
+    return tuple(sorted(n for n in index.files if not n.startswith("google/protobuf/") and n != VOCABULARY_IMPORT))

@@ -1,0 +1,344 @@
+"""The resolved model: frozen, sorted, defaults filled and references resolved.
+
+Every emitter reads only this model. Names that several targets share (topics, subscriptions, tables,
+policy-tag placeholders) are computed here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from datahem.compiler.diagnostics import Loc
+from datahem.runtime.contracts.routing import Route
+
+POLICY_TAG_PLACEHOLDER = "datahem:category/{}"
+
+
+@dataclass(frozen=True)
+class Transforms:
+    """Field options applied by the generated converters, in this order: from_attribute, coalesce,
+    default_policy, local_to_utc, regex_extract, regex_replace, append, divide, pseudonymize; filter is
+    evaluated on the final value."""
+
+    from_attribute: str | None = None
+    coalesce: tuple[str, ...] = ()
+    default_policy: str = "NULL"  # NULL | PROTO_DEFAULT | VALUE
+    default_value: str | None = None
+    local_to_utc: tuple[str, str] | None = None  # (time zone, strptime format or "")
+    regex_extract: tuple[str, int] | None = None  # (pattern, group)
+    regex_replace: tuple[str, str] | None = None  # (pattern, replacement)
+    append: str | None = None
+    divide: float | None = None
+    pseudonymize: str | None = None  # Secret Manager secret id of the HMAC key
+    filter: tuple[str, str] | None = None  # (pattern, KEEP|DROP)
+
+    @property
+    def any(self) -> bool:
+        return self != Transforms()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # BigQuery column name (after rename)
+    field_name: str  # proto field name
+    json_name: str  # proto3 JSON name (lowerCamelCase)
+    number: int
+    proto_type: str  # double, int64, string, enum, message, ...
+    type_name: str  # full name of the message or enum type, "" for scalars
+    natural_type: str  # BigQuery type before overrides
+    bq_type: str  # BigQuery type (GoogleSQL name); STRUCT for nested messages
+    mode: str  # NULLABLE | REQUIRED | REPEATED
+    description: str
+    category: str | None
+    hidden: bool
+    required: bool
+    oneof: str | None
+    transforms: Transforms
+    fields: tuple[Column, ...]
+    loc: Loc
+    option_loc: Loc
+    is_map: bool = False
+    recursion_cut: bool = False  # a recursive message stored as JSON beyond max_recursion_depth
+
+    @property
+    def repeated(self) -> bool:
+        return self.mode == "REPEATED"
+
+    @property
+    def policy_tag(self) -> str | None:
+        return POLICY_TAG_PLACEHOLDER.format(self.category) if self.category else None
+
+
+def all_columns(columns: tuple[Column, ...]) -> Iterator[Column]:
+    """Every column of a tree, nested ones included, depth first (hidden ones too)."""
+    for c in columns:
+        yield c
+        yield from all_columns(c.fields)
+
+
+def metadata_column(name: str, bq_type: str, mode: str, description: str, fields: tuple = ()) -> Column:
+    return Column(
+        name=name,
+        field_name=name,
+        json_name=name,
+        number=0,
+        proto_type="metadata",
+        type_name="",
+        natural_type=bq_type,
+        bq_type=bq_type,
+        mode=mode,
+        description=description,
+        category=None,
+        hidden=False,
+        required=mode == "REQUIRED",
+        oneof=None,
+        transforms=Transforms(),
+        fields=fields,
+        loc=Loc("datahem"),
+        option_loc=Loc("datahem"),
+    )
+
+
+_KV = (
+    metadata_column("key", "STRING", "REQUIRED", "Attribute name."),
+    metadata_column("value", "STRING", "NULLABLE", "Attribute value."),
+)
+
+# Transport metadata written into every event table, first, so user columns can be appended safely.
+METADATA_COLUMNS: tuple[Column, ...] = (
+    metadata_column("_uuid", "STRING", "REQUIRED", "Unique event id set by the collector (de-duplication key)."),
+    metadata_column("_received_at", "TIMESTAMP", "REQUIRED", "When the collector received the event (UTC)."),
+    metadata_column("_source", "STRING", "REQUIRED", "Name of the DataHem source the event came from."),
+    metadata_column("_publish_time", "TIMESTAMP", "NULLABLE", "Pub/Sub publish time of the event."),
+    metadata_column("_attributes", "STRUCT", "REPEATED", "Pub/Sub attributes of the event.", _KV),
+)
+METADATA_NAMES = frozenset(c.name.lower() for c in METADATA_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    column: str | None  # None: ingestion time
+    granularity: str  # HOUR | DAY | MONTH | YEAR
+    expiration_days: int
+    require_filter: bool
+    loc: Loc
+
+
+def provenance(proto_files: tuple[str, ...]) -> tuple[str, ...]:
+    """The inputs a generated file derives from, as its header names them: .proto files under schemas/, then
+    sources.yaml."""
+    return (*(f"schemas/{f}" for f in proto_files), "sources.yaml")
+
+
+@dataclass(frozen=True)
+class Table:
+    message: str  # full proto name
+    name: str
+    dataset: str
+    description: str
+    partitioning: Partitioning
+    clustering: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
+    columns: tuple[Column, ...]  # user columns, hidden ones included (they exist in the protobuf stream)
+    proto_file: str  # relative to schemas/
+    proto_files: tuple[str, ...]  # every project file defining a type the table reaches
+    loc: Loc
+    option_loc: Loc
+    fingerprint: str  # sha256 of the message's descriptor (with its dependencies' types)
+    system: bool = False  # DataHem's own tables (backup, dead letters): no metadata columns, no topic
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        return provenance(self.proto_files)
+
+    @property
+    def bq_columns(self) -> tuple[Column, ...]:
+        """Columns of the BigQuery table: metadata first, then every visible user column."""
+        visible = tuple(c for c in self.columns if not c.hidden)
+        return visible if self.system else METADATA_COLUMNS + visible
+
+    @property
+    def pseudonymization_secrets(self) -> list[str]:
+        """Secret Manager ids of the keys the table's `pseudonymize` options need, sorted."""
+        return sorted({c.transforms.pseudonymize for c in all_columns(self.columns) if c.transforms.pseudonymize})
+
+    @property
+    def topic(self) -> str:
+        return self.message
+
+    @property
+    def processed_topic(self) -> str:
+        return f"{self.message}.processed"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.message}.dead-letter"
+
+    @property
+    def backup_subscription(self) -> str:
+        return f"{self.message}.backup"
+
+    @property
+    def enrichment_subscription(self) -> str:
+        return f"{self.message}.enrichment"
+
+
+_ATTRIBUTES = metadata_column("attributes", "STRUCT", "REPEATED", "Pub/Sub attributes as received.", _KV)
+
+BACKUP_COLUMNS: tuple[Column, ...] = (
+    metadata_column("message_id", "STRING", "REQUIRED", "Pub/Sub message id."),
+    metadata_column("uuid", "STRING", "NULLABLE", "The `uuid` attribute set by the collector."),
+    metadata_column("source", "STRING", "NULLABLE", "The `source` attribute."),
+    metadata_column("message_type", "STRING", "NULLABLE", "The `message_type` attribute (full proto name)."),
+    metadata_column("payload", "BYTES", "REQUIRED", "The message data exactly as published."),
+    _ATTRIBUTES,
+    metadata_column("publish_time", "TIMESTAMP", "REQUIRED", "Pub/Sub publish time."),
+    metadata_column("received_at", "TIMESTAMP", "NULLABLE", "The collector's `timestamp` attribute."),
+)
+
+DEAD_LETTER_COLUMNS: tuple[Column, ...] = (
+    metadata_column("uuid", "STRING", "NULLABLE", "The `uuid` attribute of the failed event."),
+    metadata_column("source", "STRING", "NULLABLE", "The `source` attribute."),
+    metadata_column("message_type", "STRING", "NULLABLE", "The `message_type` attribute."),
+    metadata_column("pipeline", "STRING", "REQUIRED", "The pipeline that rejected the event."),
+    metadata_column("stage", "STRING", "REQUIRED", "Where it failed: parse, validate, transform or write."),
+    metadata_column("error", "STRING", "REQUIRED", "Why it failed."),
+    metadata_column("payload", "BYTES", "NULLABLE", "The message data exactly as received."),
+    _ATTRIBUTES,
+    metadata_column("publish_time", "TIMESTAMP", "NULLABLE", "Pub/Sub publish time."),
+    metadata_column("failed_at", "TIMESTAMP", "REQUIRED", "When the event was dead-lettered."),
+)
+
+
+def system_table(
+    name: str,
+    dataset: str,
+    description: str,
+    columns: tuple[Column, ...],
+    partition_column: str | None,
+    clustering: tuple[str, ...],
+) -> Table:
+    loc = Loc("sources.yaml")
+    return Table(
+        message="",
+        name=name,
+        dataset=dataset,
+        description=description,
+        partitioning=Partitioning(partition_column, "DAY", 0, False, loc),
+        clustering=clustering,
+        labels=(),
+        columns=columns,
+        proto_file="",
+        proto_files=(),
+        loc=loc,
+        option_loc=loc,
+        fingerprint="",
+        system=True,
+    )
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    description: str
+    parent: str | None
+    masking: str | None
+    readers: tuple[str, ...]
+    masked_readers: tuple[str, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    gcp_project: str
+    region: str
+    state_bucket: str | None
+    loc: Loc
+    locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # key → position
+
+
+@dataclass(frozen=True)
+class BigQuerySettings:
+    location: str
+    dataset: str
+    backup_dataset: str
+    dead_letter_dataset: str
+    backup_table: str = "backup"
+    dead_letter_table: str = "dead_letters"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: str
+    message: str
+    description: str
+    table: Table
+    # the routing entry: a datahem.runtime.contracts.routing class of the kind (datahem.compiler.sources)
+    route: Route
+    loc: Loc
+    locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class EnumType:
+    name: str  # full proto name
+    values: tuple[tuple[str, int], ...]  # (value name, number) in declaration order
+
+
+@dataclass(frozen=True)
+class Model:
+    project: str
+    environments: tuple[Environment, ...]
+    bigquery: BigQuerySettings
+    categories: tuple[Category, ...]
+    tables: tuple[Table, ...]  # sorted by message name
+    sources: tuple[Source, ...]  # sorted by name
+    proto_files: tuple[str, ...]  # project proto files, relative to schemas/
+    descriptor_set: bytes = field(repr=False, default=b"")
+    enums: tuple[EnumType, ...] = ()  # every enum type a table reaches, sorted by name
+    # schema evolution against the baseline (datahem.compiler.evolution.Evolution), set by the build; the migrations
+    # emitter writes its history and migration files
+    evolution: object | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        return provenance(self.proto_files)
+
+    def enum(self, name: str) -> EnumType:
+        return next(e for e in self.enums if e.name == name)
+
+    @property
+    def backup_table(self) -> Table:
+        bq = self.bigquery
+        return system_table(
+            bq.backup_table,
+            bq.backup_dataset,
+            "Raw backup of every event, as published (backfill replays are not backed up again).",
+            BACKUP_COLUMNS,
+            None,
+            ("source", "message_type"),
+        )
+
+    @property
+    def dead_letter_table(self) -> Table:
+        bq = self.bigquery
+        return system_table(
+            bq.dead_letter_table,
+            bq.dead_letter_dataset,
+            "Events the pipelines could not turn into rows, with the reason; nothing is dropped.",
+            DEAD_LETTER_COLUMNS,
+            "failed_at",
+            ("pipeline", "stage"),
+        )
+
+    def category(self, name: str) -> Category | None:
+        return next((c for c in self.categories if c.name == name), None)
+
+    def table(self, message: str) -> Table:
+        return next(t for t in self.tables if t.message == message)
+
+    def sources_of(self, message: str) -> tuple[Source, ...]:
+        return tuple(s for s in self.sources if s.message == message)

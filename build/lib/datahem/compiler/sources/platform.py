@@ -1,0 +1,38 @@
+"""The IAM vocabulary of platform.json that the source kinds and the infra emitter share: service-account ids,
+the roles granted, and the shape of an account entry."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+# What every Dataflow worker needs besides its pipeline's own resources: run as a Dataflow worker (project-wide by
+# nature), read the template spec and descriptor set, write temporary files, pull the pipeline image.
+DATAFLOW_WORKER = (
+    {"role": "roles/dataflow.worker", "project": "self"},
+    {"role": "roles/storage.objectViewer", "bucket": "registry"},
+    {"role": "roles/storage.objectAdmin", "bucket": "dataflow"},
+    {"role": "roles/artifactregistry.reader", "repository": "images"},
+)
+PUBLISHER = "roles/pubsub.publisher"
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+COLLECTOR_MAX_INSTANCES = 20
+
+
+def account_id(kind: str, name: str = "") -> str:
+    """A service account id (6-30 characters: lower-case letters, digits, `-`): `dh-<kind>-<name>`, shortened with
+    a hash suffix when too long so distinct names never share an account."""
+    base = "-".join(p for p in ("dh", kind, name.replace("_", "-")) if p)
+    if len(base) <= 30:
+        return base
+    return f"{base[:23].rstrip('-')}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
+
+
+def grants(*grants: dict[str, Any]) -> list[dict[str, Any]]:
+    """Grants without duplicates, in a stable order."""
+    unique = {tuple(sorted(g.items())) for g in grants}
+    return [dict(g) for g in sorted(unique, key=lambda g: (dict(g)["role"], g))]
+
+
+def account(sa_id: str, display: str, description: str, granted: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": sa_id, "display_name": display, "description": description, "grants": grants(*granted)}

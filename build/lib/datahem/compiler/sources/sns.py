@@ -1,0 +1,89 @@
+"""Source kind `sns`: an AWS SNS subscription to the SNS collector (a Cloud Function), by the value of its `route`
+query parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datahem.compiler import rules
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Source
+from datahem.compiler.sources.base import DevWiring, PlatformPart, RawKey, RouteKey, SourceKind
+from datahem.compiler.sources.platform import COLLECTOR_MAX_INSTANCES, PUBLISHER, account, account_id
+from datahem.runtime.contracts.routing import SNS_ROUTE_VALUE, SNS_TABLE, SNS_TOPIC_ARN, SnsRoute, sns_table
+
+RAW_KEYS = (
+    RawKey("route", str, doc="value of the `route` query parameter of the SNS subscription"),
+    RawKey("topic_arns", list[str], doc="SNS topic ARNs allowed to publish to this route"),
+)
+
+
+def resolve(raw: Any, source: str, message_type: str, topic: str) -> SnsRoute:
+    return SnsRoute(raw.route, source, message_type, topic, tuple(sorted(raw.topic_arns)))
+
+
+def _route(s: Source) -> SnsRoute:
+    assert isinstance(s.route, SnsRoute)
+    return s.route
+
+
+def route_keys(s: Source) -> list[RouteKey]:
+    r = _route(s)
+    return [RouteKey(("sns", r.route), "route", f"SNS route `{r.route}`")]
+
+
+def check(s: Source, d: Diagnostics) -> None:
+    r = _route(s)
+    if not SNS_ROUTE_VALUE.match(r.route):
+        d.error(
+            s.locs.get("route", s.loc),
+            rules.YAML_VALUE,
+            f"route `{r.route}` must be 1-64 letters, digits, `_` or `-` (it is a query value)",
+        )
+    if not r.topic_arns:
+        d.error(
+            s.locs.get("topic_arns", s.loc),
+            rules.YAML_VALUE,
+            "topic_arns must list at least one SNS topic ARN allowed to publish to this route",
+        )
+    for i, arn in enumerate(r.topic_arns):
+        if not SNS_TOPIC_ARN.match(arn):
+            d.error(
+                s.locs.get(f"topic_arns[{i}]", s.loc),
+                rules.YAML_VALUE,
+                f"`{arn}` is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)",
+            )
+
+
+def platform(sources: list[Source]) -> PlatformPart:
+    """One collector (a Cloud Function) for every SNS source: it publishes to their topics."""
+    sa = account_id("sns-collector")
+    granted = [{"role": PUBLISHER, "topic": s.table.topic} for s in sources]
+    collector = {
+        "name": "datahem-sns-collector",
+        "service_account": sa,
+        "runtime": "python311",
+        # datahem/runtime/collectors/sns/main.py, from a source archive of the repository (datahem/runtime/ and generated/)
+        "entry_point": "collect",
+        "source_file": "datahem/runtime/collectors/sns/main.py",
+        "max_instances": COLLECTOR_MAX_INSTANCES,
+        "sources": [s.name for s in sources],
+    }
+    return PlatformPart(
+        accounts=[account(sa, "DataHem SNS collector", "Publishes AWS SNS notifications to their topics.", granted)],
+        collectors={"sns": collector},
+    )
+
+
+KIND = SourceKind(
+    name="sns",
+    label="SNS",
+    raw_keys=RAW_KEYS,
+    resolve=resolve,
+    route_keys=route_keys,
+    check=check,
+    routing_file=SNS_TABLE,
+    routing_table=sns_table,
+    platform=platform,
+    dev=DevWiring(serve=True),
+)

@@ -1,0 +1,598 @@
+"""Checks over the resolved model. Each check reports under a rule id from `datahem.compiler.rules` and says how to fix
+the problem. Checks never stop early: one run reports everything.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Iterator
+
+from datahem.compiler import rules
+from datahem.compiler.diagnostics import Diagnostics, Loc
+from datahem.compiler.model.resolved import METADATA_COLUMNS, METADATA_NAMES, Column, Model, Table
+from datahem.compiler.sources import KINDS
+from datahem.runtime import typemap
+
+COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+IAM_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s@]*@?[^\s]+$|^principal(Set)?://\S+$")
+RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLIDENTIFIER")
+MAX_NESTING = 15
+MAX_COLUMNS = 10_000
+MAX_DESCRIPTION = 1024
+
+Check = Callable[[Model, Diagnostics], None]
+CHECKS: list[Check] = []
+
+
+def check(fn: Check) -> Check:
+    CHECKS.append(fn)
+    return fn
+
+
+def run_checks(model: Model, diags: Diagnostics) -> None:
+    for fn in CHECKS:
+        fn(model, diags)
+
+
+def walk(columns: tuple[Column, ...], depth: int = 1) -> Iterator[tuple[Column, int]]:
+    for c in columns:
+        if c.hidden:
+            continue
+        yield c, depth
+        yield from walk(c.fields, depth + 1)
+
+
+# -- sources.yaml ----------------------------------------------------------------------------------
+
+
+@check
+def project_names(model: Model, d: Diagnostics) -> None:
+    # positions come from the sources; project-level names are checked with the environment locations
+    for env in model.environments:
+        if not GCP_PROJECT.match(env.gcp_project):
+            d.error(
+                env.loc,
+                rules.IDENTIFIER_INVALID,
+                f"environment `{env.name}` has gcp_project `{env.gcp_project}`, which is not a GCP project id "
+                "(6-30 lower-case letters, digits and hyphens, starting with a letter)",
+            )
+    bq = model.bigquery
+    for key in ("dataset", "backup_dataset", "dead_letter_dataset"):
+        value = getattr(bq, key)
+        if not DATASET_NAME.match(value):
+            d.error(
+                Loc("sources.yaml", 1, 1),
+                rules.IDENTIFIER_INVALID,
+                f"bigquery.{key} `{value}` is not a dataset name (letters, digits and underscores)",
+            )
+
+
+@check
+def sources_unique(model: Model, d: Diagnostics) -> None:
+    first: dict[str, Loc] = {}
+    routes: dict[tuple, tuple[str, Loc]] = {}
+    for s in sorted(model.sources, key=lambda s: s.loc):
+        if not SOURCE_NAME.match(s.name):
+            d.error(
+                s.locs.get("name", s.loc),
+                rules.IDENTIFIER_INVALID,
+                f"source name `{s.name}` must be lower-case letters, digits and `_`, starting with a letter, "
+                "at most 40 characters",
+            )
+        if s.name in first:
+            d.error(
+                s.locs.get("name", s.loc),
+                rules.SOURCE_DUPLICATE_NAME,
+                f"source `{s.name}` is already defined at line {first[s.name].line}; rename one of them",
+            )
+        else:
+            first[s.name] = s.loc
+        keys = [(k.key, s.locs.get(k.loc_key, s.loc), k.label) for k in KINDS[s.kind].route_keys(s)]
+        for key, loc, label in keys:
+            if key in routes:
+                other, other_loc = routes[key]
+                d.error(
+                    loc,
+                    rules.ROUTE_DUPLICATE,
+                    f"{label} is already taken by source `{other}` (line {other_loc.line}); give each source "
+                    "its own route",
+                )
+            else:
+                routes[key] = (s.name, loc)
+
+
+@check
+def source_values(model: Model, d: Diagnostics) -> None:
+    for s in model.sources:
+        KINDS[s.kind].check(s, d)
+
+
+@check
+def categories(model: Model, d: Diagnostics) -> None:
+    names = {c.name for c in model.categories}
+    for c in model.categories:
+        if not re.match(r"^[a-z][a-z0-9_]{0,62}$", c.name):
+            d.error(
+                c.loc,
+                rules.IDENTIFIER_INVALID,
+                f"category `{c.name}` must be lower-case letters, digits and `_`, starting with a letter",
+            )
+        if c.parent is not None and c.parent not in names:
+            d.error(
+                c.loc,
+                rules.CATEGORY_CYCLE,
+                f"category `{c.name}` has parent `{c.parent}`, which is not a category; known: "
+                f"{', '.join(sorted(names))}",
+            )
+        seen = {c.name}
+        p = c.parent
+        while p in names:
+            if p in seen:
+                d.error(c.loc, rules.CATEGORY_CYCLE, f"category `{c.name}` is its own ancestor; break the cycle")
+                break
+            seen.add(p)
+            p = model.category(p).parent
+        for who in c.readers + c.masked_readers:
+            if not IAM_MEMBER.match(who):
+                d.error(
+                    c.loc,
+                    rules.IAM_MEMBER_INVALID,
+                    f"category `{c.name}` lists reader `{who}`, which is not an IAM member; write it as "
+                    "user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:DOMAIN",
+                )
+        if c.masked_readers and not c.masking:
+            d.error(
+                c.loc,
+                rules.YAML_MISSING_KEY,
+                f"category `{c.name}` has masked_readers but no `masking` rule; add one (e.g. SHA256)",
+            )
+
+
+# -- tables and columns ------------------------------------------------------------------------------
+
+
+@check
+def tables_unique(model: Model, d: Diagnostics) -> None:
+    seen: dict[tuple[str, str], Table] = {}
+    for t in model.tables:
+        key = (t.dataset.lower(), t.name.lower())
+        if key in seen:
+            other = seen[key]
+            d.error(
+                t.option_loc,
+                rules.TABLE_DUPLICATE_NAME,
+                f"`{t.message}` maps to table `{t.dataset}.{t.name}`, already used by `{other.message}` "
+                f"({other.loc}); set a different `name` in its (datahem.table) option",
+            )
+        else:
+            seen[key] = t
+        if not TABLE_NAME.match(t.name):
+            d.error(
+                t.option_loc,
+                rules.IDENTIFIER_INVALID,
+                f"table name `{t.name}` must be letters, digits and `_`, not starting with a digit",
+            )
+        if not DATASET_NAME.match(t.dataset):
+            d.error(t.option_loc, rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`")
+        if len(t.description) > MAX_DESCRIPTION:
+            d.error(
+                t.loc,
+                rules.DESCRIPTION_TOO_LONG,
+                f"table description is {len(t.description)} characters; BigQuery allows {MAX_DESCRIPTION}",
+            )
+        for k, v in t.labels:
+            if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
+                d.error(
+                    t.option_loc,
+                    rules.LABEL_INVALID,
+                    f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
+                    "(keys start with a letter)",
+                )
+
+
+@check
+def column_names(model: Model, d: Diagnostics) -> None:
+    for t in model.tables:
+        _names(t.columns, d, top=True)
+
+
+def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
+    seen: dict[str, Column] = {}
+    if top:
+        seen = {c.name.lower(): c for c in METADATA_COLUMNS}
+    for c in columns:
+        if c.hidden:
+            continue
+        where = c.option_loc if c.name != c.field_name else c.loc
+        if not COLUMN_NAME.match(c.name):
+            d.error(
+                where,
+                rules.IDENTIFIER_INVALID,
+                f"column name `{c.name}` must be letters, digits and `_`, not starting with a digit, at most "
+                "300 characters; set a legal `name` in its (datahem.column) option",
+            )
+        elif any(c.name.upper().startswith(p) for p in RESERVED_PREFIXES):
+            d.error(
+                where,
+                rules.IDENTIFIER_RESERVED,
+                f"column name `{c.name}` uses a prefix BigQuery reserves ({', '.join(RESERVED_PREFIXES)}); "
+                "rename it with the `name` option",
+            )
+        elif top and c.name.startswith("_") and c.name.lower() not in METADATA_NAMES:
+            d.error(
+                where,
+                rules.IDENTIFIER_RESERVED,
+                f"top-level column `{c.name}` starts with `_`, which DataHem reserves for metadata columns; "
+                "rename it with the `name` option",
+            )
+        key = c.name.lower()
+        if key in seen:
+            other = seen[key]
+            what = (
+                "DataHem's metadata column"
+                if other.proto_type == "metadata"
+                else f"field `{other.field_name}` ({other.loc})"
+            )
+            d.error(
+                where,
+                rules.COLUMN_DUPLICATE,
+                f"column `{c.name}` (field `{c.field_name}`) collides with {what} "
+                "(BigQuery column names are case-insensitive); rename one with the `name` option",
+            )
+        else:
+            seen[key] = c
+        if len(c.description) > MAX_DESCRIPTION:
+            d.error(
+                c.loc,
+                rules.DESCRIPTION_TOO_LONG,
+                f"description of `{c.field_name}` is {len(c.description)} characters; BigQuery allows "
+                f"{MAX_DESCRIPTION}: shorten the comment or set a shorter `description` option",
+            )
+        if c.fields:
+            _names(c.fields, d, top=False)
+
+
+@check
+def limits(model: Model, d: Diagnostics) -> None:
+    for t in model.tables:
+        count = len(METADATA_COLUMNS) + 2
+        reported = False
+        for c, depth in walk(t.columns):
+            count += 1
+            if c.bq_type == "STRUCT" and depth > MAX_NESTING and not reported:
+                d.error(
+                    c.loc,
+                    rules.NESTING_TOO_DEEP,
+                    f"field `{c.field_name}` is nested {depth} levels deep in table `{t.name}`; BigQuery allows "
+                    f"{MAX_NESTING}: flatten the message or type the field as JSON",
+                )
+                reported = True
+        if count > MAX_COLUMNS:
+            d.error(
+                t.loc,
+                rules.TOO_MANY_COLUMNS,
+                f"table `{t.name}` would have {count} columns (nested ones included); BigQuery allows "
+                f"{MAX_COLUMNS}: hide fields or store parts as JSON",
+            )
+
+
+@check
+def empty_structs(model: Model, d: Diagnostics) -> None:
+    def visit(columns: tuple[Column, ...], parent: Column | None) -> None:
+        for c in columns:
+            if c.hidden:
+                continue
+            if c.bq_type == "STRUCT" and not any(not f.hidden for f in c.fields):
+                owner = parent if parent is not None and parent.is_map else c
+                d.error(
+                    owner.loc,
+                    rules.STRUCT_WITHOUT_COLUMNS,
+                    f"field `{owner.field_name}` is a message ({c.type_name}) without visible fields, and BigQuery "
+                    "has no empty STRUCT: hide the field, or give the message a field that is not hidden",
+                )
+            visit(c.fields, c)
+
+    for t in model.tables:
+        visit(t.columns, None)
+
+
+@check
+def clustering_partitioning(model: Model, d: Diagnostics) -> None:
+    for t in model.tables:
+        top = {c.name: c for c in t.bq_columns}
+        if len(t.clustering) > 4:
+            d.error(
+                t.option_loc,
+                rules.CLUSTERING_INVALID,
+                f"table `{t.name}` clusters by {len(t.clustering)} columns; BigQuery allows 4",
+            )
+        for name in t.clustering:
+            c = top.get(name)
+            if c is None:
+                d.error(
+                    t.option_loc,
+                    rules.CLUSTERING_INVALID,
+                    f"clustering column `{name}` is not a top-level column of `{t.name}`"
+                    + ("; nested columns cannot be clustered" if "." in name else "")
+                    + f"; top-level columns: {', '.join(sorted(top))}",
+                )
+            elif c.repeated or c.bq_type not in typemap.CLUSTERABLE:
+                d.error(
+                    t.option_loc,
+                    rules.CLUSTERING_INVALID,
+                    f"clustering column `{name}` is {'REPEATED ' if c.repeated else ''}{c.bq_type}; BigQuery "
+                    f"clusters only single values of {', '.join(sorted(typemap.CLUSTERABLE))}",
+                )
+        p = t.partitioning
+        if p.column is not None:
+            c = top.get(p.column)
+            if c is None:
+                d.error(
+                    p.loc,
+                    rules.PARTITION_FIELD_INVALID,
+                    f"partition field `{p.column}` is not a top-level column of `{t.name}`",
+                )
+            elif c.repeated or c.bq_type not in typemap.PARTITIONABLE:
+                d.error(
+                    p.loc,
+                    rules.PARTITION_FIELD_INVALID,
+                    f"partition field `{p.column}` is {c.mode} {c.bq_type}; it must be a single TIMESTAMP, DATE "
+                    "or DATETIME (or leave `field` empty to partition by ingestion time)",
+                )
+            elif c.bq_type == "DATE" and p.granularity == "HOUR":
+                d.error(
+                    p.loc,
+                    rules.PARTITION_FIELD_INVALID,
+                    f"partition field `{p.column}` is a DATE, which cannot be partitioned by HOUR",
+                )
+
+
+# -- field options ---------------------------------------------------------------------------------
+
+STRINGISH = ("string",)
+NUMERIC_PROTO = (
+    "double",
+    "float",
+    "int32",
+    "int64",
+    "uint32",
+    "uint64",
+    "sint32",
+    "sint64",
+    "fixed32",
+    "fixed64",
+    "sfixed32",
+    "sfixed64",
+)
+
+
+@check
+def column_options(model: Model, d: Diagnostics) -> None:
+    names = {c.name for c in model.categories}
+    for t in model.tables:
+        paths = _field_paths(t.columns)
+        for c, _ in walk(t.columns):
+            _column(t, c, names, paths, d)
+        for c in t.columns:
+            if c.hidden and c.category and c.category not in names:
+                _unknown_category(c, names, d)
+
+
+def _field_paths(columns: tuple[Column, ...], prefix: str = "") -> dict[str, Column]:
+    out = {}
+    for c in columns:
+        out[prefix + c.field_name] = c
+        if c.fields and not c.repeated:
+            out.update(_field_paths(c.fields, prefix + c.field_name + "."))
+    return out
+
+
+def _unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
+    d.error(
+        c.option_loc,
+        rules.CATEGORY_UNKNOWN,
+        f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml; "
+        f"known categories: {', '.join(sorted(names)) or '(none)'}",
+    )
+
+
+def _not_applicable(c: Column, option: str, why: str, d: Diagnostics) -> None:
+    d.error(c.option_loc, rules.OPTION_NOT_APPLICABLE, f"`{option}` on field `{c.field_name}`: {why}")
+
+
+def _regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pattern | None:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        d.error(
+            c.option_loc,
+            rules.REGEX_INVALID,
+            f"`{option}` pattern `{pattern}` on field `{c.field_name}` does not compile: {exc}",
+        )
+        return None
+
+
+def _column(t: Table, c: Column, categories: set[str], paths: dict[str, Column], d: Diagnostics) -> None:
+    x = c.transforms
+    if c.category:
+        if c.category not in categories:
+            _unknown_category(c, categories, d)
+        elif c.bq_type == "STRUCT":
+            _not_applicable(
+                c,
+                "category",
+                "BigQuery puts policy tags on leaf columns only; set the category on "
+                "the fields of the nested message instead",
+                d,
+            )
+    if c.bq_type != c.natural_type and not c.recursion_cut:
+        if c.bq_type not in typemap.ALL_TYPES:
+            d.error(
+                c.option_loc,
+                rules.TYPE_OVERRIDE_ILLEGAL,
+                f'`type: "{c.bq_type}"` on field `{c.field_name}` is not a BigQuery type; use one of '
+                f"{', '.join(sorted(typemap.ALL_TYPES - {'STRUCT'}))}",
+            )
+        elif c.natural_type == "STRUCT" or not typemap.override_allowed(c.proto_type, c.natural_type, c.bq_type):
+            allowed = sorted(typemap.LEGAL_OVERRIDES.get("ENUM" if c.proto_type == "enum" else c.natural_type, ()))
+            d.error(
+                c.option_loc,
+                rules.TYPE_OVERRIDE_ILLEGAL,
+                f"field `{c.field_name}` is proto {c.type_name or c.proto_type} ({c.natural_type}) and cannot be "
+                f"stored as {c.bq_type}; allowed: {', '.join(allowed) or 'no override'}",
+            )
+    if c.required and c.repeated:
+        _not_applicable(c, "required", "a repeated field is a list that may be empty; drop `required`", d)
+    is_string = c.proto_type == "string"
+    for option, value in (
+        ("regex_extract", x.regex_extract),
+        ("regex_replace", x.regex_replace),
+        ("append", x.append),
+        ("local_to_utc", x.local_to_utc),
+        ("pseudonymize", x.pseudonymize),
+    ):
+        if value is not None and not is_string:
+            _not_applicable(c, option, f"it applies to string fields, and this one is {c.proto_type}", d)
+    if x.regex_extract:
+        rx = _regex(c, "regex_extract", x.regex_extract[0], d)
+        if rx is not None and x.regex_extract[1] > rx.groups:
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"`regex_extract` on `{c.field_name}` keeps group {x.regex_extract[1]}, but the pattern has "
+                f"{rx.groups} group(s)",
+            )
+    if x.regex_replace:
+        rx = _regex(c, "regex_replace", x.regex_replace[0], d)
+        if rx is not None:
+            try:
+                _check_template(rx, x.regex_replace[1])
+            except (re.error, IndexError) as exc:
+                d.error(
+                    c.option_loc,
+                    rules.REGEX_INVALID,
+                    f"`regex_replace` replacement `{x.regex_replace[1]}` on `{c.field_name}` is invalid: {exc}",
+                )
+    if x.filter:
+        _regex(c, "filter", x.filter[0], d)
+        if c.repeated or c.bq_type == "STRUCT":
+            _not_applicable(c, "filter", "it needs a single scalar value to match", d)
+    if x.local_to_utc:
+        tz = x.local_to_utc[0]
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"`local_to_utc` time zone `{tz}` on `{c.field_name}` is not an IANA time zone (e.g. Europe/Stockholm)",
+            )
+        if c.bq_type not in ("TIMESTAMP", "DATETIME", "STRING"):
+            _not_applicable(c, "local_to_utc", f"the column is {c.bq_type}; type it TIMESTAMP", d)
+    if x.divide is not None:
+        if c.proto_type not in NUMERIC_PROTO and c.bq_type not in typemap.NUMERIC_TYPES:
+            _not_applicable(c, "divide", f"it applies to numbers, and this field is {c.proto_type}", d)
+        elif c.bq_type in ("INT64", "STRING"):
+            _not_applicable(
+                c,
+                "divide",
+                f"the quotient is fractional but the column is {c.bq_type}; add "
+                '`type: "NUMERIC"` (exact, for money) or `type: "FLOAT64"`',
+                d,
+            )
+    if x.pseudonymize is not None:
+        if not re.match(r"^[A-Za-z0-9_-]{1,255}$", x.pseudonymize):
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"`pseudonymize.key_secret` `{x.pseudonymize}` must be a Secret Manager secret id (letters, "
+                "digits, `_`, `-`), never the key itself",
+            )
+        if c.bq_type != "STRING":
+            _not_applicable(c, "pseudonymize", f"the keyed hash is a hex STRING but the column is {c.bq_type}", d)
+    if x.append is not None and c.bq_type not in ("STRING",):
+        _not_applicable(c, "append", f"the column is {c.bq_type}; append works on STRING columns", d)
+    for path in x.coalesce:
+        other = paths.get(path)
+        if other is None:
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"`coalesce` on `{c.field_name}` names `{path}`, which is not a field path of `{t.message}` "
+                "(use field names from the message root, dotted for nested fields)",
+            )
+        elif other.proto_type != c.proto_type or other.repeated != c.repeated:
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"`coalesce` on `{c.field_name}` ({c.proto_type}) names `{path}` ({other.proto_type}"
+                f"{', repeated' if other.repeated else ''}); both must have the same type and shape",
+            )
+    if x.from_attribute is not None:
+        if not re.match(r"^[A-Za-z0-9_.-]{1,256}$", x.from_attribute):
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"`from_attribute` `{x.from_attribute}` is not a Pub/Sub attribute name",
+            )
+        if c.proto_type != "string" or c.repeated:
+            _not_applicable(
+                c,
+                "from_attribute",
+                "attributes are strings: use a singular string field (with a `type` override for e.g. TIMESTAMP)",
+                d,
+            )
+    if x.default_policy == "VALUE":
+        if x.default_value is None or x.default_value == "" and c.proto_type != "string":
+            d.error(
+                c.option_loc, rules.OPTION_VALUE_INVALID, f"`default_policy` VALUE on `{c.field_name}` needs a `value`"
+            )
+        elif c.proto_type in NUMERIC_PROTO and not _is_number(x.default_value):
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"default value `{x.default_value}` of `{c.field_name}` is not a number",
+            )
+        elif c.proto_type == "bool" and x.default_value not in ("true", "false"):
+            d.error(
+                c.option_loc,
+                rules.OPTION_VALUE_INVALID,
+                f"default value `{x.default_value}` of `{c.field_name}` must be true or false",
+            )
+        elif c.proto_type == "message" and c.bq_type not in ("TIMESTAMP", "INTERVAL", "JSON", "STRING"):
+            _not_applicable(c, "default_policy", "VALUE defaults apply to scalar fields", d)
+    if x.default_policy != "NULL" and c.repeated:
+        _not_applicable(c, "default_policy", "a repeated field is an empty list when absent", d)
+    if c.mode == "REQUIRED" and x.default_policy != "NULL":
+        _not_applicable(c, "default_policy", "a required field has no default: the event is rejected instead", d)
+
+
+def _check_template(rx: re.Pattern, template: str) -> None:
+    """Raise if a replacement template refers to a group the pattern lacks (re only notices on a match)."""
+    re.sub("", template, "")  # bad escapes raise re.error
+    for m in re.finditer(r"\\(\d+)|\\g<(\w+)>", template):
+        ref = m.group(1) or m.group(2)
+        if ref.isdigit() and int(ref) > rx.groups:
+            raise IndexError(f"group {ref} does not exist")
+        if not ref.isdigit() and ref not in rx.groupindex:
+            raise IndexError(f"group `{ref}` does not exist")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Registers the checks of sibling modules (they use the `check` decorator above).
+from datahem.compiler.validate import infra as _infra  # noqa: E402, F401

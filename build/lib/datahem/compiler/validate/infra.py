@@ -1,0 +1,117 @@
+"""Checks on values that become Google Cloud resource names in the infrastructure stacks (generated/infra), so a
+bad name is a diagnostic at its line instead of a failed `terraform apply` halfway through a deploy.
+"""
+
+from __future__ import annotations
+
+import re
+
+from datahem.compiler import rules
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.model.resolved import Model
+from datahem.compiler.sources import KINDS
+from datahem.compiler.validate.checks import check
+from datahem.runtime.contracts.routing import job_name
+
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and cdktf.out/stacks/<env> folder
+REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # e.g. europe-north1
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+TOPIC_MAX = 255
+LONGEST_TOPIC_SUFFIX = len(".dead-letter.hold")
+
+
+def _bucket_problem(name: str) -> str | None:
+    if not BUCKET.match(name):
+        return "3-63 lower-case letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"
+    if name.startswith("goog") or "google" in name or "g00gle" in name:
+        return "bucket names must not start with `goog` or contain `google`"
+    if ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+        return "no `..` and not an IP address"
+    return None
+
+
+@check
+def cloud_names(model: Model, d: Diagnostics) -> None:
+    projects: dict[str, str] = {}
+    for env in model.environments:
+        if not ENV_NAME.match(env.name):
+            d.error(
+                env.loc,
+                rules.CLOUD_NAME_INVALID,
+                f"environment `{env.name}` names a Terraform stack and its state: use 1-30 lower-case letters, "
+                "digits and `-`, starting with a letter",
+            )
+        if not REGION.match(env.region):
+            d.error(
+                env.locs.get("region", env.loc),
+                rules.CLOUD_NAME_INVALID,
+                f"environment `{env.name}` has region `{env.region}`, which is not a Google Cloud region "
+                "(e.g. europe-north1)",
+            )
+        if env.state_bucket is not None:
+            problem = _bucket_problem(env.state_bucket)
+            if problem:
+                d.error(
+                    env.locs.get("state_bucket", env.loc),
+                    rules.CLOUD_NAME_INVALID,
+                    f"state_bucket `{env.state_bucket}` of environment `{env.name}` is not a Cloud Storage bucket "
+                    f"name: {problem}",
+                )
+        if env.gcp_project in projects:
+            d.error(
+                env.locs.get("gcp_project", env.loc),
+                rules.CLOUD_NAME_INVALID,
+                f"environments `{projects[env.gcp_project]}` and `{env.name}` share gcp_project "
+                f"`{env.gcp_project}`; their resources would collide: give each environment its own project",
+            )
+        else:
+            projects[env.gcp_project] = env.name
+
+    # the Dataflow jobs that read a source's external stream, e.g. `datahem-kinesis-orders` for source `orders`
+    readers = {
+        r.job: f"the {KINDS[s.kind].label} reader of source `{s.name}`"
+        for s in model.sources
+        for r in KINDS[s.kind].readers(s)
+    }
+    for s in model.sources:
+        dashed = s.name.replace("_", "-")
+        if s.name.endswith("_"):
+            d.error(
+                s.locs.get("name", s.loc),
+                rules.CLOUD_NAME_INVALID,
+                f"source `{s.name}` ends with `_`; its Dataflow job and service account names would end with `-`, "
+                "which Google Cloud rejects",
+            )
+        taken = "the backup pipeline" if dashed == "backup" else readers.get(job_name(s.name))
+        if taken:
+            d.error(
+                s.locs.get("name", s.loc),
+                rules.CLOUD_NAME_INVALID,
+                f"source `{s.name}` would run as Dataflow job `{job_name(s.name)}`, the name of {taken}; rename it",
+            )
+        for secret in KINDS[s.kind].secrets(s):
+            label, value = secret.label, secret.id
+            if not SECRET_ID.match(value):
+                d.error(
+                    s.locs.get(secret.loc_key, s.loc),
+                    rules.CLOUD_NAME_INVALID,
+                    f"{label} `{value}` of source `{s.name}` is also its Secret Manager secret id: use 1-255 "
+                    "letters, digits, `_` and `-`",
+                )
+
+    for t in model.tables:
+        if t.topic.lower().startswith("goog"):
+            d.error(
+                t.loc,
+                rules.CLOUD_NAME_INVALID,
+                f"`{t.message}` is also its Pub/Sub topic name, and topic names must not start with `goog`; "
+                "rename the proto package",
+            )
+        elif len(t.topic) + LONGEST_TOPIC_SUFFIX > TOPIC_MAX:
+            d.error(
+                t.loc,
+                rules.CLOUD_NAME_INVALID,
+                f"`{t.message}` is {len(t.topic)} characters; with the suffix `.dead-letter.hold` its subscription "
+                f"name would exceed Pub/Sub's {TOPIC_MAX}: shorten the package or message name",
+            )

@@ -1,0 +1,618 @@
+"""One environment's Terraform stack, built from platform.json (the infrastructure model the compiler serializes).
+
+Parts, in build order: providers and state backend; governance (policy-tag taxonomy, one tag per category, masking
+data policies, reader IAM); the schema registry bucket with the descriptor set; BigQuery datasets and tables; per
+message type the Pub/Sub topics and subscriptions; Secret Manager secrets (containers only, never a value);
+service accounts with the grants platform.json lists; and compute (HTTP collector on Cloud Run, SNS collector as a
+Cloud Function gen 2, Dataflow flex-template jobs).
+
+Every resource is created directly in the stack with an address derived from its name (`model.logical_id`), so
+the Terraform addresses are readable in a pull request and stable when other resources come and go. What to
+create and who may do what is decided by the compiler (platform.json); this module only turns it into resources.
+"""
+
+from __future__ import annotations
+
+from cdktf import (
+    GcsBackend,
+    LocalBackend,
+    TerraformOutput,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+)
+from constructs import Construct
+
+from datahem.deploy.infra import model as M
+from datahem.deploy.infra.providers import google, google_beta
+
+GoogleProvider = google("provider").GoogleProvider
+GoogleBetaProvider = google_beta("provider").GoogleBetaProvider
+DataGoogleProject = google("data_google_project").DataGoogleProject
+ProjectService = google("project_service").ProjectService
+ProjectIamMember = google("project_iam_member").ProjectIamMember
+DataCatalogTaxonomy = google("data_catalog_taxonomy").DataCatalogTaxonomy
+DataCatalogPolicyTag = google("data_catalog_policy_tag").DataCatalogPolicyTag
+DataCatalogPolicyTagIamBinding = google("data_catalog_policy_tag_iam_binding").DataCatalogPolicyTagIamBinding
+BigqueryDatapolicyDataPolicy = google("bigquery_datapolicy_data_policy").BigqueryDatapolicyDataPolicy
+BigqueryDatapolicyDataPolicyIamBinding = google(
+    "bigquery_datapolicy_data_policy_iam_binding"
+).BigqueryDatapolicyDataPolicyIamBinding
+StorageBucket = google("storage_bucket").StorageBucket
+StorageBucketObject = google("storage_bucket_object").StorageBucketObject
+StorageBucketIamMember = google("storage_bucket_iam_member").StorageBucketIamMember
+ArtifactRegistryRepository = google("artifact_registry_repository").ArtifactRegistryRepository
+ArtifactRegistryRepositoryIamMember = google(
+    "artifact_registry_repository_iam_member"
+).ArtifactRegistryRepositoryIamMember
+BigqueryDataset = google("bigquery_dataset").BigqueryDataset
+BigqueryTable = google("bigquery_table").BigqueryTable
+BigqueryTableIamMember = google("bigquery_table_iam_member").BigqueryTableIamMember
+PubsubTopic = google("pubsub_topic").PubsubTopic
+PubsubTopicIamMember = google("pubsub_topic_iam_member").PubsubTopicIamMember
+PubsubSubscription = google("pubsub_subscription").PubsubSubscription
+PubsubSubscriptionIamMember = google("pubsub_subscription_iam_member").PubsubSubscriptionIamMember
+ServiceAccount = google("service_account").ServiceAccount
+_secret = google("secret_manager_secret")
+SecretManagerSecret = _secret.SecretManagerSecret
+SecretReplica = _secret.SecretManagerSecretReplicationUserManagedReplicas
+SecretReplicaEncryption = _secret.SecretManagerSecretReplicationUserManagedReplicasCustomerManagedEncryption
+SecretManagerSecretIamMember = google("secret_manager_secret_iam_member").SecretManagerSecretIamMember
+KmsKeyRing = google("kms_key_ring").KmsKeyRing
+KmsCryptoKey = google("kms_crypto_key").KmsCryptoKey
+KmsCryptoKeyIamMember = google("kms_crypto_key_iam_member").KmsCryptoKeyIamMember
+_run = google("cloud_run_v2_service")
+CloudRunV2Service = _run.CloudRunV2Service
+RunContainer = _run.CloudRunV2ServiceTemplateContainers
+RunEnv = _run.CloudRunV2ServiceTemplateContainersEnv
+RunEnvSource = _run.CloudRunV2ServiceTemplateContainersEnvValueSource
+RunSecretRef = _run.CloudRunV2ServiceTemplateContainersEnvValueSourceSecretKeyRef
+CloudRunV2ServiceIamMember = google("cloud_run_v2_service_iam_member").CloudRunV2ServiceIamMember
+Cloudfunctions2Function = google("cloudfunctions2_function").Cloudfunctions2Function
+DataflowFlexTemplateJob = google_beta("google_dataflow_flex_template_job").GoogleDataflowFlexTemplateJob
+ProjectServiceIdentity = google_beta("google_project_service_identity").GoogleProjectServiceIdentity
+
+# Pub/Sub delivery: redeliver with backoff, then move the message to the dead-letter topic (nothing is dropped);
+# subscriptions never expire and keep unacknowledged messages for 7 days (the maximum).
+ACK_DEADLINE_SECONDS = 60
+MAX_DELIVERY_ATTEMPTS = 5
+RETRY_POLICY = {"minimum_backoff": "10s", "maximum_backoff": "600s"}
+RETENTION = "604800s"
+NEVER_EXPIRE = {"ttl": ""}
+# Replays carry backfill=true and must not be backed up a second time.
+BACKUP_FILTER = 'NOT attributes.backfill = "true"'
+DAY_MS = 86_400_000
+# Nested configuration is passed as dicts, except inside lists: jsii converts a dict to its struct (snake_case keys
+# to camelCase) where the type says struct, but not list elements, whose snake_case keys would be dropped silently.
+# List elements are therefore built with their struct classes.
+
+ROLE_TAG_READER = "roles/datacatalog.categoryFineGrainedReader"
+ROLE_MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
+
+
+class PlatformStack(TerraformStack):
+    """Every resource of one environment (its own GCP project), named after the environment."""
+
+    def __init__(self, scope: Construct, platform: dict, env: dict) -> None:
+        super().__init__(scope, env["name"])
+        self.platform = platform
+        self.env = env
+        self.project = env["gcp_project"]
+        self.region = env["region"]
+        self.location = platform["bigquery"]["location"]
+        self.apis: dict[str, ProjectService] = {}
+        self.tags: dict[str, DataCatalogPolicyTag] = {}
+        self.datasets: dict[str, BigqueryDataset] = {}
+        self.tables: dict[str, BigqueryTable] = {}
+        self.topics: dict[str, PubsubTopic] = {}
+        self.subscriptions: dict[str, PubsubSubscription] = {}
+        self.secrets: dict[str, SecretManagerSecret] = {}
+        self.buckets: dict[str, StorageBucket] = {}
+        self.repositories: dict[str, ArtifactRegistryRepository] = {}
+        self.accounts: dict[str, ServiceAccount] = {}
+        self.grants: dict[str, list] = {}
+        self.add_override("//.comment", platform["comment"])
+        self._providers()
+        self.project_data = DataGoogleProject(self, "project", project_id=self.project)
+        self.release = TerraformVariable(
+            self,
+            "release",
+            type="string",
+            description="Release tag of the collector images and the SNS function source (set by CI, e.g. the commit)",
+        )
+        self._governance()
+        self._registry()
+        self._warehouse()
+        self._streams()
+        self._secrets()
+        self._identities()
+        self._collectors()
+        self._pipelines()
+
+    # -- foundations -------------------------------------------------------------------------------------------
+
+    def _providers(self) -> None:
+        # cdktf rewrites provider-level keys to snake_case (map keys included), so these labels use `_` already.
+        labels = {"managed_by": "datahem", "datahem_project": self.platform["project"]}
+        self.google = GoogleProvider(self, "google", project=self.project, region=self.region, default_labels=labels)
+        self.beta = GoogleBetaProvider(
+            self, "google-beta", project=self.project, region=self.region, default_labels=labels
+        )
+        bucket = self.env["state_bucket"]
+        if bucket:
+            GcsBackend(self, bucket=bucket, prefix=f"datahem/{self.env['name']}")
+        else:
+            # Terraform runs in cdktf.out/stacks/<env>/: keep local state in the project root, outside generated/
+            # (which every build replaces), so a rebuild never deletes it.
+            LocalBackend(self, path=f"../../../../../terraform.{self.env['name']}.tfstate")
+
+    def api(self, service: str) -> ProjectService:
+        """The project service (API) a resource needs, enabled once; resources depend on it so a fresh project
+        deploys in one apply. APIs stay enabled on destroy (other things may use them)."""
+        if service not in self.apis:
+            self.apis[service] = ProjectService(
+                self, M.logical_id("api", service.split(".")[0]), service=service, disable_on_destroy=False
+            )
+        return self.apis[service]
+
+    # -- governance --------------------------------------------------------------------------------------------
+
+    def _governance(self) -> None:
+        """Taxonomy in the BigQuery location (policy tags must live where the datasets are), one policy tag per
+        category under its parent, a masking data policy where a category asks for one, and authoritative bindings:
+        `readers` see clear values, `masked_readers` see masked values; anyone added by hand is removed."""
+        region = self.location.lower()
+        self.taxonomy = DataCatalogTaxonomy(
+            self,
+            "taxonomy",
+            display_name=f"DataHem {self.platform['project']}",
+            description=f"Data categories of the DataHem project {self.platform['project']} (sources.yaml).",
+            region=region,
+            activated_policy_types=["FINE_GRAINED_ACCESS_CONTROL"],
+            depends_on=[self.api("datacatalog.googleapis.com")],
+        )
+        policy_prefix = self.platform["project"].replace("-", "_")
+        for c in self.platform["categories"]:  # parents first
+            name = c["name"]
+            parent = self.tags[c["parent"]].id if c["parent"] else None
+            tag = DataCatalogPolicyTag(
+                self,
+                M.logical_id("policy_tag", name),
+                taxonomy=self.taxonomy.id,
+                display_name=name,
+                description=M.tf_literal(c["description"]) or None,
+                parent_policy_tag=parent,
+            )
+            self.tags[name] = tag
+            if c["readers"]:
+                DataCatalogPolicyTagIamBinding(
+                    self,
+                    M.logical_id("policy_tag_readers", name),
+                    policy_tag=tag.name,
+                    role=ROLE_TAG_READER,
+                    members=c["readers"],
+                )
+            if c["masking"]:
+                policy = BigqueryDatapolicyDataPolicy(
+                    self,
+                    M.logical_id("data_policy", name),
+                    data_policy_id=f"{policy_prefix}_{name}",
+                    location=region,
+                    policy_tag=tag.name,
+                    data_policy_type="DATA_MASKING_POLICY",
+                    data_masking_policy={"predefined_expression": c["masking"]},
+                    depends_on=[self.api("bigquerydatapolicy.googleapis.com")],
+                )
+                if c["masked_readers"]:
+                    BigqueryDatapolicyDataPolicyIamBinding(
+                        self,
+                        M.logical_id("data_policy_masked_readers", name),
+                        project=self.project,
+                        location=region,
+                        data_policy_id=policy.data_policy_id,
+                        role=ROLE_MASKED_READER,
+                        members=c["masked_readers"],
+                    )
+        if self.tags:
+            # `datahem migrate --policy-tags` reads this map to set the policy tags its schema patches name
+            TerraformOutput(
+                self,
+                "policy_tags",
+                value={name: tag.name for name, tag in sorted(self.tags.items())},
+                description="Policy-tag resource name of each category (for `datahem migrate --policy-tags`)",
+            )
+
+    # -- schema registry, images -------------------------------------------------------------------------------
+
+    def _bucket(self, key: str, name: str, **extra: object) -> StorageBucket:
+        bucket = StorageBucket(
+            self,
+            M.logical_id("bucket", key),
+            name=name,
+            location=self.region.upper(),
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            force_destroy=False,
+            depends_on=[self.api("storage.googleapis.com")],
+            **extra,
+        )
+        self.buckets[key] = bucket
+        return bucket
+
+    def _registry(self) -> None:
+        """The schema registry bucket (versioned, so every descriptor set published stays retrievable) holding the
+        descriptor set, the Dataflow templates and the SNS function sources; a bucket for Dataflow's temporary
+        files; the Docker repository of the collector and pipeline images."""
+        reg = self.platform["registry"]
+        registry = self._bucket("registry", f"{self.project}-datahem-registry", versioning={"enabled": True})
+        StorageBucketObject(
+            self,
+            "object_descriptor_set",
+            bucket=registry.name,
+            name=reg["object"],
+            # Terraform runs in generated/infra/cdktf.out/stacks/<env>/; the file is generated/<descriptor_set>.
+            source=f"${{path.module}}/../../../../{reg['descriptor_set']}",
+            content_type="application/x-protobuf",
+            metadata={"sha256": reg["sha256"]},
+        )
+        self._bucket("dataflow", f"{self.project}-datahem-dataflow")
+        self.repositories["images"] = ArtifactRegistryRepository(
+            self,
+            "repository_images",
+            repository_id="datahem",
+            format="DOCKER",
+            location=self.region,
+            description="DataHem collector and pipeline images.",
+            depends_on=[self.api("artifactregistry.googleapis.com")],
+        )
+
+    def image(self, name: str) -> str:
+        repo = self.repositories["images"]
+        return f"{repo.location}-docker.pkg.dev/{self.project}/{repo.repository_id}/{name}:{self.release.string_value}"
+
+    # -- BigQuery ----------------------------------------------------------------------------------------------
+
+    def _warehouse(self) -> None:
+        """Datasets in the configured location and every table with the BigQuery emitter's schema, its policy-tag
+        placeholders resolved to this environment's tags; deletion protection on, always.
+
+        Terraform creates a table with its schema and then ignores `schema` (`lifecycle.ignore_changes`): the google
+        provider replaces a table for changes BigQuery makes in place (a widened type, a renamed column), so after
+        creation the schema belongs to the migrations of generated/bigquery/migrations/, applied by `datahem migrate`.
+        Tables that left the project (`retired_tables`) get a `removed` block: Terraform forgets them, their data
+        stays."""
+        bq = self.platform["bigquery"]
+        for d in bq["datasets"]:
+            self.datasets[d["name"]] = BigqueryDataset(
+                self,
+                M.logical_id("dataset", d["name"]),
+                dataset_id=d["name"],
+                location=self.location,
+                description=M.tf_literal(d["description"]),
+                delete_contents_on_destroy=False,
+                depends_on=[self.api("bigquery.googleapis.com")],
+            )
+        prefix = self.platform["policy_tag_placeholder"]
+        for t in self.platform["tables"]:
+            p = t["partitioning"]
+            partitioning: dict = {"type": p["type"]}
+            if p["field"]:
+                partitioning["field"] = p["field"]
+            if p["expiration_days"]:
+                partitioning["expiration_ms"] = p["expiration_days"] * DAY_MS
+            key = f"{t['dataset']}.{t['name']}"
+            self.tables[key] = BigqueryTable(
+                self,
+                M.logical_id("table", key),
+                dataset_id=self.datasets[t["dataset"]].dataset_id,
+                table_id=t["name"],
+                description=M.tf_literal(t["description"]) or None,
+                schema=M.table_schema(t["fields"], prefix, lambda category: self.tags[category].name),
+                time_partitioning=partitioning,
+                require_partition_filter=p["require_filter"],
+                clustering=t["clustering"] or None,
+                labels=t["labels"] or None,
+                deletion_protection=True,
+                lifecycle=TerraformResourceLifecycle(ignore_changes=["schema"]),
+            )
+        retired = [
+            {"from": f"google_bigquery_table.{M.logical_id('table', ref)}", "lifecycle": {"destroy": False}}
+            for ref in sorted(self.platform.get("retired_tables", []))
+        ]
+        if retired:
+            self.add_override("removed", retired)
+
+    # -- Pub/Sub -----------------------------------------------------------------------------------------------
+
+    def _topic(self, name: str) -> PubsubTopic:
+        topic = PubsubTopic(
+            self, M.logical_id("topic", name), name=name, depends_on=[self.api("pubsub.googleapis.com")]
+        )
+        self.topics[name] = topic
+        return topic
+
+    def _subscription(self, name: str, topic: PubsubTopic, **extra: object) -> PubsubSubscription:
+        sub = PubsubSubscription(
+            self,
+            M.logical_id("subscription", name),
+            name=name,
+            topic=topic.id,
+            ack_deadline_seconds=ACK_DEADLINE_SECONDS,
+            message_retention_duration=RETENTION,
+            expiration_policy=NEVER_EXPIRE,
+            **extra,
+        )
+        self.subscriptions[name] = sub
+        return sub
+
+    def _streams(self) -> None:
+        """Per message type: the topic the collectors publish to, its `backup` and `enrichment` subscriptions with
+        retry and dead-letter policies, the dead-letter topic with a subscription that holds what failed delivery,
+        and the processed-stream topic. Pub/Sub's service agent may publish dead letters and acknowledge them."""
+        agent = f"serviceAccount:service-{self.project_data.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        for s in self.platform["topics"]:
+            topic = self._topic(s["topic"])
+            self._topic(s["processed_topic"])
+            dead = self._topic(s["dead_letter_topic"])
+            self._subscription(s["dead_letter_subscription"], dead)
+            PubsubTopicIamMember(
+                self,
+                M.logical_id("iam_pubsub-agent_publisher", s["dead_letter_topic"]),
+                topic=dead.name,
+                role="roles/pubsub.publisher",
+                member=agent,
+            )
+            delivery = {
+                "retry_policy": RETRY_POLICY,
+                "dead_letter_policy": {"dead_letter_topic": dead.id, "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS},
+            }
+            for name, extra in (
+                (s["backup_subscription"], {"filter": BACKUP_FILTER}),
+                (s["enrichment_subscription"], {}),
+            ):
+                sub = self._subscription(name, topic, **delivery, **extra)
+                PubsubSubscriptionIamMember(
+                    self,
+                    M.logical_id("iam_pubsub-agent_subscriber", name),
+                    subscription=sub.name,
+                    role="roles/pubsub.subscriber",
+                    member=agent,
+                )
+
+    # -- secrets -----------------------------------------------------------------------------------------------
+
+    def _secrets(self) -> None:
+        """Secret Manager secrets as empty containers: an operator adds the value (`gcloud secrets versions add`),
+        so no secret value is ever in generated/ or in the Terraform state. Secrets marked `kms` (AWS credentials)
+        are encrypted with a customer-managed key that only Secret Manager's service agent may use."""
+        secrets = self.platform["secrets"]
+        key = None
+        if any(s["kms"] for s in secrets):
+            ring = KmsKeyRing(
+                self,
+                "kms_key_ring",
+                name="datahem",
+                location=self.region,
+                depends_on=[self.api("cloudkms.googleapis.com")],
+            )
+            crypto_key = KmsCryptoKey(
+                self,
+                "kms_crypto_key_secrets",
+                name="secrets",
+                key_ring=ring.id,
+                purpose="ENCRYPT_DECRYPT",
+                rotation_period="7776000s",
+                lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+            )
+            agent = ProjectServiceIdentity(
+                self, "secretmanager_agent", provider=self.beta, service="secretmanager.googleapis.com"
+            )
+            key = (
+                crypto_key,
+                KmsCryptoKeyIamMember(
+                    self,
+                    "iam_secretmanager-agent_kms",
+                    crypto_key_id=crypto_key.id,
+                    role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                    member=M.member(agent.email),
+                ),
+            )
+        for s in secrets:
+            if s["kms"]:
+                encryption = SecretReplicaEncryption(kms_key_name=key[0].id)
+                replica = SecretReplica(location=self.region, customer_managed_encryption=encryption)
+                replication: dict = {"user_managed": {"replicas": [replica]}}
+                depends = [self.api("secretmanager.googleapis.com"), key[1]]
+            else:
+                replication = {"auto": {}}
+                depends = [self.api("secretmanager.googleapis.com")]
+            self.secrets[s["id"]] = SecretManagerSecret(
+                self, M.logical_id("secret", s["id"]), secret_id=s["id"], replication=replication, depends_on=depends
+            )
+
+    # -- identities --------------------------------------------------------------------------------------------
+
+    def _identities(self) -> None:
+        """One service account per collector and pipeline, holding exactly the grants platform.json lists, each on
+        the single resource it concerns (a topic, a subscription, a table, a secret, a bucket...)."""
+        for sa in self.platform["service_accounts"]:
+            account = ServiceAccount(
+                self,
+                M.logical_id("service_account", sa["id"]),
+                account_id=sa["id"],
+                display_name=sa["display_name"],
+                description=M.tf_literal(sa["description"]),
+                depends_on=[self.api("iam.googleapis.com")],
+            )
+            self.accounts[sa["id"]] = account
+            self.grants[sa["id"]] = [self._grant(sa["id"], account, g) for g in sa["grants"]]
+
+    def _grant(self, sa: str, account: ServiceAccount, grant: dict):
+        role = grant["role"]
+        ((kind, name),) = ((k, v) for k, v in grant.items() if k != "role")
+        rid = M.logical_id("iam", f"{sa}_{role.removeprefix('roles/')}_{kind}_{name}")
+        who = M.member(account.email)
+        if kind == "topic":
+            return PubsubTopicIamMember(self, rid, topic=self.topics[name].name, role=role, member=who)
+        if kind == "subscription":
+            sub = self.subscriptions[name]
+            return PubsubSubscriptionIamMember(self, rid, subscription=sub.name, role=role, member=who)
+        if kind == "table":
+            t = self.tables[name]
+            return BigqueryTableIamMember(
+                self, rid, dataset_id=t.dataset_id, table_id=t.table_id, role=role, member=who
+            )
+        if kind == "secret":
+            secret = self.secrets[name]
+            return SecretManagerSecretIamMember(self, rid, secret_id=secret.secret_id, role=role, member=who)
+        if kind == "bucket":
+            return StorageBucketIamMember(self, rid, bucket=self.buckets[name].name, role=role, member=who)
+        if kind == "repository":
+            repo = self.repositories[name]
+            return ArtifactRegistryRepositoryIamMember(
+                self, rid, repository=repo.name, location=repo.location, role=role, member=who
+            )
+        if kind == "project":
+            return ProjectIamMember(self, rid, project=self.project, role=role, member=who)
+        raise ValueError(f"service account {sa}: unknown grant target `{kind}` in platform.json")
+
+    # -- compute -----------------------------------------------------------------------------------------------
+
+    def _collectors(self) -> None:
+        """The HTTP collector on Cloud Run and the SNS collector as a Cloud Function (gen 2), both public
+        endpoints (anyone may send events; routes authenticate where sources.yaml says so). Webhook secrets reach
+        the HTTP collector as environment variables read from Secret Manager at start-up."""
+        collectors = self.platform["collectors"]
+        http = collectors.get("http")
+        if http:
+            env = [
+                RunEnv(name="GOOGLE_CLOUD_PROJECT", value=self.project),
+                RunEnv(name="DATAHEM_TRUSTED_PROXY_HOPS", value="1"),  # Google's front end appends the client
+            ]
+            env += [
+                RunEnv(
+                    name=var,
+                    value_source=RunEnvSource(
+                        secret_key_ref=RunSecretRef(secret=self.secrets[sid].secret_id, version="latest")
+                    ),
+                )
+                for var, sid in sorted(http["secret_env"].items())
+            ]
+            service = CloudRunV2Service(
+                self,
+                M.logical_id("cloud_run", http["name"]),
+                name=http["name"],
+                location=self.region,
+                ingress="INGRESS_TRAFFIC_ALL",
+                deletion_protection=False,
+                template={
+                    "service_account": self.accounts[http["service_account"]].email,
+                    "scaling": {"max_instance_count": http["max_instances"]},
+                    "containers": [RunContainer(image=self.image(http["image"]), env=env)],
+                },
+                depends_on=[self.api("run.googleapis.com"), *self.grants[http["service_account"]]],
+            )
+            CloudRunV2ServiceIamMember(
+                self,
+                M.logical_id("iam_all-users_run-invoker", http["name"]),
+                name=service.name,
+                location=self.region,
+                role="roles/run.invoker",
+                member="allUsers",
+            )
+            TerraformOutput(self, "http_collector_url", value=service.uri, description="Base URL of the HTTP collector")
+        sns = collectors.get("sns")
+        if sns:
+            function = Cloudfunctions2Function(
+                self,
+                M.logical_id("function", sns["name"]),
+                name=sns["name"],
+                location=self.region,
+                description="DataHem SNS collector: one endpoint for every SNS subscription, routed by ?route=.",
+                build_config={
+                    "runtime": sns["runtime"],
+                    "entry_point": sns["entry_point"],
+                    # the Python buildpack's setting for a function file other than main.py at the root
+                    "environment_variables": {"GOOGLE_FUNCTION_SOURCE": sns["source_file"]},
+                    "source": {
+                        "storage_source": {
+                            "bucket": self.buckets["registry"].name,
+                            "object": f"functions/{sns['name']}-{self.release.string_value}.zip",
+                        }
+                    },
+                },
+                service_config={
+                    "service_account_email": self.accounts[sns["service_account"]].email,
+                    "ingress_settings": "ALLOW_ALL",
+                    "max_instance_count": sns["max_instances"],
+                    "available_memory": "512Mi",
+                    "timeout_seconds": 60,
+                    "all_traffic_on_latest_revision": True,
+                    "environment_variables": {"GOOGLE_CLOUD_PROJECT": self.project},
+                },
+                depends_on=[
+                    self.api("cloudfunctions.googleapis.com"),
+                    self.api("cloudbuild.googleapis.com"),
+                    self.api("run.googleapis.com"),
+                    *self.grants[sns["service_account"]],
+                ],
+            )
+            CloudRunV2ServiceIamMember(  # a gen-2 function is served by a Cloud Run service of the same name
+                self,
+                M.logical_id("iam_all-users_run-invoker", sns["name"]),
+                name=function.name,
+                location=self.region,
+                role="roles/run.invoker",
+                member="allUsers",
+            )
+            TerraformOutput(self, "sns_collector_url", value=function.url, description="SNS subscription endpoint")
+
+    def _parameter(self, value: str | dict) -> str:
+        """A job parameter: a literal, or a reference to a resource by name (so Terraform creates it first)."""
+        if isinstance(value, str):
+            return M.tf_literal(value)
+        ((kind, name),) = value.items()
+        if kind == "subscription":
+            return self.subscriptions[name].id
+        if kind == "topic":
+            return self.topics[name].id
+        if kind == "table":
+            t = self.tables[name]
+            return f"{t.dataset_id}.{t.table_id}"
+        if kind == "secret":
+            return f"{self.secrets[name].id}/versions/latest"
+        raise ValueError(f"unknown job parameter reference `{kind}` in platform.json")
+
+    def _pipelines(self) -> None:
+        """Dataflow flex-template jobs (google-beta): each runs as its own service account, from the template
+        spec CI publishes to gs://<registry bucket>/templates/<template>.json, and starts only after its grants
+        exist. Deleting a job drains it, so nothing in flight is lost."""
+        dataflow = self.buckets["dataflow"]
+        registry = self.buckets["registry"]
+        for p in self.platform["pipelines"]:
+            sa = p["service_account"]
+            DataflowFlexTemplateJob(
+                self,
+                M.logical_id("dataflow_job", p["name"]),
+                provider=self.beta,
+                name=p["name"],
+                project=self.project,
+                region=self.region,
+                container_spec_gcs_path=f"gs://{registry.name}/templates/{p['template']}.json",
+                service_account_email=self.accounts[sa].email,
+                temp_location=f"gs://{dataflow.name}/temp",
+                staging_location=f"gs://{dataflow.name}/staging",
+                enable_streaming_engine=True,
+                on_delete="drain",
+                parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
+                labels={"datahem-pipeline": p["kind"]},
+                depends_on=[self.api("dataflow.googleapis.com"), *self.grants[sa]],
+            )
+            if p["kind"] == "kinesis" and p["web_identity"]:
+                TerraformOutput(
+                    self,
+                    M.logical_id("kinesis_web_identity", p["source"]).replace("-", "_"),
+                    description=f"Trust policy of {p['parameters']['aws_role_arn']}: allow "
+                    "sts:AssumeRoleWithWebIdentity for accounts.google.com with this `sub` (the reader's account)",
+                    value=self.accounts[sa].unique_id,
+                )

@@ -1,0 +1,1 @@
+"""`datahem dev`: the whole platform on one machine (see README.md here)."""

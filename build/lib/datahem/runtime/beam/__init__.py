@@ -1,0 +1,1 @@
+"""Apache Beam building blocks imported by the generated pipelines (generated/pipelines/)."""

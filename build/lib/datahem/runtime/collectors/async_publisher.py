@@ -1,0 +1,242 @@
+"""An asyncio Pub/Sub publisher for the HTTP collector: batching, flow control and retries on the event loop.
+
+Why not google-cloud-pubsub's PublisherClient here: it batches on threads (a timer thread and a new thread per
+Publish RPC) and builds a proto-plus message per event; measured under 50 concurrent clients, that hand-off cost,
+not Pub/Sub, held the collector to a third of a bare endpoint's throughput. The generated asyncio client costs
+about half as much again per RPC as a plain gRPC stub (retry wrapper, proto-plus request), so this module calls
+`google.pubsub.v1.Publisher/Publish` on a channel made by the library's own transport (same endpoint, same
+Application Default Credentials and scopes) and keeps the same guarantees itself:
+
+- Batching adapts to load: events that arrive while no Publish RPC of their topic is in flight are sent at once
+  (at the end of the current loop iteration, so concurrent requests share one RPC); while one is in flight, new
+  events accumulate and go together when it returns, so batches grow exactly when Pub/Sub is the bottleneck, up
+  to `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting).
+- Flow control: more than `flow_control_messages` / `flow_control_bytes` unacknowledged events makes `publish`
+  refuse at once (the client gets a 503 and retries) instead of queueing without bound.
+- Retries: transient gRPC errors are retried with exponential backoff until `timeout_s` after the first attempt.
+- A publish resolves only when Pub/Sub acknowledged its events, and fails (PublishError) after `timeout_s`.
+- `close()` flushes what is buffered and waits for every RPC in flight (graceful shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+
+import grpc
+from google.pubsub_v1.services.publisher.transports import PublisherGrpcAsyncIOTransport
+from google.pubsub_v1.types import PublishRequest, PublishResponse, PubsubMessage
+
+from datahem.runtime.collectors.contract import Event
+from datahem.runtime.collectors.publisher import PublishError, PublisherSettings
+
+log = logging.getLogger(__name__)
+
+_RawMessage = PubsubMessage.pb()
+_RawRequest = PublishRequest.pb()
+_RawResponse = PublishResponse.pb()
+PUBLISH_METHOD = "/google.pubsub.v1.Publisher/Publish"
+# Pub/Sub accepts up to 1,000 messages and 10 MB per Publish request.
+MAX_RPC_MESSAGES = 1000
+# The status codes the client library retries for Publish.
+TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
+# The generated transport's channel options (no client-side size limit: Pub/Sub enforces its own; keep-alive).
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.keepalive_time_ms", 30000),
+]
+BACKOFF_INITIAL_S = 0.05
+BACKOFF_MAX_S = 1.0
+
+
+class _Batch:
+    __slots__ = ("messages", "futures", "size")
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.futures: list[asyncio.Future] = []
+        self.size = 0
+
+
+class _Topic:
+    """The buffer and the RPC in flight of one topic."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.metadata = (("x-goog-request-params", f"topic={path}"),)
+        self.pending = _Batch()
+        self.in_flight: set[asyncio.Task] = set()
+        self.flush_scheduled = False
+
+
+class AsyncEventPublisher:
+    """Publishes events from coroutines; use it from one event loop (it opens its channel there, lazily)."""
+
+    def __init__(self, settings: PublisherSettings) -> None:
+        self.settings = settings
+        self._max_rpcs = settings.max_rpcs_per_topic
+        self._channel: grpc.aio.Channel | None = None
+        self._publish_rpc = None
+        self._topics: dict[str, _Topic] = {}
+        self._outstanding_messages = 0
+        self._outstanding_bytes = 0
+        self._closed = False
+
+    def _rpc(self):
+        if self._publish_rpc is None:
+            if self.settings.emulator_host:
+                self._channel = grpc.aio.insecure_channel(self.settings.emulator_host, options=CHANNEL_OPTIONS)
+            else:
+                self._channel = PublisherGrpcAsyncIOTransport.create_channel(options=CHANNEL_OPTIONS)
+            self._publish_rpc = self._channel.unary_unary(
+                PUBLISH_METHOD,
+                request_serializer=_RawRequest.SerializeToString,
+                response_deserializer=_RawResponse.FromString,
+            )
+        return self._publish_rpc
+
+    async def publish(self, events: Sequence[Event]) -> list[str]:
+        """Publish every event; return their message ids once all are acked, else raise PublishError."""
+        if self._closed:
+            raise PublishError("the publisher is shutting down")
+        s = self.settings
+        size = sum(len(e.data) for e in events)
+        if (
+            self._outstanding_messages + len(events) > s.flow_control_messages
+            or self._outstanding_bytes + size > s.flow_control_bytes
+        ):
+            raise PublishError(
+                f"flow control: {self._outstanding_messages} events ({self._outstanding_bytes} bytes) "
+                "already wait for Pub/Sub"
+            )
+        loop = asyncio.get_running_loop()
+        futures = [self._enqueue(loop, e) for e in events]
+        waiter = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+        try:
+            async with asyncio.timeout(s.timeout_s + 1.0):
+                result = await waiter
+        except TimeoutError:
+            raise PublishError(f"Pub/Sub did not acknowledge within {s.timeout_s}s") from None
+        finally:
+            for future in futures:  # on failure: detach the rest, and mark their errors as seen
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()
+        return [result] if len(futures) == 1 else list(result)
+
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event) -> asyncio.Future:
+        topic = self._topics.get(event.topic)
+        if topic is None:
+            topic = self._topics[event.topic] = _Topic(self.settings.topic_path(event.topic))
+        message = _RawMessage(data=event.data, attributes=event.attributes)
+        size = message.ByteSize()
+        if topic.pending.messages and (
+            len(topic.pending.messages) >= min(self.settings.batch_max_messages, MAX_RPC_MESSAGES)
+            or topic.pending.size + size > self.settings.batch_max_bytes
+        ):
+            self._send(loop, topic)
+        future = loop.create_future()
+        pending = topic.pending
+        pending.messages.append(message)
+        pending.futures.append(future)
+        pending.size += size
+        nbytes = len(event.data)
+        self._outstanding_messages += 1
+        self._outstanding_bytes += nbytes
+        future.add_done_callback(lambda _f: self._release(nbytes))
+        if not topic.flush_scheduled and len(topic.in_flight) < self._max_rpcs:
+            topic.flush_scheduled = True
+            loop.call_later(self.settings.batch_max_latency_s, self._flush, loop, topic)
+        return future
+
+    def _release(self, nbytes: int) -> None:
+        self._outstanding_messages -= 1
+        self._outstanding_bytes -= nbytes
+
+    def _flush(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
+        topic.flush_scheduled = False
+        if topic.pending.messages and len(topic.in_flight) < self._max_rpcs:
+            self._send(loop, topic)
+
+    def _send(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
+        batch, topic.pending = topic.pending, _Batch()
+        task = loop.create_task(self._publish_batch(topic, batch))
+        topic.in_flight.add(task)
+        task.add_done_callback(lambda t: self._sent(loop, topic, t))
+
+    def _sent(self, loop: asyncio.AbstractEventLoop, topic: _Topic, task: asyncio.Task) -> None:
+        topic.in_flight.discard(task)
+        if topic.pending.messages and len(topic.in_flight) < self._max_rpcs:
+            self._send(loop, topic)
+
+    async def _publish_batch(self, topic: _Topic, batch: _Batch) -> None:
+        try:
+            ids = await self._call_with_retry(topic, batch)
+        except Exception as err:  # noqa: BLE001  (whatever went wrong, these events are not acknowledged)
+            failure = err if isinstance(err, PublishError) else PublishError(f"{type(err).__name__}: {err}")
+            log.warning("publish of %d event(s) to %s failed: %s", len(batch.futures), topic.path, failure)
+            for future in batch.futures:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        for future, message_id in zip(batch.futures, ids, strict=True):
+            if not future.done():  # a request that timed out has already answered 503
+                future.set_result(message_id)
+
+    async def _call_with_retry(self, topic: _Topic, batch: _Batch) -> list[str]:
+        request = _RawRequest(topic=topic.path, messages=batch.messages)
+        deadline = time.monotonic() + self.settings.timeout_s
+        delay = BACKOFF_INITIAL_S
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                response = await self._rpc()(request, timeout=max(remaining, 0.01), metadata=topic.metadata)
+            except grpc.aio.AioRpcError as err:
+                remaining = deadline - time.monotonic()
+                if err.code() not in TRANSIENT_CODES or remaining <= 0:
+                    raise PublishError(f"Pub/Sub publish failed: {err.code().name}: {err.details()}") from None
+                await asyncio.sleep(min(delay * random.uniform(0.5, 1.0), remaining))
+                delay = min(delay * 2, BACKOFF_MAX_S)
+                continue
+            ids = list(response.message_ids)
+            if len(ids) != len(batch.futures):
+                raise PublishError(f"Pub/Sub returned {len(ids)} ids for {len(batch.futures)} messages")
+            return ids
+
+    async def close(self, timeout: float | None = None) -> int:
+        """Flush, wait for every RPC in flight, close the channel; returns how many RPCs did not finish."""
+        if self._closed:
+            return 0
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + (timeout or self.settings.timeout_s + 1.0)
+        # Each finished RPC sends what accumulated behind it, so wait until no topic has anything left.
+        while time.monotonic() < deadline:
+            for topic in self._topics.values():
+                if topic.pending.messages and not topic.in_flight:
+                    self._send(loop, topic)
+            tasks = [t for topic in self._topics.values() for t in topic.in_flight]
+            if not tasks:
+                break
+            await asyncio.wait(tasks, timeout=max(deadline - time.monotonic(), 0))
+        left = sum(len(t.in_flight) + bool(t.pending.messages) for t in self._topics.values())
+        if left:
+            log.warning("shutdown: %d publish RPC(s) to Pub/Sub did not finish in time", left)
+        if self._channel is not None:
+            await self._channel.close()
+        return left

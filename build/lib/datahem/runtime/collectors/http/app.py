@@ -1,0 +1,281 @@
+"""The HTTP collector: an ASGI app (Cloud Run, or `datahem serve http`) that turns requests into Pub/Sub events.
+
+Contract with the client: a 2xx means every event of the request was acknowledged by Pub/Sub; a 503 with
+`Retry-After` means none may be relied on and the request should be retried (a retry can duplicate an event that
+was in fact published; `uuid` differs then, so duplicates from client retries are not removed downstream, which is
+the price of never losing an acknowledged event). Statuses: 404 unknown path, 405 method not routed, 413 body over
+the route's limit, 400 malformed payload, 401 missing and 403 wrong credentials, 403 a browser origin the route does
+not allow. GET answers with a 1x1 transparent GIF (the analytics pixel), POST/PUT with 204.
+
+Run it with `uvicorn --factory --no-proxy-headers datahem.runtime.collectors.http.app:create_app_from_env` (the collector,
+not uvicorn, decides which X-Forwarded-For entry to trust: DATAHEM_TRUSTED_PROXY_HOPS). The factory reads the
+routing table and the secrets once, and refuses to start (CollectorConfigError) when either is unusable. On shutdown
+the server stops accepting, lets requests in flight finish (each waits for its own acks), then the publisher flushes.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from datahem.runtime.collectors import netaddr
+from datahem.runtime.collectors.async_publisher import AsyncEventPublisher
+from datahem.runtime.collectors.config import env_float, env_int, env_str
+from datahem.runtime.collectors.contract import Event, event_attributes
+from datahem.runtime.collectors.http.auth import Authenticator, authenticators
+from datahem.runtime.collectors.http.payloads import Malformed, payloads
+from datahem.runtime.collectors.publisher import PublishError, PublisherSettings, check_credentials
+from datahem.runtime.collectors.routing import HEALTH_PATH, HttpRoute, load_http_routes
+
+log = logging.getLogger(__name__)
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+USER_AGENT_MAX = 512
+PREFLIGHT_MAX_AGE = "600"
+DEFAULT_ROUTING_DIR = "generated/routing"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Everything the HTTP collector needs besides its routing table and secrets.
+
+    `trusted_proxy_hops`: how many proxies in front of the collector append to X-Forwarded-For (1 on Cloud Run);
+    0 uses the socket peer.
+    """
+
+    publisher: PublisherSettings
+    routing_dir: Path = Path(DEFAULT_ROUTING_DIR)
+    trusted_proxy_hops: int = 0
+    shutdown_timeout_s: float = 15.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HttpSettings:
+        return cls(
+            publisher=PublisherSettings.from_env(env),
+            routing_dir=Path(env_str(env, "DATAHEM_ROUTING_DIR", DEFAULT_ROUTING_DIR)),
+            trusted_proxy_hops=env_int(env, "DATAHEM_TRUSTED_PROXY_HOPS", 0),
+            shutdown_timeout_s=env_float(env, "DATAHEM_SHUTDOWN_TIMEOUT_SECONDS", cls.shutdown_timeout_s),
+        )
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+
+
+class _Headers:
+    """The request headers by lower-case name (ASGI lower-cases them; a repeated header keeps its last value)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, scope: dict) -> None:
+        self._raw = dict(scope["headers"])
+
+    def get(self, name: bytes) -> str | None:
+        value = self._raw.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+class HttpCollector:
+    """The ASGI application. Immutable after construction but for the publisher it owns."""
+
+    def __init__(
+        self,
+        settings: HttpSettings,
+        routes: Mapping[str, HttpRoute],
+        auths: Mapping[str, Authenticator],
+        publisher: AsyncEventPublisher,
+    ) -> None:
+        self.settings = settings
+        self._routes = dict(routes)
+        self._auths = dict(auths)
+        self.publisher = publisher
+
+    @classmethod
+    def create(cls, settings: HttpSettings, env: Mapping[str, str]) -> HttpCollector:
+        """Load and check everything up front; raises CollectorConfigError (RoutingTableError) when unusable."""
+        routes = load_http_routes(settings.routing_dir)
+        auths = authenticators(routes, env)
+        check_credentials(settings.publisher)
+        return cls(settings, routes, auths, AsyncEventPublisher(settings.publisher))
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # Everything loaded so far (gRPC, protobuf, routing) lives as long as the process: exclude it from
+                # garbage collection so each request's short-lived objects are cheap to collect.
+                gc.collect()
+                gc.freeze()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.publisher.close(self.settings.shutdown_timeout_s)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict, receive, send) -> None:
+        received_at = datetime.now(UTC)
+        path, method = scope["path"], scope["method"]
+        if path == HEALTH_PATH:
+            if method in ("GET", "HEAD"):
+                await _respond(send, 200, b"ok\n")
+            else:
+                await _respond(send, 405, b"method not allowed\n", ((b"allow", b"GET, HEAD"),))
+            return
+        route = self._routes.get(path)
+        if route is None:
+            await _respond(send, 404, b"no route for this path\n")
+            return
+        headers = _Headers(scope)
+        origin = headers.get(b"origin")
+        cors = _cors_headers(route, origin)
+        try:
+            if method == "OPTIONS":
+                await _respond(send, 204, b"", _preflight(route, headers, origin))
+                return
+            if method not in route.methods:
+                allow = ", ".join((*route.methods, "OPTIONS")).encode()
+                raise _Reject(405, f"{method} is not routed here; allowed: {allow.decode()}", ((b"allow", allow),))
+            if origin is not None and not cors:
+                raise _Reject(403, f"origin {origin} is not allowed on this route")
+            body = await _read_body(headers, receive, route.max_body_bytes)
+            signed = scope["query_string"] if method == "GET" else body
+            auth = self._auths[path]
+            failure = auth.check(headers.get(auth.header) if auth.header else None, signed)
+            if failure is not None:
+                raise _Reject(failure.status, failure.reason)
+            try:
+                datas = payloads(route.format, method, scope["query_string"], body)
+            except Malformed as err:
+                raise _Reject(400, str(err)) from None
+            events = self._events(route, scope, headers, datas, received_at)
+            try:
+                await self.publisher.publish(events)
+            except PublishError as err:
+                log.warning("503 on %s: %s", path, err)
+                retry_after = str(self.settings.publisher.retry_after_s).encode()
+                raise _Reject(503, "events not stored; retry later", ((b"retry-after", retry_after),)) from None
+        except _Reject as rej:
+            await _respond(send, rej.status, rej.reason.encode() + b"\n", rej.headers + cors)
+            return
+        if method == "GET":
+            headers = ((b"content-type", b"image/gif"), (b"cache-control", b"no-store"), *cors)
+            await _respond(send, 200, PIXEL, headers, content_type=None)
+        else:
+            await _respond(send, 204, b"", cors)
+
+    def _events(
+        self, route: HttpRoute, scope: dict, headers: _Headers, datas: list[bytes], received_at: datetime
+    ) -> list[Event]:
+        extra: dict[str, str] = {}
+        peer = scope["client"][0] if scope.get("client") else None
+        address = netaddr.client_address(peer, headers.get(b"x-forwarded-for"), self.settings.trusted_proxy_hops)
+        client_ip = netaddr.anonymize(address, route.ip_anonymization)
+        if client_ip is not None:
+            extra["client_ip"] = client_ip
+        user_agent = headers.get(b"user-agent")
+        if user_agent:
+            extra["user_agent"] = user_agent[:USER_AGENT_MAX]
+        return [
+            Event(
+                route.topic,
+                data,
+                event_attributes(
+                    uuid=str(uuid.uuid4()),
+                    received_at=received_at,
+                    source=route.source,
+                    message_type=route.message_type,
+                    collector="http",
+                    extra=extra,
+                ),
+            )
+            for data in datas
+        ]
+
+
+def _cors_headers(route: HttpRoute, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """Headers that let a browser on an allowed origin read the response; empty when the origin is not allowed."""
+    if origin is None or not (origin in route.cors_origins or "*" in route.cors_origins):
+        return ()
+    return ((b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin"))
+
+
+def _preflight(route: HttpRoute, headers: _Headers, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """Answer an OPTIONS request: plain (no Origin) lists the methods; a CORS preflight must match the route."""
+    methods = ", ".join((*route.methods, "OPTIONS")).encode()
+    if origin is None:
+        return ((b"allow", methods),)
+    allow_origin = _cors_headers(route, origin)
+    if not allow_origin:
+        raise _Reject(403, f"origin {origin} is not allowed on this route")
+    wanted = (headers.get(b"access-control-request-method") or "").upper()
+    if wanted and wanted not in route.methods:
+        raise _Reject(403, f"{wanted} is not routed here", allow_origin)
+    allowed_headers = ["content-type"] + ([route.auth.header] if route.auth.type != "none" else [])
+    return (
+        *allow_origin,
+        (b"access-control-allow-methods", methods),
+        (b"access-control-allow-headers", ", ".join(allowed_headers).encode()),
+        (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
+    )
+
+
+async def _read_body(headers: _Headers, receive, limit: int) -> bytes:
+    declared = headers.get(b"content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise _Reject(400, "invalid Content-Length")
+        if int(declared) > limit:
+            raise _Reject(413, f"body over this route's limit of {limit} bytes")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Reject(400, "client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Reject(413, f"body over this route's limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(
+    send,
+    status: int,
+    body: bytes,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    content_type: bytes | None = b"text/plain; charset=utf-8",
+) -> None:
+    out = [*headers] if status == 204 else [(b"content-length", str(len(body)).encode()), *headers]
+    if content_type is not None and body:
+        out.append((b"content-type", content_type))
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: HttpSettings, env: Mapping[str, str]) -> HttpCollector:
+    return HttpCollector.create(settings, env)
+
+
+def create_app_from_env() -> HttpCollector:
+    """The uvicorn factory for deployments: everything from the process environment."""
+    env = dict(os.environ)
+    return HttpCollector.create(HttpSettings.from_env(env), env)

@@ -1,0 +1,86 @@
+"""Per-route request authentication for webhooks: none, an API key header, or an HMAC signature header.
+
+Secrets come from the environment variables the routing table names; they are read once at start-up (a missing
+one stops the collector, instead of failing every request) and are compared in constant time. A missing header is
+401 (the sender did not authenticate), a wrong one 403 (it did, and failed). The HMAC covers the raw body as
+received (for GET, the raw query string, which is where a GET carries its payload); the header may carry a fixed
+prefix such as `sha256=` and the digest in hex (any case) or base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from datahem.runtime.collectors.errors import CollectorConfigError
+from datahem.runtime.collectors.routing import Auth, HttpRoute
+
+DIGESTS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+
+@dataclass(frozen=True)
+class AuthFailure:
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Authenticator:
+    """The checks of one route, with its secret resolved (kept out of repr so it never reaches a log)."""
+
+    auth: Auth
+    secret: bytes = field(default=b"", repr=False)
+
+    @property
+    def header(self) -> bytes:
+        """The header carrying the credential (ASGI spelling: lower-case bytes); empty when there is none."""
+        return self.auth.header.encode("latin-1")
+
+    def check(self, presented: str | None, signed: bytes) -> AuthFailure | None:
+        """Check the value of the route's auth header (None when absent) against the signed bytes."""
+        if self.auth.type == "none":
+            return None
+        if presented is None:
+            return AuthFailure(401, f"missing {self.auth.header} header")
+        if self.auth.type == "api_key":
+            ok = hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self.secret)
+            return None if ok else AuthFailure(403, f"wrong {self.auth.header}")
+        return self._check_hmac(presented, signed)
+
+    def _check_hmac(self, presented: str, signed: bytes) -> AuthFailure | None:
+        bad = AuthFailure(403, f"wrong {self.auth.header} signature")
+        prefix = self.auth.prefix
+        if prefix and not presented.startswith(prefix):
+            return bad
+        value = presented[len(prefix) :].strip()
+        expected = hmac.new(self.secret, signed, DIGESTS[self.auth.algorithm]).digest()
+        try:
+            if self.auth.encoding == "hex":
+                given = bytes.fromhex(value)
+            else:
+                given = base64.b64decode(value, validate=True)
+        except (ValueError, binascii.Error):
+            return bad
+        return None if hmac.compare_digest(given, expected) else bad
+
+
+def authenticators(routes: Mapping[str, HttpRoute], env: Mapping[str, str]) -> dict[str, Authenticator]:
+    """One authenticator per route path; raises CollectorConfigError naming every secret variable that is unset."""
+    missing = sorted(
+        {r.auth.secret_env for r in routes.values() if r.auth.type != "none" and not env.get(r.auth.secret_env)}
+    )
+    if missing:
+        users = {
+            name: sorted(p for p, r in routes.items() if r.auth.type != "none" and r.auth.secret_env == name)
+            for name in missing
+        }
+        detail = "; ".join(f"{name} (auth of {', '.join(paths)})" for name, paths in users.items())
+        raise CollectorConfigError(f"secret environment variable(s) not set: {detail}")
+    return {
+        path: Authenticator(r.auth, env[r.auth.secret_env].encode() if r.auth.type != "none" else b"")
+        for path, r in routes.items()
+    }

@@ -1,0 +1,168 @@
+"""The routing tables of generated/routing/, typed: one definition shared by the compiler (which writes them through
+`to_json`) and the collectors (which load them strictly, `datahem.runtime.collectors.routing`).
+
+Also the names derived from a route that both sides compute: the value patterns (ARNs, paths, header names) and the
+Dataflow job names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+HTTP_TABLE = "http.json"
+SNS_TABLE = "sns.json"
+KINESIS_TABLE = "kinesis.json"
+
+HEALTH_PATH = "/healthz"
+HTTP_METHODS = ("GET", "POST", "PUT")
+HTTP_FORMATS = ("json", "form", "ua", "ga4")
+AUTH_TYPES = ("none", "api_key", "hmac")
+HMAC_ALGORITHMS = ("sha1", "sha256", "sha512")
+HMAC_ENCODINGS = ("hex", "base64")
+IP_ANONYMIZATION = ("none", "truncate", "drop")
+# the keys each auth type writes to (and requires in) http.json
+AUTH_KEYS = {
+    "none": ("type",),
+    "api_key": ("type", "header", "secret_env"),
+    "hmac": ("type", "header", "secret_env", "algorithm", "encoding", "prefix"),
+}
+SNS_QUERY_PARAMETER = "route"
+
+TOPIC_ID = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?)$")
+HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+SNS_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def job_name(source: str) -> str:
+    """The Dataflow job of a source's pipeline."""
+    return f"datahem-{source.replace('_', '-')}"
+
+
+def reader_job_name(kind: str, source: str) -> str:
+    """The Dataflow job that reads a source's external stream (e.g. the Kinesis reader) into its topic."""
+    return job_name(f"{kind}_{source}")
+
+
+class Route(Protocol):
+    """What every routing entry carries: which source it feeds, the message type and the topic it publishes to."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def message_type(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+
+
+def _common(route: Route) -> dict[str, Any]:
+    return {"source": route.source, "message_type": route.message_type, "topic": route.topic}
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How a route authenticates requests; `secret_env` names the environment variable, never the secret."""
+
+    type: str = "none"
+    header: str = ""
+    secret_env: str = ""
+    algorithm: str = "sha256"
+    encoding: str = "hex"
+    prefix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in AUTH_KEYS[self.type]}
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    path: str
+    methods: tuple[str, ...]
+    source: str
+    message_type: str
+    topic: str
+    format: str
+    auth: Auth
+    cors_origins: tuple[str, ...]
+    max_body_bytes: int
+    ip_anonymization: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **_common(self),
+            "path": self.path,
+            "methods": list(self.methods),
+            "format": self.format,
+            "auth": self.auth.to_json(),
+            "cors_origins": list(self.cors_origins),
+            "max_body_bytes": self.max_body_bytes,
+            "ip_anonymization": self.ip_anonymization,
+        }
+
+
+@dataclass(frozen=True)
+class SnsRoute:
+    route: str
+    source: str
+    message_type: str
+    topic: str
+    topic_arns: tuple[str, ...]  # sorted
+
+    def to_json(self) -> dict[str, Any]:
+        return {**_common(self), "topic_arns": list(self.topic_arns)}
+
+
+@dataclass(frozen=True)
+class SnsTable:
+    query_parameter: str
+    routes: dict[str, SnsRoute] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KinesisStream:
+    stream_arn: str
+    source: str
+    message_type: str
+    topic: str
+    region: str
+    role_arn: str | None
+    credentials_secret: str | None
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream_arn.rsplit("/", 1)[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **_common(self),
+            "region": self.region,
+            "role_arn": self.role_arn,
+            "credentials_secret": self.credentials_secret,
+        }
+
+
+def http_table(routes: list[HttpRoute], comment: str) -> dict[str, Any]:
+    """http.json: a list of routes sorted by path."""
+    return {"comment": comment, "routes": [r.to_json() for r in sorted(routes, key=lambda r: r.path)]}
+
+
+def sns_table(routes: list[SnsRoute], comment: str) -> dict[str, Any]:
+    """sns.json: the query parameter and the routes keyed by its value."""
+    return {
+        "comment": comment,
+        "query_parameter": SNS_QUERY_PARAMETER,
+        "routes": {r.route: r.to_json() for r in routes},
+    }
+
+
+def kinesis_table(streams: list[KinesisStream], comment: str) -> dict[str, Any]:
+    """kinesis.json: the streams keyed by ARN."""
+    return {"comment": comment, "streams": {s.stream_arn: s.to_json() for s in streams}}
