@@ -437,7 +437,7 @@ def test_examples(project: str, fmt: str) -> None:
     """Run every example event (schemas/**/*.examples.yaml) through its converter, compiled from the project as it
     is now: valid ones must become rows, invalid ones dead letters at their declared stage with their declared
     reason. Exit 1 on any failure, printed as path:line:col: error[EXAMPLE_...]."""
-    from datahem.compiler.build import Settings, load_model, render_all
+    from datahem.compiler.build import Settings, compile_project, render_all
     from datahem.compiler.diagnostics import Diagnostic, Diagnostics
     from datahem.compiler.loader.examples import read_examples
     from datahem.dev import contract
@@ -447,8 +447,7 @@ def test_examples(project: str, fmt: str) -> None:
     diags = Diagnostics()
     examples = read_examples(root, diags)
     try:
-        model = load_model(root)
-        files = render_all(model, Settings(root, emitters=("registry", "pipelines")))
+        files = render_all(compile_project(root), Settings(root, emitters=("registry", "pipelines")))
     except CompileError as err:
         diags.extend(err.diagnostics)
         click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datahem.compiler import rules
 
 PROTO, YAML = "schemas/**/*.proto", "sources.yaml"
+EXAMPLES_FILE = "schemas/**/*.examples.yaml"
 
 
 @dataclass(frozen=True)
@@ -293,5 +294,34 @@ EXAMPLES: dict[str, Example] = {
         YAML,
         "(nothing to avoid: an access change, called out in the plan)",
         "  pii_email:\n    readers: [group:customer-service@grocer.example, group:sales@grocer.example]",
+    ),
+    # -- schemas/**/*.examples.yaml (`datahem test`) ----------------------------------------------------------------
+    rules.EXAMPLE_DUPLICATE_NAME: Example(
+        EXAMPLES_FILE,
+        'valid:\n  - name: created\n    payload: \'{"sku": "1"}\'\n  - name: created\n    payload: \'{"sku": "2"}\'',
+        'valid:\n  - name: created\n    payload: \'{"sku": "1"}\'\n  - name: created_again\n    payload: \'{"sku": "2"}\'',
+    ),
+    rules.EXAMPLE_UNKNOWN_MESSAGE: Example(
+        EXAMPLES_FILE, "message: grocer.commerce.v1.Prodcut", "message: grocer.commerce.v1.Product"
+    ),
+    rules.EXAMPLE_NOT_A_ROW: Example(
+        EXAMPLES_FILE,
+        'valid:\n  - name: created\n    payload: \'{"skew": "1"}\'  # unknown field: a dead letter',
+        'valid:\n  - name: created\n    payload: \'{"sku": "1"}\'',
+    ),
+    rules.EXAMPLE_NOT_REJECTED: Example(
+        EXAMPLES_FILE,
+        'invalid:\n  - name: no_sku\n    why: ...\n    stage: validate\n    reason: missing\n    payload: \'{"sku": "1"}\'',
+        "invalid:\n  - name: no_sku\n    why: ...\n    stage: validate\n    reason: missing\n    payload: '{}'",
+    ),
+    rules.EXAMPLE_WRONG_STAGE: Example(
+        EXAMPLES_FILE,
+        "invalid:\n  - name: cut_off\n    why: not JSON\n    stage: validate\n    reason: invalid JSON\n    payload: '{'",
+        "invalid:\n  - name: cut_off\n    why: not JSON\n    stage: parse\n    reason: invalid JSON\n    payload: '{'",
+    ),
+    rules.EXAMPLE_WRONG_REASON: Example(
+        EXAMPLES_FILE,
+        "invalid:\n  - name: cut_off\n    why: not JSON\n    stage: parse\n    reason: bad body\n    payload: '{'",
+        "invalid:\n  - name: cut_off\n    why: not JSON\n    stage: parse\n    reason: invalid JSON\n    payload: '{'",
     ),
 }
