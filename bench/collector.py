@@ -1,10 +1,10 @@
 """Benchmark the HTTP collector against a bare ASGI endpoint, both under uvicorn on localhost, in the same run.
 
-    .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C]
+    .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C] [--http h11 --loop asyncio]
 
 Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables; one uvicorn worker in its
-own process, started exactly as on Cloud Run) and a bare ASGI app that answers 204 (same server settings, own
-process). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
+own process, started exactly as on Cloud Run: uvloop and httptools) and a bare ASGI app that answers 204 (same server
+settings, own process; `--http h11 --loop asyncio` runs both on uvicorn's pure-Python stack instead). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
 previous one is answered; httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N
 Universal Analytics hits per run, after a warm-up: as a form POST (204 from both endpoints) and as a pixel GET (the
 collector answers with a 42-byte GIF, the bare endpoint still with 204). Runs alternate between the endpoints for R
@@ -101,10 +101,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator[Server]:
+def uvicorn_process(target: str, env: dict[str, str], factory: bool, http: str, loop: str) -> Iterator[Server]:
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--loop", "asyncio", "--http", "h11"]
+    cmd += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--loop", loop, "--http", http]
     if factory:
         cmd.append("--factory")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -176,6 +176,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint and method")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=2000, help="unmeasured requests first (JIT of the emulator)")
+    parser.add_argument("--http", default="httptools", help="uvicorn's HTTP protocol for both servers (h11 to compare)")
+    parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop for both servers (asyncio to compare)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -203,8 +205,10 @@ def main() -> None:
         runs: dict[tuple[str, str], list[Run]] = {}
         cpu: dict[str, float] = {"bare": 0.0, "collector": 0.0, "emulator": 0.0}
         with (
-            uvicorn_process("bench.collector:bare_app", env, factory=False) as bare,
-            uvicorn_process("datahem.runtime.collectors.http.app:create_app_from_env", env, factory=True) as collector,
+            uvicorn_process("bench.collector:bare_app", env, False, args.http, args.loop) as bare,
+            uvicorn_process(
+                "datahem.runtime.collectors.http.app:create_app_from_env", env, True, args.http, args.loop
+            ) as collector,
         ):
             servers = {name: psutil.Process(proc.pid) for name, proc in (("bare", bare), ("collector", collector))}
             emulator = emulator_process(host)
