@@ -63,13 +63,27 @@ BACKOFF_INITIAL_S = 0.05
 BACKOFF_MAX_S = 1.0
 
 
+class _Waiter:
+    """One `publish` call: its future resolves with every event's message id once the last one is acknowledged."""
+
+    __slots__ = ("future", "ids", "remaining")
+
+    def __init__(self, future: asyncio.Future, count: int) -> None:
+        self.future = future
+        self.ids: list[str] = [""] * count
+        self.remaining = count
+
+
 class _Batch:
-    __slots__ = ("messages", "futures", "size")
+    """The messages of one Publish RPC, and for each the waiter and the index of its event in that waiter."""
+
+    __slots__ = ("messages", "owners", "size", "nbytes")
 
     def __init__(self) -> None:
         self.messages: list = []
-        self.futures: list[asyncio.Future] = []
-        self.size = 0
+        self.owners: list[tuple[_Waiter, int]] = []
+        self.size = 0  # serialized size, for batch_max_bytes
+        self.nbytes = 0  # payload bytes, for flow control
 
 
 class _Topic:
@@ -110,9 +124,14 @@ class AsyncEventPublisher:
         return self._publish_rpc
 
     async def publish(self, events: Sequence[Event]) -> list[str]:
-        """Publish every event; return their message ids once all are acked, else raise PublishError."""
+        """Publish every event; return their message ids once all are acked, else raise PublishError.
+
+        One future per call, not per event, and one timer as the outer guard: a request costs the same few
+        objects however its events are batched."""
         if self._closed:
             raise PublishError("the publisher is shutting down")
+        if not events:
+            return []
         s = self.settings
         size = sum(len(e.data) for e in events)
         if (
@@ -124,22 +143,16 @@ class AsyncEventPublisher:
                 "already wait for Pub/Sub"
             )
         loop = asyncio.get_running_loop()
-        futures = [self._enqueue(loop, e) for e in events]
-        waiter = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+        waiter = _Waiter(loop.create_future(), len(events))
+        for index, event in enumerate(events):
+            self._enqueue(loop, event, waiter, index)
+        guard = loop.call_at(loop.time() + s.timeout_s + 1.0, _expire, waiter.future, s.timeout_s)
         try:
-            async with asyncio.timeout(s.timeout_s + 1.0):
-                result = await waiter
-        except TimeoutError:
-            raise PublishError(f"Pub/Sub did not acknowledge within {s.timeout_s}s") from None
+            return await waiter.future
         finally:
-            for future in futures:  # on failure: detach the rest, and mark their errors as seen
-                if not future.done():
-                    future.cancel()
-                elif not future.cancelled():
-                    future.exception()
-        return [result] if len(futures) == 1 else list(result)
+            guard.cancel()
 
-    def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event) -> asyncio.Future:
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event, waiter: _Waiter, index: int) -> None:
         topic = self._topics.get(event.topic)
         if topic is None:
             topic = self._topics[event.topic] = _Topic(self.settings.topic_path(event.topic))
@@ -150,23 +163,16 @@ class AsyncEventPublisher:
             or topic.pending.size + size > self.settings.batch_max_bytes
         ):
             self._send(loop, topic)
-        future = loop.create_future()
         pending = topic.pending
         pending.messages.append(message)
-        pending.futures.append(future)
+        pending.owners.append((waiter, index))
         pending.size += size
-        nbytes = len(event.data)
+        pending.nbytes += len(event.data)
         self._outstanding_messages += 1
-        self._outstanding_bytes += nbytes
-        future.add_done_callback(lambda _f: self._release(nbytes))
+        self._outstanding_bytes += len(event.data)
         if not topic.flush_scheduled and len(topic.in_flight) < self._max_rpcs:
             topic.flush_scheduled = True
             loop.call_later(self.settings.batch_max_latency_s, self._flush, loop, topic)
-        return future
-
-    def _release(self, nbytes: int) -> None:
-        self._outstanding_messages -= 1
-        self._outstanding_bytes -= nbytes
 
     def _flush(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
         topic.flush_scheduled = False
@@ -189,14 +195,20 @@ class AsyncEventPublisher:
             ids = await self._call_with_retry(topic, batch)
         except Exception as err:  # noqa: BLE001  (whatever went wrong, these events are not acknowledged)
             failure = err if isinstance(err, PublishError) else PublishError(f"{type(err).__name__}: {err}")
-            log.warning("publish of %d event(s) to %s failed: %s", len(batch.futures), topic.path, failure)
-            for future in batch.futures:
-                if not future.done():
-                    future.set_exception(failure)
+            log.warning("publish of %d event(s) to %s failed: %s", len(batch.messages), topic.path, failure)
+            for waiter, _ in batch.owners:
+                if not waiter.future.done():
+                    waiter.future.set_exception(failure)
             return
-        for future, message_id in zip(batch.futures, ids, strict=True):
-            if not future.done():  # a request that timed out has already answered 503
-                future.set_result(message_id)
+        finally:
+            # Flow control counts what Pub/Sub has not answered yet, whether or not its requests still wait.
+            self._outstanding_messages -= len(batch.messages)
+            self._outstanding_bytes -= batch.nbytes
+        for (waiter, index), message_id in zip(batch.owners, ids, strict=True):
+            waiter.ids[index] = message_id
+            waiter.remaining -= 1
+            if not waiter.remaining and not waiter.future.done():  # a request that timed out has answered 503
+                waiter.future.set_result(waiter.ids)
 
     async def _call_with_retry(self, topic: _Topic, batch: _Batch) -> list[str]:
         request = _RawRequest(topic=topic.path, messages=batch.messages)
@@ -214,8 +226,8 @@ class AsyncEventPublisher:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             ids = list(response.message_ids)
-            if len(ids) != len(batch.futures):
-                raise PublishError(f"Pub/Sub returned {len(ids)} ids for {len(batch.futures)} messages")
+            if len(ids) != len(batch.messages):
+                raise PublishError(f"Pub/Sub returned {len(ids)} ids for {len(batch.messages)} messages")
             return ids
 
     async def close(self, timeout: float | None = None) -> int:
@@ -240,3 +252,10 @@ class AsyncEventPublisher:
         if self._channel is not None:
             await self._channel.close()
         return left
+
+
+def _expire(future: asyncio.Future, timeout_s: float) -> None:
+    """The outer guard of one publish: a request never waits much longer than the publish timeout, even when its
+    events queue behind an RPC that is itself still retrying."""
+    if not future.done():
+        future.set_exception(PublishError(f"Pub/Sub did not acknowledge within {timeout_s}s"))
