@@ -7,10 +7,11 @@ about half as much again per RPC as a plain gRPC stub (retry wrapper, proto-plus
 `google.pubsub.v1.Publisher/Publish` on a channel made by the library's own transport (same endpoint, same
 Application Default Credentials and scopes) and keeps the same guarantees itself:
 
-- Batching adapts to load: events that arrive while no Publish RPC of their topic is in flight are sent at once
-  (at the end of the current loop iteration, so concurrent requests share one RPC); while one is in flight, new
-  events accumulate and go together when it returns, so batches grow exactly when Pub/Sub is the bottleneck, up
-  to `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting).
+- Batching with bounded latency: a topic's batch is sent once its first event has waited `batch_max_latency_s`,
+  and one Publish RPC per topic is in flight at a time (`max_rpcs_per_topic`): while one is, new events
+  accumulate and go together when it returns, so batches grow exactly when Pub/Sub is the bottleneck, up to
+  `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting). An event waits at most
+  the window plus the RPC in flight; every RPC saved is CPU saved (0.2 to 0.5 ms in this process per RPC).
 - Flow control: more than `flow_control_messages` / `flow_control_bytes` unacknowledged events makes `publish`
   refuse at once (the client gets a 503 and retries) instead of queueing without bound.
 - Retries: transient gRPC errors are retried with exponential backoff until `timeout_s` after the first attempt.
@@ -61,6 +62,8 @@ CHANNEL_OPTIONS = [
 ]
 BACKOFF_INITIAL_S = 0.05
 BACKOFF_MAX_S = 1.0
+# A timer may fire this much before its time (the loop's clock resolution); the batch counts as due then.
+TIMER_SLACK_S = 0.0005
 
 
 class _Waiter:
@@ -77,9 +80,10 @@ class _Waiter:
 class _Batch:
     """The messages of one Publish RPC, and for each the waiter and the index of its event in that waiter."""
 
-    __slots__ = ("messages", "owners", "size", "nbytes")
+    __slots__ = ("messages", "owners", "size", "nbytes", "due")
 
     def __init__(self) -> None:
+        self.due = 0.0  # loop time when the batch's first event has waited batch_max_latency_s
         self.messages: list = []
         self.owners: list[tuple[_Waiter, int]] = []
         self.size = 0  # serialized size, for batch_max_bytes
@@ -164,6 +168,8 @@ class AsyncEventPublisher:
         ):
             self._send(loop, topic)
         pending = topic.pending
+        if not pending.messages:
+            pending.due = loop.time() + self.settings.batch_max_latency_s
         pending.messages.append(message)
         pending.owners.append((waiter, index))
         pending.size += size
@@ -172,12 +178,23 @@ class AsyncEventPublisher:
         self._outstanding_bytes += len(event.data)
         if not topic.flush_scheduled and len(topic.in_flight) < self._max_rpcs:
             topic.flush_scheduled = True
-            loop.call_later(self.settings.batch_max_latency_s, self._flush, loop, topic)
+            loop.call_at(pending.due, self._flush, loop, topic)
 
     def _flush(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
         topic.flush_scheduled = False
-        if topic.pending.messages and len(topic.in_flight) < self._max_rpcs:
+        self._send_when_due(loop, topic)
+
+    def _send_when_due(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
+        """Send the pending batch once its first event has waited batch_max_latency_s and an RPC slot is free; when
+        not yet due, look again then (with no slot free, `_sent` looks again when an RPC returns)."""
+        pending = topic.pending
+        if not pending.messages or len(topic.in_flight) >= self._max_rpcs:
+            return
+        if loop.time() >= pending.due - TIMER_SLACK_S:
             self._send(loop, topic)
+        elif not topic.flush_scheduled:
+            topic.flush_scheduled = True
+            loop.call_at(pending.due, self._flush, loop, topic)
 
     def _send(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
         batch, topic.pending = topic.pending, _Batch()
@@ -187,8 +204,7 @@ class AsyncEventPublisher:
 
     def _sent(self, loop: asyncio.AbstractEventLoop, topic: _Topic, task: asyncio.Task) -> None:
         topic.in_flight.discard(task)
-        if topic.pending.messages and len(topic.in_flight) < self._max_rpcs:
-            self._send(loop, topic)
+        self._send_when_due(loop, topic)
 
     async def _publish_batch(self, topic: _Topic, batch: _Batch) -> None:
         try:

@@ -41,6 +41,10 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 USER_AGENT_MAX = 512
 PREFLIGHT_MAX_AGE = "600"
 DEFAULT_ROUTING_DIR = "generated/routing"
+# The HTTP collector's batching window: a batch leaves when its first event has waited this long (or it is full).
+# Under load, a Publish RPC per 10 ms and topic carries the events of many requests; each RPC costs the collector
+# 0.2 to 0.5 ms of CPU (and the emulator 2.5 ms), so short windows spent more on RPCs than on the requests.
+BATCH_MAX_LATENCY_S = 0.010
 # Clients come back: remembering an address' anonymised form costs less than checking the address again.
 _anonymize = functools.lru_cache(maxsize=4096)(netaddr.anonymize)
 
@@ -61,7 +65,7 @@ class HttpSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HttpSettings:
         return cls(
-            publisher=PublisherSettings.from_env(env),
+            publisher=PublisherSettings.from_env(env, batch_max_latency_s=BATCH_MAX_LATENCY_S),
             routing_dir=Path(env_str(env, "DATAHEM_ROUTING_DIR", DEFAULT_ROUTING_DIR)),
             trusted_proxy_hops=env_int(env, "DATAHEM_TRUSTED_PROXY_HOPS", 0),
             shutdown_timeout_s=env_float(env, "DATAHEM_SHUTDOWN_TIMEOUT_SECONDS", cls.shutdown_timeout_s),
