@@ -1,10 +1,10 @@
 """Benchmark the HTTP collector against a bare ASGI endpoint, both under uvicorn on localhost, in the same run.
 
-    .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C]
+    .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C] [--http h11 --loop asyncio]
 
 Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables; one uvicorn worker in its
-own process, started exactly as on Cloud Run) and a bare ASGI app that answers 204 (same server settings, own
-process). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
+own process, started exactly as on Cloud Run: uvloop and httptools) and a bare ASGI app that answers 204 (same server
+settings, own process; `--http h11 --loop asyncio` runs both on uvicorn's pure-Python stack instead). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
 previous one is answered; httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N
 Universal Analytics hits per run, after a warm-up: as a form POST (204 from both endpoints) and as a pixel GET (the
 collector answers with a 42-byte GIF, the bare endpoint still with 204). Runs alternate between the endpoints for R
@@ -17,7 +17,7 @@ Every hit carries a unique id (`z`), so afterwards the ids on the topic are matc
 
 for the POST runs (like for like: both endpoints answer 204); p99 is the collector's. The load generator, both
 servers and the emulator (a JVM that spends about as much CPU per event as the collector) share the machine's
-cores, so the CPU seconds per 1,000 requests of each process are printed too.
+cores, so the CPU seconds per 1,000 requests of each process (the load generator's too) are printed as well.
 """
 
 from __future__ import annotations
@@ -101,10 +101,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def uvicorn_process(target: str, env: dict[str, str], factory: bool) -> Iterator[Server]:
+def uvicorn_process(target: str, env: dict[str, str], factory: bool, http: str, loop: str) -> Iterator[Server]:
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--loop", "asyncio", "--http", "h11"]
+    cmd += ["--no-access-log", "--no-proxy-headers", "--log-level", "warning", "--loop", loop, "--http", http]
     if factory:
         cmd.append("--factory")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -165,6 +165,19 @@ async def load(name: str, base: str, method: str, requests: int, concurrency: in
     return Run(name, seconds, latencies, ok_ids, statuses)
 
 
+def read_back(pubsub, subscription: str, ok: set[str], timeout: float = 180) -> tuple[set[str], int]:
+    """The hit ids on the topic, and how many messages were pulled: pulls until every acknowledged id was seen (a
+    count alone would stop early when the emulator redelivers, or a retried Publish stored a duplicate)."""
+    seen: set[str] = set()
+    pulled = 0
+    deadline = time.monotonic() + timeout
+    while ok - seen and time.monotonic() < deadline:
+        got = pubsub.pull(subscription, len(ok - seen), timeout=max(deadline - time.monotonic(), 1), settle=0.5)
+        pulled += len(got)
+        seen |= {r.json().get("z") for r in got}
+    return seen, pulled
+
+
 def cpu_seconds(process) -> float:
     times = process.cpu_times()
     return times.user + times.system
@@ -176,6 +189,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint and method")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=2000, help="unmeasured requests first (JIT of the emulator)")
+    parser.add_argument("--http", default="httptools", help="uvicorn's HTTP protocol for both servers (h11 to compare)")
+    parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop for both servers (asyncio to compare)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -201,28 +216,42 @@ def main() -> None:
             "SURVEY_WEBHOOK_SECRET": "bench-webhook-secret",
         }
         runs: dict[tuple[str, str], list[Run]] = {}
-        cpu: dict[str, float] = {"bare": 0.0, "collector": 0.0, "emulator": 0.0}
+        cpu: dict[str, float] = {
+            "bare": 0.0,
+            "collector": 0.0,
+            "emulator": 0.0,
+            "load bare": 0.0,
+            "load collector": 0.0,
+        }
+        warm_ok: list[str] = []
         with (
-            uvicorn_process("bench.collector:bare_app", env, factory=False) as bare,
-            uvicorn_process("datahem.runtime.collectors.http.app:create_app_from_env", env, factory=True) as collector,
+            uvicorn_process("bench.collector:bare_app", env, False, args.http, args.loop) as bare,
+            uvicorn_process(
+                "datahem.runtime.collectors.http.app:create_app_from_env", env, True, args.http, args.loop
+            ) as collector,
         ):
             servers = {name: psutil.Process(proc.pid) for name, proc in (("bare", bare), ("collector", collector))}
             emulator = emulator_process(host)
+            this = psutil.Process()  # the load generator
             urls = {"bare": bare.url, "collector": collector.url}
             for name, url in urls.items():
                 for method in methods:
-                    asyncio.run(load(name, url, method, args.warmup // 2, args.concurrency, args.warmup // 2))
+                    warm = asyncio.run(load(name, url, method, args.warmup // 2, args.concurrency, args.warmup // 2))
+                    if name == "collector":
+                        warm_ok += warm.ok_ids
             for _ in range(args.rounds):
                 for method in methods:
                     for name, url in urls.items():
-                        before = cpu_seconds(servers[name]), cpu_seconds(emulator)
+                        before = cpu_seconds(servers[name]), cpu_seconds(emulator), cpu_seconds(this)
                         run = asyncio.run(load(name, url, method, args.requests, args.concurrency, 0))
                         cpu[name] += cpu_seconds(servers[name]) - before[0]
+                        cpu[f"load {name}"] += cpu_seconds(this) - before[2]
                         if name == "collector":
                             cpu["emulator"] += cpu_seconds(emulator) - before[1]
                         runs.setdefault((name, method), []).append(run)
         ok = {i for (name, _), rs in runs.items() if name == "collector" for run in rs for i in run.ok_ids}
-        seen = {r.json().get("z") for r in pubsub.pull(subscription, len(ok), timeout=120, settle=1.0)}
+        ok.update(warm_ok)
+        seen, pulled = read_back(pubsub, subscription, ok)
     lost = len(ok - seen)
     merged = {key: Run.merge(rs) for key, rs in runs.items()}
     for (name, method), run in merged.items():
@@ -233,12 +262,14 @@ def main() -> None:
     total = args.requests * args.rounds * len(methods) / 1000
     print(
         f"CPU seconds per 1,000 requests: bare server {cpu['bare'] / total:.2f}, collector {cpu['collector'] / total:.2f}"
-        f" + emulator {cpu['emulator'] / total:.2f}  ({os.cpu_count()} CPUs, load average now "
+        f" + emulator {cpu['emulator'] / total:.2f}; load generator {cpu['load bare'] / total:.2f} against the bare "
+        f"server, {cpu['load collector'] / total:.2f} against the collector  ({os.cpu_count()} CPUs, load average now "
         f"{os.getloadavg()[0]:.1f})"
     )
     print(
         f"{args.rounds} rounds x {args.requests} requests per endpoint and method, {args.concurrency} concurrent "
-        f"clients; hits acknowledged {len(ok)}, found on the topic {len(seen & ok)}, lost {lost}"
+        f"clients; hits acknowledged {len(ok)}, found on the topic {len(seen & ok)} ({pulled - len(seen)} duplicates), "
+        f"lost {lost}"
     )
     for method in methods:
         ratio = merged["collector", method].rps / merged["bare", method].rps

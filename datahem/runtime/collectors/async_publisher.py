@@ -7,10 +7,11 @@ about half as much again per RPC as a plain gRPC stub (retry wrapper, proto-plus
 `google.pubsub.v1.Publisher/Publish` on a channel made by the library's own transport (same endpoint, same
 Application Default Credentials and scopes) and keeps the same guarantees itself:
 
-- Batching adapts to load: events that arrive while no Publish RPC of their topic is in flight are sent at once
-  (at the end of the current loop iteration, so concurrent requests share one RPC); while one is in flight, new
-  events accumulate and go together when it returns, so batches grow exactly when Pub/Sub is the bottleneck, up
-  to `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting).
+- Batching with bounded latency: a topic's batch is sent once its first event has waited `batch_max_latency_s`,
+  and one Publish RPC per topic is in flight at a time (`max_rpcs_per_topic`): while one is, new events
+  accumulate and go together when it returns, so batches grow exactly when Pub/Sub is the bottleneck, up to
+  `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting). An event waits at most
+  the window plus the RPC in flight; every RPC saved is CPU saved (0.2 to 0.5 ms in this process per RPC).
 - Flow control: more than `flow_control_messages` / `flow_control_bytes` unacknowledged events makes `publish`
   refuse at once (the client gets a 503 and retries) instead of queueing without bound.
 - Retries: transient gRPC errors are retried with exponential backoff until `timeout_s` after the first attempt.
@@ -61,15 +62,32 @@ CHANNEL_OPTIONS = [
 ]
 BACKOFF_INITIAL_S = 0.05
 BACKOFF_MAX_S = 1.0
+# A timer may fire this much before its time (the loop's clock resolution); the batch counts as due then.
+TIMER_SLACK_S = 0.0005
+
+
+class _Waiter:
+    """One `publish` call: its future resolves with every event's message id once the last one is acknowledged."""
+
+    __slots__ = ("future", "ids", "remaining")
+
+    def __init__(self, future: asyncio.Future, count: int) -> None:
+        self.future = future
+        self.ids: list[str] = [""] * count
+        self.remaining = count
 
 
 class _Batch:
-    __slots__ = ("messages", "futures", "size")
+    """The messages of one Publish RPC, and for each the waiter and the index of its event in that waiter."""
+
+    __slots__ = ("messages", "owners", "size", "nbytes", "due")
 
     def __init__(self) -> None:
+        self.due = 0.0  # loop time when the batch's first event has waited batch_max_latency_s
         self.messages: list = []
-        self.futures: list[asyncio.Future] = []
-        self.size = 0
+        self.owners: list[tuple[_Waiter, int]] = []
+        self.size = 0  # serialized size, for batch_max_bytes
+        self.nbytes = 0  # payload bytes, for flow control
 
 
 class _Topic:
@@ -110,9 +128,14 @@ class AsyncEventPublisher:
         return self._publish_rpc
 
     async def publish(self, events: Sequence[Event]) -> list[str]:
-        """Publish every event; return their message ids once all are acked, else raise PublishError."""
+        """Publish every event; return their message ids once all are acked, else raise PublishError.
+
+        One future per call, not per event, and one timer as the outer guard: a request costs the same few
+        objects however its events are batched."""
         if self._closed:
             raise PublishError("the publisher is shutting down")
+        if not events:
+            return []
         s = self.settings
         size = sum(len(e.data) for e in events)
         if (
@@ -124,22 +147,16 @@ class AsyncEventPublisher:
                 "already wait for Pub/Sub"
             )
         loop = asyncio.get_running_loop()
-        futures = [self._enqueue(loop, e) for e in events]
-        waiter = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
+        waiter = _Waiter(loop.create_future(), len(events))
+        for index, event in enumerate(events):
+            self._enqueue(loop, event, waiter, index)
+        guard = loop.call_at(loop.time() + s.timeout_s + 1.0, _expire, waiter.future, s.timeout_s)
         try:
-            async with asyncio.timeout(s.timeout_s + 1.0):
-                result = await waiter
-        except TimeoutError:
-            raise PublishError(f"Pub/Sub did not acknowledge within {s.timeout_s}s") from None
+            return await waiter.future
         finally:
-            for future in futures:  # on failure: detach the rest, and mark their errors as seen
-                if not future.done():
-                    future.cancel()
-                elif not future.cancelled():
-                    future.exception()
-        return [result] if len(futures) == 1 else list(result)
+            guard.cancel()
 
-    def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event) -> asyncio.Future:
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event, waiter: _Waiter, index: int) -> None:
         topic = self._topics.get(event.topic)
         if topic is None:
             topic = self._topics[event.topic] = _Topic(self.settings.topic_path(event.topic))
@@ -150,28 +167,34 @@ class AsyncEventPublisher:
             or topic.pending.size + size > self.settings.batch_max_bytes
         ):
             self._send(loop, topic)
-        future = loop.create_future()
         pending = topic.pending
+        if not pending.messages:
+            pending.due = loop.time() + self.settings.batch_max_latency_s
         pending.messages.append(message)
-        pending.futures.append(future)
+        pending.owners.append((waiter, index))
         pending.size += size
-        nbytes = len(event.data)
+        pending.nbytes += len(event.data)
         self._outstanding_messages += 1
-        self._outstanding_bytes += nbytes
-        future.add_done_callback(lambda _f: self._release(nbytes))
+        self._outstanding_bytes += len(event.data)
         if not topic.flush_scheduled and len(topic.in_flight) < self._max_rpcs:
             topic.flush_scheduled = True
-            loop.call_later(self.settings.batch_max_latency_s, self._flush, loop, topic)
-        return future
-
-    def _release(self, nbytes: int) -> None:
-        self._outstanding_messages -= 1
-        self._outstanding_bytes -= nbytes
+            loop.call_at(pending.due, self._flush, loop, topic)
 
     def _flush(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
         topic.flush_scheduled = False
-        if topic.pending.messages and len(topic.in_flight) < self._max_rpcs:
+        self._send_when_due(loop, topic)
+
+    def _send_when_due(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
+        """Send the pending batch once its first event has waited batch_max_latency_s and an RPC slot is free; when
+        not yet due, look again then (with no slot free, `_sent` looks again when an RPC returns)."""
+        pending = topic.pending
+        if not pending.messages or len(topic.in_flight) >= self._max_rpcs:
+            return
+        if loop.time() >= pending.due - TIMER_SLACK_S:
             self._send(loop, topic)
+        elif not topic.flush_scheduled:
+            topic.flush_scheduled = True
+            loop.call_at(pending.due, self._flush, loop, topic)
 
     def _send(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
         batch, topic.pending = topic.pending, _Batch()
@@ -181,22 +204,27 @@ class AsyncEventPublisher:
 
     def _sent(self, loop: asyncio.AbstractEventLoop, topic: _Topic, task: asyncio.Task) -> None:
         topic.in_flight.discard(task)
-        if topic.pending.messages and len(topic.in_flight) < self._max_rpcs:
-            self._send(loop, topic)
+        self._send_when_due(loop, topic)
 
     async def _publish_batch(self, topic: _Topic, batch: _Batch) -> None:
         try:
             ids = await self._call_with_retry(topic, batch)
         except Exception as err:  # noqa: BLE001  (whatever went wrong, these events are not acknowledged)
             failure = err if isinstance(err, PublishError) else PublishError(f"{type(err).__name__}: {err}")
-            log.warning("publish of %d event(s) to %s failed: %s", len(batch.futures), topic.path, failure)
-            for future in batch.futures:
-                if not future.done():
-                    future.set_exception(failure)
+            log.warning("publish of %d event(s) to %s failed: %s", len(batch.messages), topic.path, failure)
+            for waiter, _ in batch.owners:
+                if not waiter.future.done():
+                    waiter.future.set_exception(failure)
             return
-        for future, message_id in zip(batch.futures, ids, strict=True):
-            if not future.done():  # a request that timed out has already answered 503
-                future.set_result(message_id)
+        finally:
+            # Flow control counts what Pub/Sub has not answered yet, whether or not its requests still wait.
+            self._outstanding_messages -= len(batch.messages)
+            self._outstanding_bytes -= batch.nbytes
+        for (waiter, index), message_id in zip(batch.owners, ids, strict=True):
+            waiter.ids[index] = message_id
+            waiter.remaining -= 1
+            if not waiter.remaining and not waiter.future.done():  # a request that timed out has answered 503
+                waiter.future.set_result(waiter.ids)
 
     async def _call_with_retry(self, topic: _Topic, batch: _Batch) -> list[str]:
         request = _RawRequest(topic=topic.path, messages=batch.messages)
@@ -214,8 +242,8 @@ class AsyncEventPublisher:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             ids = list(response.message_ids)
-            if len(ids) != len(batch.futures):
-                raise PublishError(f"Pub/Sub returned {len(ids)} ids for {len(batch.futures)} messages")
+            if len(ids) != len(batch.messages):
+                raise PublishError(f"Pub/Sub returned {len(ids)} ids for {len(batch.messages)} messages")
             return ids
 
     async def close(self, timeout: float | None = None) -> int:
@@ -240,3 +268,10 @@ class AsyncEventPublisher:
         if self._channel is not None:
             await self._channel.close()
         return left
+
+
+def _expire(future: asyncio.Future, timeout_s: float) -> None:
+    """The outer guard of one publish: a request never waits much longer than the publish timeout, even when its
+    events queue behind an RPC that is itself still retrying."""
+    if not future.done():
+        future.set_exception(PublishError(f"Pub/Sub did not acknowledge within {timeout_s}s"))

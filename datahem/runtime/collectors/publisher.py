@@ -69,13 +69,16 @@ class PublisherSettings:
     max_rpcs_per_topic: int = 1  # the asyncio publisher's Publish RPCs in flight per topic (see async_publisher.py)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
+    def from_env(cls, env: Mapping[str, str], batch_max_latency_s: float | None = None) -> PublisherSettings:
+        """The settings from the environment; `batch_max_latency_s` is this collector's default batching window."""
         return cls(
             project=env_required(env, "GOOGLE_CLOUD_PROJECT", "it names the project that holds the Pub/Sub topics"),
             emulator_host=env_str(env, "PUBSUB_EMULATOR_HOST"),
             timeout_s=env_float(env, "DATAHEM_PUBLISH_TIMEOUT_SECONDS", cls.timeout_s, minimum=0.1),
             retry_after_s=env_int(env, "DATAHEM_RETRY_AFTER_SECONDS", cls.retry_after_s, minimum=1),
-            batch_max_latency_s=env_float(env, "DATAHEM_BATCH_MAX_LATENCY_SECONDS", cls.batch_max_latency_s),
+            batch_max_latency_s=env_float(
+                env, "DATAHEM_BATCH_MAX_LATENCY_SECONDS", batch_max_latency_s or cls.batch_max_latency_s
+            ),
             flow_control_messages=env_int(env, "DATAHEM_FLOW_CONTROL_MESSAGES", cls.flow_control_messages, 1),
             max_rpcs_per_topic=env_int(env, "DATAHEM_MAX_RPCS_PER_TOPIC", cls.max_rpcs_per_topic, 1),
         )

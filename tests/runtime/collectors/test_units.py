@@ -10,15 +10,18 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from datahem.runtime.collectors import netaddr
 from datahem.runtime.collectors.contract import event_attributes, rfc3339
 from datahem.runtime.collectors.errors import CollectorConfigError, RoutingTableError
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
 from datahem.runtime.collectors.http.auth import Authenticator, authenticators
-from datahem.runtime.collectors.http.payloads import Malformed, payloads
+from datahem.runtime.collectors.http.payloads import MAX_FIELDS, Malformed, form_object, payloads
 from datahem.runtime.collectors.kinesis.credentials import AwsSettings, aws_session, secret_version_name
 from datahem.runtime.collectors.kinesis.shards import ShardInfo, ShardPosition, StreamCheckpoint
 from datahem.runtime.collectors.kinesis.source import CheckpointTracker
@@ -212,6 +215,42 @@ def test_payload_shapes():
     ]:
         with pytest.raises(Malformed):
             payloads(fmt, method, query, raw)
+
+
+def _form_object_reference(raw: bytes) -> bytes | None:
+    """What form_object returns, by urllib's parser (None where it answers 400)."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    fields = {k: v for k, v in pairs if k}
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode() if fields else None
+
+
+FORM_PIECES = st.sampled_from(
+    ["a", "b", "=", "&", "+", "%", "%2", "%41", "%C3%A5", "%C3", "%FF", "%26", "%3D", "å", " "]
+)
+
+
+@given(st.lists(FORM_PIECES, max_size=12).map("".join))
+def test_form_parsing_matches_parse_qsl(text):
+    raw = text.encode()
+    try:
+        got = form_object(raw, "the form body")
+    except Malformed:
+        got = None
+    assert got == _form_object_reference(raw)
+
+
+def test_form_field_limit_matches_parse_qsl():
+    for n in (MAX_FIELDS - 1, MAX_FIELDS, MAX_FIELDS + 1):
+        raw = "&".join(["a=1"] * n).encode()
+        assert (_form_object_reference(raw) is None) == (n > MAX_FIELDS)
+        if n > MAX_FIELDS:
+            with pytest.raises(Malformed, match="more than"):
+                form_object(raw, "x")
+        else:
+            assert form_object(raw, "x") == b'{"a":"1"}'
 
 
 def test_hmac_and_api_key_checks():

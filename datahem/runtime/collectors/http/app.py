@@ -16,6 +16,7 @@ the server stops accepting, lets requests in flight finish (each waits for its o
 from __future__ import annotations
 
 import base64
+import functools
 import gc
 import logging
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 from datahem.runtime.collectors import netaddr
 from datahem.runtime.collectors.async_publisher import AsyncEventPublisher
 from datahem.runtime.collectors.config import env_float, env_int, env_str
-from datahem.runtime.collectors.contract import Event, event_attributes
+from datahem.runtime.collectors.contract import UUID, Event, event_attributes
 from datahem.runtime.collectors.http.auth import Authenticator, authenticators
 from datahem.runtime.collectors.http.payloads import Malformed, payloads
 from datahem.runtime.collectors.publisher import PublishError, PublisherSettings, check_credentials
@@ -40,6 +41,12 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 USER_AGENT_MAX = 512
 PREFLIGHT_MAX_AGE = "600"
 DEFAULT_ROUTING_DIR = "generated/routing"
+# The HTTP collector's batching window: a batch leaves when its first event has waited this long (or it is full).
+# Under load, a Publish RPC per 10 ms and topic carries the events of many requests; each RPC costs the collector
+# 0.2 to 0.5 ms of CPU (and the emulator 2.5 ms), so short windows spent more on RPCs than on the requests.
+BATCH_MAX_LATENCY_S = 0.010
+# Clients come back: remembering an address' anonymised form costs less than checking the address again.
+_anonymize = functools.lru_cache(maxsize=4096)(netaddr.anonymize)
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class HttpSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HttpSettings:
         return cls(
-            publisher=PublisherSettings.from_env(env),
+            publisher=PublisherSettings.from_env(env, batch_max_latency_s=BATCH_MAX_LATENCY_S),
             routing_dir=Path(env_str(env, "DATAHEM_ROUTING_DIR", DEFAULT_ROUTING_DIR)),
             trusted_proxy_hops=env_int(env, "DATAHEM_TRUSTED_PROXY_HOPS", 0),
             shutdown_timeout_s=env_float(env, "DATAHEM_SHUTDOWN_TIMEOUT_SECONDS", cls.shutdown_timeout_s),
@@ -186,27 +193,22 @@ class HttpCollector:
         extra: dict[str, str] = {}
         peer = scope["client"][0] if scope.get("client") else None
         address = netaddr.client_address(peer, headers.get(b"x-forwarded-for"), self.settings.trusted_proxy_hops)
-        client_ip = netaddr.anonymize(address, route.ip_anonymization)
+        client_ip = _anonymize(address, route.ip_anonymization)
         if client_ip is not None:
             extra["client_ip"] = client_ip
         user_agent = headers.get(b"user-agent")
         if user_agent:
             extra["user_agent"] = user_agent[:USER_AGENT_MAX]
-        return [
-            Event(
-                route.topic,
-                data,
-                event_attributes(
-                    uuid=str(uuid.uuid4()),
-                    received_at=received_at,
-                    source=route.source,
-                    message_type=route.message_type,
-                    collector="http",
-                    extra=extra,
-                ),
-            )
-            for data in datas
-        ]
+        # The attributes of the request's events differ only by uuid: build and check them once per request.
+        common = event_attributes(
+            uuid="",
+            received_at=received_at,
+            source=route.source,
+            message_type=route.message_type,
+            collector="http",
+            extra=extra,
+        )
+        return [Event(route.topic, data, {**common, UUID: str(uuid.uuid4())}) for data in datas]
 
 
 def _cors_headers(route: HttpRoute, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:

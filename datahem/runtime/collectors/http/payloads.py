@@ -16,7 +16,9 @@ dead-letters the event with a reason rather than losing it at the edge).
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
+
+import orjson
 
 MAX_UA_BATCH = 20
 MAX_GA4_EVENTS = 25
@@ -39,17 +41,27 @@ def _text(raw: bytes, what: str) -> str:
 
 
 def form_object(raw: bytes, what: str) -> bytes:
-    """A form-encoded string (query string, form body, UA hit line) as a compact JSON object of strings."""
-    try:
-        pairs = parse_qsl(_text(raw, what), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
-    except UnicodeDecodeError:
-        raise Malformed(f"{what} has percent-escapes that are not UTF-8") from None
-    except ValueError:
-        raise Malformed(f"{what} has more than {MAX_FIELDS} fields") from None
-    fields = {k: v for k, v in pairs if k}
+    """A form-encoded string (query string, form body, UA hit line) as a compact JSON object of strings.
+
+    Parsed as `urllib.parse.parse_qsl(..., keep_blank_values=True, errors="strict")` does (pairs split on `&`, name
+    and value on the first `=`, `+` and percent-escapes decoded as UTF-8), but decoding only the pairs that carry an
+    escape: most hits carry none, and parse_qsl's per-field decoding was the largest cost of a request."""
+    text = _text(raw, what)
+    if text.count("&") >= MAX_FIELDS:
+        raise Malformed(f"{what} has more than {MAX_FIELDS} fields")
+    fields: dict[str, str] = {}
+    for pair in text.split("&"):
+        name, _, value = pair.partition("=")
+        if "%" in pair or "+" in pair:
+            try:
+                name, value = unquote_plus(name, errors="strict"), unquote_plus(value, errors="strict")
+            except UnicodeDecodeError:
+                raise Malformed(f"{what} has percent-escapes that are not UTF-8") from None
+        if name:
+            fields[name] = value
     if not fields:
         raise Malformed(f"{what} carries no parameters")
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return orjson.dumps(fields)
 
 
 def json_object(raw: bytes) -> dict:
