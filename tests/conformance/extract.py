@@ -109,17 +109,18 @@ def _literal(text: str) -> str | None:
     """The value of an argument made of string literals and the few helpers the suite builds inputs with
     (`absl::StrCat`, `absl::Substitute`, `str_repeat`, `std::string(n, 'c')`, the message's type URL); None for
     anything else (loop variables)."""
-    text = re.sub(r"//[^\n]*", "", text).strip()
     try:
         value, rest = _expr(text, 0)
     except (ValueError, KeyError, IndexError):
         return None
-    return value if value is not None and not text[rest:].strip() else None
+    return value if value is not None and _skip_space(text, rest) == len(text) else None
 
 
 def _skip_space(text: str, j: int) -> int:
-    while j < len(text) and text[j].isspace():
-        j += 1
+    """Past white space and // comments (outside string literals)."""
+    while j < len(text) and (text[j].isspace() or text.startswith("//", j)):
+        j = text.find("\n", j) if text[j] == "/" else j + 1
+        j = len(text) if j < 0 else j
     return j
 
 

@@ -49,15 +49,17 @@ _WKT_SETTER = {
     "google.protobuf.Struct": "set_struct",
     "google.protobuf.Value": "set_value",
     "google.protobuf.ListValue": "set_list_value",
-    "google.protobuf.Any": "set_value",
+    "google.protobuf.Any": "set_any",
 }
+_FIELD_MASK = "google.protobuf.FieldMask"  # proto3 JSON writes it as one string, not as its message
+_FLOAT_BOUND = {"float": "FLOAT32_MAX", "double": "DOUBLE_MAX"}
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
 # What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
 _CORE_HELPERS = (
-    "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
-    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64",
-    "only_one", "parse_payload", "set_duration", "set_json_tail", "set_list_value", "set_struct", "set_timestamp",
-    "set_value", "to_bq", "unknown_fields",
+    "DOUBLE_MAX", "FLOAT32_MAX", "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
+    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64", "internal",
+    "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
+    "set_struct", "set_timestamp", "set_value", "to_bq", "twice", "unknown_fields",
 )  # fmt: skip
 
 
@@ -243,16 +245,22 @@ class _Writer:
     def column(self, c: Column) -> list[str]:
         out = [f"# {c.field_name}: {c.type_name or c.proto_type} -> {c.bq_type} {c.mode}"]
         out.append(f"v = d.get({c.json_name!r})")
-        if c.json_name != c.field_name:
+        if c.json_name != c.field_name:  # either name may be used, not both
             out.append("if v is None:")
             out.append(f"    v = d.get({c.field_name!r})")
+            out.append(f"elif {c.field_name!r} in d:")
+            out.append(f"    raise twice(p, {c.json_name!r}, {c.field_name!r})")
         for spec, value in self.options(c):
             out += spec.lookup(self, c, value)
         if c.is_map:
             return out + self._map(c)
         if c.repeated:
             return out + self._repeated(c)
-        out.append("if v is None:")
+        if c.type_name == "google.protobuf.Value" and not c.fields:  # null is a value: null_value, present
+            keys = " and ".join(f"{k!r} not in d" for k in dict.fromkeys((c.json_name, c.field_name)))
+            out.append(f"if v is None and {keys}:")
+        else:
+            out.append("if v is None:")
         out.extend("    " + line for line in self._absent(c) or ["pass"])
         out.append("else:")
         out.extend("    " + line for line in self._present(c, "v", "p", repr(c.field_name), f"msg.{c.field_name}"))
@@ -303,6 +311,8 @@ class _Writer:
         """Lines converting the present value `v` of a singular field (or one element) into proto and row."""
         if c.proto_type == "message" and c.type_name in _WKT_SETTER and not c.fields:
             return self._wkt(c, v, p, name, target)
+        if c.proto_type == "message" and c.type_name == _FIELD_MASK:
+            return [f"paths = set_field_mask({target}, {v}, {p}, {name})", *self.set_row(c, self._mask_row(c, v))]
         if c.proto_type == "message" and c.type_name in _WRAPPER_SCALAR:
             lines = self._scalar_check(c, _WRAPPER_SCALAR[c.type_name], v, p, name)
             lines.append(f"{target}.value = pv")
@@ -330,6 +340,12 @@ class _Writer:
         assign = "pv"
         lines.append(f"{target} = {assign}")
         return lines + self._row_value(c, "pv", p, name, c.proto_type)
+
+    def _mask_row(self, c: Column, v: str) -> str:
+        """The row of a FieldMask: its paths in the STRUCT of the message's columns, or its JSON text."""
+        if c.bq_type != "STRUCT":
+            return v
+        return "{" + ", ".join(f"{f.name!r}: paths" for f in c.fields if not f.hidden) + "}"
 
     def _wkt(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
         setter = _WKT_SETTER[c.type_name]
@@ -359,7 +375,13 @@ class _Writer:
                 f"    pv = as_int({v}, {b}, {p}, {name})",
             ]
         if proto_type in _FLOATS:
-            return [f"pv = {v} if {v}.__class__ is float else as_float({v}, {p}, {name})"]
+            bound = _FLOAT_BOUND[proto_type]
+            return [
+                f"if {v}.__class__ is float and -{bound} <= {v} <= {bound}:",
+                f"    pv = {v}",
+                "else:",
+                f"    pv = as_float({v}, {p}, {name}, {bound})",
+            ]
         if proto_type == "bytes":
             return [f"pv = as_bytes({v}, {p}, {name})"]
         if proto_type == "enum":
@@ -412,7 +434,9 @@ class _Writer:
         out.append(f"    {'append' if scalar else 'add'} = msg.{c.field_name}.{'append' if scalar else 'add'}")
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
-        if c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
+        if c.proto_type == "message" and c.type_name == _FIELD_MASK:
+            body = [f"paths = set_field_mask(add(), x, p, {elem})", f"out.append({self._mask_row(c, 'x')})"]
+        elif c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
             fn = self.message(c.type_name, c.fields, self._path(c))
             if c.recursion_cut:
                 body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
@@ -485,7 +509,9 @@ def converter_context(model: Model, table: Table, enum_values) -> dict:
     names = w.names.resolve()
     enums = []
     for type_name, values in w.enums.items():
-        by_number = {number: name for name, number in sorted(values.items(), key=lambda kv: kv[1], reverse=True)}
+        by_number: dict[int, str] = {}
+        for value_name, number in values.items():  # declaration order: an alias is stored as the first name
+            by_number.setdefault(number, value_name)
         const = _fill(w.enum(type_name), names)
         names_const = _fill(w.enum_names(type_name), names)
         enums.append((const, names_const, type_name, dict(sorted(values.items())), dict(sorted(by_number.items()))))

@@ -7,15 +7,18 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 from datahem.runtime.beam.convert import (
     INT64,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_int,
     as_list,
     as_object,
     as_string,
+    internal,
     parse_payload,
     required,
     set_struct,
+    twice,
     unknown_fields,
 )
 
@@ -70,6 +73,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     v = d.get("clientId")
     if v is None:
         v = d.get("client_id")
+    elif "client_id" in d:
+        raise twice(p, "clientId", "client_id")
     if v is None:
         raise required(p, "client_id")
     else:
@@ -80,6 +85,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     v = d.get("userId")
     if v is None:
         v = d.get("user_id")
+    elif "user_id" in d:
+        raise twice(p, "userId", "user_id")
     if v is None:
         r_user_id = None
     else:
@@ -90,6 +97,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     v = d.get("timestampMicros")
     if v is None:
         v = d.get("timestamp_micros")
+    elif "timestamp_micros" in d:
+        raise twice(p, "timestampMicros", "timestamp_micros")
     if v is None:
         r_timestamp_micros = None
     else:
@@ -105,6 +114,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     v = d.get("userProperties")
     if v is None:
         v = d.get("user_properties")
+    elif "user_properties" in d:
+        raise twice(p, "userProperties", "user_properties")
     if v is None:
         r_user_properties = []
     else:
@@ -139,6 +150,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     v = d.get("nonPersonalizedAds")
     if v is None:
         v = d.get("non_personalized_ads")
+    elif "non_personalized_ads" in d:
+        raise twice(p, "nonPersonalizedAds", "non_personalized_ads")
     if v is None:
         r_non_personalized_ads = None
     else:
@@ -174,6 +187,8 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
     v = d.get("adUserData")
     if v is None:
         v = d.get("ad_user_data")
+    elif "ad_user_data" in d:
+        raise twice(p, "adUserData", "ad_user_data")
     if v is None:
         r_ad_user_data = None
     else:
@@ -186,6 +201,8 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
     v = d.get("adPersonalization")
     if v is None:
         v = d.get("ad_personalization")
+    elif "ad_personalization" in d:
+        raise twice(p, "adPersonalization", "ad_personalization")
     if v is None:
         r_ad_personalization = None
     else:
@@ -241,8 +258,14 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_ga4_hit(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_ga4_hit(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

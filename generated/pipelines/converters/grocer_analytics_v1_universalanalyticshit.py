@@ -11,6 +11,7 @@ from datahem.runtime.beam.convert import (
     Context,
     Reject,
     as_string,
+    internal,
     keep,
     lookup,
     parse_payload,
@@ -18,6 +19,7 @@ from datahem.runtime.beam.convert import (
     regex_extract,
     required,
     to_bq,
+    twice,
     unknown_fields,
 )
 
@@ -403,6 +405,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("hitId")
     if v is None:
         v = d.get("hit_id")
+    elif "hit_id" in d:
+        raise twice(p, "hitId", "hit_id")
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -416,6 +420,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("collectorReceivedAt")
     if v is None:
         v = d.get("collector_received_at")
+    elif "collector_received_at" in d:
+        raise twice(p, "collectorReceivedAt", "collector_received_at")
     a = ctx.attributes.get("timestamp")
     if a is not None:
         v = a
@@ -469,8 +475,14 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

@@ -9,17 +9,20 @@ import re
 from datahem.runtime.beam.convert import (
     INT32,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_int,
     as_list,
     as_object,
     as_string,
+    internal,
     keep,
     parse_payload,
     required,
     set_timestamp,
     to_bq,
+    twice,
     unknown_fields,
 )
 
@@ -154,6 +157,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("memberId")
     if v is None:
         v = d.get("member_id")
+    elif "member_id" in d:
+        raise twice(p, "memberId", "member_id")
     if v is None:
         raise required(p, "member_id")
     else:
@@ -164,6 +169,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
+    elif "event_type" in d:
+        raise twice(p, "eventType", "event_type")
     if v is None:
         r_event_type = None
     else:
@@ -185,6 +192,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("firstName")
     if v is None:
         v = d.get("first_name")
+    elif "first_name" in d:
+        raise twice(p, "firstName", "first_name")
     if v is None:
         r_first_name = None
     else:
@@ -195,6 +204,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("lastName")
     if v is None:
         v = d.get("last_name")
+    elif "last_name" in d:
+        raise twice(p, "lastName", "last_name")
     if v is None:
         r_last_name = None
     else:
@@ -205,6 +216,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("phoneNumber")
     if v is None:
         v = d.get("phone_number")
+    elif "phone_number" in d:
+        raise twice(p, "phoneNumber", "phone_number")
     if v is None:
         r_phone_number = None
     else:
@@ -216,6 +229,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("birthDate")
     if v is None:
         v = d.get("birth_date")
+    elif "birth_date" in d:
+        raise twice(p, "birthDate", "birth_date")
     if v is None:
         r_birth_date = None
     else:
@@ -256,6 +271,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("newsletterOptIn")
     if v is None:
         v = d.get("newsletter_opt_in")
+    elif "newsletter_opt_in" in d:
+        raise twice(p, "newsletterOptIn", "newsletter_opt_in")
     if v is None:
         r_newsletter_opt_in = None
     else:
@@ -277,6 +294,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("householdSize")
     if v is None:
         v = d.get("household_size")
+    elif "household_size" in d:
+        raise twice(p, "householdSize", "household_size")
     if v is None:
         r_household_size = None
     else:
@@ -292,6 +311,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("dietaryPreferences")
     if v is None:
         v = d.get("dietary_preferences")
+    elif "dietary_preferences" in d:
+        raise twice(p, "dietaryPreferences", "dietary_preferences")
     if v is None:
         r_dietary_preferences = []
     else:
@@ -310,6 +331,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("preferredStoreId")
     if v is None:
         v = d.get("preferred_store_id")
+    elif "preferred_store_id" in d:
+        raise twice(p, "preferredStoreId", "preferred_store_id")
     if v is None:
         r_preferred_store_id = None
     else:
@@ -320,6 +343,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("signupChannel")
     if v is None:
         v = d.get("signup_channel")
+    elif "signup_channel" in d:
+        raise twice(p, "signupChannel", "signup_channel")
     if v is None:
         r_signup_channel = None
     else:
@@ -332,6 +357,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("createdAt")
     if v is None:
         v = d.get("created_at")
+    elif "created_at" in d:
+        raise twice(p, "createdAt", "created_at")
     if v is None:
         raise required(p, "created_at")
     else:
@@ -341,6 +368,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
+    elif "updated_at" in d:
+        raise twice(p, "updatedAt", "updated_at")
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -375,6 +404,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("emailNewsletter")
     if v is None:
         v = d.get("email_newsletter")
+    elif "email_newsletter" in d:
+        raise twice(p, "emailNewsletter", "email_newsletter")
     if v is None:
         r_email_newsletter = None
     else:
@@ -385,6 +416,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("smsOffers")
     if v is None:
         v = d.get("sms_offers")
+    elif "sms_offers" in d:
+        raise twice(p, "smsOffers", "sms_offers")
     if v is None:
         r_sms_offers = None
     else:
@@ -395,6 +428,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("personalisedOffers")
     if v is None:
         v = d.get("personalised_offers")
+    elif "personalised_offers" in d:
+        raise twice(p, "personalisedOffers", "personalised_offers")
     if v is None:
         r_personalised_offers = None
     else:
@@ -405,6 +440,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
+    elif "updated_at" in d:
+        raise twice(p, "updatedAt", "updated_at")
     if v is None:
         r_updated_at = None
     else:
@@ -433,6 +470,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
+    elif "postal_code" in d:
+        raise twice(p, "postalCode", "postal_code")
     if v is None:
         r_postal_code = None
     else:
@@ -451,6 +490,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
+    elif "country_code" in d:
+        raise twice(p, "countryCode", "country_code")
     if v is None:
         r_country_code = None
     else:
@@ -466,8 +507,14 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_member(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_member(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

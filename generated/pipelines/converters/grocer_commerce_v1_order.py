@@ -8,9 +8,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from datahem.runtime.beam.convert import (
+    DOUBLE_MAX,
     INT32,
     INT64,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_float,
@@ -19,6 +21,7 @@ from datahem.runtime.beam.convert import (
     as_object,
     as_string,
     divide,
+    internal,
     local_to_utc,
     only_one,
     parse_payload,
@@ -26,6 +29,7 @@ from datahem.runtime.beam.convert import (
     set_duration,
     set_timestamp,
     to_bq,
+    twice,
     unknown_fields,
 )
 
@@ -218,6 +222,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("orderId")
     if v is None:
         v = d.get("order_id")
+    elif "order_id" in d:
+        raise twice(p, "orderId", "order_id")
     if v is None:
         raise required(p, "order_id")
     else:
@@ -228,6 +234,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("memberId")
     if v is None:
         v = d.get("member_id")
+    elif "member_id" in d:
+        raise twice(p, "memberId", "member_id")
     if v is None:
         raise required(p, "member_id")
     else:
@@ -258,6 +266,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("createdAt")
     if v is None:
         v = d.get("created_at")
+    elif "created_at" in d:
+        raise twice(p, "createdAt", "created_at")
     if v is None:
         raise required(p, "created_at")
     else:
@@ -267,6 +277,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
+    elif "updated_at" in d:
+        raise twice(p, "updatedAt", "updated_at")
     if v is None:
         r_updated_at = None
     else:
@@ -276,6 +288,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("storeId")
     if v is None:
         v = d.get("store_id")
+    elif "store_id" in d:
+        raise twice(p, "storeId", "store_id")
     if v is None:
         r_store_id = None
     else:
@@ -311,6 +325,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("deliveryFee")
     if v is None:
         v = d.get("delivery_fee")
+    elif "delivery_fee" in d:
+        raise twice(p, "deliveryFee", "delivery_fee")
     if v is None:
         r_delivery_fee = None
     else:
@@ -357,6 +373,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("grossMarginCents")
     if v is None:
         v = d.get("gross_margin_cents")
+    elif "gross_margin_cents" in d:
+        raise twice(p, "grossMarginCents", "gross_margin_cents")
     if v is None:
         r_gross_margin_cents = None
     else:
@@ -372,6 +390,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("loyaltyPointsUsed")
     if v is None:
         v = d.get("loyalty_points_used")
+    elif "loyalty_points_used" in d:
+        raise twice(p, "loyaltyPointsUsed", "loyalty_points_used")
     if v is None:
         r_loyalty_points_used = 0
     else:
@@ -387,6 +407,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("voucherCodes")
     if v is None:
         v = d.get("voucher_codes")
+    elif "voucher_codes" in d:
+        raise twice(p, "voucherCodes", "voucher_codes")
     if v is None:
         r_voucher_codes = []
     else:
@@ -436,6 +458,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("deliveryMethod")
     if v is None:
         v = d.get("delivery_method")
+    elif "delivery_method" in d:
+        raise twice(p, "deliveryMethod", "delivery_method")
     if v is None:
         r_delivery_method = None
     else:
@@ -448,6 +472,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("deliveryAddress")
     if v is None:
         v = d.get("delivery_address")
+    elif "delivery_address" in d:
+        raise twice(p, "deliveryAddress", "delivery_address")
     if v is None:
         r_delivery_address = None
     else:
@@ -461,6 +487,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("deliverySlotStart")
     if v is None:
         v = d.get("delivery_slot_start")
+    elif "delivery_slot_start" in d:
+        raise twice(p, "deliverySlotStart", "delivery_slot_start")
     if v is None:
         r_delivery_slot_start = None
     else:
@@ -472,6 +500,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("deliveryWindowLength")
     if v is None:
         v = d.get("delivery_window_length")
+    elif "delivery_window_length" in d:
+        raise twice(p, "deliveryWindowLength", "delivery_window_length")
     if v is None:
         r_delivery_window_length = None
     else:
@@ -481,6 +511,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("deliveryInstructions")
     if v is None:
         v = d.get("delivery_instructions")
+    elif "delivery_instructions" in d:
+        raise twice(p, "deliveryInstructions", "delivery_instructions")
     if v is None:
         r_delivery_instructions = None
     else:
@@ -491,6 +523,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("idempotencyKey")
     if v is None:
         v = d.get("idempotency_key")
+    elif "idempotency_key" in d:
+        raise twice(p, "idempotencyKey", "idempotency_key")
     if v is None:
         pass
     else:
@@ -500,6 +534,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     v = d.get("eventId")
     if v is None:
         v = d.get("event_id")
+    elif "event_id" in d:
+        raise twice(p, "eventId", "event_id")
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -553,6 +589,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
+    elif "postal_code" in d:
+        raise twice(p, "postalCode", "postal_code")
     if v is None:
         r_postal_code = None
     else:
@@ -571,6 +609,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
+    elif "country_code" in d:
+        raise twice(p, "countryCode", "country_code")
     if v is None:
         r_country_code = None
     else:
@@ -592,6 +632,8 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
     v = d.get("invoiceProvider")
     if v is None:
         v = d.get("invoice_provider")
+    elif "invoice_provider" in d:
+        raise twice(p, "invoiceProvider", "invoice_provider")
     if v is None:
         r_invoice_provider = None
     else:
@@ -602,6 +644,8 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
     v = d.get("dueDays")
     if v is None:
         v = d.get("due_days")
+    elif "due_days" in d:
+        raise twice(p, "dueDays", "due_days")
     if v is None:
         r_due_days = None
     else:
@@ -626,6 +670,8 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
     v = d.get("payerPhoneNumber")
     if v is None:
         v = d.get("payer_phone_number")
+    elif "payer_phone_number" in d:
+        raise twice(p, "payerPhoneNumber", "payer_phone_number")
     if v is None:
         r_payer_phone_number = None
     else:
@@ -636,6 +682,8 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
     v = d.get("swishReference")
     if v is None:
         v = d.get("swish_reference")
+    elif "swish_reference" in d:
+        raise twice(p, "swishReference", "swish_reference")
     if v is None:
         r_swish_reference = None
     else:
@@ -655,6 +703,8 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
     v = d.get("cardBrand")
     if v is None:
         v = d.get("card_brand")
+    elif "card_brand" in d:
+        raise twice(p, "cardBrand", "card_brand")
     if v is None:
         r_card_brand = None
     else:
@@ -665,6 +715,8 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
     v = d.get("lastFourDigits")
     if v is None:
         v = d.get("last_four_digits")
+    elif "last_four_digits" in d:
+        raise twice(p, "lastFourDigits", "last_four_digits")
     if v is None:
         r_last_four_digits = None
     else:
@@ -675,6 +727,8 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
     v = d.get("pspReference")
     if v is None:
         v = d.get("psp_reference")
+    elif "psp_reference" in d:
+        raise twice(p, "pspReference", "psp_reference")
     if v is None:
         r_psp_reference = None
     else:
@@ -695,6 +749,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     v = d.get("lineNumber")
     if v is None:
         v = d.get("line_number")
+    elif "line_number" in d:
+        raise twice(p, "lineNumber", "line_number")
     if v is None:
         r_line_number = None
     else:
@@ -718,6 +774,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     v = d.get("productName")
     if v is None:
         v = d.get("product_name")
+    elif "product_name" in d:
+        raise twice(p, "productName", "product_name")
     if v is None:
         r_product_name = None
     else:
@@ -739,13 +797,18 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if v is None:
         r_quantity = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "quantity")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "quantity", DOUBLE_MAX)
         msg.quantity = pv
         r_quantity = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
     if v is None:
         v = d.get("unit_price")
+    elif "unit_price" in d:
+        raise twice(p, "unitPrice", "unit_price")
     if v is None:
         r_unit_price = None
     else:
@@ -759,6 +822,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     v = d.get("lineTotal")
     if v is None:
         v = d.get("line_total")
+    elif "line_total" in d:
+        raise twice(p, "lineTotal", "line_total")
     if v is None:
         r_line_total = None
     else:
@@ -772,6 +837,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     v = d.get("substitutionAllowed")
     if v is None:
         v = d.get("substitution_allowed")
+    elif "substitution_allowed" in d:
+        raise twice(p, "substitutionAllowed", "substitution_allowed")
     if v is None:
         r_substitution_allowed = None
     else:
@@ -782,6 +849,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     v = d.get("substitutedBySku")
     if v is None:
         v = d.get("substituted_by_sku")
+    elif "substituted_by_sku" in d:
+        raise twice(p, "substitutedBySku", "substituted_by_sku")
     if v is None:
         r_substituted_by_sku = None
     else:
@@ -808,6 +877,8 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     v = d.get("currencyCode")
     if v is None:
         v = d.get("currency_code")
+    elif "currency_code" in d:
+        raise twice(p, "currencyCode", "currency_code")
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
@@ -850,8 +921,14 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_order(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_order(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

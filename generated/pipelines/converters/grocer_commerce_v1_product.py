@@ -7,9 +7,11 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 from decimal import Decimal
 
 from datahem.runtime.beam.convert import (
+    DOUBLE_MAX,
     INT32,
     INT64,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_float,
@@ -18,9 +20,11 @@ from datahem.runtime.beam.convert import (
     as_object,
     as_string,
     divide,
+    internal,
     parse_payload,
     required,
     set_timestamp,
+    twice,
     unknown_fields,
 )
 
@@ -133,6 +137,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
+    elif "event_type" in d:
+        raise twice(p, "eventType", "event_type")
     if v is None:
         r_event_type = None
     else:
@@ -193,6 +199,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("salesUnit")
     if v is None:
         v = d.get("sales_unit")
+    elif "sales_unit" in d:
+        raise twice(p, "salesUnit", "sales_unit")
     if v is None:
         r_sales_unit = None
     else:
@@ -216,6 +224,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("comparisonPrice")
     if v is None:
         v = d.get("comparison_price")
+    elif "comparison_price" in d:
+        raise twice(p, "comparisonPrice", "comparison_price")
     if v is None:
         r_comparison_price = None
     else:
@@ -229,6 +239,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("purchasePriceCents")
     if v is None:
         v = d.get("purchase_price_cents")
+    elif "purchase_price_cents" in d:
+        raise twice(p, "purchasePriceCents", "purchase_price_cents")
     if v is None:
         r_purchase_price_cents = None
     else:
@@ -244,16 +256,23 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("vatRatePercent")
     if v is None:
         v = d.get("vat_rate_percent")
+    elif "vat_rate_percent" in d:
+        raise twice(p, "vatRatePercent", "vat_rate_percent")
     if v is None:
         r_vat_rate_percent = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "vat_rate_percent")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "vat_rate_percent", DOUBLE_MAX)
         msg.vat_rate_percent = pv
         r_vat_rate_percent = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
     if v is None:
         v = d.get("shelf_life_days")
+    elif "shelf_life_days" in d:
+        raise twice(p, "shelfLifeDays", "shelf_life_days")
     if v is None:
         r_shelf_life_days = None
     else:
@@ -294,6 +313,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("originCountryCode")
     if v is None:
         v = d.get("origin_country_code")
+    elif "origin_country_code" in d:
+        raise twice(p, "originCountryCode", "origin_country_code")
     if v is None:
         r_origin_country_code = None
     else:
@@ -312,6 +333,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("imageUrl")
     if v is None:
         v = d.get("image_url")
+    elif "image_url" in d:
+        raise twice(p, "imageUrl", "image_url")
     if v is None:
         r_image_url = None
     else:
@@ -322,6 +345,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
+    elif "updated_at" in d:
+        raise twice(p, "updatedAt", "updated_at")
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -357,60 +382,90 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     v = d.get("energyKcal")
     if v is None:
         v = d.get("energy_kcal")
+    elif "energy_kcal" in d:
+        raise twice(p, "energyKcal", "energy_kcal")
     if v is None:
         r_energy_kcal = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "energy_kcal")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "energy_kcal", DOUBLE_MAX)
         msg.energy_kcal = pv
         r_energy_kcal = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
     if v is None:
         v = d.get("fat_g")
+    elif "fat_g" in d:
+        raise twice(p, "fatG", "fat_g")
     if v is None:
         r_fat_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "fat_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "fat_g", DOUBLE_MAX)
         msg.fat_g = pv
         r_fat_g = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
     if v is None:
         v = d.get("carbohydrates_g")
+    elif "carbohydrates_g" in d:
+        raise twice(p, "carbohydratesG", "carbohydrates_g")
     if v is None:
         r_carbohydrates_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "carbohydrates_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "carbohydrates_g", DOUBLE_MAX)
         msg.carbohydrates_g = pv
         r_carbohydrates_g = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
     if v is None:
         v = d.get("sugars_g")
+    elif "sugars_g" in d:
+        raise twice(p, "sugarsG", "sugars_g")
     if v is None:
         r_sugars_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "sugars_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "sugars_g", DOUBLE_MAX)
         msg.sugars_g = pv
         r_sugars_g = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
     if v is None:
         v = d.get("protein_g")
+    elif "protein_g" in d:
+        raise twice(p, "proteinG", "protein_g")
     if v is None:
         r_protein_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "protein_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "protein_g", DOUBLE_MAX)
         msg.protein_g = pv
         r_protein_g = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
     if v is None:
         v = d.get("salt_g")
+    elif "salt_g" in d:
+        raise twice(p, "saltG", "salt_g")
     if v is None:
         r_salt_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "salt_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "salt_g", DOUBLE_MAX)
         msg.salt_g = pv
         r_salt_g = pv
     return {
@@ -430,6 +485,8 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     v = d.get("currencyCode")
     if v is None:
         v = d.get("currency_code")
+    elif "currency_code" in d:
+        raise twice(p, "currencyCode", "currency_code")
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
@@ -472,8 +529,14 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_product(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_product(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

@@ -7,9 +7,12 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 from decimal import Decimal
 
 from datahem.runtime.beam.convert import (
+    DOUBLE_MAX,
+    FLOAT32_MAX,
     INT32,
     UINT64,
     Context,
+    Reject,
     as_bytes,
     as_enum,
     as_float,
@@ -18,9 +21,11 @@ from datahem.runtime.beam.convert import (
     as_object,
     as_string,
     divide,
+    internal,
     parse_payload,
     required,
     set_timestamp,
+    twice,
     unknown_fields,
 )
 
@@ -105,6 +110,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("registrationNumber")
     if v is None:
         v = d.get("registration_number")
+    elif "registration_number" in d:
+        raise twice(p, "registrationNumber", "registration_number")
     if v is None:
         r_registration_number = None
     else:
@@ -115,6 +122,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("depotId")
     if v is None:
         v = d.get("depot_id")
+    elif "depot_id" in d:
+        raise twice(p, "depotId", "depot_id")
     if v is None:
         r_depot_id = None
     else:
@@ -125,6 +134,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("routeId")
     if v is None:
         v = d.get("route_id")
+    elif "route_id" in d:
+        raise twice(p, "routeId", "route_id")
     if v is None:
         r_route_id = None
     else:
@@ -135,6 +146,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("measuredAt")
     if v is None:
         v = d.get("measured_at")
+    elif "measured_at" in d:
+        raise twice(p, "measuredAt", "measured_at")
     if v is None:
         raise required(p, "measured_at")
     else:
@@ -144,6 +157,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("frameCounter")
     if v is None:
         v = d.get("frame_counter")
+    elif "frame_counter" in d:
+        raise twice(p, "frameCounter", "frame_counter")
     if v is None:
         r_frame_counter = None
     else:
@@ -173,10 +188,15 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("outsideCelsius")
     if v is None:
         v = d.get("outside_celsius")
+    elif "outside_celsius" in d:
+        raise twice(p, "outsideCelsius", "outside_celsius")
     if v is None:
         r_outside_celsius = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "outside_celsius")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "outside_celsius", DOUBLE_MAX)
         msg.outside_celsius.value = pv
         r_outside_celsius = pv
     # door: grocer.delivery.v1.DoorState -> STRING NULLABLE
@@ -204,6 +224,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     v = d.get("firmwareVersion")
     if v is None:
         v = d.get("firmware_version")
+    elif "firmware_version" in d:
+        raise twice(p, "firmwareVersion", "firmware_version")
     if v is None:
         r_firmware_version = None
     else:
@@ -240,7 +262,10 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
     if v is None:
         r_latitude = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "latitude")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "latitude", DOUBLE_MAX)
         msg.latitude = pv
         r_latitude = pv
     # longitude: double -> FLOAT64 NULLABLE
@@ -248,17 +273,25 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
     if v is None:
         r_longitude = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "longitude")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "longitude", DOUBLE_MAX)
         msg.longitude = pv
         r_longitude = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
     if v is None:
         v = d.get("accuracy_m")
+    elif "accuracy_m" in d:
+        raise twice(p, "accuracyM", "accuracy_m")
     if v is None:
         r_accuracy_m = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "accuracy_m")
+        if v.__class__ is float and -FLOAT32_MAX <= v <= FLOAT32_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "accuracy_m", FLOAT32_MAX)
         msg.accuracy_m = pv
         r_accuracy_m = pv
     return {
@@ -275,6 +308,8 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
     v = d.get("sensorId")
     if v is None:
         v = d.get("sensor_id")
+    elif "sensor_id" in d:
+        raise twice(p, "sensorId", "sensor_id")
     if v is None:
         r_sensor_id = None
     else:
@@ -295,6 +330,8 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
     v = d.get("centiCelsius")
     if v is None:
         v = d.get("centi_celsius")
+    elif "centi_celsius" in d:
+        raise twice(p, "centiCelsius", "centi_celsius")
     if v is None:
         r_centi_celsius = None
     else:
@@ -310,10 +347,15 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
     v = d.get("setpointCelsius")
     if v is None:
         v = d.get("setpoint_celsius")
+    elif "setpoint_celsius" in d:
+        raise twice(p, "setpointCelsius", "setpoint_celsius")
     if v is None:
         r_setpoint_celsius = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "setpoint_celsius")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "setpoint_celsius", DOUBLE_MAX)
         msg.setpoint_celsius = pv
         r_setpoint_celsius = pv
     return {
@@ -325,8 +367,14 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_car_temperature(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_car_temperature(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

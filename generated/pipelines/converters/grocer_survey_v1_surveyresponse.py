@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 from datahem.runtime.beam.convert import (
     INT32,
     Context,
+    Reject,
     as_enum,
     as_int,
     as_list,
     as_object,
     as_string,
+    internal,
     local_to_utc,
     lookup,
     only_one,
@@ -22,6 +24,7 @@ from datahem.runtime.beam.convert import (
     set_struct,
     set_timestamp,
     to_bq,
+    twice,
     unknown_fields,
 )
 
@@ -113,6 +116,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("responseId")
     if v is None:
         v = d.get("response_id")
+    elif "response_id" in d:
+        raise twice(p, "responseId", "response_id")
     if v is None:
         raise required(p, "response_id")
     else:
@@ -123,6 +128,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("surveyId")
     if v is None:
         v = d.get("survey_id")
+    elif "survey_id" in d:
+        raise twice(p, "surveyId", "survey_id")
     if v is None:
         raise required(p, "survey_id")
     else:
@@ -143,6 +150,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("submittedAt")
     if v is None:
         v = d.get("submitted_at")
+    elif "submitted_at" in d:
+        raise twice(p, "submittedAt", "submitted_at")
     if v is None:
         raise required(p, "submitted_at")
     else:
@@ -152,6 +161,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("startedAtLocal")
     if v is None:
         v = d.get("started_at_local")
+    elif "started_at_local" in d:
+        raise twice(p, "startedAtLocal", "started_at_local")
     if v is None:
         r_started_at_local = None
     else:
@@ -163,6 +174,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("memberEmail")
     if v is None:
         v = d.get("member_email")
+    elif "member_email" in d:
+        raise twice(p, "memberEmail", "member_email")
     if v is None:
         v = lookup(root, _coalesce_survey_response_member_email)
     if v is None:
@@ -175,6 +188,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("hiddenFields")
     if v is None:
         v = d.get("hidden_fields")
+    elif "hidden_fields" in d:
+        raise twice(p, "hiddenFields", "hidden_fields")
     if v is None:
         r_hidden_fields = None
     else:
@@ -202,6 +217,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     v = d.get("npsScore")
     if v is None:
         v = d.get("nps_score")
+    elif "nps_score" in d:
+        raise twice(p, "npsScore", "nps_score")
     if v is None:
         r_nps_score = None
     else:
@@ -252,6 +269,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
     v = d.get("questionId")
     if v is None:
         v = d.get("question_id")
+    elif "question_id" in d:
+        raise twice(p, "questionId", "question_id")
     if v is None:
         raise required(p, "question_id")
     else:
@@ -262,6 +281,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
     v = d.get("questionText")
     if v is None:
         v = d.get("question_text")
+    elif "question_text" in d:
+        raise twice(p, "questionText", "question_text")
     if v is None:
         r_question_text = None
     else:
@@ -272,6 +293,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
     v = d.get("questionType")
     if v is None:
         v = d.get("question_type")
+    elif "question_type" in d:
+        raise twice(p, "questionType", "question_type")
     if v is None:
         r_question_type = None
     else:
@@ -334,6 +357,8 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
     v = d.get("memberId")
     if v is None:
         v = d.get("member_id")
+    elif "member_id" in d:
+        raise twice(p, "memberId", "member_id")
     if v is None:
         r_member_id = None
     else:
@@ -344,6 +369,8 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
     v = d.get("orderId")
     if v is None:
         v = d.get("order_id")
+    elif "order_id" in d:
+        raise twice(p, "orderId", "order_id")
     if v is None:
         r_order_id = None
     else:
@@ -358,8 +385,14 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_survey_response(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_survey_response(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None
