@@ -206,13 +206,15 @@ def as_int(v: object, bounds: tuple[int, int], prefix: str, name: str) -> int:
     double is exact only up to 2**53, beyond that the integer it stood for is unknown and refused."""
     if v.__class__ is int:
         n = v
+    elif v.__class__ is str and len(v) > 400:
+        raise Reject(VALIDATE, prefix + name, f"integer {_show(v)} out of range [{bounds[0]}, {bounds[1]}]")
     elif v.__class__ is str and v.isascii() and (v.isdigit() or (v[:1] == "-" and v[1:].isdigit())):
         n = int(v)
     elif v.__class__ is float and v.is_integer() and -(2**53) <= v <= 2**53:
         n = int(v)
     elif v.__class__ is float and v.is_integer():
         raise Reject(
-            VALIDATE, prefix + name, f"integer {v!r} out of range or inexact (write 64-bit integers as strings)"
+            VALIDATE, prefix + name, f"integer {_show(v)} out of range or inexact (write 64-bit integers as strings)"
         )
     elif v.__class__ is str and len(v) <= 400 and _JSON_NUMBER.match(v):
         try:
@@ -225,7 +227,7 @@ def as_int(v: object, bounds: tuple[int, int], prefix: str, name: str) -> int:
     else:
         raise expected("integer", v, prefix, name)
     if not bounds[0] <= n <= bounds[1]:
-        raise Reject(VALIDATE, prefix + name, f"integer {n} out of range [{bounds[0]}, {bounds[1]}]")
+        raise Reject(VALIDATE, prefix + name, f"integer {_show(n)} out of range [{bounds[0]}, {bounds[1]}]")
     return n
 
 
@@ -249,7 +251,7 @@ def as_float(v: object, prefix: str, name: str, bound: float = DOUBLE_MAX) -> fl
         raise expected("number", v, prefix, name)
     if not -bound <= f <= bound:
         raise Reject(
-            VALIDATE, prefix + name, f"number {v} out of range for {'float' if bound < DOUBLE_MAX else 'double'}"
+            VALIDATE, prefix + name, f"number {_show(v)} out of range for {'float' if bound < DOUBLE_MAX else 'double'}"
         )
     return f
 
@@ -271,7 +273,7 @@ def as_enum(v: object, names: Mapping[str, int], numbers: Mapping[int, str], pre
             return number
     elif v.__class__ is int and v in numbers:
         return v
-    raise Reject(VALIDATE, prefix + name, f"unknown enum value {json.dumps(v)}")
+    raise Reject(VALIDATE, prefix + name, f"unknown enum value {_show(v)}")
 
 
 def as_object(v: object, prefix: str, name: str) -> dict:
@@ -312,21 +314,21 @@ def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     if m is None:
         if v.__class__ is not str:
             raise expected("RFC 3339 timestamp string", v, prefix, name)
-        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {json.dumps(v)}")
+        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {_show(v)}")
     y, mo, d, h, mi, sec, frac, sign, oh, om = m.groups()
     try:
         day = date(int(y), int(mo), int(d)).toordinal() - _EPOCH_ORDINAL
     except ValueError:
-        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {json.dumps(v)}") from None
+        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {_show(v)}") from None
     h, mi, sec = int(h), int(mi), int(sec)
     if h > 23 or mi > 59 or sec > 59 or (sign is not None and (int(oh) > 23 or int(om) > 59)):
-        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {json.dumps(v)}")
+        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {_show(v)}")
     seconds = day * 86400 + h * 3600 + mi * 60 + sec
     if sign is not None:
         offset = int(oh) * 3600 + int(om) * 60
         seconds += -offset if sign == "+" else offset
         if not TIMESTAMP_SECONDS[0] <= seconds <= TIMESTAMP_SECONDS[1]:
-            raise Reject(VALIDATE, prefix + name, f"timestamp {json.dumps(v)} is outside 0001-01-01 to 9999-12-31 UTC")
+            raise Reject(VALIDATE, prefix + name, f"timestamp {_show(v)} is outside 0001-01-01 to 9999-12-31 UTC")
     nanos = int(frac.ljust(9, "0")) if frac else 0
     msg.seconds = seconds
     msg.nanos = nanos
@@ -354,7 +356,7 @@ def set_duration(msg, v: object, prefix: str, name: str) -> str:
             raise ValueError
         msg.FromJsonString(v)
     except (ValueError, ArithmeticError):
-        raise Reject(VALIDATE, prefix + name, f'expected duration like "3600s", got {json.dumps(v)}') from None
+        raise Reject(VALIDATE, prefix + name, f'expected duration like "3600s", got {_show(v)}') from None
     return interval(msg.seconds, msg.nanos)
 
 
@@ -429,7 +431,7 @@ def set_field_mask(msg, v: object, prefix: str, name: str) -> list[str]:
             raise ValueError
         msg.FromJsonString(v)
     except ValueError:
-        raise Reject(VALIDATE, prefix + name, f'expected field mask like "foo,barBaz", got {json.dumps(v)}') from None
+        raise Reject(VALIDATE, prefix + name, f'expected field mask like "foo,barBaz", got {_show(v)}') from None
     return list(msg.paths)
 
 
@@ -506,7 +508,7 @@ def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -
             local = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
     except ValueError:
         raise Reject(
-            TRANSFORM, prefix + name, f"cannot read {json.dumps(value)} as a local time ({fmt or 'ISO 8601'})"
+            TRANSFORM, prefix + name, f"cannot read {_show(value)} as a local time ({fmt or 'ISO 8601'})"
         ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone)
@@ -514,7 +516,7 @@ def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -
         return local.astimezone(UTC).isoformat().replace("+00:00", "Z")
     except OverflowError:
         raise Reject(
-            TRANSFORM, prefix + name, f"{json.dumps(value)} in {zone} is outside 0001-01-01 to 9999-12-31 UTC"
+            TRANSFORM, prefix + name, f"{_show(value)} in {zone} is outside 0001-01-01 to 9999-12-31 UTC"
         ) from None
 
 
@@ -567,7 +569,7 @@ def _decimal_text(d: Decimal) -> str:
 class Filtered(Reject):  # noqa: N818
     def __init__(self, path: str, value: object, pattern: str, action: str):
         verb = "does not match" if action == "KEEP" else "matches"
-        super().__init__(FILTER, path, f"filtered: value {json.dumps(value)} {verb} {pattern!r} ({action})")
+        super().__init__(FILTER, path, f"filtered: value {_show(value)} {verb} {pattern!r} ({action})")
 
 
 def keep(rx: re.Pattern, action: str, value: object, prefix: str, name: str) -> None:
@@ -583,12 +585,16 @@ def to_bq(value: object, bq_type: str, prefix: str, name: str) -> object:
     """Convert a (transformed) proto value to the row value of a `type`-overridden column."""
     try:
         return _TO_BQ[bq_type](value)
-    except (ValueError, TypeError, ArithmeticError):
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
         raise Reject(TRANSFORM, prefix + name, f"cannot store {_show(value)} as {bq_type}") from None
 
 
 def _show(value: object) -> str:
-    text = json.dumps(value, default=str)
+    """A value for a reason: JSON, at most 100 characters (integers of thousands of digits have no text in Python)."""
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        text = f"<{value.bit_length()}-bit integer>" if isinstance(value, int) else f"<{type(value).__name__}>"
     return text if len(text) <= 100 else text[:100] + "…"
 
 
