@@ -136,19 +136,15 @@ def internal(exc: BaseException) -> Reject:
 
 def depth(value: object, limit: int) -> bool:
     """Whether JSON `value` nests at most `limit` objects and arrays deep (`limit` < 0: never)."""
-    if limit < 0:
+    if value.__class__ is dict:
+        value = value.values()
+    elif value.__class__ is not list:
+        return True
+    if limit <= 0:
         return False
-    stack = [(value, 0)]
-    while stack:
-        v, level = stack.pop()
-        if v.__class__ is dict:
-            if level >= limit:
-                return False
-            stack.extend((x, level + 1) for x in v.values())
-        elif v.__class__ is list:
-            if level >= limit:
-                return False
-            stack.extend((x, level + 1) for x in v)
+    for x in value:
+        if (x.__class__ is dict or x.__class__ is list) and not depth(x, limit - 1):
+            return False
     return True
 
 
@@ -371,36 +367,59 @@ def interval(seconds: int, nanos: int) -> str:
     return f"0-0 0 {sign}{hours}:{minutes}:{secs}{frac}"
 
 
-def _free_json(msg, v: object, prefix: str, name: str) -> str:
-    """A Struct, Value or ListValue (set by protobuf's own JSON parser) and its JSON text for the row. Each level of
-    JSON nesting costs protobuf up to three message levels (Struct, map entry, Value), all counted against the
-    recursion limit protobuf enforces when the message is read again."""
+def _free_json(fill, msg, v: object, prefix: str, name: str) -> str:
+    """A Struct, Value or ListValue filled by `fill` (protobuf's own update/extend, several times faster than its
+    JSON parser) and its JSON text for the row. Each level of JSON nesting costs protobuf up to three message levels
+    (Struct, map entry, Value), all counted against the recursion limit protobuf enforces when it reads the message."""
     if not depth(v, _room(prefix) // 3):
         raise Reject(VALIDATE, prefix + name, f"nested deeper than protobuf's limit of {MAX_DEPTH} messages")
     try:
-        json_format.ParseDict(v, msg)
-    except json_format.ParseError as exc:
-        raise Reject(VALIDATE, prefix + name, str(exc)) from None
+        fill(msg, v)
     except (ValueError, TypeError, OverflowError) as exc:  # numbers beyond a double (a 400-digit integer)
         raise Reject(VALIDATE, prefix + name, f"not a JSON value protobuf can hold: {exc}") from None
     return _ENCODE(v)
 
 
+def _fill_value(msg, v: object) -> None:
+    if v is None:
+        msg.null_value = 0
+    elif v.__class__ is bool:
+        msg.bool_value = v
+    elif v.__class__ is str:
+        msg.string_value = v
+    elif v.__class__ is dict:
+        msg.struct_value.Clear()
+        msg.struct_value.update(v)
+    elif v.__class__ is list:
+        msg.list_value.Clear()
+        msg.list_value.extend(v)
+    else:
+        msg.number_value = float(v)
+
+
 def set_struct(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not dict:
         raise expected("object", v, prefix, name)
-    return _free_json(msg, v, prefix, name)
+    return _free_json(_update, msg, v, prefix, name)
 
 
 def set_value(msg, v: object, prefix: str, name: str) -> str:
     """Any JSON value; `null` is the Value's null_value (present, not absent)."""
-    return _free_json(msg, v, prefix, name)
+    return _free_json(_fill_value, msg, v, prefix, name)
 
 
 def set_list_value(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not list:
         raise expected("array", v, prefix, name)
-    return _free_json(msg, v, prefix, name)
+    return _free_json(_extend, msg, v, prefix, name)
+
+
+def _update(msg, v: dict) -> None:
+    msg.update(v)
+
+
+def _extend(msg, v: list) -> None:
+    msg.extend(v)
 
 
 def set_any(msg, v: object, prefix: str, name: str) -> str:
@@ -550,19 +569,26 @@ def divide(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str
         if bq_type == "FLOAT64":
             return float(value) / float(divisor)
         whole, scale = NUMERIC_DIGITS.get(bq_type, NUMERIC_DIGITS["BIGNUMERIC"])
-        q = _EXACT.divide(Decimal(str(value)), divisor).quantize(Decimal(1).scaleb(-scale), context=_EXACT)
+        q = _EXACT.divide(Decimal(str(value)), divisor)
         if q and q.adjusted() >= whole:
             raise OverflowError
-        return _decimal_text(q)
+        text = _decimal_text(q)
+        if "." in text and len(text) - text.index(".") - 1 > scale:
+            text = _decimal_text(q.quantize(_SCALE[scale], context=_EXACT))
+        return text
     except (ValueError, ArithmeticError):
         raise Reject(TRANSFORM, prefix + name, f"cannot divide {_show(value)} by {divisor} as {bq_type}") from None
 
 
-_EXACT = DecimalContext(prec=200, Emax=10_000, Emin=-10_000, traps=[InvalidOperation, DivisionByZero, Overflow])
+_EXACT = DecimalContext(prec=100, Emax=10_000, Emin=-10_000, traps=[InvalidOperation, DivisionByZero, Overflow])
+_SCALE = {9: Decimal("1e-9"), 38: Decimal("1e-38")}
 
 
 def _decimal_text(d: Decimal) -> str:
-    text = format(d.normalize(_EXACT), "f")
+    """Plain decimal text without trailing zeros, exact at any precision (`normalize` would round to 28 digits)."""
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text if text != "-0" else "0"
 
 
@@ -625,10 +651,10 @@ def _numeric(value: object, bq_type: str = "NUMERIC") -> str:
     whole, scale = NUMERIC_DIGITS[bq_type]
     if d and d.adjusted() >= whole:
         raise OverflowError
-    d = d.normalize(_EXACT)
-    if d.as_tuple().exponent < -scale:
-        raise ValueError
-    return _decimal_text(d)
+    text = _decimal_text(d)
+    if "." in text and len(text) - text.index(".") - 1 > scale:
+        raise ValueError  # more decimals than the type holds: refused, not rounded
+    return text
 
 
 def _bool(value: object) -> bool:
