@@ -51,6 +51,7 @@ _WKT_SETTER = {
     "google.protobuf.ListValue": "set_list_value",
     "google.protobuf.Any": "set_any",
 }
+_MESSAGES = ("message", "group")  # a proto2 group is a nested message written inline: converted the same way
 _FIELD_MASK = "google.protobuf.FieldMask"  # proto3 JSON writes it as one string, not as its message
 _FLOAT_BOUND = {"float": "FLOAT32_MAX", "double": "DOUBLE_MAX"}
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
@@ -309,21 +310,21 @@ class _Writer:
 
     def _present(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
         """Lines converting the present value `v` of a singular field (or one element) into proto and row."""
-        if c.proto_type == "message" and c.type_name in _WKT_SETTER and not c.fields:
+        if c.proto_type in _MESSAGES and c.type_name in _WKT_SETTER and not c.fields:
             return self._wkt(c, v, p, name, target)
-        if c.proto_type == "message" and c.type_name == _FIELD_MASK:
+        if c.proto_type in _MESSAGES and c.type_name == _FIELD_MASK:
             return [f"paths = set_field_mask({target}, {v}, {p}, {name})", *self.set_row(c, self._mask_row(c, v))]
-        if c.proto_type == "message" and c.type_name in _WRAPPER_SCALAR:
+        if c.proto_type in _MESSAGES and c.type_name in _WRAPPER_SCALAR:
             lines = self._scalar_check(c, _WRAPPER_SCALAR[c.type_name], v, p, name)
             lines.append(f"{target}.value = pv")
             return lines + self._row_value(c, "pv", p, name, _WRAPPER_SCALAR[c.type_name])
-        if c.proto_type == "message" and c.recursion_cut:
+        if c.proto_type in _MESSAGES and c.recursion_cut:
             return (
                 self.set_row(c, f"set_json_tail({target}, {v}, {p}, {name})")
                 if not c.hidden
                 else [f"set_json_tail({target}, {v}, {p}, {name})"]
             )
-        if c.proto_type == "message":
+        if c.proto_type in _MESSAGES:
             fn = self.message(c.type_name, c.fields, self._path(c))
             sub_prefix = f"{p} + {c.field_name + '.'!r}" if name == repr(c.field_name) else f"{p} + {name} + '.'"
             lines = [
@@ -430,13 +431,13 @@ class _Writer:
         out.append("    if v.__class__ is not list:")
         out.append(f"        v = as_list(v, p, {c.field_name!r})")
         out.append("    out = []")
-        scalar = c.proto_type != "message"
+        scalar = c.proto_type not in _MESSAGES
         out.append(f"    {'append' if scalar else 'add'} = msg.{c.field_name}.{'append' if scalar else 'add'}")
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
-        if c.proto_type == "message" and c.type_name == _FIELD_MASK:
+        if c.proto_type in _MESSAGES and c.type_name == _FIELD_MASK:
             body = [f"paths = set_field_mask(add(), x, p, {elem})", f"out.append({self._mask_row(c, 'x')})"]
-        elif c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
+        elif c.proto_type in _MESSAGES and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
             fn = self.message(c.type_name, c.fields, self._path(c))
             if c.recursion_cut:
                 body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
@@ -446,7 +447,7 @@ class _Writer:
                     f"    x = as_object(x, p, {elem})",
                     f"out.append({fn}(x, f'{{p}}{c.field_name}[{{i}}].', add(), root, ctx))",
                 ]
-        elif c.proto_type == "message" and c.type_name in _WKT_SETTER:
+        elif c.proto_type in _MESSAGES and c.type_name in _WKT_SETTER:
             setter = _WKT_SETTER[c.type_name]
             body = [f"rv = {setter}(add(), x, p, {elem})"]
             if c.bq_type != c.natural_type:
@@ -486,10 +487,10 @@ class _Writer:
             b = _INT_BOUNDS[key_col.proto_type]
             body.append(f"key = as_int(k, {b}, p, {elem})")
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
-        if val_col.proto_type == "message" and val_col.type_name not in _WKT_SETTER:
+        if val_col.proto_type in _MESSAGES and val_col.type_name not in _WKT_SETTER:
             fn = self.message(val_col.type_name, val_col.fields, self._path(c))
             body.append(f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', msg.{c.field_name}[key], root, ctx)")
-        elif val_col.proto_type == "message":
+        elif val_col.proto_type in _MESSAGES:
             setter = _WKT_SETTER[val_col.type_name]
             body.append(f"rv = {setter}(msg.{c.field_name}[key], x, p, {elem})")
         else:

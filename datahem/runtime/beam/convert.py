@@ -485,8 +485,8 @@ def lookup(root: dict, path: tuple[tuple[str, str], ...]) -> object:
     return node
 
 
-_DIRECTIVES = {"Y": r"(?P<Y>\d{4})", "m": r"(?P<m>\d{2})", "d": r"(?P<d>\d{2})", "H": r"(?P<H>\d{2})",
-               "M": r"(?P<M>\d{2})", "S": r"(?P<S>\d{2})", "f": r"(?P<f>\d{1,6})"}  # fmt: skip
+_DIRECTIVES = {"Y": r"(?P<Y>[0-9]{4})", "m": r"(?P<m>[0-9]{2})", "d": r"(?P<d>[0-9]{2})", "H": r"(?P<H>[0-9]{2})",
+               "M": r"(?P<M>[0-9]{2})", "S": r"(?P<S>[0-9]{2})", "f": r"(?P<f>[0-9]{1,6})"}  # fmt: skip
 _FORMATS: dict[str, re.Pattern | None] = {}
 
 
@@ -505,7 +505,7 @@ def _format_regex(fmt: str) -> re.Pattern | None:
                 parts.append(re.escape(fmt[i]))
                 i += 1
         _FORMATS[fmt] = (
-            re.compile("^" + "".join(parts) + "$")
+            re.compile("".join(parts) + r"\Z")
             if ok and {"(?P<Y>", "(?P<m>", "(?P<d>"} <= {p[:6] for p in parts}
             else None
         )
@@ -611,7 +611,7 @@ def to_bq(value: object, bq_type: str, prefix: str, name: str) -> object:
     """Convert a (transformed) proto value to the row value of a `type`-overridden column."""
     try:
         return _TO_BQ[bq_type](value)
-    except (ValueError, TypeError, ArithmeticError, RecursionError):
+    except (ValueError, TypeError, ArithmeticError, RecursionError, OSError):  # OSError: fromtimestamp's range
         raise Reject(TRANSFORM, prefix + name, f"cannot store {_show(value)} as {bq_type}") from None
 
 

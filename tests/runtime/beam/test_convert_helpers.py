@@ -207,3 +207,16 @@ def test_divide_keeps_money_exact():
         c.divide(10**40, Decimal("1"), "NUMERIC", "", "x")
     with pytest.raises(c.Reject):
         c.divide(10**400, Decimal("1"), "FLOAT64", "", "x")
+
+
+def test_local_to_utc_reads_ascii_digits_only():
+    with pytest.raises(c.Reject) as err:
+        c.local_to_utc("٢٠٢٤-06-02 20:05:00", ZoneInfo("Europe/Stockholm"), "%Y-%m-%d %H:%M:%S", "", "t")
+    assert err.value.stage == "transform"
+
+
+@pytest.mark.parametrize("micros", [10**30, -(10**20), 2**62])
+def test_timestamp_override_out_of_range_is_a_reject(micros):
+    with pytest.raises(c.Reject) as err:
+        c.to_bq(micros, "TIMESTAMP", "", "x")
+    assert err.value.stage == "transform"
