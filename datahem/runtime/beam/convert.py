@@ -8,12 +8,15 @@ BigQuery representations, and the transforms. Everything raises `Reject` with th
 exception out: one that escapes the helpers (a bug) becomes a `Reject` of stage `internal` with its text.
 
 Rules the helpers keep for every field (proto3 JSON semantics, and what BigQuery accepts):
-- nesting: a payload nests at most `MAX_DEPTH` (100, protobuf's default recursion limit) messages deep, counted as
-  protobuf counts them when it parses the message (a Struct level is three: Struct, its map entry, Value);
+- nesting: JSON nested more than about 1,000 levels is a parse error, whatever the source kind; the message built
+  nests at most `MAX_DEPTH` (100, protobuf's default recursion limit) messages deep, counted as protobuf counts them
+  when it reads the message again: typed fields are bounded by the schema (and max_recursion_depth), free-form JSON
+  (Struct, Value, ListValue, Any, recursion tails) is checked, a JSON level costing three message levels (Struct,
+  its map entry, Value);
 - numbers: JSON number syntax only (strings too, as proto3 JSON allows); integers exact (64-bit ones are never read
   through a double), floats within their type's range; "NaN", "Infinity", "-Infinity" are the only non-finite
-  values, and the row keeps them as Python floats: the BigQuery writer (io.py) sends them as the strings BigQuery
-  reads as NaN and Infinity;
+  values. The one rule for them: the row keeps them as Python floats, everything else in the row is valid for
+  BigQuery, and the BigQuery writer (io.py) sends them as the strings BigQuery reads as NaN and Infinity;
 - text: Unicode scalar values only (a lone surrogate is refused), timestamps RFC 3339 with ASCII digits, upper-case
   `T` and `Z`, offsets up to ±23:59, within 0001-01-01 and 9999-12-31 (UTC);
 - NUMERIC and BIGNUMERIC values within BigQuery's precision and scale.
@@ -98,7 +101,7 @@ def parse_payload(data: bytes) -> dict:
         except (ValueError, UnicodeDecodeError) as exc:
             raise Reject(PARSE, "", f"invalid JSON: {exc}") from None
         except RecursionError:
-            raise Reject(PARSE, "", f"invalid JSON: nested deeper than {MAX_DEPTH} levels") from None
+            raise Reject(PARSE, "", "invalid JSON: nested more than 1,000 levels deep") from None
         _no_surrogates(value, "")
     if value.__class__ is not dict:
         raise Reject(PARSE, "", f"expected object, got {_json_kind(value)}")
