@@ -246,11 +246,11 @@ class _Writer:
     def column(self, c: Column) -> list[str]:
         out = [f"# {c.field_name}: {c.type_name or c.proto_type} -> {c.bq_type} {c.mode}"]
         out.append(f"v = d.get({c.json_name!r})")
-        if c.json_name != c.field_name:  # either name may be used, not both
-            out.append("if v is None:")
-            out.append(f"    v = d.get({c.field_name!r})")
-            out.append(f"elif {c.field_name!r} in d:")
-            out.append(f"    raise twice(p, {c.json_name!r}, {c.field_name!r})")
+        if c.json_name != c.field_name:  # either name may be used, not both (even when one is null)
+            out.append(f"if {c.field_name!r} in d:")
+            out.append(f"    if {c.json_name!r} in d:")
+            out.append(f"        raise twice(p, {c.json_name!r}, {c.field_name!r})")
+            out.append(f"    v = d[{c.field_name!r}]")
         for spec, value in self.options(c):
             out += spec.lookup(self, c, value)
         if c.is_map:

@@ -71,10 +71,10 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         unknown_fields(d, _known_ga4_hit, p)
     # client_id: string -> STRING REQUIRED
     v = d.get("clientId")
-    if v is None:
-        v = d.get("client_id")
-    elif "client_id" in d:
-        raise twice(p, "clientId", "client_id")
+    if "client_id" in d:
+        if "clientId" in d:
+            raise twice(p, "clientId", "client_id")
+        v = d["client_id"]
     if v is None:
         raise required(p, "client_id")
     else:
@@ -83,10 +83,10 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_client_id = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
-    if v is None:
-        v = d.get("user_id")
-    elif "user_id" in d:
-        raise twice(p, "userId", "user_id")
+    if "user_id" in d:
+        if "userId" in d:
+            raise twice(p, "userId", "user_id")
+        v = d["user_id"]
     if v is None:
         r_user_id = None
     else:
@@ -95,10 +95,10 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_user_id = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
-    if v is None:
-        v = d.get("timestamp_micros")
-    elif "timestamp_micros" in d:
-        raise twice(p, "timestampMicros", "timestamp_micros")
+    if "timestamp_micros" in d:
+        if "timestampMicros" in d:
+            raise twice(p, "timestampMicros", "timestamp_micros")
+        v = d["timestamp_micros"]
     if v is None:
         r_timestamp_micros = None
     else:
@@ -112,10 +112,10 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_timestamp_micros = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED
     v = d.get("userProperties")
-    if v is None:
-        v = d.get("user_properties")
-    elif "user_properties" in d:
-        raise twice(p, "userProperties", "user_properties")
+    if "user_properties" in d:
+        if "userProperties" in d:
+            raise twice(p, "userProperties", "user_properties")
+        v = d["user_properties"]
     if v is None:
         r_user_properties = []
     else:
@@ -148,10 +148,10 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_events = out
     # non_personalized_ads: bool -> BOOL NULLABLE
     v = d.get("nonPersonalizedAds")
-    if v is None:
-        v = d.get("non_personalized_ads")
-    elif "non_personalized_ads" in d:
-        raise twice(p, "nonPersonalizedAds", "non_personalized_ads")
+    if "non_personalized_ads" in d:
+        if "nonPersonalizedAds" in d:
+            raise twice(p, "nonPersonalizedAds", "non_personalized_ads")
+        v = d["non_personalized_ads"]
     if v is None:
         r_non_personalized_ads = None
     else:
@@ -185,10 +185,10 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
         unknown_fields(d, _known_ga4_consent, p)
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adUserData")
-    if v is None:
-        v = d.get("ad_user_data")
-    elif "ad_user_data" in d:
-        raise twice(p, "adUserData", "ad_user_data")
+    if "ad_user_data" in d:
+        if "adUserData" in d:
+            raise twice(p, "adUserData", "ad_user_data")
+        v = d["ad_user_data"]
     if v is None:
         r_ad_user_data = None
     else:
@@ -199,10 +199,10 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
         r_ad_user_data = _names_ga4_consent_status[pv]
     # ad_personalization: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adPersonalization")
-    if v is None:
-        v = d.get("ad_personalization")
-    elif "ad_personalization" in d:
-        raise twice(p, "adPersonalization", "ad_personalization")
+    if "ad_personalization" in d:
+        if "adPersonalization" in d:
+            raise twice(p, "adPersonalization", "ad_personalization")
+        v = d["ad_personalization"]
     if v is None:
         r_ad_personalization = None
     else:

@@ -403,10 +403,10 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         r_plt = to_bq(pv, "INT64", p, "plt")
     # hit_id: string -> STRING NULLABLE
     v = d.get("hitId")
-    if v is None:
-        v = d.get("hit_id")
-    elif "hit_id" in d:
-        raise twice(p, "hitId", "hit_id")
+    if "hit_id" in d:
+        if "hitId" in d:
+            raise twice(p, "hitId", "hit_id")
+        v = d["hit_id"]
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -418,10 +418,10 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         r_hit_id = pv
     # collector_received_at: string -> TIMESTAMP NULLABLE
     v = d.get("collectorReceivedAt")
-    if v is None:
-        v = d.get("collector_received_at")
-    elif "collector_received_at" in d:
-        raise twice(p, "collectorReceivedAt", "collector_received_at")
+    if "collector_received_at" in d:
+        if "collectorReceivedAt" in d:
+            raise twice(p, "collectorReceivedAt", "collector_received_at")
+        v = d["collector_received_at"]
     a = ctx.attributes.get("timestamp")
     if a is not None:
         v = a

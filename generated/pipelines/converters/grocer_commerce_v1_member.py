@@ -155,10 +155,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         unknown_fields(d, _known_member, p)
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
-    if v is None:
-        v = d.get("member_id")
-    elif "member_id" in d:
-        raise twice(p, "memberId", "member_id")
+    if "member_id" in d:
+        if "memberId" in d:
+            raise twice(p, "memberId", "member_id")
+        v = d["member_id"]
     if v is None:
         raise required(p, "member_id")
     else:
@@ -167,10 +167,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_member_id = pv
     # event_type: grocer.commerce.v1.MemberEventType -> STRING NULLABLE
     v = d.get("eventType")
-    if v is None:
-        v = d.get("event_type")
-    elif "event_type" in d:
-        raise twice(p, "eventType", "event_type")
+    if "event_type" in d:
+        if "eventType" in d:
+            raise twice(p, "eventType", "event_type")
+        v = d["event_type"]
     if v is None:
         r_event_type = None
     else:
@@ -190,10 +190,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_email = pv
     # first_name: string -> STRING NULLABLE
     v = d.get("firstName")
-    if v is None:
-        v = d.get("first_name")
-    elif "first_name" in d:
-        raise twice(p, "firstName", "first_name")
+    if "first_name" in d:
+        if "firstName" in d:
+            raise twice(p, "firstName", "first_name")
+        v = d["first_name"]
     if v is None:
         r_first_name = None
     else:
@@ -202,10 +202,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_first_name = pv
     # last_name: string -> STRING NULLABLE
     v = d.get("lastName")
-    if v is None:
-        v = d.get("last_name")
-    elif "last_name" in d:
-        raise twice(p, "lastName", "last_name")
+    if "last_name" in d:
+        if "lastName" in d:
+            raise twice(p, "lastName", "last_name")
+        v = d["last_name"]
     if v is None:
         r_last_name = None
     else:
@@ -214,10 +214,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_last_name = pv
     # phone_number: string -> STRING NULLABLE
     v = d.get("phoneNumber")
-    if v is None:
-        v = d.get("phone_number")
-    elif "phone_number" in d:
-        raise twice(p, "phoneNumber", "phone_number")
+    if "phone_number" in d:
+        if "phoneNumber" in d:
+            raise twice(p, "phoneNumber", "phone_number")
+        v = d["phone_number"]
     if v is None:
         r_phone_number = None
     else:
@@ -227,10 +227,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_phone_number = pv
     # birth_date: string -> DATE NULLABLE
     v = d.get("birthDate")
-    if v is None:
-        v = d.get("birth_date")
-    elif "birth_date" in d:
-        raise twice(p, "birthDate", "birth_date")
+    if "birth_date" in d:
+        if "birthDate" in d:
+            raise twice(p, "birthDate", "birth_date")
+        v = d["birth_date"]
     if v is None:
         r_birth_date = None
     else:
@@ -269,10 +269,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_language = pv
     # newsletter_opt_in: bool -> BOOL NULLABLE
     v = d.get("newsletterOptIn")
-    if v is None:
-        v = d.get("newsletter_opt_in")
-    elif "newsletter_opt_in" in d:
-        raise twice(p, "newsletterOptIn", "newsletter_opt_in")
+    if "newsletter_opt_in" in d:
+        if "newsletterOptIn" in d:
+            raise twice(p, "newsletterOptIn", "newsletter_opt_in")
+        v = d["newsletter_opt_in"]
     if v is None:
         r_newsletter_opt_in = None
     else:
@@ -292,10 +292,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_consents = _convert_member_consents(v, p + "consents.", sub, root, ctx)
     # household_size: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("householdSize")
-    if v is None:
-        v = d.get("household_size")
-    elif "household_size" in d:
-        raise twice(p, "householdSize", "household_size")
+    if "household_size" in d:
+        if "householdSize" in d:
+            raise twice(p, "householdSize", "household_size")
+        v = d["household_size"]
     if v is None:
         r_household_size = None
     else:
@@ -309,10 +309,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_household_size = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED
     v = d.get("dietaryPreferences")
-    if v is None:
-        v = d.get("dietary_preferences")
-    elif "dietary_preferences" in d:
-        raise twice(p, "dietaryPreferences", "dietary_preferences")
+    if "dietary_preferences" in d:
+        if "dietaryPreferences" in d:
+            raise twice(p, "dietaryPreferences", "dietary_preferences")
+        v = d["dietary_preferences"]
     if v is None:
         r_dietary_preferences = []
     else:
@@ -329,10 +329,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_dietary_preferences = out
     # preferred_store_id: string -> STRING NULLABLE
     v = d.get("preferredStoreId")
-    if v is None:
-        v = d.get("preferred_store_id")
-    elif "preferred_store_id" in d:
-        raise twice(p, "preferredStoreId", "preferred_store_id")
+    if "preferred_store_id" in d:
+        if "preferredStoreId" in d:
+            raise twice(p, "preferredStoreId", "preferred_store_id")
+        v = d["preferred_store_id"]
     if v is None:
         r_preferred_store_id = None
     else:
@@ -341,10 +341,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_preferred_store_id = pv
     # signup_channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("signupChannel")
-    if v is None:
-        v = d.get("signup_channel")
-    elif "signup_channel" in d:
-        raise twice(p, "signupChannel", "signup_channel")
+    if "signup_channel" in d:
+        if "signupChannel" in d:
+            raise twice(p, "signupChannel", "signup_channel")
+        v = d["signup_channel"]
     if v is None:
         r_signup_channel = None
     else:
@@ -355,10 +355,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_signup_channel = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
-    if v is None:
-        v = d.get("created_at")
-    elif "created_at" in d:
-        raise twice(p, "createdAt", "created_at")
+    if "created_at" in d:
+        if "createdAt" in d:
+            raise twice(p, "createdAt", "created_at")
+        v = d["created_at"]
     if v is None:
         raise required(p, "created_at")
     else:
@@ -366,10 +366,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_created_at = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
-    elif "updated_at" in d:
-        raise twice(p, "updatedAt", "updated_at")
+    if "updated_at" in d:
+        if "updatedAt" in d:
+            raise twice(p, "updatedAt", "updated_at")
+        v = d["updated_at"]
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -402,10 +402,10 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         unknown_fields(d, _known_member_consents, p)
     # email_newsletter: bool -> BOOL NULLABLE
     v = d.get("emailNewsletter")
-    if v is None:
-        v = d.get("email_newsletter")
-    elif "email_newsletter" in d:
-        raise twice(p, "emailNewsletter", "email_newsletter")
+    if "email_newsletter" in d:
+        if "emailNewsletter" in d:
+            raise twice(p, "emailNewsletter", "email_newsletter")
+        v = d["email_newsletter"]
     if v is None:
         r_email_newsletter = None
     else:
@@ -414,10 +414,10 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_email_newsletter = pv
     # sms_offers: bool -> BOOL NULLABLE
     v = d.get("smsOffers")
-    if v is None:
-        v = d.get("sms_offers")
-    elif "sms_offers" in d:
-        raise twice(p, "smsOffers", "sms_offers")
+    if "sms_offers" in d:
+        if "smsOffers" in d:
+            raise twice(p, "smsOffers", "sms_offers")
+        v = d["sms_offers"]
     if v is None:
         r_sms_offers = None
     else:
@@ -426,10 +426,10 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_sms_offers = pv
     # personalised_offers: bool -> BOOL NULLABLE
     v = d.get("personalisedOffers")
-    if v is None:
-        v = d.get("personalised_offers")
-    elif "personalised_offers" in d:
-        raise twice(p, "personalisedOffers", "personalised_offers")
+    if "personalised_offers" in d:
+        if "personalisedOffers" in d:
+            raise twice(p, "personalisedOffers", "personalised_offers")
+        v = d["personalised_offers"]
     if v is None:
         r_personalised_offers = None
     else:
@@ -438,10 +438,10 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_personalised_offers = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
-    elif "updated_at" in d:
-        raise twice(p, "updatedAt", "updated_at")
+    if "updated_at" in d:
+        if "updatedAt" in d:
+            raise twice(p, "updatedAt", "updated_at")
+        v = d["updated_at"]
     if v is None:
         r_updated_at = None
     else:
@@ -468,10 +468,10 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_street = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if v is None:
-        v = d.get("postal_code")
-    elif "postal_code" in d:
-        raise twice(p, "postalCode", "postal_code")
+    if "postal_code" in d:
+        if "postalCode" in d:
+            raise twice(p, "postalCode", "postal_code")
+        v = d["postal_code"]
     if v is None:
         r_postal_code = None
     else:
@@ -488,10 +488,10 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_city = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
-    if v is None:
-        v = d.get("country_code")
-    elif "country_code" in d:
-        raise twice(p, "countryCode", "country_code")
+    if "country_code" in d:
+        if "countryCode" in d:
+            raise twice(p, "countryCode", "country_code")
+        v = d["country_code"]
     if v is None:
         r_country_code = None
     else:

@@ -220,10 +220,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         raise only_one(p, "payment", ["card", "swish", "invoice"])
     # order_id: string -> STRING REQUIRED
     v = d.get("orderId")
-    if v is None:
-        v = d.get("order_id")
-    elif "order_id" in d:
-        raise twice(p, "orderId", "order_id")
+    if "order_id" in d:
+        if "orderId" in d:
+            raise twice(p, "orderId", "order_id")
+        v = d["order_id"]
     if v is None:
         raise required(p, "order_id")
     else:
@@ -232,10 +232,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_order_id = pv
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
-    if v is None:
-        v = d.get("member_id")
-    elif "member_id" in d:
-        raise twice(p, "memberId", "member_id")
+    if "member_id" in d:
+        if "memberId" in d:
+            raise twice(p, "memberId", "member_id")
+        v = d["member_id"]
     if v is None:
         raise required(p, "member_id")
     else:
@@ -264,10 +264,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_channel = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
-    if v is None:
-        v = d.get("created_at")
-    elif "created_at" in d:
-        raise twice(p, "createdAt", "created_at")
+    if "created_at" in d:
+        if "createdAt" in d:
+            raise twice(p, "createdAt", "created_at")
+        v = d["created_at"]
     if v is None:
         raise required(p, "created_at")
     else:
@@ -275,10 +275,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_created_at = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
-    elif "updated_at" in d:
-        raise twice(p, "updatedAt", "updated_at")
+    if "updated_at" in d:
+        if "updatedAt" in d:
+            raise twice(p, "updatedAt", "updated_at")
+        v = d["updated_at"]
     if v is None:
         r_updated_at = None
     else:
@@ -286,10 +286,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_updated_at = rv
     # store_id: string -> STRING NULLABLE
     v = d.get("storeId")
-    if v is None:
-        v = d.get("store_id")
-    elif "store_id" in d:
-        raise twice(p, "storeId", "store_id")
+    if "store_id" in d:
+        if "storeId" in d:
+            raise twice(p, "storeId", "store_id")
+        v = d["store_id"]
     if v is None:
         r_store_id = None
     else:
@@ -323,10 +323,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_subtotal = _convert_money(v, p + "subtotal.", sub, root, ctx)
     # delivery_fee: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("deliveryFee")
-    if v is None:
-        v = d.get("delivery_fee")
-    elif "delivery_fee" in d:
-        raise twice(p, "deliveryFee", "delivery_fee")
+    if "delivery_fee" in d:
+        if "deliveryFee" in d:
+            raise twice(p, "deliveryFee", "delivery_fee")
+        v = d["delivery_fee"]
     if v is None:
         r_delivery_fee = None
     else:
@@ -371,10 +371,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_vat = _convert_money(v, p + "vat.", sub, root, ctx)
     # gross_margin_cents: int64 -> NUMERIC NULLABLE
     v = d.get("grossMarginCents")
-    if v is None:
-        v = d.get("gross_margin_cents")
-    elif "gross_margin_cents" in d:
-        raise twice(p, "grossMarginCents", "gross_margin_cents")
+    if "gross_margin_cents" in d:
+        if "grossMarginCents" in d:
+            raise twice(p, "grossMarginCents", "gross_margin_cents")
+        v = d["gross_margin_cents"]
     if v is None:
         r_gross_margin_cents = None
     else:
@@ -388,10 +388,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_gross_margin_cents = divide(pv, _div_order_gross_margin_cents, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
     v = d.get("loyaltyPointsUsed")
-    if v is None:
-        v = d.get("loyalty_points_used")
-    elif "loyalty_points_used" in d:
-        raise twice(p, "loyaltyPointsUsed", "loyalty_points_used")
+    if "loyalty_points_used" in d:
+        if "loyaltyPointsUsed" in d:
+            raise twice(p, "loyaltyPointsUsed", "loyalty_points_used")
+        v = d["loyalty_points_used"]
     if v is None:
         r_loyalty_points_used = 0
     else:
@@ -405,10 +405,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_loyalty_points_used = pv
     # voucher_codes: string -> STRING REPEATED
     v = d.get("voucherCodes")
-    if v is None:
-        v = d.get("voucher_codes")
-    elif "voucher_codes" in d:
-        raise twice(p, "voucherCodes", "voucher_codes")
+    if "voucher_codes" in d:
+        if "voucherCodes" in d:
+            raise twice(p, "voucherCodes", "voucher_codes")
+        v = d["voucher_codes"]
     if v is None:
         r_voucher_codes = []
     else:
@@ -456,10 +456,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_invoice = _convert_order_invoice_payment(v, p + "invoice.", sub, root, ctx)
     # delivery_method: grocer.commerce.v1.DeliveryMethod -> STRING NULLABLE
     v = d.get("deliveryMethod")
-    if v is None:
-        v = d.get("delivery_method")
-    elif "delivery_method" in d:
-        raise twice(p, "deliveryMethod", "delivery_method")
+    if "delivery_method" in d:
+        if "deliveryMethod" in d:
+            raise twice(p, "deliveryMethod", "delivery_method")
+        v = d["delivery_method"]
     if v is None:
         r_delivery_method = None
     else:
@@ -470,10 +470,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_method = _names_delivery_method[pv]
     # delivery_address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("deliveryAddress")
-    if v is None:
-        v = d.get("delivery_address")
-    elif "delivery_address" in d:
-        raise twice(p, "deliveryAddress", "delivery_address")
+    if "delivery_address" in d:
+        if "deliveryAddress" in d:
+            raise twice(p, "deliveryAddress", "delivery_address")
+        v = d["delivery_address"]
     if v is None:
         r_delivery_address = None
     else:
@@ -485,10 +485,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_address = _convert_address(v, p + "delivery_address.", sub, root, ctx)
     # delivery_slot_start: string -> TIMESTAMP NULLABLE
     v = d.get("deliverySlotStart")
-    if v is None:
-        v = d.get("delivery_slot_start")
-    elif "delivery_slot_start" in d:
-        raise twice(p, "deliverySlotStart", "delivery_slot_start")
+    if "delivery_slot_start" in d:
+        if "deliverySlotStart" in d:
+            raise twice(p, "deliverySlotStart", "delivery_slot_start")
+        v = d["delivery_slot_start"]
     if v is None:
         r_delivery_slot_start = None
     else:
@@ -498,10 +498,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_slot_start = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
     # delivery_window_length: google.protobuf.Duration -> INTERVAL NULLABLE
     v = d.get("deliveryWindowLength")
-    if v is None:
-        v = d.get("delivery_window_length")
-    elif "delivery_window_length" in d:
-        raise twice(p, "deliveryWindowLength", "delivery_window_length")
+    if "delivery_window_length" in d:
+        if "deliveryWindowLength" in d:
+            raise twice(p, "deliveryWindowLength", "delivery_window_length")
+        v = d["delivery_window_length"]
     if v is None:
         r_delivery_window_length = None
     else:
@@ -509,10 +509,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_window_length = rv
     # delivery_instructions: string -> STRING NULLABLE
     v = d.get("deliveryInstructions")
-    if v is None:
-        v = d.get("delivery_instructions")
-    elif "delivery_instructions" in d:
-        raise twice(p, "deliveryInstructions", "delivery_instructions")
+    if "delivery_instructions" in d:
+        if "deliveryInstructions" in d:
+            raise twice(p, "deliveryInstructions", "delivery_instructions")
+        v = d["delivery_instructions"]
     if v is None:
         r_delivery_instructions = None
     else:
@@ -521,10 +521,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_instructions = pv
     # idempotency_key: string -> STRING NULLABLE
     v = d.get("idempotencyKey")
-    if v is None:
-        v = d.get("idempotency_key")
-    elif "idempotency_key" in d:
-        raise twice(p, "idempotencyKey", "idempotency_key")
+    if "idempotency_key" in d:
+        if "idempotencyKey" in d:
+            raise twice(p, "idempotencyKey", "idempotency_key")
+        v = d["idempotency_key"]
     if v is None:
         pass
     else:
@@ -532,10 +532,10 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         msg.idempotency_key = pv
     # event_id: string -> STRING NULLABLE
     v = d.get("eventId")
-    if v is None:
-        v = d.get("event_id")
-    elif "event_id" in d:
-        raise twice(p, "eventId", "event_id")
+    if "event_id" in d:
+        if "eventId" in d:
+            raise twice(p, "eventId", "event_id")
+        v = d["event_id"]
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -587,10 +587,10 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_street = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if v is None:
-        v = d.get("postal_code")
-    elif "postal_code" in d:
-        raise twice(p, "postalCode", "postal_code")
+    if "postal_code" in d:
+        if "postalCode" in d:
+            raise twice(p, "postalCode", "postal_code")
+        v = d["postal_code"]
     if v is None:
         r_postal_code = None
     else:
@@ -607,10 +607,10 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_city = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
-    if v is None:
-        v = d.get("country_code")
-    elif "country_code" in d:
-        raise twice(p, "countryCode", "country_code")
+    if "country_code" in d:
+        if "countryCode" in d:
+            raise twice(p, "countryCode", "country_code")
+        v = d["country_code"]
     if v is None:
         r_country_code = None
     else:
@@ -630,10 +630,10 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
         unknown_fields(d, _known_order_invoice_payment, p)
     # invoice_provider: string -> STRING NULLABLE
     v = d.get("invoiceProvider")
-    if v is None:
-        v = d.get("invoice_provider")
-    elif "invoice_provider" in d:
-        raise twice(p, "invoiceProvider", "invoice_provider")
+    if "invoice_provider" in d:
+        if "invoiceProvider" in d:
+            raise twice(p, "invoiceProvider", "invoice_provider")
+        v = d["invoice_provider"]
     if v is None:
         r_invoice_provider = None
     else:
@@ -642,10 +642,10 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
         r_invoice_provider = pv
     # due_days: int32 -> INT64 NULLABLE
     v = d.get("dueDays")
-    if v is None:
-        v = d.get("due_days")
-    elif "due_days" in d:
-        raise twice(p, "dueDays", "due_days")
+    if "due_days" in d:
+        if "dueDays" in d:
+            raise twice(p, "dueDays", "due_days")
+        v = d["due_days"]
     if v is None:
         r_due_days = None
     else:
@@ -668,10 +668,10 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
         unknown_fields(d, _known_order_swish_payment, p)
     # payer_phone_number: string -> STRING NULLABLE
     v = d.get("payerPhoneNumber")
-    if v is None:
-        v = d.get("payer_phone_number")
-    elif "payer_phone_number" in d:
-        raise twice(p, "payerPhoneNumber", "payer_phone_number")
+    if "payer_phone_number" in d:
+        if "payerPhoneNumber" in d:
+            raise twice(p, "payerPhoneNumber", "payer_phone_number")
+        v = d["payer_phone_number"]
     if v is None:
         r_payer_phone_number = None
     else:
@@ -680,10 +680,10 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
         r_payer_phone_number = pv
     # swish_reference: string -> STRING NULLABLE
     v = d.get("swishReference")
-    if v is None:
-        v = d.get("swish_reference")
-    elif "swish_reference" in d:
-        raise twice(p, "swishReference", "swish_reference")
+    if "swish_reference" in d:
+        if "swishReference" in d:
+            raise twice(p, "swishReference", "swish_reference")
+        v = d["swish_reference"]
     if v is None:
         r_swish_reference = None
     else:
@@ -701,10 +701,10 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
         unknown_fields(d, _known_order_card_payment, p)
     # card_brand: string -> STRING NULLABLE
     v = d.get("cardBrand")
-    if v is None:
-        v = d.get("card_brand")
-    elif "card_brand" in d:
-        raise twice(p, "cardBrand", "card_brand")
+    if "card_brand" in d:
+        if "cardBrand" in d:
+            raise twice(p, "cardBrand", "card_brand")
+        v = d["card_brand"]
     if v is None:
         r_card_brand = None
     else:
@@ -713,10 +713,10 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
         r_card_brand = pv
     # last_four_digits: string -> STRING NULLABLE
     v = d.get("lastFourDigits")
-    if v is None:
-        v = d.get("last_four_digits")
-    elif "last_four_digits" in d:
-        raise twice(p, "lastFourDigits", "last_four_digits")
+    if "last_four_digits" in d:
+        if "lastFourDigits" in d:
+            raise twice(p, "lastFourDigits", "last_four_digits")
+        v = d["last_four_digits"]
     if v is None:
         r_last_four_digits = None
     else:
@@ -725,10 +725,10 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
         r_last_four_digits = pv
     # psp_reference: string -> STRING NULLABLE
     v = d.get("pspReference")
-    if v is None:
-        v = d.get("psp_reference")
-    elif "psp_reference" in d:
-        raise twice(p, "pspReference", "psp_reference")
+    if "psp_reference" in d:
+        if "pspReference" in d:
+            raise twice(p, "pspReference", "psp_reference")
+        v = d["psp_reference"]
     if v is None:
         r_psp_reference = None
     else:
@@ -747,10 +747,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         unknown_fields(d, _known_order_line, p)
     # line_number: int32 -> INT64 NULLABLE
     v = d.get("lineNumber")
-    if v is None:
-        v = d.get("line_number")
-    elif "line_number" in d:
-        raise twice(p, "lineNumber", "line_number")
+    if "line_number" in d:
+        if "lineNumber" in d:
+            raise twice(p, "lineNumber", "line_number")
+        v = d["line_number"]
     if v is None:
         r_line_number = None
     else:
@@ -772,10 +772,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_sku = pv
     # product_name: string -> STRING NULLABLE
     v = d.get("productName")
-    if v is None:
-        v = d.get("product_name")
-    elif "product_name" in d:
-        raise twice(p, "productName", "product_name")
+    if "product_name" in d:
+        if "productName" in d:
+            raise twice(p, "productName", "product_name")
+        v = d["product_name"]
     if v is None:
         r_product_name = None
     else:
@@ -805,10 +805,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_quantity = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
-    if v is None:
-        v = d.get("unit_price")
-    elif "unit_price" in d:
-        raise twice(p, "unitPrice", "unit_price")
+    if "unit_price" in d:
+        if "unitPrice" in d:
+            raise twice(p, "unitPrice", "unit_price")
+        v = d["unit_price"]
     if v is None:
         r_unit_price = None
     else:
@@ -820,10 +820,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_unit_price = _convert_money(v, p + "unit_price.", sub, root, ctx)
     # line_total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("lineTotal")
-    if v is None:
-        v = d.get("line_total")
-    elif "line_total" in d:
-        raise twice(p, "lineTotal", "line_total")
+    if "line_total" in d:
+        if "lineTotal" in d:
+            raise twice(p, "lineTotal", "line_total")
+        v = d["line_total"]
     if v is None:
         r_line_total = None
     else:
@@ -835,10 +835,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_line_total = _convert_money(v, p + "line_total.", sub, root, ctx)
     # substitution_allowed: bool -> BOOL NULLABLE
     v = d.get("substitutionAllowed")
-    if v is None:
-        v = d.get("substitution_allowed")
-    elif "substitution_allowed" in d:
-        raise twice(p, "substitutionAllowed", "substitution_allowed")
+    if "substitution_allowed" in d:
+        if "substitutionAllowed" in d:
+            raise twice(p, "substitutionAllowed", "substitution_allowed")
+        v = d["substitution_allowed"]
     if v is None:
         r_substitution_allowed = None
     else:
@@ -847,10 +847,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_substitution_allowed = pv
     # substituted_by_sku: string -> STRING NULLABLE
     v = d.get("substitutedBySku")
-    if v is None:
-        v = d.get("substituted_by_sku")
-    elif "substituted_by_sku" in d:
-        raise twice(p, "substitutedBySku", "substituted_by_sku")
+    if "substituted_by_sku" in d:
+        if "substitutedBySku" in d:
+            raise twice(p, "substitutedBySku", "substituted_by_sku")
+        v = d["substituted_by_sku"]
     if v is None:
         r_substituted_by_sku = None
     else:
@@ -875,10 +875,10 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         unknown_fields(d, _known_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
-    if v is None:
-        v = d.get("currency_code")
-    elif "currency_code" in d:
-        raise twice(p, "currencyCode", "currency_code")
+    if "currency_code" in d:
+        if "currencyCode" in d:
+            raise twice(p, "currencyCode", "currency_code")
+        v = d["currency_code"]
     if v is None:
         pv = "SEK"
         msg.currency_code = pv

@@ -135,10 +135,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_sku = pv
     # event_type: grocer.commerce.v1.ProductEventType -> STRING NULLABLE
     v = d.get("eventType")
-    if v is None:
-        v = d.get("event_type")
-    elif "event_type" in d:
-        raise twice(p, "eventType", "event_type")
+    if "event_type" in d:
+        if "eventType" in d:
+            raise twice(p, "eventType", "event_type")
+        v = d["event_type"]
     if v is None:
         r_event_type = None
     else:
@@ -197,10 +197,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_storage = _names_storage_type[pv]
     # sales_unit: grocer.commerce.v1.SalesUnit -> STRING NULLABLE
     v = d.get("salesUnit")
-    if v is None:
-        v = d.get("sales_unit")
-    elif "sales_unit" in d:
-        raise twice(p, "salesUnit", "sales_unit")
+    if "sales_unit" in d:
+        if "salesUnit" in d:
+            raise twice(p, "salesUnit", "sales_unit")
+        v = d["sales_unit"]
     if v is None:
         r_sales_unit = None
     else:
@@ -222,10 +222,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_price = _convert_money(v, p + "price.", sub, root, ctx)
     # comparison_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("comparisonPrice")
-    if v is None:
-        v = d.get("comparison_price")
-    elif "comparison_price" in d:
-        raise twice(p, "comparisonPrice", "comparison_price")
+    if "comparison_price" in d:
+        if "comparisonPrice" in d:
+            raise twice(p, "comparisonPrice", "comparison_price")
+        v = d["comparison_price"]
     if v is None:
         r_comparison_price = None
     else:
@@ -237,10 +237,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_comparison_price = _convert_money(v, p + "comparison_price.", sub, root, ctx)
     # purchase_price_cents: int64 -> NUMERIC NULLABLE
     v = d.get("purchasePriceCents")
-    if v is None:
-        v = d.get("purchase_price_cents")
-    elif "purchase_price_cents" in d:
-        raise twice(p, "purchasePriceCents", "purchase_price_cents")
+    if "purchase_price_cents" in d:
+        if "purchasePriceCents" in d:
+            raise twice(p, "purchasePriceCents", "purchase_price_cents")
+        v = d["purchase_price_cents"]
     if v is None:
         r_purchase_price_cents = None
     else:
@@ -254,10 +254,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_purchase_price_cents = divide(pv, _div_product_purchase_price_cents, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
     v = d.get("vatRatePercent")
-    if v is None:
-        v = d.get("vat_rate_percent")
-    elif "vat_rate_percent" in d:
-        raise twice(p, "vatRatePercent", "vat_rate_percent")
+    if "vat_rate_percent" in d:
+        if "vatRatePercent" in d:
+            raise twice(p, "vatRatePercent", "vat_rate_percent")
+        v = d["vat_rate_percent"]
     if v is None:
         r_vat_rate_percent = None
     else:
@@ -269,10 +269,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_vat_rate_percent = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
-    if v is None:
-        v = d.get("shelf_life_days")
-    elif "shelf_life_days" in d:
-        raise twice(p, "shelfLifeDays", "shelf_life_days")
+    if "shelf_life_days" in d:
+        if "shelfLifeDays" in d:
+            raise twice(p, "shelfLifeDays", "shelf_life_days")
+        v = d["shelf_life_days"]
     if v is None:
         r_shelf_life_days = None
     else:
@@ -311,10 +311,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_tags = out
     # origin_country_code: string -> STRING NULLABLE
     v = d.get("originCountryCode")
-    if v is None:
-        v = d.get("origin_country_code")
-    elif "origin_country_code" in d:
-        raise twice(p, "originCountryCode", "origin_country_code")
+    if "origin_country_code" in d:
+        if "originCountryCode" in d:
+            raise twice(p, "originCountryCode", "origin_country_code")
+        v = d["origin_country_code"]
     if v is None:
         r_origin_country_code = None
     else:
@@ -331,10 +331,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_available = pv
     # image_url: string -> STRING NULLABLE
     v = d.get("imageUrl")
-    if v is None:
-        v = d.get("image_url")
-    elif "image_url" in d:
-        raise twice(p, "imageUrl", "image_url")
+    if "image_url" in d:
+        if "imageUrl" in d:
+            raise twice(p, "imageUrl", "image_url")
+        v = d["image_url"]
     if v is None:
         r_image_url = None
     else:
@@ -343,10 +343,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_image_url = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
-    elif "updated_at" in d:
-        raise twice(p, "updatedAt", "updated_at")
+    if "updated_at" in d:
+        if "updatedAt" in d:
+            raise twice(p, "updatedAt", "updated_at")
+        v = d["updated_at"]
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -380,10 +380,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         unknown_fields(d, _known_product_nutrition, p)
     # energy_kcal: double -> FLOAT64 NULLABLE
     v = d.get("energyKcal")
-    if v is None:
-        v = d.get("energy_kcal")
-    elif "energy_kcal" in d:
-        raise twice(p, "energyKcal", "energy_kcal")
+    if "energy_kcal" in d:
+        if "energyKcal" in d:
+            raise twice(p, "energyKcal", "energy_kcal")
+        v = d["energy_kcal"]
     if v is None:
         r_energy_kcal = None
     else:
@@ -395,10 +395,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_energy_kcal = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
-    if v is None:
-        v = d.get("fat_g")
-    elif "fat_g" in d:
-        raise twice(p, "fatG", "fat_g")
+    if "fat_g" in d:
+        if "fatG" in d:
+            raise twice(p, "fatG", "fat_g")
+        v = d["fat_g"]
     if v is None:
         r_fat_g = None
     else:
@@ -410,10 +410,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_fat_g = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
-    if v is None:
-        v = d.get("carbohydrates_g")
-    elif "carbohydrates_g" in d:
-        raise twice(p, "carbohydratesG", "carbohydrates_g")
+    if "carbohydrates_g" in d:
+        if "carbohydratesG" in d:
+            raise twice(p, "carbohydratesG", "carbohydrates_g")
+        v = d["carbohydrates_g"]
     if v is None:
         r_carbohydrates_g = None
     else:
@@ -425,10 +425,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_carbohydrates_g = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
-    if v is None:
-        v = d.get("sugars_g")
-    elif "sugars_g" in d:
-        raise twice(p, "sugarsG", "sugars_g")
+    if "sugars_g" in d:
+        if "sugarsG" in d:
+            raise twice(p, "sugarsG", "sugars_g")
+        v = d["sugars_g"]
     if v is None:
         r_sugars_g = None
     else:
@@ -440,10 +440,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_sugars_g = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
-    if v is None:
-        v = d.get("protein_g")
-    elif "protein_g" in d:
-        raise twice(p, "proteinG", "protein_g")
+    if "protein_g" in d:
+        if "proteinG" in d:
+            raise twice(p, "proteinG", "protein_g")
+        v = d["protein_g"]
     if v is None:
         r_protein_g = None
     else:
@@ -455,10 +455,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_protein_g = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
-    if v is None:
-        v = d.get("salt_g")
-    elif "salt_g" in d:
-        raise twice(p, "saltG", "salt_g")
+    if "salt_g" in d:
+        if "saltG" in d:
+            raise twice(p, "saltG", "salt_g")
+        v = d["salt_g"]
     if v is None:
         r_salt_g = None
     else:
@@ -483,10 +483,10 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         unknown_fields(d, _known_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
-    if v is None:
-        v = d.get("currency_code")
-    elif "currency_code" in d:
-        raise twice(p, "currencyCode", "currency_code")
+    if "currency_code" in d:
+        if "currencyCode" in d:
+            raise twice(p, "currencyCode", "currency_code")
+        v = d["currency_code"]
     if v is None:
         pv = "SEK"
         msg.currency_code = pv

@@ -108,10 +108,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_vin = pv
     # registration_number: string -> STRING NULLABLE
     v = d.get("registrationNumber")
-    if v is None:
-        v = d.get("registration_number")
-    elif "registration_number" in d:
-        raise twice(p, "registrationNumber", "registration_number")
+    if "registration_number" in d:
+        if "registrationNumber" in d:
+            raise twice(p, "registrationNumber", "registration_number")
+        v = d["registration_number"]
     if v is None:
         r_registration_number = None
     else:
@@ -120,10 +120,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_registration_number = pv
     # depot_id: string -> STRING NULLABLE
     v = d.get("depotId")
-    if v is None:
-        v = d.get("depot_id")
-    elif "depot_id" in d:
-        raise twice(p, "depotId", "depot_id")
+    if "depot_id" in d:
+        if "depotId" in d:
+            raise twice(p, "depotId", "depot_id")
+        v = d["depot_id"]
     if v is None:
         r_depot_id = None
     else:
@@ -132,10 +132,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_depot_id = pv
     # route_id: string -> STRING NULLABLE
     v = d.get("routeId")
-    if v is None:
-        v = d.get("route_id")
-    elif "route_id" in d:
-        raise twice(p, "routeId", "route_id")
+    if "route_id" in d:
+        if "routeId" in d:
+            raise twice(p, "routeId", "route_id")
+        v = d["route_id"]
     if v is None:
         r_route_id = None
     else:
@@ -144,10 +144,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_route_id = pv
     # measured_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("measuredAt")
-    if v is None:
-        v = d.get("measured_at")
-    elif "measured_at" in d:
-        raise twice(p, "measuredAt", "measured_at")
+    if "measured_at" in d:
+        if "measuredAt" in d:
+            raise twice(p, "measuredAt", "measured_at")
+        v = d["measured_at"]
     if v is None:
         raise required(p, "measured_at")
     else:
@@ -155,10 +155,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_measured_at = rv
     # frame_counter: uint64 -> NUMERIC NULLABLE
     v = d.get("frameCounter")
-    if v is None:
-        v = d.get("frame_counter")
-    elif "frame_counter" in d:
-        raise twice(p, "frameCounter", "frame_counter")
+    if "frame_counter" in d:
+        if "frameCounter" in d:
+            raise twice(p, "frameCounter", "frame_counter")
+        v = d["frame_counter"]
     if v is None:
         r_frame_counter = None
     else:
@@ -186,10 +186,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_readings = out
     # outside_celsius: google.protobuf.DoubleValue -> FLOAT64 NULLABLE
     v = d.get("outsideCelsius")
-    if v is None:
-        v = d.get("outside_celsius")
-    elif "outside_celsius" in d:
-        raise twice(p, "outsideCelsius", "outside_celsius")
+    if "outside_celsius" in d:
+        if "outsideCelsius" in d:
+            raise twice(p, "outsideCelsius", "outside_celsius")
+        v = d["outside_celsius"]
     if v is None:
         r_outside_celsius = None
     else:
@@ -222,10 +222,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_position = _convert_car_temperature_position(v, p + "position.", sub, root, ctx)
     # firmware_version: string -> STRING NULLABLE
     v = d.get("firmwareVersion")
-    if v is None:
-        v = d.get("firmware_version")
-    elif "firmware_version" in d:
-        raise twice(p, "firmwareVersion", "firmware_version")
+    if "firmware_version" in d:
+        if "firmwareVersion" in d:
+            raise twice(p, "firmwareVersion", "firmware_version")
+        v = d["firmware_version"]
     if v is None:
         r_firmware_version = None
     else:
@@ -281,10 +281,10 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
         r_longitude = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
-    if v is None:
-        v = d.get("accuracy_m")
-    elif "accuracy_m" in d:
-        raise twice(p, "accuracyM", "accuracy_m")
+    if "accuracy_m" in d:
+        if "accuracyM" in d:
+            raise twice(p, "accuracyM", "accuracy_m")
+        v = d["accuracy_m"]
     if v is None:
         r_accuracy_m = None
     else:
@@ -306,10 +306,10 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         unknown_fields(d, _known_car_temperature_reading, p)
     # sensor_id: string -> STRING NULLABLE
     v = d.get("sensorId")
-    if v is None:
-        v = d.get("sensor_id")
-    elif "sensor_id" in d:
-        raise twice(p, "sensorId", "sensor_id")
+    if "sensor_id" in d:
+        if "sensorId" in d:
+            raise twice(p, "sensorId", "sensor_id")
+        v = d["sensor_id"]
     if v is None:
         r_sensor_id = None
     else:
@@ -328,10 +328,10 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         r_compartment = _names_compartment[pv]
     # centi_celsius: sint32 -> FLOAT64 NULLABLE
     v = d.get("centiCelsius")
-    if v is None:
-        v = d.get("centi_celsius")
-    elif "centi_celsius" in d:
-        raise twice(p, "centiCelsius", "centi_celsius")
+    if "centi_celsius" in d:
+        if "centiCelsius" in d:
+            raise twice(p, "centiCelsius", "centi_celsius")
+        v = d["centi_celsius"]
     if v is None:
         r_centi_celsius = None
     else:
@@ -345,10 +345,10 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         r_centi_celsius = divide(pv, _div_car_temperature_reading_centi_celsius, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE
     v = d.get("setpointCelsius")
-    if v is None:
-        v = d.get("setpoint_celsius")
-    elif "setpoint_celsius" in d:
-        raise twice(p, "setpointCelsius", "setpoint_celsius")
+    if "setpoint_celsius" in d:
+        if "setpointCelsius" in d:
+            raise twice(p, "setpointCelsius", "setpoint_celsius")
+        v = d["setpoint_celsius"]
     if v is None:
         r_setpoint_celsius = None
     else:

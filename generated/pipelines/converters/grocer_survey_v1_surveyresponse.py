@@ -114,10 +114,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         unknown_fields(d, _known_survey_response, p)
     # response_id: string -> STRING REQUIRED
     v = d.get("responseId")
-    if v is None:
-        v = d.get("response_id")
-    elif "response_id" in d:
-        raise twice(p, "responseId", "response_id")
+    if "response_id" in d:
+        if "responseId" in d:
+            raise twice(p, "responseId", "response_id")
+        v = d["response_id"]
     if v is None:
         raise required(p, "response_id")
     else:
@@ -126,10 +126,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_response_id = pv
     # survey_id: string -> STRING REQUIRED
     v = d.get("surveyId")
-    if v is None:
-        v = d.get("survey_id")
-    elif "survey_id" in d:
-        raise twice(p, "surveyId", "survey_id")
+    if "survey_id" in d:
+        if "surveyId" in d:
+            raise twice(p, "surveyId", "survey_id")
+        v = d["survey_id"]
     if v is None:
         raise required(p, "survey_id")
     else:
@@ -148,10 +148,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_channel = _names_survey_channel[pv]
     # submitted_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("submittedAt")
-    if v is None:
-        v = d.get("submitted_at")
-    elif "submitted_at" in d:
-        raise twice(p, "submittedAt", "submitted_at")
+    if "submitted_at" in d:
+        if "submittedAt" in d:
+            raise twice(p, "submittedAt", "submitted_at")
+        v = d["submitted_at"]
     if v is None:
         raise required(p, "submitted_at")
     else:
@@ -159,10 +159,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_submitted_at = rv
     # started_at_local: string -> TIMESTAMP NULLABLE
     v = d.get("startedAtLocal")
-    if v is None:
-        v = d.get("started_at_local")
-    elif "started_at_local" in d:
-        raise twice(p, "startedAtLocal", "started_at_local")
+    if "started_at_local" in d:
+        if "startedAtLocal" in d:
+            raise twice(p, "startedAtLocal", "started_at_local")
+        v = d["started_at_local"]
     if v is None:
         r_started_at_local = None
     else:
@@ -172,10 +172,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_started_at_local = to_bq(pv, "TIMESTAMP", p, "started_at_local")
     # member_email: string -> STRING NULLABLE
     v = d.get("memberEmail")
-    if v is None:
-        v = d.get("member_email")
-    elif "member_email" in d:
-        raise twice(p, "memberEmail", "member_email")
+    if "member_email" in d:
+        if "memberEmail" in d:
+            raise twice(p, "memberEmail", "member_email")
+        v = d["member_email"]
     if v is None:
         v = lookup(root, _coalesce_survey_response_member_email)
     if v is None:
@@ -186,10 +186,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_member_email = pv
     # hidden_fields: grocer.survey.v1.SurveyResponse.HiddenFields -> STRUCT NULLABLE
     v = d.get("hiddenFields")
-    if v is None:
-        v = d.get("hidden_fields")
-    elif "hidden_fields" in d:
-        raise twice(p, "hiddenFields", "hidden_fields")
+    if "hidden_fields" in d:
+        if "hiddenFields" in d:
+            raise twice(p, "hiddenFields", "hidden_fields")
+        v = d["hidden_fields"]
     if v is None:
         r_hidden_fields = None
     else:
@@ -215,10 +215,10 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_answers = out
     # nps_score: int32 -> INT64 NULLABLE
     v = d.get("npsScore")
-    if v is None:
-        v = d.get("nps_score")
-    elif "nps_score" in d:
-        raise twice(p, "npsScore", "nps_score")
+    if "nps_score" in d:
+        if "npsScore" in d:
+            raise twice(p, "npsScore", "nps_score")
+        v = d["nps_score"]
     if v is None:
         r_nps_score = None
     else:
@@ -267,10 +267,10 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         raise only_one(p, "value", ["choice", "text", "rating"])
     # question_id: string -> STRING REQUIRED
     v = d.get("questionId")
-    if v is None:
-        v = d.get("question_id")
-    elif "question_id" in d:
-        raise twice(p, "questionId", "question_id")
+    if "question_id" in d:
+        if "questionId" in d:
+            raise twice(p, "questionId", "question_id")
+        v = d["question_id"]
     if v is None:
         raise required(p, "question_id")
     else:
@@ -279,10 +279,10 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         r_question_id = pv
     # question_text: string -> STRING NULLABLE
     v = d.get("questionText")
-    if v is None:
-        v = d.get("question_text")
-    elif "question_text" in d:
-        raise twice(p, "questionText", "question_text")
+    if "question_text" in d:
+        if "questionText" in d:
+            raise twice(p, "questionText", "question_text")
+        v = d["question_text"]
     if v is None:
         r_question_text = None
     else:
@@ -291,10 +291,10 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         r_question_text = pv
     # question_type: grocer.survey.v1.QuestionType -> STRING NULLABLE
     v = d.get("questionType")
-    if v is None:
-        v = d.get("question_type")
-    elif "question_type" in d:
-        raise twice(p, "questionType", "question_type")
+    if "question_type" in d:
+        if "questionType" in d:
+            raise twice(p, "questionType", "question_type")
+        v = d["question_type"]
     if v is None:
         r_question_type = None
     else:
@@ -355,10 +355,10 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
         r_email = pv
     # member_id: string -> STRING NULLABLE
     v = d.get("memberId")
-    if v is None:
-        v = d.get("member_id")
-    elif "member_id" in d:
-        raise twice(p, "memberId", "member_id")
+    if "member_id" in d:
+        if "memberId" in d:
+            raise twice(p, "memberId", "member_id")
+        v = d["member_id"]
     if v is None:
         r_member_id = None
     else:
@@ -367,10 +367,10 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
         r_member_id = pv
     # order_id: string -> STRING NULLABLE
     v = d.get("orderId")
-    if v is None:
-        v = d.get("order_id")
-    elif "order_id" in d:
-        raise twice(p, "orderId", "order_id")
+    if "order_id" in d:
+        if "orderId" in d:
+            raise twice(p, "orderId", "order_id")
+        v = d["order_id"]
     if v is None:
         r_order_id = None
     else:
