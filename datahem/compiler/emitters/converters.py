@@ -58,9 +58,9 @@ _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
 # What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
 _CORE_HELPERS = (
     "DOUBLE_MAX", "FLOAT32_MAX", "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
-    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64", "internal",
-    "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
-    "set_struct", "set_timestamp", "set_value", "to_bq", "twice", "unknown_fields",
+    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64", "both_names",
+    "internal", "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
+    "set_struct", "set_timestamp", "set_value", "to_bq", "unknown_fields",
 )  # fmt: skip
 
 
@@ -219,6 +219,12 @@ class _Writer:
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         body.append(f"    if not d.keys() <= {known_const}:")
         body.append(f"        unknown_fields(d, {known_const}, p)")
+        pairs = sorted({(c.json_name, c.field_name) for c in columns if c.json_name != c.field_name})
+        if pairs:  # a field sent under its JSON name and its proto name: refused, whatever the values
+            proto_names = self.const("proto_names", f"frozenset([{_lines([repr(f) for _, f in pairs])}])")
+            pairs_const = self.const("name_pairs", f"({_lines([repr(pair) for pair in pairs])})")
+            body.append(f"    if not d.keys().isdisjoint({proto_names}):")
+            body.append(f"        both_names(d, {pairs_const}, p)")
         oneofs: dict[str, list[Column]] = {}
         for c in columns:
             if c.oneof:
@@ -246,11 +252,9 @@ class _Writer:
     def column(self, c: Column) -> list[str]:
         out = [f"# {c.field_name}: {c.type_name or c.proto_type} -> {c.bq_type} {c.mode}"]
         out.append(f"v = d.get({c.json_name!r})")
-        if c.json_name != c.field_name:  # either name may be used, not both (even when one is null)
-            out.append(f"if {c.field_name!r} in d:")
-            out.append(f"    if {c.json_name!r} in d:")
-            out.append(f"        raise twice(p, {c.json_name!r}, {c.field_name!r})")
-            out.append(f"    v = d[{c.field_name!r}]")
+        if c.json_name != c.field_name:  # either name, never both: checked once per message (both_names)
+            out.append("if v is None:")
+            out.append(f"    v = d.get({c.field_name!r})")
         for spec, value in self.options(c):
             out += spec.lookup(self, c, value)
         if c.is_map:

@@ -176,8 +176,11 @@ def only_one(prefix: str, oneof: str, names: list[str]) -> Reject:
     return Reject(VALIDATE, prefix + oneof, f"only one of {', '.join(names)} may be set (oneof {oneof})")
 
 
-def twice(prefix: str, json_name: str, field_name: str) -> Reject:
-    return Reject(VALIDATE, prefix + field_name, f"both {json_name} and {field_name} are set (the same field)")
+def both_names(d: dict, pairs: tuple[tuple[str, str], ...], prefix: str) -> None:
+    """A field may be sent under its JSON name or its proto name, not both (even when one of them is null)."""
+    for json_name, field_name in pairs:
+        if json_name in d and field_name in d:
+            raise Reject(VALIDATE, prefix + field_name, f"both {json_name} and {field_name} are set (the same field)")
 
 
 def required(prefix: str, name: str) -> Reject:

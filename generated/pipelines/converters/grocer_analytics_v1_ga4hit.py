@@ -14,11 +14,11 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     internal,
     parse_payload,
     required,
     set_struct,
-    twice,
     unknown_fields,
 )
 
@@ -45,6 +45,22 @@ _known_ga4_hit = frozenset(
         "user_properties",
     ]
 )
+_proto_names_ga4_hit = frozenset(
+    [
+        "client_id",
+        "non_personalized_ads",
+        "timestamp_micros",
+        "user_id",
+        "user_properties",
+    ]
+)
+_name_pairs_ga4_hit = (
+    ("clientId", "client_id"),
+    ("nonPersonalizedAds", "non_personalized_ads"),
+    ("timestampMicros", "timestamp_micros"),
+    ("userId", "user_id"),
+    ("userProperties", "user_properties"),
+)
 _known_ga4_user_property = frozenset(
     [
         "value",
@@ -64,17 +80,27 @@ _known_ga4_consent = frozenset(
         "ad_user_data",
     ]
 )
+_proto_names_ga4_consent = frozenset(
+    [
+        "ad_personalization",
+        "ad_user_data",
+    ]
+)
+_name_pairs_ga4_consent = (
+    ("adPersonalization", "ad_personalization"),
+    ("adUserData", "ad_user_data"),
+)
 
 
 def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     if not d.keys() <= _known_ga4_hit:
         unknown_fields(d, _known_ga4_hit, p)
+    if not d.keys().isdisjoint(_proto_names_ga4_hit):
+        both_names(d, _name_pairs_ga4_hit, p)
     # client_id: string -> STRING REQUIRED
     v = d.get("clientId")
-    if "client_id" in d:
-        if "clientId" in d:
-            raise twice(p, "clientId", "client_id")
-        v = d["client_id"]
+    if v is None:
+        v = d.get("client_id")
     if v is None:
         raise required(p, "client_id")
     else:
@@ -83,10 +109,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_client_id = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
-    if "user_id" in d:
-        if "userId" in d:
-            raise twice(p, "userId", "user_id")
-        v = d["user_id"]
+    if v is None:
+        v = d.get("user_id")
     if v is None:
         r_user_id = None
     else:
@@ -95,10 +119,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_user_id = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
-    if "timestamp_micros" in d:
-        if "timestampMicros" in d:
-            raise twice(p, "timestampMicros", "timestamp_micros")
-        v = d["timestamp_micros"]
+    if v is None:
+        v = d.get("timestamp_micros")
     if v is None:
         r_timestamp_micros = None
     else:
@@ -112,10 +134,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_timestamp_micros = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED
     v = d.get("userProperties")
-    if "user_properties" in d:
-        if "userProperties" in d:
-            raise twice(p, "userProperties", "user_properties")
-        v = d["user_properties"]
+    if v is None:
+        v = d.get("user_properties")
     if v is None:
         r_user_properties = []
     else:
@@ -148,10 +168,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         r_events = out
     # non_personalized_ads: bool -> BOOL NULLABLE
     v = d.get("nonPersonalizedAds")
-    if "non_personalized_ads" in d:
-        if "nonPersonalizedAds" in d:
-            raise twice(p, "nonPersonalizedAds", "non_personalized_ads")
-        v = d["non_personalized_ads"]
+    if v is None:
+        v = d.get("non_personalized_ads")
     if v is None:
         r_non_personalized_ads = None
     else:
@@ -183,12 +201,12 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
 def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
     if not d.keys() <= _known_ga4_consent:
         unknown_fields(d, _known_ga4_consent, p)
+    if not d.keys().isdisjoint(_proto_names_ga4_consent):
+        both_names(d, _name_pairs_ga4_consent, p)
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adUserData")
-    if "ad_user_data" in d:
-        if "adUserData" in d:
-            raise twice(p, "adUserData", "ad_user_data")
-        v = d["ad_user_data"]
+    if v is None:
+        v = d.get("ad_user_data")
     if v is None:
         r_ad_user_data = None
     else:
@@ -199,10 +217,8 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
         r_ad_user_data = _names_ga4_consent_status[pv]
     # ad_personalization: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adPersonalization")
-    if "ad_personalization" in d:
-        if "adPersonalization" in d:
-            raise twice(p, "adPersonalization", "ad_personalization")
-        v = d["ad_personalization"]
+    if v is None:
+        v = d.get("ad_personalization")
     if v is None:
         r_ad_personalization = None
     else:

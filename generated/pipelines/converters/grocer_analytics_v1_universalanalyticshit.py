@@ -11,6 +11,7 @@ from datahem.runtime.beam.convert import (
     Context,
     Reject,
     as_string,
+    both_names,
     internal,
     keep,
     lookup,
@@ -19,7 +20,6 @@ from datahem.runtime.beam.convert import (
     regex_extract,
     required,
     to_bq,
-    twice,
     unknown_fields,
 )
 
@@ -72,6 +72,16 @@ _known_universal_analytics_hit = frozenset(
         "z",
     ]
 )
+_proto_names_universal_analytics_hit = frozenset(
+    [
+        "collector_received_at",
+        "hit_id",
+    ]
+)
+_name_pairs_universal_analytics_hit = (
+    ("collectorReceivedAt", "collector_received_at"),
+    ("hitId", "hit_id"),
+)
 _extract_universal_analytics_hit_dr = re.compile("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
 _filter_universal_analytics_hit_t = re.compile("^(pageview|event|transaction)$")
 _replace_universal_analytics_hit_dl = re.compile("[?#].*$")
@@ -82,6 +92,8 @@ _extract_universal_analytics_hit_dp = re.compile("^(?:[A-Za-z][A-Za-z0-9+.-]*://
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if not d.keys() <= _known_universal_analytics_hit:
         unknown_fields(d, _known_universal_analytics_hit, p)
+    if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
+        both_names(d, _name_pairs_universal_analytics_hit, p)
     # v: string -> STRING REQUIRED
     v = d.get("v")
     if v is None:
@@ -403,10 +415,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         r_plt = to_bq(pv, "INT64", p, "plt")
     # hit_id: string -> STRING NULLABLE
     v = d.get("hitId")
-    if "hit_id" in d:
-        if "hitId" in d:
-            raise twice(p, "hitId", "hit_id")
-        v = d["hit_id"]
+    if v is None:
+        v = d.get("hit_id")
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -418,10 +428,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         r_hit_id = pv
     # collector_received_at: string -> TIMESTAMP NULLABLE
     v = d.get("collectorReceivedAt")
-    if "collector_received_at" in d:
-        if "collectorReceivedAt" in d:
-            raise twice(p, "collectorReceivedAt", "collector_received_at")
-        v = d["collector_received_at"]
+    if v is None:
+        v = d.get("collector_received_at")
     a = ctx.attributes.get("timestamp")
     if a is not None:
         v = a

@@ -16,13 +16,13 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     internal,
     keep,
     parse_payload,
     required,
     set_timestamp,
     to_bq,
-    twice,
     unknown_fields,
 )
 
@@ -124,6 +124,38 @@ _known_member = frozenset(
         "updated_at",
     ]
 )
+_proto_names_member = frozenset(
+    [
+        "birth_date",
+        "created_at",
+        "dietary_preferences",
+        "event_type",
+        "first_name",
+        "household_size",
+        "last_name",
+        "member_id",
+        "newsletter_opt_in",
+        "phone_number",
+        "preferred_store_id",
+        "signup_channel",
+        "updated_at",
+    ]
+)
+_name_pairs_member = (
+    ("birthDate", "birth_date"),
+    ("createdAt", "created_at"),
+    ("dietaryPreferences", "dietary_preferences"),
+    ("eventType", "event_type"),
+    ("firstName", "first_name"),
+    ("householdSize", "household_size"),
+    ("lastName", "last_name"),
+    ("memberId", "member_id"),
+    ("newsletterOptIn", "newsletter_opt_in"),
+    ("phoneNumber", "phone_number"),
+    ("preferredStoreId", "preferred_store_id"),
+    ("signupChannel", "signup_channel"),
+    ("updatedAt", "updated_at"),
+)
 _filter_member_email = re.compile("@test\\.grocer\\.example$")
 _replace_member_phone_number = re.compile("\\(0\\)|[\\s()-]")
 _known_address = frozenset(
@@ -135,6 +167,16 @@ _known_address = frozenset(
         "postal_code",
         "street",
     ]
+)
+_proto_names_address = frozenset(
+    [
+        "country_code",
+        "postal_code",
+    ]
+)
+_name_pairs_address = (
+    ("countryCode", "country_code"),
+    ("postalCode", "postal_code"),
 )
 _known_member_consents = frozenset(
     [
@@ -148,17 +190,31 @@ _known_member_consents = frozenset(
         "updated_at",
     ]
 )
+_proto_names_member_consents = frozenset(
+    [
+        "email_newsletter",
+        "personalised_offers",
+        "sms_offers",
+        "updated_at",
+    ]
+)
+_name_pairs_member_consents = (
+    ("emailNewsletter", "email_newsletter"),
+    ("personalisedOffers", "personalised_offers"),
+    ("smsOffers", "sms_offers"),
+    ("updatedAt", "updated_at"),
+)
 
 
 def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     if not d.keys() <= _known_member:
         unknown_fields(d, _known_member, p)
+    if not d.keys().isdisjoint(_proto_names_member):
+        both_names(d, _name_pairs_member, p)
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
-    if "member_id" in d:
-        if "memberId" in d:
-            raise twice(p, "memberId", "member_id")
-        v = d["member_id"]
+    if v is None:
+        v = d.get("member_id")
     if v is None:
         raise required(p, "member_id")
     else:
@@ -167,10 +223,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_member_id = pv
     # event_type: grocer.commerce.v1.MemberEventType -> STRING NULLABLE
     v = d.get("eventType")
-    if "event_type" in d:
-        if "eventType" in d:
-            raise twice(p, "eventType", "event_type")
-        v = d["event_type"]
+    if v is None:
+        v = d.get("event_type")
     if v is None:
         r_event_type = None
     else:
@@ -190,10 +244,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_email = pv
     # first_name: string -> STRING NULLABLE
     v = d.get("firstName")
-    if "first_name" in d:
-        if "firstName" in d:
-            raise twice(p, "firstName", "first_name")
-        v = d["first_name"]
+    if v is None:
+        v = d.get("first_name")
     if v is None:
         r_first_name = None
     else:
@@ -202,10 +254,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_first_name = pv
     # last_name: string -> STRING NULLABLE
     v = d.get("lastName")
-    if "last_name" in d:
-        if "lastName" in d:
-            raise twice(p, "lastName", "last_name")
-        v = d["last_name"]
+    if v is None:
+        v = d.get("last_name")
     if v is None:
         r_last_name = None
     else:
@@ -214,10 +264,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_last_name = pv
     # phone_number: string -> STRING NULLABLE
     v = d.get("phoneNumber")
-    if "phone_number" in d:
-        if "phoneNumber" in d:
-            raise twice(p, "phoneNumber", "phone_number")
-        v = d["phone_number"]
+    if v is None:
+        v = d.get("phone_number")
     if v is None:
         r_phone_number = None
     else:
@@ -227,10 +275,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_phone_number = pv
     # birth_date: string -> DATE NULLABLE
     v = d.get("birthDate")
-    if "birth_date" in d:
-        if "birthDate" in d:
-            raise twice(p, "birthDate", "birth_date")
-        v = d["birth_date"]
+    if v is None:
+        v = d.get("birth_date")
     if v is None:
         r_birth_date = None
     else:
@@ -269,10 +315,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_language = pv
     # newsletter_opt_in: bool -> BOOL NULLABLE
     v = d.get("newsletterOptIn")
-    if "newsletter_opt_in" in d:
-        if "newsletterOptIn" in d:
-            raise twice(p, "newsletterOptIn", "newsletter_opt_in")
-        v = d["newsletter_opt_in"]
+    if v is None:
+        v = d.get("newsletter_opt_in")
     if v is None:
         r_newsletter_opt_in = None
     else:
@@ -292,10 +336,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_consents = _convert_member_consents(v, p + "consents.", sub, root, ctx)
     # household_size: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("householdSize")
-    if "household_size" in d:
-        if "householdSize" in d:
-            raise twice(p, "householdSize", "household_size")
-        v = d["household_size"]
+    if v is None:
+        v = d.get("household_size")
     if v is None:
         r_household_size = None
     else:
@@ -309,10 +351,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_household_size = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED
     v = d.get("dietaryPreferences")
-    if "dietary_preferences" in d:
-        if "dietaryPreferences" in d:
-            raise twice(p, "dietaryPreferences", "dietary_preferences")
-        v = d["dietary_preferences"]
+    if v is None:
+        v = d.get("dietary_preferences")
     if v is None:
         r_dietary_preferences = []
     else:
@@ -329,10 +369,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_dietary_preferences = out
     # preferred_store_id: string -> STRING NULLABLE
     v = d.get("preferredStoreId")
-    if "preferred_store_id" in d:
-        if "preferredStoreId" in d:
-            raise twice(p, "preferredStoreId", "preferred_store_id")
-        v = d["preferred_store_id"]
+    if v is None:
+        v = d.get("preferred_store_id")
     if v is None:
         r_preferred_store_id = None
     else:
@@ -341,10 +379,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_preferred_store_id = pv
     # signup_channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("signupChannel")
-    if "signup_channel" in d:
-        if "signupChannel" in d:
-            raise twice(p, "signupChannel", "signup_channel")
-        v = d["signup_channel"]
+    if v is None:
+        v = d.get("signup_channel")
     if v is None:
         r_signup_channel = None
     else:
@@ -355,10 +391,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_signup_channel = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
-    if "created_at" in d:
-        if "createdAt" in d:
-            raise twice(p, "createdAt", "created_at")
-        v = d["created_at"]
+    if v is None:
+        v = d.get("created_at")
     if v is None:
         raise required(p, "created_at")
     else:
@@ -366,10 +400,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_created_at = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
-    if "updated_at" in d:
-        if "updatedAt" in d:
-            raise twice(p, "updatedAt", "updated_at")
-        v = d["updated_at"]
+    if v is None:
+        v = d.get("updated_at")
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -400,12 +432,12 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
 def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
     if not d.keys() <= _known_member_consents:
         unknown_fields(d, _known_member_consents, p)
+    if not d.keys().isdisjoint(_proto_names_member_consents):
+        both_names(d, _name_pairs_member_consents, p)
     # email_newsletter: bool -> BOOL NULLABLE
     v = d.get("emailNewsletter")
-    if "email_newsletter" in d:
-        if "emailNewsletter" in d:
-            raise twice(p, "emailNewsletter", "email_newsletter")
-        v = d["email_newsletter"]
+    if v is None:
+        v = d.get("email_newsletter")
     if v is None:
         r_email_newsletter = None
     else:
@@ -414,10 +446,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_email_newsletter = pv
     # sms_offers: bool -> BOOL NULLABLE
     v = d.get("smsOffers")
-    if "sms_offers" in d:
-        if "smsOffers" in d:
-            raise twice(p, "smsOffers", "sms_offers")
-        v = d["sms_offers"]
+    if v is None:
+        v = d.get("sms_offers")
     if v is None:
         r_sms_offers = None
     else:
@@ -426,10 +456,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_sms_offers = pv
     # personalised_offers: bool -> BOOL NULLABLE
     v = d.get("personalisedOffers")
-    if "personalised_offers" in d:
-        if "personalisedOffers" in d:
-            raise twice(p, "personalisedOffers", "personalised_offers")
-        v = d["personalised_offers"]
+    if v is None:
+        v = d.get("personalised_offers")
     if v is None:
         r_personalised_offers = None
     else:
@@ -438,10 +466,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         r_personalised_offers = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
-    if "updated_at" in d:
-        if "updatedAt" in d:
-            raise twice(p, "updatedAt", "updated_at")
-        v = d["updated_at"]
+    if v is None:
+        v = d.get("updated_at")
     if v is None:
         r_updated_at = None
     else:
@@ -458,6 +484,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
 def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     if not d.keys() <= _known_address:
         unknown_fields(d, _known_address, p)
+    if not d.keys().isdisjoint(_proto_names_address):
+        both_names(d, _name_pairs_address, p)
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
@@ -468,10 +496,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_street = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if "postal_code" in d:
-        if "postalCode" in d:
-            raise twice(p, "postalCode", "postal_code")
-        v = d["postal_code"]
+    if v is None:
+        v = d.get("postal_code")
     if v is None:
         r_postal_code = None
     else:
@@ -488,10 +514,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_city = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
-    if "country_code" in d:
-        if "countryCode" in d:
-            raise twice(p, "countryCode", "country_code")
-        v = d["country_code"]
+    if v is None:
+        v = d.get("country_code")
     if v is None:
         r_country_code = None
     else:

@@ -20,6 +20,7 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     divide,
     internal,
     local_to_utc,
@@ -29,7 +30,6 @@ from datahem.runtime.beam.convert import (
     set_duration,
     set_timestamp,
     to_bq,
-    twice,
     unknown_fields,
 )
 
@@ -146,6 +146,44 @@ _known_order = frozenset(
         "voucher_codes",
     ]
 )
+_proto_names_order = frozenset(
+    [
+        "created_at",
+        "delivery_address",
+        "delivery_fee",
+        "delivery_instructions",
+        "delivery_method",
+        "delivery_slot_start",
+        "delivery_window_length",
+        "event_id",
+        "gross_margin_cents",
+        "idempotency_key",
+        "loyalty_points_used",
+        "member_id",
+        "order_id",
+        "store_id",
+        "updated_at",
+        "voucher_codes",
+    ]
+)
+_name_pairs_order = (
+    ("createdAt", "created_at"),
+    ("deliveryAddress", "delivery_address"),
+    ("deliveryFee", "delivery_fee"),
+    ("deliveryInstructions", "delivery_instructions"),
+    ("deliveryMethod", "delivery_method"),
+    ("deliverySlotStart", "delivery_slot_start"),
+    ("deliveryWindowLength", "delivery_window_length"),
+    ("eventId", "event_id"),
+    ("grossMarginCents", "gross_margin_cents"),
+    ("idempotencyKey", "idempotency_key"),
+    ("loyaltyPointsUsed", "loyalty_points_used"),
+    ("memberId", "member_id"),
+    ("orderId", "order_id"),
+    ("storeId", "store_id"),
+    ("updatedAt", "updated_at"),
+    ("voucherCodes", "voucher_codes"),
+)
 _known_order_line = frozenset(
     [
         "lineNumber",
@@ -165,6 +203,24 @@ _known_order_line = frozenset(
         "unit_price",
     ]
 )
+_proto_names_order_line = frozenset(
+    [
+        "line_number",
+        "line_total",
+        "product_name",
+        "substituted_by_sku",
+        "substitution_allowed",
+        "unit_price",
+    ]
+)
+_name_pairs_order_line = (
+    ("lineNumber", "line_number"),
+    ("lineTotal", "line_total"),
+    ("productName", "product_name"),
+    ("substitutedBySku", "substituted_by_sku"),
+    ("substitutionAllowed", "substitution_allowed"),
+    ("unitPrice", "unit_price"),
+)
 _known_money = frozenset(
     [
         "currencyCode",
@@ -173,6 +229,12 @@ _known_money = frozenset(
         "units",
     ]
 )
+_proto_names_money = frozenset(
+    [
+        "currency_code",
+    ]
+)
+_name_pairs_money = (("currencyCode", "currency_code"),)
 _div_order_gross_margin_cents = Decimal("100.0")
 _known_order_card_payment = frozenset(
     [
@@ -184,6 +246,18 @@ _known_order_card_payment = frozenset(
         "psp_reference",
     ]
 )
+_proto_names_order_card_payment = frozenset(
+    [
+        "card_brand",
+        "last_four_digits",
+        "psp_reference",
+    ]
+)
+_name_pairs_order_card_payment = (
+    ("cardBrand", "card_brand"),
+    ("lastFourDigits", "last_four_digits"),
+    ("pspReference", "psp_reference"),
+)
 _known_order_swish_payment = frozenset(
     [
         "payerPhoneNumber",
@@ -192,6 +266,16 @@ _known_order_swish_payment = frozenset(
         "swish_reference",
     ]
 )
+_proto_names_order_swish_payment = frozenset(
+    [
+        "payer_phone_number",
+        "swish_reference",
+    ]
+)
+_name_pairs_order_swish_payment = (
+    ("payerPhoneNumber", "payer_phone_number"),
+    ("swishReference", "swish_reference"),
+)
 _known_order_invoice_payment = frozenset(
     [
         "dueDays",
@@ -199,6 +283,16 @@ _known_order_invoice_payment = frozenset(
         "invoiceProvider",
         "invoice_provider",
     ]
+)
+_proto_names_order_invoice_payment = frozenset(
+    [
+        "due_days",
+        "invoice_provider",
+    ]
+)
+_name_pairs_order_invoice_payment = (
+    ("dueDays", "due_days"),
+    ("invoiceProvider", "invoice_provider"),
 )
 _known_address = frozenset(
     [
@@ -210,20 +304,30 @@ _known_address = frozenset(
         "street",
     ]
 )
+_proto_names_address = frozenset(
+    [
+        "country_code",
+        "postal_code",
+    ]
+)
+_name_pairs_address = (
+    ("countryCode", "country_code"),
+    ("postalCode", "postal_code"),
+)
 _tz_order_delivery_slot_start = ZoneInfo("Europe/Stockholm")
 
 
 def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if not d.keys() <= _known_order:
         unknown_fields(d, _known_order, p)
+    if not d.keys().isdisjoint(_proto_names_order):
+        both_names(d, _name_pairs_order, p)
     if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
         raise only_one(p, "payment", ["card", "swish", "invoice"])
     # order_id: string -> STRING REQUIRED
     v = d.get("orderId")
-    if "order_id" in d:
-        if "orderId" in d:
-            raise twice(p, "orderId", "order_id")
-        v = d["order_id"]
+    if v is None:
+        v = d.get("order_id")
     if v is None:
         raise required(p, "order_id")
     else:
@@ -232,10 +336,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_order_id = pv
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
-    if "member_id" in d:
-        if "memberId" in d:
-            raise twice(p, "memberId", "member_id")
-        v = d["member_id"]
+    if v is None:
+        v = d.get("member_id")
     if v is None:
         raise required(p, "member_id")
     else:
@@ -264,10 +366,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_channel = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
-    if "created_at" in d:
-        if "createdAt" in d:
-            raise twice(p, "createdAt", "created_at")
-        v = d["created_at"]
+    if v is None:
+        v = d.get("created_at")
     if v is None:
         raise required(p, "created_at")
     else:
@@ -275,10 +375,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_created_at = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
-    if "updated_at" in d:
-        if "updatedAt" in d:
-            raise twice(p, "updatedAt", "updated_at")
-        v = d["updated_at"]
+    if v is None:
+        v = d.get("updated_at")
     if v is None:
         r_updated_at = None
     else:
@@ -286,10 +384,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_updated_at = rv
     # store_id: string -> STRING NULLABLE
     v = d.get("storeId")
-    if "store_id" in d:
-        if "storeId" in d:
-            raise twice(p, "storeId", "store_id")
-        v = d["store_id"]
+    if v is None:
+        v = d.get("store_id")
     if v is None:
         r_store_id = None
     else:
@@ -323,10 +419,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_subtotal = _convert_money(v, p + "subtotal.", sub, root, ctx)
     # delivery_fee: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("deliveryFee")
-    if "delivery_fee" in d:
-        if "deliveryFee" in d:
-            raise twice(p, "deliveryFee", "delivery_fee")
-        v = d["delivery_fee"]
+    if v is None:
+        v = d.get("delivery_fee")
     if v is None:
         r_delivery_fee = None
     else:
@@ -371,10 +465,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_vat = _convert_money(v, p + "vat.", sub, root, ctx)
     # gross_margin_cents: int64 -> NUMERIC NULLABLE
     v = d.get("grossMarginCents")
-    if "gross_margin_cents" in d:
-        if "grossMarginCents" in d:
-            raise twice(p, "grossMarginCents", "gross_margin_cents")
-        v = d["gross_margin_cents"]
+    if v is None:
+        v = d.get("gross_margin_cents")
     if v is None:
         r_gross_margin_cents = None
     else:
@@ -388,10 +480,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_gross_margin_cents = divide(pv, _div_order_gross_margin_cents, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
     v = d.get("loyaltyPointsUsed")
-    if "loyalty_points_used" in d:
-        if "loyaltyPointsUsed" in d:
-            raise twice(p, "loyaltyPointsUsed", "loyalty_points_used")
-        v = d["loyalty_points_used"]
+    if v is None:
+        v = d.get("loyalty_points_used")
     if v is None:
         r_loyalty_points_used = 0
     else:
@@ -405,10 +495,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_loyalty_points_used = pv
     # voucher_codes: string -> STRING REPEATED
     v = d.get("voucherCodes")
-    if "voucher_codes" in d:
-        if "voucherCodes" in d:
-            raise twice(p, "voucherCodes", "voucher_codes")
-        v = d["voucher_codes"]
+    if v is None:
+        v = d.get("voucher_codes")
     if v is None:
         r_voucher_codes = []
     else:
@@ -456,10 +544,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_invoice = _convert_order_invoice_payment(v, p + "invoice.", sub, root, ctx)
     # delivery_method: grocer.commerce.v1.DeliveryMethod -> STRING NULLABLE
     v = d.get("deliveryMethod")
-    if "delivery_method" in d:
-        if "deliveryMethod" in d:
-            raise twice(p, "deliveryMethod", "delivery_method")
-        v = d["delivery_method"]
+    if v is None:
+        v = d.get("delivery_method")
     if v is None:
         r_delivery_method = None
     else:
@@ -470,10 +556,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_method = _names_delivery_method[pv]
     # delivery_address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("deliveryAddress")
-    if "delivery_address" in d:
-        if "deliveryAddress" in d:
-            raise twice(p, "deliveryAddress", "delivery_address")
-        v = d["delivery_address"]
+    if v is None:
+        v = d.get("delivery_address")
     if v is None:
         r_delivery_address = None
     else:
@@ -485,10 +569,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_address = _convert_address(v, p + "delivery_address.", sub, root, ctx)
     # delivery_slot_start: string -> TIMESTAMP NULLABLE
     v = d.get("deliverySlotStart")
-    if "delivery_slot_start" in d:
-        if "deliverySlotStart" in d:
-            raise twice(p, "deliverySlotStart", "delivery_slot_start")
-        v = d["delivery_slot_start"]
+    if v is None:
+        v = d.get("delivery_slot_start")
     if v is None:
         r_delivery_slot_start = None
     else:
@@ -498,10 +580,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_slot_start = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
     # delivery_window_length: google.protobuf.Duration -> INTERVAL NULLABLE
     v = d.get("deliveryWindowLength")
-    if "delivery_window_length" in d:
-        if "deliveryWindowLength" in d:
-            raise twice(p, "deliveryWindowLength", "delivery_window_length")
-        v = d["delivery_window_length"]
+    if v is None:
+        v = d.get("delivery_window_length")
     if v is None:
         r_delivery_window_length = None
     else:
@@ -509,10 +589,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_window_length = rv
     # delivery_instructions: string -> STRING NULLABLE
     v = d.get("deliveryInstructions")
-    if "delivery_instructions" in d:
-        if "deliveryInstructions" in d:
-            raise twice(p, "deliveryInstructions", "delivery_instructions")
-        v = d["delivery_instructions"]
+    if v is None:
+        v = d.get("delivery_instructions")
     if v is None:
         r_delivery_instructions = None
     else:
@@ -521,10 +599,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         r_delivery_instructions = pv
     # idempotency_key: string -> STRING NULLABLE
     v = d.get("idempotencyKey")
-    if "idempotency_key" in d:
-        if "idempotencyKey" in d:
-            raise twice(p, "idempotencyKey", "idempotency_key")
-        v = d["idempotency_key"]
+    if v is None:
+        v = d.get("idempotency_key")
     if v is None:
         pass
     else:
@@ -532,10 +608,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         msg.idempotency_key = pv
     # event_id: string -> STRING NULLABLE
     v = d.get("eventId")
-    if "event_id" in d:
-        if "eventId" in d:
-            raise twice(p, "eventId", "event_id")
-        v = d["event_id"]
+    if v is None:
+        v = d.get("event_id")
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -577,6 +651,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
 def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     if not d.keys() <= _known_address:
         unknown_fields(d, _known_address, p)
+    if not d.keys().isdisjoint(_proto_names_address):
+        both_names(d, _name_pairs_address, p)
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
@@ -587,10 +663,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_street = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if "postal_code" in d:
-        if "postalCode" in d:
-            raise twice(p, "postalCode", "postal_code")
-        v = d["postal_code"]
+    if v is None:
+        v = d.get("postal_code")
     if v is None:
         r_postal_code = None
     else:
@@ -607,10 +681,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         r_city = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
-    if "country_code" in d:
-        if "countryCode" in d:
-            raise twice(p, "countryCode", "country_code")
-        v = d["country_code"]
+    if v is None:
+        v = d.get("country_code")
     if v is None:
         r_country_code = None
     else:
@@ -628,12 +700,12 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
 def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
     if not d.keys() <= _known_order_invoice_payment:
         unknown_fields(d, _known_order_invoice_payment, p)
+    if not d.keys().isdisjoint(_proto_names_order_invoice_payment):
+        both_names(d, _name_pairs_order_invoice_payment, p)
     # invoice_provider: string -> STRING NULLABLE
     v = d.get("invoiceProvider")
-    if "invoice_provider" in d:
-        if "invoiceProvider" in d:
-            raise twice(p, "invoiceProvider", "invoice_provider")
-        v = d["invoice_provider"]
+    if v is None:
+        v = d.get("invoice_provider")
     if v is None:
         r_invoice_provider = None
     else:
@@ -642,10 +714,8 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
         r_invoice_provider = pv
     # due_days: int32 -> INT64 NULLABLE
     v = d.get("dueDays")
-    if "due_days" in d:
-        if "dueDays" in d:
-            raise twice(p, "dueDays", "due_days")
-        v = d["due_days"]
+    if v is None:
+        v = d.get("due_days")
     if v is None:
         r_due_days = None
     else:
@@ -666,12 +736,12 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
 def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
     if not d.keys() <= _known_order_swish_payment:
         unknown_fields(d, _known_order_swish_payment, p)
+    if not d.keys().isdisjoint(_proto_names_order_swish_payment):
+        both_names(d, _name_pairs_order_swish_payment, p)
     # payer_phone_number: string -> STRING NULLABLE
     v = d.get("payerPhoneNumber")
-    if "payer_phone_number" in d:
-        if "payerPhoneNumber" in d:
-            raise twice(p, "payerPhoneNumber", "payer_phone_number")
-        v = d["payer_phone_number"]
+    if v is None:
+        v = d.get("payer_phone_number")
     if v is None:
         r_payer_phone_number = None
     else:
@@ -680,10 +750,8 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
         r_payer_phone_number = pv
     # swish_reference: string -> STRING NULLABLE
     v = d.get("swishReference")
-    if "swish_reference" in d:
-        if "swishReference" in d:
-            raise twice(p, "swishReference", "swish_reference")
-        v = d["swish_reference"]
+    if v is None:
+        v = d.get("swish_reference")
     if v is None:
         r_swish_reference = None
     else:
@@ -699,12 +767,12 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
 def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
     if not d.keys() <= _known_order_card_payment:
         unknown_fields(d, _known_order_card_payment, p)
+    if not d.keys().isdisjoint(_proto_names_order_card_payment):
+        both_names(d, _name_pairs_order_card_payment, p)
     # card_brand: string -> STRING NULLABLE
     v = d.get("cardBrand")
-    if "card_brand" in d:
-        if "cardBrand" in d:
-            raise twice(p, "cardBrand", "card_brand")
-        v = d["card_brand"]
+    if v is None:
+        v = d.get("card_brand")
     if v is None:
         r_card_brand = None
     else:
@@ -713,10 +781,8 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
         r_card_brand = pv
     # last_four_digits: string -> STRING NULLABLE
     v = d.get("lastFourDigits")
-    if "last_four_digits" in d:
-        if "lastFourDigits" in d:
-            raise twice(p, "lastFourDigits", "last_four_digits")
-        v = d["last_four_digits"]
+    if v is None:
+        v = d.get("last_four_digits")
     if v is None:
         r_last_four_digits = None
     else:
@@ -725,10 +791,8 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
         r_last_four_digits = pv
     # psp_reference: string -> STRING NULLABLE
     v = d.get("pspReference")
-    if "psp_reference" in d:
-        if "pspReference" in d:
-            raise twice(p, "pspReference", "psp_reference")
-        v = d["psp_reference"]
+    if v is None:
+        v = d.get("psp_reference")
     if v is None:
         r_psp_reference = None
     else:
@@ -745,12 +809,12 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
 def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if not d.keys() <= _known_order_line:
         unknown_fields(d, _known_order_line, p)
+    if not d.keys().isdisjoint(_proto_names_order_line):
+        both_names(d, _name_pairs_order_line, p)
     # line_number: int32 -> INT64 NULLABLE
     v = d.get("lineNumber")
-    if "line_number" in d:
-        if "lineNumber" in d:
-            raise twice(p, "lineNumber", "line_number")
-        v = d["line_number"]
+    if v is None:
+        v = d.get("line_number")
     if v is None:
         r_line_number = None
     else:
@@ -772,10 +836,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_sku = pv
     # product_name: string -> STRING NULLABLE
     v = d.get("productName")
-    if "product_name" in d:
-        if "productName" in d:
-            raise twice(p, "productName", "product_name")
-        v = d["product_name"]
+    if v is None:
+        v = d.get("product_name")
     if v is None:
         r_product_name = None
     else:
@@ -805,10 +867,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_quantity = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
-    if "unit_price" in d:
-        if "unitPrice" in d:
-            raise twice(p, "unitPrice", "unit_price")
-        v = d["unit_price"]
+    if v is None:
+        v = d.get("unit_price")
     if v is None:
         r_unit_price = None
     else:
@@ -820,10 +880,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_unit_price = _convert_money(v, p + "unit_price.", sub, root, ctx)
     # line_total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("lineTotal")
-    if "line_total" in d:
-        if "lineTotal" in d:
-            raise twice(p, "lineTotal", "line_total")
-        v = d["line_total"]
+    if v is None:
+        v = d.get("line_total")
     if v is None:
         r_line_total = None
     else:
@@ -835,10 +893,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_line_total = _convert_money(v, p + "line_total.", sub, root, ctx)
     # substitution_allowed: bool -> BOOL NULLABLE
     v = d.get("substitutionAllowed")
-    if "substitution_allowed" in d:
-        if "substitutionAllowed" in d:
-            raise twice(p, "substitutionAllowed", "substitution_allowed")
-        v = d["substitution_allowed"]
+    if v is None:
+        v = d.get("substitution_allowed")
     if v is None:
         r_substitution_allowed = None
     else:
@@ -847,10 +903,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         r_substitution_allowed = pv
     # substituted_by_sku: string -> STRING NULLABLE
     v = d.get("substitutedBySku")
-    if "substituted_by_sku" in d:
-        if "substitutedBySku" in d:
-            raise twice(p, "substitutedBySku", "substituted_by_sku")
-        v = d["substituted_by_sku"]
+    if v is None:
+        v = d.get("substituted_by_sku")
     if v is None:
         r_substituted_by_sku = None
     else:
@@ -873,12 +927,12 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
 def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if not d.keys() <= _known_money:
         unknown_fields(d, _known_money, p)
+    if not d.keys().isdisjoint(_proto_names_money):
+        both_names(d, _name_pairs_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
-    if "currency_code" in d:
-        if "currencyCode" in d:
-            raise twice(p, "currencyCode", "currency_code")
-        v = d["currency_code"]
+    if v is None:
+        v = d.get("currency_code")
     if v is None:
         pv = "SEK"
         msg.currency_code = pv

@@ -19,12 +19,12 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     divide,
     internal,
     parse_payload,
     required,
     set_timestamp,
-    twice,
     unknown_fields,
 )
 
@@ -95,6 +95,30 @@ _known_product = frozenset(
         "vat_rate_percent",
     ]
 )
+_proto_names_product = frozenset(
+    [
+        "comparison_price",
+        "event_type",
+        "image_url",
+        "origin_country_code",
+        "purchase_price_cents",
+        "sales_unit",
+        "shelf_life_days",
+        "updated_at",
+        "vat_rate_percent",
+    ]
+)
+_name_pairs_product = (
+    ("comparisonPrice", "comparison_price"),
+    ("eventType", "event_type"),
+    ("imageUrl", "image_url"),
+    ("originCountryCode", "origin_country_code"),
+    ("purchasePriceCents", "purchase_price_cents"),
+    ("salesUnit", "sales_unit"),
+    ("shelfLifeDays", "shelf_life_days"),
+    ("updatedAt", "updated_at"),
+    ("vatRatePercent", "vat_rate_percent"),
+)
 _known_money = frozenset(
     [
         "currencyCode",
@@ -103,6 +127,12 @@ _known_money = frozenset(
         "units",
     ]
 )
+_proto_names_money = frozenset(
+    [
+        "currency_code",
+    ]
+)
+_name_pairs_money = (("currencyCode", "currency_code"),)
 _div_product_purchase_price_cents = Decimal("100.0")
 _known_product_nutrition = frozenset(
     [
@@ -120,11 +150,31 @@ _known_product_nutrition = frozenset(
         "sugars_g",
     ]
 )
+_proto_names_product_nutrition = frozenset(
+    [
+        "carbohydrates_g",
+        "energy_kcal",
+        "fat_g",
+        "protein_g",
+        "salt_g",
+        "sugars_g",
+    ]
+)
+_name_pairs_product_nutrition = (
+    ("carbohydratesG", "carbohydrates_g"),
+    ("energyKcal", "energy_kcal"),
+    ("fatG", "fat_g"),
+    ("proteinG", "protein_g"),
+    ("saltG", "salt_g"),
+    ("sugarsG", "sugars_g"),
+)
 
 
 def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     if not d.keys() <= _known_product:
         unknown_fields(d, _known_product, p)
+    if not d.keys().isdisjoint(_proto_names_product):
+        both_names(d, _name_pairs_product, p)
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -135,10 +185,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_sku = pv
     # event_type: grocer.commerce.v1.ProductEventType -> STRING NULLABLE
     v = d.get("eventType")
-    if "event_type" in d:
-        if "eventType" in d:
-            raise twice(p, "eventType", "event_type")
-        v = d["event_type"]
+    if v is None:
+        v = d.get("event_type")
     if v is None:
         r_event_type = None
     else:
@@ -197,10 +245,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_storage = _names_storage_type[pv]
     # sales_unit: grocer.commerce.v1.SalesUnit -> STRING NULLABLE
     v = d.get("salesUnit")
-    if "sales_unit" in d:
-        if "salesUnit" in d:
-            raise twice(p, "salesUnit", "sales_unit")
-        v = d["sales_unit"]
+    if v is None:
+        v = d.get("sales_unit")
     if v is None:
         r_sales_unit = None
     else:
@@ -222,10 +268,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_price = _convert_money(v, p + "price.", sub, root, ctx)
     # comparison_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("comparisonPrice")
-    if "comparison_price" in d:
-        if "comparisonPrice" in d:
-            raise twice(p, "comparisonPrice", "comparison_price")
-        v = d["comparison_price"]
+    if v is None:
+        v = d.get("comparison_price")
     if v is None:
         r_comparison_price = None
     else:
@@ -237,10 +281,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_comparison_price = _convert_money(v, p + "comparison_price.", sub, root, ctx)
     # purchase_price_cents: int64 -> NUMERIC NULLABLE
     v = d.get("purchasePriceCents")
-    if "purchase_price_cents" in d:
-        if "purchasePriceCents" in d:
-            raise twice(p, "purchasePriceCents", "purchase_price_cents")
-        v = d["purchase_price_cents"]
+    if v is None:
+        v = d.get("purchase_price_cents")
     if v is None:
         r_purchase_price_cents = None
     else:
@@ -254,10 +296,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_purchase_price_cents = divide(pv, _div_product_purchase_price_cents, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
     v = d.get("vatRatePercent")
-    if "vat_rate_percent" in d:
-        if "vatRatePercent" in d:
-            raise twice(p, "vatRatePercent", "vat_rate_percent")
-        v = d["vat_rate_percent"]
+    if v is None:
+        v = d.get("vat_rate_percent")
     if v is None:
         r_vat_rate_percent = None
     else:
@@ -269,10 +309,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_vat_rate_percent = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
-    if "shelf_life_days" in d:
-        if "shelfLifeDays" in d:
-            raise twice(p, "shelfLifeDays", "shelf_life_days")
-        v = d["shelf_life_days"]
+    if v is None:
+        v = d.get("shelf_life_days")
     if v is None:
         r_shelf_life_days = None
     else:
@@ -311,10 +349,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_tags = out
     # origin_country_code: string -> STRING NULLABLE
     v = d.get("originCountryCode")
-    if "origin_country_code" in d:
-        if "originCountryCode" in d:
-            raise twice(p, "originCountryCode", "origin_country_code")
-        v = d["origin_country_code"]
+    if v is None:
+        v = d.get("origin_country_code")
     if v is None:
         r_origin_country_code = None
     else:
@@ -331,10 +367,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_available = pv
     # image_url: string -> STRING NULLABLE
     v = d.get("imageUrl")
-    if "image_url" in d:
-        if "imageUrl" in d:
-            raise twice(p, "imageUrl", "image_url")
-        v = d["image_url"]
+    if v is None:
+        v = d.get("image_url")
     if v is None:
         r_image_url = None
     else:
@@ -343,10 +377,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         r_image_url = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
-    if "updated_at" in d:
-        if "updatedAt" in d:
-            raise twice(p, "updatedAt", "updated_at")
-        v = d["updated_at"]
+    if v is None:
+        v = d.get("updated_at")
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -378,12 +410,12 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
 def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
     if not d.keys() <= _known_product_nutrition:
         unknown_fields(d, _known_product_nutrition, p)
+    if not d.keys().isdisjoint(_proto_names_product_nutrition):
+        both_names(d, _name_pairs_product_nutrition, p)
     # energy_kcal: double -> FLOAT64 NULLABLE
     v = d.get("energyKcal")
-    if "energy_kcal" in d:
-        if "energyKcal" in d:
-            raise twice(p, "energyKcal", "energy_kcal")
-        v = d["energy_kcal"]
+    if v is None:
+        v = d.get("energy_kcal")
     if v is None:
         r_energy_kcal = None
     else:
@@ -395,10 +427,8 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_energy_kcal = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
-    if "fat_g" in d:
-        if "fatG" in d:
-            raise twice(p, "fatG", "fat_g")
-        v = d["fat_g"]
+    if v is None:
+        v = d.get("fat_g")
     if v is None:
         r_fat_g = None
     else:
@@ -410,10 +440,8 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_fat_g = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
-    if "carbohydrates_g" in d:
-        if "carbohydratesG" in d:
-            raise twice(p, "carbohydratesG", "carbohydrates_g")
-        v = d["carbohydrates_g"]
+    if v is None:
+        v = d.get("carbohydrates_g")
     if v is None:
         r_carbohydrates_g = None
     else:
@@ -425,10 +453,8 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_carbohydrates_g = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
-    if "sugars_g" in d:
-        if "sugarsG" in d:
-            raise twice(p, "sugarsG", "sugars_g")
-        v = d["sugars_g"]
+    if v is None:
+        v = d.get("sugars_g")
     if v is None:
         r_sugars_g = None
     else:
@@ -440,10 +466,8 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_sugars_g = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
-    if "protein_g" in d:
-        if "proteinG" in d:
-            raise twice(p, "proteinG", "protein_g")
-        v = d["protein_g"]
+    if v is None:
+        v = d.get("protein_g")
     if v is None:
         r_protein_g = None
     else:
@@ -455,10 +479,8 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         r_protein_g = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
-    if "salt_g" in d:
-        if "saltG" in d:
-            raise twice(p, "saltG", "salt_g")
-        v = d["salt_g"]
+    if v is None:
+        v = d.get("salt_g")
     if v is None:
         r_salt_g = None
     else:
@@ -481,12 +503,12 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
 def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if not d.keys() <= _known_money:
         unknown_fields(d, _known_money, p)
+    if not d.keys().isdisjoint(_proto_names_money):
+        both_names(d, _name_pairs_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
-    if "currency_code" in d:
-        if "currencyCode" in d:
-            raise twice(p, "currencyCode", "currency_code")
-        v = d["currency_code"]
+    if v is None:
+        v = d.get("currency_code")
     if v is None:
         pv = "SEK"
         msg.currency_code = pv

@@ -20,12 +20,12 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     divide,
     internal,
     parse_payload,
     required,
     set_timestamp,
-    twice,
     unknown_fields,
 )
 
@@ -73,6 +73,26 @@ _known_car_temperature = frozenset(
         "vin",
     ]
 )
+_proto_names_car_temperature = frozenset(
+    [
+        "depot_id",
+        "firmware_version",
+        "frame_counter",
+        "measured_at",
+        "outside_celsius",
+        "registration_number",
+        "route_id",
+    ]
+)
+_name_pairs_car_temperature = (
+    ("depotId", "depot_id"),
+    ("firmwareVersion", "firmware_version"),
+    ("frameCounter", "frame_counter"),
+    ("measuredAt", "measured_at"),
+    ("outsideCelsius", "outside_celsius"),
+    ("registrationNumber", "registration_number"),
+    ("routeId", "route_id"),
+)
 _known_car_temperature_reading = frozenset(
     [
         "centiCelsius",
@@ -84,6 +104,18 @@ _known_car_temperature_reading = frozenset(
         "setpoint_celsius",
     ]
 )
+_proto_names_car_temperature_reading = frozenset(
+    [
+        "centi_celsius",
+        "sensor_id",
+        "setpoint_celsius",
+    ]
+)
+_name_pairs_car_temperature_reading = (
+    ("centiCelsius", "centi_celsius"),
+    ("sensorId", "sensor_id"),
+    ("setpointCelsius", "setpoint_celsius"),
+)
 _div_car_temperature_reading_centi_celsius = Decimal("100.0")
 _known_car_temperature_position = frozenset(
     [
@@ -93,11 +125,19 @@ _known_car_temperature_position = frozenset(
         "longitude",
     ]
 )
+_proto_names_car_temperature_position = frozenset(
+    [
+        "accuracy_m",
+    ]
+)
+_name_pairs_car_temperature_position = (("accuracyM", "accuracy_m"),)
 
 
 def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     if not d.keys() <= _known_car_temperature:
         unknown_fields(d, _known_car_temperature, p)
+    if not d.keys().isdisjoint(_proto_names_car_temperature):
+        both_names(d, _name_pairs_car_temperature, p)
     # vin: string -> STRING REQUIRED
     v = d.get("vin")
     if v is None:
@@ -108,10 +148,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_vin = pv
     # registration_number: string -> STRING NULLABLE
     v = d.get("registrationNumber")
-    if "registration_number" in d:
-        if "registrationNumber" in d:
-            raise twice(p, "registrationNumber", "registration_number")
-        v = d["registration_number"]
+    if v is None:
+        v = d.get("registration_number")
     if v is None:
         r_registration_number = None
     else:
@@ -120,10 +158,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_registration_number = pv
     # depot_id: string -> STRING NULLABLE
     v = d.get("depotId")
-    if "depot_id" in d:
-        if "depotId" in d:
-            raise twice(p, "depotId", "depot_id")
-        v = d["depot_id"]
+    if v is None:
+        v = d.get("depot_id")
     if v is None:
         r_depot_id = None
     else:
@@ -132,10 +168,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_depot_id = pv
     # route_id: string -> STRING NULLABLE
     v = d.get("routeId")
-    if "route_id" in d:
-        if "routeId" in d:
-            raise twice(p, "routeId", "route_id")
-        v = d["route_id"]
+    if v is None:
+        v = d.get("route_id")
     if v is None:
         r_route_id = None
     else:
@@ -144,10 +178,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_route_id = pv
     # measured_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("measuredAt")
-    if "measured_at" in d:
-        if "measuredAt" in d:
-            raise twice(p, "measuredAt", "measured_at")
-        v = d["measured_at"]
+    if v is None:
+        v = d.get("measured_at")
     if v is None:
         raise required(p, "measured_at")
     else:
@@ -155,10 +187,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_measured_at = rv
     # frame_counter: uint64 -> NUMERIC NULLABLE
     v = d.get("frameCounter")
-    if "frame_counter" in d:
-        if "frameCounter" in d:
-            raise twice(p, "frameCounter", "frame_counter")
-        v = d["frame_counter"]
+    if v is None:
+        v = d.get("frame_counter")
     if v is None:
         r_frame_counter = None
     else:
@@ -186,10 +216,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_readings = out
     # outside_celsius: google.protobuf.DoubleValue -> FLOAT64 NULLABLE
     v = d.get("outsideCelsius")
-    if "outside_celsius" in d:
-        if "outsideCelsius" in d:
-            raise twice(p, "outsideCelsius", "outside_celsius")
-        v = d["outside_celsius"]
+    if v is None:
+        v = d.get("outside_celsius")
     if v is None:
         r_outside_celsius = None
     else:
@@ -222,10 +250,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         r_position = _convert_car_temperature_position(v, p + "position.", sub, root, ctx)
     # firmware_version: string -> STRING NULLABLE
     v = d.get("firmwareVersion")
-    if "firmware_version" in d:
-        if "firmwareVersion" in d:
-            raise twice(p, "firmwareVersion", "firmware_version")
-        v = d["firmware_version"]
+    if v is None:
+        v = d.get("firmware_version")
     if v is None:
         r_firmware_version = None
     else:
@@ -257,6 +283,8 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
 def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
     if not d.keys() <= _known_car_temperature_position:
         unknown_fields(d, _known_car_temperature_position, p)
+    if not d.keys().isdisjoint(_proto_names_car_temperature_position):
+        both_names(d, _name_pairs_car_temperature_position, p)
     # latitude: double -> FLOAT64 NULLABLE
     v = d.get("latitude")
     if v is None:
@@ -281,10 +309,8 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
         r_longitude = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
-    if "accuracy_m" in d:
-        if "accuracyM" in d:
-            raise twice(p, "accuracyM", "accuracy_m")
-        v = d["accuracy_m"]
+    if v is None:
+        v = d.get("accuracy_m")
     if v is None:
         r_accuracy_m = None
     else:
@@ -304,12 +330,12 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
 def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
     if not d.keys() <= _known_car_temperature_reading:
         unknown_fields(d, _known_car_temperature_reading, p)
+    if not d.keys().isdisjoint(_proto_names_car_temperature_reading):
+        both_names(d, _name_pairs_car_temperature_reading, p)
     # sensor_id: string -> STRING NULLABLE
     v = d.get("sensorId")
-    if "sensor_id" in d:
-        if "sensorId" in d:
-            raise twice(p, "sensorId", "sensor_id")
-        v = d["sensor_id"]
+    if v is None:
+        v = d.get("sensor_id")
     if v is None:
         r_sensor_id = None
     else:
@@ -328,10 +354,8 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         r_compartment = _names_compartment[pv]
     # centi_celsius: sint32 -> FLOAT64 NULLABLE
     v = d.get("centiCelsius")
-    if "centi_celsius" in d:
-        if "centiCelsius" in d:
-            raise twice(p, "centiCelsius", "centi_celsius")
-        v = d["centi_celsius"]
+    if v is None:
+        v = d.get("centi_celsius")
     if v is None:
         r_centi_celsius = None
     else:
@@ -345,10 +369,8 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         r_centi_celsius = divide(pv, _div_car_temperature_reading_centi_celsius, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE
     v = d.get("setpointCelsius")
-    if "setpoint_celsius" in d:
-        if "setpointCelsius" in d:
-            raise twice(p, "setpointCelsius", "setpoint_celsius")
-        v = d["setpoint_celsius"]
+    if v is None:
+        v = d.get("setpoint_celsius")
     if v is None:
         r_setpoint_celsius = None
     else:

@@ -15,6 +15,7 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     internal,
     local_to_utc,
     lookup,
@@ -24,7 +25,6 @@ from datahem.runtime.beam.convert import (
     set_struct,
     set_timestamp,
     to_bq,
-    twice,
     unknown_fields,
 )
 
@@ -83,6 +83,26 @@ _known_survey_response = frozenset(
         "survey_id",
     ]
 )
+_proto_names_survey_response = frozenset(
+    [
+        "hidden_fields",
+        "member_email",
+        "nps_score",
+        "response_id",
+        "started_at_local",
+        "submitted_at",
+        "survey_id",
+    ]
+)
+_name_pairs_survey_response = (
+    ("hiddenFields", "hidden_fields"),
+    ("memberEmail", "member_email"),
+    ("npsScore", "nps_score"),
+    ("responseId", "response_id"),
+    ("startedAtLocal", "started_at_local"),
+    ("submittedAt", "submitted_at"),
+    ("surveyId", "survey_id"),
+)
 _tz_survey_response_started_at_local = ZoneInfo("Europe/Stockholm")
 _coalesce_survey_response_member_email = (("hiddenFields", "hidden_fields"), ("email", "email"))
 _known_survey_response_hidden_fields = frozenset(
@@ -93,6 +113,16 @@ _known_survey_response_hidden_fields = frozenset(
         "orderId",
         "order_id",
     ]
+)
+_proto_names_survey_response_hidden_fields = frozenset(
+    [
+        "member_id",
+        "order_id",
+    ]
+)
+_name_pairs_survey_response_hidden_fields = (
+    ("memberId", "member_id"),
+    ("orderId", "order_id"),
 )
 _known_survey_response_answer = frozenset(
     [
@@ -107,17 +137,29 @@ _known_survey_response_answer = frozenset(
         "text",
     ]
 )
+_proto_names_survey_response_answer = frozenset(
+    [
+        "question_id",
+        "question_text",
+        "question_type",
+    ]
+)
+_name_pairs_survey_response_answer = (
+    ("questionId", "question_id"),
+    ("questionText", "question_text"),
+    ("questionType", "question_type"),
+)
 
 
 def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     if not d.keys() <= _known_survey_response:
         unknown_fields(d, _known_survey_response, p)
+    if not d.keys().isdisjoint(_proto_names_survey_response):
+        both_names(d, _name_pairs_survey_response, p)
     # response_id: string -> STRING REQUIRED
     v = d.get("responseId")
-    if "response_id" in d:
-        if "responseId" in d:
-            raise twice(p, "responseId", "response_id")
-        v = d["response_id"]
+    if v is None:
+        v = d.get("response_id")
     if v is None:
         raise required(p, "response_id")
     else:
@@ -126,10 +168,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_response_id = pv
     # survey_id: string -> STRING REQUIRED
     v = d.get("surveyId")
-    if "survey_id" in d:
-        if "surveyId" in d:
-            raise twice(p, "surveyId", "survey_id")
-        v = d["survey_id"]
+    if v is None:
+        v = d.get("survey_id")
     if v is None:
         raise required(p, "survey_id")
     else:
@@ -148,10 +188,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_channel = _names_survey_channel[pv]
     # submitted_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("submittedAt")
-    if "submitted_at" in d:
-        if "submittedAt" in d:
-            raise twice(p, "submittedAt", "submitted_at")
-        v = d["submitted_at"]
+    if v is None:
+        v = d.get("submitted_at")
     if v is None:
         raise required(p, "submitted_at")
     else:
@@ -159,10 +197,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_submitted_at = rv
     # started_at_local: string -> TIMESTAMP NULLABLE
     v = d.get("startedAtLocal")
-    if "started_at_local" in d:
-        if "startedAtLocal" in d:
-            raise twice(p, "startedAtLocal", "started_at_local")
-        v = d["started_at_local"]
+    if v is None:
+        v = d.get("started_at_local")
     if v is None:
         r_started_at_local = None
     else:
@@ -172,10 +208,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_started_at_local = to_bq(pv, "TIMESTAMP", p, "started_at_local")
     # member_email: string -> STRING NULLABLE
     v = d.get("memberEmail")
-    if "member_email" in d:
-        if "memberEmail" in d:
-            raise twice(p, "memberEmail", "member_email")
-        v = d["member_email"]
+    if v is None:
+        v = d.get("member_email")
     if v is None:
         v = lookup(root, _coalesce_survey_response_member_email)
     if v is None:
@@ -186,10 +220,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_member_email = pv
     # hidden_fields: grocer.survey.v1.SurveyResponse.HiddenFields -> STRUCT NULLABLE
     v = d.get("hiddenFields")
-    if "hidden_fields" in d:
-        if "hiddenFields" in d:
-            raise twice(p, "hiddenFields", "hidden_fields")
-        v = d["hidden_fields"]
+    if v is None:
+        v = d.get("hidden_fields")
     if v is None:
         r_hidden_fields = None
     else:
@@ -215,10 +247,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         r_answers = out
     # nps_score: int32 -> INT64 NULLABLE
     v = d.get("npsScore")
-    if "nps_score" in d:
-        if "npsScore" in d:
-            raise twice(p, "npsScore", "nps_score")
-        v = d["nps_score"]
+    if v is None:
+        v = d.get("nps_score")
     if v is None:
         r_nps_score = None
     else:
@@ -263,14 +293,14 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
 def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
     if not d.keys() <= _known_survey_response_answer:
         unknown_fields(d, _known_survey_response_answer, p)
+    if not d.keys().isdisjoint(_proto_names_survey_response_answer):
+        both_names(d, _name_pairs_survey_response_answer, p)
     if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
         raise only_one(p, "value", ["choice", "text", "rating"])
     # question_id: string -> STRING REQUIRED
     v = d.get("questionId")
-    if "question_id" in d:
-        if "questionId" in d:
-            raise twice(p, "questionId", "question_id")
-        v = d["question_id"]
+    if v is None:
+        v = d.get("question_id")
     if v is None:
         raise required(p, "question_id")
     else:
@@ -279,10 +309,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         r_question_id = pv
     # question_text: string -> STRING NULLABLE
     v = d.get("questionText")
-    if "question_text" in d:
-        if "questionText" in d:
-            raise twice(p, "questionText", "question_text")
-        v = d["question_text"]
+    if v is None:
+        v = d.get("question_text")
     if v is None:
         r_question_text = None
     else:
@@ -291,10 +319,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         r_question_text = pv
     # question_type: grocer.survey.v1.QuestionType -> STRING NULLABLE
     v = d.get("questionType")
-    if "question_type" in d:
-        if "questionType" in d:
-            raise twice(p, "questionType", "question_type")
-        v = d["question_type"]
+    if v is None:
+        v = d.get("question_type")
     if v is None:
         r_question_type = None
     else:
@@ -345,6 +371,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
 def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
     if not d.keys() <= _known_survey_response_hidden_fields:
         unknown_fields(d, _known_survey_response_hidden_fields, p)
+    if not d.keys().isdisjoint(_proto_names_survey_response_hidden_fields):
+        both_names(d, _name_pairs_survey_response_hidden_fields, p)
     # email: string -> STRING NULLABLE
     v = d.get("email")
     if v is None:
@@ -355,10 +383,8 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
         r_email = pv
     # member_id: string -> STRING NULLABLE
     v = d.get("memberId")
-    if "member_id" in d:
-        if "memberId" in d:
-            raise twice(p, "memberId", "member_id")
-        v = d["member_id"]
+    if v is None:
+        v = d.get("member_id")
     if v is None:
         r_member_id = None
     else:
@@ -367,10 +393,8 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
         r_member_id = pv
     # order_id: string -> STRING NULLABLE
     v = d.get("orderId")
-    if "order_id" in d:
-        if "orderId" in d:
-            raise twice(p, "orderId", "order_id")
-        v = d["order_id"]
+    if v is None:
+        v = d.get("order_id")
     if v is None:
         r_order_id = None
     else:
