@@ -49,15 +49,18 @@ _WKT_SETTER = {
     "google.protobuf.Struct": "set_struct",
     "google.protobuf.Value": "set_value",
     "google.protobuf.ListValue": "set_list_value",
-    "google.protobuf.Any": "set_value",
+    "google.protobuf.Any": "set_any",
 }
+_MESSAGES = ("message", "group")  # a proto2 group is a nested message written inline: converted the same way
+_FIELD_MASK = "google.protobuf.FieldMask"  # proto3 JSON writes it as one string, not as its message
+_FLOAT_BOUND = {"float": "FLOAT32_MAX", "double": "DOUBLE_MAX"}
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
 # What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
 _CORE_HELPERS = (
-    "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
-    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64",
-    "only_one", "parse_payload", "set_duration", "set_json_tail", "set_list_value", "set_struct", "set_timestamp",
-    "set_value", "to_bq", "unknown_fields",
+    "DOUBLE_MAX", "FLOAT32_MAX", "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
+    "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64", "both_names",
+    "internal", "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
+    "set_struct", "set_timestamp", "set_value", "to_bq", "unknown_fields",
 )  # fmt: skip
 
 
@@ -216,6 +219,12 @@ class _Writer:
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         body.append(f"    if not d.keys() <= {known_const}:")
         body.append(f"        unknown_fields(d, {known_const}, p)")
+        pairs = sorted({(c.json_name, c.field_name) for c in columns if c.json_name != c.field_name})
+        if pairs:  # a field sent under its JSON name and its proto name: refused, whatever the values
+            proto_names = self.const("proto_names", f"frozenset([{_lines([repr(f) for _, f in pairs])}])")
+            pairs_const = self.const("name_pairs", f"({_lines([repr(pair) for pair in pairs])})")
+            body.append(f"    if not d.keys().isdisjoint({proto_names}):")
+            body.append(f"        both_names(d, {pairs_const}, p)")
         oneofs: dict[str, list[Column]] = {}
         for c in columns:
             if c.oneof:
@@ -243,7 +252,7 @@ class _Writer:
     def column(self, c: Column) -> list[str]:
         out = [f"# {c.field_name}: {c.type_name or c.proto_type} -> {c.bq_type} {c.mode}"]
         out.append(f"v = d.get({c.json_name!r})")
-        if c.json_name != c.field_name:
+        if c.json_name != c.field_name:  # either name, never both: checked once per message (both_names)
             out.append("if v is None:")
             out.append(f"    v = d.get({c.field_name!r})")
         for spec, value in self.options(c):
@@ -252,7 +261,11 @@ class _Writer:
             return out + self._map(c)
         if c.repeated:
             return out + self._repeated(c)
-        out.append("if v is None:")
+        if c.type_name == "google.protobuf.Value" and not c.fields:  # null is a value: null_value, present
+            keys = " and ".join(f"{k!r} not in d" for k in dict.fromkeys((c.json_name, c.field_name)))
+            out.append(f"if v is None and {keys}:")
+        else:
+            out.append("if v is None:")
         out.extend("    " + line for line in self._absent(c) or ["pass"])
         out.append("else:")
         out.extend("    " + line for line in self._present(c, "v", "p", repr(c.field_name), f"msg.{c.field_name}"))
@@ -301,19 +314,21 @@ class _Writer:
 
     def _present(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
         """Lines converting the present value `v` of a singular field (or one element) into proto and row."""
-        if c.proto_type == "message" and c.type_name in _WKT_SETTER and not c.fields:
+        if c.proto_type in _MESSAGES and c.type_name in _WKT_SETTER and not c.fields:
             return self._wkt(c, v, p, name, target)
-        if c.proto_type == "message" and c.type_name in _WRAPPER_SCALAR:
+        if c.proto_type in _MESSAGES and c.type_name == _FIELD_MASK:
+            return [f"paths = set_field_mask({target}, {v}, {p}, {name})", *self.set_row(c, self._mask_row(c, v))]
+        if c.proto_type in _MESSAGES and c.type_name in _WRAPPER_SCALAR:
             lines = self._scalar_check(c, _WRAPPER_SCALAR[c.type_name], v, p, name)
             lines.append(f"{target}.value = pv")
             return lines + self._row_value(c, "pv", p, name, _WRAPPER_SCALAR[c.type_name])
-        if c.proto_type == "message" and c.recursion_cut:
+        if c.proto_type in _MESSAGES and c.recursion_cut:
             return (
                 self.set_row(c, f"set_json_tail({target}, {v}, {p}, {name})")
                 if not c.hidden
                 else [f"set_json_tail({target}, {v}, {p}, {name})"]
             )
-        if c.proto_type == "message":
+        if c.proto_type in _MESSAGES:
             fn = self.message(c.type_name, c.fields, self._path(c))
             sub_prefix = f"{p} + {c.field_name + '.'!r}" if name == repr(c.field_name) else f"{p} + {name} + '.'"
             lines = [
@@ -330,6 +345,12 @@ class _Writer:
         assign = "pv"
         lines.append(f"{target} = {assign}")
         return lines + self._row_value(c, "pv", p, name, c.proto_type)
+
+    def _mask_row(self, c: Column, v: str) -> str:
+        """The row of a FieldMask: its paths in the STRUCT of the message's columns, or its JSON text."""
+        if c.bq_type != "STRUCT":
+            return v
+        return "{" + ", ".join(f"{f.name!r}: paths" for f in c.fields if not f.hidden) + "}"
 
     def _wkt(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
         setter = _WKT_SETTER[c.type_name]
@@ -359,7 +380,13 @@ class _Writer:
                 f"    pv = as_int({v}, {b}, {p}, {name})",
             ]
         if proto_type in _FLOATS:
-            return [f"pv = {v} if {v}.__class__ is float else as_float({v}, {p}, {name})"]
+            bound = _FLOAT_BOUND[proto_type]
+            return [
+                f"if {v}.__class__ is float and -{bound} <= {v} <= {bound}:",
+                f"    pv = {v}",
+                "else:",
+                f"    pv = as_float({v}, {p}, {name}, {bound})",
+            ]
         if proto_type == "bytes":
             return [f"pv = as_bytes({v}, {p}, {name})"]
         if proto_type == "enum":
@@ -408,11 +435,13 @@ class _Writer:
         out.append("    if v.__class__ is not list:")
         out.append(f"        v = as_list(v, p, {c.field_name!r})")
         out.append("    out = []")
-        scalar = c.proto_type != "message"
+        scalar = c.proto_type not in _MESSAGES
         out.append(f"    {'append' if scalar else 'add'} = msg.{c.field_name}.{'append' if scalar else 'add'}")
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
-        if c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
+        if c.proto_type in _MESSAGES and c.type_name == _FIELD_MASK:
+            body = [f"paths = set_field_mask(add(), x, p, {elem})", f"out.append({self._mask_row(c, 'x')})"]
+        elif c.proto_type in _MESSAGES and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
             fn = self.message(c.type_name, c.fields, self._path(c))
             if c.recursion_cut:
                 body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
@@ -422,7 +451,7 @@ class _Writer:
                     f"    x = as_object(x, p, {elem})",
                     f"out.append({fn}(x, f'{{p}}{c.field_name}[{{i}}].', add(), root, ctx))",
                 ]
-        elif c.proto_type == "message" and c.type_name in _WKT_SETTER:
+        elif c.proto_type in _MESSAGES and c.type_name in _WKT_SETTER:
             setter = _WKT_SETTER[c.type_name]
             body = [f"rv = {setter}(add(), x, p, {elem})"]
             if c.bq_type != c.natural_type:
@@ -462,10 +491,10 @@ class _Writer:
             b = _INT_BOUNDS[key_col.proto_type]
             body.append(f"key = as_int(k, {b}, p, {elem})")
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
-        if val_col.proto_type == "message" and val_col.type_name not in _WKT_SETTER:
+        if val_col.proto_type in _MESSAGES and val_col.type_name not in _WKT_SETTER:
             fn = self.message(val_col.type_name, val_col.fields, self._path(c))
             body.append(f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', msg.{c.field_name}[key], root, ctx)")
-        elif val_col.proto_type == "message":
+        elif val_col.proto_type in _MESSAGES:
             setter = _WKT_SETTER[val_col.type_name]
             body.append(f"rv = {setter}(msg.{c.field_name}[key], x, p, {elem})")
         else:
@@ -485,7 +514,9 @@ def converter_context(model: Model, table: Table, enum_values) -> dict:
     names = w.names.resolve()
     enums = []
     for type_name, values in w.enums.items():
-        by_number = {number: name for name, number in sorted(values.items(), key=lambda kv: kv[1], reverse=True)}
+        by_number: dict[int, str] = {}
+        for value_name, number in values.items():  # declaration order: an alias is stored as the first name
+            by_number.setdefault(number, value_name)
         const = _fill(w.enum(type_name), names)
         names_const = _fill(w.enum_names(type_name), names)
         enums.append((const, names_const, type_name, dict(sorted(values.items())), dict(sorted(by_number.items()))))

@@ -4,7 +4,22 @@ A generated converter is straight-line code, field by field, for one message typ
 payload, checks the contract, applies the field options and produces both the BigQuery row and the protobuf
 message. What is the same for every field of a kind lives here: type checks with proto3 JSON semantics,
 BigQuery representations, and the transforms. Everything raises `Reject` with the stage and a reason of the form
-`<field path>: <what is wrong>`; nothing is silently dropped or coerced.
+`<field path>: <what is wrong>`; nothing is silently dropped or coerced. A generated `convert()` lets no other
+exception out: one that escapes the helpers (a bug) becomes a `Reject` of stage `internal` with its text.
+
+Rules the helpers keep for every field (proto3 JSON semantics, and what BigQuery accepts):
+- nesting: JSON nested more than about 1,000 levels is a parse error, whatever the source kind; the message built
+  nests at most `MAX_DEPTH` (100, protobuf's default recursion limit) messages deep, counted as protobuf counts them
+  when it reads the message again: typed fields are bounded by the schema (and max_recursion_depth), free-form JSON
+  (Struct, Value, ListValue, Any, recursion tails) is checked, a JSON level costing three message levels (Struct,
+  its map entry, Value);
+- numbers: JSON number syntax only (strings too, as proto3 JSON allows); integers exact (64-bit ones are never read
+  through a double), floats within their type's range; "NaN", "Infinity", "-Infinity" are the only non-finite
+  values. The one rule for them: the row keeps them as Python floats, everything else in the row is valid for
+  BigQuery, and the BigQuery writer (io.py) sends them as the strings BigQuery reads as NaN and Infinity;
+- text: Unicode scalar values only (a lone surrogate is refused), timestamps RFC 3339 with ASCII digits, upper-case
+  `T` and `Z`, offsets up to ±23:59, within 0001-01-01 and 9999-12-31 (UTC);
+- NUMERIC and BIGNUMERIC values within BigQuery's precision and scale.
 """
 
 from __future__ import annotations
@@ -17,19 +32,25 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context as DecimalContext
+from decimal import Decimal, DivisionByZero, InvalidOperation, Overflow
 from zoneinfo import ZoneInfo
 
 import orjson
 from google.protobuf import json_format
 
 PARSE, VALIDATE, TRANSFORM, FILTER, WRITE = "parse", "validate", "transform", "filter", "write"
+INTERNAL = "internal"  # an exception no helper expected: a bug in DataHem, with the exception's text
+MAX_DEPTH = 100  # protobuf's default recursion limit
 
 INT32 = (-(2**31), 2**31 - 1)
 UINT32 = (0, 2**32 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 UINT64 = (0, 2**64 - 1)
 _FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+FLOAT32_MAX = 3.4028234663852886e38
+DOUBLE_MAX = 1.7976931348623157e308
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 
 
 class Reject(Exception):  # noqa: N818 - a decision, not an error in the code
@@ -56,14 +77,22 @@ def _no_constants(name: str) -> None:
     raise ValueError(f'{name} is not JSON (proto3 JSON writes it as the string "{name}")')
 
 
-_STRICT_DECODE = json.JSONDecoder(parse_constant=_no_constants).decode
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"number {text} is out of the range of a double")
+    return value
+
+
+_STRICT_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite).decode
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def parse_payload(data: bytes) -> dict:
     """JSON object of the payload. orjson parses the common case several times faster than the json module; when it
-    refuses a payload, the json module decides (it names the exact problem, and reads integers wider than 64 bits,
-    which then fail validation with their field path)."""
+    refuses a payload, the json module decides: it names the exact problem, reads integers wider than 64 bits
+    (which then fail validation with their field path) and lone surrogates (refused here, with their path). orjson
+    refuses nesting deeper than 1,024; the json module's refusal of it is a Reject too."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -71,9 +100,60 @@ def parse_payload(data: bytes) -> dict:
             value = _STRICT_DECODE(data.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise Reject(PARSE, "", f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise Reject(PARSE, "", "invalid JSON: nested more than 1,000 levels deep") from None
+        _no_surrogates(value, "")
     if value.__class__ is not dict:
         raise Reject(PARSE, "", f"expected object, got {_json_kind(value)}")
     return value
+
+
+def _no_surrogates(value: object, path: str) -> None:
+    """Lone surrogates (`"\\ud800"`) are valid JSON escapes but not Unicode text: protobuf strings, BigQuery STRING and
+    JSON columns cannot hold them. Only payloads orjson refused can carry them (orjson refuses them)."""
+    stack = [(value, path)]
+    while stack:
+        v, at = stack.pop()
+        if v.__class__ is str:
+            _text(v, at)
+        elif v.__class__ is dict:
+            for k, x in v.items():
+                _text(k, at)
+                stack.append((x, f"{at}.{k}" if at else k))
+        elif v.__class__ is list:
+            stack.extend((x, f"{at}[{i}]") for i, x in enumerate(v))
+
+
+def _text(s: str, at: str) -> None:
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise Reject(PARSE, at, f"invalid JSON: lone surrogate {s[exc.start]!r} is not Unicode text") from None
+
+
+def internal(exc: BaseException) -> Reject:
+    """The Reject of an exception no helper expected (a bug in DataHem): dead-lettered with its text, never lost."""
+    return Reject(INTERNAL, "", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def depth(value: object, limit: int) -> bool:
+    """Whether JSON `value` nests at most `limit` objects and arrays deep (`limit` < 0: never)."""
+    if value.__class__ is dict:
+        value = value.values()
+    elif value.__class__ is not list:
+        return True
+    if limit <= 0:
+        return False
+    for x in value:
+        if (x.__class__ is dict or x.__class__ is list) and not depth(x, limit - 1):
+            return False
+    return True
+
+
+def _room(prefix: str) -> int:
+    """How many message levels are left below the field at `prefix` (`a.b[2].c.` is three messages deep)."""
+    return MAX_DEPTH - 2 - prefix.count(".")
 
 
 def _json_kind(value: object) -> str:
@@ -96,6 +176,13 @@ def only_one(prefix: str, oneof: str, names: list[str]) -> Reject:
     return Reject(VALIDATE, prefix + oneof, f"only one of {', '.join(names)} may be set (oneof {oneof})")
 
 
+def both_names(d: dict, pairs: tuple[tuple[str, str], ...], prefix: str) -> None:
+    """A field may be sent under its JSON name or its proto name, not both (even when one of them is null)."""
+    for json_name, field_name in pairs:
+        if json_name in d and field_name in d:
+            raise Reject(VALIDATE, prefix + field_name, f"both {json_name} and {field_name} are set (the same field)")
+
+
 def required(prefix: str, name: str) -> Reject:
     return Reject(VALIDATE, prefix + name, "required field missing")
 
@@ -116,31 +203,59 @@ def as_bool(v: object, prefix: str, name: str) -> bool:
 
 
 def as_int(v: object, bounds: tuple[int, int], prefix: str, name: str) -> int:
-    """Integers as JSON numbers or strings (proto3 JSON writes 64-bit integers as strings)."""
+    """Integers as JSON numbers or strings (proto3 JSON writes 64-bit integers as strings; `"1e5"` is 100000). A
+    JSON number is read by orjson as a double when it has a fraction or an exponent, or does not fit 64 bits: such a
+    double is exact only up to 2**53, beyond that the integer it stood for is unknown and refused."""
     if v.__class__ is int:
         n = v
+    elif v.__class__ is str and len(v) > 400:
+        raise Reject(VALIDATE, prefix + name, f"integer {_show(v)} out of range [{bounds[0]}, {bounds[1]}]")
     elif v.__class__ is str and v.isascii() and (v.isdigit() or (v[:1] == "-" and v[1:].isdigit())):
         n = int(v)
-    elif v.__class__ is float and v.is_integer():
+    elif v.__class__ is float and v.is_integer() and -(2**53) <= v <= 2**53:
         n = int(v)
+    elif v.__class__ is float and v.is_integer():
+        raise Reject(
+            VALIDATE, prefix + name, f"integer {_show(v)} out of range or inexact (write 64-bit integers as strings)"
+        )
+    elif v.__class__ is str and len(v) <= 400 and _JSON_NUMBER.match(v):
+        try:
+            d = Decimal(v)
+            if d != d.to_integral_value() or abs(d.adjusted()) > 40:
+                raise ValueError
+            n = int(d)
+        except (ValueError, ArithmeticError):
+            raise expected("integer", v, prefix, name) from None
     else:
         raise expected("integer", v, prefix, name)
     if not bounds[0] <= n <= bounds[1]:
-        raise Reject(VALIDATE, prefix + name, f"integer {n} out of range [{bounds[0]}, {bounds[1]}]")
+        raise Reject(VALIDATE, prefix + name, f"integer {_show(n)} out of range [{bounds[0]}, {bounds[1]}]")
     return n
 
 
-def as_float(v: object, prefix: str, name: str) -> float:
-    if v.__class__ is float or v.__class__ is int:
-        return float(v)
+def as_float(v: object, prefix: str, name: str, bound: float = DOUBLE_MAX) -> float:
+    """A double (bound DOUBLE_MAX) or float (FLOAT32_MAX) as a JSON number or its string, or one of "NaN",
+    "Infinity", "-Infinity". A finite number beyond the type's range is refused, never stored as infinity."""
     if v.__class__ is str:
         if v in _FLOAT_WORDS:
             return _FLOAT_WORDS[v]
+        if not v.isascii() or _JSON_NUMBER.match(v) is None:
+            raise expected("number", v, prefix, name)
+        f = float(v)
+    elif v.__class__ is float:
+        f = v
+    elif v.__class__ is int:
         try:
-            return float(v)
-        except ValueError:
-            pass
-    raise expected("number", v, prefix, name)
+            f = float(v)
+        except OverflowError:
+            f = math.inf
+    else:
+        raise expected("number", v, prefix, name)
+    if not -bound <= f <= bound:
+        raise Reject(
+            VALIDATE, prefix + name, f"number {_show(v)} out of range for {'float' if bound < DOUBLE_MAX else 'double'}"
+        )
+    return f
 
 
 def as_bytes(v: object, prefix: str, name: str) -> bytes:
@@ -160,7 +275,7 @@ def as_enum(v: object, names: Mapping[str, int], numbers: Mapping[int, str], pre
             return number
     elif v.__class__ is int and v in numbers:
         return v
-    raise Reject(VALIDATE, prefix + name, f"unknown enum value {json.dumps(v)}")
+    raise Reject(VALIDATE, prefix + name, f"unknown enum value {_show(v)}")
 
 
 def as_object(v: object, prefix: str, name: str) -> dict:
@@ -183,9 +298,15 @@ def item(prefix: str, name: str, i: int) -> str:
 
 
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:Z|([+-])([0-9]{2}):([0-9]{2}))\Z"
 )
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of proto3 JSON timestamps and of BigQuery's TIMESTAMP
+TIMESTAMP_SECONDS = (
+    (date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400,
+    (date(9999, 12, 31).toordinal() - _EPOCH_ORDINAL) * 86400 + 86399,
+)
 
 
 def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
@@ -195,19 +316,21 @@ def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     if m is None:
         if v.__class__ is not str:
             raise expected("RFC 3339 timestamp string", v, prefix, name)
-        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {json.dumps(v)}")
+        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {_show(v)}")
     y, mo, d, h, mi, sec, frac, sign, oh, om = m.groups()
     try:
         day = date(int(y), int(mo), int(d)).toordinal() - _EPOCH_ORDINAL
     except ValueError:
-        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {json.dumps(v)}") from None
+        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {_show(v)}") from None
     h, mi, sec = int(h), int(mi), int(sec)
-    if h > 23 or mi > 59 or sec > 59:
-        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {json.dumps(v)}")
+    if h > 23 or mi > 59 or sec > 59 or (sign is not None and (int(oh) > 23 or int(om) > 59)):
+        raise Reject(VALIDATE, prefix + name, f"expected RFC 3339 timestamp, got {_show(v)}")
     seconds = day * 86400 + h * 3600 + mi * 60 + sec
     if sign is not None:
         offset = int(oh) * 3600 + int(om) * 60
         seconds += -offset if sign == "+" else offset
+        if not TIMESTAMP_SECONDS[0] <= seconds <= TIMESTAMP_SECONDS[1]:
+            raise Reject(VALIDATE, prefix + name, f"timestamp {_show(v)} is outside 0001-01-01 to 9999-12-31 UTC")
     nanos = int(frac.ljust(9, "0")) if frac else 0
     msg.seconds = seconds
     msg.nanos = nanos
@@ -231,9 +354,11 @@ def set_duration(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not str:
         raise expected('duration string like "3600s"', v, prefix, name)
     try:
+        if not v.isascii() or len(v) > 40:
+            raise ValueError
         msg.FromJsonString(v)
-    except ValueError:
-        raise Reject(VALIDATE, prefix + name, f'expected duration like "3600s", got {json.dumps(v)}') from None
+    except (ValueError, ArithmeticError):
+        raise Reject(VALIDATE, prefix + name, f'expected duration like "3600s", got {_show(v)}') from None
     return interval(msg.seconds, msg.nanos)
 
 
@@ -248,31 +373,103 @@ def interval(seconds: int, nanos: int) -> str:
     return f"0-0 0 {sign}{hours}:{minutes}:{secs}{frac}"
 
 
+def _free_json(fill, msg, v: object, prefix: str, name: str) -> str:
+    """A Struct, Value or ListValue filled by `fill` (protobuf's own update/extend, several times faster than its
+    JSON parser) and its JSON text for the row. Each level of JSON nesting costs protobuf up to three message levels
+    (Struct, map entry, Value), all counted against the recursion limit protobuf enforces when it reads the message."""
+    if not depth(v, _room(prefix) // 3):
+        raise Reject(VALIDATE, prefix + name, f"nested deeper than protobuf's limit of {MAX_DEPTH} messages")
+    try:
+        fill(msg, v)
+    except (ValueError, TypeError, OverflowError) as exc:  # numbers beyond a double (a 400-digit integer)
+        raise Reject(VALIDATE, prefix + name, f"not a JSON value protobuf can hold: {exc}") from None
+    return _ENCODE(v)
+
+
+def _fill_value(msg, v: object) -> None:
+    if v is None:
+        msg.null_value = 0
+    elif v.__class__ is bool:
+        msg.bool_value = v
+    elif v.__class__ is str:
+        msg.string_value = v
+    elif v.__class__ is dict:
+        msg.struct_value.Clear()
+        msg.struct_value.update(v)
+    elif v.__class__ is list:
+        msg.list_value.Clear()
+        msg.list_value.extend(v)
+    else:
+        msg.number_value = float(v)
+
+
 def set_struct(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not dict:
         raise expected("object", v, prefix, name)
-    msg.update(v)
-    return _ENCODE(v)
+    return _free_json(_update, msg, v, prefix, name)
 
 
 def set_value(msg, v: object, prefix: str, name: str) -> str:
-    json_format.ParseDict(v, msg)
-    return _ENCODE(v)
+    """Any JSON value; `null` is the Value's null_value (present, not absent)."""
+    return _free_json(_fill_value, msg, v, prefix, name)
 
 
 def set_list_value(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not list:
         raise expected("array", v, prefix, name)
+    return _free_json(_extend, msg, v, prefix, name)
+
+
+def _update(msg, v: dict) -> None:
+    msg.update(v)
+
+
+def _extend(msg, v: list) -> None:
     msg.extend(v)
+
+
+def set_any(msg, v: object, prefix: str, name: str) -> str:
+    """An Any: `{"@type": url, ...fields}` (or `"value"` for well-known types), read with the registry's own
+    descriptor pool, so a message of the project inside an Any is understood; `{}` is an empty Any, present."""
+    if v.__class__ is not dict:
+        raise expected("object", v, prefix, name)
+    if not v:
+        msg.SetInParent()
+        return "{}"
+    if not depth(v, _room(prefix)):
+        raise Reject(VALIDATE, prefix + name, f"nested deeper than protobuf's limit of {MAX_DEPTH} messages")
+    try:
+        json_format.ParseDict(v, msg, descriptor_pool=msg.DESCRIPTOR.file.pool, max_recursion_depth=_room(prefix))
+    except json_format.ParseError as exc:
+        raise Reject(VALIDATE, prefix + name, str(exc)) from None
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise Reject(VALIDATE, prefix + name, f"not a valid Any: {exc}") from None
     return _ENCODE(v)
+
+
+def set_field_mask(msg, v: object, prefix: str, name: str) -> list[str]:
+    """A FieldMask in its proto3 JSON form, `"foo,barBaz"`; returns the paths (`["foo", "bar_baz"]`)."""
+    if v.__class__ is not str:
+        raise expected('field mask string like "foo,barBaz"', v, prefix, name)
+    try:
+        if not v.isascii():
+            raise ValueError
+        msg.FromJsonString(v)
+    except ValueError:
+        raise Reject(VALIDATE, prefix + name, f'expected field mask like "foo,barBaz", got {_show(v)}') from None
+    return list(msg.paths)
 
 
 def set_json_tail(msg, v: object, prefix: str, name: str) -> str:
     """A recursive message below max_recursion_depth: the message parsed generically, the row column is JSON."""
     try:
-        json_format.ParseDict(v, msg)
+        json_format.ParseDict(
+            v, msg, descriptor_pool=msg.DESCRIPTOR.file.pool, max_recursion_depth=max(_room(prefix), 0)
+        )
     except json_format.ParseError as exc:
         raise Reject(VALIDATE, prefix + name, str(exc)) from None
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise Reject(VALIDATE, prefix + name, f"not a valid {msg.DESCRIPTOR.name}: {exc}") from None
     return _ENCODE(v)
 
 
@@ -294,8 +491,8 @@ def lookup(root: dict, path: tuple[tuple[str, str], ...]) -> object:
     return node
 
 
-_DIRECTIVES = {"Y": r"(?P<Y>\d{4})", "m": r"(?P<m>\d{2})", "d": r"(?P<d>\d{2})", "H": r"(?P<H>\d{2})",
-               "M": r"(?P<M>\d{2})", "S": r"(?P<S>\d{2})", "f": r"(?P<f>\d{1,6})"}  # fmt: skip
+_DIRECTIVES = {"Y": r"(?P<Y>[0-9]{4})", "m": r"(?P<m>[0-9]{2})", "d": r"(?P<d>[0-9]{2})", "H": r"(?P<H>[0-9]{2})",
+               "M": r"(?P<M>[0-9]{2})", "S": r"(?P<S>[0-9]{2})", "f": r"(?P<f>[0-9]{1,6})"}  # fmt: skip
 _FORMATS: dict[str, re.Pattern | None] = {}
 
 
@@ -314,7 +511,7 @@ def _format_regex(fmt: str) -> re.Pattern | None:
                 parts.append(re.escape(fmt[i]))
                 i += 1
         _FORMATS[fmt] = (
-            re.compile("^" + "".join(parts) + "$")
+            re.compile("".join(parts) + r"\Z")
             if ok and {"(?P<Y>", "(?P<m>", "(?P<d>"} <= {p[:6] for p in parts}
             else None
         )
@@ -336,11 +533,16 @@ def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -
             local = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
     except ValueError:
         raise Reject(
-            TRANSFORM, prefix + name, f"cannot read {json.dumps(value)} as a local time ({fmt or 'ISO 8601'})"
+            TRANSFORM, prefix + name, f"cannot read {_show(value)} as a local time ({fmt or 'ISO 8601'})"
         ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone)
-    return local.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return local.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        raise Reject(
+            TRANSFORM, prefix + name, f"{_show(value)} in {zone} is outside 0001-01-01 to 9999-12-31 UTC"
+        ) from None
 
 
 def regex_extract(rx: re.Pattern, group: int, value: str) -> str | None:
@@ -367,23 +569,39 @@ def pseudonymize(value: str, key: bytes) -> str:
 
 
 def divide(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str) -> object:
-    if bq_type == "FLOAT64":
-        return float(value) / float(divisor)
+    """The value divided, for the row: a double for FLOAT64, else exact decimal text rounded (half to even) to the
+    scale of the column's type."""
     try:
-        return _decimal_text(Decimal(str(value)) / divisor)
-    except InvalidOperation:
-        raise Reject(TRANSFORM, prefix + name, f"cannot divide {json.dumps(value)}") from None
+        if bq_type == "FLOAT64":
+            return float(value) / float(divisor)
+        whole, scale = NUMERIC_DIGITS.get(bq_type, NUMERIC_DIGITS["BIGNUMERIC"])
+        q = _EXACT.divide(Decimal(str(value)), divisor)
+        if q and q.adjusted() >= whole:
+            raise OverflowError
+        text = _decimal_text(q)
+        if "." in text and len(text) - text.index(".") - 1 > scale:
+            text = _decimal_text(q.quantize(_SCALE[scale], context=_EXACT))
+        return text
+    except (ValueError, ArithmeticError):
+        raise Reject(TRANSFORM, prefix + name, f"cannot divide {_show(value)} by {divisor} as {bq_type}") from None
+
+
+_EXACT = DecimalContext(prec=100, Emax=10_000, Emin=-10_000, traps=[InvalidOperation, DivisionByZero, Overflow])
+_SCALE = {9: Decimal("1e-9"), 38: Decimal("1e-38")}
 
 
 def _decimal_text(d: Decimal) -> str:
-    text = format(d.normalize(), "f")
+    """Plain decimal text without trailing zeros, exact at any precision (`normalize` would round to 28 digits)."""
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text if text != "-0" else "0"
 
 
 class Filtered(Reject):  # noqa: N818
     def __init__(self, path: str, value: object, pattern: str, action: str):
         verb = "does not match" if action == "KEEP" else "matches"
-        super().__init__(FILTER, path, f"filtered: value {json.dumps(value)} {verb} {pattern!r} ({action})")
+        super().__init__(FILTER, path, f"filtered: value {_show(value)} {verb} {pattern!r} ({action})")
 
 
 def keep(rx: re.Pattern, action: str, value: object, prefix: str, name: str) -> None:
@@ -399,8 +617,17 @@ def to_bq(value: object, bq_type: str, prefix: str, name: str) -> object:
     """Convert a (transformed) proto value to the row value of a `type`-overridden column."""
     try:
         return _TO_BQ[bq_type](value)
-    except (ValueError, TypeError, InvalidOperation, OverflowError):
-        raise Reject(TRANSFORM, prefix + name, f"cannot store {json.dumps(value, default=str)} as {bq_type}") from None
+    except (ValueError, TypeError, ArithmeticError, RecursionError, OSError):  # OSError: fromtimestamp's range
+        raise Reject(TRANSFORM, prefix + name, f"cannot store {_show(value)} as {bq_type}") from None
+
+
+def _show(value: object) -> str:
+    """A value for a reason: JSON, at most 100 characters (integers of thousands of digits have no text in Python)."""
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        text = f"<{value.bit_length()}-bit integer>" if isinstance(value, int) else f"<{type(value).__name__}>"
+    return text if len(text) <= 100 else text[:100] + "…"
 
 
 def _int(value: object) -> int:
@@ -414,13 +641,26 @@ def _int(value: object) -> int:
     return n
 
 
-def _numeric(value: object) -> str:
+# BigQuery's NUMERIC: 29 digits before the point, 9 after; BIGNUMERIC: 38 and 38 (both a little more, not all of it)
+NUMERIC_DIGITS = {"NUMERIC": (29, 9), "BIGNUMERIC": (38, 38)}
+
+
+def _numeric(value: object, bq_type: str = "NUMERIC") -> str:
     if isinstance(value, bool):
         raise TypeError
-    d = Decimal(str(value))
+    text = str(value)
+    if len(text) > 200:
+        raise ValueError
+    d = Decimal(text)
     if not d.is_finite():
         raise ValueError
-    return _decimal_text(d)
+    whole, scale = NUMERIC_DIGITS[bq_type]
+    if d and d.adjusted() >= whole:
+        raise OverflowError
+    text = _decimal_text(d)
+    if "." in text and len(text) - text.index(".") - 1 > scale:
+        raise ValueError  # more decimals than the type holds: refused, not rounded
+    return text
 
 
 def _bool(value: object) -> bool:
@@ -455,7 +695,7 @@ _TO_BQ = {
     "STRING": lambda v: v if isinstance(v, str) else json.dumps(v) if isinstance(v, bool) else str(v),
     "INT64": _int,
     "NUMERIC": _numeric,
-    "BIGNUMERIC": _numeric,
+    "BIGNUMERIC": lambda v: _numeric(v, "BIGNUMERIC"),
     "FLOAT64": lambda v: float(v) if not isinstance(v, bool) else _raise(TypeError),
     "BOOL": _bool,
     "BYTES": lambda v: b64(v.encode() if isinstance(v, str) else v),

@@ -24,7 +24,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 
 from datahem.runtime.beam import rows
-from datahem.runtime.beam.convert import TRANSFORM, Context, Reject
+from datahem.runtime.beam.convert import Context, Reject, internal
 from datahem.runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
 from datahem.runtime.beam.messages import default_descriptor_set, message_class
 
@@ -132,8 +132,9 @@ class ConvertFn(beam.DoFn):
             yield TaggedOutput(DEAD, self._dead(message, r.stage, str(r)))
             return
         except Exception as exc:  # noqa: BLE001 - a converter bug must dead-letter the event, never lose it
-            self.dead.inc()
-            yield TaggedOutput(DEAD, self._dead(message, TRANSFORM, f"internal error: {type(exc).__name__}: {exc}"))
+            self.dead.inc()  # (generated converters already turn these into a Reject of stage internal)
+            r = internal(exc)
+            yield TaggedOutput(DEAD, self._dead(message, r.stage, str(r)))
             return
         meta = rows.metadata(attributes, self.spec.source, message.message_id, message.publish_time)
         yield ({**meta, **row}, message)

@@ -7,12 +7,15 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 from datahem.runtime.beam.convert import (
     INT64,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_int,
     as_list,
     as_object,
     as_string,
+    both_names,
+    internal,
     parse_payload,
     required,
     set_struct,
@@ -42,6 +45,22 @@ _known_ga4_hit = frozenset(
         "user_properties",
     ]
 )
+_proto_names_ga4_hit = frozenset(
+    [
+        "client_id",
+        "non_personalized_ads",
+        "timestamp_micros",
+        "user_id",
+        "user_properties",
+    ]
+)
+_name_pairs_ga4_hit = (
+    ("clientId", "client_id"),
+    ("nonPersonalizedAds", "non_personalized_ads"),
+    ("timestampMicros", "timestamp_micros"),
+    ("userId", "user_id"),
+    ("userProperties", "user_properties"),
+)
 _known_ga4_user_property = frozenset(
     [
         "value",
@@ -61,11 +80,23 @@ _known_ga4_consent = frozenset(
         "ad_user_data",
     ]
 )
+_proto_names_ga4_consent = frozenset(
+    [
+        "ad_personalization",
+        "ad_user_data",
+    ]
+)
+_name_pairs_ga4_consent = (
+    ("adPersonalization", "ad_personalization"),
+    ("adUserData", "ad_user_data"),
+)
 
 
 def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     if not d.keys() <= _known_ga4_hit:
         unknown_fields(d, _known_ga4_hit, p)
+    if not d.keys().isdisjoint(_proto_names_ga4_hit):
+        both_names(d, _name_pairs_ga4_hit, p)
     # client_id: string -> STRING REQUIRED
     v = d.get("clientId")
     if v is None:
@@ -170,6 +201,8 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
 def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
     if not d.keys() <= _known_ga4_consent:
         unknown_fields(d, _known_ga4_consent, p)
+    if not d.keys().isdisjoint(_proto_names_ga4_consent):
+        both_names(d, _name_pairs_ga4_consent, p)
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adUserData")
     if v is None:
@@ -241,8 +274,14 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_ga4_hit(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_ga4_hit(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

@@ -11,6 +11,8 @@ from datahem.runtime.beam.convert import (
     Context,
     Reject,
     as_string,
+    both_names,
+    internal,
     keep,
     lookup,
     parse_payload,
@@ -70,6 +72,16 @@ _known_universal_analytics_hit = frozenset(
         "z",
     ]
 )
+_proto_names_universal_analytics_hit = frozenset(
+    [
+        "collector_received_at",
+        "hit_id",
+    ]
+)
+_name_pairs_universal_analytics_hit = (
+    ("collectorReceivedAt", "collector_received_at"),
+    ("hitId", "hit_id"),
+)
 _extract_universal_analytics_hit_dr = re.compile("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
 _filter_universal_analytics_hit_t = re.compile("^(pageview|event|transaction)$")
 _replace_universal_analytics_hit_dl = re.compile("[?#].*$")
@@ -80,6 +92,8 @@ _extract_universal_analytics_hit_dp = re.compile("^(?:[A-Za-z][A-Za-z0-9+.-]*://
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if not d.keys() <= _known_universal_analytics_hit:
         unknown_fields(d, _known_universal_analytics_hit, p)
+    if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
+        both_names(d, _name_pairs_universal_analytics_hit, p)
     # v: string -> STRING REQUIRED
     v = d.get("v")
     if v is None:
@@ -469,8 +483,14 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

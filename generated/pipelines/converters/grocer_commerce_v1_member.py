@@ -9,12 +9,15 @@ import re
 from datahem.runtime.beam.convert import (
     INT32,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_int,
     as_list,
     as_object,
     as_string,
+    both_names,
+    internal,
     keep,
     parse_payload,
     required,
@@ -121,6 +124,38 @@ _known_member = frozenset(
         "updated_at",
     ]
 )
+_proto_names_member = frozenset(
+    [
+        "birth_date",
+        "created_at",
+        "dietary_preferences",
+        "event_type",
+        "first_name",
+        "household_size",
+        "last_name",
+        "member_id",
+        "newsletter_opt_in",
+        "phone_number",
+        "preferred_store_id",
+        "signup_channel",
+        "updated_at",
+    ]
+)
+_name_pairs_member = (
+    ("birthDate", "birth_date"),
+    ("createdAt", "created_at"),
+    ("dietaryPreferences", "dietary_preferences"),
+    ("eventType", "event_type"),
+    ("firstName", "first_name"),
+    ("householdSize", "household_size"),
+    ("lastName", "last_name"),
+    ("memberId", "member_id"),
+    ("newsletterOptIn", "newsletter_opt_in"),
+    ("phoneNumber", "phone_number"),
+    ("preferredStoreId", "preferred_store_id"),
+    ("signupChannel", "signup_channel"),
+    ("updatedAt", "updated_at"),
+)
 _filter_member_email = re.compile("@test\\.grocer\\.example$")
 _replace_member_phone_number = re.compile("\\(0\\)|[\\s()-]")
 _known_address = frozenset(
@@ -132,6 +167,16 @@ _known_address = frozenset(
         "postal_code",
         "street",
     ]
+)
+_proto_names_address = frozenset(
+    [
+        "country_code",
+        "postal_code",
+    ]
+)
+_name_pairs_address = (
+    ("countryCode", "country_code"),
+    ("postalCode", "postal_code"),
 )
 _known_member_consents = frozenset(
     [
@@ -145,11 +190,27 @@ _known_member_consents = frozenset(
         "updated_at",
     ]
 )
+_proto_names_member_consents = frozenset(
+    [
+        "email_newsletter",
+        "personalised_offers",
+        "sms_offers",
+        "updated_at",
+    ]
+)
+_name_pairs_member_consents = (
+    ("emailNewsletter", "email_newsletter"),
+    ("personalisedOffers", "personalised_offers"),
+    ("smsOffers", "sms_offers"),
+    ("updatedAt", "updated_at"),
+)
 
 
 def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     if not d.keys() <= _known_member:
         unknown_fields(d, _known_member, p)
+    if not d.keys().isdisjoint(_proto_names_member):
+        both_names(d, _name_pairs_member, p)
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
     if v is None:
@@ -371,6 +432,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
 def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
     if not d.keys() <= _known_member_consents:
         unknown_fields(d, _known_member_consents, p)
+    if not d.keys().isdisjoint(_proto_names_member_consents):
+        both_names(d, _name_pairs_member_consents, p)
     # email_newsletter: bool -> BOOL NULLABLE
     v = d.get("emailNewsletter")
     if v is None:
@@ -421,6 +484,8 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
 def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     if not d.keys() <= _known_address:
         unknown_fields(d, _known_address, p)
+    if not d.keys().isdisjoint(_proto_names_address):
+        both_names(d, _name_pairs_address, p)
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
@@ -466,8 +531,14 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_member(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_member(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

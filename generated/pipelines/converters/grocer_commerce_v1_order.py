@@ -8,9 +8,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from datahem.runtime.beam.convert import (
+    DOUBLE_MAX,
     INT32,
     INT64,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_float,
@@ -18,7 +20,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     divide,
+    internal,
     local_to_utc,
     only_one,
     parse_payload,
@@ -142,6 +146,44 @@ _known_order = frozenset(
         "voucher_codes",
     ]
 )
+_proto_names_order = frozenset(
+    [
+        "created_at",
+        "delivery_address",
+        "delivery_fee",
+        "delivery_instructions",
+        "delivery_method",
+        "delivery_slot_start",
+        "delivery_window_length",
+        "event_id",
+        "gross_margin_cents",
+        "idempotency_key",
+        "loyalty_points_used",
+        "member_id",
+        "order_id",
+        "store_id",
+        "updated_at",
+        "voucher_codes",
+    ]
+)
+_name_pairs_order = (
+    ("createdAt", "created_at"),
+    ("deliveryAddress", "delivery_address"),
+    ("deliveryFee", "delivery_fee"),
+    ("deliveryInstructions", "delivery_instructions"),
+    ("deliveryMethod", "delivery_method"),
+    ("deliverySlotStart", "delivery_slot_start"),
+    ("deliveryWindowLength", "delivery_window_length"),
+    ("eventId", "event_id"),
+    ("grossMarginCents", "gross_margin_cents"),
+    ("idempotencyKey", "idempotency_key"),
+    ("loyaltyPointsUsed", "loyalty_points_used"),
+    ("memberId", "member_id"),
+    ("orderId", "order_id"),
+    ("storeId", "store_id"),
+    ("updatedAt", "updated_at"),
+    ("voucherCodes", "voucher_codes"),
+)
 _known_order_line = frozenset(
     [
         "lineNumber",
@@ -161,6 +203,24 @@ _known_order_line = frozenset(
         "unit_price",
     ]
 )
+_proto_names_order_line = frozenset(
+    [
+        "line_number",
+        "line_total",
+        "product_name",
+        "substituted_by_sku",
+        "substitution_allowed",
+        "unit_price",
+    ]
+)
+_name_pairs_order_line = (
+    ("lineNumber", "line_number"),
+    ("lineTotal", "line_total"),
+    ("productName", "product_name"),
+    ("substitutedBySku", "substituted_by_sku"),
+    ("substitutionAllowed", "substitution_allowed"),
+    ("unitPrice", "unit_price"),
+)
 _known_money = frozenset(
     [
         "currencyCode",
@@ -169,6 +229,12 @@ _known_money = frozenset(
         "units",
     ]
 )
+_proto_names_money = frozenset(
+    [
+        "currency_code",
+    ]
+)
+_name_pairs_money = (("currencyCode", "currency_code"),)
 _div_order_gross_margin_cents = Decimal("100.0")
 _known_order_card_payment = frozenset(
     [
@@ -180,6 +246,18 @@ _known_order_card_payment = frozenset(
         "psp_reference",
     ]
 )
+_proto_names_order_card_payment = frozenset(
+    [
+        "card_brand",
+        "last_four_digits",
+        "psp_reference",
+    ]
+)
+_name_pairs_order_card_payment = (
+    ("cardBrand", "card_brand"),
+    ("lastFourDigits", "last_four_digits"),
+    ("pspReference", "psp_reference"),
+)
 _known_order_swish_payment = frozenset(
     [
         "payerPhoneNumber",
@@ -188,6 +266,16 @@ _known_order_swish_payment = frozenset(
         "swish_reference",
     ]
 )
+_proto_names_order_swish_payment = frozenset(
+    [
+        "payer_phone_number",
+        "swish_reference",
+    ]
+)
+_name_pairs_order_swish_payment = (
+    ("payerPhoneNumber", "payer_phone_number"),
+    ("swishReference", "swish_reference"),
+)
 _known_order_invoice_payment = frozenset(
     [
         "dueDays",
@@ -195,6 +283,16 @@ _known_order_invoice_payment = frozenset(
         "invoiceProvider",
         "invoice_provider",
     ]
+)
+_proto_names_order_invoice_payment = frozenset(
+    [
+        "due_days",
+        "invoice_provider",
+    ]
+)
+_name_pairs_order_invoice_payment = (
+    ("dueDays", "due_days"),
+    ("invoiceProvider", "invoice_provider"),
 )
 _known_address = frozenset(
     [
@@ -206,12 +304,24 @@ _known_address = frozenset(
         "street",
     ]
 )
+_proto_names_address = frozenset(
+    [
+        "country_code",
+        "postal_code",
+    ]
+)
+_name_pairs_address = (
+    ("countryCode", "country_code"),
+    ("postalCode", "postal_code"),
+)
 _tz_order_delivery_slot_start = ZoneInfo("Europe/Stockholm")
 
 
 def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if not d.keys() <= _known_order:
         unknown_fields(d, _known_order, p)
+    if not d.keys().isdisjoint(_proto_names_order):
+        both_names(d, _name_pairs_order, p)
     if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
         raise only_one(p, "payment", ["card", "swish", "invoice"])
     # order_id: string -> STRING REQUIRED
@@ -541,6 +651,8 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
 def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     if not d.keys() <= _known_address:
         unknown_fields(d, _known_address, p)
+    if not d.keys().isdisjoint(_proto_names_address):
+        both_names(d, _name_pairs_address, p)
     # street: string -> STRING NULLABLE
     v = d.get("street")
     if v is None:
@@ -588,6 +700,8 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
 def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
     if not d.keys() <= _known_order_invoice_payment:
         unknown_fields(d, _known_order_invoice_payment, p)
+    if not d.keys().isdisjoint(_proto_names_order_invoice_payment):
+        both_names(d, _name_pairs_order_invoice_payment, p)
     # invoice_provider: string -> STRING NULLABLE
     v = d.get("invoiceProvider")
     if v is None:
@@ -622,6 +736,8 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
 def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
     if not d.keys() <= _known_order_swish_payment:
         unknown_fields(d, _known_order_swish_payment, p)
+    if not d.keys().isdisjoint(_proto_names_order_swish_payment):
+        both_names(d, _name_pairs_order_swish_payment, p)
     # payer_phone_number: string -> STRING NULLABLE
     v = d.get("payerPhoneNumber")
     if v is None:
@@ -651,6 +767,8 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
 def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
     if not d.keys() <= _known_order_card_payment:
         unknown_fields(d, _known_order_card_payment, p)
+    if not d.keys().isdisjoint(_proto_names_order_card_payment):
+        both_names(d, _name_pairs_order_card_payment, p)
     # card_brand: string -> STRING NULLABLE
     v = d.get("cardBrand")
     if v is None:
@@ -691,6 +809,8 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
 def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if not d.keys() <= _known_order_line:
         unknown_fields(d, _known_order_line, p)
+    if not d.keys().isdisjoint(_proto_names_order_line):
+        both_names(d, _name_pairs_order_line, p)
     # line_number: int32 -> INT64 NULLABLE
     v = d.get("lineNumber")
     if v is None:
@@ -739,7 +859,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if v is None:
         r_quantity = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "quantity")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "quantity", DOUBLE_MAX)
         msg.quantity = pv
         r_quantity = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
@@ -804,6 +927,8 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
 def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if not d.keys() <= _known_money:
         unknown_fields(d, _known_money, p)
+    if not d.keys().isdisjoint(_proto_names_money):
+        both_names(d, _name_pairs_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
     if v is None:
@@ -850,8 +975,14 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_order(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_order(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

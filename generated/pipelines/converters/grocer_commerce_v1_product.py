@@ -7,9 +7,11 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 from decimal import Decimal
 
 from datahem.runtime.beam.convert import (
+    DOUBLE_MAX,
     INT32,
     INT64,
     Context,
+    Reject,
     as_bool,
     as_enum,
     as_float,
@@ -17,7 +19,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     divide,
+    internal,
     parse_payload,
     required,
     set_timestamp,
@@ -91,6 +95,30 @@ _known_product = frozenset(
         "vat_rate_percent",
     ]
 )
+_proto_names_product = frozenset(
+    [
+        "comparison_price",
+        "event_type",
+        "image_url",
+        "origin_country_code",
+        "purchase_price_cents",
+        "sales_unit",
+        "shelf_life_days",
+        "updated_at",
+        "vat_rate_percent",
+    ]
+)
+_name_pairs_product = (
+    ("comparisonPrice", "comparison_price"),
+    ("eventType", "event_type"),
+    ("imageUrl", "image_url"),
+    ("originCountryCode", "origin_country_code"),
+    ("purchasePriceCents", "purchase_price_cents"),
+    ("salesUnit", "sales_unit"),
+    ("shelfLifeDays", "shelf_life_days"),
+    ("updatedAt", "updated_at"),
+    ("vatRatePercent", "vat_rate_percent"),
+)
 _known_money = frozenset(
     [
         "currencyCode",
@@ -99,6 +127,12 @@ _known_money = frozenset(
         "units",
     ]
 )
+_proto_names_money = frozenset(
+    [
+        "currency_code",
+    ]
+)
+_name_pairs_money = (("currencyCode", "currency_code"),)
 _div_product_purchase_price_cents = Decimal("100.0")
 _known_product_nutrition = frozenset(
     [
@@ -116,11 +150,31 @@ _known_product_nutrition = frozenset(
         "sugars_g",
     ]
 )
+_proto_names_product_nutrition = frozenset(
+    [
+        "carbohydrates_g",
+        "energy_kcal",
+        "fat_g",
+        "protein_g",
+        "salt_g",
+        "sugars_g",
+    ]
+)
+_name_pairs_product_nutrition = (
+    ("carbohydratesG", "carbohydrates_g"),
+    ("energyKcal", "energy_kcal"),
+    ("fatG", "fat_g"),
+    ("proteinG", "protein_g"),
+    ("saltG", "salt_g"),
+    ("sugarsG", "sugars_g"),
+)
 
 
 def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     if not d.keys() <= _known_product:
         unknown_fields(d, _known_product, p)
+    if not d.keys().isdisjoint(_proto_names_product):
+        both_names(d, _name_pairs_product, p)
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -247,7 +301,10 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     if v is None:
         r_vat_rate_percent = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "vat_rate_percent")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "vat_rate_percent", DOUBLE_MAX)
         msg.vat_rate_percent = pv
         r_vat_rate_percent = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
@@ -353,6 +410,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
 def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
     if not d.keys() <= _known_product_nutrition:
         unknown_fields(d, _known_product_nutrition, p)
+    if not d.keys().isdisjoint(_proto_names_product_nutrition):
+        both_names(d, _name_pairs_product_nutrition, p)
     # energy_kcal: double -> FLOAT64 NULLABLE
     v = d.get("energyKcal")
     if v is None:
@@ -360,7 +419,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if v is None:
         r_energy_kcal = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "energy_kcal")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "energy_kcal", DOUBLE_MAX)
         msg.energy_kcal = pv
         r_energy_kcal = pv
     # fat_g: double -> FLOAT64 NULLABLE
@@ -370,7 +432,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if v is None:
         r_fat_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "fat_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "fat_g", DOUBLE_MAX)
         msg.fat_g = pv
         r_fat_g = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
@@ -380,7 +445,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if v is None:
         r_carbohydrates_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "carbohydrates_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "carbohydrates_g", DOUBLE_MAX)
         msg.carbohydrates_g = pv
         r_carbohydrates_g = pv
     # sugars_g: double -> FLOAT64 NULLABLE
@@ -390,7 +458,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if v is None:
         r_sugars_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "sugars_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "sugars_g", DOUBLE_MAX)
         msg.sugars_g = pv
         r_sugars_g = pv
     # protein_g: double -> FLOAT64 NULLABLE
@@ -400,7 +471,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if v is None:
         r_protein_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "protein_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "protein_g", DOUBLE_MAX)
         msg.protein_g = pv
         r_protein_g = pv
     # salt_g: double -> FLOAT64 NULLABLE
@@ -410,7 +484,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if v is None:
         r_salt_g = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "salt_g")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "salt_g", DOUBLE_MAX)
         msg.salt_g = pv
         r_salt_g = pv
     return {
@@ -426,6 +503,8 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
 def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if not d.keys() <= _known_money:
         unknown_fields(d, _known_money, p)
+    if not d.keys().isdisjoint(_proto_names_money):
+        both_names(d, _name_pairs_money, p)
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
     if v is None:
@@ -472,8 +551,14 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_product(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_product(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

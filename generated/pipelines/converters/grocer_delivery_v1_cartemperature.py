@@ -7,9 +7,12 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 from decimal import Decimal
 
 from datahem.runtime.beam.convert import (
+    DOUBLE_MAX,
+    FLOAT32_MAX,
     INT32,
     UINT64,
     Context,
+    Reject,
     as_bytes,
     as_enum,
     as_float,
@@ -17,7 +20,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
+    both_names,
     divide,
+    internal,
     parse_payload,
     required,
     set_timestamp,
@@ -68,6 +73,26 @@ _known_car_temperature = frozenset(
         "vin",
     ]
 )
+_proto_names_car_temperature = frozenset(
+    [
+        "depot_id",
+        "firmware_version",
+        "frame_counter",
+        "measured_at",
+        "outside_celsius",
+        "registration_number",
+        "route_id",
+    ]
+)
+_name_pairs_car_temperature = (
+    ("depotId", "depot_id"),
+    ("firmwareVersion", "firmware_version"),
+    ("frameCounter", "frame_counter"),
+    ("measuredAt", "measured_at"),
+    ("outsideCelsius", "outside_celsius"),
+    ("registrationNumber", "registration_number"),
+    ("routeId", "route_id"),
+)
 _known_car_temperature_reading = frozenset(
     [
         "centiCelsius",
@@ -79,6 +104,18 @@ _known_car_temperature_reading = frozenset(
         "setpoint_celsius",
     ]
 )
+_proto_names_car_temperature_reading = frozenset(
+    [
+        "centi_celsius",
+        "sensor_id",
+        "setpoint_celsius",
+    ]
+)
+_name_pairs_car_temperature_reading = (
+    ("centiCelsius", "centi_celsius"),
+    ("sensorId", "sensor_id"),
+    ("setpointCelsius", "setpoint_celsius"),
+)
 _div_car_temperature_reading_centi_celsius = Decimal("100.0")
 _known_car_temperature_position = frozenset(
     [
@@ -88,11 +125,19 @@ _known_car_temperature_position = frozenset(
         "longitude",
     ]
 )
+_proto_names_car_temperature_position = frozenset(
+    [
+        "accuracy_m",
+    ]
+)
+_name_pairs_car_temperature_position = (("accuracyM", "accuracy_m"),)
 
 
 def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     if not d.keys() <= _known_car_temperature:
         unknown_fields(d, _known_car_temperature, p)
+    if not d.keys().isdisjoint(_proto_names_car_temperature):
+        both_names(d, _name_pairs_car_temperature, p)
     # vin: string -> STRING REQUIRED
     v = d.get("vin")
     if v is None:
@@ -176,7 +221,10 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     if v is None:
         r_outside_celsius = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "outside_celsius")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "outside_celsius", DOUBLE_MAX)
         msg.outside_celsius.value = pv
         r_outside_celsius = pv
     # door: grocer.delivery.v1.DoorState -> STRING NULLABLE
@@ -235,12 +283,17 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
 def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
     if not d.keys() <= _known_car_temperature_position:
         unknown_fields(d, _known_car_temperature_position, p)
+    if not d.keys().isdisjoint(_proto_names_car_temperature_position):
+        both_names(d, _name_pairs_car_temperature_position, p)
     # latitude: double -> FLOAT64 NULLABLE
     v = d.get("latitude")
     if v is None:
         r_latitude = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "latitude")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "latitude", DOUBLE_MAX)
         msg.latitude = pv
         r_latitude = pv
     # longitude: double -> FLOAT64 NULLABLE
@@ -248,7 +301,10 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
     if v is None:
         r_longitude = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "longitude")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "longitude", DOUBLE_MAX)
         msg.longitude = pv
         r_longitude = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
@@ -258,7 +314,10 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
     if v is None:
         r_accuracy_m = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "accuracy_m")
+        if v.__class__ is float and -FLOAT32_MAX <= v <= FLOAT32_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "accuracy_m", FLOAT32_MAX)
         msg.accuracy_m = pv
         r_accuracy_m = pv
     return {
@@ -271,6 +330,8 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
 def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
     if not d.keys() <= _known_car_temperature_reading:
         unknown_fields(d, _known_car_temperature_reading, p)
+    if not d.keys().isdisjoint(_proto_names_car_temperature_reading):
+        both_names(d, _name_pairs_car_temperature_reading, p)
     # sensor_id: string -> STRING NULLABLE
     v = d.get("sensorId")
     if v is None:
@@ -313,7 +374,10 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
     if v is None:
         r_setpoint_celsius = None
     else:
-        pv = v if v.__class__ is float else as_float(v, p, "setpoint_celsius")
+        if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
+            pv = v
+        else:
+            pv = as_float(v, p, "setpoint_celsius", DOUBLE_MAX)
         msg.setpoint_celsius = pv
         r_setpoint_celsius = pv
     return {
@@ -325,8 +389,14 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_car_temperature(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_car_temperature(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 from datahem.runtime.beam.convert import (
     INT32,
     Context,
+    Reject,
     as_enum,
     as_int,
     as_list,
     as_object,
     as_string,
+    both_names,
+    internal,
     local_to_utc,
     lookup,
     only_one,
@@ -80,6 +83,26 @@ _known_survey_response = frozenset(
         "survey_id",
     ]
 )
+_proto_names_survey_response = frozenset(
+    [
+        "hidden_fields",
+        "member_email",
+        "nps_score",
+        "response_id",
+        "started_at_local",
+        "submitted_at",
+        "survey_id",
+    ]
+)
+_name_pairs_survey_response = (
+    ("hiddenFields", "hidden_fields"),
+    ("memberEmail", "member_email"),
+    ("npsScore", "nps_score"),
+    ("responseId", "response_id"),
+    ("startedAtLocal", "started_at_local"),
+    ("submittedAt", "submitted_at"),
+    ("surveyId", "survey_id"),
+)
 _tz_survey_response_started_at_local = ZoneInfo("Europe/Stockholm")
 _coalesce_survey_response_member_email = (("hiddenFields", "hidden_fields"), ("email", "email"))
 _known_survey_response_hidden_fields = frozenset(
@@ -90,6 +113,16 @@ _known_survey_response_hidden_fields = frozenset(
         "orderId",
         "order_id",
     ]
+)
+_proto_names_survey_response_hidden_fields = frozenset(
+    [
+        "member_id",
+        "order_id",
+    ]
+)
+_name_pairs_survey_response_hidden_fields = (
+    ("memberId", "member_id"),
+    ("orderId", "order_id"),
 )
 _known_survey_response_answer = frozenset(
     [
@@ -104,11 +137,25 @@ _known_survey_response_answer = frozenset(
         "text",
     ]
 )
+_proto_names_survey_response_answer = frozenset(
+    [
+        "question_id",
+        "question_text",
+        "question_type",
+    ]
+)
+_name_pairs_survey_response_answer = (
+    ("questionId", "question_id"),
+    ("questionText", "question_text"),
+    ("questionType", "question_type"),
+)
 
 
 def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     if not d.keys() <= _known_survey_response:
         unknown_fields(d, _known_survey_response, p)
+    if not d.keys().isdisjoint(_proto_names_survey_response):
+        both_names(d, _name_pairs_survey_response, p)
     # response_id: string -> STRING REQUIRED
     v = d.get("responseId")
     if v is None:
@@ -246,6 +293,8 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
 def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
     if not d.keys() <= _known_survey_response_answer:
         unknown_fields(d, _known_survey_response_answer, p)
+    if not d.keys().isdisjoint(_proto_names_survey_response_answer):
+        both_names(d, _name_pairs_survey_response_answer, p)
     if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
         raise only_one(p, "value", ["choice", "text", "rating"])
     # question_id: string -> STRING REQUIRED
@@ -322,6 +371,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
 def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
     if not d.keys() <= _known_survey_response_hidden_fields:
         unknown_fields(d, _known_survey_response_hidden_fields, p)
+    if not d.keys().isdisjoint(_proto_names_survey_response_hidden_fields):
+        both_names(d, _name_pairs_survey_response_hidden_fields, p)
     # email: string -> STRING NULLABLE
     v = d.get("email")
     if v is None:
@@ -358,8 +409,14 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_survey_response(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_survey_response(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None

@@ -6,9 +6,11 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 
 from datahem.runtime.beam.convert import (
     Context,
+    Reject,
     as_list,
     as_object,
     as_string,
+    internal,
     parse_payload,
     required,
     set_json_tail,
@@ -154,8 +156,14 @@ def _convert_click_category_children_children(d, p, msg, root, ctx):  # shop.v1.
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
-    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason."""
-    d = parse_payload(data)
-    msg = message_class()
-    row = _convert_click(d, "", msg, d, ctx)
-    return row, msg.SerializeToString(deterministic=True)
+    """Row for BigQuery and serialized protobuf for one event; raises Reject with stage and reason, and nothing
+    else: an exception no helper expected is a Reject of stage `internal`."""
+    try:
+        d = parse_payload(data)
+        msg = message_class()
+        row = _convert_click(d, "", msg, d, ctx)
+        return row, msg.SerializeToString(deterministic=True)
+    except Reject:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost
+        raise internal(exc) from None
