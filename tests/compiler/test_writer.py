@@ -240,14 +240,17 @@ def test_a_child_of_the_build_dies_with_it(tmp_path):
         "import grpc\n"
         "from datahem.compiler import tempdirs\n"
         "channel = grpc.insecure_channel('127.0.0.1:1')\n"
-        "p = subprocess.Popen(tempdirs.child_command([sys.executable, '-c', 'import time; time.sleep(60)']),"
-        " stdout=subprocess.DEVNULL)\n"
+        "child = [sys.executable, '-c', 'import time; print(1, flush=True); time.sleep(60)']\n"
+        "p = subprocess.Popen(tempdirs.child_command(child), stdout=subprocess.PIPE)\n"
+        # the child's program runs only after setpriv set the death signal: the build dies after that, as a real
+        # build (seconds long) does, not in the instant between fork and prctl
+        "p.stdout.readline()\n"
         "print(p.pid, flush=True)\n"
         "os._exit(137)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     stat = Path(f"/proc/{int(proc.stdout)}/stat")
-    for _ in range(50):
+    for _ in range(100):
         if not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
             return
         time.sleep(0.1)
