@@ -15,6 +15,7 @@ be told apart by path and collisions after sanitizing are resolved in the same w
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 
@@ -59,6 +60,19 @@ _CORE_HELPERS = (
     "only_one", "parse_payload", "set_duration", "set_json_tail", "set_list_value", "set_struct", "set_timestamp",
     "set_value", "to_bq", "unknown_fields",
 )  # fmt: skip
+
+
+def _field(obj: str, name: str) -> str:
+    """The expression of a message's field: `msg.name`, or `getattr(msg, 'from')` for a field named after a Python
+    keyword (protobuf keeps the name; only the attribute syntax is illegal)."""
+    return f"getattr({obj}, {name!r})" if keyword.iskeyword(name) else f"{obj}.{name}"
+
+
+def _assign(target: str, value: str) -> str:
+    """`target = value` for a target made by `_field`."""
+    if target.startswith("getattr("):
+        return f"setattr({target[len('getattr(') : -1]}, {value})"
+    return f"{target} = {value}"
 
 
 def module_name(table: Table) -> str:
@@ -255,7 +269,9 @@ class _Writer:
         out.append("if v is None:")
         out.extend("    " + line for line in self._absent(c) or ["pass"])
         out.append("else:")
-        out.extend("    " + line for line in self._present(c, "v", "p", repr(c.field_name), f"msg.{c.field_name}"))
+        out.extend(
+            "    " + line for line in self._present(c, "v", "p", repr(c.field_name), _field("msg", c.field_name))
+        )
         return out
 
     def set_row(self, c: Column, expr: str) -> list[str]:
@@ -272,7 +288,7 @@ class _Writer:
         literal = self._default_literal(c, text)
         self._literal = True
         try:
-            return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
+            return self._present(c, literal, "p", repr(c.field_name), _field("msg", c.field_name))
         finally:
             self._literal = False
 
@@ -327,8 +343,7 @@ class _Writer:
             return lines + (self.set_row(c, call) if not c.hidden else [call])
         lines = self._scalar_check(c, c.proto_type, v, p, name)
         lines += self._transforms(c, p, name)
-        assign = "pv"
-        lines.append(f"{target} = {assign}")
+        lines.append(_assign(target, "pv"))
         return lines + self._row_value(c, "pv", p, name, c.proto_type)
 
     def _wkt(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
@@ -409,7 +424,9 @@ class _Writer:
         out.append(f"        v = as_list(v, p, {c.field_name!r})")
         out.append("    out = []")
         scalar = c.proto_type != "message"
-        out.append(f"    {'append' if scalar else 'add'} = msg.{c.field_name}.{'append' if scalar else 'add'}")
+        out.append(
+            f"    {'append' if scalar else 'add'} = {_field('msg', c.field_name)}.{'append' if scalar else 'add'}"
+        )
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
         if c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
@@ -464,13 +481,15 @@ class _Writer:
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
         if val_col.proto_type == "message" and val_col.type_name not in _WKT_SETTER:
             fn = self.message(val_col.type_name, val_col.fields, self._path(c))
-            body.append(f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', msg.{c.field_name}[key], root, ctx)")
+            body.append(
+                f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', {_field('msg', c.field_name)}[key], root, ctx)"
+            )
         elif val_col.proto_type == "message":
             setter = _WKT_SETTER[val_col.type_name]
-            body.append(f"rv = {setter}(msg.{c.field_name}[key], x, p, {elem})")
+            body.append(f"rv = {setter}({_field('msg', c.field_name)}[key], x, p, {elem})")
         else:
             body += self._scalar_check(val_col, val_col.proto_type, "x", "p", elem)
-            body.append(f"msg.{c.field_name}[key] = pv")
+            body.append(f"{_field('msg', c.field_name)}[key] = pv")
             body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, val_col.proto_type)}")
         body.append(f"out.append({{'key': {key_row}, 'value': rv}})")
         out.extend("        " + line for line in body)

@@ -167,7 +167,7 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
         if key in seen:
             other = seen[key]
             d.error(
-                t.option_loc,
+                t.option_at("name"),
                 rules.TABLE_DUPLICATE_NAME,
                 f"`{t.message}` maps to table `{t.dataset}.{t.name}`, already used by `{other.message}` "
                 f"({other.loc}); set a different `name` in its (datahem.table) option",
@@ -176,12 +176,14 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
             seen[key] = t
         if not TABLE_NAME.match(t.name):
             d.error(
-                t.option_loc,
+                t.option_at("name"),
                 rules.IDENTIFIER_INVALID,
                 f"table name `{t.name}` must be letters, digits and `_`, not starting with a digit",
             )
         if not DATASET_NAME.match(t.dataset):
-            d.error(t.option_loc, rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`")
+            d.error(
+                t.option_at("dataset"), rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`"
+            )
         if len(t.description) > MAX_DESCRIPTION:
             d.error(
                 t.loc,
@@ -191,7 +193,7 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
         for k, v in t.labels:
             if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
                 d.error(
-                    t.option_loc,
+                    t.option_at("labels"),
                     rules.LABEL_INVALID,
                     f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
                     "(keys start with a letter)",
@@ -211,7 +213,7 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
     for c in columns:
         if c.hidden:
             continue
-        where = c.option_loc if c.name != c.field_name else c.loc
+        where = c.option_at("name") if c.name != c.field_name else c.loc
         if not COLUMN_NAME.match(c.name):
             d.error(
                 where,
@@ -310,7 +312,7 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
         top = {c.name: c for c in t.bq_columns}
         if len(t.clustering) > 4:
             d.error(
-                t.option_loc,
+                t.option_at("clustering"),
                 rules.CLUSTERING_INVALID,
                 f"table `{t.name}` clusters by {len(t.clustering)} columns; BigQuery allows 4",
             )
@@ -318,7 +320,7 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
             c = top.get(name)
             if c is None:
                 d.error(
-                    t.option_loc,
+                    t.option_at("clustering"),
                     rules.CLUSTERING_INVALID,
                     f"clustering column `{name}` is not a top-level column of `{t.name}`"
                     + ("; nested columns cannot be clustered" if "." in name else "")
@@ -326,7 +328,7 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
                 )
             elif c.repeated or c.bq_type not in typemap.CLUSTERABLE:
                 d.error(
-                    t.option_loc,
+                    t.option_at("clustering"),
                     rules.CLUSTERING_INVALID,
                     f"clustering column `{name}` is {'REPEATED ' if c.repeated else ''}{c.bq_type}; BigQuery "
                     f"clusters only single values of {', '.join(sorted(typemap.CLUSTERABLE))}",
