@@ -15,6 +15,11 @@ YAML_VALUE = rule("YAML_VALUE", "Values with a fixed set of choices must use one
 
 # proto files
 PROTO_SYNTAX = rule("PROTO_SYNTAX", "Proto files must compile with protoc.", "schemas")
+JSON_NAME_DUPLICATE = rule(
+    "JSON_NAME_DUPLICATE",
+    "No field's name or JSON name may be another field's in the same message (proto3 JSON accepts both).",
+    "schemas",
+)
 OPTIONS_VOCABULARY_DRIFT = rule(
     "OPTIONS_VOCABULARY_DRIFT",
     "schemas/datahem/options.proto must be identical to the vocabulary this compiler reads.",

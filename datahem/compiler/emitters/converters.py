@@ -51,6 +51,8 @@ _WKT_SETTER = {
     "google.protobuf.Value": "set_value",
     "google.protobuf.ListValue": "set_list_value",
     "google.protobuf.Any": "set_value",
+    "google.protobuf.FieldMask": "set_field_mask",
+    "google.protobuf.Empty": "set_empty",
 }
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
 # What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
@@ -185,6 +187,12 @@ class _Writer:
     variant: _Variant | None = None  # the message being written
     field_name: str = ""  # the field being written
     used: set[ColumnOption] = field(default_factory=set)  # options whose code is in the module
+    setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
+
+    def setter(self, type_name: str) -> str:
+        """The helper converting a well-known type, noted as used (imported when not a core helper)."""
+        self.setters.add(_WKT_SETTER[type_name])
+        return _WKT_SETTER[type_name]
 
     def options(self, c: Column) -> list[tuple[ColumnOption, object]]:
         """The column's options, noted as used: their helpers are imported."""
@@ -347,7 +355,7 @@ class _Writer:
         return lines + self._row_value(c, "pv", p, name, c.proto_type)
 
     def _wkt(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
-        setter = _WKT_SETTER[c.type_name]
+        setter = self.setter(c.type_name)
         lines = [f"rv = {setter}({target}, {v}, {p}, {name})"]
         if c.bq_type != c.natural_type:
             lines.append(f"rv = to_bq(rv, {c.bq_type!r}, {p}, {name})")
@@ -440,7 +448,7 @@ class _Writer:
                     f"out.append({fn}(x, f'{{p}}{c.field_name}[{{i}}].', add(), root, ctx))",
                 ]
         elif c.proto_type == "message" and c.type_name in _WKT_SETTER:
-            setter = _WKT_SETTER[c.type_name]
+            setter = self.setter(c.type_name)
             body = [f"rv = {setter}(add(), x, p, {elem})"]
             if c.bq_type != c.natural_type:
                 body.append(f"rv = to_bq(rv, {c.bq_type!r}, p, {elem})")
@@ -485,7 +493,7 @@ class _Writer:
                 f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', {_field('msg', c.field_name)}[key], root, ctx)"
             )
         elif val_col.proto_type == "message":
-            setter = _WKT_SETTER[val_col.type_name]
+            setter = self.setter(val_col.type_name)
             body.append(f"rv = {setter}({_field('msg', c.field_name)}[key], x, p, {elem})")
         else:
             body += self._scalar_check(val_col, val_col.proto_type, "x", "p", elem)
@@ -512,7 +520,7 @@ def converter_context(model: Model, table: Table, enum_values) -> dict:
         "message": table.message,
         "table": f"{table.dataset}.{table.name}",
         "imports": sorted({line for spec in w.used for line in spec.imports}),
-        "helpers": sorted(set(_CORE_HELPERS).union(*(spec.helpers for spec in w.used))),
+        "helpers": sorted(set(_CORE_HELPERS).union(w.setters, *(spec.helpers for spec in w.used))),
         "root": _fill(root, names),
         "constants": [_fill(line, names) for line in w.constants],
         "enums": sorted(enums),

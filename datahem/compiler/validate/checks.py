@@ -263,6 +263,30 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
 
 
 @check
+def json_names(model: Model, d: Diagnostics) -> None:
+    """A converter reads a field under its JSON name or its proto name: `foo_bar` and `fooBar` (which protoc accepts
+    in proto2) would read the same key. Hidden fields count: they are read too."""
+
+    def visit(columns: tuple[Column, ...]) -> None:
+        seen: dict[str, Column] = {}
+        for c in columns:
+            for key in dict.fromkeys((c.json_name, c.field_name)):
+                other = seen.setdefault(key, c)
+                if other is not c:
+                    d.error(
+                        c.loc,
+                        rules.JSON_NAME_DUPLICATE,
+                        f"field `{c.field_name}` is read from JSON key `{key}`, which is also a name of field "
+                        f"`{other.field_name}` ({other.loc}); rename one of them, or give it another `json_name`",
+                    )
+            if c.fields and not c.recursion_cut:
+                visit(c.fields)
+
+    for t in model.tables:
+        visit(t.columns)
+
+
+@check
 def limits(model: Model, d: Diagnostics) -> None:
     for t in model.tables:
         count = len(METADATA_COLUMNS) + 2

@@ -267,6 +267,25 @@ def set_list_value(msg, v: object, prefix: str, name: str) -> str:
     return _ENCODE(v)
 
 
+def set_field_mask(msg, v: object, prefix: str, name: str) -> str:
+    """A FieldMask in its proto3 JSON form (`"foo,barBaz"`); the row holds that form."""
+    if v.__class__ is not str:
+        raise expected("string", v, prefix, name)
+    try:
+        msg.FromJsonString(v)
+    except ValueError as exc:
+        raise Reject(VALIDATE, prefix + name, str(exc)) from None
+    return msg.ToJsonString()
+
+
+def set_empty(msg, v: object, prefix: str, name: str) -> bool:
+    """A google.protobuf.Empty (`{}` in JSON): only its presence is data, TRUE in the row."""
+    if v.__class__ is not dict or v:
+        raise expected("empty object", v, prefix, name)
+    msg.SetInParent()
+    return True
+
+
 def set_json_tail(msg, v: object, prefix: str, name: str) -> str:
     """A recursive message below max_recursion_depth: the message parsed generically, the row column is JSON."""
     try:
