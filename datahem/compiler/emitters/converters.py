@@ -77,6 +77,16 @@ def _assign(target: str, value: str) -> str:
     return f"{target} = {value}"
 
 
+def _setter(c: Column) -> str | None:
+    """The helper converting a message field stored as one column: a well-known type, or a message without fields
+    (only its presence is data, like google.protobuf.Empty)."""
+    if c.proto_type != "message" or c.fields:
+        return None
+    if c.natural_type == "BOOL" and c.type_name not in _WRAPPER_SCALAR:
+        return "set_empty"
+    return _WKT_SETTER.get(c.type_name)
+
+
 def module_name(table: Table) -> str:
     return re.sub(r"[^a-z0-9]+", "_", table.message.lower())
 
@@ -189,10 +199,11 @@ class _Writer:
     used: set[ColumnOption] = field(default_factory=set)  # options whose code is in the module
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
 
-    def setter(self, type_name: str) -> str:
+    def setter(self, c: Column) -> str:
         """The helper converting a well-known type, noted as used (imported when not a core helper)."""
-        self.setters.add(_WKT_SETTER[type_name])
-        return _WKT_SETTER[type_name]
+        name = _setter(c)
+        self.setters.add(name)
+        return name
 
     def options(self, c: Column) -> list[tuple[ColumnOption, object]]:
         """The column's options, noted as used: their helpers are imported."""
@@ -325,7 +336,7 @@ class _Writer:
 
     def _present(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
         """Lines converting the present value `v` of a singular field (or one element) into proto and row."""
-        if c.proto_type == "message" and c.type_name in _WKT_SETTER and not c.fields:
+        if _setter(c):
             return self._wkt(c, v, p, name, target)
         if c.proto_type == "message" and c.type_name in _WRAPPER_SCALAR:
             lines = self._scalar_check(c, _WRAPPER_SCALAR[c.type_name], v, p, name)
@@ -355,7 +366,7 @@ class _Writer:
         return lines + self._row_value(c, "pv", p, name, c.proto_type)
 
     def _wkt(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
-        setter = self.setter(c.type_name)
+        setter = self.setter(c)
         lines = [f"rv = {setter}({target}, {v}, {p}, {name})"]
         if c.bq_type != c.natural_type:
             lines.append(f"rv = to_bq(rv, {c.bq_type!r}, {p}, {name})")
@@ -437,7 +448,7 @@ class _Writer:
         )
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
-        if c.proto_type == "message" and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
+        if c.proto_type == "message" and not _setter(c) and c.type_name not in _WRAPPER_SCALAR:
             fn = self.message(c.type_name, c.fields, self._path(c))
             if c.recursion_cut:
                 body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
@@ -447,8 +458,8 @@ class _Writer:
                     f"    x = as_object(x, p, {elem})",
                     f"out.append({fn}(x, f'{{p}}{c.field_name}[{{i}}].', add(), root, ctx))",
                 ]
-        elif c.proto_type == "message" and c.type_name in _WKT_SETTER:
-            setter = self.setter(c.type_name)
+        elif _setter(c):
+            setter = self.setter(c)
             body = [f"rv = {setter}(add(), x, p, {elem})"]
             if c.bq_type != c.natural_type:
                 body.append(f"rv = to_bq(rv, {c.bq_type!r}, p, {elem})")
@@ -487,13 +498,13 @@ class _Writer:
             b = _INT_BOUNDS[key_col.proto_type]
             body.append(f"key = as_int(k, {b}, p, {elem})")
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
-        if val_col.proto_type == "message" and val_col.type_name not in _WKT_SETTER:
+        if val_col.proto_type == "message" and not _setter(val_col):
             fn = self.message(val_col.type_name, val_col.fields, self._path(c))
             body.append(
                 f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', {_field('msg', c.field_name)}[key], root, ctx)"
             )
         elif val_col.proto_type == "message":
-            setter = self.setter(val_col.type_name)
+            setter = self.setter(val_col)
             body.append(f"rv = {setter}({_field('msg', c.field_name)}[key], x, p, {elem})")
         else:
             body += self._scalar_check(val_col, val_col.proto_type, "x", "p", elem)

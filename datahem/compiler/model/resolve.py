@@ -162,7 +162,12 @@ class ProtoIndex:
         """Project proto files defining the types a message reaches (its table's inputs)."""
         files = {self.messages[n].file for n in self.reachable(root) if n in self.messages}
         files |= {self.enum_files[n] for n in self.reachable(root) if n in self.enum_files}
-        return tuple(sorted(f for f in files if not f.startswith("google/protobuf/")))
+        return tuple(sorted(f for f in files if not self.is_library(f)))
+
+    def is_library(self, file: str) -> bool:
+        """protobuf's well-known types (package google.protobuf; a project file may live under google/protobuf/, as
+        protobuf's own test messages do) and the option vocabulary."""
+        return file == VOCABULARY_IMPORT or self.files[file].package == "google.protobuf"
 
     def fingerprint(self, root: str) -> str:
         """sha256 over the deterministic serialization of a message and every type it reaches."""
@@ -279,7 +284,9 @@ class Resolver:
         is_map = bool(sub and sub.proto.options.map_entry)
         fields: tuple[Column, ...] = ()
         cut = False
-        if natural == "STRUCT" and sub is not None:
+        if natural == "STRUCT" and sub is not None and not sub.proto.field:
+            natural = "BOOL"  # a message without fields (a marker, like google.protobuf.Empty): TRUE when present
+        elif natural == "STRUCT" and sub is not None:
             depth = stack.count(type_name)
             if depth and depth >= self._max_depth:
                 cut = True
@@ -391,4 +398,4 @@ def _closest(name: str, candidates: list[str]) -> str | None:
 
 
 def project_files(index: ProtoIndex) -> tuple[str, ...]:
-    return tuple(sorted(n for n in index.files if not n.startswith("google/protobuf/") and n != VOCABULARY_IMPORT))
+    return tuple(sorted(n for n in index.files if not index.is_library(n)))
