@@ -498,7 +498,12 @@ class _Writer:
             b = _INT_BOUNDS[key_col.proto_type]
             body.append(f"key = as_int(k, {b}, p, {elem})")
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
-        if val_col.proto_type == "message" and not _setter(val_col):
+        if val_col.type_name in _WRAPPER_SCALAR:
+            proto_type = _WRAPPER_SCALAR[val_col.type_name]
+            body += self._scalar_check(val_col, proto_type, "x", "p", elem)
+            body.append(f"{_field('msg', c.field_name)}[key].value = pv")
+            body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, proto_type)}")
+        elif val_col.proto_type == "message" and not _setter(val_col):
             fn = self.message(val_col.type_name, val_col.fields, self._path(c))
             body.append(
                 f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', {_field('msg', c.field_name)}[key], root, ctx)"
