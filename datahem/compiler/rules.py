@@ -23,6 +23,11 @@ PROTO_TOOL = rule(
     "protoc must finish in time and report errors as file:line:col; anything else it prints is shown as is.",
     "schemas",
 )
+JSON_NAME_DUPLICATE = rule(
+    "JSON_NAME_DUPLICATE",
+    "No field's name or JSON name may be another field's in the same message (proto3 JSON accepts both).",
+    "schemas",
+)
 OPTIONS_VOCABULARY_DRIFT = rule(
     "OPTIONS_VOCABULARY_DRIFT",
     "schemas/datahem/options.proto must be identical to the vocabulary this compiler reads.",

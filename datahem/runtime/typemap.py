@@ -35,6 +35,8 @@ WELL_KNOWN: dict[str, str] = {
     "google.protobuf.Value": "JSON",
     "google.protobuf.ListValue": "JSON",
     "google.protobuf.Any": "JSON",
+    "google.protobuf.FieldMask": "STRING",  # its proto3 JSON form: comma-separated lowerCamelCase paths
+    "google.protobuf.Empty": "BOOL",  # no fields, only presence (BigQuery has no empty STRUCT): TRUE when present
     "google.protobuf.DoubleValue": "FLOAT64",
     "google.protobuf.FloatValue": "FLOAT64",
     "google.protobuf.Int64Value": "INT64",

@@ -15,6 +15,7 @@ be told apart by path and collisions after sanitizing are resolved in the same w
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 
@@ -50,9 +51,10 @@ _WKT_SETTER = {
     "google.protobuf.Value": "set_value",
     "google.protobuf.ListValue": "set_list_value",
     "google.protobuf.Any": "set_any",
+    "google.protobuf.FieldMask": "set_field_mask",
+    "google.protobuf.Empty": "set_empty",
 }
 _MESSAGES = ("message", "group")  # a proto2 group is a nested message written inline: converted the same way
-_FIELD_MASK = "google.protobuf.FieldMask"  # proto3 JSON writes it as one string, not as its message
 _FLOAT_BOUND = {"float": "FLOAT32_MAX", "double": "DOUBLE_MAX"}
 _PROTO_DEFAULT_ROW = {"string": '""', "bool": "False", "bytes": '""'}
 # What every converter may use of datahem.runtime.beam.convert; the helpers of column options come from their specs.
@@ -62,6 +64,29 @@ _CORE_HELPERS = (
     "internal", "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
     "set_struct", "set_timestamp", "set_value", "to_bq", "unknown_fields",
 )  # fmt: skip
+
+
+def _field(obj: str, name: str) -> str:
+    """The expression of a message's field: `msg.name`, or `getattr(msg, 'from')` for a field named after a Python
+    keyword (protobuf keeps the name; only the attribute syntax is illegal)."""
+    return f"getattr({obj}, {name!r})" if keyword.iskeyword(name) else f"{obj}.{name}"
+
+
+def _assign(target: str, value: str) -> str:
+    """`target = value` for a target made by `_field`."""
+    if target.startswith("getattr("):
+        return f"setattr({target[len('getattr(') : -1]}, {value})"
+    return f"{target} = {value}"
+
+
+def _setter(c: Column) -> str | None:
+    """The helper converting a message field stored as one column: a well-known type, or a message without fields
+    (only its presence is data, like google.protobuf.Empty)."""
+    if c.proto_type not in _MESSAGES or c.fields:
+        return None
+    if c.natural_type == "BOOL" and c.type_name not in _WRAPPER_SCALAR:
+        return "set_empty"
+    return _WKT_SETTER.get(c.type_name)
 
 
 def module_name(table: Table) -> str:
@@ -174,6 +199,13 @@ class _Writer:
     variant: _Variant | None = None  # the message being written
     field_name: str = ""  # the field being written
     used: set[ColumnOption] = field(default_factory=set)  # options whose code is in the module
+    setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
+
+    def setter(self, c: Column) -> str:
+        """The helper converting a well-known type, noted as used (imported when not a core helper)."""
+        name = _setter(c)
+        self.setters.add(name)
+        return name
 
     def options(self, c: Column) -> list[tuple[ColumnOption, object]]:
         """The column's options, noted as used: their helpers are imported."""
@@ -268,7 +300,9 @@ class _Writer:
             out.append("if v is None:")
         out.extend("    " + line for line in self._absent(c) or ["pass"])
         out.append("else:")
-        out.extend("    " + line for line in self._present(c, "v", "p", repr(c.field_name), f"msg.{c.field_name}"))
+        out.extend(
+            "    " + line for line in self._present(c, "v", "p", repr(c.field_name), _field("msg", c.field_name))
+        )
         return out
 
     def set_row(self, c: Column, expr: str) -> list[str]:
@@ -285,7 +319,7 @@ class _Writer:
         literal = self._default_literal(c, text)
         self._literal = True
         try:
-            return self._present(c, literal, "p", repr(c.field_name), f"msg.{c.field_name}")
+            return self._present(c, literal, "p", repr(c.field_name), _field("msg", c.field_name))
         finally:
             self._literal = False
 
@@ -314,10 +348,8 @@ class _Writer:
 
     def _present(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
         """Lines converting the present value `v` of a singular field (or one element) into proto and row."""
-        if c.proto_type in _MESSAGES and c.type_name in _WKT_SETTER and not c.fields:
+        if _setter(c):
             return self._wkt(c, v, p, name, target)
-        if c.proto_type in _MESSAGES and c.type_name == _FIELD_MASK:
-            return [f"paths = set_field_mask({target}, {v}, {p}, {name})", *self.set_row(c, self._mask_row(c, v))]
         if c.proto_type in _MESSAGES and c.type_name in _WRAPPER_SCALAR:
             lines = self._scalar_check(c, _WRAPPER_SCALAR[c.type_name], v, p, name)
             lines.append(f"{target}.value = pv")
@@ -342,18 +374,11 @@ class _Writer:
             return lines + (self.set_row(c, call) if not c.hidden else [call])
         lines = self._scalar_check(c, c.proto_type, v, p, name)
         lines += self._transforms(c, p, name)
-        assign = "pv"
-        lines.append(f"{target} = {assign}")
+        lines.append(_assign(target, "pv"))
         return lines + self._row_value(c, "pv", p, name, c.proto_type)
 
-    def _mask_row(self, c: Column, v: str) -> str:
-        """The row of a FieldMask: its paths in the STRUCT of the message's columns, or its JSON text."""
-        if c.bq_type != "STRUCT":
-            return v
-        return "{" + ", ".join(f"{f.name!r}: paths" for f in c.fields if not f.hidden) + "}"
-
     def _wkt(self, c: Column, v: str, p: str, name: str, target: str) -> list[str]:
-        setter = _WKT_SETTER[c.type_name]
+        setter = self.setter(c)
         lines = [f"rv = {setter}({target}, {v}, {p}, {name})"]
         if c.bq_type != c.natural_type:
             lines.append(f"rv = to_bq(rv, {c.bq_type!r}, {p}, {name})")
@@ -436,12 +461,12 @@ class _Writer:
         out.append(f"        v = as_list(v, p, {c.field_name!r})")
         out.append("    out = []")
         scalar = c.proto_type not in _MESSAGES
-        out.append(f"    {'append' if scalar else 'add'} = msg.{c.field_name}.{'append' if scalar else 'add'}")
+        out.append(
+            f"    {'append' if scalar else 'add'} = {_field('msg', c.field_name)}.{'append' if scalar else 'add'}"
+        )
         out.append("    for i, x in enumerate(v):")
         elem = "f'" + c.field_name + "[{i}]'"
-        if c.proto_type in _MESSAGES and c.type_name == _FIELD_MASK:
-            body = [f"paths = set_field_mask(add(), x, p, {elem})", f"out.append({self._mask_row(c, 'x')})"]
-        elif c.proto_type in _MESSAGES and c.type_name not in _WKT_SETTER and c.type_name not in _WRAPPER_SCALAR:
+        if c.proto_type in _MESSAGES and not _setter(c) and c.type_name not in _WRAPPER_SCALAR:
             fn = self.message(c.type_name, c.fields, self._path(c))
             if c.recursion_cut:
                 body = [f"out.append(set_json_tail(add(), x, p, {elem}))"]
@@ -451,8 +476,8 @@ class _Writer:
                     f"    x = as_object(x, p, {elem})",
                     f"out.append({fn}(x, f'{{p}}{c.field_name}[{{i}}].', add(), root, ctx))",
                 ]
-        elif c.proto_type in _MESSAGES and c.type_name in _WKT_SETTER:
-            setter = _WKT_SETTER[c.type_name]
+        elif _setter(c):
+            setter = self.setter(c)
             body = [f"rv = {setter}(add(), x, p, {elem})"]
             if c.bq_type != c.natural_type:
                 body.append(f"rv = to_bq(rv, {c.bq_type!r}, p, {elem})")
@@ -491,15 +516,22 @@ class _Writer:
             b = _INT_BOUNDS[key_col.proto_type]
             body.append(f"key = as_int(k, {b}, p, {elem})")
         key_row = "key" if key_col.bq_type != "NUMERIC" else "str(key)"
-        if val_col.proto_type in _MESSAGES and val_col.type_name not in _WKT_SETTER:
+        if val_col.type_name in _WRAPPER_SCALAR:
+            proto_type = _WRAPPER_SCALAR[val_col.type_name]
+            body += self._scalar_check(val_col, proto_type, "x", "p", elem)
+            body.append(f"{_field('msg', c.field_name)}[key].value = pv")
+            body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, proto_type)}")
+        elif val_col.proto_type in _MESSAGES and not _setter(val_col):
             fn = self.message(val_col.type_name, val_col.fields, self._path(c))
-            body.append(f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', msg.{c.field_name}[key], root, ctx)")
+            body.append(
+                f"rv = {fn}(as_object(x, p, {elem}), p + {elem} + '.', {_field('msg', c.field_name)}[key], root, ctx)"
+            )
         elif val_col.proto_type in _MESSAGES:
-            setter = _WKT_SETTER[val_col.type_name]
-            body.append(f"rv = {setter}(msg.{c.field_name}[key], x, p, {elem})")
+            setter = self.setter(val_col)
+            body.append(f"rv = {setter}({_field('msg', c.field_name)}[key], x, p, {elem})")
         else:
             body += self._scalar_check(val_col, val_col.proto_type, "x", "p", elem)
-            body.append(f"msg.{c.field_name}[key] = pv")
+            body.append(f"{_field('msg', c.field_name)}[key] = pv")
             body.append(f"rv = {self._row_expr(val_col, 'pv', 'p', elem, val_col.proto_type)}")
         body.append(f"out.append({{'key': {key_row}, 'value': rv}})")
         out.extend("        " + line for line in body)
@@ -524,7 +556,7 @@ def converter_context(model: Model, table: Table, enum_values) -> dict:
         "message": table.message,
         "table": f"{table.dataset}.{table.name}",
         "imports": sorted({line for spec in w.used for line in spec.imports}),
-        "helpers": sorted(set(_CORE_HELPERS).union(*(spec.helpers for spec in w.used))),
+        "helpers": sorted(set(_CORE_HELPERS).union(w.setters, *(spec.helpers for spec in w.used))),
         "root": _fill(root, names),
         "constants": [_fill(line, names) for line in w.constants],
         "enums": sorted(enums),

@@ -42,7 +42,7 @@ _PROTO_TYPES = {
     FD.TYPE_FIXED32: "fixed32",
     FD.TYPE_BOOL: "bool",
     FD.TYPE_STRING: "string",
-    FD.TYPE_GROUP: "group",
+    FD.TYPE_GROUP: "message",  # a group is a nested message with delimited encoding: a STRUCT like any other
     FD.TYPE_MESSAGE: "message",
     FD.TYPE_BYTES: "bytes",
     FD.TYPE_UINT32: "uint32",
@@ -73,13 +73,20 @@ class ProtoIndex:
         self.enum_files: dict[str, str] = {}
         self._recursion: dict[str, bool] = {}
         self.locations: dict[tuple[str, tuple[int, ...]], descriptor_pb2.SourceCodeInfo.Location] = {}
+        # DataHem options of an element, brace form `(datahem.column) = {...}` and dotted form
+        # `(datahem.column).category = "x"`: (file, path of the extension) -> [(path inside it, location)]
+        self.option_spans: dict[tuple[str, tuple[int, ...]], list[tuple[tuple[int, ...], tuple[int, int]]]] = {}
         self.files = {f.name: f for f in fds.file}
         for f in fds.file:
             for loc in f.source_code_info.location:
-                path = loc.path
+                path = tuple(loc.path)
                 # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
                 if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (TABLE.number, COLUMN.number)):
-                    self.locations[(f.name, tuple(path))] = loc
+                    self.locations[(f.name, path)] = loc
+                ext = _extension_at(path)
+                if ext is not None:
+                    key = (f.name, path[: ext + 1])
+                    self.option_spans.setdefault(key, []).append((path[ext + 1 :], (loc.span[0], loc.span[1])))
             prefix = f".{f.package}" if f.package else ""
             for i, m in enumerate(f.message_type):
                 self._add(f.name, prefix, m, (4, i))
@@ -101,6 +108,21 @@ class ProtoIndex:
         if loc is None:
             return Loc(f"schemas/{file}", 1, 1)
         return Loc(f"schemas/{file}", loc.span[0] + 1, loc.span[1] + 1)
+
+    def option_locs(self, file: str, path: tuple[int, ...], message: type) -> tuple[Loc | None, dict[str, Loc]]:
+        """Where the DataHem option extension at `path` is written: the whole option (the brace form, or the first
+        of its dotted assignments), and each option field by name (its dotted assignment, else the whole)."""
+        spans = self.option_spans.get((file, path))
+        if not spans:
+            return None, {}
+        at = {inner: Loc(f"schemas/{file}", line + 1, col + 1) for inner, (line, col) in sorted(spans, reverse=True)}
+        whole = at.get(()) or min(at.values(), key=lambda loc: (loc.line, loc.col))
+        by_name: dict[str, Loc] = {}
+        for inner, loc in sorted(at.items()):  # `partitioning` before `partitioning.granularity`
+            fd = message.DESCRIPTOR.fields_by_number.get(inner[0]) if inner else None
+            if fd is not None:
+                by_name.setdefault(fd.name, loc)
+        return whole, by_name
 
     def comment(self, file: str, path: tuple[int, ...]) -> str:
         loc = self.locations.get((file, path))
@@ -140,7 +162,12 @@ class ProtoIndex:
         """Project proto files defining the types a message reaches (its table's inputs)."""
         files = {self.messages[n].file for n in self.reachable(root) if n in self.messages}
         files |= {self.enum_files[n] for n in self.reachable(root) if n in self.enum_files}
-        return tuple(sorted(f for f in files if not f.startswith("google/protobuf/")))
+        return tuple(sorted(f for f in files if not self.is_library(f)))
+
+    def is_library(self, file: str) -> bool:
+        """protobuf's well-known types (package google.protobuf; a project file may live under google/protobuf/, as
+        protobuf's own test messages do) and the option vocabulary."""
+        return file == VOCABULARY_IMPORT or self.files[file].package == "google.protobuf"
 
     def fingerprint(self, root: str) -> str:
         """sha256 over the deterministic serialization of a message and every type it reaches."""
@@ -150,6 +177,23 @@ class ProtoIndex:
             if proto is not None:
                 h.update(name.encode() + b"\0" + proto.SerializeToString(deterministic=True) + b"\0")
         return h.hexdigest()
+
+
+def _extension_at(path: tuple[int, ...]) -> int | None:
+    """Index of the DataHem extension's number in a SourceCodeInfo path into options (`7` message options, `8` field
+    options), None if the path is not inside `(datahem.table)` or `(datahem.column)`."""
+    for k in range(2, len(path)):
+        if (path[k - 1], path[k]) in ((7, TABLE.number), (8, COLUMN.number)):
+            return k
+    return None
+
+
+def _required(f: FD) -> bool:
+    """proto2 `required`, or editions' `features.field_presence = LEGACY_REQUIRED` (protoc accepts that feature on
+    fields only, so it is never inherited)."""
+    return (
+        f.label == FD.LABEL_REQUIRED or f.options.features.field_presence == descriptor_pb2.FeatureSet.LEGACY_REQUIRED
+    )
 
 
 def snake_case(name: str) -> str:
@@ -183,7 +227,8 @@ class Resolver:
         opts = msg.proto.options.Extensions[TABLE] if msg.proto.options.HasExtension(TABLE) else None
         opts = opts or options_pb2.TableOptions()
         loc = self.index.loc(msg.file, msg.path)
-        option_loc = self.index.loc(msg.file, msg.path + (7, TABLE.number)) if opts.ByteSize() else loc
+        whole, option_locs = self.index.option_locs(msg.file, msg.path + (7, TABLE.number), options_pb2.TableOptions)
+        option_loc = whole or loc
         self._max_depth = opts.max_recursion_depth
         columns = self.columns(full_name, (full_name,))
         p = opts.partitioning
@@ -192,7 +237,7 @@ class Resolver:
             granularity=_GRANULARITY[p.granularity],
             expiration_days=p.expiration_days,
             require_filter=p.require_filter,
-            loc=option_loc,
+            loc=option_locs.get("partitioning", option_loc),
         )
         return Table(
             message=full_name,
@@ -208,6 +253,7 @@ class Resolver:
             loc=loc,
             option_loc=option_loc,
             fingerprint=self.index.fingerprint(full_name),
+            option_locs=option_locs,
         )
 
     def columns(self, full_name: str, stack: tuple[str, ...]) -> tuple[Column, ...]:
@@ -229,7 +275,8 @@ class Resolver:
         loc = self.index.loc(msg.file, path)
         has_opts = f.options.HasExtension(COLUMN)
         o = f.options.Extensions[COLUMN] if has_opts else options_pb2.ColumnOptions()
-        option_loc = self.index.loc(msg.file, path + (_OPTIONS_FIELD, COLUMN.number)) if has_opts else loc
+        whole, option_locs = self.index.option_locs(msg.file, path + (_OPTIONS_FIELD, COLUMN.number), type(o))
+        option_loc = whole or loc
         proto_type = _PROTO_TYPES[f.type]
         type_name = f.type_name.lstrip(".")
         natural = typemap.natural_type(proto_type, type_name) or "STRING"
@@ -237,7 +284,9 @@ class Resolver:
         is_map = bool(sub and sub.proto.options.map_entry)
         fields: tuple[Column, ...] = ()
         cut = False
-        if natural == "STRUCT" and sub is not None:
+        if natural == "STRUCT" and sub is not None and not sub.proto.field:
+            natural = "BOOL"  # a message without fields (a marker, like google.protobuf.Empty): TRUE when present
+        elif natural == "STRUCT" and sub is not None:
             depth = stack.count(type_name)
             if depth and depth >= self._max_depth:
                 cut = True
@@ -252,7 +301,8 @@ class Resolver:
             else:
                 fields = self.columns(type_name, stack + (type_name,))
         repeated = f.label == FD.LABEL_REPEATED
-        mode = "REPEATED" if repeated else ("REQUIRED" if o.required else "NULLABLE")
+        required = o.required or _required(f)
+        mode = "REPEATED" if repeated else ("REQUIRED" if required else "NULLABLE")
         oneof = None
         if f.HasField("oneof_index") and not f.proto3_optional:
             oneof = msg.proto.oneof_decl[f.oneof_index].name
@@ -269,7 +319,7 @@ class Resolver:
             description=o.description or self.index.comment(msg.file, path),
             category=o.category or None,
             hidden=o.hidden,
-            required=o.required,
+            required=required,
             oneof=oneof,
             transforms=options.resolve(o),
             fields=fields,
@@ -277,6 +327,7 @@ class Resolver:
             option_loc=option_loc,
             is_map=is_map,
             recursion_cut=cut,
+            option_locs=option_locs,
         )
 
     # -- sources.yaml ----------------------------------------------------------------------------
@@ -357,4 +408,4 @@ def _closest(name: str, candidates: list[str]) -> str | None:
 
 
 def project_files(index: ProtoIndex) -> tuple[str, ...]:
-    return tuple(sorted(n for n in index.files if not n.startswith("google/protobuf/") and n != VOCABULARY_IMPORT))
+    return tuple(sorted(n for n in index.files if not index.is_library(n)))

@@ -116,7 +116,7 @@ class ColumnOption:
 
 def unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
     d.error(
-        c.option_loc,
+        c.option_at("category"),
         rules.CATEGORY_UNKNOWN,
         f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml; "
         f"known categories: {', '.join(sorted(names)) or '(none)'}",
@@ -124,7 +124,7 @@ def unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
 
 
 def not_applicable(c: Column, option: str, why: str, d: Diagnostics) -> None:
-    d.error(c.option_loc, rules.OPTION_NOT_APPLICABLE, f"`{option}` on field `{c.field_name}`: {why}")
+    d.error(c.option_at(option), rules.OPTION_NOT_APPLICABLE, f"`{option}` on field `{c.field_name}`: {why}")
 
 
 def invalid(c: Column, message: str, d: Diagnostics) -> None:
@@ -136,7 +136,7 @@ def compile_regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pa
         return re.compile(pattern)
     except re.error as exc:
         d.error(
-            c.option_loc,
+            c.option_at(option),
             rules.REGEX_INVALID,
             f"`{option}` pattern `{pattern}` on field `{c.field_name}` does not compile: {exc}",
         )

@@ -62,7 +62,7 @@ class Type(ColumnOption):
     def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
         if c.bq_type not in typemap.ALL_TYPES:
             d.error(
-                c.option_loc,
+                c.option_at("type"),
                 rules.TYPE_OVERRIDE_ILLEGAL,
                 f'`type: "{c.bq_type}"` on field `{c.field_name}` is not a BigQuery type; use one of '
                 f"{', '.join(sorted(typemap.ALL_TYPES - {'STRUCT'}))}",
@@ -70,7 +70,7 @@ class Type(ColumnOption):
         elif c.natural_type == "STRUCT" or not typemap.override_allowed(c.proto_type, c.natural_type, c.bq_type):
             allowed = sorted(typemap.LEGAL_OVERRIDES.get("ENUM" if c.proto_type == "enum" else c.natural_type, ()))
             d.error(
-                c.option_loc,
+                c.option_at("type"),
                 rules.TYPE_OVERRIDE_ILLEGAL,
                 f"field `{c.field_name}` is proto {c.type_name or c.proto_type} ({c.natural_type}) and cannot be "
                 f"stored as {c.bq_type}; allowed: {', '.join(allowed) or 'no override'}",

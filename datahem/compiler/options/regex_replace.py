@@ -38,7 +38,7 @@ class RegexReplace(ColumnOption):
                 _check_template(rx, replacement)
             except (re.error, IndexError) as exc:
                 d.error(
-                    c.option_loc,
+                    c.option_at("regex_replace"),
                     rules.REGEX_INVALID,
                     f"`regex_replace` replacement `{replacement}` on `{c.field_name}` is invalid: {exc}",
                 )

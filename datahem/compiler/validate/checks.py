@@ -155,7 +155,7 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
         if key in seen:
             other = seen[key]
             d.error(
-                t.option_loc,
+                t.option_at("name"),
                 rules.TABLE_DUPLICATE_NAME,
                 f"`{t.message}` maps to table `{t.dataset}.{t.name}`, already used by `{other.message}` "
                 f"({other.loc}); set a different `name` in its (datahem.table) option",
@@ -164,12 +164,14 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
             seen[key] = t
         if not TABLE_NAME.match(t.name):
             d.error(
-                t.option_loc,
+                t.option_at("name"),
                 rules.IDENTIFIER_INVALID,
                 f"table name `{t.name}` must be letters, digits and `_`, not starting with a digit",
             )
         if not DATASET_NAME.match(t.dataset):
-            d.error(t.option_loc, rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`")
+            d.error(
+                t.option_at("dataset"), rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`"
+            )
         if len(t.description) > MAX_DESCRIPTION:
             d.error(
                 t.loc,
@@ -179,7 +181,7 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
         for k, v in t.labels:
             if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
                 d.error(
-                    t.option_loc,
+                    t.option_at("labels"),
                     rules.LABEL_INVALID,
                     f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
                     "(keys start with a letter)",
@@ -199,7 +201,7 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
     for c in columns:
         if c.hidden:
             continue
-        where = c.option_loc if c.name != c.field_name else c.loc
+        where = c.option_at("name") if c.name != c.field_name else c.loc
         if not COLUMN_NAME.match(c.name):
             d.error(
                 where,
@@ -246,6 +248,30 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
             )
         if c.fields:
             _names(c.fields, d, top=False)
+
+
+@check
+def json_names(model: Model, d: Diagnostics) -> None:
+    """A converter reads a field under its JSON name or its proto name: `foo_bar` and `fooBar` (which protoc accepts
+    in proto2) would read the same key. Hidden fields count: they are read too."""
+
+    def visit(columns: tuple[Column, ...]) -> None:
+        seen: dict[str, Column] = {}
+        for c in columns:
+            for key in dict.fromkeys((c.json_name, c.field_name)):
+                other = seen.setdefault(key, c)
+                if other is not c:
+                    d.error(
+                        c.loc,
+                        rules.JSON_NAME_DUPLICATE,
+                        f"field `{c.field_name}` is read from JSON key `{key}`, which is also a name of field "
+                        f"`{other.field_name}` ({other.loc}); rename one of them, or give it another `json_name`",
+                    )
+            if c.fields and not c.recursion_cut:
+                visit(c.fields)
+
+    for t in model.tables:
+        visit(t.columns)
 
 
 @check
@@ -298,7 +324,7 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
         top = {c.name: c for c in t.bq_columns}
         if len(t.clustering) > 4:
             d.error(
-                t.option_loc,
+                t.option_at("clustering"),
                 rules.CLUSTERING_INVALID,
                 f"table `{t.name}` clusters by {len(t.clustering)} columns; BigQuery allows 4",
             )
@@ -306,7 +332,7 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
             c = top.get(name)
             if c is None:
                 d.error(
-                    t.option_loc,
+                    t.option_at("clustering"),
                     rules.CLUSTERING_INVALID,
                     f"clustering column `{name}` is not a top-level column of `{t.name}`"
                     + ("; nested columns cannot be clustered" if "." in name else "")
@@ -314,7 +340,7 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
                 )
             elif c.repeated or c.bq_type not in typemap.CLUSTERABLE:
                 d.error(
-                    t.option_loc,
+                    t.option_at("clustering"),
                     rules.CLUSTERING_INVALID,
                     f"clustering column `{name}` is {'REPEATED ' if c.repeated else ''}{c.bq_type}; BigQuery "
                     f"clusters only single values of {', '.join(sorted(typemap.CLUSTERABLE))}",

@@ -447,8 +447,8 @@ def set_any(msg, v: object, prefix: str, name: str) -> str:
     return _ENCODE(v)
 
 
-def set_field_mask(msg, v: object, prefix: str, name: str) -> list[str]:
-    """A FieldMask in its proto3 JSON form, `"foo,barBaz"`; returns the paths (`["foo", "bar_baz"]`)."""
+def set_field_mask(msg, v: object, prefix: str, name: str) -> str:
+    """A FieldMask in its proto3 JSON form, `"foo,barBaz"`; the row holds that form."""
     if v.__class__ is not str:
         raise expected('field mask string like "foo,barBaz"', v, prefix, name)
     try:
@@ -457,7 +457,15 @@ def set_field_mask(msg, v: object, prefix: str, name: str) -> list[str]:
         msg.FromJsonString(v)
     except ValueError:
         raise Reject(VALIDATE, prefix + name, f'expected field mask like "foo,barBaz", got {_show(v)}') from None
-    return list(msg.paths)
+    return msg.ToJsonString()
+
+
+def set_empty(msg, v: object, prefix: str, name: str) -> bool:
+    """A google.protobuf.Empty (`{}` in JSON): only its presence is data, TRUE in the row."""
+    if v.__class__ is not dict or v:
+        raise expected("empty object", v, prefix, name)
+    msg.SetInParent()
+    return True
 
 
 def set_json_tail(msg, v: object, prefix: str, name: str) -> str:
