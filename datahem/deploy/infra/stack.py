@@ -38,7 +38,11 @@ BigqueryDatapolicyDataPolicy = google("bigquery_datapolicy_data_policy").Bigquer
 BigqueryDatapolicyDataPolicyIamBinding = google(
     "bigquery_datapolicy_data_policy_iam_binding"
 ).BigqueryDatapolicyDataPolicyIamBinding
-StorageBucket = google("storage_bucket").StorageBucket
+_bucket = google("storage_bucket")
+StorageBucket = _bucket.StorageBucket
+BucketRule = _bucket.StorageBucketLifecycleRule
+BucketRuleAction = _bucket.StorageBucketLifecycleRuleAction
+BucketRuleCondition = _bucket.StorageBucketLifecycleRuleCondition
 StorageBucketObject = google("storage_bucket_object").StorageBucketObject
 StorageBucketIamMember = google("storage_bucket_iam_member").StorageBucketIamMember
 ArtifactRegistryRepository = google("artifact_registry_repository").ArtifactRegistryRepository
@@ -255,7 +259,19 @@ class PlatformStack(TerraformStack):
             content_type="application/x-protobuf",
             metadata={"sha256": reg["sha256"]},
         )
-        self._bucket("dataflow", f"{self.project}-datahem-dataflow")
+        # Versioned like every bucket (an overwritten or deleted object can be recovered for a day), without keeping
+        # every temporary file Dataflow replaces: non-current versions go after a day.
+        self._bucket(
+            "dataflow",
+            f"{self.project}-datahem-dataflow",
+            versioning={"enabled": True},
+            lifecycle_rule=[
+                BucketRule(
+                    action=BucketRuleAction(type="Delete"),
+                    condition=BucketRuleCondition(days_since_noncurrent_time=1, with_state="ARCHIVED"),
+                )
+            ],
+        )
         self.repositories["images"] = ArtifactRegistryRepository(
             self,
             "repository_images",
