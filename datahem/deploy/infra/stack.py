@@ -28,7 +28,6 @@ from datahem.deploy.infra.providers import google, google_beta
 
 GoogleProvider = google("provider").GoogleProvider
 GoogleBetaProvider = google_beta("provider").GoogleBetaProvider
-DataGoogleProject = google("data_google_project").DataGoogleProject
 ProjectService = google("project_service").ProjectService
 ProjectIamMember = google("project_iam_member").ProjectIamMember
 DataCatalogTaxonomy = google("data_catalog_taxonomy").DataCatalogTaxonomy
@@ -117,13 +116,13 @@ class PlatformStack(TerraformStack):
         self.grants: dict[str, list] = {}
         self.add_override("//.comment", platform["comment"])
         self._providers()
-        self.project_data = DataGoogleProject(self, "project", project_id=self.project)
         self.release = TerraformVariable(
             self,
             "release",
             type="string",
             description="Release tag of the collector images and the SNS function source (set by CI, e.g. the commit)",
         )
+        self.agents: dict[str, ProjectServiceIdentity] = {}
         self._governance()
         self._registry()
         self._warehouse()
@@ -158,6 +157,20 @@ class PlatformStack(TerraformStack):
                 self, M.logical_id("api", service.split(".")[0]), service=service, disable_on_destroy=False
             )
         return self.apis[service]
+
+    def agent(self, service: str) -> ProjectServiceIdentity:
+        """The service agent (Google-managed identity) of a service, created explicitly: on a new project it does not
+        exist until the API is first used, and a grant to it fails ("service account ... does not exist"). Grants
+        reference its email, so Terraform creates it (after its API) before any of them."""
+        if service not in self.agents:
+            self.agents[service] = ProjectServiceIdentity(
+                self,
+                f"{service.split('.')[0]}_agent",  # e.g. secretmanager_agent (the address earlier stacks used)
+                provider=self.beta,
+                service=service,
+                depends_on=[self.api(service)],
+            )
+        return self.agents[service]
 
     # -- governance --------------------------------------------------------------------------------------------
 
@@ -365,7 +378,7 @@ class PlatformStack(TerraformStack):
         """Per message type: the topic the collectors publish to, its `backup` and `enrichment` subscriptions with
         retry and dead-letter policies, the dead-letter topic with a subscription that holds what failed delivery,
         and the processed-stream topic. Pub/Sub's service agent may publish dead letters and acknowledge them."""
-        agent = f"serviceAccount:service-{self.project_data.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        agent = M.member(self.agent("pubsub.googleapis.com").email)
         for s in self.platform["topics"]:
             topic = self._topic(s["topic"])
             self._topic(s["processed_topic"])
@@ -420,9 +433,7 @@ class PlatformStack(TerraformStack):
                 rotation_period="7776000s",
                 lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
             )
-            agent = ProjectServiceIdentity(
-                self, "secretmanager_agent", provider=self.beta, service="secretmanager.googleapis.com"
-            )
+            agent = self.agent("secretmanager.googleapis.com")
             key = (
                 crypto_key,
                 KmsCryptoKeyIamMember(
@@ -489,7 +500,14 @@ class PlatformStack(TerraformStack):
                 self, rid, repository=repo.name, location=repo.location, role=role, member=who
             )
         if kind == "project":
-            return ProjectIamMember(self, rid, project=self.project, role=role, member=who)
+            return ProjectIamMember(
+                self,
+                rid,
+                project=self.project,
+                role=role,
+                member=who,
+                depends_on=[self.api("cloudresourcemanager.googleapis.com")],
+            )
         raise ValueError(f"service account {sa}: unknown grant target `{kind}` in platform.json")
 
     # -- compute -----------------------------------------------------------------------------------------------
@@ -546,6 +564,10 @@ class PlatformStack(TerraformStack):
                 location=self.region,
                 description="DataHem SNS collector: one endpoint for every SNS subscription, routed by ?route=.",
                 build_config={
+                    # an explicit build account (projects created since mid-2024 give the default one no rights)
+                    # pushing to DataHem's own repository
+                    "service_account": self.accounts[sns["build_service_account"]].id,
+                    "docker_repository": self.repositories["images"].id,
                     "runtime": sns["runtime"],
                     "entry_point": sns["entry_point"],
                     # the Python buildpack's setting for a function file other than main.py at the root
@@ -570,7 +592,9 @@ class PlatformStack(TerraformStack):
                     self.api("cloudfunctions.googleapis.com"),
                     self.api("cloudbuild.googleapis.com"),
                     self.api("run.googleapis.com"),
+                    self.api("compute.googleapis.com"),  # gen-2 functions run on Cloud Run with Compute's networking
                     *self.grants[sns["service_account"]],
+                    *self.grants[sns["build_service_account"]],
                 ],
             )
             CloudRunV2ServiceIamMember(  # a gen-2 function is served by a Cloud Run service of the same name
@@ -622,7 +646,7 @@ class PlatformStack(TerraformStack):
                 on_delete="drain",
                 parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
                 labels={"datahem-pipeline": p["kind"]},
-                depends_on=[self.api("dataflow.googleapis.com"), *self.grants[sa]],
+                depends_on=[self.api("dataflow.googleapis.com"), self.api("compute.googleapis.com"), *self.grants[sa]],
             )
             if p["kind"] == "kinesis" and p["web_identity"]:
                 TerraformOutput(

@@ -146,7 +146,7 @@ def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_modu
     assert (
         replica["customer_managed_encryption"]["kms_key_name"] == "${google_kms_crypto_key.kms_crypto_key_secrets.id}"
     )
-    (agent,) = r["google_project_service_identity"].values()
+    agent = r["google_project_service_identity"]["secretmanager_agent"]
     assert agent["provider"] == "google-beta" and agent["service"] == "secretmanager.googleapis.com"
     job = r["google_dataflow_flex_template_job"]["dataflow_job_datahem-kinesis-car-temperatures"]
     assert (

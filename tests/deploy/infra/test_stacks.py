@@ -63,7 +63,7 @@ def test_topics_and_subscriptions_per_message_type(example_model, stacks):
 
 
 def test_pubsub_service_agent_may_move_messages_to_dead_letter_topics(example_model, dev):
-    agent = "serviceAccount:service-${data.google_project.project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    agent = "serviceAccount:${google_project_service_identity.pubsub_agent.email}"
     published = {
         dev.resolve(r["topic"]) for r in dev.of("google_pubsub_topic_iam_member").values() if r["member"] == agent
     }
@@ -279,6 +279,11 @@ def _minimum(model, project: str) -> dict[str, set]:
     expected[account_id("sns-collector")] = {
         ("roles/pubsub.publisher", "topic", s.table.topic) for s in model.sources if s.kind == "sns"
     }
+    expected[account_id("sns-build")] = {
+        ("roles/storage.objectViewer", "bucket", "registry"),
+        ("roles/artifactregistry.writer", "repository", "images"),
+        ("roles/logging.logWriter", "project", project),
+    }
     for s in model.sources:
         t = s.table
         keys = {
@@ -337,7 +342,9 @@ def test_no_broad_roles_anywhere(dev):
         for r in dev.of(kind).values():
             assert r["role"] not in broad
     project_roles = {r["role"] for r in dev.of("google_project_iam_member").values()}
-    assert project_roles == {"roles/dataflow.worker"}, "only the Dataflow worker role is project-wide"
+    assert project_roles == {"roles/dataflow.worker", "roles/logging.logWriter"}, (
+        "only the Dataflow worker and the function build's log writer roles are project-wide"
+    )
 
 
 # -- compute ---------------------------------------------------------------------------------------------------
@@ -366,6 +373,13 @@ def test_sns_collector_is_a_gen2_function_with_its_own_account(dev):
     (function,) = dev.of("google_cloudfunctions2_function").values()
     config = function["service_config"]
     assert dev.target(config["service_account_email"])["account_id"] == account_id("sns-collector")
+    build = function["build_config"]
+    assert dev.target(build["service_account"])["account_id"] == account_id("sns-build"), "explicit build account"
+    assert build["docker_repository"] == "${google_artifact_registry_repository.repository_images.id}"
+    needs = _depends(dev, function)
+    assert "google_project_service.api_compute" in needs, "gen-2 functions need the Compute API"
+    build_grants = {f"google_project_iam_member.{n}" for n in dev.of("google_project_iam_member") if "sns-build" in n}
+    assert build_grants and build_grants <= needs, "the build account's rights exist before the build"
     assert function["build_config"]["runtime"] == "python311"
     assert function["build_config"]["source"]["storage_source"]["object"].endswith("-${var.release}.zip")
 
@@ -431,3 +445,48 @@ def test_policy_tag_names_are_an_output_for_datahem_migrate(example_model, dev):
     for category, ref in tags.items():
         assert dev.ref(ref)[0] == "google_data_catalog_policy_tag"
         assert dev.target(ref)["display_name"] == category
+
+
+# -- a first deploy on a fresh project ------------------------------------------------------------------------
+
+
+def _depends(stack, resource: dict) -> set[str]:
+    return {d.removeprefix("${").removesuffix("}") for d in resource.get("depends_on", [])}
+
+
+def test_service_agents_exist_before_any_grant_to_them(stacks):
+    """Grants to a Google service agent reference a `google_project_service_identity` (created after its API), never
+    a hand-built `service-N@gcp-sa-...` address, which may not exist yet on a new project."""
+    for stack in stacks.values():
+        agents = stack.of("google_project_service_identity")
+        assert "pubsub_agent" in agents
+        for name, agent in agents.items():
+            api = f"google_project_service.api_{agent['service'].split('.')[0]}"
+            assert api in _depends(stack, agent), f"{name} must wait for its API"
+        for kind in (*IAM_KINDS, "google_kms_crypto_key_iam_member"):
+            for r in stack.of(kind).values():
+                assert "gcp-sa-" not in r["member"], f"{kind}: agent address built by hand: {r['member']}"
+                if "google_project_service_identity" in r["member"]:
+                    assert stack.ref(r["member"].removeprefix("serviceAccount:"))[1] in agents
+
+
+def test_every_resource_waits_for_its_api(stacks):
+    """Resources of a service depend on its `google_project_service`, so one apply works on a fresh project."""
+    needs = {
+        "google_pubsub_topic": "pubsub",
+        "google_bigquery_dataset": "bigquery",
+        "google_storage_bucket": "storage",
+        "google_artifact_registry_repository": "artifactregistry",
+        "google_secret_manager_secret": "secretmanager",
+        "google_service_account": "iam",
+        "google_cloud_run_v2_service": "run",
+        "google_cloudfunctions2_function": "compute",
+        "google_dataflow_flex_template_job": "compute",
+        "google_project_iam_member": "cloudresourcemanager",
+    }
+    for stack in stacks.values():
+        for kind, api in needs.items():
+            for name, r in stack.of(kind).items():
+                assert f"google_project_service.api_{api}" in _depends(stack, r), f"{kind}.{name} needs {api}"
+        for api in stack.of("google_project_service").values():
+            assert api["disable_on_destroy"] is False
