@@ -7,6 +7,9 @@ workflow once per environment (see the README's "Deploy").
 - `secrets`: refuses to go on while a secret the workloads read has no enabled version (Cloud Run checks secret
   access when a revision deploys, and a pipeline would fail at run time and be relaunched on every apply), listing
   each one with the command that adds a version.
+- `access` (after the full apply): with the environment's `invoker_iam_disabled`, disables the invoker check of the
+  SNS function's Cloud Run service (the provider sets it on the HTTP collector's service, but cannot on a function),
+  so the collectors are public without an `allUsers` binding.
 
 Reads generated/infra only (never the compiler). Terraform and gcloud are run as subprocesses; `run` is injectable
 for tests.
@@ -55,7 +58,7 @@ def environment(generated: Path, env: str) -> dict:
     platform = json.loads((generated / "infra" / "platform.json").read_text(encoding="utf-8"))
     for e in platform["environments"]:
         if e["name"] == env:
-            return {**e, "secrets": platform["secrets"]}
+            return {**e, "secrets": platform["secrets"], "collectors": platform["collectors"]}
     names = ", ".join(e["name"] for e in platform["environments"])
     raise SystemExit(f"unknown environment `{env}` (sources.yaml has: {names})")
 
@@ -115,14 +118,32 @@ def secrets(generated: Path, env: str, run: Run = _run) -> int:
     return 0
 
 
+def access(generated: Path, env: str, run: Run = _run) -> int:
+    e = environment(generated, env)
+    sns = e["collectors"].get("sns")
+    if not e.get("invoker_iam_disabled") or not sns:
+        print("nothing to do: the collectors' public access is in the stack")
+        return 0
+    args = [
+        "gcloud", "run", "services", "update", sns["name"], f"--project={e['gcp_project']}",
+        f"--region={e['region']}", "--no-invoker-iam-check", "--quiet",
+    ]  # fmt: skip
+    proc = run(args)
+    if proc.returncode != 0:
+        print(f"cannot disable the invoker check of {sns['name']}: {proc.stderr.strip()}", file=sys.stderr)
+    return proc.returncode
+
+
+STEPS = {"foundation": foundation, "secrets": secrets, "access": access}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datahem.deploy.apply", description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("foundation", "secrets"))
+    parser.add_argument("step", choices=tuple(STEPS))
     parser.add_argument("env", help="environment name from sources.yaml (dev, prod...)")
     parser.add_argument("--generated", type=Path, default=GENERATED, help="the generated/ folder (default: generated)")
     args = parser.parse_args(argv)
-    step = foundation if args.step == "foundation" else secrets
-    return step(args.generated, args.env)
+    return STEPS[args.step](args.generated, args.env)
 
 
 if __name__ == "__main__":

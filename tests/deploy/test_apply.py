@@ -65,3 +65,13 @@ def test_foundation_runs_init_then_a_targeted_apply():
     init, plan = fake.calls
     assert init[2:] == ["init", "-input=false"]
     assert plan[2] == "apply" and "-target=google_project_service.api_pubsub" in plan
+
+
+def test_access_disables_the_functions_invoker_check_only_where_sources_yaml_says_so():
+    fake = Fake({})
+    assert apply.access(GENERATED, "dev", run=fake) == 0
+    assert fake.calls == [], "dev keeps its allUsers bindings (in the stack)"
+    assert apply.access(GENERATED, "prod", run=fake) == 0
+    (call,) = fake.calls
+    assert call[:5] == ["gcloud", "run", "services", "update", "datahem-sns-collector"]
+    assert "--no-invoker-iam-check" in call and "--project=grocer-data-prod" in call

@@ -30,7 +30,7 @@ from typing import Any
 from datahem.compiler import tempdirs
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
 from datahem.compiler.evolution.migrations import Evolution
-from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Model, Table
+from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Environment, Model, Table
 from datahem.compiler.projection.platform import categories
 from datahem.compiler.projection.tables import columns
 from datahem.compiler.sources import KINDS
@@ -199,6 +199,22 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
     )
 
 
+def _environment(e: Environment) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "gcp_project": e.gcp_project,
+        "region": e.region,
+        "state_bucket": e.state_bucket,
+        "invoker_iam_disabled": e.invoker_iam_disabled,
+        "network": e.network,
+        "subnetwork": e.subnetwork,
+        "private_workers": e.private_workers,
+        "secret_locations": list(e.secret_locations),
+        "kms_key": e.kms_key,
+        "bigquery_kms_key": e.bigquery_kms_key,
+    }
+
+
 def sources_of(model: Model) -> list[str]:
     return list(model.provenance)
 
@@ -212,10 +228,7 @@ def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict[str, An
         "comment": header_text(sources_of(model)),
         "format": FORMAT,
         "project": model.project,
-        "environments": [
-            {"name": e.name, "gcp_project": e.gcp_project, "region": e.region, "state_bucket": e.state_bucket}
-            for e in model.environments
-        ],
+        "environments": [_environment(e) for e in model.environments],
         "bigquery": {"location": model.bigquery.location, "datasets": _datasets(model, tables)},
         "policy_tag_placeholder": POLICY_TAG_PLACEHOLDER.format(""),
         "categories": categories(model),

@@ -74,6 +74,9 @@ CloudRunV2ServiceIamMember = google("cloud_run_v2_service_iam_member").CloudRunV
 Cloudfunctions2Function = google("cloudfunctions2_function").Cloudfunctions2Function
 DataflowFlexTemplateJob = google_beta("google_dataflow_flex_template_job").GoogleDataflowFlexTemplateJob
 ProjectServiceIdentity = google_beta("google_project_service_identity").GoogleProjectServiceIdentity
+DataStorageAgent = google("data_google_storage_project_service_account").DataGoogleStorageProjectServiceAccount
+DataBigqueryAgent = google("data_google_bigquery_default_service_account").DataGoogleBigqueryDefaultServiceAccount
+ROLE_KMS = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 # Pub/Sub delivery: redeliver with backoff, then move the message to the dead-letter topic (nothing is dropped);
 # subscriptions never expire and keep unacknowledged messages for 7 days (the maximum).
@@ -123,6 +126,8 @@ class PlatformStack(TerraformStack):
             description="Release tag of the collector images and the SNS function source (set by CI, e.g. the commit)",
         )
         self.agents: dict[str, ProjectServiceIdentity] = {}
+        self.key_grants: dict[tuple[str, str], KmsCryptoKeyIamMember] = {}
+        self.storage_agent: DataStorageAgent | None = None
         self._governance()
         self._registry()
         self._warehouse()
@@ -171,6 +176,32 @@ class PlatformStack(TerraformStack):
                 depends_on=[self.api(service)],
             )
         return self.agents[service]
+
+    def key_user(self, option: str, who: str, email: str) -> list[KmsCryptoKeyIamMember]:
+        """The grant that lets a service agent use the environment's customer-managed key `option` (`kms_key` or
+        `bigquery_kms_key`), as a dependency list for the resources it encrypts; [] without a key."""
+        key = self.env.get(option)
+        if not key:
+            return []
+        if (option, who) not in self.key_grants:
+            self.key_grants[(option, who)] = KmsCryptoKeyIamMember(
+                self,
+                M.logical_id("iam_kms", f"{who}_{option}"),
+                crypto_key_id=key,
+                role=ROLE_KMS,
+                member=M.member(email),
+                depends_on=[self.api("cloudkms.googleapis.com")],
+            )
+        return [self.key_grants[(option, who)]]
+
+    def storage_key(self) -> dict:
+        """Bucket arguments for the environment's `kms_key` (with the Cloud Storage agent's grant first)."""
+        if not self.env.get("kms_key"):
+            return {}
+        if self.storage_agent is None:
+            self.storage_agent = DataStorageAgent(self, "storage_agent")
+        grant = self.key_user("kms_key", "storage", self.storage_agent.email_address)
+        return {"encryption": {"default_kms_key_name": self.env["kms_key"]}, "depends_on": grant}
 
     # -- governance --------------------------------------------------------------------------------------------
 
@@ -242,6 +273,7 @@ class PlatformStack(TerraformStack):
     # -- schema registry, images -------------------------------------------------------------------------------
 
     def _bucket(self, key: str, name: str, **extra: object) -> StorageBucket:
+        encryption = self.storage_key()
         bucket = StorageBucket(
             self,
             M.logical_id("bucket", key),
@@ -250,7 +282,8 @@ class PlatformStack(TerraformStack):
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             force_destroy=False,
-            depends_on=[self.api("storage.googleapis.com")],
+            encryption=encryption.get("encryption"),
+            depends_on=[self.api("storage.googleapis.com"), *encryption.get("depends_on", [])],
             **extra,
         )
         self.buckets[key] = bucket
@@ -285,6 +318,7 @@ class PlatformStack(TerraformStack):
                 )
             ],
         )
+        registry_agent = self.agent("artifactregistry.googleapis.com") if self.env.get("kms_key") else None
         self.repositories["images"] = ArtifactRegistryRepository(
             self,
             "repository_images",
@@ -292,7 +326,11 @@ class PlatformStack(TerraformStack):
             format="DOCKER",
             location=self.region,
             description="DataHem collector and pipeline images.",
-            depends_on=[self.api("artifactregistry.googleapis.com")],
+            kms_key_name=self.env.get("kms_key"),
+            depends_on=[
+                self.api("artifactregistry.googleapis.com"),
+                *(self.key_user("kms_key", "artifactregistry", registry_agent.email) if registry_agent else []),
+            ],
         )
 
     def image(self, name: str) -> str:
@@ -311,6 +349,12 @@ class PlatformStack(TerraformStack):
         Tables that left the project (`retired_tables`) get a `removed` block: Terraform forgets them, their data
         stays."""
         bq = self.platform["bigquery"]
+        cmek = self.env.get("bigquery_kms_key")
+        cmek_grant = (
+            self.key_user("bigquery_kms_key", "bigquery", DataBigqueryAgent(self, "bigquery_agent").email)
+            if cmek
+            else []
+        )
         for d in bq["datasets"]:
             self.datasets[d["name"]] = BigqueryDataset(
                 self,
@@ -319,7 +363,8 @@ class PlatformStack(TerraformStack):
                 location=self.location,
                 description=M.tf_literal(d["description"]),
                 delete_contents_on_destroy=False,
-                depends_on=[self.api("bigquery.googleapis.com")],
+                default_encryption_configuration={"kms_key_name": cmek} if cmek else None,
+                depends_on=[self.api("bigquery.googleapis.com"), *cmek_grant],
             )
         prefix = self.platform["policy_tag_placeholder"]
         for t in self.platform["tables"]:
@@ -342,6 +387,7 @@ class PlatformStack(TerraformStack):
                 clustering=t["clustering"] or None,
                 labels=t["labels"] or None,
                 deletion_protection=True,
+                encryption_configuration={"kms_key_name": cmek} if cmek else None,
                 lifecycle=TerraformResourceLifecycle(ignore_changes=["schema"]),
             )
         retired = [
@@ -354,8 +400,13 @@ class PlatformStack(TerraformStack):
     # -- Pub/Sub -----------------------------------------------------------------------------------------------
 
     def _topic(self, name: str) -> PubsubTopic:
+        key = self.key_user("kms_key", "pubsub", self.agent("pubsub.googleapis.com").email)
         topic = PubsubTopic(
-            self, M.logical_id("topic", name), name=name, depends_on=[self.api("pubsub.googleapis.com")]
+            self,
+            M.logical_id("topic", name),
+            name=name,
+            kms_key_name=self.env.get("kms_key"),
+            depends_on=[self.api("pubsub.googleapis.com"), *key],
         )
         self.topics[name] = topic
         return topic
@@ -450,6 +501,10 @@ class PlatformStack(TerraformStack):
                 replica = SecretReplica(location=self.region, customer_managed_encryption=encryption)
                 replication: dict = {"user_managed": {"replicas": [replica]}}
                 depends = [self.api("secretmanager.googleapis.com"), key[1]]
+            elif self.env.get("secret_locations"):
+                replicas = [SecretReplica(location=loc) for loc in self.env["secret_locations"]]
+                replication = {"user_managed": {"replicas": replicas}}
+                depends = [self.api("secretmanager.googleapis.com")]
             else:
                 replication = {"auto": {}}
                 depends = [self.api("secretmanager.googleapis.com")]
@@ -532,12 +587,15 @@ class PlatformStack(TerraformStack):
                 )
                 for var, sid in sorted(http["secret_env"].items())
             ]
+            open_check = bool(self.env.get("invoker_iam_disabled"))
             service = CloudRunV2Service(
                 self,
                 M.logical_id("cloud_run", http["name"]),
                 name=http["name"],
                 location=self.region,
                 ingress="INGRESS_TRAFFIC_ALL",
+                # anyone may send events: through a disabled invoker check where organization policy forbids allUsers
+                invoker_iam_disabled=True if open_check else None,
                 deletion_protection=False,
                 template={
                     "service_account": self.accounts[http["service_account"]].email,
@@ -546,14 +604,15 @@ class PlatformStack(TerraformStack):
                 },
                 depends_on=[self.api("run.googleapis.com"), *self.grants[http["service_account"]]],
             )
-            CloudRunV2ServiceIamMember(
-                self,
-                M.logical_id("iam_all-users_run-invoker", http["name"]),
-                name=service.name,
-                location=self.region,
-                role="roles/run.invoker",
-                member="allUsers",
-            )
+            if not open_check:
+                CloudRunV2ServiceIamMember(
+                    self,
+                    M.logical_id("iam_all-users_run-invoker", http["name"]),
+                    name=service.name,
+                    location=self.region,
+                    role="roles/run.invoker",
+                    member="allUsers",
+                )
             TerraformOutput(self, "http_collector_url", value=service.uri, description="Base URL of the HTTP collector")
         sns = collectors.get("sns")
         if sns:
@@ -597,14 +656,17 @@ class PlatformStack(TerraformStack):
                     *self.grants[sns["build_service_account"]],
                 ],
             )
-            CloudRunV2ServiceIamMember(  # a gen-2 function is served by a Cloud Run service of the same name
-                self,
-                M.logical_id("iam_all-users_run-invoker", sns["name"]),
-                name=function.name,
-                location=self.region,
-                role="roles/run.invoker",
-                member="allUsers",
-            )
+            if not self.env.get("invoker_iam_disabled"):
+                CloudRunV2ServiceIamMember(  # a gen-2 function is served by a Cloud Run service of the same name
+                    self,
+                    M.logical_id("iam_all-users_run-invoker", sns["name"]),
+                    name=function.name,
+                    location=self.region,
+                    role="roles/run.invoker",
+                    member="allUsers",
+                )
+            # else the function's Cloud Run service gets its invoker check disabled after the apply (the provider
+            # cannot set it on a function): `python -m datahem.deploy.apply access <env>`
             TerraformOutput(self, "sns_collector_url", value=function.url, description="SNS subscription endpoint")
 
     def _parameter(self, value: str | dict) -> str:
@@ -643,6 +705,9 @@ class PlatformStack(TerraformStack):
                 temp_location=f"gs://{dataflow.name}/temp",
                 staging_location=f"gs://{dataflow.name}/staging",
                 enable_streaming_engine=True,
+                network=self.env.get("network"),
+                subnetwork=self.env.get("subnetwork"),
+                ip_configuration="WORKER_IP_PRIVATE" if self.env.get("private_workers") else None,
                 on_delete="drain",
                 parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
                 labels={"datahem-pipeline": p["kind"]},

@@ -199,7 +199,7 @@ def test_account_ids_fit_google_limits():
 BAD_INPUTS = {
     "unknown masking rule": (
         lambda t: t.replace("masking: EMAIL_MASK", "masking: BLUR"),
-        "sources.yaml:31:14: error[YAML_VALUE]: `categories.pii_email.masking` is `BLUR`",
+        "sources.yaml:39:14: error[YAML_VALUE]: `categories.pii_email.masking` is `BLUR`",
     ),
     "reader that is not an IAM member": (
         lambda t: t.replace("readers: [group:logistics@grocer.example]", "readers: [logistics@grocer.example]"),

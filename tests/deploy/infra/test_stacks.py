@@ -490,3 +490,50 @@ def test_every_resource_waits_for_its_api(stacks):
                 assert f"google_project_service.api_{api}" in _depends(stack, r), f"{kind}.{name} needs {api}"
         for api in stack.of("google_project_service").values():
             assert api["disable_on_destroy"] is False
+
+
+# -- organization-policy options (sources.yaml, per environment; the example's prod sets them all) --------------
+
+
+def test_default_environment_keeps_google_defaults(stacks):
+    dev = stacks["dev"]
+    for job in dev.of("google_dataflow_flex_template_job").values():
+        assert not {"network", "subnetwork", "ip_configuration", "kms_key_name"} & set(job)
+    assert all(s["replication"] == {"auto": {}} for s in dev.of("google_secret_manager_secret").values())
+    assert not dev.of("google_kms_crypto_key_iam_member")
+    assert {r["member"] for r in dev.of("google_cloud_run_v2_service_iam_member").values()} == {"allUsers"}
+
+
+def test_organization_policy_options_reach_every_resource(example_model, stacks):
+    env = next(e for e in example_model.environments if e.name == "prod")
+    prod = stacks["prod"]
+    assert env.invoker_iam_disabled and env.private_workers and env.kms_key and env.bigquery_kms_key
+    assert not prod.of("google_cloud_run_v2_service_iam_member"), "no allUsers under domain-restricted sharing"
+    (service,) = prod.of("google_cloud_run_v2_service").values()
+    assert service["invoker_iam_disabled"] is True
+    for job in prod.of("google_dataflow_flex_template_job").values():
+        assert (job["network"], job["subnetwork"]) == (env.network, env.subnetwork)
+        assert job["ip_configuration"] == "WORKER_IP_PRIVATE"
+    for secret in prod.of("google_secret_manager_secret").values():
+        replicas = secret["replication"]["user_managed"]["replicas"]
+        assert [r["location"] for r in replicas] == list(env.secret_locations)
+    grants = prod.of("google_kms_crypto_key_iam_member")
+    for kind, attr, option in (
+        ("google_storage_bucket", lambda r: r["encryption"]["default_kms_key_name"], "kms_key"),
+        ("google_artifact_registry_repository", lambda r: r["kms_key_name"], "kms_key"),
+        ("google_pubsub_topic", lambda r: r["kms_key_name"], "kms_key"),
+        (
+            "google_bigquery_dataset",
+            lambda r: r["default_encryption_configuration"]["kms_key_name"],
+            "bigquery_kms_key",
+        ),
+        ("google_bigquery_table", lambda r: r["encryption_configuration"]["kms_key_name"], "bigquery_kms_key"),
+    ):
+        for name, r in prod.of(kind).items():
+            assert attr(r) == getattr(env, option), f"{kind}.{name}"
+            # the service agent may use the key before the resource is created with it (a table: through its dataset)
+            holder = prod.target(r["dataset_id"]) if kind == "google_bigquery_table" else r
+            needs = [d for d in _depends(prod, holder) if d.startswith("google_kms_crypto_key_iam_member.")]
+            assert needs, f"{kind}.{name} must wait for its service agent's key grant"
+            for d in needs:
+                assert grants[d.split(".")[1]]["crypto_key_id"] == getattr(env, option)
