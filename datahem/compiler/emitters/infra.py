@@ -219,9 +219,38 @@ def sources_of(model: Model) -> list[str]:
     return list(model.provenance)
 
 
-def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict[str, Any]:
+def _stream_names(topics: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    names = {
+        "topics": ("topic", "processed_topic", "dead_letter_topic"),
+        "subscriptions": ("backup_subscription", "enrichment_subscription", "dead_letter_subscription"),
+    }
+    return (
+        {t[k] for t in topics for k in names["topics"]},
+        {t[k] for t in topics for k in names["subscriptions"]},
+    )
+
+
+def retired_streams(model: Model, previous: Mapping[str, bytes]) -> dict[str, list[str]]:
+    """Topics and subscriptions that left the project since the previous build (a message moved to a new major
+    version, a source removed), added to those the previous build had retired: the stacks make Terraform forget them
+    (their backlog and held dead letters stay). A name that comes back is no longer retired."""
+    try:
+        before = json.loads(previous["infra/platform.json"])
+        old_topics, old_subs = _stream_names(before.get("topics", []))
+        old_topics |= set(before.get("retired_topics", []))
+        old_subs |= set(before.get("retired_subscriptions", []))
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return {"topics": [], "subscriptions": []}
+    topics, subs = _stream_names([_topic(t) for t in model.tables])
+    return {"topics": sorted(old_topics - topics), "subscriptions": sorted(old_subs - subs)}
+
+
+def platform(
+    model: Model, retired_tables: tuple[str, ...] = (), retired: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The infrastructure model: everything the stacks need, independent of the environment (each stack adds
-    its project, region and state bucket). `retired_tables`: the tables the build's evolution retires."""
+    its project, region and state bucket). `retired_tables`: the tables the build's evolution retires; `retired`:
+    the topics and subscriptions that left the project (`retired_streams`)."""
     tables = [*model.tables, model.backup_table, model.dead_letter_table]
     accounts, collectors, pipelines = _compute(model)
     return {
@@ -240,6 +269,9 @@ def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict[str, An
         "pipelines": pipelines,
         # tables that left the project: the stacks make Terraform forget them without deleting them (their data stays)
         "retired_tables": list(retired_tables),
+        # topics and subscriptions that left the project: forgotten the same way (backlogs and dead letters stay)
+        "retired_topics": list((retired or {}).get("topics", [])),
+        "retired_subscriptions": list((retired or {}).get("subscriptions", [])),
         "registry": {
             "descriptor_set": DESCRIPTOR_SET,
             "object": DESCRIPTOR_SET,
@@ -357,8 +389,9 @@ def emit(
     model: Model, evolution: Evolution | None = None, previous: Mapping[str, bytes] | None = None
 ) -> list[OutputFile]:
     retired = evolution.retired_tables if evolution is not None else ()
+    streams = retired_streams(model, previous or {})
     inputs = {
-        "infra/platform.json": to_json(platform(model, retired)),
+        "infra/platform.json": to_json(platform(model, retired, streams)),
         "infra/main.py": render("infra/main.py.j2", header=header("py", ["sources.yaml"])),
         "infra/cdktf.json": to_json(cdktf_json(model)),
     }

@@ -92,6 +92,12 @@ DAY_MS = 86_400_000
 # to camelCase) where the type says struct, but not list elements, whose snake_case keys would be dropped silently.
 # List elements are therefore built with their struct classes.
 
+REQUIRED_TERRAFORM = ">= 1.7.0"
+# Topics and subscriptions are never destroyed by an apply: a topic's subscriptions hold up to 7 days of backlog and
+# dead letters. What leaves the project is forgotten (`removed`); anything else that would destroy one (a changed
+# subscription filter replaces the subscription) fails the apply instead of losing messages.
+KEEP = TerraformResourceLifecycle(prevent_destroy=True)
+
 ROLE_TAG_READER = "roles/datacatalog.categoryFineGrainedReader"
 ROLE_MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
 
@@ -128,6 +134,7 @@ class PlatformStack(TerraformStack):
         self.agents: dict[str, ProjectServiceIdentity] = {}
         self.key_grants: dict[tuple[str, str], KmsCryptoKeyIamMember] = {}
         self.storage_agent: DataStorageAgent | None = None
+        self.removed: list[dict] = []
         self._governance()
         self._registry()
         self._warehouse()
@@ -140,6 +147,8 @@ class PlatformStack(TerraformStack):
     # -- foundations -------------------------------------------------------------------------------------------
 
     def _providers(self) -> None:
+        # `removed` blocks with `lifecycle { destroy = false }` need Terraform 1.7 (OpenTofu: 1.9)
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         # cdktf rewrites provider-level keys to snake_case (map keys included), so these labels use `_` already.
         labels = {"managed_by": "datahem", "datahem_project": self.platform["project"]}
         self.google = GoogleProvider(self, "google", project=self.project, region=self.region, default_labels=labels)
@@ -390,12 +399,14 @@ class PlatformStack(TerraformStack):
                 encryption_configuration={"kms_key_name": cmek} if cmek else None,
                 lifecycle=TerraformResourceLifecycle(ignore_changes=["schema"]),
             )
-        retired = [
-            {"from": f"google_bigquery_table.{M.logical_id('table', ref)}", "lifecycle": {"destroy": False}}
-            for ref in sorted(self.platform.get("retired_tables", []))
-        ]
-        if retired:
-            self.add_override("removed", retired)
+        self.retire([f"google_bigquery_table.{M.logical_id('table', ref)}" for ref in self.platform["retired_tables"]])
+
+    def retire(self, addresses: list[str]) -> None:
+        """`removed { from = ADDRESS  lifecycle { destroy = false } }` for each address: Terraform forgets the
+        resource and leaves it (and its data) in the project. Needs Terraform 1.7 (`required_version`)."""
+        self.removed += [{"from": a, "lifecycle": {"destroy": False}} for a in addresses]
+        if self.removed:
+            self.add_override("removed", sorted(self.removed, key=lambda r: r["from"]))
 
     # -- Pub/Sub -----------------------------------------------------------------------------------------------
 
@@ -407,6 +418,7 @@ class PlatformStack(TerraformStack):
             name=name,
             kms_key_name=self.env.get("kms_key"),
             depends_on=[self.api("pubsub.googleapis.com"), *key],
+            lifecycle=KEEP,
         )
         self.topics[name] = topic
         return topic
@@ -420,6 +432,7 @@ class PlatformStack(TerraformStack):
             ack_deadline_seconds=ACK_DEADLINE_SECONDS,
             message_retention_duration=RETENTION,
             expiration_policy=NEVER_EXPIRE,
+            lifecycle=KEEP,
             **extra,
         )
         self.subscriptions[name] = sub
@@ -430,6 +443,13 @@ class PlatformStack(TerraformStack):
         retry and dead-letter policies, the dead-letter topic with a subscription that holds what failed delivery,
         and the processed-stream topic. Pub/Sub's service agent may publish dead letters and acknowledge them."""
         agent = M.member(self.agent("pubsub.googleapis.com").email)
+        self.retire(
+            [f"google_pubsub_topic.{M.logical_id('topic', n)}" for n in self.platform.get("retired_topics", [])]
+            + [
+                f"google_pubsub_subscription.{M.logical_id('subscription', n)}"
+                for n in self.platform.get("retired_subscriptions", [])
+            ]
+        )
         for s in self.platform["topics"]:
             topic = self._topic(s["topic"])
             self._topic(s["processed_topic"])
@@ -700,7 +720,8 @@ class PlatformStack(TerraformStack):
                 name=p["name"],
                 project=self.project,
                 region=self.region,
-                container_spec_gcs_path=f"gs://{registry.name}/templates/{p['template']}.json",
+                # the release is in the path, so every release is a change Terraform applies to every job
+                container_spec_gcs_path=f"gs://{registry.name}/templates/{self.release.string_value}/{p['template']}.json",
                 service_account_email=self.accounts[sa].email,
                 temp_location=f"gs://{dataflow.name}/temp",
                 staging_location=f"gs://{dataflow.name}/staging",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from datahem.compiler.emitters import infra
 from datahem.compiler.emitters.infra import account_id, dead_letter_subscription
 from tests.conftest import ROOT
 
@@ -400,7 +401,7 @@ def test_dataflow_jobs_per_source_backup_and_kinesis_reader(example_model, dev):
         assert grants and all(f"iam_{sa}_" in d for d in grants), "a job starts after its own grants"
     for s in example_model.sources:
         job = jobs[f"datahem-{s.name.replace('_', '-')}"]
-        assert job["container_spec_gcs_path"].endswith(f"/templates/source_{s.name}.json")
+        assert job["container_spec_gcs_path"].endswith(f"/templates/${{var.release}}/source_{s.name}.json")
         assert dev.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
         if s.kind == "kinesis":
             reader = jobs[f"datahem-kinesis-{s.name.replace('_', '-')}"]["parameters"]
@@ -537,3 +538,51 @@ def test_organization_policy_options_reach_every_resource(example_model, stacks)
             assert needs, f"{kind}.{name} must wait for its service agent's key grant"
             for d in needs:
                 assert grants[d.split(".")[1]]["crypto_key_id"] == getattr(env, option)
+
+
+# -- releases and retirement ---------------------------------------------------------------------------------
+
+
+def test_the_release_reaches_every_job(stacks):
+    """A release must change every job, or Terraform sees no diff and the pipelines keep the old code."""
+    for stack in stacks.values():
+        jobs = stack.of("google_dataflow_flex_template_job")
+        assert jobs
+        for name, job in jobs.items():
+            assert "/${var.release}/" in job["container_spec_gcs_path"], name
+
+
+def test_topics_and_subscriptions_are_never_destroyed_and_terraform_is_new_enough(stacks):
+    for stack in stacks.values():
+        for kind in ("google_pubsub_topic", "google_pubsub_subscription"):
+            for name, r in stack.of(kind).items():
+                assert r["lifecycle"] == {"prevent_destroy": True}, f"{kind}.{name}"
+        assert stack.data["terraform"]["required_version"] == ">= 1.7.0", "removed blocks need Terraform 1.7"
+
+
+def test_streams_that_leave_the_project_are_forgotten_until_they_come_back(example_model):
+    previous = infra.platform(example_model)
+    previous["topics"].append(
+        {
+            "message": "grocer.old.v1.Gone",
+            "topic": "grocer.old.v1.Gone",
+            "processed_topic": "grocer.old.v1.Gone.processed",
+            "dead_letter_topic": "grocer.old.v1.Gone.dead-letter",
+            "backup_subscription": "grocer.old.v1.Gone.backup",
+            "enrichment_subscription": "grocer.old.v1.Gone.enrichment",
+            "dead_letter_subscription": "grocer.old.v1.Gone.dead-letter.hold",
+        }
+    )
+    current = example_model.tables[0].topic
+    previous["retired_topics"] = ["grocer.older.v1.Long.Gone", current]  # an earlier retirement; one that came back
+    retired = infra.retired_streams(example_model, {"infra/platform.json": json.dumps(previous).encode()})
+    assert retired["topics"] == sorted(
+        [
+            "grocer.old.v1.Gone",
+            "grocer.old.v1.Gone.processed",
+            "grocer.old.v1.Gone.dead-letter",
+            "grocer.older.v1.Long.Gone",
+        ]
+    )
+    assert len(retired["subscriptions"]) == 3
+    assert infra.retired_streams(example_model, {}) == {"topics": [], "subscriptions": []}
