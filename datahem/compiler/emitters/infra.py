@@ -34,7 +34,15 @@ from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Environment,
 from datahem.compiler.projection.platform import categories
 from datahem.compiler.projection.tables import columns
 from datahem.compiler.sources import KINDS
-from datahem.compiler.sources.platform import DATAFLOW_WORKER, PUBLISHER, SECRET_ACCESSOR, account, account_id
+from datahem.compiler.sources.platform import (
+    CUSTOM_ROLES,
+    DATAFLOW_WORKER,
+    PUBLISHER,
+    ROW_WRITER,
+    SECRET_ACCESSOR,
+    account,
+    account_id,
+)
 from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
 
@@ -89,7 +97,11 @@ def _datasets(model: Model, tables: list[Table]) -> list[dict[str, Any]]:
     bq = model.bigquery
     purpose = {getattr(bq, key): text for key, text in reversed(_DATASET_PURPOSE.items())}
     names = sorted({t.dataset for t in tables})
-    return [{"name": n, "description": purpose.get(n, "DataHem event tables.")} for n in names]
+    # the datasets of the raw backup and the dead letters hold every event's payload, unmasked
+    raw = {bq.backup_dataset, bq.dead_letter_dataset}
+    return [
+        {"name": n, "description": purpose.get(n, "DataHem event tables."), "raw_payloads": n in raw} for n in names
+    ]
 
 
 def _topic(t: Table) -> dict[str, Any]:
@@ -150,7 +162,7 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             *_read(t.enrichment_subscription),
             {"role": PUBLISHER, "topic": t.processed_topic},
             {"role": DATA_EDITOR, "table": table_ref(t)},
-            {"role": DATA_EDITOR, "table": dead_letters},
+            {"role": ROW_WRITER, "table": dead_letters},
             *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
             *DATAFLOW_WORKER,
         ]
@@ -176,8 +188,8 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
         sa = account_id("backup")
         grants = [g for t in model.tables for g in _read(t.backup_subscription)]
         grants += [
-            {"role": DATA_EDITOR, "table": table_ref(model.backup_table)},
-            {"role": DATA_EDITOR, "table": dead_letters},
+            {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
+            {"role": ROW_WRITER, "table": dead_letters},
             *DATAFLOW_WORKER,
         ]
         accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
@@ -264,6 +276,7 @@ def platform(
         "tables": [_table(t) for t in tables],
         "topics": [_topic(t) for t in model.tables],
         "secrets": _secrets(model),
+        "custom_roles": [dict(r) for r in CUSTOM_ROLES],
         "service_accounts": accounts,
         "collectors": collectors,
         "pipelines": pipelines,

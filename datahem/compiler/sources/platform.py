@@ -16,6 +16,18 @@ DATAFLOW_WORKER = (
 )
 PUBLISHER = "roles/pubsub.publisher"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+# Writes rows, reads none, deletes nothing: what a pipeline needs on the tables that hold every source's raw payloads
+# (backup, dead letters), so no pipeline account can read another source's payloads or drop the table. A project
+# custom role (`custom:<id>` in platform.json; the stacks create it from CUSTOM_ROLES).
+ROW_WRITER = "custom:datahemRowWriter"
+CUSTOM_ROLES = (
+    {
+        "id": "datahemRowWriter",
+        "title": "DataHem row writer",
+        "description": "Streams rows into a table (insertAll); cannot read or delete them.",
+        "permissions": ["bigquery.tables.get", "bigquery.tables.updateData"],
+    },
+)
 COLLECTOR_MAX_INSTANCES = 20
 
 

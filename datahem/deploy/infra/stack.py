@@ -48,7 +48,10 @@ ArtifactRegistryRepository = google("artifact_registry_repository").ArtifactRegi
 ArtifactRegistryRepositoryIamMember = google(
     "artifact_registry_repository_iam_member"
 ).ArtifactRegistryRepositoryIamMember
-BigqueryDataset = google("bigquery_dataset").BigqueryDataset
+_dataset = google("bigquery_dataset")
+BigqueryDataset = _dataset.BigqueryDataset
+DatasetAccess = _dataset.BigqueryDatasetAccess
+ProjectIamCustomRole = google("project_iam_custom_role").ProjectIamCustomRole
 BigqueryTable = google("bigquery_table").BigqueryTable
 BigqueryTableIamMember = google("bigquery_table_iam_member").BigqueryTableIamMember
 PubsubTopic = google("pubsub_topic").PubsubTopic
@@ -123,6 +126,7 @@ class PlatformStack(TerraformStack):
         self.repositories: dict[str, ArtifactRegistryRepository] = {}
         self.accounts: dict[str, ServiceAccount] = {}
         self.grants: dict[str, list] = {}
+        self.custom_roles: dict[str, ProjectIamCustomRole] = {}
         self.add_override("//.comment", platform["comment"])
         self._providers()
         self.release = TerraformVariable(
@@ -372,6 +376,9 @@ class PlatformStack(TerraformStack):
                 location=self.location,
                 description=M.tf_literal(d["description"]),
                 delete_contents_on_destroy=False,
+                # raw payloads (backup, dead letters): an authoritative access list without the project's readers and
+                # writers, so basic Viewer/Editor roles read no unmasked payload; pipelines write through table grants
+                access=[DatasetAccess(role="OWNER", special_group="projectOwners")] if d.get("raw_payloads") else None,
                 default_encryption_configuration={"kms_key_name": cmek} if cmek else None,
                 depends_on=[self.api("bigquery.googleapis.com"), *cmek_grant],
             )
@@ -537,6 +544,16 @@ class PlatformStack(TerraformStack):
     def _identities(self) -> None:
         """One service account per collector and pipeline, holding exactly the grants platform.json lists, each on
         the single resource it concerns (a topic, a subscription, a table, a secret, a bucket...)."""
+        for r in self.platform.get("custom_roles", []):
+            self.custom_roles[f"custom:{r['id']}"] = ProjectIamCustomRole(
+                self,
+                M.logical_id("custom_role", r["id"]),
+                role_id=r["id"],
+                title=r["title"],
+                description=M.tf_literal(r["description"]),
+                permissions=r["permissions"],
+                depends_on=[self.api("iam.googleapis.com")],
+            )
         for sa in self.platform["service_accounts"]:
             account = ServiceAccount(
                 self,
@@ -550,9 +567,10 @@ class PlatformStack(TerraformStack):
             self.grants[sa["id"]] = [self._grant(sa["id"], account, g) for g in sa["grants"]]
 
     def _grant(self, sa: str, account: ServiceAccount, grant: dict):
-        role = grant["role"]
         ((kind, name),) = ((k, v) for k, v in grant.items() if k != "role")
-        rid = M.logical_id("iam", f"{sa}_{role.removeprefix('roles/')}_{kind}_{name}")
+        rid = M.logical_id("iam", f"{sa}_{grant['role'].removeprefix('roles/').replace(':', '-')}_{kind}_{name}")
+        # a project custom role (`custom:<id>`) is referenced by its resource name, so it exists before the grant
+        role = self.custom_roles[grant["role"]].name if grant["role"] in self.custom_roles else grant["role"]
         who = M.member(account.email)
         if kind == "topic":
             return PubsubTopicIamMember(self, rid, topic=self.topics[name].name, role=role, member=who)

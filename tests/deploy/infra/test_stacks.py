@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow  # every test reads the session's synth (about 10 s)
 
 TAG_READER = "roles/datacatalog.categoryFineGrainedReader"
+ROW_WRITER = "custom:datahemRowWriter"
 MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
 
 
@@ -249,7 +250,10 @@ def _grants_by_account(stack) -> dict[str, set]:
                 target = r["project"]
             else:
                 target = stack.resolve(r[{"secret": "secret_id"}.get(label, label)])
-            out.setdefault(stack.account_of(r["member"]), set()).add((r["role"], label, target))
+            role = r["role"]
+            if role.startswith("${google_project_iam_custom_role."):
+                role = f"custom:{stack.target(role)['role_id']}"
+            out.setdefault(stack.account_of(r["member"]), set()).add((role, label, target))
     return out
 
 
@@ -297,7 +301,7 @@ def _minimum(model, project: str) -> dict[str, set]:
             | {("roles/pubsub.publisher", "topic", t.processed_topic)}
             | {
                 ("roles/bigquery.dataEditor", "table", f"{t.dataset}.{t.name}"),
-                ("roles/bigquery.dataEditor", "table", dead),
+                (ROW_WRITER, "table", dead),
             }
             | keys
             | _dataflow(project)
@@ -308,8 +312,8 @@ def _minimum(model, project: str) -> dict[str, set]:
     expected[account_id("backup")] = (
         set().union(*(_read(t.backup_subscription) for t in model.tables))
         | {
-            ("roles/bigquery.dataEditor", "table", f"{backup.dataset}.{backup.name}"),
-            ("roles/bigquery.dataEditor", "table", dead),
+            (ROW_WRITER, "table", f"{backup.dataset}.{backup.name}"),
+            (ROW_WRITER, "table", dead),
         }
         | _dataflow(project)
     )
@@ -586,3 +590,24 @@ def test_streams_that_leave_the_project_are_forgotten_until_they_come_back(examp
     )
     assert len(retired["subscriptions"]) == 3
     assert infra.retired_streams(example_model, {}) == {"topics": [], "subscriptions": []}
+
+
+# -- governance of raw payloads --------------------------------------------------------------------------------
+
+
+def test_raw_payloads_are_readable_by_project_owners_only(example_model, stacks):
+    """The backup and dead-letter tables hold every event's payload unmasked: their datasets have an authoritative
+    access list without the project's readers and writers, and pipelines may only stream rows into them."""
+    bq = example_model.bigquery
+    for stack in stacks.values():
+        datasets = {r["dataset_id"]: r for r in stack.of("google_bigquery_dataset").values()}
+        for name in (bq.backup_dataset, bq.dead_letter_dataset):
+            assert datasets[name]["access"] == [{"role": "OWNER", "special_group": "projectOwners"}], name
+        assert "access" not in datasets[bq.dataset], "event tables are protected column by column (policy tags)"
+        (role,) = stack.of("google_project_iam_custom_role").values()
+        assert sorted(role["permissions"]) == ["bigquery.tables.get", "bigquery.tables.updateData"]
+        raw_tables = {f"{bq.backup_dataset}.{bq.backup_table}", f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"}
+        for grants in _grants_by_account(stack).values():
+            for role_name, kind, target in grants:
+                if kind == "table" and target in raw_tables:
+                    assert role_name == ROW_WRITER, f"{role_name} on {target}: a pipeline could read raw payloads"
