@@ -36,12 +36,12 @@ from datahem.compiler.projection.tables import columns
 from datahem.compiler.sources import KINDS
 from datahem.compiler.sources.platform import (
     CUSTOM_ROLES,
-    DATAFLOW_WORKER,
     PUBLISHER,
     ROW_WRITER,
     SECRET_ACCESSOR,
     account,
     account_id,
+    dataflow_worker,
 )
 from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
@@ -164,7 +164,7 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             {"role": DATA_EDITOR, "table": table_ref(t)},
             {"role": ROW_WRITER, "table": dead_letters},
             *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
-            *DATAFLOW_WORKER,
+            *dataflow_worker(job_name(s.name)),
         ]
         accounts.append(
             account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
@@ -190,7 +190,7 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
         grants += [
             {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
             {"role": ROW_WRITER, "table": dead_letters},
-            *DATAFLOW_WORKER,
+            *dataflow_worker(job_name("backup")),
         ]
         accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
         pipelines.append(

@@ -6,14 +6,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-# What every Dataflow worker needs besides its pipeline's own resources: run as a Dataflow worker (project-wide by
-# nature), read the template spec and descriptor set, write temporary files, pull the pipeline image.
-DATAFLOW_WORKER = (
-    {"role": "roles/dataflow.worker", "project": "self"},
-    {"role": "roles/storage.objectViewer", "bucket": "registry"},
-    {"role": "roles/storage.objectAdmin", "bucket": "dataflow"},
-    {"role": "roles/artifactregistry.reader", "repository": "images"},
-)
+
+def dataflow_worker(job: str) -> tuple[dict[str, Any], ...]:
+    """What every Dataflow worker needs besides its pipeline's own resources: run as a Dataflow worker (project-wide
+    by nature), read the template spec and descriptor set, pull the pipeline image, and write its temporary and
+    staging files under its own job's prefix of the Dataflow bucket (an IAM condition: no job reads another's)."""
+    return (
+        {"role": "roles/dataflow.worker", "project": "self"},
+        {"role": "roles/storage.objectViewer", "bucket": "registry"},
+        {"role": "roles/storage.objectAdmin", "bucket": "dataflow", "prefix": f"{job}/"},
+        {"role": "roles/artifactregistry.reader", "repository": "images"},
+    )
+
+
 PUBLISHER = "roles/pubsub.publisher"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 # Writes rows, reads none, deletes nothing: what a pipeline needs on the tables that hold every source's raw payloads

@@ -127,6 +127,7 @@ class PlatformStack(TerraformStack):
         self.accounts: dict[str, ServiceAccount] = {}
         self.grants: dict[str, list] = {}
         self.custom_roles: dict[str, ProjectIamCustomRole] = {}
+        self.bucket_names: dict[str, str] = {}
         self.add_override("//.comment", platform["comment"])
         self._providers()
         self.release = TerraformVariable(
@@ -300,6 +301,7 @@ class PlatformStack(TerraformStack):
             **extra,
         )
         self.buckets[key] = bucket
+        self.bucket_names[key] = name
         return bucket
 
     def _registry(self) -> None:
@@ -567,7 +569,7 @@ class PlatformStack(TerraformStack):
             self.grants[sa["id"]] = [self._grant(sa["id"], account, g) for g in sa["grants"]]
 
     def _grant(self, sa: str, account: ServiceAccount, grant: dict):
-        ((kind, name),) = ((k, v) for k, v in grant.items() if k != "role")
+        ((kind, name),) = ((k, v) for k, v in grant.items() if k not in ("role", "prefix"))
         rid = M.logical_id("iam", f"{sa}_{grant['role'].removeprefix('roles/').replace(':', '-')}_{kind}_{name}")
         # a project custom role (`custom:<id>`) is referenced by its resource name, so it exists before the grant
         role = self.custom_roles[grant["role"]].name if grant["role"] in self.custom_roles else grant["role"]
@@ -586,7 +588,9 @@ class PlatformStack(TerraformStack):
             secret = self.secrets[name]
             return SecretManagerSecretIamMember(self, rid, secret_id=secret.secret_id, role=role, member=who)
         if kind == "bucket":
-            return StorageBucketIamMember(self, rid, bucket=self.buckets[name].name, role=role, member=who)
+            bucket = self.buckets[name]
+            condition = self._prefix_condition(name, grant["prefix"]) if "prefix" in grant else None
+            return StorageBucketIamMember(self, rid, bucket=bucket.name, role=role, member=who, condition=condition)
         if kind == "repository":
             repo = self.repositories[name]
             return ArtifactRegistryRepositoryIamMember(
@@ -602,6 +606,16 @@ class PlatformStack(TerraformStack):
                 depends_on=[self.api("cloudresourcemanager.googleapis.com")],
             )
         raise ValueError(f"service account {sa}: unknown grant target `{kind}` in platform.json")
+
+    def _prefix_condition(self, bucket: str, prefix: str) -> dict:
+        """An IAM condition limiting a bucket grant to the objects under `prefix` (and to listing that prefix)."""
+        name = self.bucket_names[bucket]
+        return {
+            "title": f"only {prefix}",
+            "description": f"Objects under gs://{name}/{prefix} only",
+            "expression": f'resource.name.startsWith("projects/_/buckets/{name}/objects/{prefix}") || '
+            f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")',
+        }
 
     # -- compute -----------------------------------------------------------------------------------------------
 
@@ -741,8 +755,9 @@ class PlatformStack(TerraformStack):
                 # the release is in the path, so every release is a change Terraform applies to every job
                 container_spec_gcs_path=f"gs://{registry.name}/templates/{self.release.string_value}/{p['template']}.json",
                 service_account_email=self.accounts[sa].email,
-                temp_location=f"gs://{dataflow.name}/temp",
-                staging_location=f"gs://{dataflow.name}/staging",
+                # each job under its own prefix: its account may touch nothing else in the bucket
+                temp_location=f"gs://{dataflow.name}/{p['name']}/temp",
+                staging_location=f"gs://{dataflow.name}/{p['name']}/staging",
                 enable_streaming_engine=True,
                 network=self.env.get("network"),
                 subnetwork=self.env.get("subnetwork"),

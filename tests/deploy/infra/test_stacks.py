@@ -611,3 +611,22 @@ def test_raw_payloads_are_readable_by_project_owners_only(example_model, stacks)
             for role_name, kind, target in grants:
                 if kind == "table" and target in raw_tables:
                     assert role_name == ROW_WRITER, f"{role_name} on {target}: a pipeline could read raw payloads"
+
+
+def test_each_job_touches_only_its_own_temporary_objects(stacks):
+    for stack in stacks.values():
+        bucket = stack.resources["google_storage_bucket"]["bucket_dataflow"]["name"]
+        admins = {
+            stack.account_of(r["member"]): r["condition"]["expression"]
+            for r in stack.of("google_storage_bucket_iam_member").values()
+            if r["role"] == "roles/storage.objectAdmin"
+        }
+        jobs = stack.of("google_dataflow_flex_template_job").values()
+        assert len(admins) == len(list(jobs))
+        for job in jobs:
+            prefix = f"{job['name']}/"
+            assert job["temp_location"].endswith(f"/{prefix}temp")
+            assert job["staging_location"].endswith(f"/{prefix}staging")
+            expression = admins[stack.target(job["service_account_email"])["account_id"]]
+            assert f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")' in expression
+            assert f'"storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")' in expression
