@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 BQ_VENV := .venv-bq
 BQ_STAMP := $(BQ_VENV)/.installed
 BQ_PORT ?= 9050
+# Checkov (the IaC scanner of the stack tests) lives in its own venv too: its pins clash with Beam's (requirements-checkov.in).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: build check test lint bench clean-venv vocabulary
 
@@ -23,6 +26,11 @@ $(BQ_STAMP): datahem/dev/bqemulator/requirements-bq.lock | $(STAMP)
 	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(BQ_VENV)
 	$(BIN)/uv pip install --quiet --python $(BQ_VENV)/bin/python -r datahem/dev/bqemulator/requirements-bq.lock
 	touch $(BQ_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.lock | $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.lock
+	touch $(CHECKOV_STAMP)
 
 # A local BigQuery API emulator for development, in the foreground (Ctrl-C stops it): make bq-emulator [BQ_PORT=9050]
 .PHONY: bq-emulator
@@ -55,7 +63,7 @@ build: $(STAMP)
 check: $(STAMP)
 	$(BIN)/datahem build --check
 
-test: $(STAMP) $(BQ_STAMP) $(ACTIONLINT_STAMP) chromium
+test: $(STAMP) $(BQ_STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) chromium
 	CHROMIUM=$$(command -v $(CHROMIUM)) $(BIN)/python -m pytest
 
 lint: $(STAMP)

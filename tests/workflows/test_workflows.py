@@ -118,6 +118,8 @@ def test_deploy_per_environment_with_workload_identity_and_in_order():
         index_of(job, "datahem build --check"),
         index_of(job, "--format json > plan.json"),
         index_of(job, "google-github-actions/auth@"),
+        index_of(job, "datahem.deploy.apply foundation"),
+        index_of(job, "datahem.deploy.apply secrets"),
         index_of(job, "registry/releases/"),
         index_of(job, "flex-template build"),
         index_of(job, "terraform -chdir"),

@@ -30,11 +30,19 @@ from typing import Any
 from datahem.compiler import tempdirs
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
 from datahem.compiler.evolution.migrations import Evolution
-from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Model, Table
+from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Environment, Model, Table
 from datahem.compiler.projection.platform import categories
 from datahem.compiler.projection.tables import columns
 from datahem.compiler.sources import KINDS
-from datahem.compiler.sources.platform import DATAFLOW_WORKER, PUBLISHER, SECRET_ACCESSOR, account, account_id
+from datahem.compiler.sources.platform import (
+    CUSTOM_ROLES,
+    PUBLISHER,
+    ROW_WRITER,
+    SECRET_ACCESSOR,
+    account,
+    account_id,
+    dataflow_worker,
+)
 from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
 
@@ -89,7 +97,11 @@ def _datasets(model: Model, tables: list[Table]) -> list[dict[str, Any]]:
     bq = model.bigquery
     purpose = {getattr(bq, key): text for key, text in reversed(_DATASET_PURPOSE.items())}
     names = sorted({t.dataset for t in tables})
-    return [{"name": n, "description": purpose.get(n, "DataHem event tables.")} for n in names]
+    # the datasets of the raw backup and the dead letters hold every event's payload, unmasked
+    raw = {bq.backup_dataset, bq.dead_letter_dataset}
+    return [
+        {"name": n, "description": purpose.get(n, "DataHem event tables."), "raw_payloads": n in raw} for n in names
+    ]
 
 
 def _topic(t: Table) -> dict[str, Any]:
@@ -150,9 +162,9 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             *_read(t.enrichment_subscription),
             {"role": PUBLISHER, "topic": t.processed_topic},
             {"role": DATA_EDITOR, "table": table_ref(t)},
-            {"role": DATA_EDITOR, "table": dead_letters},
+            {"role": ROW_WRITER, "table": dead_letters},
             *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
-            *DATAFLOW_WORKER,
+            *dataflow_worker(job_name(s.name)),
         ]
         accounts.append(
             account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
@@ -176,9 +188,9 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
         sa = account_id("backup")
         grants = [g for t in model.tables for g in _read(t.backup_subscription)]
         grants += [
-            {"role": DATA_EDITOR, "table": table_ref(model.backup_table)},
-            {"role": DATA_EDITOR, "table": dead_letters},
-            *DATAFLOW_WORKER,
+            {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
+            {"role": ROW_WRITER, "table": dead_letters},
+            *dataflow_worker(job_name("backup")),
         ]
         accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
         pipelines.append(
@@ -199,34 +211,80 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
     )
 
 
+def _environment(e: Environment) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "gcp_project": e.gcp_project,
+        "region": e.region,
+        "state_bucket": e.state_bucket,
+        "invoker_iam_disabled": e.invoker_iam_disabled,
+        "network": e.network,
+        "subnetwork": e.subnetwork,
+        "private_workers": e.private_workers,
+        "secret_locations": list(e.secret_locations),
+        "kms_key": e.kms_key,
+        "bigquery_kms_key": e.bigquery_kms_key,
+    }
+
+
 def sources_of(model: Model) -> list[str]:
     return list(model.provenance)
 
 
-def platform(model: Model, retired_tables: tuple[str, ...] = ()) -> dict[str, Any]:
+def _stream_names(topics: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    names = {
+        "topics": ("topic", "processed_topic", "dead_letter_topic"),
+        "subscriptions": ("backup_subscription", "enrichment_subscription", "dead_letter_subscription"),
+    }
+    return (
+        {t[k] for t in topics for k in names["topics"]},
+        {t[k] for t in topics for k in names["subscriptions"]},
+    )
+
+
+def retired_streams(model: Model, previous: Mapping[str, bytes]) -> dict[str, list[str]]:
+    """Topics and subscriptions that left the project since the previous build (a message moved to a new major
+    version, a source removed), added to those the previous build had retired: the stacks make Terraform forget them
+    (their backlog and held dead letters stay). A name that comes back is no longer retired."""
+    try:
+        before = json.loads(previous["infra/platform.json"])
+        old_topics, old_subs = _stream_names(before.get("topics", []))
+        old_topics |= set(before.get("retired_topics", []))
+        old_subs |= set(before.get("retired_subscriptions", []))
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return {"topics": [], "subscriptions": []}
+    topics, subs = _stream_names([_topic(t) for t in model.tables])
+    return {"topics": sorted(old_topics - topics), "subscriptions": sorted(old_subs - subs)}
+
+
+def platform(
+    model: Model, retired_tables: tuple[str, ...] = (), retired: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The infrastructure model: everything the stacks need, independent of the environment (each stack adds
-    its project, region and state bucket). `retired_tables`: the tables the build's evolution retires."""
+    its project, region and state bucket). `retired_tables`: the tables the build's evolution retires; `retired`:
+    the topics and subscriptions that left the project (`retired_streams`)."""
     tables = [*model.tables, model.backup_table, model.dead_letter_table]
     accounts, collectors, pipelines = _compute(model)
     return {
         "comment": header_text(sources_of(model)),
         "format": FORMAT,
         "project": model.project,
-        "environments": [
-            {"name": e.name, "gcp_project": e.gcp_project, "region": e.region, "state_bucket": e.state_bucket}
-            for e in model.environments
-        ],
+        "environments": [_environment(e) for e in model.environments],
         "bigquery": {"location": model.bigquery.location, "datasets": _datasets(model, tables)},
         "policy_tag_placeholder": POLICY_TAG_PLACEHOLDER.format(""),
         "categories": categories(model),
         "tables": [_table(t) for t in tables],
         "topics": [_topic(t) for t in model.tables],
         "secrets": _secrets(model),
+        "custom_roles": [dict(r) for r in CUSTOM_ROLES],
         "service_accounts": accounts,
         "collectors": collectors,
         "pipelines": pipelines,
         # tables that left the project: the stacks make Terraform forget them without deleting them (their data stays)
         "retired_tables": list(retired_tables),
+        # topics and subscriptions that left the project: forgotten the same way (backlogs and dead letters stay)
+        "retired_topics": list((retired or {}).get("topics", [])),
+        "retired_subscriptions": list((retired or {}).get("subscriptions", [])),
         "registry": {
             "descriptor_set": DESCRIPTOR_SET,
             "object": DESCRIPTOR_SET,
@@ -343,8 +401,9 @@ def emit(
     model: Model, evolution: Evolution | None = None, previous: Mapping[str, bytes] | None = None
 ) -> list[OutputFile]:
     retired = evolution.retired_tables if evolution is not None else ()
+    streams = retired_streams(model, previous or {})
     inputs = {
-        "infra/platform.json": to_json(platform(model, retired)),
+        "infra/platform.json": to_json(platform(model, retired, streams)),
         "infra/main.py": render("infra/main.py.j2", header=header("py", ["sources.yaml"])),
         "infra/cdktf.json": to_json(cdktf_json(model)),
     }

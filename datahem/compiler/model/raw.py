@@ -43,6 +43,18 @@ class RawEnvironment:
     gcp_project: str = spec(doc="the GCP project id of this environment")
     region: str = spec(doc="the GCP region, e.g. europe-north1")
     state_bucket: str | None = spec(None, doc="GCS bucket holding the Terraform state")
+    # organization-policy friendly options (README: sources.yaml, "Per environment")
+    invoker_iam_disabled: bool = spec(
+        False, doc="collectors reachable by anyone through Cloud Run's disabled invoker check instead of allUsers"
+    )
+    network: str | None = spec(None, doc="VPC network of the Dataflow workers (default: the project's `default`)")
+    subnetwork: str | None = spec(None, doc="subnetwork of the Dataflow workers, regions/REGION/subnetworks/NAME")
+    private_workers: bool | None = spec(
+        None, doc="Dataflow workers without public IPs (default: when a network is set)"
+    )
+    secret_locations: list[str] = spec([], doc="regions Secret Manager replicates secrets to (default: automatic)")
+    kms_key: str | None = spec(None, doc="customer-managed key for buckets, repository, topics and Dataflow jobs")
+    bigquery_kms_key: str | None = spec(None, doc="customer-managed key for the datasets and tables")
     loc: Loc = _loc()
     locs: dict[str, Loc] = _locs()
 

@@ -349,7 +349,23 @@ class Resolver:
                 continue
             sources.append(self.source(s, tables[s.message]))
         envs = tuple(
-            Environment(e.name, e.gcp_project, e.region, e.state_bucket, e.loc, dict(e.locs))
+            Environment(
+                e.name,
+                e.gcp_project,
+                e.region,
+                e.state_bucket,
+                e.loc,
+                dict(e.locs),
+                invoker_iam_disabled=e.invoker_iam_disabled,
+                network=e.network,
+                subnetwork=e.subnetwork,
+                private_workers=(e.network or e.subnetwork) is not None
+                if e.private_workers is None
+                else e.private_workers,
+                secret_locations=tuple(e.secret_locations),
+                kms_key=e.kms_key,
+                bigquery_kms_key=e.bigquery_kms_key,
+            )
             for e in sorted(cfg.project.environments.values(), key=lambda e: e.name)
         )
         cats = tuple(

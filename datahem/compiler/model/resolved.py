@@ -262,6 +262,14 @@ class Environment:
     state_bucket: str | None
     loc: Loc
     locs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # key → position
+    # organization-policy friendly options, all off by default (README: sources.yaml, "Per environment")
+    invoker_iam_disabled: bool = False
+    network: str | None = None
+    subnetwork: str | None = None
+    private_workers: bool = False  # resolved: the YAML default is "when a network or subnetwork is set"
+    secret_locations: tuple[str, ...] = ()
+    kms_key: str | None = None
+    bigquery_kms_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Source
 from datahem.compiler.sources.base import DevWiring, PlatformPart, RawKey, Reader, RouteKey, Secret, SourceKind
-from datahem.compiler.sources.platform import DATAFLOW_WORKER, PUBLISHER, SECRET_ACCESSOR, account, account_id
+from datahem.compiler.sources.platform import PUBLISHER, SECRET_ACCESSOR, account, account_id, dataflow_worker
 from datahem.runtime.contracts.routing import (
     KINESIS_ARN,
     KINESIS_TABLE,
@@ -102,14 +102,15 @@ def _reader_job(s: Source) -> tuple[dict[str, Any], dict[str, Any]]:
         "aws_region": k.region,
         "topic": {"topic": k.topic},
     }
-    granted: list[dict[str, Any]] = [{"role": PUBLISHER, "topic": k.topic}, *DATAFLOW_WORKER]
+    job_name = reader_job_name("kinesis", s.name)
+    granted: list[dict[str, Any]] = [{"role": PUBLISHER, "topic": k.topic}, *dataflow_worker(job_name)]
     if k.role_arn:
         params["aws_role_arn"] = k.role_arn
     else:
         params["credentials_secret"] = {"secret": k.credentials_secret}
         granted.append({"role": SECRET_ACCESSOR, "secret": k.credentials_secret})
     job = {
-        "name": reader_job_name("kinesis", s.name),
+        "name": job_name,
         "kind": "kinesis",
         "source": s.name,
         "template": f"kinesis_{s.name}",

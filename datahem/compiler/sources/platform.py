@@ -6,16 +6,33 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-# What every Dataflow worker needs besides its pipeline's own resources: run as a Dataflow worker (project-wide by
-# nature), read the template spec and descriptor set, write temporary files, pull the pipeline image.
-DATAFLOW_WORKER = (
-    {"role": "roles/dataflow.worker", "project": "self"},
-    {"role": "roles/storage.objectViewer", "bucket": "registry"},
-    {"role": "roles/storage.objectAdmin", "bucket": "dataflow"},
-    {"role": "roles/artifactregistry.reader", "repository": "images"},
-)
+
+def dataflow_worker(job: str) -> tuple[dict[str, Any], ...]:
+    """What every Dataflow worker needs besides its pipeline's own resources: run as a Dataflow worker (project-wide
+    by nature), read the template spec and descriptor set, pull the pipeline image, and write its temporary and
+    staging files under its own job's prefix of the Dataflow bucket (an IAM condition: no job reads another's)."""
+    return (
+        {"role": "roles/dataflow.worker", "project": "self"},
+        {"role": "roles/storage.objectViewer", "bucket": "registry"},
+        {"role": "roles/storage.objectAdmin", "bucket": "dataflow", "prefix": f"{job}/"},
+        {"role": "roles/artifactregistry.reader", "repository": "images"},
+    )
+
+
 PUBLISHER = "roles/pubsub.publisher"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+# Writes rows, reads none, deletes nothing: what a pipeline needs on the tables that hold every source's raw payloads
+# (backup, dead letters), so no pipeline account can read another source's payloads or drop the table. A project
+# custom role (`custom:<id>` in platform.json; the stacks create it from CUSTOM_ROLES).
+ROW_WRITER = "custom:datahemRowWriter"
+CUSTOM_ROLES = (
+    {
+        "id": "datahemRowWriter",
+        "title": "DataHem row writer",
+        "description": "Streams rows into a table (insertAll); cannot read or delete them.",
+        "permissions": ["bigquery.tables.get", "bigquery.tables.updateData"],
+    },
+)
 COLLECTOR_MAX_INSTANCES = 20
 
 

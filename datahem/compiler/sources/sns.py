@@ -59,9 +59,11 @@ def platform(sources: list[Source]) -> PlatformPart:
     """One collector (a Cloud Function) for every SNS source: it publishes to their topics."""
     sa = account_id("sns-collector")
     granted = [{"role": PUBLISHER, "topic": s.table.topic} for s in sources]
+    builder = account_id("sns-build")
     collector = {
         "name": "datahem-sns-collector",
         "service_account": sa,
+        "build_service_account": builder,
         "runtime": "python311",
         # datahem/runtime/collectors/sns/main.py, from a source archive of the repository (datahem/runtime/ and generated/)
         "entry_point": "collect",
@@ -70,9 +72,21 @@ def platform(sources: list[Source]) -> PlatformPart:
         "sources": [s.name for s in sources],
     }
     return PlatformPart(
-        accounts=[account(sa, "DataHem SNS collector", "Publishes AWS SNS notifications to their topics.", granted)],
+        accounts=[
+            account(sa, "DataHem SNS collector", "Publishes AWS SNS notifications to their topics.", granted),
+            account(builder, "DataHem SNS collector build", "Cloud Build of the SNS collector function.", BUILD),
+        ],
         collectors={"sns": collector},
     )
+
+
+# The function's build account (set explicitly: the default build account of new projects has no rights): read the
+# source archive, push the function image to DataHem's repository, write build logs.
+BUILD = [
+    {"role": "roles/storage.objectViewer", "bucket": "registry"},
+    {"role": "roles/artifactregistry.writer", "repository": "images"},
+    {"role": "roles/logging.logWriter", "project": "self"},
+]
 
 
 def change_keys(route: SnsRoute) -> set[str]:

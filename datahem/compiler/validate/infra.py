@@ -8,7 +8,7 @@ import re
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
-from datahem.compiler.model.resolved import Model
+from datahem.compiler.model.resolved import Environment, Model
 from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.registry import check
 from datahem.runtime.contracts.routing import job_name
@@ -17,6 +17,15 @@ ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # e.g. europe-north1
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+KMS_KEY = re.compile(
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/(?P<location>[a-z0-9-]+)/keyRings/[A-Za-z0-9_-]{1,63}"
+    r"/cryptoKeys/[A-Za-z0-9_-]{1,63}$"
+)
+NETWORK = re.compile(r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+SUBNETWORK = re.compile(
+    r"^(https://www\.googleapis\.com/compute/v1/projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/)?"
+    r"regions/(?P<region>[a-z0-9-]+)/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
 TOPIC_MAX = 255
 LONGEST_TOPIC_SUFFIX = len(".dead-letter.hold")
 
@@ -29,6 +38,38 @@ def _bucket_problem(name: str) -> str | None:
     if ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
         return "no `..` and not an IP address"
     return None
+
+
+def _environment_options(model: Model, env: Environment, d: Diagnostics) -> None:
+    """The organization-policy options of an environment name real resources in the right location."""
+
+    def bad(key: str, message: str) -> None:
+        d.error(env.locs.get(key, env.loc), rules.CLOUD_NAME_INVALID, f"environment `{env.name}`: {message}")
+
+    for key, value, location in (
+        ("kms_key", env.kms_key, env.region),
+        ("bigquery_kms_key", env.bigquery_kms_key, model.bigquery.location.lower()),
+    ):
+        if value is None:
+            continue
+        m = KMS_KEY.match(value)
+        if not m:
+            bad(key, f"{key} `{value}` is not a Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K)")
+        elif m.group("location") != location:
+            bad(key, f"{key} `{value}` is in `{m.group('location')}`; the resources it encrypts are in `{location}`")
+    if env.network is not None and not NETWORK.match(env.network):
+        bad("network", f"network `{env.network}` is not a VPC network name (or projects/P/global/networks/N)")
+    if env.subnetwork is not None:
+        m = SUBNETWORK.match(env.subnetwork)
+        if not m:
+            bad("subnetwork", f"subnetwork `{env.subnetwork}` is not regions/REGION/subnetworks/NAME")
+        elif m.group("region") != env.region:
+            bad("subnetwork", f"subnetwork `{env.subnetwork}` is not in the environment's region `{env.region}`")
+    for location in env.secret_locations:
+        if not REGION.match(location):
+            bad("secret_locations", f"secret location `{location}` is not a Google Cloud region (e.g. europe-north1)")
+    if len(set(env.secret_locations)) != len(env.secret_locations):
+        bad("secret_locations", "secret_locations lists a region twice")
 
 
 @check
@@ -58,6 +99,7 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
                     f"state_bucket `{env.state_bucket}` of environment `{env.name}` is not a Cloud Storage bucket "
                     f"name: {problem}",
                 )
+        _environment_options(model, env, d)
         if env.gcp_project in projects:
             d.error(
                 env.locs.get("gcp_project", env.loc),

@@ -28,7 +28,6 @@ from datahem.deploy.infra.providers import google, google_beta
 
 GoogleProvider = google("provider").GoogleProvider
 GoogleBetaProvider = google_beta("provider").GoogleBetaProvider
-DataGoogleProject = google("data_google_project").DataGoogleProject
 ProjectService = google("project_service").ProjectService
 ProjectIamMember = google("project_iam_member").ProjectIamMember
 DataCatalogTaxonomy = google("data_catalog_taxonomy").DataCatalogTaxonomy
@@ -38,14 +37,21 @@ BigqueryDatapolicyDataPolicy = google("bigquery_datapolicy_data_policy").Bigquer
 BigqueryDatapolicyDataPolicyIamBinding = google(
     "bigquery_datapolicy_data_policy_iam_binding"
 ).BigqueryDatapolicyDataPolicyIamBinding
-StorageBucket = google("storage_bucket").StorageBucket
+_bucket = google("storage_bucket")
+StorageBucket = _bucket.StorageBucket
+BucketRule = _bucket.StorageBucketLifecycleRule
+BucketRuleAction = _bucket.StorageBucketLifecycleRuleAction
+BucketRuleCondition = _bucket.StorageBucketLifecycleRuleCondition
 StorageBucketObject = google("storage_bucket_object").StorageBucketObject
 StorageBucketIamMember = google("storage_bucket_iam_member").StorageBucketIamMember
 ArtifactRegistryRepository = google("artifact_registry_repository").ArtifactRegistryRepository
 ArtifactRegistryRepositoryIamMember = google(
     "artifact_registry_repository_iam_member"
 ).ArtifactRegistryRepositoryIamMember
-BigqueryDataset = google("bigquery_dataset").BigqueryDataset
+_dataset = google("bigquery_dataset")
+BigqueryDataset = _dataset.BigqueryDataset
+DatasetAccess = _dataset.BigqueryDatasetAccess
+ProjectIamCustomRole = google("project_iam_custom_role").ProjectIamCustomRole
 BigqueryTable = google("bigquery_table").BigqueryTable
 BigqueryTableIamMember = google("bigquery_table_iam_member").BigqueryTableIamMember
 PubsubTopic = google("pubsub_topic").PubsubTopic
@@ -71,6 +77,9 @@ CloudRunV2ServiceIamMember = google("cloud_run_v2_service_iam_member").CloudRunV
 Cloudfunctions2Function = google("cloudfunctions2_function").Cloudfunctions2Function
 DataflowFlexTemplateJob = google_beta("google_dataflow_flex_template_job").GoogleDataflowFlexTemplateJob
 ProjectServiceIdentity = google_beta("google_project_service_identity").GoogleProjectServiceIdentity
+DataStorageAgent = google("data_google_storage_project_service_account").DataGoogleStorageProjectServiceAccount
+DataBigqueryAgent = google("data_google_bigquery_default_service_account").DataGoogleBigqueryDefaultServiceAccount
+ROLE_KMS = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 # Pub/Sub delivery: redeliver with backoff, then move the message to the dead-letter topic (nothing is dropped);
 # subscriptions never expire and keep unacknowledged messages for 7 days (the maximum).
@@ -85,6 +94,12 @@ DAY_MS = 86_400_000
 # Nested configuration is passed as dicts, except inside lists: jsii converts a dict to its struct (snake_case keys
 # to camelCase) where the type says struct, but not list elements, whose snake_case keys would be dropped silently.
 # List elements are therefore built with their struct classes.
+
+REQUIRED_TERRAFORM = ">= 1.7.0"
+# Topics and subscriptions are never destroyed by an apply: a topic's subscriptions hold up to 7 days of backlog and
+# dead letters. What leaves the project is forgotten (`removed`); anything else that would destroy one (a changed
+# subscription filter replaces the subscription) fails the apply instead of losing messages.
+KEEP = TerraformResourceLifecycle(prevent_destroy=True)
 
 ROLE_TAG_READER = "roles/datacatalog.categoryFineGrainedReader"
 ROLE_MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
@@ -111,15 +126,20 @@ class PlatformStack(TerraformStack):
         self.repositories: dict[str, ArtifactRegistryRepository] = {}
         self.accounts: dict[str, ServiceAccount] = {}
         self.grants: dict[str, list] = {}
+        self.custom_roles: dict[str, ProjectIamCustomRole] = {}
+        self.bucket_names: dict[str, str] = {}
         self.add_override("//.comment", platform["comment"])
         self._providers()
-        self.project_data = DataGoogleProject(self, "project", project_id=self.project)
         self.release = TerraformVariable(
             self,
             "release",
             type="string",
             description="Release tag of the collector images and the SNS function source (set by CI, e.g. the commit)",
         )
+        self.agents: dict[str, ProjectServiceIdentity] = {}
+        self.key_grants: dict[tuple[str, str], KmsCryptoKeyIamMember] = {}
+        self.storage_agent: DataStorageAgent | None = None
+        self.removed: list[dict] = []
         self._governance()
         self._registry()
         self._warehouse()
@@ -132,6 +152,8 @@ class PlatformStack(TerraformStack):
     # -- foundations -------------------------------------------------------------------------------------------
 
     def _providers(self) -> None:
+        # `removed` blocks with `lifecycle { destroy = false }` need Terraform 1.7 (OpenTofu: 1.9)
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         # cdktf rewrites provider-level keys to snake_case (map keys included), so these labels use `_` already.
         labels = {"managed_by": "datahem", "datahem_project": self.platform["project"]}
         self.google = GoogleProvider(self, "google", project=self.project, region=self.region, default_labels=labels)
@@ -154,6 +176,46 @@ class PlatformStack(TerraformStack):
                 self, M.logical_id("api", service.split(".")[0]), service=service, disable_on_destroy=False
             )
         return self.apis[service]
+
+    def agent(self, service: str) -> ProjectServiceIdentity:
+        """The service agent (Google-managed identity) of a service, created explicitly: on a new project it does not
+        exist until the API is first used, and a grant to it fails ("service account ... does not exist"). Grants
+        reference its email, so Terraform creates it (after its API) before any of them."""
+        if service not in self.agents:
+            self.agents[service] = ProjectServiceIdentity(
+                self,
+                f"{service.split('.')[0]}_agent",  # e.g. secretmanager_agent (the address earlier stacks used)
+                provider=self.beta,
+                service=service,
+                depends_on=[self.api(service)],
+            )
+        return self.agents[service]
+
+    def key_user(self, option: str, who: str, email: str) -> list[KmsCryptoKeyIamMember]:
+        """The grant that lets a service agent use the environment's customer-managed key `option` (`kms_key` or
+        `bigquery_kms_key`), as a dependency list for the resources it encrypts; [] without a key."""
+        key = self.env.get(option)
+        if not key:
+            return []
+        if (option, who) not in self.key_grants:
+            self.key_grants[(option, who)] = KmsCryptoKeyIamMember(
+                self,
+                M.logical_id("iam_kms", f"{who}_{option}"),
+                crypto_key_id=key,
+                role=ROLE_KMS,
+                member=M.member(email),
+                depends_on=[self.api("cloudkms.googleapis.com")],
+            )
+        return [self.key_grants[(option, who)]]
+
+    def storage_key(self) -> dict:
+        """Bucket arguments for the environment's `kms_key` (with the Cloud Storage agent's grant first)."""
+        if not self.env.get("kms_key"):
+            return {}
+        if self.storage_agent is None:
+            self.storage_agent = DataStorageAgent(self, "storage_agent")
+        grant = self.key_user("kms_key", "storage", self.storage_agent.email_address)
+        return {"encryption": {"default_kms_key_name": self.env["kms_key"]}, "depends_on": grant}
 
     # -- governance --------------------------------------------------------------------------------------------
 
@@ -225,6 +287,7 @@ class PlatformStack(TerraformStack):
     # -- schema registry, images -------------------------------------------------------------------------------
 
     def _bucket(self, key: str, name: str, **extra: object) -> StorageBucket:
+        encryption = self.storage_key()
         bucket = StorageBucket(
             self,
             M.logical_id("bucket", key),
@@ -233,10 +296,12 @@ class PlatformStack(TerraformStack):
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             force_destroy=False,
-            depends_on=[self.api("storage.googleapis.com")],
+            encryption=encryption.get("encryption"),
+            depends_on=[self.api("storage.googleapis.com"), *encryption.get("depends_on", [])],
             **extra,
         )
         self.buckets[key] = bucket
+        self.bucket_names[key] = name
         return bucket
 
     def _registry(self) -> None:
@@ -255,7 +320,20 @@ class PlatformStack(TerraformStack):
             content_type="application/x-protobuf",
             metadata={"sha256": reg["sha256"]},
         )
-        self._bucket("dataflow", f"{self.project}-datahem-dataflow")
+        # Versioned like every bucket (an overwritten or deleted object can be recovered for a day), without keeping
+        # every temporary file Dataflow replaces: non-current versions go after a day.
+        self._bucket(
+            "dataflow",
+            f"{self.project}-datahem-dataflow",
+            versioning={"enabled": True},
+            lifecycle_rule=[
+                BucketRule(
+                    action=BucketRuleAction(type="Delete"),
+                    condition=BucketRuleCondition(days_since_noncurrent_time=1, with_state="ARCHIVED"),
+                )
+            ],
+        )
+        registry_agent = self.agent("artifactregistry.googleapis.com") if self.env.get("kms_key") else None
         self.repositories["images"] = ArtifactRegistryRepository(
             self,
             "repository_images",
@@ -263,7 +341,11 @@ class PlatformStack(TerraformStack):
             format="DOCKER",
             location=self.region,
             description="DataHem collector and pipeline images.",
-            depends_on=[self.api("artifactregistry.googleapis.com")],
+            kms_key_name=self.env.get("kms_key"),
+            depends_on=[
+                self.api("artifactregistry.googleapis.com"),
+                *(self.key_user("kms_key", "artifactregistry", registry_agent.email) if registry_agent else []),
+            ],
         )
 
     def image(self, name: str) -> str:
@@ -282,6 +364,12 @@ class PlatformStack(TerraformStack):
         Tables that left the project (`retired_tables`) get a `removed` block: Terraform forgets them, their data
         stays."""
         bq = self.platform["bigquery"]
+        cmek = self.env.get("bigquery_kms_key")
+        cmek_grant = (
+            self.key_user("bigquery_kms_key", "bigquery", DataBigqueryAgent(self, "bigquery_agent").email)
+            if cmek
+            else []
+        )
         for d in bq["datasets"]:
             self.datasets[d["name"]] = BigqueryDataset(
                 self,
@@ -290,7 +378,11 @@ class PlatformStack(TerraformStack):
                 location=self.location,
                 description=M.tf_literal(d["description"]),
                 delete_contents_on_destroy=False,
-                depends_on=[self.api("bigquery.googleapis.com")],
+                # raw payloads (backup, dead letters): an authoritative access list without the project's readers and
+                # writers, so basic Viewer/Editor roles read no unmasked payload; pipelines write through table grants
+                access=[DatasetAccess(role="OWNER", special_group="projectOwners")] if d.get("raw_payloads") else None,
+                default_encryption_configuration={"kms_key_name": cmek} if cmek else None,
+                depends_on=[self.api("bigquery.googleapis.com"), *cmek_grant],
             )
         prefix = self.platform["policy_tag_placeholder"]
         for t in self.platform["tables"]:
@@ -313,20 +405,29 @@ class PlatformStack(TerraformStack):
                 clustering=t["clustering"] or None,
                 labels=t["labels"] or None,
                 deletion_protection=True,
+                encryption_configuration={"kms_key_name": cmek} if cmek else None,
                 lifecycle=TerraformResourceLifecycle(ignore_changes=["schema"]),
             )
-        retired = [
-            {"from": f"google_bigquery_table.{M.logical_id('table', ref)}", "lifecycle": {"destroy": False}}
-            for ref in sorted(self.platform.get("retired_tables", []))
-        ]
-        if retired:
-            self.add_override("removed", retired)
+        self.retire([f"google_bigquery_table.{M.logical_id('table', ref)}" for ref in self.platform["retired_tables"]])
+
+    def retire(self, addresses: list[str]) -> None:
+        """`removed { from = ADDRESS  lifecycle { destroy = false } }` for each address: Terraform forgets the
+        resource and leaves it (and its data) in the project. Needs Terraform 1.7 (`required_version`)."""
+        self.removed += [{"from": a, "lifecycle": {"destroy": False}} for a in addresses]
+        if self.removed:
+            self.add_override("removed", sorted(self.removed, key=lambda r: r["from"]))
 
     # -- Pub/Sub -----------------------------------------------------------------------------------------------
 
     def _topic(self, name: str) -> PubsubTopic:
+        key = self.key_user("kms_key", "pubsub", self.agent("pubsub.googleapis.com").email)
         topic = PubsubTopic(
-            self, M.logical_id("topic", name), name=name, depends_on=[self.api("pubsub.googleapis.com")]
+            self,
+            M.logical_id("topic", name),
+            name=name,
+            kms_key_name=self.env.get("kms_key"),
+            depends_on=[self.api("pubsub.googleapis.com"), *key],
+            lifecycle=KEEP,
         )
         self.topics[name] = topic
         return topic
@@ -340,6 +441,7 @@ class PlatformStack(TerraformStack):
             ack_deadline_seconds=ACK_DEADLINE_SECONDS,
             message_retention_duration=RETENTION,
             expiration_policy=NEVER_EXPIRE,
+            lifecycle=KEEP,
             **extra,
         )
         self.subscriptions[name] = sub
@@ -349,7 +451,14 @@ class PlatformStack(TerraformStack):
         """Per message type: the topic the collectors publish to, its `backup` and `enrichment` subscriptions with
         retry and dead-letter policies, the dead-letter topic with a subscription that holds what failed delivery,
         and the processed-stream topic. Pub/Sub's service agent may publish dead letters and acknowledge them."""
-        agent = f"serviceAccount:service-{self.project_data.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        agent = M.member(self.agent("pubsub.googleapis.com").email)
+        self.retire(
+            [f"google_pubsub_topic.{M.logical_id('topic', n)}" for n in self.platform.get("retired_topics", [])]
+            + [
+                f"google_pubsub_subscription.{M.logical_id('subscription', n)}"
+                for n in self.platform.get("retired_subscriptions", [])
+            ]
+        )
         for s in self.platform["topics"]:
             topic = self._topic(s["topic"])
             self._topic(s["processed_topic"])
@@ -404,9 +513,7 @@ class PlatformStack(TerraformStack):
                 rotation_period="7776000s",
                 lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
             )
-            agent = ProjectServiceIdentity(
-                self, "secretmanager_agent", provider=self.beta, service="secretmanager.googleapis.com"
-            )
+            agent = self.agent("secretmanager.googleapis.com")
             key = (
                 crypto_key,
                 KmsCryptoKeyIamMember(
@@ -423,6 +530,10 @@ class PlatformStack(TerraformStack):
                 replica = SecretReplica(location=self.region, customer_managed_encryption=encryption)
                 replication: dict = {"user_managed": {"replicas": [replica]}}
                 depends = [self.api("secretmanager.googleapis.com"), key[1]]
+            elif self.env.get("secret_locations"):
+                replicas = [SecretReplica(location=loc) for loc in self.env["secret_locations"]]
+                replication = {"user_managed": {"replicas": replicas}}
+                depends = [self.api("secretmanager.googleapis.com")]
             else:
                 replication = {"auto": {}}
                 depends = [self.api("secretmanager.googleapis.com")]
@@ -435,6 +546,16 @@ class PlatformStack(TerraformStack):
     def _identities(self) -> None:
         """One service account per collector and pipeline, holding exactly the grants platform.json lists, each on
         the single resource it concerns (a topic, a subscription, a table, a secret, a bucket...)."""
+        for r in self.platform.get("custom_roles", []):
+            self.custom_roles[f"custom:{r['id']}"] = ProjectIamCustomRole(
+                self,
+                M.logical_id("custom_role", r["id"]),
+                role_id=r["id"],
+                title=r["title"],
+                description=M.tf_literal(r["description"]),
+                permissions=r["permissions"],
+                depends_on=[self.api("iam.googleapis.com")],
+            )
         for sa in self.platform["service_accounts"]:
             account = ServiceAccount(
                 self,
@@ -448,9 +569,10 @@ class PlatformStack(TerraformStack):
             self.grants[sa["id"]] = [self._grant(sa["id"], account, g) for g in sa["grants"]]
 
     def _grant(self, sa: str, account: ServiceAccount, grant: dict):
-        role = grant["role"]
-        ((kind, name),) = ((k, v) for k, v in grant.items() if k != "role")
-        rid = M.logical_id("iam", f"{sa}_{role.removeprefix('roles/')}_{kind}_{name}")
+        ((kind, name),) = ((k, v) for k, v in grant.items() if k not in ("role", "prefix"))
+        rid = M.logical_id("iam", f"{sa}_{grant['role'].removeprefix('roles/').replace(':', '-')}_{kind}_{name}")
+        # a project custom role (`custom:<id>`) is referenced by its resource name, so it exists before the grant
+        role = self.custom_roles[grant["role"]].name if grant["role"] in self.custom_roles else grant["role"]
         who = M.member(account.email)
         if kind == "topic":
             return PubsubTopicIamMember(self, rid, topic=self.topics[name].name, role=role, member=who)
@@ -466,15 +588,34 @@ class PlatformStack(TerraformStack):
             secret = self.secrets[name]
             return SecretManagerSecretIamMember(self, rid, secret_id=secret.secret_id, role=role, member=who)
         if kind == "bucket":
-            return StorageBucketIamMember(self, rid, bucket=self.buckets[name].name, role=role, member=who)
+            bucket = self.buckets[name]
+            condition = self._prefix_condition(name, grant["prefix"]) if "prefix" in grant else None
+            return StorageBucketIamMember(self, rid, bucket=bucket.name, role=role, member=who, condition=condition)
         if kind == "repository":
             repo = self.repositories[name]
             return ArtifactRegistryRepositoryIamMember(
                 self, rid, repository=repo.name, location=repo.location, role=role, member=who
             )
         if kind == "project":
-            return ProjectIamMember(self, rid, project=self.project, role=role, member=who)
+            return ProjectIamMember(
+                self,
+                rid,
+                project=self.project,
+                role=role,
+                member=who,
+                depends_on=[self.api("cloudresourcemanager.googleapis.com")],
+            )
         raise ValueError(f"service account {sa}: unknown grant target `{kind}` in platform.json")
+
+    def _prefix_condition(self, bucket: str, prefix: str) -> dict:
+        """An IAM condition limiting a bucket grant to the objects under `prefix` (and to listing that prefix)."""
+        name = self.bucket_names[bucket]
+        return {
+            "title": f"only {prefix}",
+            "description": f"Objects under gs://{name}/{prefix} only",
+            "expression": f'resource.name.startsWith("projects/_/buckets/{name}/objects/{prefix}") || '
+            f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")',
+        }
 
     # -- compute -----------------------------------------------------------------------------------------------
 
@@ -498,12 +639,15 @@ class PlatformStack(TerraformStack):
                 )
                 for var, sid in sorted(http["secret_env"].items())
             ]
+            open_check = bool(self.env.get("invoker_iam_disabled"))
             service = CloudRunV2Service(
                 self,
                 M.logical_id("cloud_run", http["name"]),
                 name=http["name"],
                 location=self.region,
                 ingress="INGRESS_TRAFFIC_ALL",
+                # anyone may send events: through a disabled invoker check where organization policy forbids allUsers
+                invoker_iam_disabled=True if open_check else None,
                 deletion_protection=False,
                 template={
                     "service_account": self.accounts[http["service_account"]].email,
@@ -512,14 +656,15 @@ class PlatformStack(TerraformStack):
                 },
                 depends_on=[self.api("run.googleapis.com"), *self.grants[http["service_account"]]],
             )
-            CloudRunV2ServiceIamMember(
-                self,
-                M.logical_id("iam_all-users_run-invoker", http["name"]),
-                name=service.name,
-                location=self.region,
-                role="roles/run.invoker",
-                member="allUsers",
-            )
+            if not open_check:
+                CloudRunV2ServiceIamMember(
+                    self,
+                    M.logical_id("iam_all-users_run-invoker", http["name"]),
+                    name=service.name,
+                    location=self.region,
+                    role="roles/run.invoker",
+                    member="allUsers",
+                )
             TerraformOutput(self, "http_collector_url", value=service.uri, description="Base URL of the HTTP collector")
         sns = collectors.get("sns")
         if sns:
@@ -530,6 +675,10 @@ class PlatformStack(TerraformStack):
                 location=self.region,
                 description="DataHem SNS collector: one endpoint for every SNS subscription, routed by ?route=.",
                 build_config={
+                    # an explicit build account (projects created since mid-2024 give the default one no rights)
+                    # pushing to DataHem's own repository
+                    "service_account": self.accounts[sns["build_service_account"]].id,
+                    "docker_repository": self.repositories["images"].id,
                     "runtime": sns["runtime"],
                     "entry_point": sns["entry_point"],
                     # the Python buildpack's setting for a function file other than main.py at the root
@@ -554,17 +703,22 @@ class PlatformStack(TerraformStack):
                     self.api("cloudfunctions.googleapis.com"),
                     self.api("cloudbuild.googleapis.com"),
                     self.api("run.googleapis.com"),
+                    self.api("compute.googleapis.com"),  # gen-2 functions run on Cloud Run with Compute's networking
                     *self.grants[sns["service_account"]],
+                    *self.grants[sns["build_service_account"]],
                 ],
             )
-            CloudRunV2ServiceIamMember(  # a gen-2 function is served by a Cloud Run service of the same name
-                self,
-                M.logical_id("iam_all-users_run-invoker", sns["name"]),
-                name=function.name,
-                location=self.region,
-                role="roles/run.invoker",
-                member="allUsers",
-            )
+            if not self.env.get("invoker_iam_disabled"):
+                CloudRunV2ServiceIamMember(  # a gen-2 function is served by a Cloud Run service of the same name
+                    self,
+                    M.logical_id("iam_all-users_run-invoker", sns["name"]),
+                    name=function.name,
+                    location=self.region,
+                    role="roles/run.invoker",
+                    member="allUsers",
+                )
+            # else the function's Cloud Run service gets its invoker check disabled after the apply (the provider
+            # cannot set it on a function): `python -m datahem.deploy.apply access <env>`
             TerraformOutput(self, "sns_collector_url", value=function.url, description="SNS subscription endpoint")
 
     def _parameter(self, value: str | dict) -> str:
@@ -598,15 +752,20 @@ class PlatformStack(TerraformStack):
                 name=p["name"],
                 project=self.project,
                 region=self.region,
-                container_spec_gcs_path=f"gs://{registry.name}/templates/{p['template']}.json",
+                # the release is in the path, so every release is a change Terraform applies to every job
+                container_spec_gcs_path=f"gs://{registry.name}/templates/{self.release.string_value}/{p['template']}.json",
                 service_account_email=self.accounts[sa].email,
-                temp_location=f"gs://{dataflow.name}/temp",
-                staging_location=f"gs://{dataflow.name}/staging",
+                # each job under its own prefix: its account may touch nothing else in the bucket
+                temp_location=f"gs://{dataflow.name}/{p['name']}/temp",
+                staging_location=f"gs://{dataflow.name}/{p['name']}/staging",
                 enable_streaming_engine=True,
+                network=self.env.get("network"),
+                subnetwork=self.env.get("subnetwork"),
+                ip_configuration="WORKER_IP_PRIVATE" if self.env.get("private_workers") else None,
                 on_delete="drain",
                 parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
                 labels={"datahem-pipeline": p["kind"]},
-                depends_on=[self.api("dataflow.googleapis.com"), *self.grants[sa]],
+                depends_on=[self.api("dataflow.googleapis.com"), self.api("compute.googleapis.com"), *self.grants[sa]],
             )
             if p["kind"] == "kinesis" and p["web_identity"]:
                 TerraformOutput(

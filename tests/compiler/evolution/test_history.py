@@ -249,9 +249,14 @@ def test_07_bump_a_major_version(history):
     registry = json.loads((history.project / "generated/registry/history.json").read_text())
     assert registry["retired_tables"] == ["events.car_temperatures"]
     stack = json.loads((history.project / "generated/infra/cdktf.out/stacks/dev/cdk.tf.json").read_text())
-    assert stack["removed"] == [
-        {"from": "google_bigquery_table.table_events-car_temperatures", "lifecycle": {"destroy": False}}
+    v1 = "grocer-delivery-v1-CarTemperature"
+    forgotten = [
+        "google_bigquery_table.table_events-car_temperatures",
+        *(f"google_pubsub_subscription.subscription_{v1}{s}" for s in ("-backup", "-dead-letter-hold", "-enrichment")),
+        *(f"google_pubsub_topic.topic_{v1}{s}" for s in ("", "-dead-letter", "-processed")),
     ]
+    # the old version's table, topics and subscriptions (with their backlog and dead letters) are forgotten, not destroyed
+    assert stack["removed"] == [{"from": a, "lifecycle": {"destroy": False}} for a in forgotten]
     text = history.plan().stdout
     assert "- forget `google_bigquery_table.table_events-car_temperatures`" in text
     assert "- add `google_bigquery_table.table_events-car_temperatures_v2`" in text

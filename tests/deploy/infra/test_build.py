@@ -146,7 +146,7 @@ def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_modu
     assert (
         replica["customer_managed_encryption"]["kms_key_name"] == "${google_kms_crypto_key.kms_crypto_key_secrets.id}"
     )
-    (agent,) = r["google_project_service_identity"].values()
+    agent = r["google_project_service_identity"]["secretmanager_agent"]
     assert agent["provider"] == "google-beta" and agent["service"] == "secretmanager.googleapis.com"
     job = r["google_dataflow_flex_template_job"]["dataflow_job_datahem-kinesis-car-temperatures"]
     assert (
@@ -199,7 +199,7 @@ def test_account_ids_fit_google_limits():
 BAD_INPUTS = {
     "unknown masking rule": (
         lambda t: t.replace("masking: EMAIL_MASK", "masking: BLUR"),
-        "sources.yaml:31:14: error[YAML_VALUE]: `categories.pii_email.masking` is `BLUR`",
+        "sources.yaml:39:14: error[YAML_VALUE]: `categories.pii_email.masking` is `BLUR`",
     ),
     "reader that is not an IAM member": (
         lambda t: t.replace("readers: [group:logistics@grocer.example]", "readers: [logistics@grocer.example]"),

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from datahem.compiler.emitters import infra
 from datahem.compiler.emitters.infra import account_id, dead_letter_subscription
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # every test reads the session's synth (about 10 s)
 
 TAG_READER = "roles/datacatalog.categoryFineGrainedReader"
+ROW_WRITER = "custom:datahemRowWriter"
 MASKED_READER = "roles/bigquerydatapolicy.maskedReader"
 
 
@@ -63,7 +65,7 @@ def test_topics_and_subscriptions_per_message_type(example_model, stacks):
 
 
 def test_pubsub_service_agent_may_move_messages_to_dead_letter_topics(example_model, dev):
-    agent = "serviceAccount:service-${data.google_project.project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    agent = "serviceAccount:${google_project_service_identity.pubsub_agent.email}"
     published = {
         dev.resolve(r["topic"]) for r in dev.of("google_pubsub_topic_iam_member").values() if r["member"] == agent
     }
@@ -248,7 +250,10 @@ def _grants_by_account(stack) -> dict[str, set]:
                 target = r["project"]
             else:
                 target = stack.resolve(r[{"secret": "secret_id"}.get(label, label)])
-            out.setdefault(stack.account_of(r["member"]), set()).add((r["role"], label, target))
+            role = r["role"]
+            if role.startswith("${google_project_iam_custom_role."):
+                role = f"custom:{stack.target(role)['role_id']}"
+            out.setdefault(stack.account_of(r["member"]), set()).add((role, label, target))
     return out
 
 
@@ -279,6 +284,11 @@ def _minimum(model, project: str) -> dict[str, set]:
     expected[account_id("sns-collector")] = {
         ("roles/pubsub.publisher", "topic", s.table.topic) for s in model.sources if s.kind == "sns"
     }
+    expected[account_id("sns-build")] = {
+        ("roles/storage.objectViewer", "bucket", "registry"),
+        ("roles/artifactregistry.writer", "repository", "images"),
+        ("roles/logging.logWriter", "project", project),
+    }
     for s in model.sources:
         t = s.table
         keys = {
@@ -291,7 +301,7 @@ def _minimum(model, project: str) -> dict[str, set]:
             | {("roles/pubsub.publisher", "topic", t.processed_topic)}
             | {
                 ("roles/bigquery.dataEditor", "table", f"{t.dataset}.{t.name}"),
-                ("roles/bigquery.dataEditor", "table", dead),
+                (ROW_WRITER, "table", dead),
             }
             | keys
             | _dataflow(project)
@@ -302,8 +312,8 @@ def _minimum(model, project: str) -> dict[str, set]:
     expected[account_id("backup")] = (
         set().union(*(_read(t.backup_subscription) for t in model.tables))
         | {
-            ("roles/bigquery.dataEditor", "table", f"{backup.dataset}.{backup.name}"),
-            ("roles/bigquery.dataEditor", "table", dead),
+            (ROW_WRITER, "table", f"{backup.dataset}.{backup.name}"),
+            (ROW_WRITER, "table", dead),
         }
         | _dataflow(project)
     )
@@ -337,7 +347,9 @@ def test_no_broad_roles_anywhere(dev):
         for r in dev.of(kind).values():
             assert r["role"] not in broad
     project_roles = {r["role"] for r in dev.of("google_project_iam_member").values()}
-    assert project_roles == {"roles/dataflow.worker"}, "only the Dataflow worker role is project-wide"
+    assert project_roles == {"roles/dataflow.worker", "roles/logging.logWriter"}, (
+        "only the Dataflow worker and the function build's log writer roles are project-wide"
+    )
 
 
 # -- compute ---------------------------------------------------------------------------------------------------
@@ -366,6 +378,13 @@ def test_sns_collector_is_a_gen2_function_with_its_own_account(dev):
     (function,) = dev.of("google_cloudfunctions2_function").values()
     config = function["service_config"]
     assert dev.target(config["service_account_email"])["account_id"] == account_id("sns-collector")
+    build = function["build_config"]
+    assert dev.target(build["service_account"])["account_id"] == account_id("sns-build"), "explicit build account"
+    assert build["docker_repository"] == "${google_artifact_registry_repository.repository_images.id}"
+    needs = _depends(dev, function)
+    assert "google_project_service.api_compute" in needs, "gen-2 functions need the Compute API"
+    build_grants = {f"google_project_iam_member.{n}" for n in dev.of("google_project_iam_member") if "sns-build" in n}
+    assert build_grants and build_grants <= needs, "the build account's rights exist before the build"
     assert function["build_config"]["runtime"] == "python311"
     assert function["build_config"]["source"]["storage_source"]["object"].endswith("-${var.release}.zip")
 
@@ -386,7 +405,7 @@ def test_dataflow_jobs_per_source_backup_and_kinesis_reader(example_model, dev):
         assert grants and all(f"iam_{sa}_" in d for d in grants), "a job starts after its own grants"
     for s in example_model.sources:
         job = jobs[f"datahem-{s.name.replace('_', '-')}"]
-        assert job["container_spec_gcs_path"].endswith(f"/templates/source_{s.name}.json")
+        assert job["container_spec_gcs_path"].endswith(f"/templates/${{var.release}}/source_{s.name}.json")
         assert dev.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
         if s.kind == "kinesis":
             reader = jobs[f"datahem-kinesis-{s.name.replace('_', '-')}"]["parameters"]
@@ -431,3 +450,183 @@ def test_policy_tag_names_are_an_output_for_datahem_migrate(example_model, dev):
     for category, ref in tags.items():
         assert dev.ref(ref)[0] == "google_data_catalog_policy_tag"
         assert dev.target(ref)["display_name"] == category
+
+
+# -- a first deploy on a fresh project ------------------------------------------------------------------------
+
+
+def _depends(stack, resource: dict) -> set[str]:
+    return {d.removeprefix("${").removesuffix("}") for d in resource.get("depends_on", [])}
+
+
+def test_service_agents_exist_before_any_grant_to_them(stacks):
+    """Grants to a Google service agent reference a `google_project_service_identity` (created after its API), never
+    a hand-built `service-N@gcp-sa-...` address, which may not exist yet on a new project."""
+    for stack in stacks.values():
+        agents = stack.of("google_project_service_identity")
+        assert "pubsub_agent" in agents
+        for name, agent in agents.items():
+            api = f"google_project_service.api_{agent['service'].split('.')[0]}"
+            assert api in _depends(stack, agent), f"{name} must wait for its API"
+        for kind in (*IAM_KINDS, "google_kms_crypto_key_iam_member"):
+            for r in stack.of(kind).values():
+                assert "gcp-sa-" not in r["member"], f"{kind}: agent address built by hand: {r['member']}"
+                if "google_project_service_identity" in r["member"]:
+                    assert stack.ref(r["member"].removeprefix("serviceAccount:"))[1] in agents
+
+
+def test_every_resource_waits_for_its_api(stacks):
+    """Resources of a service depend on its `google_project_service`, so one apply works on a fresh project."""
+    needs = {
+        "google_pubsub_topic": "pubsub",
+        "google_bigquery_dataset": "bigquery",
+        "google_storage_bucket": "storage",
+        "google_artifact_registry_repository": "artifactregistry",
+        "google_secret_manager_secret": "secretmanager",
+        "google_service_account": "iam",
+        "google_cloud_run_v2_service": "run",
+        "google_cloudfunctions2_function": "compute",
+        "google_dataflow_flex_template_job": "compute",
+        "google_project_iam_member": "cloudresourcemanager",
+    }
+    for stack in stacks.values():
+        for kind, api in needs.items():
+            for name, r in stack.of(kind).items():
+                assert f"google_project_service.api_{api}" in _depends(stack, r), f"{kind}.{name} needs {api}"
+        for api in stack.of("google_project_service").values():
+            assert api["disable_on_destroy"] is False
+
+
+# -- organization-policy options (sources.yaml, per environment; the example's prod sets them all) --------------
+
+
+def test_default_environment_keeps_google_defaults(stacks):
+    dev = stacks["dev"]
+    for job in dev.of("google_dataflow_flex_template_job").values():
+        assert not {"network", "subnetwork", "ip_configuration", "kms_key_name"} & set(job)
+    assert all(s["replication"] == {"auto": {}} for s in dev.of("google_secret_manager_secret").values())
+    assert not dev.of("google_kms_crypto_key_iam_member")
+    assert {r["member"] for r in dev.of("google_cloud_run_v2_service_iam_member").values()} == {"allUsers"}
+
+
+def test_organization_policy_options_reach_every_resource(example_model, stacks):
+    env = next(e for e in example_model.environments if e.name == "prod")
+    prod = stacks["prod"]
+    assert env.invoker_iam_disabled and env.private_workers and env.kms_key and env.bigquery_kms_key
+    assert not prod.of("google_cloud_run_v2_service_iam_member"), "no allUsers under domain-restricted sharing"
+    (service,) = prod.of("google_cloud_run_v2_service").values()
+    assert service["invoker_iam_disabled"] is True
+    for job in prod.of("google_dataflow_flex_template_job").values():
+        assert (job["network"], job["subnetwork"]) == (env.network, env.subnetwork)
+        assert job["ip_configuration"] == "WORKER_IP_PRIVATE"
+    for secret in prod.of("google_secret_manager_secret").values():
+        replicas = secret["replication"]["user_managed"]["replicas"]
+        assert [r["location"] for r in replicas] == list(env.secret_locations)
+    grants = prod.of("google_kms_crypto_key_iam_member")
+    for kind, attr, option in (
+        ("google_storage_bucket", lambda r: r["encryption"]["default_kms_key_name"], "kms_key"),
+        ("google_artifact_registry_repository", lambda r: r["kms_key_name"], "kms_key"),
+        ("google_pubsub_topic", lambda r: r["kms_key_name"], "kms_key"),
+        (
+            "google_bigquery_dataset",
+            lambda r: r["default_encryption_configuration"]["kms_key_name"],
+            "bigquery_kms_key",
+        ),
+        ("google_bigquery_table", lambda r: r["encryption_configuration"]["kms_key_name"], "bigquery_kms_key"),
+    ):
+        for name, r in prod.of(kind).items():
+            assert attr(r) == getattr(env, option), f"{kind}.{name}"
+            # the service agent may use the key before the resource is created with it (a table: through its dataset)
+            holder = prod.target(r["dataset_id"]) if kind == "google_bigquery_table" else r
+            needs = [d for d in _depends(prod, holder) if d.startswith("google_kms_crypto_key_iam_member.")]
+            assert needs, f"{kind}.{name} must wait for its service agent's key grant"
+            for d in needs:
+                assert grants[d.split(".")[1]]["crypto_key_id"] == getattr(env, option)
+
+
+# -- releases and retirement ---------------------------------------------------------------------------------
+
+
+def test_the_release_reaches_every_job(stacks):
+    """A release must change every job, or Terraform sees no diff and the pipelines keep the old code."""
+    for stack in stacks.values():
+        jobs = stack.of("google_dataflow_flex_template_job")
+        assert jobs
+        for name, job in jobs.items():
+            assert "/${var.release}/" in job["container_spec_gcs_path"], name
+
+
+def test_topics_and_subscriptions_are_never_destroyed_and_terraform_is_new_enough(stacks):
+    for stack in stacks.values():
+        for kind in ("google_pubsub_topic", "google_pubsub_subscription"):
+            for name, r in stack.of(kind).items():
+                assert r["lifecycle"] == {"prevent_destroy": True}, f"{kind}.{name}"
+        assert stack.data["terraform"]["required_version"] == ">= 1.7.0", "removed blocks need Terraform 1.7"
+
+
+def test_streams_that_leave_the_project_are_forgotten_until_they_come_back(example_model):
+    previous = infra.platform(example_model)
+    previous["topics"].append(
+        {
+            "message": "grocer.old.v1.Gone",
+            "topic": "grocer.old.v1.Gone",
+            "processed_topic": "grocer.old.v1.Gone.processed",
+            "dead_letter_topic": "grocer.old.v1.Gone.dead-letter",
+            "backup_subscription": "grocer.old.v1.Gone.backup",
+            "enrichment_subscription": "grocer.old.v1.Gone.enrichment",
+            "dead_letter_subscription": "grocer.old.v1.Gone.dead-letter.hold",
+        }
+    )
+    current = example_model.tables[0].topic
+    previous["retired_topics"] = ["grocer.older.v1.Long.Gone", current]  # an earlier retirement; one that came back
+    retired = infra.retired_streams(example_model, {"infra/platform.json": json.dumps(previous).encode()})
+    assert retired["topics"] == sorted(
+        [
+            "grocer.old.v1.Gone",
+            "grocer.old.v1.Gone.processed",
+            "grocer.old.v1.Gone.dead-letter",
+            "grocer.older.v1.Long.Gone",
+        ]
+    )
+    assert len(retired["subscriptions"]) == 3
+    assert infra.retired_streams(example_model, {}) == {"topics": [], "subscriptions": []}
+
+
+# -- governance of raw payloads --------------------------------------------------------------------------------
+
+
+def test_raw_payloads_are_readable_by_project_owners_only(example_model, stacks):
+    """The backup and dead-letter tables hold every event's payload unmasked: their datasets have an authoritative
+    access list without the project's readers and writers, and pipelines may only stream rows into them."""
+    bq = example_model.bigquery
+    for stack in stacks.values():
+        datasets = {r["dataset_id"]: r for r in stack.of("google_bigquery_dataset").values()}
+        for name in (bq.backup_dataset, bq.dead_letter_dataset):
+            assert datasets[name]["access"] == [{"role": "OWNER", "special_group": "projectOwners"}], name
+        assert "access" not in datasets[bq.dataset], "event tables are protected column by column (policy tags)"
+        (role,) = stack.of("google_project_iam_custom_role").values()
+        assert sorted(role["permissions"]) == ["bigquery.tables.get", "bigquery.tables.updateData"]
+        raw_tables = {f"{bq.backup_dataset}.{bq.backup_table}", f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"}
+        for grants in _grants_by_account(stack).values():
+            for role_name, kind, target in grants:
+                if kind == "table" and target in raw_tables:
+                    assert role_name == ROW_WRITER, f"{role_name} on {target}: a pipeline could read raw payloads"
+
+
+def test_each_job_touches_only_its_own_temporary_objects(stacks):
+    for stack in stacks.values():
+        bucket = stack.resources["google_storage_bucket"]["bucket_dataflow"]["name"]
+        admins = {
+            stack.account_of(r["member"]): r["condition"]["expression"]
+            for r in stack.of("google_storage_bucket_iam_member").values()
+            if r["role"] == "roles/storage.objectAdmin"
+        }
+        jobs = stack.of("google_dataflow_flex_template_job").values()
+        assert len(admins) == len(list(jobs))
+        for job in jobs:
+            prefix = f"{job['name']}/"
+            assert job["temp_location"].endswith(f"/{prefix}temp")
+            assert job["staging_location"].endswith(f"/{prefix}staging")
+            expression = admins[stack.target(job["service_account_email"])["account_id"]]
+            assert f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")' in expression
+            assert f'"storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")' in expression
