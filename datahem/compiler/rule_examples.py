@@ -65,6 +65,11 @@ EXAMPLES: dict[str, Example] = {
     rules.PROTO_SYNTAX: Example(
         PROTO, "message Order {\n  string order_id = 1\n}", "message Order {\n  string order_id = 1;\n}"
     ),
+    rules.JSON_NAME_DUPLICATE: Example(
+        PROTO,
+        "message Click {\n  string page_url = 1;\n  string pageUrl = 2;  // both read the JSON key pageUrl\n}",
+        "message Click {\n  string page_url = 1;\n  string page_url_raw = 2;\n}",
+    ),
     rules.PROTO_FILE_INVALID: Example(
         PROTO, "schemas/orders.proto -> /elsewhere/orders.proto  (a symlink)", "schemas/orders.proto  (a regular file)"
     ),
