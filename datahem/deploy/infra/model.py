@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-FORMAT = 1  # platform.json format this library reads; the compiler writes the same number
+from datahem.runtime.contracts.platform import FORMAT  # the platform.json format the compiler writes
 
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -2,6 +2,5 @@
 
 from __future__ import annotations
 
-# platform.json format. datahem/deploy/infra/model.py checks the same number; it keeps its own literal because the
-# compiler fingerprints that library's files as they are (changing its imports would change generated/infra/synth.json).
+# platform.json format: the compiler writes it, datahem/deploy/infra/model.py refuses any other
 FORMAT = 1
