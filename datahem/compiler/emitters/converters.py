@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from datahem.compiler import options
-from datahem.compiler.model.resolved import Column, Model, Table
+from datahem.compiler.model.resolved import Column, EnumType, Model, Table
 from datahem.compiler.options import ColumnOption
 from datahem.runtime import typemap
 
@@ -128,7 +130,7 @@ class _Names:
     choice does not depend on the order in which fields were written. Every name starts with one underscore and a
     letter: never a keyword, a builtin, an import of the module or a dunder."""
 
-    symbols: dict[tuple, int] = field(default_factory=dict)  # key -> slot
+    symbols: dict[tuple[str, int | str, str], int] = field(default_factory=dict)  # key -> slot
     parts: list[tuple[str, _Variant | str, str]] = field(default_factory=list)  # slot -> (kind, owner, detail)
     variants: list[_Variant] = field(default_factory=list)
 
@@ -151,7 +153,7 @@ class _Names:
                 return type_slug(owner.type_name)
             return "_".join(snake(step) or "x" for step in owner.path)
 
-        def sort_key(slot: int) -> tuple:
+        def sort_key(slot: int) -> tuple[str, tuple[str, tuple[str, ...]], str]:
             kind, owner, detail = self.parts[slot]
             where = (owner.type_name, owner.path) if isinstance(owner, _Variant) else (owner, ())
             return (kind, where, detail)
@@ -190,32 +192,40 @@ def _lines(items: list[str], indent: str = "    ") -> str:
 @dataclass
 class _Writer:
     enums: dict[str, dict[str, int]]  # enum full name -> values
-    index: object  # the model's proto index: enum values by name
+    index: Callable[[str], EnumType]  # the model's enum types by full name
     names: _Names = field(default_factory=_Names)
     constants: list[str] = field(default_factory=list)
     defined: dict[str, str] = field(default_factory=dict)  # slot -> expression
     functions: list[list[str]] = field(default_factory=list)
     by_columns: dict[tuple[Column, ...], str] = field(default_factory=dict)
     variant: _Variant | None = None  # the message being written
+    var: dict[Column, str] = field(default_factory=dict)  # the row variable of each column of that message
     field_name: str = ""  # the field being written
-    used: set[ColumnOption] = field(default_factory=set)  # options whose code is in the module
+    used: set[ColumnOption[Any]] = field(default_factory=set)  # options whose code is in the module
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
 
     def setter(self, c: Column) -> str:
         """The helper converting a well-known type, noted as used (imported when not a core helper)."""
         name = _setter(c)
+        assert name is not None, f"{c.field_name} is not converted by a setter"  # callers check _setter(c) first
         self.setters.add(name)
         return name
 
-    def options(self, c: Column) -> list[tuple[ColumnOption, object]]:
+    def options(self, c: Column) -> list[tuple[ColumnOption[Any], object]]:
         """The column's options, noted as used: their helpers are imported."""
         found = options.present(c)
         self.used.update(spec for spec, _ in found)
         return found
 
+    @property
+    def current(self) -> _Variant:
+        """The message being written (set while `message` writes it)."""
+        assert self.variant is not None, "no message is being written"
+        return self.variant
+
     def const(self, kind: str, expr: str, detail: str = "") -> str:
         """A module constant for the field being written."""
-        name = self.names.slot(kind, self.variant, "_".join(filter(None, (self.field_name, detail))))
+        name = self.names.slot(kind, self.current, "_".join(filter(None, (self.field_name, detail))))
         if name in self.defined:
             assert self.defined[name] == expr, (name, expr)
             return name
@@ -241,7 +251,7 @@ class _Writer:
         self.names.variants.append(variant)
         name = self.names.slot("convert", variant)
         self.by_columns[columns] = name
-        saved = self.variant, self.field_name, getattr(self, "var", None)
+        saved = self.variant, self.field_name, self.var
         self.variant, self.field_name = variant, ""
         body: list[str] = []
         known = sorted({c.json_name for c in columns} | {c.field_name for c in columns})
@@ -278,7 +288,7 @@ class _Writer:
         return name
 
     def _path(self, c: Column) -> tuple[str, ...]:
-        return (*self.variant.path, c.field_name)
+        return (*self.current.path, c.field_name)
 
     # -- one field ---------------------------------------------------------------------------------
     def column(self, c: Column) -> list[str]:
@@ -539,7 +549,7 @@ class _Writer:
         return out
 
 
-def converter_context(model: Model, table: Table, enum_values) -> dict:
+def converter_context(model: Model, table: Table, enum_values: Callable[[str], EnumType]) -> dict[str, object]:
     """Everything the converter template lays out for one table."""
     w = _Writer(enums={}, index=enum_values)
     root = w.message(table.message, table.columns, (type_slug(table.message),))

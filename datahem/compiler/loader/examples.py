@@ -34,7 +34,7 @@ GLOB = "*.examples.yaml"
 @dataclass(frozen=True)
 class RawValid:
     loc: Loc
-    locs: dict
+    locs: dict[str, Loc]
     name: str = spec(doc="unique in the file")
     payload: str = spec(doc="the body exactly as sent")
     description: str = spec("")
@@ -44,7 +44,7 @@ class RawValid:
 @dataclass(frozen=True)
 class RawInvalid:
     loc: Loc
-    locs: dict
+    locs: dict[str, Loc]
     name: str = spec(doc="unique in the file")
     payload: str = spec(doc="the body exactly as sent")
     why: str = spec(doc="why the event is invalid")
@@ -56,7 +56,7 @@ class RawInvalid:
 @dataclass(frozen=True)
 class RawExamples:
     loc: Loc
-    locs: dict
+    locs: dict[str, Loc]
     message: str = spec(doc="full protobuf message name of the events")
     valid: list[RawValid] = spec([])
     invalid: list[RawInvalid] = spec([])
@@ -69,7 +69,7 @@ class Example:
     name: str
     valid: bool
     payload: str
-    attributes: dict
+    attributes: dict[str, str]
     stage: str | None = None
     reason: str | None = None
     why: str | None = None

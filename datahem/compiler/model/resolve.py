@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
+from google.protobuf.message import Message
 
 from datahem.compiler import options, rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
@@ -109,7 +110,9 @@ class ProtoIndex:
             return Loc(f"schemas/{file}", 1, 1)
         return Loc(f"schemas/{file}", loc.span[0] + 1, loc.span[1] + 1)
 
-    def option_locs(self, file: str, path: tuple[int, ...], message: type) -> tuple[Loc | None, dict[str, Loc]]:
+    def option_locs(
+        self, file: str, path: tuple[int, ...], message: type[Message]
+    ) -> tuple[Loc | None, dict[str, Loc]]:
         """Where the DataHem option extension at `path` is written: the whole option (the brace form, or the first
         of its dotted assignments), and each option field by name (its dotted assignment, else the whole)."""
         spans = self.option_spans.get((file, path))

@@ -54,7 +54,7 @@ class Column:
     is_map: bool = False
     recursion_cut: bool = False  # a recursive message stored as JSON beyond max_recursion_depth
     # where each (datahem.column) field is written, by option name (dotted form); others are at option_loc
-    option_locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    option_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def option_at(self, option: str) -> Loc:
         """Where an option of the column is written: its own dotted assignment, else the whole option."""
@@ -147,7 +147,7 @@ class Table:
     fingerprint: str  # sha256 of the message's descriptor (with its dependencies' types)
     system: bool = False  # DataHem's own tables (backup, dead letters): no metadata columns, no topic
     # where each (datahem.table) field is written, by option name (dotted form); others are at option_loc
-    option_locs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    option_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def option_at(self, option: str) -> Loc:
         return self.option_locs.get(option, self.option_loc)

@@ -5,6 +5,8 @@ COLUMN_OPTIONS; document it in the README's table of column options."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column, Transforms
 from datahem.compiler.options import (
@@ -22,7 +24,7 @@ from datahem.compiler.options import (
 )
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, not_applicable
 
-COLUMN_OPTIONS: tuple[ColumnOption, ...] = (
+COLUMN_OPTIONS: tuple[ColumnOption[Any], ...] = (
     column.NAME,
     column.DESCRIPTION,
     column.CATEGORY,
@@ -40,7 +42,7 @@ COLUMN_OPTIONS: tuple[ColumnOption, ...] = (
     filter_.SPEC,
     divide.SPEC,
 )
-BY_NAME: dict[str, ColumnOption] = {spec.name: spec for spec in COLUMN_OPTIONS}
+BY_NAME: dict[str, ColumnOption[Any]] = {spec.name: spec for spec in COLUMN_OPTIONS}
 # Options whose change changes the column's name, type, mode or presence (for the compatibility rules).
 SHAPE_OPTIONS: frozenset[str] = frozenset(spec.name for spec in COLUMN_OPTIONS if spec.shape)
 
@@ -50,7 +52,7 @@ def resolve(o: ColumnOptions) -> Transforms:
     return Transforms(tuple((spec.name, v) for spec in COLUMN_OPTIONS if (v := spec.resolve(o)) is not None))
 
 
-def present(c: Column) -> list[tuple[ColumnOption, object]]:
+def present(c: Column) -> list[tuple[ColumnOption[Any], object]]:
     """The options a column has, with their values, in registry order."""
     return [(spec, v) for spec in COLUMN_OPTIONS if (v := spec.value(c)) is not None]
 

@@ -7,7 +7,7 @@ from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, not_applicable
 
 
-class Append(ColumnOption):
+class Append(ColumnOption[object]):
     name = "append"
     proto_types = ("string",)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar, cast
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
@@ -73,9 +73,12 @@ class Writer(Protocol):
         ...
 
 
-class ColumnOption:
-    """One column option. Subclasses set `name` (the field of datahem.ColumnOptions) and override what they need;
-    the defaults do nothing."""
+V = TypeVar("V")
+
+
+class ColumnOption(Generic[V]):
+    """One column option, whose resolved value is a `V`. Subclasses set `name` (the field of datahem.ColumnOptions)
+    and override what they need; the defaults do nothing."""
 
     name: ClassVar[str]
     # Changes the column's name, type, mode or presence: a change of it is a schema change for evolution.
@@ -86,28 +89,29 @@ class ColumnOption:
     helpers: ClassVar[tuple[str, ...]] = ()
     imports: ClassVar[tuple[str, ...]] = ()
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> V | None:
         """The option's value in `Column.transforms`, None when unset. Options that are attributes of the column
         itself (name, type, required...) are read by the resolver and return None here."""
         return None
 
-    def value(self, c: Column) -> object | None:
+    def value(self, c: Column) -> V | None:
         """The option's value on a resolved column, None when unset."""
-        return c.transforms.get(self.name)
+        # Column.transforms holds, under this option's name, what `resolve` of this spec returned.
+        return cast("V | None", c.transforms.get(self.name))
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: V, where: Where, d: Diagnostics) -> None:
         """Report what is wrong with the value (the proto type was checked already)."""
 
-    def lookup(self, w: Writer, c: Column, value: object) -> list[str]:
+    def lookup(self, w: Writer, c: Column, value: V) -> list[str]:
         return []
 
-    def absent(self, w: Writer, c: Column, value: object) -> list[str] | None:
+    def absent(self, w: Writer, c: Column, value: V) -> list[str] | None:
         return None
 
-    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+    def transform(self, w: Writer, c: Column, value: V, var: str, p: str, name: str) -> list[str]:
         return []
 
-    def row(self, w: Writer, c: Column, value: object, expr: str, p: str, name: str) -> str:
+    def row(self, w: Writer, c: Column, value: V, expr: str, p: str, name: str) -> str:
         return expr
 
 
@@ -131,7 +135,7 @@ def invalid(c: Column, message: str, d: Diagnostics) -> None:
     d.error(c.option_loc, rules.OPTION_VALUE_INVALID, message)
 
 
-def compile_regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pattern | None:
+def compile_regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern)
     except re.error as exc:

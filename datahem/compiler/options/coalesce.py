@@ -13,14 +13,14 @@ def _json_step(step: str) -> str:
     return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
 
 
-class Coalesce(ColumnOption):
+class Coalesce(ColumnOption[tuple[str, ...]]):
     name = "coalesce"
     helpers = ("lookup",)
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> tuple[str, ...] | None:
         return tuple(o.coalesce) or None
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: tuple[str, ...], where: Where, d: Diagnostics) -> None:
         for path in value:
             other = where.paths.get(path)
             if other is None:
@@ -38,7 +38,7 @@ class Coalesce(ColumnOption):
                     d,
                 )
 
-    def lookup(self, w: Writer, c: Column, value: object) -> list[str]:
+    def lookup(self, w: Writer, c: Column, value: tuple[str, ...]) -> list[str]:
         lines = []
         for i, path in enumerate(value):
             steps = tuple((_json_step(s), s) for s in path.split("."))

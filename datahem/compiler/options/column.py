@@ -10,7 +10,7 @@ from datahem.compiler.options.base import ColumnOption, Where, Writer, not_appli
 from datahem.runtime import typemap
 
 
-class Name(ColumnOption):
+class Name(ColumnOption[object]):
     """`name: "client_id"`: the column name (identifiers and collisions are checked with the table's names)."""
 
     name = "name"
@@ -20,7 +20,7 @@ class Name(ColumnOption):
         return c.name if c.name != c.field_name else None
 
 
-class Description(ColumnOption):
+class Description(ColumnOption[object]):
     """`description: "..."`: the column description (its length is checked with the table's limits)."""
 
     name = "description"
@@ -29,7 +29,7 @@ class Description(ColumnOption):
         return None  # a description is always set (the field's comment by default) and never checked here
 
 
-class Category(ColumnOption):
+class Category(ColumnOption[object]):
     """`category: "pii_email"`: a category of sources.yaml, the column's policy tag (leaf columns only)."""
 
     name = "category"
@@ -50,7 +50,7 @@ class Category(ColumnOption):
             )
 
 
-class Type(ColumnOption):
+class Type(ColumnOption[object]):
     """`type: "NUMERIC"`: a BigQuery type override, legal for the proto type (typemap.LEGAL_OVERRIDES)."""
 
     name = "type"
@@ -77,7 +77,7 @@ class Type(ColumnOption):
             )
 
 
-class Hidden(ColumnOption):
+class Hidden(ColumnOption[object]):
     """`hidden: true`: kept in the protobuf stream, no BigQuery column."""
 
     name = "hidden"
@@ -87,7 +87,7 @@ class Hidden(ColumnOption):
         return True if c.hidden else None
 
 
-class Required(ColumnOption):
+class Required(ColumnOption[object]):
     """`required: true`: events without the field are rejected; the column is REQUIRED."""
 
     name = "required"

@@ -26,15 +26,15 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class DefaultPolicy(ColumnOption):
+class DefaultPolicy(ColumnOption[tuple[str, str | None]]):
     name = "default_policy"
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> tuple[str, str | None] | None:
         """(kind, value): ("PROTO_DEFAULT", None) or ("VALUE", text); None for NULL."""
         kind = _KIND.get(o.default_policy.kind)
         return (kind, o.default_policy.value if kind == "VALUE" else None) if kind else None
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: tuple[str, str | None], where: Where, d: Diagnostics) -> None:
         kind, text = value
         if kind == "VALUE":
             if text is None or text == "" and c.proto_type != "string":
@@ -50,7 +50,7 @@ class DefaultPolicy(ColumnOption):
         if c.mode == "REQUIRED":
             not_applicable(c, "default_policy", "a required field has no default: the event is rejected instead", d)
 
-    def absent(self, w: Writer, c: Column, value: object) -> list[str] | None:
+    def absent(self, w: Writer, c: Column, value: tuple[str, str | None]) -> list[str] | None:
         kind, text = value
         if kind == "PROTO_DEFAULT" and c.proto_type != "message":
             return w.set_row(c, w.proto_default_row(c))

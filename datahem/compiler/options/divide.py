@@ -8,7 +8,7 @@ from datahem.compiler.options.base import NUMERIC_PROTO, ColumnOption, ColumnOpt
 from datahem.runtime import typemap
 
 
-class Divide(ColumnOption):
+class Divide(ColumnOption[object]):
     name = "divide"
     helpers = ("divide",)
     imports = ("from decimal import Decimal",)

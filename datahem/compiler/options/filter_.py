@@ -10,21 +10,21 @@ from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Wr
 _ACTION = {0: "KEEP", 1: "KEEP", 2: "DROP"}
 
 
-class Filter(ColumnOption):
+class Filter(ColumnOption[tuple[str, str]]):
     name = "filter"
     helpers = ("keep",)
     imports = ("import re",)
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> tuple[str, str] | None:
         """(pattern, KEEP|DROP)."""
         return (o.filter.pattern, _ACTION[o.filter.action]) if o.HasField("filter") else None
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: tuple[str, str], where: Where, d: Diagnostics) -> None:
         compile_regex(c, "filter", value[0], d)
         if c.repeated or c.bq_type == "STRUCT":
             not_applicable(c, "filter", "it needs a single scalar value to match", d)
 
-    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+    def transform(self, w: Writer, c: Column, value: tuple[str, str], var: str, p: str, name: str) -> list[str]:
         rx = w.const("filter", f"re.compile({value[0]!r})")
         return [f"keep({rx}, {value[1]!r}, {var}, {p}, {name})"]
 

@@ -9,7 +9,7 @@ from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
 
 
-class FromAttribute(ColumnOption):
+class FromAttribute(ColumnOption[object]):
     name = "from_attribute"
 
     def resolve(self, o: ColumnOptions) -> object | None:

@@ -10,17 +10,17 @@ from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
 
 
-class LocalToUtc(ColumnOption):
+class LocalToUtc(ColumnOption[tuple[str, str]]):
     name = "local_to_utc"
     proto_types = ("string",)
     helpers = ("local_to_utc",)
     imports = ("from zoneinfo import ZoneInfo",)
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> tuple[str, str] | None:
         """(time zone, strptime format or "")."""
         return (o.local_to_utc.time_zone, o.local_to_utc.format) if o.HasField("local_to_utc") else None
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: tuple[str, str], where: Where, d: Diagnostics) -> None:
         tz = value[0]
         try:
             zoneinfo.ZoneInfo(tz)
@@ -33,7 +33,7 @@ class LocalToUtc(ColumnOption):
         if c.bq_type not in ("TIMESTAMP", "DATETIME", "STRING"):
             not_applicable(c, "local_to_utc", f"the column is {c.bq_type}; type it TIMESTAMP", d)
 
-    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+    def transform(self, w: Writer, c: Column, value: tuple[str, str], var: str, p: str, name: str) -> list[str]:
         zone = w.const("tz", f"ZoneInfo({value[0]!r})")
         return [f"{var} = local_to_utc({var}, {zone}, {value[1]!r}, {p}, {name})"]
 

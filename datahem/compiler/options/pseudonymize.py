@@ -10,7 +10,7 @@ from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
 
 
-class Pseudonymize(ColumnOption):
+class Pseudonymize(ColumnOption[object]):
     name = "pseudonymize"
     proto_types = ("string",)
     helpers = ("pseudonymize",)

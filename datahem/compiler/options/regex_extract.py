@@ -8,17 +8,17 @@ from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, compile_regex, invalid
 
 
-class RegexExtract(ColumnOption):
+class RegexExtract(ColumnOption[tuple[str, int]]):
     name = "regex_extract"
     proto_types = ("string",)
     helpers = ("regex_extract", "Reject", "TRANSFORM")
     imports = ("import re",)
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> tuple[str, int] | None:
         """(pattern, group)."""
         return (o.regex_extract.pattern, o.regex_extract.group) if o.HasField("regex_extract") else None
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: tuple[str, int], where: Where, d: Diagnostics) -> None:
         pattern, group = value
         rx = compile_regex(c, "regex_extract", pattern, d)
         if rx is not None and group > rx.groups:
@@ -28,7 +28,7 @@ class RegexExtract(ColumnOption):
                 d,
             )
 
-    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+    def transform(self, w: Writer, c: Column, value: tuple[str, int], var: str, p: str, name: str) -> list[str]:
         pattern, group = value
         rx = w.const("extract", f"re.compile({pattern!r})")
         return [

@@ -10,7 +10,7 @@ from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, compile_regex
 
 
-def _check_template(rx: re.Pattern, template: str) -> None:
+def _check_template(rx: re.Pattern[str], template: str) -> None:
     """Raise if a replacement template refers to a group the pattern lacks (re only notices on a match)."""
     re.sub("", template, "")  # bad escapes raise re.error
     for m in re.finditer(r"\\(\d+)|\\g<(\w+)>", template):
@@ -21,16 +21,16 @@ def _check_template(rx: re.Pattern, template: str) -> None:
             raise IndexError(f"group `{ref}` does not exist")
 
 
-class RegexReplace(ColumnOption):
+class RegexReplace(ColumnOption[tuple[str, str]]):
     name = "regex_replace"
     proto_types = ("string",)
     imports = ("import re",)
 
-    def resolve(self, o: ColumnOptions) -> object | None:
+    def resolve(self, o: ColumnOptions) -> tuple[str, str] | None:
         """(pattern, replacement)."""
         return (o.regex_replace.pattern, o.regex_replace.replacement) if o.HasField("regex_replace") else None
 
-    def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+    def check(self, c: Column, value: tuple[str, str], where: Where, d: Diagnostics) -> None:
         pattern, replacement = value
         rx = compile_regex(c, "regex_replace", pattern, d)
         if rx is not None:
@@ -43,7 +43,7 @@ class RegexReplace(ColumnOption):
                     f"`regex_replace` replacement `{replacement}` on `{c.field_name}` is invalid: {exc}",
                 )
 
-    def transform(self, w: Writer, c: Column, value: object, var: str, p: str, name: str) -> list[str]:
+    def transform(self, w: Writer, c: Column, value: tuple[str, str], var: str, p: str, name: str) -> list[str]:
         rx = w.const("replace", f"re.compile({value[0]!r})")
         return [f"{var} = {rx}.sub({value[1]!r}, {var})"]
 

@@ -66,7 +66,7 @@ def project_names(model: Model, d: Diagnostics) -> None:
 @check
 def sources_unique(model: Model, d: Diagnostics) -> None:
     first: dict[str, Loc] = {}
-    routes: dict[tuple, tuple[str, Loc]] = {}
+    routes: dict[tuple[str, ...], tuple[str, Loc]] = {}
     for s in sorted(model.sources, key=lambda s: s.loc):
         if not SOURCE_NAME.match(s.name):
             d.error(
@@ -127,7 +127,8 @@ def categories(model: Model, d: Diagnostics) -> None:
                 d.error(c.loc, rules.CATEGORY_CYCLE, f"category `{c.name}` is its own ancestor; break the cycle")
                 break
             seen.add(p)
-            p = model.category(p).parent
+            parent = model.category(p)  # found: p is in names
+            p = parent.parent if parent is not None else None
         for who in c.readers + c.masked_readers:
             if not IAM_MEMBER.match(who):
                 d.error(
