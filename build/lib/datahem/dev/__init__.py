@@ -1,1 +1,0 @@
-"""`datahem dev`: the whole platform on one machine (see README.md here)."""

@@ -1,1 +1,0 @@
-"""Apache Beam building blocks imported by the generated pipelines (generated/pipelines/)."""

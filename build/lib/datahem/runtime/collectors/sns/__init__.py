@@ -1,1 +1,0 @@
-"""The AWS SNS collector (a functions-framework HTTP function): verified SNS deliveries routed by `?route=`."""
