@@ -18,11 +18,13 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 STAGING = "new"  # .generated.new-PID: the new tree being written, or the old one after the exchange
 OLD = "old"  # .generated.old-PID: the old tree between the two renames of the fallback
@@ -193,3 +195,13 @@ def write(root: Path, files: dict[str, bytes]) -> list[Change]:
         shutil.rmtree(staging, ignore_errors=True)
         _checkpoint("done")
     return changes
+
+
+def read_json(files: Mapping[str, bytes], path: str) -> dict[str, Any]:
+    """The JSON object at `path` of a tree read by read_tree; {} when the file is missing, not JSON or not an object
+    (an earlier build's output is a baseline, never trusted to be well formed)."""
+    try:
+        data = json.loads(files[path])
+    except (KeyError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -43,6 +43,7 @@ from datahem.compiler.sources.platform import (
     account_id,
     dataflow_worker,
 )
+from datahem.compiler.writer import read_json
 from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
 
@@ -338,11 +339,8 @@ def _sha(data: bytes) -> str:
 
 def reuse(previous: Mapping[str, bytes], fp: str, envs: list[str]) -> dict[str, bytes] | None:
     """The previous build's synthesized stacks, if they were made from the same inputs and are untouched."""
-    try:
-        record = json.loads(previous["infra/synth.json"])
-    except (KeyError, ValueError):
-        return None
-    recorded = record.get("stacks") if isinstance(record, dict) else None
+    record = read_json(previous, "infra/synth.json")
+    recorded = record.get("stacks")
     if not isinstance(recorded, dict) or record.get("fingerprint") != fp or sorted(recorded) != sorted(envs):
         return None
     stacks = {}

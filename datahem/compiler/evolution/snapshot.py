@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from datahem.compiler.projection import project
-from datahem.compiler.projection.project import Projection, read_json
+from datahem.compiler.projection.project import Projection
+from datahem.compiler.writer import read_json
 
 HISTORY = "registry/history.json"
 MIGRATIONS = "bigquery/migrations/"

@@ -21,6 +21,7 @@ from datahem.compiler.model.resolved import Model
 from datahem.compiler.projection import platform, routes, tables
 from datahem.compiler.projection.columns import ColumnSchema, read_columns
 from datahem.compiler.projection.tables import Root
+from datahem.compiler.writer import read_json
 
 DESCRIPTOR_SET = "registry/descriptor_set.binpb"
 INDEX = "registry/index.json"
@@ -64,14 +65,6 @@ def project(model: Model) -> Projection:
         routes=routes.route_keys(model),
         categories={c["name"]: c for c in platform.categories(model)},
     )
-
-
-def read_json(files: dict[str, bytes], path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(files[path])
-    except (KeyError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _read_roots(files: dict[str, bytes], platform_json: dict[str, Any]) -> dict[str, Root]:

@@ -4,11 +4,9 @@ says what its keys are. Thin on purpose: evolution only asks which keys a source
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from datahem.compiler.model.resolved import Model
 from datahem.compiler.sources import KINDS
+from datahem.compiler.writer import read_json
 
 
 def route_keys(model: Model) -> dict[str, set[str]]:
@@ -18,17 +16,9 @@ def route_keys(model: Model) -> dict[str, set[str]]:
     return routes
 
 
-def _json(files: dict[str, bytes], path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(files[path])
-    except (KeyError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def read_route_keys(files: dict[str, bytes]) -> dict[str, set[str]]:
     routes: dict[str, set[str]] = {}
     for kind in KINDS.values():
-        for source, keys in kind.read_change_keys(_json(files, f"routing/{kind.routing_file}")).items():
+        for source, keys in kind.read_change_keys(read_json(files, f"routing/{kind.routing_file}")).items():
             routes.setdefault(source, set()).update(keys)
     return routes
