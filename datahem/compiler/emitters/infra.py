@@ -32,7 +32,7 @@ from datahem.compiler.emitters import OutputFile, header, header_text, render, t
 from datahem.compiler.evolution.migrations import Evolution
 from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Environment, Model, Table
 from datahem.compiler.projection.platform import categories
-from datahem.compiler.projection.tables import columns
+from datahem.compiler.projection.tables import columns, partitioning
 from datahem.compiler.sources import KINDS
 from datahem.compiler.sources.platform import (
     CUSTOM_ROLES,
@@ -68,19 +68,13 @@ def table_ref(t: Table) -> str:
 
 
 def _table(t: Table) -> dict[str, Any]:
-    p = t.partitioning
     return {
         "message": t.message,
         "dataset": t.dataset,
         "name": t.name,
         "description": t.description,
         "fields": [c.to_json() for c in columns(t)],
-        "partitioning": {
-            "type": p.granularity,
-            "field": p.column,
-            "expiration_days": p.expiration_days,
-            "require_filter": p.require_filter,
-        },
+        "partitioning": partitioning(t),
         "clustering": list(t.clustering),
         "labels": dict(t.labels),
         "system": t.system,

@@ -22,16 +22,21 @@ class Root:
     )  # partitioning, clustering, description, labels
 
 
-def table_options(t: Table) -> dict[str, Any]:
-    """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
+def partitioning(t: Table) -> dict[str, Any]:
+    """A table's partitioning as platform.json and the compared table options write it."""
     p = t.partitioning
     return {
-        "partitioning": {
-            "type": p.granularity,
-            "field": p.column,
-            "expiration_days": p.expiration_days,
-            "require_filter": p.require_filter,
-        },
+        "type": p.granularity,
+        "field": p.column,
+        "expiration_days": p.expiration_days,
+        "require_filter": p.require_filter,
+    }
+
+
+def table_options(t: Table) -> dict[str, Any]:
+    """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
+    return {
+        "partitioning": partitioning(t),
         "clustering": list(t.clustering),
         "description": t.description,
         "labels": dict(t.labels),
