@@ -17,6 +17,12 @@ from datahem.compiler import options, rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model import raw as R
 from datahem.compiler.model.resolved import (
+    MAX_COLUMNS,
+    MAX_EXPANDED_DEPTH,
+    MAX_EXPANDED_FIELDS,
+    MAX_NESTING,
+    MAX_RECURSION_DEPTH,
+    METADATA_COLUMNS,
     BigQuerySettings,
     Category,
     Column,
@@ -56,6 +62,48 @@ _PROTO_TYPES = {
 _GRANULARITY = {0: "DAY", 1: "HOUR", 2: "DAY", 3: "MONTH", 4: "YEAR"}
 _OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
+_METADATA_COUNT = len(list(all_columns(METADATA_COLUMNS)))  # columns every event table has before its own
+
+
+@dataclass(frozen=True)
+class _Expanded:
+    """A message's columns with what they add to a table: visible columns and the depth of the deepest visible STRUCT
+    (as if the message's fields were visible and at depth 1), fields and depth counting hidden ones."""
+
+    columns: tuple[Column, ...]
+    visible: int
+    nesting: int
+    fields: int
+    depth: int
+
+    @classmethod
+    def of(cls, columns: tuple[Column, ...]) -> _Expanded:
+        visible = nesting = fields = depth = 0
+        todo = [(c, 1, True) for c in columns]
+        while todo:
+            c, level, shown = todo.pop()
+            shown = shown and not c.hidden
+            fields += 1
+            if c.fields:
+                depth = max(depth, level)
+            if shown:
+                visible += 1
+                if c.bq_type == "STRUCT":
+                    nesting = max(nesting, level)
+            todo.extend((f, level + 1, shown) for f in c.fields)
+        return cls(columns, visible, nesting, fields, depth)
+
+
+@dataclass
+class _Budget:
+    """What a table's expansion has used of BigQuery's limits so far; `stopped` once one was exceeded (and
+    reported): the rest of the table is not expanded."""
+
+    table: str
+    loc: Loc
+    visible: int
+    fields: int = 0
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,13 +144,15 @@ class ProtoIndex:
                 self.enum_files[f"{prefix}.{e.name}".lstrip(".")] = f.name
 
     def _add(self, file: str, prefix: str, m: descriptor_pb2.DescriptorProto, path: tuple[int, ...]) -> None:
-        name = f"{prefix}.{m.name}"
-        self.messages[name.lstrip(".")] = _Msg(m, file, path)
-        for i, n in enumerate(m.nested_type):
-            self._add(file, name, n, path + (3, i))
-        for e in m.enum_type:
-            self.enums[f"{name}.{e.name}".lstrip(".")] = e
-            self.enum_files[f"{name}.{e.name}".lstrip(".")] = file
+        todo = [(prefix, m, path)]  # a loop, not recursion: declarations may nest thousands deep
+        while todo:
+            prefix, m, path = todo.pop()
+            name = f"{prefix}.{m.name}"
+            self.messages[name.lstrip(".")] = _Msg(m, file, path)
+            todo.extend((name, n, path + (3, i)) for i, n in enumerate(m.nested_type))
+            for e in m.enum_type:
+                self.enums[f"{name}.{e.name}".lstrip(".")] = e
+                self.enum_files[f"{name}.{e.name}".lstrip(".")] = file
 
     def loc(self, file: str, path: tuple[int, ...]) -> Loc:
         loc = self.locations.get((file, path))
@@ -148,18 +198,66 @@ class ProtoIndex:
 
     def reaches_recursion(self, name: str) -> bool:
         """Whether a message is on, or leads to, a cycle of message types (its expansion then depends on depth)."""
-        cached = self._recursion.get(name)
-        if cached is None:
-            cached = any(self._on_cycle(n) for n in self.reachable(name))
-            self._recursion[name] = cached
-        return cached
+        if not self._recursion:
+            self._recursion = self._recursive_reach()
+        return self._recursion.get(name, False)
 
-    def _on_cycle(self, name: str) -> bool:
+    def _children(self, name: str) -> list[str]:
         msg = self.messages.get(name)
         if msg is None:
-            return False
-        children = {f.type_name.lstrip(".") for f in msg.proto.field if f.type_name}
-        return any(name in self.reachable(c) for c in children if c in self.messages)
+            return []
+        return [
+            c
+            for c in dict.fromkeys(f.type_name.lstrip(".") for f in msg.proto.field if f.type_name)
+            if c in self.messages
+        ]
+
+    def _recursive_reach(self) -> dict[str, bool]:
+        """`reaches_recursion` of every message at once, in time linear in the type graph: its strongly connected
+        components (Tarjan's algorithm, iterative: message types may nest thousands deep), found children first, so
+        each component knows whether it reaches a cycle when it is completed."""
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        on_stack: set[str] = set()
+        stack: list[str] = []
+        reach: dict[str, bool] = {}
+        for root in self.messages:
+            if root in index:
+                continue
+            work = [(root, iter(self._children(root)))]
+            index[root] = low[root] = len(index)
+            stack.append(root)
+            on_stack.add(root)
+            while work:
+                node, children = work[-1]
+                child = next(children, None)
+                if child is not None:
+                    if child not in index:
+                        index[child] = low[child] = len(index)
+                        stack.append(child)
+                        on_stack.add(child)
+                        work.append((child, iter(self._children(child))))
+                    elif child in on_stack:
+                        low[node] = min(low[node], index[child])
+                    continue
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] != index[node]:
+                    continue
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                members = set(component)
+                edges = [c for m in component for c in self._children(m)]
+                cyclic = len(component) > 1 or node in edges
+                result = cyclic or any(reach[c] for c in edges if c not in members)
+                reach.update(dict.fromkeys(component, result))
+        return reach
 
     def files_of(self, root: str) -> tuple[str, ...]:
         """Project proto files defining the types a message reaches (its table's inputs)."""
@@ -221,8 +319,9 @@ class Resolver:
         self.index = index
         self.diags = diags
         self.bigquery = config.bigquery or R.RawBigQuery()
-        self._cache: dict[tuple[str, int], tuple[Column, ...]] = {}
+        self._cache: dict[tuple[str, int], _Expanded] = {}
         self._max_depth = 0
+        self._budget = _Budget("", Loc(""), 0)
 
     # -- tables ---------------------------------------------------------------------------------
     def table(self, full_name: str) -> Table:
@@ -232,8 +331,19 @@ class Resolver:
         loc = self.index.loc(msg.file, msg.path)
         whole, option_locs = self.index.option_locs(msg.file, msg.path + (7, TABLE.number), options_pb2.TableOptions)
         option_loc = whole or loc
+        name = opts.name or default_table_name(full_name)
         self._max_depth = opts.max_recursion_depth
-        columns = self.columns(full_name, (full_name,))
+        if self._max_depth > MAX_RECURSION_DEPTH:
+            self.diags.error(
+                option_locs.get("max_recursion_depth", option_loc),
+                rules.OPTION_VALUE_INVALID,
+                f"`max_recursion_depth` {self._max_depth} on `{full_name}` cannot fit in BigQuery, which nests "
+                f"STRUCTs at most {MAX_NESTING} levels deep: use at most {MAX_RECURSION_DEPTH} (deeper levels are "
+                "stored as JSON)",
+            )
+            self._max_depth = MAX_RECURSION_DEPTH
+        self._budget = _Budget(name, loc, visible=_METADATA_COUNT)
+        columns = self.columns(full_name, (full_name,), 1, 1, True)
         p = opts.partitioning
         partitioning = Partitioning(
             column=(p.field or None) if opts.HasField("partitioning") else "_received_at",
@@ -244,7 +354,7 @@ class Resolver:
         )
         return Table(
             message=full_name,
-            name=opts.name or default_table_name(full_name),
+            name=name,
             dataset=opts.dataset or self.bigquery.dataset,
             description=opts.description or self.index.comment(msg.file, msg.path),
             partitioning=partitioning,
@@ -259,21 +369,92 @@ class Resolver:
             option_locs=option_locs,
         )
 
-    def columns(self, full_name: str, stack: tuple[str, ...]) -> tuple[Column, ...]:
-        """Columns of a message. A message that cannot reach a recursive type expands the same way wherever it
-        appears, so it is resolved once per table root's recursion bound and reused (shared types such as Money
-        are met thousands of times in large projects)."""
+    def columns(
+        self, full_name: str, stack: tuple[str, ...], depth: int, expanded: int, shown: bool
+    ) -> tuple[Column, ...]:
+        """Columns of a message whose fields sit `depth` levels deep among the visible columns (`expanded` levels
+        counting hidden ones); `shown` is False under a hidden field. BigQuery's limits are checked as the columns are
+        made, so the expansion ends at the first limit exceeded, whatever the shape of the input.
+
+        A message that cannot reach a recursive type expands the same way wherever it appears, so it is resolved once
+        per table root's recursion bound and reused (shared types such as Money are met thousands of times in large
+        projects) where it fits within the limits (elsewhere it is expanded again, to find where a limit is
+        exceeded)."""
         key = (full_name, self._max_depth)
         cacheable = not self.index.reaches_recursion(full_name)
-        if cacheable and key in self._cache:
-            return self._cache[key]
+        budget = self._budget
+        hit = self._cache.get(key) if cacheable else None
+        if hit is not None and self._fits(hit, depth, expanded, shown):
+            budget.fields += hit.fields
+            budget.visible += hit.visible if shown else 0
+            return hit.columns
         msg = self.index.messages[full_name]
-        out = tuple(self.column(msg, i, f, stack) for i, f in enumerate(msg.proto.field))
-        if cacheable:
-            self._cache[key] = out
+        out = tuple(self.column(msg, i, f, stack, depth, expanded, shown) for i, f in enumerate(msg.proto.field))
+        if cacheable and not budget.stopped:
+            self._cache[key] = _Expanded.of(out)
         return out
 
-    def column(self, msg: _Msg, i: int, f: FD, stack: tuple[str, ...]) -> Column:
+    def _fits(self, hit: _Expanded, depth: int, expanded: int, shown: bool) -> bool:
+        budget = self._budget
+        if budget.fields + hit.fields > MAX_EXPANDED_FIELDS or expanded - 1 + hit.depth > MAX_EXPANDED_DEPTH:
+            return False
+        return not shown or (budget.visible + hit.visible <= MAX_COLUMNS and depth - 1 + hit.nesting <= MAX_NESTING)
+
+    def _count(self, f: FD, loc: Loc, shown: bool) -> None:
+        """Count one field; report the one that exceeds a column limit (once: the expansion then stops)."""
+        budget = self._budget
+        budget.fields += 1
+        budget.visible += shown
+        if budget.stopped:
+            return
+        fix = "store parts as JSON" + (" or lower `max_recursion_depth`" if self._max_depth else "")
+        if budget.visible > MAX_COLUMNS:
+            self.diags.error(
+                loc,
+                rules.TOO_MANY_COLUMNS,
+                f"field `{f.name}` is column {budget.visible} of table `{budget.table}` (nested columns and DataHem's "
+                f"{_METADATA_COUNT} included); BigQuery allows {MAX_COLUMNS}: hide fields{',' if self._max_depth else ' or'} {fix}",
+            )
+        elif budget.fields > MAX_EXPANDED_FIELDS:
+            self.diags.error(
+                loc,
+                rules.TOO_MANY_COLUMNS,
+                f"field `{f.name}` is field {budget.fields} of table `{budget.table}` (hidden fields included); at "
+                f"most {MAX_EXPANDED_FIELDS} are expanded: {fix}",
+            )
+        else:
+            return
+        budget.stopped = True
+
+    def _too_deep(self, f: FD, loc: Loc, bq_type: str, depth: int, expanded: int, shown: bool) -> bool:
+        """Whether a message field must not be expanded: a limit was exceeded before, or this field is nested too
+        deep (reported once, at the field)."""
+        budget = self._budget
+        if budget.stopped:
+            return True
+        if shown and bq_type == "STRUCT" and depth > MAX_NESTING:
+            self.diags.error(
+                loc,
+                rules.NESTING_TOO_DEEP,
+                f"field `{f.name}` is nested {depth} levels deep in table `{budget.table}`; BigQuery allows "
+                f"{MAX_NESTING}: flatten the message or type the field as JSON",
+            )
+        elif expanded > MAX_EXPANDED_DEPTH:
+            self.diags.error(
+                loc,
+                rules.NESTING_TOO_DEEP,
+                f"field `{f.name}` is nested {expanded} levels deep in table `{budget.table}` (hidden fields "
+                f"included); protobuf parses at most {MAX_EXPANDED_DEPTH}: flatten the message or type the field as "
+                "JSON",
+            )
+        else:
+            return False
+        budget.stopped = True
+        return True
+
+    def column(
+        self, msg: _Msg, i: int, f: FD, stack: tuple[str, ...], depth: int, expanded: int, shown: bool
+    ) -> Column:
         path = msg.path + (2, i)
         loc = self.index.loc(msg.file, path)
         has_opts = f.options.HasExtension(COLUMN)
@@ -285,24 +466,29 @@ class Resolver:
         natural = typemap.natural_type(proto_type, type_name) or "STRING"
         sub = self.index.messages.get(type_name) if proto_type == "message" else None
         is_map = bool(sub and sub.proto.options.map_entry)
+        shown = shown and not o.hidden
+        self._count(f, loc, shown)
         fields: tuple[Column, ...] = ()
         cut = False
         if natural == "STRUCT" and sub is not None and not sub.proto.field:
             natural = "BOOL"  # a message without fields (a marker, like google.protobuf.Empty): TRUE when present
         elif natural == "STRUCT" and sub is not None:
-            depth = stack.count(type_name)
-            if depth and depth >= self._max_depth:
+            recursion = stack.count(type_name)
+            if recursion and recursion >= self._max_depth:
                 cut = True
                 natural = "JSON"
-                if self._max_depth == 0 and stack.count(type_name) == 1:
+                if self._max_depth == 0 and recursion == 1:
                     self.diags.error(
                         loc,
                         rules.RECURSION_UNBOUNDED,
                         f"field `{f.name}` makes `{type_name}` recursive; set `max_recursion_depth` in the "
                         "table option of the root message (deeper levels are stored as JSON), or break the cycle",
                     )
+            elif self._too_deep(f, loc, o.type.strip().upper() or natural, depth, expanded, shown):
+                cut = True  # a limit was exceeded (reported): the build fails, the rest is not expanded
+                natural = "JSON"
             else:
-                fields = self.columns(type_name, stack + (type_name,))
+                fields = self.columns(type_name, stack + (type_name,), depth + 1, expanded + 1, shown)
         repeated = f.label == FD.LABEL_REPEATED
         required = o.required or _required(f)
         mode = "REPEATED" if repeated else ("REQUIRED" if required else "NULLABLE")

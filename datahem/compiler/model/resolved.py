@@ -114,6 +114,16 @@ METADATA_COLUMNS: tuple[Column, ...] = (
 )
 METADATA_NAMES = frozenset(c.name.lower() for c in METADATA_COLUMNS)
 
+# BigQuery's limits on a table's schema, checked while a message is expanded into columns (model/resolve.py)
+MAX_NESTING = 15  # levels of nested STRUCTs
+MAX_COLUMNS = 10_000  # columns, nested ones and the metadata columns included
+# A recursive root message at depth N has STRUCTs N - 1 levels deep (its last level is a JSON column): N at most 16
+MAX_RECURSION_DEPTH = MAX_NESTING + 1
+# Hidden fields have no column but are still expanded (the converter reads them): bounded on their own so that any
+# input expands in bounded time and stack. protobuf's parsers nest at most 100 messages deep.
+MAX_EXPANDED_FIELDS = 2 * MAX_COLUMNS
+MAX_EXPANDED_DEPTH = 100
+
 
 @dataclass(frozen=True)
 class Partitioning:

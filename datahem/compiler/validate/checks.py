@@ -25,8 +25,6 @@ LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 IAM_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s@]*@?[^\s]+$|^principal(Set)?://\S+$")
 RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLIDENTIFIER")
-MAX_NESTING = 15
-MAX_COLUMNS = 10_000
 MAX_DESCRIPTION = 1024
 
 
@@ -273,30 +271,6 @@ def json_names(model: Model, d: Diagnostics) -> None:
 
     for t in model.tables:
         visit(t.columns)
-
-
-@check
-def limits(model: Model, d: Diagnostics) -> None:
-    for t in model.tables:
-        count = len(METADATA_COLUMNS) + 2
-        reported = False
-        for c, depth in walk(t.columns):
-            count += 1
-            if c.bq_type == "STRUCT" and depth > MAX_NESTING and not reported:
-                d.error(
-                    c.loc,
-                    rules.NESTING_TOO_DEEP,
-                    f"field `{c.field_name}` is nested {depth} levels deep in table `{t.name}`; BigQuery allows "
-                    f"{MAX_NESTING}: flatten the message or type the field as JSON",
-                )
-                reported = True
-        if count > MAX_COLUMNS:
-            d.error(
-                t.loc,
-                rules.TOO_MANY_COLUMNS,
-                f"table `{t.name}` would have {count} columns (nested ones included); BigQuery allows "
-                f"{MAX_COLUMNS}: hide fields or store parts as JSON",
-            )
 
 
 @check
