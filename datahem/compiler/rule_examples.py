@@ -171,6 +171,12 @@ EXAMPLES: dict[str, Example] = {
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockhlm"}}];',
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm"}}];',
     ),
+    rules.TIME_FORMAT_INVALID: Example(
+        PROTO,
+        'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" format: "%H:%M"}}];',
+        'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" '
+        'format: "%Y-%m-%d %H:%M"}}];',
+    ),
     # -- compatibility (before → after) ----------------------------------------------------------------------------
     rules.FIELD_REMOVED: Example(
         PROTO,

@@ -92,6 +92,13 @@ OPTION_VALUE_INVALID = rule(
     "options",
 )
 
+TIME_FORMAT_INVALID = rule(
+    "TIME_FORMAT_INVALID",
+    "A `local_to_utc` format uses only directives strptime and BigQuery both read, names a full date and reads back "
+    "a sample date-time written in it.",
+    "options",
+)
+
 # infrastructure (generated/infra)
 CLOUD_NAME_INVALID = rule(
     "CLOUD_NAME_INVALID",

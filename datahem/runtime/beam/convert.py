@@ -39,6 +39,8 @@ from zoneinfo import ZoneInfo
 import orjson
 from google.protobuf import json_format
 
+from datahem.runtime.contracts.localtime import read_local
+
 PARSE, VALIDATE, TRANSFORM, FILTER, WRITE = "parse", "validate", "transform", "filter", "write"
 INTERNAL = "internal"  # an exception no helper expected: a bug in DataHem, with the exception's text
 MAX_DEPTH = 100  # protobuf's default recursion limit
@@ -499,46 +501,10 @@ def lookup(root: dict, path: tuple[tuple[str, str], ...]) -> object:
     return node
 
 
-_DIRECTIVES = {"Y": r"(?P<Y>[0-9]{4})", "m": r"(?P<m>[0-9]{2})", "d": r"(?P<d>[0-9]{2})", "H": r"(?P<H>[0-9]{2})",
-               "M": r"(?P<M>[0-9]{2})", "S": r"(?P<S>[0-9]{2})", "f": r"(?P<f>[0-9]{1,6})"}  # fmt: skip
-_FORMATS: dict[str, re.Pattern | None] = {}
-
-
-def _format_regex(fmt: str) -> re.Pattern | None:
-    """A regex for strptime formats made only of %Y %m %d %H %M %S %f and literals (strptime itself is slow
-    pure Python); None for anything else, which then goes through strptime."""
-    if fmt not in _FORMATS:
-        parts, i, ok = [], 0, True
-        while i < len(fmt):
-            if fmt[i] == "%" and i + 1 < len(fmt):
-                directive = _DIRECTIVES.get(fmt[i + 1])
-                ok = ok and directive is not None and directive not in parts
-                parts.append(directive or "")
-                i += 2
-            else:
-                parts.append(re.escape(fmt[i]))
-                i += 1
-        _FORMATS[fmt] = (
-            re.compile("".join(parts) + r"\Z")
-            if ok and {"(?P<Y>", "(?P<m>", "(?P<d>"} <= {p[:6] for p in parts}
-            else None
-        )
-    return _FORMATS[fmt]
-
-
 def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -> str:
     """A local date-time in `zone` (written in strptime `fmt`, or ISO 8601) as RFC 3339 UTC text."""
     try:
-        rx = _format_regex(fmt) if fmt else None
-        if rx is not None:
-            m = rx.match(value)
-            if m is None:
-                raise ValueError
-            g = m.groupdict()
-            local = datetime(int(g["Y"]), int(g["m"]), int(g["d"]), int(g.get("H") or 0), int(g.get("M") or 0),
-                             int(g.get("S") or 0), int((g.get("f") or "0").ljust(6, "0")))  # fmt: skip
-        else:
-            local = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+        local = read_local(value, fmt)
     except ValueError:
         raise Reject(
             TRANSFORM, prefix + name, f"cannot read {_show(value)} as a local time ({fmt or 'ISO 8601'})"
