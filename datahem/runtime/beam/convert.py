@@ -547,7 +547,10 @@ def divide(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str
     scale of the column's type."""
     try:
         if bq_type == "FLOAT64":
-            return float(value) / float(divisor)
+            q = float(value) / float(divisor)
+            if not math.isfinite(q):  # e.g. a large value over a tiny divisor: BigQuery takes no inf
+                raise OverflowError
+            return q
         whole, scale = NUMERIC_DIGITS.get(bq_type, NUMERIC_DIGITS["BIGNUMERIC"])
         q = _EXACT.divide(Decimal(str(value)), divisor)
         if q and q.adjusted() >= whole:
