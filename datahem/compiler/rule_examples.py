@@ -171,6 +171,16 @@ EXAMPLES: dict[str, Example] = {
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockhlm"}}];',
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm"}}];',
     ),
+    rules.LABEL_RESERVED: Example(
+        PROTO,
+        'option (datahem.table) = {labels: {key: "datahem_migration" value: "0001"}};',
+        'option (datahem.table) = {labels: {key: "domain" value: "commerce"}};',
+    ),
+    rules.TOO_MANY_LABELS: Example(
+        PROTO,
+        'option (datahem.table) = {labels: [{key: "l01" value: "x"}, ... 61 labels]};',
+        'option (datahem.table) = {labels: [{key: "l01" value: "x"}, ... at most 60 labels]};',
+    ),
     rules.TIME_FORMAT_INVALID: Example(
         PROTO,
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" format: "%H:%M"}}];',

@@ -77,6 +77,17 @@ PARTITION_FIELD_INVALID = rule(
     "bigquery",
 )
 LABEL_INVALID = rule("LABEL_INVALID", "Labels must be lower-case keys and values of at most 63 characters.", "bigquery")
+LABEL_RESERVED = rule(
+    "LABEL_RESERVED",
+    "A table label must not use a key DataHem writes (managed_by, datahem_*, goog-*): the writers would overwrite "
+    "each other.",
+    "bigquery",
+)
+TOO_MANY_LABELS = rule(
+    "TOO_MANY_LABELS",
+    "A table's labels and the ones DataHem adds must stay within BigQuery's 64.",
+    "bigquery",
+)
 
 # field options
 TYPE_OVERRIDE_ILLEGAL = rule(

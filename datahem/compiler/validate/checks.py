@@ -14,6 +14,7 @@ from datahem.compiler.options.base import unknown_category
 from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.registry import check
 from datahem.runtime import typemap
+from datahem.runtime.contracts import platform
 
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -179,14 +180,35 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
                 rules.DESCRIPTION_TOO_LONG,
                 f"table description is {len(t.description)} characters; BigQuery allows {MAX_DESCRIPTION}",
             )
-        for k, v in t.labels:
-            if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
-                d.error(
-                    t.option_at("labels"),
-                    rules.LABEL_INVALID,
-                    f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
-                    "(keys start with a letter)",
-                )
+        _labels(t, d)
+
+
+def _labels(t: Table, d: Diagnostics) -> None:
+    for k, v in t.labels:
+        if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
+            d.error(
+                t.option_at("labels"),
+                rules.LABEL_INVALID,
+                f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
+                "(keys start with a letter)",
+            )
+        elif k in platform.RESERVED_LABELS or k.startswith(platform.RESERVED_LABEL_PREFIXES):
+            d.error(
+                t.option_at("labels"),
+                rules.LABEL_RESERVED,
+                f"label key `{k}` of table `{t.name}` is one DataHem or Google writes "
+                f"({', '.join(platform.RESERVED_LABELS)}, or starting with "
+                f"{' or '.join(platform.RESERVED_LABEL_PREFIXES)}): rename it",
+            )
+    room = platform.MAX_LABELS - len(platform.TABLE_LABELS_ADDED)
+    if len(t.labels) > room:
+        d.error(
+            t.option_at("labels"),
+            rules.TOO_MANY_LABELS,
+            f"table `{t.name}` has {len(t.labels)} labels; with the {len(platform.TABLE_LABELS_ADDED)} DataHem adds "
+            f"({', '.join(platform.TABLE_LABELS_ADDED)}) that is over BigQuery's {platform.MAX_LABELS}: keep at "
+            f"most {room}",
+        )
 
 
 @check

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from datahem.deploy.infra import model as M
 from datahem.deploy.infra.providers import google, google_beta
+from datahem.runtime.contracts.platform import MANAGED_BY_LABEL, PIPELINE_LABEL, PROJECT_LABEL
 
 GoogleProvider = google("provider").GoogleProvider
 GoogleBetaProvider = google_beta("provider").GoogleBetaProvider
@@ -155,7 +156,7 @@ class PlatformStack(TerraformStack):
         # `removed` blocks with `lifecycle { destroy = false }` need Terraform 1.7 (OpenTofu: 1.9)
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         # cdktf rewrites provider-level keys to snake_case (map keys included), so these labels use `_` already.
-        labels = {"managed_by": "datahem", "datahem_project": self.platform["project"]}
+        labels = {MANAGED_BY_LABEL: "datahem", PROJECT_LABEL: self.platform["project"]}
         self.google = GoogleProvider(self, "google", project=self.project, region=self.region, default_labels=labels)
         self.beta = GoogleBetaProvider(
             self, "google-beta", project=self.project, region=self.region, default_labels=labels
@@ -764,7 +765,7 @@ class PlatformStack(TerraformStack):
                 ip_configuration="WORKER_IP_PRIVATE" if self.env.get("private_workers") else None,
                 on_delete="drain",
                 parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
-                labels={"datahem-pipeline": p["kind"]},
+                labels={PIPELINE_LABEL: p["kind"]},
                 depends_on=[self.api("dataflow.googleapis.com"), self.api("compute.googleapis.com"), *self.grants[sa]],
             )
             if p["kind"] == "kinesis" and p["web_identity"]:
