@@ -93,7 +93,12 @@ TOO_MANY_LABELS = rule(
 TYPE_OVERRIDE_ILLEGAL = rule(
     "TYPE_OVERRIDE_ILLEGAL", "A `type` override must be a BigQuery type the proto value converts to.", "options"
 )
-REGEX_INVALID = rule("REGEX_INVALID", "Regular expressions in options must compile.", "options")
+REGEX_INVALID = rule(
+    "REGEX_INVALID",
+    "Regular expressions in options must compile with RE2 (BigQuery's syntax, linear-time matching: no "
+    "backreferences or lookaround).",
+    "options",
+)
 OPTION_NOT_APPLICABLE = rule(
     "OPTION_NOT_APPLICABLE", "A transform option must fit the field's type and shape.", "options"
 )

@@ -40,6 +40,8 @@ import orjson
 from google.protobuf import json_format
 
 from datahem.runtime.contracts.localtime import read_local
+from datahem.runtime.regex import Regex
+from datahem.runtime.regex import compile as compile_re2
 
 PARSE, VALIDATE, TRANSFORM, FILTER, WRITE = "parse", "validate", "transform", "filter", "write"
 INTERNAL = "internal"  # an exception no helper expected: a bug in DataHem, with the exception's text
@@ -519,7 +521,12 @@ def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -
         ) from None
 
 
-def regex_extract(rx: re.Pattern, group: int, value: str) -> str | None:
+def regex(pattern: str) -> Regex:
+    """A column option's pattern compiled by RE2 (datahem.runtime.regex): BigQuery's syntax, linear-time matching."""
+    return compile_re2(pattern)
+
+
+def regex_extract(rx: Regex, group: int, value: str) -> str | None:
     m = rx.search(value)
     return m.group(group) if m else None
 
@@ -581,7 +588,7 @@ class Filtered(Reject):  # noqa: N818
         super().__init__(FILTER, path, f"filtered: value {_show(value)} {verb} {pattern!r} ({action})")
 
 
-def keep(rx: re.Pattern, action: str, value: object, prefix: str, name: str) -> None:
+def keep(rx: Regex, action: str, value: object, prefix: str, name: str) -> None:
     matched = value is not None and rx.search(str(value)) is not None
     if matched != (action == "KEEP"):
         raise Filtered(prefix + name, value, rx.pattern, action)
