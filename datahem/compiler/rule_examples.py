@@ -181,6 +181,11 @@ EXAMPLES: dict[str, Example] = {
         'option (datahem.table) = {labels: [{key: "l01" value: "x"}, ... 61 labels]};',
         'option (datahem.table) = {labels: [{key: "l01" value: "x"}, ... at most 60 labels]};',
     ),
+    rules.SECRET_VALUE: Example(
+        PROTO,
+        'string email = 3 [(datahem.column) = {pseudonymize: {key_secret: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"}}];',
+        'string email = 3 [(datahem.column) = {pseudonymize: {key_secret: "datahem-pseudonymization-key"}}];',
+    ),
     rules.TIME_FORMAT_INVALID: Example(
         PROTO,
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" format: "%H:%M"}}];',

@@ -123,6 +123,13 @@ CLOUD_NAME_INVALID = rule(
     "infra",
 )
 
+SECRET_VALUE = rule(
+    "SECRET_VALUE",
+    "Where a secret's name belongs, the value must not look like a secret (a token prefix, long random text): the "
+    "secret goes in Secret Manager and the project names it.",
+    "infra",
+)
+
 # example events (schemas/**/*.examples.yaml): reported by `datahem test`, not by `datahem build`
 EXAMPLE_DUPLICATE_NAME = rule("EXAMPLE_DUPLICATE_NAME", "Example names must be unique within their file.", "examples")
 EXAMPLE_UNKNOWN_MESSAGE = rule(

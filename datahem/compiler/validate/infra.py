@@ -9,6 +9,7 @@ import re
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Environment, Model
+from datahem.compiler.secretlike import looks_like_secret
 from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.registry import check
 from datahem.runtime.contracts.routing import job_name
@@ -134,7 +135,16 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
             )
         for secret in KINDS[s.kind].secrets(s):
             label, value = secret.label, secret.id
-            if not SECRET_ID.match(value):
+            shape = looks_like_secret(value)
+            if shape:
+                d.error(
+                    s.locs.get(secret.loc_key, s.loc),
+                    rules.SECRET_VALUE,
+                    f"{label} of source `{s.name}` looks like a secret, not a secret's name: {shape}; put the secret "
+                    "in Secret Manager and write its id here (the value is copied into generated/, which is "
+                    "committed)",
+                )
+            elif not SECRET_ID.match(value):
                 d.error(
                     s.locs.get(secret.loc_key, s.loc),
                     rules.CLOUD_NAME_INVALID,
