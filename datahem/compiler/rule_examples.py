@@ -186,6 +186,11 @@ EXAMPLES: dict[str, Example] = {
         'string email = 3 [(datahem.column) = {pseudonymize: {key_secret: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"}}];',
         'string email = 3 [(datahem.column) = {pseudonymize: {key_secret: "datahem-pseudonymization-key"}}];',
     ),
+    rules.ATTRIBUTE_UNKNOWN: Example(
+        PROTO,
+        'string hit_id = 1 [(datahem.column) = {from_attribute: "uid"}];',
+        'string hit_id = 1 [(datahem.column) = {from_attribute: "uuid"}];',
+    ),
     rules.TIME_FORMAT_INVALID: Example(
         PROTO,
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" format: "%H:%M"}}];',

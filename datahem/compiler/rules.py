@@ -102,6 +102,12 @@ REGEX_INVALID = rule(
 OPTION_NOT_APPLICABLE = rule(
     "OPTION_NOT_APPLICABLE", "A transform option must fit the field's type and shape.", "options"
 )
+ATTRIBUTE_UNKNOWN = rule(
+    "ATTRIBUTE_UNKNOWN",
+    "`from_attribute` must name an attribute the collectors of the table's sources set (else the column is always "
+    "NULL).",
+    "options",
+)
 OPTION_VALUE_INVALID = rule(
     "OPTION_VALUE_INVALID",
     "Option values must be usable (known time zone, non-zero divisor, known field...).",

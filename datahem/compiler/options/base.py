@@ -46,12 +46,14 @@ NUMERIC_PROTO = (
 
 @dataclass(frozen=True)
 class Where:
-    """What a check may look at beyond the column: its table, the categories of sources.yaml and the table's
-    field paths (dotted, from the root; repeated fields are not entered)."""
+    """What a check may look at beyond the column: its table, the categories of sources.yaml, the table's field
+    paths (dotted, from the root; repeated fields are not entered) and the attributes its events may carry."""
 
     table: Table
     categories: set[str]
     paths: dict[str, Column]
+    # the Pub/Sub attributes events of this table may carry: the collectors' of the sources that feed it
+    attributes: frozenset[str] = frozenset()
 
 
 class Writer(Protocol):

@@ -15,6 +15,7 @@ from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.registry import check
 from datahem.runtime import typemap
 from datahem.runtime.contracts import platform
+from datahem.runtime.contracts.attributes import CONTRACT_ATTRIBUTES, attributes_of
 
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -400,7 +401,9 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
 def column_options(model: Model, d: Diagnostics) -> None:
     names = {c.name for c in model.categories}
     for t in model.tables:
-        where = options.Where(t, names, _field_paths(t.columns))
+        kinds = {s.kind for s in model.sources if s.message == t.message}
+        carried = frozenset(CONTRACT_ATTRIBUTES).union(*(attributes_of(kind) for kind in kinds))
+        where = options.Where(t, names, _field_paths(t.columns), carried)
         for c, _ in walk(t.columns):
             options.check(c, where, d)
         for c in t.columns:
