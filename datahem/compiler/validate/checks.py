@@ -59,7 +59,7 @@ def project_names(model: Model, d: Diagnostics) -> None:
         value = getattr(bq, key)
         if not DATASET_NAME.match(value):
             d.error(
-                Loc("sources.yaml", 1, 1),
+                model.locs.get(f"bigquery.{key}", Loc("sources.yaml", 1, 1)),
                 rules.IDENTIFIER_INVALID,
                 f"bigquery.{key} `{value}` is not a dataset name (letters, digits and underscores)",
             )
@@ -171,7 +171,7 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
                 rules.IDENTIFIER_INVALID,
                 f"table name `{t.name}` must be letters, digits and `_`, not starting with a digit",
             )
-        if not DATASET_NAME.match(t.dataset):
+        if not DATASET_NAME.match(t.dataset) and t.dataset != model.bigquery.dataset:  # that one: at bigquery.dataset
             d.error(
                 t.option_at("dataset"), rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`"
             )

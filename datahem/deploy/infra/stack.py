@@ -25,7 +25,14 @@ from constructs import Construct
 
 from datahem.deploy.infra import model as M
 from datahem.deploy.infra.providers import google, google_beta
-from datahem.runtime.contracts.platform import MANAGED_BY_LABEL, PIPELINE_LABEL, PROJECT_LABEL
+from datahem.runtime.contracts.platform import (
+    MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
+    PROJECT_LABEL,
+    bucket_name,
+    data_policy_id,
+    taxonomy_display_name,
+)
 
 GoogleProvider = google("provider").GoogleProvider
 GoogleBetaProvider = google_beta("provider").GoogleBetaProvider
@@ -228,13 +235,12 @@ class PlatformStack(TerraformStack):
         self.taxonomy = DataCatalogTaxonomy(
             self,
             "taxonomy",
-            display_name=f"DataHem {self.platform['project']}",
+            display_name=taxonomy_display_name(self.platform["project"]),
             description=f"Data categories of the DataHem project {self.platform['project']} (sources.yaml).",
             region=region,
             activated_policy_types=["FINE_GRAINED_ACCESS_CONTROL"],
             depends_on=[self.api("datacatalog.googleapis.com")],
         )
-        policy_prefix = self.platform["project"].replace("-", "_")
         for c in self.platform["categories"]:  # parents first
             name = c["name"]
             parent = self.tags[c["parent"]].id if c["parent"] else None
@@ -259,7 +265,7 @@ class PlatformStack(TerraformStack):
                 policy = BigqueryDatapolicyDataPolicy(
                     self,
                     M.logical_id("data_policy", name),
-                    data_policy_id=f"{policy_prefix}_{name}",
+                    data_policy_id=data_policy_id(self.platform["project"], name),
                     location=region,
                     policy_tag=tag.name,
                     data_policy_type="DATA_MASKING_POLICY",
@@ -310,7 +316,7 @@ class PlatformStack(TerraformStack):
         descriptor set, the Dataflow templates and the SNS function sources; a bucket for Dataflow's temporary
         files; the Docker repository of the collector and pipeline images."""
         reg = self.platform["registry"]
-        registry = self._bucket("registry", f"{self.project}-datahem-registry", versioning={"enabled": True})
+        registry = self._bucket("registry", bucket_name(self.project, "registry"), versioning={"enabled": True})
         StorageBucketObject(
             self,
             "object_descriptor_set",
@@ -325,7 +331,7 @@ class PlatformStack(TerraformStack):
         # every temporary file Dataflow replaces: non-current versions go after a day.
         self._bucket(
             "dataflow",
-            f"{self.project}-datahem-dataflow",
+            bucket_name(self.project, "dataflow"),
             versioning={"enabled": True},
             lifecycle_rule=[
                 BucketRule(

@@ -18,3 +18,22 @@ TABLE_LABELS_ADDED = (MANAGED_BY_LABEL, PROJECT_LABEL, MIGRATION_LABEL, ATTRIBUT
 RESERVED_LABELS = (*TABLE_LABELS_ADDED, PIPELINE_LABEL)
 RESERVED_LABEL_PREFIXES = ("goog-", "datahem")  # Google's own labels, and any key DataHem may add later
 MAX_LABELS = 64  # BigQuery's limit per table
+
+# Names the deploy stacks derive from platform.json, computed here so the compiler checks the very names the stacks
+# create (datahem.compiler.validate.infra) and a bad one is a diagnostic at its sources.yaml line, not a failed apply.
+BUCKETS = ("registry", "dataflow")
+
+
+def taxonomy_display_name(project: str) -> str:
+    """The Data Catalog taxonomy holding the project's categories as policy tags."""
+    return f"DataHem {project}"
+
+
+def data_policy_id(project: str, category: str) -> str:
+    """The BigQuery data policy that masks a category's columns."""
+    return f"{project.replace('-', '_')}_{category}"
+
+
+def bucket_name(gcp_project: str, purpose: str) -> str:
+    """A Cloud Storage bucket of an environment (`registry`, `dataflow`)."""
+    return f"{gcp_project}-datahem-{purpose}"
