@@ -50,6 +50,7 @@ from datahem.runtime.contracts.routing import job_name
 LIBRARY = Path(__file__).resolve().parents[2] / "deploy" / "infra"  # read as files, never imported
 # what the library imports from outside its folder, so a change there re-synthesizes too
 CONTRACT = "datahem/runtime/contracts/platform.py"
+CONTRACT_PATH = Path(__file__).resolve().parents[3] / CONTRACT
 TOOLS = ("cdktf", "constructs", "jsii", "cdktf-cdktf-provider-google", "cdktf-cdktf-provider-google-beta")
 STACKS = "infra/cdktf.out/stacks"
 DESCRIPTOR_SET = "registry/descriptor_set.binpb"
@@ -318,7 +319,7 @@ def fingerprint(inputs: Mapping[str, bytes]) -> str:
     library = {
         f"datahem/deploy/infra/{p.relative_to(LIBRARY).as_posix()}": p.read_bytes() for p in LIBRARY.rglob("*.py")
     }
-    library[CONTRACT] = (LIBRARY.parents[2] / CONTRACT).read_bytes()
+    library[CONTRACT] = CONTRACT_PATH.read_bytes()
     for path, data in sorted({**inputs, **library}.items()):
         h.update(path.encode() + b"\0" + data + b"\0")
     for tool, version in tool_versions().items():
