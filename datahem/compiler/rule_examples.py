@@ -171,6 +171,32 @@ EXAMPLES: dict[str, Example] = {
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockhlm"}}];',
         'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm"}}];',
     ),
+    rules.LABEL_RESERVED: Example(
+        PROTO,
+        'option (datahem.table) = {labels: {key: "datahem_migration" value: "0001"}};',
+        'option (datahem.table) = {labels: {key: "domain" value: "commerce"}};',
+    ),
+    rules.TOO_MANY_LABELS: Example(
+        PROTO,
+        'option (datahem.table) = {labels: [{key: "l01" value: "x"}, ... 61 labels]};',
+        'option (datahem.table) = {labels: [{key: "l01" value: "x"}, ... at most 60 labels]};',
+    ),
+    rules.SECRET_VALUE: Example(
+        PROTO,
+        'string email = 3 [(datahem.column) = {pseudonymize: {key_secret: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"}}];',
+        'string email = 3 [(datahem.column) = {pseudonymize: {key_secret: "datahem-pseudonymization-key"}}];',
+    ),
+    rules.ATTRIBUTE_UNKNOWN: Example(
+        PROTO,
+        'string hit_id = 1 [(datahem.column) = {from_attribute: "uid"}];',
+        'string hit_id = 1 [(datahem.column) = {from_attribute: "uuid"}];',
+    ),
+    rules.TIME_FORMAT_INVALID: Example(
+        PROTO,
+        'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" format: "%H:%M"}}];',
+        'string slot = 22 [(datahem.column) = {local_to_utc: {time_zone: "Europe/Stockholm" '
+        'format: "%Y-%m-%d %H:%M"}}];',
+    ),
     # -- compatibility (before → after) ----------------------------------------------------------------------------
     rules.FIELD_REMOVED: Example(
         PROTO,

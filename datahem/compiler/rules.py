@@ -77,18 +77,47 @@ PARTITION_FIELD_INVALID = rule(
     "bigquery",
 )
 LABEL_INVALID = rule("LABEL_INVALID", "Labels must be lower-case keys and values of at most 63 characters.", "bigquery")
+LABEL_RESERVED = rule(
+    "LABEL_RESERVED",
+    "A table label must not use a key DataHem writes (managed_by, datahem_*, goog-*): the writers would overwrite "
+    "each other.",
+    "bigquery",
+)
+TOO_MANY_LABELS = rule(
+    "TOO_MANY_LABELS",
+    "A table's labels and the ones DataHem adds must stay within BigQuery's 64.",
+    "bigquery",
+)
 
 # field options
 TYPE_OVERRIDE_ILLEGAL = rule(
     "TYPE_OVERRIDE_ILLEGAL", "A `type` override must be a BigQuery type the proto value converts to.", "options"
 )
-REGEX_INVALID = rule("REGEX_INVALID", "Regular expressions in options must compile.", "options")
+REGEX_INVALID = rule(
+    "REGEX_INVALID",
+    "Regular expressions in options must compile with RE2 (BigQuery's syntax, linear-time matching: no "
+    "backreferences or lookaround).",
+    "options",
+)
 OPTION_NOT_APPLICABLE = rule(
     "OPTION_NOT_APPLICABLE", "A transform option must fit the field's type and shape.", "options"
+)
+ATTRIBUTE_UNKNOWN = rule(
+    "ATTRIBUTE_UNKNOWN",
+    "`from_attribute` must name an attribute the collectors of the table's sources set (else the column is always "
+    "NULL).",
+    "options",
 )
 OPTION_VALUE_INVALID = rule(
     "OPTION_VALUE_INVALID",
     "Option values must be usable (known time zone, non-zero divisor, known field...).",
+    "options",
+)
+
+TIME_FORMAT_INVALID = rule(
+    "TIME_FORMAT_INVALID",
+    "A `local_to_utc` format uses only directives strptime and BigQuery both read, names a full date and reads back "
+    "a sample date-time written in it.",
     "options",
 )
 
@@ -97,6 +126,13 @@ CLOUD_NAME_INVALID = rule(
     "CLOUD_NAME_INVALID",
     "Values that become Google Cloud names (environment, region, state bucket, secret, topic, job) must be valid "
     "and unique; each environment needs its own GCP project.",
+    "infra",
+)
+
+SECRET_VALUE = rule(
+    "SECRET_VALUE",
+    "Where a secret's name belongs, the value must not look like a secret (a token prefix, long random text): the "
+    "secret goes in Secret Manager and the project names it.",
     "infra",
 )
 

@@ -27,7 +27,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LABEL = "datahem_migration"
+from datahem.runtime.contracts.platform import MIGRATION_LABEL
+
+LABEL = MIGRATION_LABEL
 PLACEHOLDER = "datahem:category/"
 _ALIASES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.loader.protos import compile_protos
 from datahem.compiler.vocabulary import VOCABULARY_PATH, options_pb2
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project
 
 
 def test_generated_module_is_current(tmp_path):
@@ -42,3 +44,19 @@ def test_every_option_is_documented_in_readme():
     for message in (options_pb2.TableOptions, options_pb2.ColumnOptions):
         for field in message.DESCRIPTOR.fields:
             assert f"`{field.name}`" in readme, f"README does not document option `{field.name}`"
+
+
+def test_a_copy_of_the_vocabulary_before_presence_still_builds(tmp_path):
+    """`divide` gained presence (`optional`); a project keeping its copy from before compiles as it did, and any
+    other difference is still drift."""
+    current = VOCABULARY_PATH.read_text()
+    before = current.replace("  optional double divide = 12;", "  double divide = 12;")
+    assert before != current
+    project = copy_project(ROOT / "tests" / "cases" / "divide_invalid", tmp_path / "p")
+    copy = project / "schemas" / "datahem" / "options.proto"
+    copy.parent.mkdir()
+    for text, drift in ((before, False), (current, False), (before + "// edited\n", True)):
+        copy.write_text(text)
+        diags = Diagnostics()
+        assert (compile_protos(project, diags) is None) == drift
+        assert [x.rule_id for x in diags.items] == (["OPTIONS_VOCABULARY_DRIFT"] if drift else [])

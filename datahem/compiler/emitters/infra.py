@@ -48,6 +48,9 @@ from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
 
 LIBRARY = Path(__file__).resolve().parents[2] / "deploy" / "infra"  # read as files, never imported
+# what the library imports from outside its folder, so a change there re-synthesizes too
+CONTRACT = "datahem/runtime/contracts/platform.py"
+CONTRACT_PATH = Path(__file__).resolve().parents[3] / CONTRACT
 TOOLS = ("cdktf", "constructs", "jsii", "cdktf-cdktf-provider-google", "cdktf-cdktf-provider-google-beta")
 STACKS = "infra/cdktf.out/stacks"
 DESCRIPTOR_SET = "registry/descriptor_set.binpb"
@@ -316,6 +319,7 @@ def fingerprint(inputs: Mapping[str, bytes]) -> str:
     library = {
         f"datahem/deploy/infra/{p.relative_to(LIBRARY).as_posix()}": p.read_bytes() for p in LIBRARY.rglob("*.py")
     }
+    library[CONTRACT] = CONTRACT_PATH.read_bytes()
     for path, data in sorted({**inputs, **library}.items()):
         h.update(path.encode() + b"\0" + data + b"\0")
     for tool, version in tool_versions().items():
@@ -407,7 +411,7 @@ def emit(
     record = {
         "comment": header_text(sources_of(model)),
         "fingerprint": fp,
-        "inputs": sorted([*inputs, "datahem/deploy/infra/*.py"]),
+        "inputs": sorted([*inputs, "datahem/deploy/infra/*.py", CONTRACT]),
         "stacks": {
             e: {"path": stack_path(e).removeprefix("infra/"), "sha256": _sha(stacks[stack_path(e)])} for e in envs
         },

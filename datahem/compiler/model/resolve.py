@@ -576,6 +576,10 @@ class Resolver:
             proto_files=proto_files,
             descriptor_set=descriptor_set,
             enums=enums,
+            locs={
+                "project.name": cfg.project.locs.get("name", cfg.project.loc),
+                **{f"bigquery.{k}": loc for k, loc in bq.locs.items()},
+            },
         )
 
     def _is_library(self, name: str) -> bool:

@@ -322,6 +322,8 @@ class Model:
     proto_files: tuple[str, ...]  # project proto files, relative to schemas/
     descriptor_set: bytes = field(repr=False, default=b"")
     enums: tuple[EnumType, ...] = ()  # every enum type a table reaches, sorted by name
+    # where project-level values are in sources.yaml: `project.name`, `bigquery.<key>`
+    locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def provenance(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column, Table
 from datahem.compiler.vocabulary import options_pb2
+from datahem.runtime import regex
 
 ColumnOptions = options_pb2.ColumnOptions
 
@@ -45,12 +46,14 @@ NUMERIC_PROTO = (
 
 @dataclass(frozen=True)
 class Where:
-    """What a check may look at beyond the column: its table, the categories of sources.yaml and the table's
-    field paths (dotted, from the root; repeated fields are not entered)."""
+    """What a check may look at beyond the column: its table, the categories of sources.yaml, the table's field
+    paths (dotted, from the root; repeated fields are not entered) and the attributes its events may carry."""
 
     table: Table
     categories: set[str]
     paths: dict[str, Column]
+    # the Pub/Sub attributes events of this table may carry: the collectors' of the sources that feed it
+    attributes: frozenset[str] = frozenset()
 
 
 class Writer(Protocol):
@@ -135,13 +138,26 @@ def invalid(c: Column, message: str, d: Diagnostics) -> None:
     d.error(c.option_loc, rules.OPTION_VALUE_INVALID, message)
 
 
-def compile_regex(c: Column, option: str, pattern: str, d: Diagnostics) -> re.Pattern[str] | None:
+def compile_regex(c: Column, option: str, pattern: str, d: Diagnostics) -> regex.Regex | None:
+    """The pattern compiled as the converters compile it (RE2), or None and a diagnostic with RE2's reason."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return regex.compile(pattern)
+    except regex.RegexError as exc:
+        reason = str(exc)
         d.error(
             c.option_at(option),
             rules.REGEX_INVALID,
-            f"`{option}` pattern `{pattern}` on field `{c.field_name}` does not compile: {exc}",
+            f"`{option}` pattern `{pattern}` on field `{c.field_name}` does not compile with RE2 (the syntax of "
+            f"BigQuery's REGEXP functions, matched in linear time): {reason}{_re2_hint(reason)}",
         )
         return None
+
+
+def _re2_hint(reason: str) -> str:
+    if "perl operator: (?=" in reason or "perl operator: (?!" in reason or "perl operator: (?<" in reason:
+        return "; RE2 has no lookaround: match the context in a group and keep the group you need"
+    if re.search(r"escape sequence: \\[1-9]", reason):
+        return "; RE2 has no backreferences"
+    if "escape sequence: \\Z" in reason:
+        return "; RE2 writes the end of the text `\\z`"
+    return ""

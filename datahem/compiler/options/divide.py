@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import math
+import sys
+
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column
-from datahem.compiler.options.base import NUMERIC_PROTO, ColumnOption, ColumnOptions, Where, Writer, not_applicable
+from datahem.compiler.options.base import (
+    NUMERIC_PROTO,
+    ColumnOption,
+    ColumnOptions,
+    Where,
+    Writer,
+    invalid,
+    not_applicable,
+)
 from datahem.runtime import typemap
+
+
+def divisor_problem(divisor: float) -> str | None:
+    """Why a divisor would not give every row a usable number, or None."""
+    if math.isnan(divisor):
+        return "is not a number (every row would be refused by BigQuery)"
+    if math.isinf(divisor):
+        return "is infinite (every value would become 0)"
+    if divisor == 0:
+        return "divides by zero"
+    if abs(divisor) < sys.float_info.min:
+        return "is so small (subnormal) that its reciprocal overflows"
+    return None
 
 
 class Divide(ColumnOption[object]):
@@ -14,9 +38,13 @@ class Divide(ColumnOption[object]):
     imports = ("from decimal import Decimal",)
 
     def resolve(self, o: ColumnOptions) -> object | None:
-        return o.divide or None
+        """The divisor; `divide: 0` is present (and refused), an unset divide is None."""
+        return o.divide if o.HasField("divide") else None
 
     def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
+        problem = divisor_problem(float(str(value)))
+        if problem:
+            invalid(c, f"`divide: {value}` on `{c.field_name}` {problem}; divide by a finite, non-zero number", d)
         if c.proto_type not in NUMERIC_PROTO and c.bq_type not in typemap.NUMERIC_TYPES:
             not_applicable(c, "divide", f"it applies to numbers, and this field is {c.proto_type}", d)
         elif c.bq_type in ("INT64", "STRING"):

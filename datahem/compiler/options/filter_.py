@@ -12,8 +12,7 @@ _ACTION = {0: "KEEP", 1: "KEEP", 2: "DROP"}
 
 class Filter(ColumnOption[tuple[str, str]]):
     name = "filter"
-    helpers = ("keep",)
-    imports = ("import re",)
+    helpers = ("regex", "keep")
 
     def resolve(self, o: ColumnOptions) -> tuple[str, str] | None:
         """(pattern, KEEP|DROP)."""
@@ -25,7 +24,7 @@ class Filter(ColumnOption[tuple[str, str]]):
             not_applicable(c, "filter", "it needs a single scalar value to match", d)
 
     def transform(self, w: Writer, c: Column, value: tuple[str, str], var: str, p: str, name: str) -> list[str]:
-        rx = w.const("filter", f"re.compile({value[0]!r})")
+        rx = w.const("filter", f"regex({value[0]!r})")
         return [f"keep({rx}, {value[1]!r}, {var}, {p}, {name})"]
 
 

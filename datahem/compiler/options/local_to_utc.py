@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import zoneinfo
 
+from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
+from datahem.runtime.contracts.localtime import format_problem
 
 
 class LocalToUtc(ColumnOption[tuple[str, str]]):
@@ -29,6 +31,14 @@ class LocalToUtc(ColumnOption[tuple[str, str]]):
                 c,
                 f"`local_to_utc` time zone `{tz}` on `{c.field_name}` is not an IANA time zone (e.g. Europe/Stockholm)",
                 d,
+            )
+        problem = format_problem(value[1]) if value[1] else None
+        if problem:
+            d.error(
+                c.option_at("local_to_utc"),
+                rules.TIME_FORMAT_INVALID,
+                f"`local_to_utc` format `{value[1]}` on `{c.field_name}`: {problem}; or leave `format` empty to read "
+                "ISO 8601",
             )
         if c.bq_type not in ("TIMESTAMP", "DATETIME", "STRING"):
             not_applicable(c, "local_to_utc", f"the column is {c.bq_type}; type it TIMESTAMP", d)

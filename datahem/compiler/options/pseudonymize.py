@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
+from datahem.compiler.secretlike import looks_like_secret
 
 
 class Pseudonymize(ColumnOption[object]):
@@ -20,7 +22,15 @@ class Pseudonymize(ColumnOption[object]):
         return o.pseudonymize.key_secret if o.HasField("pseudonymize") else None
 
     def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
-        if not re.match(r"^[A-Za-z0-9_-]{1,255}$", str(value)):
+        shape = looks_like_secret(str(value))
+        if shape:
+            d.error(
+                c.option_at("pseudonymize"),
+                rules.SECRET_VALUE,
+                f"`pseudonymize.key_secret` on `{c.field_name}` looks like a key, not a secret's name: {shape}; put "
+                "the key in Secret Manager and write the secret's id here (e.g. datahem-pseudonymization-key)",
+            )
+        elif not re.match(r"^[A-Za-z0-9_-]{1,255}$", str(value)):
             invalid(
                 c,
                 f"`pseudonymize.key_secret` `{value}` must be a Secret Manager secret id (letters, "

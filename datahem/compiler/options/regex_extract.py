@@ -11,8 +11,7 @@ from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Wr
 class RegexExtract(ColumnOption[tuple[str, int]]):
     name = "regex_extract"
     proto_types = ("string",)
-    helpers = ("regex_extract", "Reject", "TRANSFORM")
-    imports = ("import re",)
+    helpers = ("regex", "regex_extract", "Reject", "TRANSFORM")
 
     def resolve(self, o: ColumnOptions) -> tuple[str, int] | None:
         """(pattern, group)."""
@@ -30,7 +29,7 @@ class RegexExtract(ColumnOption[tuple[str, int]]):
 
     def transform(self, w: Writer, c: Column, value: tuple[str, int], var: str, p: str, name: str) -> list[str]:
         pattern, group = value
-        rx = w.const("extract", f"re.compile({pattern!r})")
+        rx = w.const("extract", f"regex({pattern!r})")
         return [
             f"{var} = regex_extract({rx}, {group}, {var})",
             f"if {var} is None:",

@@ -8,10 +8,12 @@ from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, compile_regex
+from datahem.runtime.regex import Regex
 
 
-def _check_template(rx: re.Pattern[str], template: str) -> None:
-    """Raise if a replacement template refers to a group the pattern lacks (re only notices on a match)."""
+def _check_template(rx: Regex, template: str) -> None:
+    """Raise if a replacement template refers to a group the pattern lacks (noticed only on a match at run time).
+    RE2's Python binding reads templates as `re` does: `\\1`, `\\g<1>`, `\\g<name>` and `re`'s escapes."""
     re.sub("", template, "")  # bad escapes raise re.error
     for m in re.finditer(r"\\(\d+)|\\g<(\w+)>", template):
         ref = m.group(1) or m.group(2)
@@ -24,7 +26,7 @@ def _check_template(rx: re.Pattern[str], template: str) -> None:
 class RegexReplace(ColumnOption[tuple[str, str]]):
     name = "regex_replace"
     proto_types = ("string",)
-    imports = ("import re",)
+    helpers = ("regex",)
 
     def resolve(self, o: ColumnOptions) -> tuple[str, str] | None:
         """(pattern, replacement)."""
@@ -44,7 +46,7 @@ class RegexReplace(ColumnOption[tuple[str, str]]):
                 )
 
     def transform(self, w: Writer, c: Column, value: tuple[str, str], var: str, p: str, name: str) -> list[str]:
-        rx = w.const("replace", f"re.compile({value[0]!r})")
+        rx = w.const("replace", f"regex({value[0]!r})")
         return [f"{var} = {rx}.sub({value[1]!r}, {var})"]
 
 

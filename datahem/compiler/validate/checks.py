@@ -14,6 +14,8 @@ from datahem.compiler.options.base import unknown_category
 from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.registry import check
 from datahem.runtime import typemap
+from datahem.runtime.contracts import platform
+from datahem.runtime.contracts.attributes import CONTRACT_ATTRIBUTES, attributes_of
 
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -55,7 +57,7 @@ def project_names(model: Model, d: Diagnostics) -> None:
         value = getattr(bq, key)
         if not DATASET_NAME.match(value):
             d.error(
-                Loc("sources.yaml", 1, 1),
+                model.locs.get(f"bigquery.{key}", Loc("sources.yaml", 1, 1)),
                 rules.IDENTIFIER_INVALID,
                 f"bigquery.{key} `{value}` is not a dataset name (letters, digits and underscores)",
             )
@@ -167,7 +169,7 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
                 rules.IDENTIFIER_INVALID,
                 f"table name `{t.name}` must be letters, digits and `_`, not starting with a digit",
             )
-        if not DATASET_NAME.match(t.dataset):
+        if not DATASET_NAME.match(t.dataset) and t.dataset != model.bigquery.dataset:  # that one: at bigquery.dataset
             d.error(
                 t.option_at("dataset"), rules.IDENTIFIER_INVALID, f"dataset `{t.dataset}` must be letters, digits, `_`"
             )
@@ -177,14 +179,35 @@ def tables_unique(model: Model, d: Diagnostics) -> None:
                 rules.DESCRIPTION_TOO_LONG,
                 f"table description is {len(t.description)} characters; BigQuery allows {MAX_DESCRIPTION}",
             )
-        for k, v in t.labels:
-            if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
-                d.error(
-                    t.option_at("labels"),
-                    rules.LABEL_INVALID,
-                    f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
-                    "(keys start with a letter)",
-                )
+        _labels(t, d)
+
+
+def _labels(t: Table, d: Diagnostics) -> None:
+    for k, v in t.labels:
+        if not LABEL_KEY.match(k) or not LABEL_VALUE.match(v):
+            d.error(
+                t.option_at("labels"),
+                rules.LABEL_INVALID,
+                f"label `{k}: {v}` must be lower-case letters, digits, `_` or `-`, at most 63 characters "
+                "(keys start with a letter)",
+            )
+        elif k in platform.RESERVED_LABELS or k.startswith(platform.RESERVED_LABEL_PREFIXES):
+            d.error(
+                t.option_at("labels"),
+                rules.LABEL_RESERVED,
+                f"label key `{k}` of table `{t.name}` is one DataHem or Google writes "
+                f"({', '.join(platform.RESERVED_LABELS)}, or starting with "
+                f"{' or '.join(platform.RESERVED_LABEL_PREFIXES)}): rename it",
+            )
+    room = platform.MAX_LABELS - len(platform.TABLE_LABELS_ADDED)
+    if len(t.labels) > room:
+        d.error(
+            t.option_at("labels"),
+            rules.TOO_MANY_LABELS,
+            f"table `{t.name}` has {len(t.labels)} labels; with the {len(platform.TABLE_LABELS_ADDED)} DataHem adds "
+            f"({', '.join(platform.TABLE_LABELS_ADDED)}) that is over BigQuery's {platform.MAX_LABELS}: keep at "
+            f"most {room}",
+        )
 
 
 @check
@@ -352,7 +375,9 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
 def column_options(model: Model, d: Diagnostics) -> None:
     names = {c.name for c in model.categories}
     for t in model.tables:
-        where = options.Where(t, names, _field_paths(t.columns))
+        kinds = {s.kind for s in model.sources if s.message == t.message}
+        carried = frozenset(CONTRACT_ATTRIBUTES).union(*(attributes_of(kind) for kind in kinds))
+        where = options.Where(t, names, _field_paths(t.columns), carried)
         for c, _ in walk(t.columns):
             options.check(c, where, d)
         for c in t.columns:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 
 from datahem.compiler import rules
-from datahem.compiler.diagnostics import Diagnostics
+from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model.resolved import Environment, Model
+from datahem.compiler.secretlike import looks_like_secret
 from datahem.compiler.sources import KINDS
 from datahem.compiler.validate.registry import check
+from datahem.runtime.contracts import platform
 from datahem.runtime.contracts.routing import job_name
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and cdktf.out/stacks/<env> folder
@@ -134,7 +136,16 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
             )
         for secret in KINDS[s.kind].secrets(s):
             label, value = secret.label, secret.id
-            if not SECRET_ID.match(value):
+            shape = looks_like_secret(value)
+            if shape:
+                d.error(
+                    s.locs.get(secret.loc_key, s.loc),
+                    rules.SECRET_VALUE,
+                    f"{label} of source `{s.name}` looks like a secret, not a secret's name: {shape}; put the secret "
+                    "in Secret Manager and write its id here (the value is copied into generated/, which is "
+                    "committed)",
+                )
+            elif not SECRET_ID.match(value):
                 d.error(
                     s.locs.get(secret.loc_key, s.loc),
                     rules.CLOUD_NAME_INVALID,
@@ -157,3 +168,67 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
                 f"`{t.message}` is {len(t.topic)} characters; with the suffix `.dead-letter.hold` its subscription "
                 f"name would exceed Pub/Sub's {TOPIC_MAX}: shorten the package or message name",
             )
+
+
+# Google Cloud's rules for names DataHem derives from sources.yaml values (see datahem.runtime.contracts.platform)
+DATA_POLICY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,255}$")
+DISPLAY_NAME = re.compile(r"^[\w -]+$")  # Data Catalog: letters, digits, `_`, `-` and spaces
+DISPLAY_NAME_BYTES = 200
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+def _display_name_problem(name: str) -> str | None:
+    if not DISPLAY_NAME.match(name) or name != name.strip():
+        return "letters, digits, `_`, `-` and spaces, not starting or ending with a space"
+    if len(name.encode()) > DISPLAY_NAME_BYTES:
+        return f"at most {DISPLAY_NAME_BYTES} bytes"
+    return None
+
+
+@check
+def derived_names(model: Model, d: Diagnostics) -> None:
+    """The names the deploy stacks derive from sources.yaml values, computed by the functions the stacks use, each
+    checked against its resource's rules and reported at the value that produced it."""
+    at = model.locs.get("project.name", Loc("sources.yaml", 1, 1))
+
+    def bad(what: str, name: str, rule: str) -> None:
+        d.error(
+            at,
+            rules.CLOUD_NAME_INVALID,
+            f"project.name `{model.project}` makes {what} `{name}`, which Google Cloud refuses ({rule}): use 1-63 "
+            "lower-case letters, digits, `_` and `-`, starting with a letter",
+        )
+
+    if not LABEL_VALUE.match(model.project) or not model.project:
+        bad(
+            "the label value `datahem_project`",
+            model.project,
+            "label values: at most 63 lower-case letters, digits, `_`, `-`",
+        )
+    else:
+        taxonomy = platform.taxonomy_display_name(model.project)
+        problem = _display_name_problem(taxonomy)
+        if problem:
+            bad("the Data Catalog taxonomy", taxonomy, problem)
+        for c in model.categories:
+            if c.masking:
+                policy = platform.data_policy_id(model.project, c.name)
+                if not DATA_POLICY_ID.match(policy):
+                    bad(
+                        f"the data policy of category `{c.name}`",
+                        policy,
+                        "data policy ids: at most 256 letters, digits and `_`, starting with a letter",
+                    )
+                    break
+    for env in model.environments:
+        for purpose in platform.BUCKETS:
+            bucket = platform.bucket_name(env.gcp_project, purpose)
+            problem = _bucket_problem(bucket)
+            if problem:
+                d.error(
+                    env.locs.get("gcp_project", env.loc),
+                    rules.CLOUD_NAME_INVALID,
+                    f"gcp_project `{env.gcp_project}` of environment `{env.name}` makes the Cloud Storage bucket "
+                    f"`{bucket}`: {problem}",
+                )
+                break

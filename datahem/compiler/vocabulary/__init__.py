@@ -19,8 +19,15 @@ if TYPE_CHECKING:  # the stubs' name for an extension's descriptor (protoc's .py
 
 VOCABULARY_IMPORT = "datahem/options.proto"
 VOCABULARY_PATH = Path(__file__).parent / VOCABULARY_IMPORT
+# SHA-256 of earlier vocabularies that a project's copy may still be: each is the current one less presence
+# (`optional`) on fields that gained it, which reads the same options; the build uses the bundled file either way.
+PREVIOUS_VOCABULARIES = frozenset(
+    {
+        "8dbdeb2f574f8967b123a6624da5eba311b75050df15d583ac11db77ac041174",  # before `optional double divide`
+    }
+)
 
 TABLE = cast("_ExtensionFieldDescriptor[descriptor_pb2.MessageOptions, options_pb2.TableOptions]", options_pb2.table)
 COLUMN = cast("_ExtensionFieldDescriptor[descriptor_pb2.FieldOptions, options_pb2.ColumnOptions]", options_pb2.column)
 
-__all__ = ["COLUMN", "TABLE", "VOCABULARY_IMPORT", "VOCABULARY_PATH", "options_pb2"]
+__all__ = ["COLUMN", "TABLE", "VOCABULARY_IMPORT", "PREVIOUS_VOCABULARIES", "VOCABULARY_PATH", "options_pb2"]

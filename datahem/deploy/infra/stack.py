@@ -25,6 +25,14 @@ from constructs import Construct
 
 from datahem.deploy.infra import model as M
 from datahem.deploy.infra.providers import google, google_beta
+from datahem.runtime.contracts.platform import (
+    MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
+    PROJECT_LABEL,
+    bucket_name,
+    data_policy_id,
+    taxonomy_display_name,
+)
 
 GoogleProvider = google("provider").GoogleProvider
 GoogleBetaProvider = google_beta("provider").GoogleBetaProvider
@@ -155,7 +163,7 @@ class PlatformStack(TerraformStack):
         # `removed` blocks with `lifecycle { destroy = false }` need Terraform 1.7 (OpenTofu: 1.9)
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         # cdktf rewrites provider-level keys to snake_case (map keys included), so these labels use `_` already.
-        labels = {"managed_by": "datahem", "datahem_project": self.platform["project"]}
+        labels = {MANAGED_BY_LABEL: "datahem", PROJECT_LABEL: self.platform["project"]}
         self.google = GoogleProvider(self, "google", project=self.project, region=self.region, default_labels=labels)
         self.beta = GoogleBetaProvider(
             self, "google-beta", project=self.project, region=self.region, default_labels=labels
@@ -227,13 +235,12 @@ class PlatformStack(TerraformStack):
         self.taxonomy = DataCatalogTaxonomy(
             self,
             "taxonomy",
-            display_name=f"DataHem {self.platform['project']}",
+            display_name=taxonomy_display_name(self.platform["project"]),
             description=f"Data categories of the DataHem project {self.platform['project']} (sources.yaml).",
             region=region,
             activated_policy_types=["FINE_GRAINED_ACCESS_CONTROL"],
             depends_on=[self.api("datacatalog.googleapis.com")],
         )
-        policy_prefix = self.platform["project"].replace("-", "_")
         for c in self.platform["categories"]:  # parents first
             name = c["name"]
             parent = self.tags[c["parent"]].id if c["parent"] else None
@@ -258,7 +265,7 @@ class PlatformStack(TerraformStack):
                 policy = BigqueryDatapolicyDataPolicy(
                     self,
                     M.logical_id("data_policy", name),
-                    data_policy_id=f"{policy_prefix}_{name}",
+                    data_policy_id=data_policy_id(self.platform["project"], name),
                     location=region,
                     policy_tag=tag.name,
                     data_policy_type="DATA_MASKING_POLICY",
@@ -309,7 +316,7 @@ class PlatformStack(TerraformStack):
         descriptor set, the Dataflow templates and the SNS function sources; a bucket for Dataflow's temporary
         files; the Docker repository of the collector and pipeline images."""
         reg = self.platform["registry"]
-        registry = self._bucket("registry", f"{self.project}-datahem-registry", versioning={"enabled": True})
+        registry = self._bucket("registry", bucket_name(self.project, "registry"), versioning={"enabled": True})
         StorageBucketObject(
             self,
             "object_descriptor_set",
@@ -324,7 +331,7 @@ class PlatformStack(TerraformStack):
         # every temporary file Dataflow replaces: non-current versions go after a day.
         self._bucket(
             "dataflow",
-            f"{self.project}-datahem-dataflow",
+            bucket_name(self.project, "dataflow"),
             versioning={"enabled": True},
             lifecycle_rule=[
                 BucketRule(
@@ -764,7 +771,7 @@ class PlatformStack(TerraformStack):
                 ip_configuration="WORKER_IP_PRIVATE" if self.env.get("private_workers") else None,
                 on_delete="drain",
                 parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
-                labels={"datahem-pipeline": p["kind"]},
+                labels={PIPELINE_LABEL: p["kind"]},
                 depends_on=[self.api("dataflow.googleapis.com"), self.api("compute.googleapis.com"), *self.grants[sa]],
             )
             if p["kind"] == "kinesis" and p["web_identity"]:

@@ -39,6 +39,10 @@ from zoneinfo import ZoneInfo
 import orjson
 from google.protobuf import json_format
 
+from datahem.runtime.contracts.localtime import read_local
+from datahem.runtime.regex import Regex
+from datahem.runtime.regex import compile as compile_re2
+
 PARSE, VALIDATE, TRANSFORM, FILTER, WRITE = "parse", "validate", "transform", "filter", "write"
 INTERNAL = "internal"  # an exception no helper expected: a bug in DataHem, with the exception's text
 MAX_DEPTH = 100  # protobuf's default recursion limit
@@ -499,46 +503,10 @@ def lookup(root: dict, path: tuple[tuple[str, str], ...]) -> object:
     return node
 
 
-_DIRECTIVES = {"Y": r"(?P<Y>[0-9]{4})", "m": r"(?P<m>[0-9]{2})", "d": r"(?P<d>[0-9]{2})", "H": r"(?P<H>[0-9]{2})",
-               "M": r"(?P<M>[0-9]{2})", "S": r"(?P<S>[0-9]{2})", "f": r"(?P<f>[0-9]{1,6})"}  # fmt: skip
-_FORMATS: dict[str, re.Pattern | None] = {}
-
-
-def _format_regex(fmt: str) -> re.Pattern | None:
-    """A regex for strptime formats made only of %Y %m %d %H %M %S %f and literals (strptime itself is slow
-    pure Python); None for anything else, which then goes through strptime."""
-    if fmt not in _FORMATS:
-        parts, i, ok = [], 0, True
-        while i < len(fmt):
-            if fmt[i] == "%" and i + 1 < len(fmt):
-                directive = _DIRECTIVES.get(fmt[i + 1])
-                ok = ok and directive is not None and directive not in parts
-                parts.append(directive or "")
-                i += 2
-            else:
-                parts.append(re.escape(fmt[i]))
-                i += 1
-        _FORMATS[fmt] = (
-            re.compile("".join(parts) + r"\Z")
-            if ok and {"(?P<Y>", "(?P<m>", "(?P<d>"} <= {p[:6] for p in parts}
-            else None
-        )
-    return _FORMATS[fmt]
-
-
 def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -> str:
     """A local date-time in `zone` (written in strptime `fmt`, or ISO 8601) as RFC 3339 UTC text."""
     try:
-        rx = _format_regex(fmt) if fmt else None
-        if rx is not None:
-            m = rx.match(value)
-            if m is None:
-                raise ValueError
-            g = m.groupdict()
-            local = datetime(int(g["Y"]), int(g["m"]), int(g["d"]), int(g.get("H") or 0), int(g.get("M") or 0),
-                             int(g.get("S") or 0), int((g.get("f") or "0").ljust(6, "0")))  # fmt: skip
-        else:
-            local = datetime.strptime(value, fmt) if fmt else datetime.fromisoformat(value)
+        local = read_local(value, fmt)
     except ValueError:
         raise Reject(
             TRANSFORM, prefix + name, f"cannot read {_show(value)} as a local time ({fmt or 'ISO 8601'})"
@@ -553,7 +521,12 @@ def local_to_utc(value: str, zone: ZoneInfo, fmt: str, prefix: str, name: str) -
         ) from None
 
 
-def regex_extract(rx: re.Pattern, group: int, value: str) -> str | None:
+def regex(pattern: str) -> Regex:
+    """A column option's pattern compiled by RE2 (datahem.runtime.regex): BigQuery's syntax, linear-time matching."""
+    return compile_re2(pattern)
+
+
+def regex_extract(rx: Regex, group: int, value: str) -> str | None:
     m = rx.search(value)
     return m.group(group) if m else None
 
@@ -581,7 +554,10 @@ def divide(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str
     scale of the column's type."""
     try:
         if bq_type == "FLOAT64":
-            return float(value) / float(divisor)
+            q = float(value) / float(divisor)
+            if not math.isfinite(q):  # e.g. a large value over a tiny divisor: BigQuery takes no inf
+                raise OverflowError
+            return q
         whole, scale = NUMERIC_DIGITS.get(bq_type, NUMERIC_DIGITS["BIGNUMERIC"])
         q = _EXACT.divide(Decimal(str(value)), divisor)
         if q and q.adjusted() >= whole:
@@ -612,7 +588,7 @@ class Filtered(Reject):  # noqa: N818
         super().__init__(FILTER, path, f"filtered: value {_show(value)} {verb} {pattern!r} ({action})")
 
 
-def keep(rx: re.Pattern, action: str, value: object, prefix: str, name: str) -> None:
+def keep(rx: Regex, action: str, value: object, prefix: str, name: str) -> None:
     matched = value is not None and rx.search(str(value)) is not None
     if matched != (action == "KEEP"):
         raise Filtered(prefix + name, value, rx.pattern, action)

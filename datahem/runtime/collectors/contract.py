@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-UUID = "uuid"
-TIMESTAMP = "timestamp"
-SOURCE = "source"
-MESSAGE_TYPE = "message_type"
-COLLECTOR = "collector"
-CONTRACT_ATTRIBUTES = (UUID, TIMESTAMP, SOURCE, MESSAGE_TYPE, COLLECTOR)
-COLLECTORS = ("http", "sns", "kinesis")
+from datahem.runtime.contracts.attributes import (
+    COLLECTOR,
+    COLLECTORS,
+    EXTRA_ATTRIBUTES,
+    MESSAGE_TYPE,
+    SOURCE,
+    TIMESTAMP,
+    UUID,
+)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -58,5 +60,7 @@ def event_attributes(
     for key, value in (extra or {}).items():
         if key in attributes:
             raise ValueError(f"extra attribute {key!r} would overwrite a contract attribute")
+        if key not in EXTRA_ATTRIBUTES[collector]:
+            raise ValueError(f"extra attribute {key!r} is not one the {collector} collector declares")
         attributes[key] = value
     return attributes

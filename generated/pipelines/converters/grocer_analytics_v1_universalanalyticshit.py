@@ -4,8 +4,6 @@
 Specialized field by field from the schema; the helpers are in datahem/runtime/beam/convert.py.
 """
 
-import re
-
 from datahem.runtime.beam.convert import (
     TRANSFORM,
     Context,
@@ -17,6 +15,7 @@ from datahem.runtime.beam.convert import (
     lookup,
     parse_payload,
     pseudonymize,
+    regex,
     regex_extract,
     required,
     to_bq,
@@ -82,11 +81,11 @@ _name_pairs_universal_analytics_hit = (
     ("collectorReceivedAt", "collector_received_at"),
     ("hitId", "hit_id"),
 )
-_extract_universal_analytics_hit_dr = re.compile("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
-_filter_universal_analytics_hit_t = re.compile("^(pageview|event|transaction)$")
-_replace_universal_analytics_hit_dl = re.compile("[?#].*$")
+_extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
+_filter_universal_analytics_hit_t = regex("^(pageview|event|transaction)$")
+_replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
-_extract_universal_analytics_hit_dp = re.compile("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
+_extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
 
 
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit

@@ -4,8 +4,6 @@
 Specialized field by field from the schema; the helpers are in datahem/runtime/beam/convert.py.
 """
 
-import re
-
 from datahem.runtime.beam.convert import (
     INT32,
     Context,
@@ -20,6 +18,7 @@ from datahem.runtime.beam.convert import (
     internal,
     keep,
     parse_payload,
+    regex,
     required,
     set_timestamp,
     to_bq,
@@ -156,8 +155,8 @@ _name_pairs_member = (
     ("signupChannel", "signup_channel"),
     ("updatedAt", "updated_at"),
 )
-_filter_member_email = re.compile("@test\\.grocer\\.example$")
-_replace_member_phone_number = re.compile("\\(0\\)|[\\s()-]")
+_filter_member_email = regex("@test\\.grocer\\.example$")
+_replace_member_phone_number = regex("\\(0\\)|[\\s()-]")
 _known_address = frozenset(
     [
         "city",

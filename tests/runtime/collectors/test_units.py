@@ -157,16 +157,18 @@ def test_attributes_and_timestamps():
     moment = datetime(2026, 11, 27, 7, 0, 0, 123456, tzinfo=UTC)
     assert rfc3339(moment) == "2026-11-27T07:00:00.123456Z"
     attrs = event_attributes(
-        uuid="u", received_at=moment, source="s", message_type="m", collector="sns", extra={"x": "1"}
+        uuid="u", received_at=moment, source="s", message_type="m", collector="http", extra={"user_agent": "1"}
     )
     assert attrs == {
         "uuid": "u",
         "timestamp": "2026-11-27T07:00:00.123456Z",
         "source": "s",
         "message_type": "m",
-        "collector": "sns",
-        "x": "1",
+        "collector": "http",
+        "user_agent": "1",
     }
+    with pytest.raises(ValueError, match="declares"):  # an extra the contract does not list (from_attribute reads it)
+        event_attributes(uuid="u", received_at=moment, source="s", message_type="m", collector="sns", extra={"x": "1"})
     with pytest.raises(ValueError):
         event_attributes(
             uuid="u", received_at=moment, source="s", message_type="m", collector="http", extra={"uuid": "x"}

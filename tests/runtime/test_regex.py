@@ -1,0 +1,49 @@
+"""Patterns of column options run with RE2 (issue 17): linear time, BigQuery's syntax, and a pattern RE2 refuses is
+a RegexError with RE2's reason (the compiler turns it into REGEX_INVALID), never another exception."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datahem.runtime import regex
+from datahem.runtime.beam import convert
+
+ATOMS = ["a", "b", ".", "\\d", "\\w", "[a-c]", "(a)", "(?P<n>b)", "(?:ab)", "\\1", "(?=a)", "(?!b)", "(?<=a)",
+         "\\Z", "\\z", "^", "$", "|", "(", ")", "[", "*", "+", "?", "{2}", "{1,3}", "\\"]  # fmt: skip
+
+
+@pytest.mark.timeout(20)  # Python's re takes ~2^n steps here: n = 100,000 would never end
+@pytest.mark.parametrize("pattern", ["^(a+)+$", "^(a|a)*$", "^(a*)*b$", "(x+x+)+y"])
+def test_nested_quantifiers_run_in_linear_time(pattern):
+    rx = convert.regex(pattern)
+    assert rx.search("a" * 100_000 + "!") is None
+    assert rx.search("x" * 100_000) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [("(a)\\1", "\\1"), ("a(?=b)", "(?="), ("(?<!a)b", "(?<!"), ("a\\Z", "\\Z"), ("[a-", "missing ]")],
+)
+def test_refused_with_the_reason(pattern, reason):
+    with pytest.raises(regex.RegexError, match=reason.replace("\\", "\\\\").replace("(", "\\(").replace("?", "\\?")):
+        regex.compile(pattern)
+
+
+def test_dollar_is_the_end_of_the_text():
+    """As in BigQuery (RE2): `$` does not match before a final newline, as Python's re would."""
+    assert regex.compile("^a$").search("a\n") is None
+    assert regex.compile("^a$").search("a") is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ATOMS), max_size=8).map("".join), st.text(alphabet="ab\n!", max_size=30))
+def test_any_pattern_compiles_or_is_a_regex_error(pattern, text):
+    try:
+        rx = regex.compile(pattern)
+    except regex.RegexError as exc:
+        assert str(exc)
+        return
+    m = rx.search(text)
+    assert m is None or isinstance(m.group(0), str)
