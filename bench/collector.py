@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C] [--http h11 --loop asyncio]
 
 Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables; one uvicorn worker in its
-own process, started exactly as on Cloud Run: uvloop and httptools) and a bare ASGI app that answers 204 (same server
+own process, started exactly as on Cloud Run: uvloop and httptools with its head limits) and a bare ASGI app that answers 204 (same server
 settings, own process; `--http h11 --loop asyncio` runs both on uvicorn's pure-Python stack instead). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
 previous one is answered; httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N
 Universal Analytics hits per run, after a warm-up: as a form POST (204 from both endpoints) and as a pixel GET (the
@@ -98,6 +98,9 @@ def _free_port() -> int:
 class Server:
     url: str
     pid: int
+
+
+LIMITED_HTTPTOOLS = "datahem.runtime.collectors.http.server:LimitedHttpToolsProtocol"
 
 
 @contextlib.contextmanager
@@ -200,6 +203,8 @@ def main() -> None:
     from tests.emulators import pubsub_emulator
     from tests.runtime.collectors.conftest import PubSub, emulator_process
 
+    # as on Cloud Run: the collector runs httptools with its head limits (the bare endpoint: plain httptools)
+    collector_http = LIMITED_HTTPTOOLS if args.http == "httptools" else args.http
     routing = ROOT / "generated" / "routing"
     topic = load_http_routes(routing)[PATH].topic
     methods = ("POST", "GET")
@@ -227,7 +232,7 @@ def main() -> None:
         with (
             uvicorn_process("bench.collector:bare_app", env, False, args.http, args.loop) as bare,
             uvicorn_process(
-                "datahem.runtime.collectors.http.app:create_app_from_env", env, True, args.http, args.loop
+                "datahem.runtime.collectors.http.app:create_app_from_env", env, True, collector_http, args.loop
             ) as collector,
         ):
             servers = {name: psutil.Process(proc.pid) for name, proc in (("bare", bare), ("collector", collector))}

@@ -10,16 +10,30 @@ from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Source
 from datahem.compiler.sources.base import DevWiring, PlatformPart, RawKey, RouteKey, SourceKind
 from datahem.compiler.sources.platform import COLLECTOR_MAX_INSTANCES, PUBLISHER, account, account_id
-from datahem.runtime.contracts.routing import SNS_ROUTE_VALUE, SNS_TABLE, SNS_TOPIC_ARN, SnsRoute, sns_table
+from datahem.runtime.contracts.routing import (
+    DEFAULT_SNS_MAX_AGE_SECONDS,
+    SNS_MAX_AGE_RANGE,
+    SNS_ROUTE_VALUE,
+    SNS_TABLE,
+    SNS_TOPIC_ARN,
+    SnsRoute,
+    sns_table,
+)
 
 RAW_KEYS = (
     RawKey("route", str, doc="value of the `route` query parameter of the SNS subscription"),
     RawKey("topic_arns", list[str], doc="SNS topic ARNs allowed to publish to this route"),
+    RawKey(
+        "max_age",
+        int,
+        DEFAULT_SNS_MAX_AGE_SECONDS,
+        doc="seconds a message may be old (by its signed Timestamp) when it arrives; older ones are refused",
+    ),
 )
 
 
 def resolve(raw: Any, source: str, message_type: str, topic: str) -> SnsRoute:
-    return SnsRoute(raw.route, source, message_type, topic, tuple(sorted(raw.topic_arns)))
+    return SnsRoute(raw.route, source, message_type, topic, tuple(sorted(raw.topic_arns)), raw.max_age)
 
 
 def _route(s: Source) -> SnsRoute:
@@ -45,6 +59,14 @@ def check(s: Source, d: Diagnostics) -> None:
             s.locs.get("topic_arns", s.loc),
             rules.YAML_VALUE,
             "topic_arns must list at least one SNS topic ARN allowed to publish to this route",
+        )
+    low, high = SNS_MAX_AGE_RANGE
+    if not low <= r.max_age_seconds <= high:
+        d.error(
+            s.locs.get("max_age", s.loc),
+            rules.YAML_VALUE,
+            f"max_age must be between {low} and {high} seconds (shorter refuses SNS's own retries and clock skew; "
+            "longer lets a captured delivery be replayed for that long)",
         )
     for i, arn in enumerate(r.topic_arns):
         if not SNS_TOPIC_ARN.match(arn):

@@ -18,7 +18,11 @@ from datahem.runtime.collectors.errors import RoutingTableError
 from datahem.runtime.contracts.routing import (  # noqa: F401  (re-exported: the collectors import them from here)
     AUTH_KEYS,
     AUTH_TYPES,
+    BODY_TIMEOUT_RANGE,
+    CHARSETS,
+    CONTENT_TYPES,
     ENV_NAME,
+    HEAD_TIMEOUT_RANGE,
     HEADER_NAME,
     HEALTH_PATH,
     HMAC_ALGORITHMS,
@@ -30,14 +34,18 @@ from datahem.runtime.contracts.routing import (  # noqa: F401  (re-exported: the
     IP_ANONYMIZATION,
     KINESIS_ARN,
     KINESIS_TABLE,
+    MAX_HEAD_BYTES_RANGE,
     ORIGIN,
     REGION,
     ROLE_ARN,
+    SNS_MAX_AGE_RANGE,
     SNS_TABLE,
     SNS_TOPIC_ARN,
     TOPIC_ID,
     Auth,
+    HttpLimits,
     HttpRoute,
+    HttpTable,
     KinesisStream,
     SnsRoute,
     SnsTable,
@@ -81,6 +89,14 @@ class _Checker:
             return ""
         if pattern is not None and not pattern.match(value):
             self.fail(where, f"`{value}` is not {what or 'valid'}")
+        return value
+
+    def number(self, where: str, value: Any, bounds: tuple[float, float], integer: bool = False) -> Any:
+        kinds = (int,) if integer else (int, float)
+        if not isinstance(value, kinds) or isinstance(value, bool) or not bounds[0] <= value <= bounds[1]:
+            what = "an integer" if integer else "a number"
+            self.fail(where, f"expected {what} in {bounds[0]}..{bounds[1]}, got {value!r}")
+            return bounds[0]
         return value
 
     def choice(self, where: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -194,11 +210,35 @@ def _http_route(check: _Checker, where: str, value: Any) -> HttpRoute | None:
     )
 
 
+LIMIT_KEYS = ("body_timeout_seconds", "head_timeout_seconds", "max_head_bytes")
+
+
+def _limits(check: _Checker, value: Any) -> HttpLimits:
+    if not check.keys("limits", value, LIMIT_KEYS):
+        return HttpLimits()
+    return HttpLimits(
+        max_head_bytes=check.number("limits.max_head_bytes", value["max_head_bytes"], MAX_HEAD_BYTES_RANGE, True),
+        head_timeout_seconds=float(
+            check.number("limits.head_timeout_seconds", value["head_timeout_seconds"], HEAD_TIMEOUT_RANGE)
+        ),
+        body_timeout_seconds=float(
+            check.number("limits.body_timeout_seconds", value["body_timeout_seconds"], BODY_TIMEOUT_RANGE)
+        ),
+    )
+
+
 def load_http_routes(routing_dir: Path) -> dict[str, HttpRoute]:
     """http.json → {path: route}; raises RoutingTableError listing every problem."""
+    return load_http_table(routing_dir).routes
+
+
+def load_http_table(routing_dir: Path) -> HttpTable:
+    """http.json → its routes by path and its connection limits; raises RoutingTableError listing every problem."""
     check, doc = _read(routing_dir / HTTP_TABLE)
     routes: dict[str, HttpRoute] = {}
-    if check.keys("", doc, ("routes",), ("comment",)):
+    limits = HttpLimits()
+    if check.keys("", doc, ("limits", "routes"), ("comment",)):
+        limits = _limits(check, doc["limits"])
         if not isinstance(doc["routes"], list):
             check.fail("routes", "expected a list")
         else:
@@ -210,7 +250,7 @@ def load_http_routes(routing_dir: Path) -> dict[str, HttpRoute]:
                     check.fail(f"routes[{i}].path", f"`{route.path}` is routed twice")
                 routes[route.path] = route
     check.raise_if_any()
-    return routes
+    return HttpTable(routes, limits)
 
 
 def load_sns_table(routing_dir: Path) -> SnsTable:
@@ -227,7 +267,7 @@ def load_sns_table(routing_dir: Path) -> SnsTable:
                 where = f"routes.{name}"
                 if not name:
                     check.fail("routes", "a route value must not be empty")
-                if not check.keys(where, item, ("message_type", "source", "topic", "topic_arns")):
+                if not check.keys(where, item, ("max_age_seconds", "message_type", "source", "topic", "topic_arns")):
                     continue
                 source, message_type, topic = _common(check, where, item)
                 arns = check.string_list(
@@ -237,7 +277,8 @@ def load_sns_table(routing_dir: Path) -> SnsTable:
                 )
                 if not arns and isinstance(item["topic_arns"], list):
                     check.fail(f"{where}.topic_arns", "must list at least one SNS topic ARN")
-                routes[name] = SnsRoute(name, source, message_type, topic, tuple(sorted(arns)))
+                max_age = check.number(f"{where}.max_age_seconds", item["max_age_seconds"], SNS_MAX_AGE_RANGE, True)
+                routes[name] = SnsRoute(name, source, message_type, topic, tuple(sorted(arns)), max_age)
     check.raise_if_any()
     return SnsTable(parameter, routes)
 

@@ -93,12 +93,15 @@ def _prepare_emulator(env: Mapping[str, str], routing_dir: Path, kind: str) -> N
 def _serve_http(app, host: str, port: int) -> None:
     import uvicorn
 
+    from datahem.runtime.collectors.http.server import LimitedHttpToolsProtocol
+
     log.info("HTTP collector on http://%s:%d (routes from %s)", host, port, app.settings.routing_dir)
     uvicorn.Server(
         uvicorn.Config(
             app,
             host=host,
             port=port,
+            http=LimitedHttpToolsProtocol,  # as on Cloud Run: httptools, with the request head bounded
             lifespan="on",
             proxy_headers=False,  # the collector alone decides which X-Forwarded-For entry to trust
             timeout_graceful_shutdown=30,

@@ -30,6 +30,33 @@ AUTH_KEYS = {
 }
 SNS_QUERY_PARAMETER = "route"
 
+# The media types each HTTP format takes in a POST/PUT body (compared without parameters, case-insensitively). No
+# Content-Type at all is taken too (a sender that declares nothing); anything else is 415, before auth or parsing.
+# text/plain is what a browser's navigator.sendBeacon declares for a string body, the usual way to send without a
+# CORS preflight. A `charset` parameter, when given, must be one of CHARSETS: the payloads are read as UTF-8.
+CONTENT_TYPES: dict[str, tuple[str, ...]] = {
+    "json": ("application/json", "text/plain"),
+    "ga4": ("application/json", "text/plain"),
+    "form": ("application/x-www-form-urlencoded", "text/plain"),
+    "ua": ("application/x-www-form-urlencoded", "text/plain"),
+}
+CHARSETS = ("utf-8", "us-ascii")
+
+# The HTTP collector's connection limits (http.json `limits`): the request head (request line and headers) in bytes
+# (431 over it), the time from a request's first byte to the end of its head, and from the end of its head to the end
+# of its body (408 when either runs out). The bounds are what the loader accepts.
+DEFAULT_MAX_HEAD_BYTES = 16 * 1024
+DEFAULT_HEAD_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
+MAX_HEAD_BYTES_RANGE = (1024, 1024 * 1024)
+HEAD_TIMEOUT_RANGE = (0.1, 300.0)
+BODY_TIMEOUT_RANGE = (0.1, 3600.0)  # Cloud Run's longest request timeout
+
+# How old (by its signed Timestamp) an SNS message may be when it arrives; older ones are refused (403), so a captured
+# delivery cannot be replayed later. SNS retries an HTTPS delivery for at most an hour by default.
+DEFAULT_SNS_MAX_AGE_SECONDS = 3600
+SNS_MAX_AGE_RANGE = (60, 86400)
+
 TOPIC_ID = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -83,6 +110,28 @@ class Auth:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """The HTTP collector's limits on every connection, whatever the route (see DEFAULT_MAX_HEAD_BYTES)."""
+
+    max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES
+    head_timeout_seconds: float = DEFAULT_HEAD_TIMEOUT_SECONDS
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_head_bytes": self.max_head_bytes,
+            "head_timeout_seconds": self.head_timeout_seconds,
+            "body_timeout_seconds": self.body_timeout_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class HttpTable:
+    routes: dict[str, HttpRoute] = field(default_factory=dict)  # by path
+    limits: HttpLimits = field(default_factory=HttpLimits)
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     path: str
     methods: tuple[str, ...]
@@ -115,9 +164,10 @@ class SnsRoute:
     message_type: str
     topic: str
     topic_arns: tuple[str, ...]  # sorted
+    max_age_seconds: int = DEFAULT_SNS_MAX_AGE_SECONDS
 
     def to_json(self) -> dict[str, Any]:
-        return {**_common(self), "topic_arns": list(self.topic_arns)}
+        return {**_common(self), "topic_arns": list(self.topic_arns), "max_age_seconds": self.max_age_seconds}
 
 
 @dataclass(frozen=True)
@@ -149,9 +199,13 @@ class KinesisStream:
         }
 
 
-def http_table(routes: list[HttpRoute], comment: str) -> dict[str, Any]:
-    """http.json: a list of routes sorted by path."""
-    return {"comment": comment, "routes": [r.to_json() for r in sorted(routes, key=lambda r: r.path)]}
+def http_table(routes: list[HttpRoute], comment: str, limits: HttpLimits | None = None) -> dict[str, Any]:
+    """http.json: the connection limits and a list of routes sorted by path."""
+    return {
+        "comment": comment,
+        "limits": (limits or HttpLimits()).to_json(),
+        "routes": [r.to_json() for r in sorted(routes, key=lambda r: r.path)],
+    }
 
 
 def sns_table(routes: list[SnsRoute], comment: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from google.cloud import pubsub_v1
 from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
+from datahem.runtime.collectors.http.server import LimitedHttpToolsProtocol
 from tests.conftest import ROOT
 from tests.emulators import pubsub_emulator
 
@@ -134,6 +135,7 @@ class UvicornThread:
         self.sock = listening_socket()
         config = uvicorn.Config(
             app,
+            http=LimitedHttpToolsProtocol,  # as deployed
             lifespan="on",
             proxy_headers=False,  # as deployed: the collector decides which X-Forwarded-For entry to trust
             log_level="warning",

@@ -276,6 +276,10 @@ REJECTED = [
         403,
     ),
     ("health endpoint is GET only", "POST", "/healthz", {}, b"", 405),
+    ("JSON body on a UA route", "POST", "/collect", {"content-type": "application/json"}, b'{"v": "1"}', 415),
+    ("multipart on a UA route", "POST", "/collect", {"content-type": "multipart/form-data; boundary=b"}, b"", 415),
+    ("form on a JSON route", "POST", "/t/drop", {"content-type": "application/x-www-form-urlencoded"}, b"a=1", 415),
+    ("JSON in latin-1", "POST", "/t/drop", {"content-type": "application/json; charset=latin-1"}, b"{}", 415),
 ]
 
 

@@ -12,12 +12,14 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import functions_framework
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from datahem.runtime.collectors.publisher import PublisherSettings
 from datahem.runtime.collectors.serve import SNS_MAIN
@@ -40,6 +42,12 @@ MOTO_TOPIC_NAME = "datahem-moto-orders"
 MOTO_ARN = f"arn:aws:sns:eu-west-1:123456789012:{MOTO_TOPIC_NAME}"
 MOTO_PUBSUB_TOPIC = "test.collectors.MotoOrder"
 LOCALHOST = r"^127\.0\.0\.1$"
+MOTO_MAX_AGE = 120
+
+
+def sns_time(age_s: float = 0.0) -> str:
+    """An SNS Timestamp (publish time, UTC, milliseconds) `age_s` seconds ago."""
+    return (datetime.now(UTC) - timedelta(seconds=age_s)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +76,7 @@ def routing_dir(tmp_path_factory):
         "source": "moto_orders",
         "topic": MOTO_PUBSUB_TOPIC,
         "topic_arns": [MOTO_ARN],
+        "max_age_seconds": MOTO_MAX_AGE,
     }
     out = tmp_path_factory.mktemp("routing")
     write_json(out / "sns.json", table)
@@ -102,7 +111,7 @@ def notification(message: str = '{"order_id": "ORD-1"}', topic_arn: str = ORDERS
         "MessageId": str(uuid.uuid4()),
         "TopicArn": topic_arn,
         "Message": message,
-        "Timestamp": "2026-11-27T07:00:00.000Z",
+        "Timestamp": sns_time(),
         "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe",
         **extra,
     }
@@ -116,7 +125,7 @@ def confirmation(kind: str, subscribe_url: str, topic_arn: str = ORDERS_ARN) -> 
         "TopicArn": topic_arn,
         "Message": "You have chosen to subscribe to the topic.",
         "SubscribeURL": subscribe_url,
-        "Timestamp": "2026-11-27T07:00:00.000Z",
+        "Timestamp": sns_time(),
     }
 
 
@@ -180,6 +189,8 @@ def rejections(aws, keys):
     tampered["Message"] = '{"order_id": "ORD-666"}'
     other_topic = "arn:aws:sns:eu-west-1:123456789012:someone-else"
     wrong_version = signer.sign(notification(), good, "2") | {"SignatureVersion": "3"}
+    moto_old = signer.sign(notification(topic_arn=MOTO_ARN, Timestamp=sns_time(MOTO_MAX_AGE + 5)), good)
+    naive = sns_time()[:-1]
     return [
         # (id, route, message or raw body, headers, status)
         ("tampered message", "orders", tampered, {}, 403),
@@ -216,6 +227,10 @@ def rejections(aws, keys):
             400,
         ),
         ("oversized", "orders", b"{" + b" " * (1024 * 1024 + 10) + b"}", {}, 413),
+        ("older than an hour", "orders", signer.sign(notification(Timestamp=sns_time(3601)), good), {}, 403),
+        ("older than the route's max_age", "moto", moto_old, {}, 403),
+        ("Timestamp not a time", "orders", signer.sign(notification(Timestamp="yesterday"), good), {}, 400),
+        ("Timestamp without a zone", "orders", signer.sign(notification(Timestamp=naive), good), {}, 400),
     ]
 
 
@@ -351,3 +366,17 @@ def test_moto_delivers_to_the_collector_on_a_real_port(pubsub, moto_url, aws, fu
     [got] = pubsub.pull(sub, 1)
     assert got.data == b'{"order_id": "ORD-MOTO"}'
     check_attributes(got.attributes, message_id, "moto_orders", "test.collectors.MotoOrder")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(age=st.one_of(st.floats(-30, MOTO_MAX_AGE - 5), st.floats(MOTO_MAX_AGE + 5, 30 * 86400)))
+def test_a_notification_is_taken_only_within_its_route_max_age(aws, keys, client, age):
+    message = notification(topic_arn=MOTO_ARN, Timestamp=sns_time(age))
+    resp = post(client, keys["signer"].sign(message, aws.url("/certs/age.pem")), route="moto")
+    assert resp.status_code == (200 if age < MOTO_MAX_AGE else 403), resp.text
+
+
+def test_a_stale_subscription_confirmation_is_not_fetched(aws, keys, client):
+    old = confirmation("SubscriptionConfirmation", aws.url("/confirm?Token=stale")) | {"Timestamp": sns_time(3601)}
+    assert post(client, keys["signer"].sign(old, aws.url("/certs/confirm.pem"))).status_code == 403
+    assert aws.visited("/confirm?Token=stale") == []

@@ -4,9 +4,11 @@ the Kinesis reader's shard lineage and restriction tracker, and credential handl
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -28,8 +30,10 @@ from datahem.runtime.collectors.kinesis.source import CheckpointTracker
 from datahem.runtime.collectors.publisher import PublisherSettings
 from datahem.runtime.collectors.routing import (
     Auth,
+    HttpLimits,
     KinesisStream,
     load_http_routes,
+    load_http_table,
     load_kinesis_streams,
     load_sns_table,
 )
@@ -43,6 +47,9 @@ def test_the_generated_tables_load():
     assert set(load_http_routes(ROUTING)) == {"/collect", "/mp/collect", "/webhooks/survey"}
     assert set(load_sns_table(ROUTING).routes) == {"orders", "products", "members"}
     assert len(load_kinesis_streams(ROUTING)) == 1
+
+
+LIMITS = json.loads((ROUTING / "http.json").read_text())["limits"]
 
 
 def http_route(**overrides) -> dict:
@@ -66,15 +73,44 @@ def http_route(**overrides) -> dict:
     ],
 )
 def test_malformed_http_table_is_refused_with_the_problem(tmp_path, routes, message):
-    write_json(tmp_path / "http.json", {"routes": routes})
+    write_json(tmp_path / "http.json", {"limits": LIMITS, "routes": routes})
     with pytest.raises(RoutingTableError) as err:
         load_http_routes(tmp_path)
     assert message in str(err.value)
     assert "datahem build" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (None, ": missing key `limits`"),
+        (LIMITS | {"max_head_bytes": 100}, "limits.max_head_bytes: expected an integer in 1024..1048576, got 100"),
+        (LIMITS | {"max_head_bytes": 2048.5}, "limits.max_head_bytes: expected an integer"),
+        (LIMITS | {"head_timeout_seconds": 0}, "limits.head_timeout_seconds: expected a number in 0.1..300.0"),
+        (LIMITS | {"body_timeout_seconds": True}, "limits.body_timeout_seconds: expected a number"),
+        ({"max_head_bytes": 2048}, "limits: missing key `head_timeout_seconds`"),
+    ],
+)
+def test_malformed_http_limits_are_refused(tmp_path, limits, message):
+    doc = {"routes": [http_route()]} | ({} if limits is None else {"limits": limits})
+    write_json(tmp_path / "http.json", doc)
+    with pytest.raises(RoutingTableError) as err:
+        load_http_routes(tmp_path)
+    assert message in str(err.value)
+
+
+def test_http_limits_load():
+    table = load_http_table(ROUTING)
+    assert table.limits == HttpLimits()
+    assert (table.limits.max_head_bytes, table.limits.head_timeout_seconds, table.limits.body_timeout_seconds) == (
+        16384,
+        10.0,
+        30.0,
+    )
+
+
 def test_every_problem_is_listed_at_once(tmp_path):
-    write_json(tmp_path / "http.json", {"routes": [http_route(format="xml", methods=[], topic="x")]})
+    write_json(tmp_path / "http.json", {"limits": LIMITS, "routes": [http_route(format="xml", methods=[], topic="x")]})
     with pytest.raises(RoutingTableError) as err:
         load_http_routes(tmp_path)
     text = str(err.value)
@@ -97,10 +133,22 @@ def test_malformed_sns_and_kinesis_tables(tmp_path):
         tmp_path / "sns.json",
         {
             "query_parameter": "route",
-            "routes": {"a": {"topic": "abc", "source": "s", "message_type": "m", "topic_arns": ["arn:aws:s3:::b"]}},
+            "routes": {
+                "a": {
+                    "topic": "abc",
+                    "source": "s",
+                    "message_type": "m",
+                    "topic_arns": ["arn:aws:s3:::b"],
+                    "max_age_seconds": 3600,
+                }
+            },
         },
     )
     with pytest.raises(RoutingTableError, match="is not an SNS topic ARN"):
+        load_sns_table(tmp_path)
+    entry = {"topic": "abc", "source": "s", "message_type": "m", "topic_arns": ["arn:aws:sns:eu-west-1:123456789012:t"]}
+    write_json(tmp_path / "sns.json", {"query_parameter": "route", "routes": {"a": entry | {"max_age_seconds": 59}}})
+    with pytest.raises(RoutingTableError, match=r"routes.a.max_age_seconds: expected an integer in 60..86400, got 59"):
         load_sns_table(tmp_path)
     arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/s"
     entry = {"topic": "abc", "source": "s", "message_type": "m", "region": "eu-north-1"}
@@ -259,16 +307,37 @@ def test_hmac_and_api_key_checks():
     body = b'{"a": 1}'
     digest = hmac.new(b"k", body, hashlib.sha512).digest()
     auth = Authenticator(Auth("hmac", "x-sig", "S", "sha512", "base64", "v1="), b"k")
-    assert auth.check("v1=" + base64.b64encode(digest).decode(), body) is None
+    assert auth.check(b"v1=" + base64.b64encode(digest), body) is None
     assert "s3cret-value" not in repr(Authenticator(Auth("api_key", "x", "S"), b"s3cret-value"))
     assert auth.check(None, body).status == 401
-    assert auth.check("v1=" + base64.b64encode(digest[:-1]).decode(), body).status == 403
-    assert auth.check("v1=***", body).status == 403
+    assert auth.check(b"v1=" + base64.b64encode(digest[:-1]), body).status == 403
+    assert auth.check(b"v1=***", body).status == 403
+    hexed = Authenticator(Auth("hmac", "x-sig", "S", "sha512", "hex", ""), b"k")
+    assert hexed.check(digest.hex().upper().encode(), body) is None
+    assert hexed.check(digest.hex().encode()[:-2] + "é".encode(), body).status == 403  # not ASCII: refused
     key = Authenticator(Auth("api_key", "x-api-key", "K"), b"s3cret")
-    assert key.check("s3cret", b"") is None and key.check("s3cre", b"").status == 403
-    assert key.check("s3crét", b"").status == 403
+    assert key.check(b"s3cret", b"") is None and key.check(b"s3cre", b"").status == 403
+    assert key.check("s3crét".encode(), b"").status == 403
     routes = load_http_routes(ROUTING)
     assert set(authenticators(routes, {"GA4_API_KEY": "a", "SURVEY_WEBHOOK_SECRET": "b"})) == set(routes)
+
+
+# the bytes an HTTP header value can carry (VCHAR and obs-text; no leading or trailing white space)
+HEADER_VALUE = st.lists(st.integers(0x21, 0xFF).filter(lambda b: b != 0x7F), min_size=1, max_size=80).map(bytes)
+
+
+@given(key=HEADER_VALUE, other=HEADER_VALUE)
+def test_an_api_key_matches_exactly_the_bytes_it_was_set_to(key, other):
+    # os.environ hands the collector a variable's bytes decoded as UTF-8 with surrogateescape (os.fsdecode)
+    [auth] = authenticators({"/k": _key_route()}, {"K": os.fsdecode(key)}).values()
+    assert auth.secret == key
+    assert auth.check(key, b"") is None
+    assert (auth.check(other, b"") is None) == (other == key)
+
+
+def _key_route():
+    route = load_http_routes(ROUTING)["/mp/collect"]
+    return dataclasses.replace(route, auth=Auth("api_key", "x-api-key", "K"))
 
 
 # --- Kinesis: shard lineage, restriction tracker, credentials ------------------------------------------------------

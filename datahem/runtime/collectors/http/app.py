@@ -4,10 +4,12 @@ Contract with the client: a 2xx means every event of the request was acknowledge
 `Retry-After` means none may be relied on and the request should be retried (a retry can duplicate an event that
 was in fact published; `uuid` differs then, so duplicates from client retries are not removed downstream, which is
 the price of never losing an acknowledged event). Statuses: 404 unknown path, 405 method not routed, 413 body over
-the route's limit, 400 malformed payload, 401 missing and 403 wrong credentials, 403 a browser origin the route does
-not allow. GET answers with a 1x1 transparent GIF (the analytics pixel), POST/PUT with 204.
+the route's limit, 415 a Content-Type the route's format cannot take, 400 malformed payload, 401 missing and 403
+wrong credentials, 403 a browser origin the route does not allow, 408 a body not received within the table's
+`limits.body_timeout_seconds` (the head's size and time are bounded by `server.LimitedHttpToolsProtocol`). GET answers with a 1x1 transparent GIF (the analytics pixel), POST/PUT with 204.
 
-Run it with `uvicorn --factory --no-proxy-headers datahem.runtime.collectors.http.app:create_app_from_env` (the collector,
+Run it with `uvicorn --factory --no-proxy-headers --http datahem.runtime.collectors.http.server:LimitedHttpToolsProtocol
+datahem.runtime.collectors.http.app:create_app_from_env` (the collector,
 not uvicorn, decides which X-Forwarded-For entry to trust: DATAHEM_TRUSTED_PROXY_HOPS). The factory reads the
 routing table and the secrets once, and refuses to start (CollectorConfigError) when either is unusable. On shutdown
 the server stops accepting, lets requests in flight finish (each waits for its own acks), then the publisher flushes.
@@ -15,6 +17,7 @@ the server stops accepting, lets requests in flight finish (each waits for its o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import gc
@@ -33,7 +36,14 @@ from datahem.runtime.collectors.contract import UUID, Event, event_attributes
 from datahem.runtime.collectors.http.auth import Authenticator, authenticators
 from datahem.runtime.collectors.http.payloads import Malformed, payloads
 from datahem.runtime.collectors.publisher import PublishError, PublisherSettings, check_credentials
-from datahem.runtime.collectors.routing import HEALTH_PATH, HttpRoute, load_http_routes
+from datahem.runtime.collectors.routing import (
+    CHARSETS,
+    CONTENT_TYPES,
+    HEALTH_PATH,
+    HttpLimits,
+    HttpRoute,
+    load_http_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +102,10 @@ class _Headers:
         value = self._raw.get(name)
         return None if value is None else value.decode("latin-1")
 
+    def raw(self, name: bytes) -> bytes | None:
+        """The value exactly as sent (for credentials: compared as bytes, never through a text decoding)."""
+        return self._raw.get(name)
+
 
 class HttpCollector:
     """The ASGI application. Immutable after construction but for the publisher it owns."""
@@ -102,8 +116,11 @@ class HttpCollector:
         routes: Mapping[str, HttpRoute],
         auths: Mapping[str, Authenticator],
         publisher: AsyncEventPublisher,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.settings = settings
+        # read by the server's protocol (server.LimitedHttpToolsProtocol) for the request head's bounds
+        self.limits = limits or HttpLimits()
         self._routes = dict(routes)
         self._auths = dict(auths)
         self.publisher = publisher
@@ -111,10 +128,10 @@ class HttpCollector:
     @classmethod
     def create(cls, settings: HttpSettings, env: Mapping[str, str]) -> HttpCollector:
         """Load and check everything up front; raises CollectorConfigError (RoutingTableError) when unusable."""
-        routes = load_http_routes(settings.routing_dir)
-        auths = authenticators(routes, env)
+        table = load_http_table(settings.routing_dir)
+        auths = authenticators(table.routes, env)
         check_credentials(settings.publisher)
-        return cls(settings, routes, auths, AsyncEventPublisher(settings.publisher))
+        return cls(settings, table.routes, auths, AsyncEventPublisher(settings.publisher), table.limits)
 
     async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] == "http":
@@ -152,6 +169,7 @@ class HttpCollector:
         headers = _Headers(scope)
         origin = headers.get(b"origin")
         cors = _cors_headers(route, origin)
+        body: bytes | None = None
         try:
             if method == "OPTIONS":
                 await _respond(send, 204, b"", _preflight(route, headers, origin))
@@ -161,10 +179,12 @@ class HttpCollector:
                 raise _Reject(405, f"{method} is not routed here; allowed: {allow.decode()}", ((b"allow", allow),))
             if origin is not None and not cors:
                 raise _Reject(403, f"origin {origin} is not allowed on this route")
-            body = await _read_body(headers, receive, route.max_body_bytes)
+            if method != "GET":
+                _check_content_type(route.format, headers.raw(b"content-type"))
+            body = await _read_body(headers, receive, route.max_body_bytes, self.limits.body_timeout_seconds)
             signed = scope["query_string"] if method == "GET" else body
             auth = self._auths[path]
-            failure = auth.check(headers.get(auth.header) if auth.header else None, signed)
+            failure = auth.check(headers.raw(auth.header) if auth.header else None, signed)
             if failure is not None:
                 raise _Reject(failure.status, failure.reason)
             try:
@@ -179,7 +199,10 @@ class HttpCollector:
                 retry_after = str(self.settings.publisher.retry_after_s).encode()
                 raise _Reject(503, "events not stored; retry later", ((b"retry-after", retry_after),)) from None
         except _Reject as rej:
-            await _respond(send, rej.status, rej.reason.encode() + b"\n", rej.headers + cors)
+            extra = rej.headers + cors
+            if body is None and _has_body(headers) and rej.status != 408:
+                extra += ((b"connection", b"close"),)  # answered before reading a body: do not wait for the rest
+            await _respond(send, rej.status, rej.reason.encode() + b"\n", extra)
             return
         if method == "GET":
             headers = ((b"content-type", b"image/gif"), (b"cache-control", b"no-store"), *cors)
@@ -238,13 +261,47 @@ def _preflight(route: HttpRoute, headers: _Headers, origin: str | None) -> tuple
     )
 
 
-async def _read_body(headers: _Headers, receive, limit: int) -> bytes:
+def _check_content_type(fmt: str, value: bytes | None) -> None:
+    """415 unless the body's declared media type is one the route's format takes (CONTENT_TYPES), with a UTF-8
+    compatible charset if it names one; a body that declares no type is taken."""
+    if value is None:
+        return
+    media_type, *parameters = value.decode("latin-1").split(";")
+    media_type = media_type.strip().lower()
+    accepted = CONTENT_TYPES[fmt]
+    if media_type not in accepted:
+        raise _Reject(
+            415, f"Content-Type {media_type or '(empty)'} is not taken here; send one of {', '.join(accepted)}"
+        )
+    for parameter in parameters:
+        name, _, charset = parameter.partition("=")
+        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in CHARSETS:
+            raise _Reject(415, f"charset {charset.strip()} is not taken here; send {' or '.join(CHARSETS)}")
+
+
+def _has_body(headers: _Headers) -> bool:
+    """Whether the message's framing says a body follows (Content-Length over 0, or Transfer-Encoding)."""
+    return headers.get(b"content-length") not in (None, "0") or headers.get(b"transfer-encoding") is not None
+
+
+async def _read_body(headers: _Headers, receive, limit: int, timeout_s: float) -> bytes:
     declared = headers.get(b"content-length")
     if declared is not None:
         if not declared.isdigit():
             raise _Reject(400, "invalid Content-Length")
         if int(declared) > limit:
             raise _Reject(413, f"body over this route's limit of {limit} bytes")
+    if not _has_body(headers):
+        return await _receive_body(receive, limit)  # no body by the message's framing: nothing to wait for
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _receive_body(receive, limit)
+    except TimeoutError:
+        # close the connection: the rest of a slow body is not worth reading
+        raise _Reject(408, f"body not received within {timeout_s:g} s", ((b"connection", b"close"),)) from None
+
+
+async def _receive_body(receive, limit: int) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()

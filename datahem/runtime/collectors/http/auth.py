@@ -1,7 +1,8 @@
 """Per-route request authentication for webhooks: none, an API key header, or an HMAC signature header.
 
 Secrets come from the environment variables the routing table names; they are read once at start-up (a missing
-one stops the collector, instead of failing every request) and are compared in constant time. A missing header is
+one stops the collector, instead of failing every request) and are compared in constant time, as bytes: the header
+value exactly as sent (a non-ASCII key sent as UTF-8 matches the same key in the environment). A missing header is
 401 (the sender did not authenticate), a wrong one 403 (it did, and failed). The HMAC covers the raw body as
 received (for GET, the raw query string, which is where a GET carries its payload); the header may carry a fixed
 prefix such as `sha256=` and the digest in hex (any case) or base64.
@@ -40,32 +41,43 @@ class Authenticator:
         """The header carrying the credential (ASGI spelling: lower-case bytes); empty when there is none."""
         return self.auth.header.encode("latin-1")
 
-    def check(self, presented: str | None, signed: bytes) -> AuthFailure | None:
-        """Check the value of the route's auth header (None when absent) against the signed bytes."""
+    def check(self, presented: bytes | None, signed: bytes) -> AuthFailure | None:
+        """Check the value of the route's auth header, as the bytes sent (None when absent), against the signed
+        bytes."""
         if self.auth.type == "none":
             return None
         if presented is None:
             return AuthFailure(401, f"missing {self.auth.header} header")
         if self.auth.type == "api_key":
-            ok = hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self.secret)
-            return None if ok else AuthFailure(403, f"wrong {self.auth.header}")
+            return None if _same(presented, self.secret) else AuthFailure(403, f"wrong {self.auth.header}")
         return self._check_hmac(presented, signed)
 
-    def _check_hmac(self, presented: str, signed: bytes) -> AuthFailure | None:
+    def _check_hmac(self, presented: bytes, signed: bytes) -> AuthFailure | None:
         bad = AuthFailure(403, f"wrong {self.auth.header} signature")
-        prefix = self.auth.prefix
+        prefix = self.auth.prefix.encode("utf-8")
         if prefix and not presented.startswith(prefix):
             return bad
         value = presented[len(prefix) :].strip()
         expected = hmac.new(self.secret, signed, DIGESTS[self.auth.algorithm]).digest()
         try:
             if self.auth.encoding == "hex":
-                given = bytes.fromhex(value)
+                given = bytes.fromhex(value.decode("ascii"))
             else:
                 given = base64.b64decode(value, validate=True)
-        except (ValueError, binascii.Error):
+        except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
             return bad
         return None if hmac.compare_digest(given, expected) else bad
+
+
+def _same(presented: bytes, secret: bytes) -> bool:
+    """Constant time whatever the two values, their lengths included: compares their SHA-256 digests."""
+    return hmac.compare_digest(hashlib.sha256(presented).digest(), hashlib.sha256(secret).digest())
+
+
+def secret_bytes(value: str) -> bytes:
+    """A secret from the environment as the bytes the process was given (os.environ decodes them as UTF-8 with
+    surrogateescape; this undoes that), so a key is compared with exactly the bytes a client sends."""
+    return value.encode("utf-8", "surrogateescape")
 
 
 def authenticators(routes: Mapping[str, HttpRoute], env: Mapping[str, str]) -> dict[str, Authenticator]:
@@ -81,6 +93,6 @@ def authenticators(routes: Mapping[str, HttpRoute], env: Mapping[str, str]) -> d
         detail = "; ".join(f"{name} (auth of {', '.join(paths)})" for name, paths in users.items())
         raise CollectorConfigError(f"secret environment variable(s) not set: {detail}")
     return {
-        path: Authenticator(r.auth, env[r.auth.secret_env].encode() if r.auth.type != "none" else b"")
+        path: Authenticator(r.auth, secret_bytes(env[r.auth.secret_env]) if r.auth.type != "none" else b"")
         for path, r in routes.items()
     }

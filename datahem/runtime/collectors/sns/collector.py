@@ -13,8 +13,12 @@ header or, when the header is absent, from the JSON `Type` (both must agree when
   to confirm; nothing is published.
 - UnsubscribeConfirmation: acknowledged and logged; nothing is fetched (that would re-subscribe).
 
+Every type is refused (403, nothing published or fetched) when its signed `Timestamp` is older than the route's
+`max_age_seconds` (sns.json; `max_age` in sources.yaml, default one hour), so a captured delivery cannot be replayed.
+
 Statuses: 405 not POST, 400 malformed (no route parameter, not JSON, missing fields), 404 unknown route,
-413 oversized, 403 untrusted (wrong TopicArn, certificate host, signature), 503 AWS or Pub/Sub unavailable.
+413 oversized, 403 untrusted (wrong TopicArn, certificate host, signature) or too old, 503 AWS or Pub/Sub
+unavailable.
 The handler is framework-free (method, query, headers, body in; status, body, headers out); main.py adapts it to
 functions-framework.
 """
@@ -112,6 +116,22 @@ def _reply(status: int, body: str, headers: tuple[tuple[str, str], ...] = ()) ->
     return SnsResponse(status, body + "\n", (("Content-Type", "text/plain; charset=utf-8"), *headers))
 
 
+def _staleness(timestamp: str, received_at: datetime, max_age_s: int) -> tuple[int, str] | None:
+    """Status and reason when a verified message may not be taken by its signed `Timestamp` (SNS's time of
+    publishing), or None: 403 older than the route's `max_age_seconds` (a captured delivery replayed later), 400 not
+    a UTC timestamp."""
+    try:
+        published = datetime.fromisoformat(timestamp)
+    except ValueError:
+        published = None
+    if published is None or published.utcoffset() is None:
+        return 400, f"Timestamp {timestamp!r} is not an ISO 8601 UTC time"
+    age = (received_at - published).total_seconds()
+    if age > max_age_s:
+        return 403, f"message older than this route's max_age of {max_age_s} s (published {timestamp}); not taken"
+    return None
+
+
 class SnsCollector:
     def __init__(
         self, settings: SnsSettings, table: SnsTable, publisher: EventPublisher, verifier: SignatureVerifier
@@ -172,6 +192,10 @@ class SnsCollector:
         except Unavailable as err:
             log.warning("route %s: cannot verify now: %s", name, err)
             return self._unavailable("cannot fetch the signing certificate")
+        stale = _staleness(message["Timestamp"], received_at, route.max_age_seconds)
+        if stale is not None:
+            log.warning("route %s: refused %s %s: %s", name, kind, message.get("MessageId"), stale[1])
+            return _reply(*stale)
         if kind == verify.NOTIFICATION:
             return self._notification(route, message, received_at)
         if kind == verify.SUBSCRIPTION_CONFIRMATION:
