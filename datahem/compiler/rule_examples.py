@@ -310,6 +310,15 @@ EXAMPLES: dict[str, Example] = {
     rules.TABLE_OPTIONS_CHANGED: Example(
         PROTO, "(nothing to avoid: safe)", 'option (datahem.table) = {labels: {key: "domain" value: "commerce"}};'
     ),
+    rules.UNKNOWN_FIELDS_RELAXED: Example(
+        PROTO, "(nothing to avoid: safe)", "option (datahem.table) = {unknown_fields: KEEP};  // was REJECT"
+    ),
+    rules.UNKNOWN_FIELDS_TIGHTENED: Example(
+        PROTO,
+        "// before\noption (datahem.table) = {unknown_fields: KEEP};\n// after\noption (datahem.table) = {};",
+        "option (datahem.table) = {unknown_fields: KEEP};\n# or, in sources.yaml:\n"
+        + _accept("UNKNOWN_FIELDS_TIGHTENED", "events.ua_hits:unknown_fields"),
+    ),
     rules.TABLE_ADDED: Example(PROTO, "(nothing to avoid: safe)", "message Return { ... }  // and a source for it"),
     rules.MAJOR_VERSION_ADDED: Example(
         PROTO,

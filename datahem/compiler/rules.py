@@ -336,6 +336,21 @@ TABLE_OPTIONS_CHANGED = compat(
     "bigquery",
     SAFE,
 )
+UNKNOWN_FIELDS_RELAXED = compat(
+    "UNKNOWN_FIELDS_RELAXED",
+    "A table's `unknown_fields` policy accepts more (REJECT to IGNORE or KEEP, IGNORE to KEEP): events dead-lettered "
+    "for unknown fields become rows; KEEP adds the `_unknown` column (COLUMN_ADDED, a migration).",
+    "bigquery",
+    SAFE,
+)
+UNKNOWN_FIELDS_TIGHTENED = compat(
+    "UNKNOWN_FIELDS_TIGHTENED",
+    "A table's `unknown_fields` policy accepts less (KEEP to IGNORE or REJECT, IGNORE to REJECT): unknown fields "
+    "stop being stored, or events producers send today become dead letters.",
+    "bigquery",
+    BREAKING,
+    acceptable=True,
+)
 TABLE_ADDED = compat(
     "TABLE_ADDED",
     "A new message type gets a new table, topic and pipeline.",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datahem.compiler import options
-from datahem.compiler.model.resolved import Column, EnumType, Model, Table
+from datahem.compiler.model.resolved import UNKNOWN_COLUMN, Column, EnumType, Model, Table
 from datahem.compiler.options import ColumnOption
 from datahem.runtime import typemap
 
@@ -64,8 +64,10 @@ _CORE_HELPERS = (
     "DOUBLE_MAX", "FLOAT32_MAX", "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
     "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64", "both_names",
     "internal", "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
-    "set_struct", "set_timestamp", "set_value", "to_bq", "unknown_fields",
+    "set_struct", "set_timestamp", "set_value", "to_bq",
 )  # fmt: skip
+# What a message's converter calls when the JSON object has keys no field knows, by the table's `unknown_fields`.
+_UNKNOWN_HELPER = {"REJECT": "unknown_fields", "IGNORE": "extra_fields", "KEEP": "extra_fields"}
 
 
 def _field(obj: str, name: str) -> str:
@@ -203,6 +205,8 @@ class _Writer:
     field_name: str = ""  # the field being written
     used: set[ColumnOption[Any]] = field(default_factory=set)  # options whose code is in the module
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
+    unknown: str = "REJECT"  # the table's `unknown_fields` policy
+    variant_of: dict[tuple[Column, ...], _Variant] = field(default_factory=dict)  # columns -> their message's variant
 
     def setter(self, c: Column) -> str:
         """The helper converting a well-known type, noted as used (imported when not a core helper)."""
@@ -251,6 +255,7 @@ class _Writer:
         self.names.variants.append(variant)
         name = self.names.slot("convert", variant)
         self.by_columns[columns] = name
+        self.variant_of[columns] = variant
         saved = self.variant, self.field_name, self.var
         self.variant, self.field_name = variant, ""
         body: list[str] = []
@@ -260,7 +265,10 @@ class _Writer:
         )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         body.append(f"    if not d.keys() <= {known_const}:")
-        body.append(f"        unknown_fields(d, {known_const}, p)")
+        if self.unknown == "REJECT":
+            body.append(f"        unknown_fields(d, {known_const}, p)")
+        else:  # IGNORE, KEEP: noted in ctx.unknown by path; convert() stores or drops them
+            body.append(f"        extra_fields(d, {known_const}, p, ctx)")
         pairs = sorted({(c.json_name, c.field_name) for c in columns if c.json_name != c.field_name})
         if pairs:  # a field sent under its JSON name and its proto name: refused, whatever the values
             proto_names = self.const("proto_names", f"frozenset([{_lines([repr(f) for _, f in pairs])}])")
@@ -433,11 +441,70 @@ class _Writer:
             ]
         raise ValueError(f"unsupported proto type {proto_type} for {c.field_name}")
 
-    def _transforms(self, c: Column, p: str, name: str, var: str = "pv") -> list[str]:
+    def _transforms(self, c: Column, p: str, name: str, var: str = "pv", early: bool = False) -> list[str]:
+        """The transform lines of the column's options; `early`: only up to its last early option."""
+        found = self.options(c)
+        if early:
+            last = max((i for i, (spec, _) in enumerate(found) if spec.early), default=-1)
+            found = found[: last + 1]
         lines: list[str] = []
-        for spec, value in self.options(c):
+        for spec, value in found:
             lines += spec.transform(self, c, value, var, p, name)
         return lines
+
+    # -- the early pass: options deciding whether the event is kept, before anything else --------------------------
+    def early(self, table: Table) -> str | None:
+        """The function evaluating the early options (filters) of scalars reachable from the root through single
+        messages, before the event is converted: a Reject of their own stage escapes, any other Reject is left to
+        the main pass, which meets it again. None when the table has no early option there."""
+        blocks = self._early_blocks(table.columns, "d", "")
+        if not blocks:
+            return None
+        self.variant = self.variant_of[table.columns]
+        name = self.names.slot("early", self.variant)
+        body = [
+            f"def {name}(d, ctx):  # {table.message}",
+            '    """Filters first: a filtered event is a dead letter of stage `filter`, whatever else it carries."""',
+        ]
+        if any("root" in line for line in blocks):  # a coalesce reads paths from the root
+            body.append("    root = d")
+        body.extend("    " + line for line in blocks)
+        self.functions.append(body)
+        self.variant = None
+        return name
+
+    def _early_blocks(self, columns: tuple[Column, ...], obj: str, prefix: str) -> list[str]:
+        out: list[str] = []
+        for c in columns:
+            if c.repeated or c.is_map:
+                continue
+            var = "v" if c.proto_type not in _MESSAGES else f"d{len(prefix.split('.'))}"
+            get = [f"{var} = {obj}.get({c.json_name!r})"]
+            if c.json_name != c.field_name:  # as the main pass reads it
+                get += [f"if {var} is None:", f"    {var} = {obj}.get({c.field_name!r})"]
+            if c.proto_type not in _MESSAGES:
+                if not any(spec.early for spec, _ in self.options(c)):
+                    continue
+                self.variant, self.field_name = self.variant_of[columns], c.field_name
+                lines = [f"p = {prefix!r}", *get]
+                for spec, value in self.options(c):
+                    lines += spec.lookup(self, c, value)
+                lines.append("if v is not None:")
+                present = self._scalar_check(c, c.proto_type, "v", "p", repr(c.field_name))
+                present += self._transforms(c, "p", repr(c.field_name), early=True)
+                lines.extend("    " + line for line in present)
+                out.append("try:")
+                out.extend("    " + line for line in lines)
+                out.append("except Reject as r:")
+                out.append("    if r.stage == FILTER:")
+                out.append("        raise")
+            elif c.fields and not (c.recursion_cut or _setter(c) or c.type_name in _WRAPPER_SCALAR):
+                inner = self._early_blocks(c.fields, var, f"{prefix}{c.field_name}.")
+                if inner:
+                    out.extend(get)
+                    out.append(f"if {var}.__class__ is dict:")
+                    out.extend("    " + line for line in inner)
+        return out
 
     def _row_value(self, c: Column, pv: str, p: str, name: str, proto_type: str) -> list[str]:
         if c.hidden:
@@ -551,8 +618,17 @@ class _Writer:
 
 def converter_context(model: Model, table: Table, enum_values: Callable[[str], EnumType]) -> dict[str, object]:
     """Everything the converter template lays out for one table."""
-    w = _Writer(enums={}, index=enum_values)
+    w = _Writer(enums={}, index=enum_values, unknown=table.unknown_fields)
     root = w.message(table.message, table.columns, (type_slug(table.message),))
+    early = w.early(table)
+    before = [f"{early}(d, ctx)"] if early else []
+    after = []
+    if table.unknown_fields != "REJECT":
+        before.append("ctx.unknown = None")
+    if table.unknown_fields == "KEEP":
+        after.append(f"row[{UNKNOWN_COLUMN.name!r}] = kept_fields(ctx)")
+    helpers = {_UNKNOWN_HELPER[table.unknown_fields]} | ({"FILTER"} if early else set())
+    helpers |= {"kept_fields"} if table.unknown_fields == "KEEP" else set()
     names = w.names.resolve()
     enums = []
     for type_name, values in w.enums.items():
@@ -566,8 +642,10 @@ def converter_context(model: Model, table: Table, enum_values: Callable[[str], E
         "message": table.message,
         "table": f"{table.dataset}.{table.name}",
         "imports": sorted({line for spec in w.used for line in spec.imports}),
-        "helpers": sorted(set(_CORE_HELPERS).union(w.setters, *(spec.helpers for spec in w.used))),
+        "helpers": sorted(set(_CORE_HELPERS).union(helpers, w.setters, *(spec.helpers for spec in w.used))),
         "root": _fill(root, names),
+        "before": [_fill(line, names) for line in before],
+        "after": after,
         "constants": [_fill(line, names) for line in w.constants],
         "enums": sorted(enums),
         "functions": [_fill("\n".join(f), names) for f in reversed(w.functions)],

@@ -148,6 +148,14 @@ def _column_rows(
     return rows
 
 
+# What a table's converter does with JSON fields its message does not define (the `unknown_fields` option).
+_UNKNOWN_FIELDS = {
+    "REJECT": "rejected: the event is dead-lettered (stage `validate`)",
+    "IGNORE": "ignored: dropped from the event, counted in the pipeline's `unknown_fields` metric",
+    "KEEP": "kept in the `_unknown` JSON column, by path from the root",
+}
+
+
 def page(model: Model) -> bytes:
     cats = {c["name"]: c for c in platform_categories(model)}
     tables: list[dict[str, Any]] = []
@@ -165,6 +173,7 @@ def page(model: Model) -> bytes:
                 "processed": t.processed_topic if t.message else "",
                 "partitioning": f"{p.granularity} on {p.column}" if p.column else f"{p.granularity} (ingestion time)",
                 "clustering": ", ".join(t.clustering),
+                "unknown_fields": _UNKNOWN_FIELDS[t.unknown_fields] if t.message else "",
                 "columns": _column_rows(t, cats, t.bq_columns),
             }
         )
@@ -211,6 +220,7 @@ def emit(model: Model) -> list[OutputFile]:
                 "sources": ", ".join(f"`{s.name}` ({s.kind})" for s in srcs),
                 "partitioning": f"{p.granularity} on `{p.column}`" if p.column else f"{p.granularity} (ingestion time)",
                 "clustering": ", ".join(f"`{c}`" for c in t.clustering),
+                "unknown_fields": _UNKNOWN_FIELDS[t.unknown_fields],
                 "description": _cell(t.description),
                 "lineage": " + ".join(f"{s.kind} `{s.name}`" for s in srcs)
                 + f" → Pub/Sub `{t.topic}` → `{ref}` and `{t.processed_topic}`",

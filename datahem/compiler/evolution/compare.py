@@ -285,6 +285,7 @@ class Comparer:
                 old_path,
                 new_path,
                 top,
+                self.table_loc(new_type) if top else None,
             )
 
     def _enum(self, old_name: str, new_name: str, g: Field) -> None:
@@ -341,9 +342,11 @@ class Comparer:
         old_path: tuple[str, ...],
         new_path: tuple[str, ...],
         top: bool,
+        table_loc: Loc | None = None,
     ) -> None:
-        """Columns no field explains (metadata columns, system tables): matched by name."""
-        loc = Loc("sources.yaml", 1, 1)
+        """Columns no field explains (metadata columns, `_unknown`, system tables): matched by name, located at the
+        table's options when there is a message (`_unknown` follows its `unknown_fields` option)."""
+        loc = table_loc or Loc("sources.yaml", 1, 1)
         for name, oc in old_cols.items():
             nc = new_cols.get(name)
             if nc is None:

@@ -60,6 +60,7 @@ _PROTO_TYPES = {
     FD.TYPE_SINT64: "sint64",
 }
 _GRANULARITY = {0: "DAY", 1: "HOUR", 2: "DAY", 3: "MONTH", 4: "YEAR"}
+_UNKNOWN_FIELDS = {0: "REJECT", 1: "REJECT", 2: "IGNORE", 3: "KEEP"}
 _OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
 _METADATA_COUNT = len(list(all_columns(METADATA_COLUMNS)))  # columns every event table has before its own
@@ -367,6 +368,7 @@ class Resolver:
             option_loc=option_loc,
             fingerprint=self.index.fingerprint(full_name),
             option_locs=option_locs,
+            unknown_fields=_UNKNOWN_FIELDS[opts.unknown_fields],
         )
 
     def columns(

@@ -113,6 +113,15 @@ METADATA_COLUMNS: tuple[Column, ...] = (
     metadata_column("_attributes", "STRUCT", "REPEATED", "Pub/Sub attributes of the event.", _KV),
 )
 METADATA_NAMES = frozenset(c.name.lower() for c in METADATA_COLUMNS)
+# The last column of a table whose `unknown_fields` option is KEEP: the JSON fields no column holds, by path.
+UNKNOWN_COLUMN = metadata_column(
+    "_unknown",
+    "JSON",
+    "NULLABLE",
+    "Fields of the event that the schema does not define, as a JSON object of their values by path from the root "
+    '(`{"foo": 1, "items[0].bar": "x"}`); NULL when there were none (table option `unknown_fields: KEEP`).',
+)
+UNKNOWN_FIELDS = ("REJECT", "IGNORE", "KEEP")  # the `unknown_fields` table option; REJECT is the default
 
 # BigQuery's limits on a table's schema, checked while a message is expanded into columns (model/resolve.py)
 MAX_NESTING = 15  # levels of nested STRUCTs
@@ -156,6 +165,7 @@ class Table:
     option_loc: Loc
     fingerprint: str  # sha256 of the message's descriptor (with its dependencies' types)
     system: bool = False  # DataHem's own tables (backup, dead letters): no metadata columns, no topic
+    unknown_fields: str = "REJECT"  # REJECT | IGNORE | KEEP: what the converter does with fields no column holds
     # where each (datahem.table) field is written, by option name (dotted form); others are at option_loc
     option_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -168,9 +178,12 @@ class Table:
 
     @property
     def bq_columns(self) -> tuple[Column, ...]:
-        """Columns of the BigQuery table: metadata first, then every visible user column."""
+        """Columns of the BigQuery table: metadata first, then every visible user column, then `_unknown` when the
+        table keeps unknown fields (last, so that a table gaining it only appends a column)."""
         visible = tuple(c for c in self.columns if not c.hidden)
-        return visible if self.system else METADATA_COLUMNS + visible
+        if self.system:
+            return visible
+        return METADATA_COLUMNS + visible + ((UNKNOWN_COLUMN,) if self.unknown_fields == "KEEP" else ())
 
     @property
     def pseudonymization_secrets(self) -> list[str]:

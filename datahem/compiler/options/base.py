@@ -12,6 +12,12 @@ has (those whose `value` is not None):
 - `transform`: lines rewriting the converted proto value in `var` (`pv`, or `rv` for well-known types), before it is
   set on the message (`local_to_utc` ... `filter`);
 - `row`: wraps the BigQuery row expression; the result must already have the column's BigQuery type (`divide`).
+
+An option that decides whether the event is kept at all (`early`, the `filter`) is also evaluated before anything else
+of the event is looked at, on a scalar reachable from the root through single messages: its value is read and
+transformed as in the main pass, up to the option, so that a filtered event is a dead letter of stage `filter`
+whatever else is wrong with it (unknown fields, bad values elsewhere). Where that value cannot be computed, the main
+pass reports why.
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ class ColumnOption(Generic[V]):
     name: ClassVar[str]
     # Changes the column's name, type, mode or presence: a change of it is a schema change for evolution.
     shape: ClassVar[bool] = False
+    # Decides whether the whole event is kept: evaluated first, before the event's other fields (see above).
+    early: ClassVar[bool] = False
     # The proto types of fields the option applies to; empty: any field.
     proto_types: ClassVar[tuple[str, ...]] = ()
     # Names the generated code imports from datahem.runtime.beam.convert, and standard-library import lines.

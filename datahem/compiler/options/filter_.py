@@ -12,6 +12,7 @@ _ACTION = {0: "KEEP", 1: "KEEP", 2: "DROP"}
 
 class Filter(ColumnOption[tuple[str, str]]):
     name = "filter"
+    early = True
     helpers = ("regex", "keep")
 
     def resolve(self, o: ColumnOptions) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ class Root:
     sources: tuple[str, ...]
     options: dict[str, Any] = field(
         default_factory=dict, compare=False
-    )  # partitioning, clustering, description, labels
+    )  # partitioning, clustering, description, labels, unknown_fields
 
 
 def partitioning(t: Table) -> dict[str, Any]:
@@ -34,12 +34,14 @@ def partitioning(t: Table) -> dict[str, Any]:
 
 
 def table_options(t: Table) -> dict[str, Any]:
-    """The table settings evolution compares (partitioning replaces a table; the rest is updated in place)."""
+    """The table settings evolution compares (partitioning replaces a table; unknown_fields is the converter's policy;
+    the rest is updated in place)."""
     return {
         "partitioning": partitioning(t),
         "clustering": list(t.clustering),
         "description": t.description,
         "labels": dict(t.labels),
+        "unknown_fields": t.unknown_fields,
     }
 
 

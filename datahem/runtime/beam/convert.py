@@ -70,11 +70,13 @@ class Reject(Exception):  # noqa: N818 - a decision, not an error in the code
 class Context:
     """Per-event inputs besides the payload: the Pub/Sub attributes and the pseudonymization keys."""
 
-    __slots__ = ("attributes", "keys")
+    __slots__ = ("attributes", "keys", "unknown")
 
     def __init__(self, attributes: Mapping[str, str], keys: Mapping[str, bytes]):
         self.attributes = attributes
         self.keys = keys
+        # the fields no column knows, by path from the root (tables whose `unknown_fields` is IGNORE or KEEP)
+        self.unknown: dict[str, object] | None = None
 
 
 def _no_constants(name: str) -> None:
@@ -170,6 +172,31 @@ def unknown_fields(d: dict, known: frozenset[str], prefix: str) -> None:
     for key in d:
         if key not in known:
             raise Reject(VALIDATE, prefix + key, "unknown field")
+
+
+def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:
+    """`unknown_fields: IGNORE | KEEP`: note the fields no column knows in `ctx.unknown`, by path from the root
+    (`foo`, `items[0].bar`); the converter drops them (IGNORE) or stores them with `kept_fields` (KEEP)."""
+    found = ctx.unknown
+    if found is None:
+        found = ctx.unknown = {}
+    for key, value in d.items():
+        if key not in known:
+            found[prefix + key] = value
+
+
+JSON_MAX_DEPTH = 500  # BigQuery's JSON type nests at most this many levels (the `_unknown` object is one of them)
+
+
+def kept_fields(ctx: Context) -> str | None:
+    """`unknown_fields: KEEP`: the `_unknown` column, a JSON object of the unknown fields by path, NULL if none."""
+    found = ctx.unknown
+    if not found:
+        return None
+    for path, value in found.items():
+        if not depth(value, JSON_MAX_DEPTH - 1):
+            raise Reject(VALIDATE, path, f"unknown field nests deeper than BigQuery's JSON allows ({JSON_MAX_DEPTH})")
+    return _ENCODE(found)
 
 
 def expected(what: str, value: object, prefix: str, name: str) -> Reject:

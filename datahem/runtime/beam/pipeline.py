@@ -118,6 +118,8 @@ class ConvertFn(beam.DoFn):
         self.secret_source = secret_source
         self.project = project
         self.dead = beam.metrics.Metrics.counter("datahem", "dead_letters")
+        # fields no column knows, in tables whose `unknown_fields` is IGNORE (dropped) or KEEP (in `_unknown`)
+        self.unknown = beam.metrics.Metrics.counter("datahem", "unknown_fields")
 
     def setup(self):
         self.cls = message_class(self.spec.message_type, self.descriptor_set)
@@ -125,8 +127,9 @@ class ConvertFn(beam.DoFn):
 
     def process(self, message: PubsubMessage):
         attributes = dict(message.attributes or {})
+        ctx = Context(attributes, self.keys)
         try:
-            row, data = self.convert(message.data, Context(attributes, self.keys), self.cls)
+            row, data = self.convert(message.data, ctx, self.cls)
         except Reject as r:
             self.dead.inc()
             yield TaggedOutput(DEAD, self._dead(message, r.stage, str(r)))
@@ -136,6 +139,8 @@ class ConvertFn(beam.DoFn):
             r = internal(exc)
             yield TaggedOutput(DEAD, self._dead(message, r.stage, str(r)))
             return
+        if ctx.unknown:
+            self.unknown.inc(len(ctx.unknown))
         meta = rows.metadata(attributes, self.spec.source, message.message_id, message.publish_time)
         yield ({**meta, **row}, message)
         yield TaggedOutput(PROCESSED, PubsubMessage(data, attributes))

@@ -5,6 +5,7 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 """
 
 from datahem.runtime.beam.convert import (
+    FILTER,
     TRANSFORM,
     Context,
     Reject,
@@ -86,6 +87,19 @@ _filter_universal_analytics_hit_t = regex("^(pageview|event|transaction)$")
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
 _extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
+
+
+def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
+    """Filters first: a filtered event is a dead letter of stage `filter`, whatever else it carries."""
+    try:
+        p = ""
+        v = d.get("t")
+        if v is not None:
+            pv = v if v.__class__ is str else as_string(v, p, "t")
+            keep(_filter_universal_analytics_hit_t, "KEEP", pv, p, "t")
+    except Reject as r:
+        if r.stage == FILTER:
+            raise
 
 
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
@@ -486,6 +500,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     else: an exception no helper expected is a Reject of stage `internal`."""
     try:
         d = parse_payload(data)
+        _early_universal_analytics_hit(d, ctx)
         msg = message_class()
         row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
         return row, msg.SerializeToString(deterministic=True)

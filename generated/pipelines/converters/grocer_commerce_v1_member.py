@@ -5,6 +5,7 @@ Specialized field by field from the schema; the helpers are in datahem/runtime/b
 """
 
 from datahem.runtime.beam.convert import (
+    FILTER,
     INT32,
     Context,
     Reject,
@@ -203,6 +204,19 @@ _name_pairs_member_consents = (
     ("smsOffers", "sms_offers"),
     ("updatedAt", "updated_at"),
 )
+
+
+def _early_member(d, ctx):  # grocer.commerce.v1.Member
+    """Filters first: a filtered event is a dead letter of stage `filter`, whatever else it carries."""
+    try:
+        p = ""
+        v = d.get("email")
+        if v is not None:
+            pv = v if v.__class__ is str else as_string(v, p, "email")
+            keep(_filter_member_email, "DROP", pv, p, "email")
+    except Reject as r:
+        if r.stage == FILTER:
+            raise
 
 
 def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
@@ -534,6 +548,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     else: an exception no helper expected is a Reject of stage `internal`."""
     try:
         d = parse_payload(data)
+        _early_member(d, ctx)
         msg = message_class()
         row = _convert_member(d, "", msg, d, ctx)
         return row, msg.SerializeToString(deterministic=True)

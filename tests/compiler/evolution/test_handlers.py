@@ -114,6 +114,30 @@ CASES = [
         RootPair(root(), root(options=_with(description="d", partitioning={"expiration_days": 3}))),
         [rules.TABLE_OPTIONS_CHANGED, rules.TABLE_OPTIONS_CHANGED],
     ),
+    # unknown_fields: trees written before the option existed rejected unknown fields
+    (
+        tables.unknown_fields_relaxed,
+        RootPair(root(), root(options=_with(unknown_fields="KEEP"))),
+        [rules.UNKNOWN_FIELDS_RELAXED],
+    ),
+    (
+        tables.unknown_fields_relaxed,
+        RootPair(root(options=_with(unknown_fields="IGNORE")), root(options=_with(unknown_fields="KEEP"))),
+        [rules.UNKNOWN_FIELDS_RELAXED],
+    ),
+    (tables.unknown_fields_relaxed, RootPair(root(options=_with(unknown_fields="KEEP")), root()), []),
+    (tables.unknown_fields_relaxed, RootPair(root(), root(options=_with(unknown_fields="REJECT"))), []),
+    (
+        tables.unknown_fields_tightened,
+        RootPair(root(options=_with(unknown_fields="KEEP")), root()),
+        [rules.UNKNOWN_FIELDS_TIGHTENED],
+    ),
+    (
+        tables.unknown_fields_tightened,
+        RootPair(root(options=_with(unknown_fields="KEEP")), root(options=_with(unknown_fields="IGNORE"))),
+        [rules.UNKNOWN_FIELDS_TIGHTENED],
+    ),
+    (tables.unknown_fields_tightened, RootPair(root(), root(options=_with(unknown_fields="IGNORE"))), []),
     (tables.source_removed, SourcePair("s", "p.v1.M", frozenset({"POST /a"}), None), [rules.SOURCE_REMOVED]),
     (tables.source_removed, SourcePair("s", "p.v1.M", frozenset(), frozenset()), []),
     (
@@ -188,6 +212,17 @@ def test_every_compatibility_rule_has_a_handler_and_each_handler_is_tested():
     assert registered == tested
     assert all(h.purpose for h in registry.HANDLERS.values())
     assert compare.HANDLER_MODULES == (tables, fields, columns)
+
+
+def test_the_unknown_column_leaving_is_the_same_edit_as_the_tightened_policy():
+    """KEEP → REJECT removes `_unknown` from the schema: one accepted_breaks entry (the policy's) accepts both."""
+    ctx = Recorder()
+    tables.unknown_fields_tightened(ctx, RootPair(root(options=_with(unknown_fields="KEEP")), root()))
+    columns.column_removed(ctx, ColumnGone("ds.t", (), col("_unknown", "JSON"), LOC))
+    policy, column = ctx.changes
+    assert (policy.rule, policy.target) == (rules.UNKNOWN_FIELDS_TIGHTENED, "ds.t:unknown_fields")
+    assert "become dead letters" in policy.summary and "stays in the table" in policy.summary
+    assert column.rule == rules.COLUMN_REMOVED and column.same_edit == (policy.rule, policy.target)
 
 
 def test_a_changed_type_ends_the_column_chain():

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datahem.compiler import rules
 from datahem.compiler.evolution.changes import Step, retain
+from datahem.compiler.evolution.handlers.tables import unknown_fields_target
 from datahem.compiler.evolution.pairs import ColumnAdded, ColumnGone, ColumnPair
 from datahem.compiler.evolution.registry import COLUMN, COLUMN_ADDED, COLUMN_GONE, Context, rule
+from datahem.compiler.model.resolved import UNKNOWN_COLUMN
 from datahem.compiler.projection.columns import ColumnSchema, column_def, column_type, sql_string
 
 WIDENINGS = frozenset(
@@ -31,6 +33,10 @@ def column_removed(ctx: Context, p: ColumnGone) -> None:
         )
     else:
         summary, fix = f"column `{path}` of `{ref}` disappears", ""
+    same_edit = None
+    if p.field is None and not p.old_path and p.column.name == UNKNOWN_COLUMN.name:
+        summary += " (the table no longer keeps unknown fields)"
+        same_edit = (rules.UNKNOWN_FIELDS_TIGHTENED, unknown_fields_target(ref))
     ctx.add(
         rules.COLUMN_REMOVED,
         f"{ref}.{path}",
@@ -41,6 +47,7 @@ def column_removed(ctx: Context, p: ColumnGone) -> None:
         column=path,
         kind="removed",
         steps=retain(ref, p.old_path + (p.column.name,), p.column),
+        same_edit=same_edit,
     )
 
 

@@ -153,6 +153,68 @@ def table_options_changed(ctx: Context, p: RootPair) -> None:
             )
 
 
+# How much each `unknown_fields` policy accepts; trees written before the option existed rejected unknown fields.
+_ACCEPTS = {"REJECT": 0, "IGNORE": 1, "KEEP": 2}
+_POLICY = {
+    "REJECT": "events with unknown fields are dead-lettered",
+    "IGNORE": "unknown fields are dropped and counted",
+    "KEEP": "unknown fields are kept in the `_unknown` JSON column",
+}
+
+
+def unknown_fields_target(table: str) -> str:
+    """What accepted_breaks names for a table's unknown_fields policy (and for the `_unknown` column it removes)."""
+    return f"{table}:unknown_fields"
+
+
+def _unknown_fields(p: RootPair) -> tuple[str, str] | None:
+    if not p.old.options or not p.new.options:
+        return None
+    a = str(p.old.options.get("unknown_fields") or "REJECT")
+    b = str(p.new.options.get("unknown_fields") or "REJECT")
+    return (a, b) if a != b and a in _ACCEPTS and b in _ACCEPTS else None
+
+
+@rule(rules.UNKNOWN_FIELDS_RELAXED, ROOT)
+def unknown_fields_relaxed(ctx: Context, p: RootPair) -> None:
+    change = _unknown_fields(p)
+    if change is None or _ACCEPTS[change[1]] < _ACCEPTS[change[0]]:
+        return
+    a, b = change
+    ref = p.new.table
+    gained = "; the `_unknown` column is added" if b == "KEEP" else ""
+    ctx.add(
+        rules.UNKNOWN_FIELDS_RELAXED,
+        unknown_fields_target(ref),
+        f"unknown fields of `{ref}`: {a} → {b}: {_POLICY[b]} (until now {_POLICY[a]}){gained}",
+        ctx.table_loc(p.new.message),
+        table=ref,
+    )
+
+
+@rule(rules.UNKNOWN_FIELDS_TIGHTENED, ROOT)
+def unknown_fields_tightened(ctx: Context, p: RootPair) -> None:
+    change = _unknown_fields(p)
+    if change is None or _ACCEPTS[change[1]] > _ACCEPTS[change[0]]:
+        return
+    a, b = change
+    ref = p.new.table
+    consequence = (
+        "events producers send today with extra fields become dead letters"
+        if b == "REJECT"
+        else "their values are no longer stored"
+    )
+    lost = "; the `_unknown` column leaves the schema (it stays in the table with its data)" if a == "KEEP" else ""
+    ctx.add(
+        rules.UNKNOWN_FIELDS_TIGHTENED,
+        unknown_fields_target(ref),
+        f"unknown fields of `{ref}`: {a} → {b}: {_POLICY[b]}, so {consequence}{lost}",
+        ctx.table_loc(p.new.message),
+        fix=f"keep `unknown_fields: {a}` in the table option",
+        table=ref,
+    )
+
+
 @rule(rules.SOURCE_REMOVED, SOURCE)
 def source_removed(ctx: Context, p: SourcePair) -> bool:
     if p.new_routes is not None:

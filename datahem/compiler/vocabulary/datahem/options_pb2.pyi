@@ -13,7 +13,17 @@ COLUMN_FIELD_NUMBER: _ClassVar[int]
 column: _descriptor.FieldDescriptor
 
 class TableOptions(_message.Message):
-    __slots__ = ("name", "description", "dataset", "partitioning", "clustering", "labels", "max_recursion_depth")
+    __slots__ = ("name", "description", "dataset", "partitioning", "clustering", "labels", "max_recursion_depth", "unknown_fields")
+    class UnknownFields(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        UNKNOWN_FIELDS_UNSPECIFIED: _ClassVar[TableOptions.UnknownFields]
+        REJECT: _ClassVar[TableOptions.UnknownFields]
+        IGNORE: _ClassVar[TableOptions.UnknownFields]
+        KEEP: _ClassVar[TableOptions.UnknownFields]
+    UNKNOWN_FIELDS_UNSPECIFIED: TableOptions.UnknownFields
+    REJECT: TableOptions.UnknownFields
+    IGNORE: TableOptions.UnknownFields
+    KEEP: TableOptions.UnknownFields
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +38,7 @@ class TableOptions(_message.Message):
     CLUSTERING_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     MAX_RECURSION_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_FIELDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     dataset: str
@@ -35,7 +46,8 @@ class TableOptions(_message.Message):
     clustering: _containers.RepeatedScalarFieldContainer[str]
     labels: _containers.ScalarMap[str, str]
     max_recursion_depth: int
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., dataset: _Optional[str] = ..., partitioning: _Optional[_Union[Partitioning, _Mapping]] = ..., clustering: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., max_recursion_depth: _Optional[int] = ...) -> None: ...
+    unknown_fields: TableOptions.UnknownFields
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., dataset: _Optional[str] = ..., partitioning: _Optional[_Union[Partitioning, _Mapping]] = ..., clustering: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., max_recursion_depth: _Optional[int] = ..., unknown_fields: _Optional[_Union[TableOptions.UnknownFields, str]] = ...) -> None: ...
 
 class Partitioning(_message.Message):
     __slots__ = ("field", "granularity", "expiration_days", "require_filter")
