@@ -3,13 +3,18 @@ every option is documented in the README."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
+import pytest
+
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.loader.protos import compile_protos
-from datahem.compiler.vocabulary import VOCABULARY_PATH, options_pb2
+from datahem.compiler.vocabulary import PREVIOUS_VOCABULARIES, VOCABULARY_PATH, options_pb2
 from tests.conftest import ROOT, copy_project
+
+EARLIER = ROOT / "tests" / "fixtures" / "vocabulary"
 
 
 def test_generated_module_is_current(tmp_path):
@@ -46,11 +51,17 @@ def test_every_option_is_documented_in_readme():
             assert f"`{field.name}`" in readme, f"README does not document option `{field.name}`"
 
 
-def test_a_copy_of_the_vocabulary_before_presence_still_builds(tmp_path):
-    """`divide` gained presence (`optional`); a project keeping its copy from before compiles as it did, and any
-    other difference is still drift."""
+def test_every_earlier_released_vocabulary_is_kept_as_a_fixture():
+    kept = {hashlib.sha256(p.read_bytes()).hexdigest() for p in EARLIER.glob("*.proto")}
+    assert kept == set(PREVIOUS_VOCABULARIES)
+
+
+@pytest.mark.parametrize("earlier", sorted(p.name for p in EARLIER.glob("*.proto")))
+def test_a_copy_of_an_earlier_vocabulary_still_builds(tmp_path, earlier):
+    """A project keeping its copy of a released vocabulary (`divide` without presence, no `unknown_fields`) compiles
+    as it did; the current copy too; any other difference is still drift."""
+    before = (EARLIER / earlier).read_text()
     current = VOCABULARY_PATH.read_text()
-    before = current.replace("  optional double divide = 12;", "  double divide = 12;")
     assert before != current
     project = copy_project(ROOT / "tests" / "cases" / "divide_invalid", tmp_path / "p")
     copy = project / "schemas" / "datahem" / "options.proto"

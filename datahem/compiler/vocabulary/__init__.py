@@ -19,11 +19,12 @@ if TYPE_CHECKING:  # the stubs' name for an extension's descriptor (protoc's .py
 
 VOCABULARY_IMPORT = "datahem/options.proto"
 VOCABULARY_PATH = Path(__file__).parent / VOCABULARY_IMPORT
-# SHA-256 of earlier vocabularies that a project's copy may still be: each is the current one less presence
-# (`optional`) on fields that gained it, which reads the same options; the build uses the bundled file either way.
+# SHA-256 of earlier released vocabularies that a project's copy may still be (each kept in
+# tests/fixtures/vocabulary/): their options are a subset of the current ones with the same numbers and types,
+# so they read the same; the build uses the bundled file either way.
 PREVIOUS_VOCABULARIES = frozenset(
     {
-        "8dbdeb2f574f8967b123a6624da5eba311b75050df15d583ac11db77ac041174",  # before `optional double divide`
+        "8dbdeb2f574f8967b123a6624da5eba311b75050df15d583ac11db77ac041174",  # 514de3e: before `optional double divide` and `unknown_fields`
     }
 )
 
