@@ -3,23 +3,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 import click
 
 from datahem.compiler import rules as _rules  # noqa: F401  (registers the rules)
 from datahem.compiler.diagnostics import FORMATTERS, RULES, CompileError
 from datahem.compiler.sources import KINDS
-
-if TYPE_CHECKING:
-    from rich.console import Console  # imported when a command prints with it, not at start-up
+from datahem.output import console, reporting, step, use_colour
 
 PROJECT = click.option(
     "--project",
@@ -37,42 +32,6 @@ VERSIONS = (("datahem", "DataHem"), ("protobuf", "protobuf"), ("apache-beam", "B
 def _examples(*lines: str) -> str:
     """A command's --help epilog: example invocations, kept as written (click's `\b` stops rewrapping)."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def use_colour(stream: object = None) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def console(stream: IO[str] | None = None) -> Console:
-    """A rich console: colour on a terminal only (NO_COLOR honoured); when the output is not a terminal (a pipe, a CI
-    log), no wrapping at 80 columns: long lines stay whole."""
-    from rich.console import Console
-
-    target = stream if stream is not None else sys.stdout
-    tty = bool(getattr(target, "isatty", lambda: False)())
-    colour = use_colour(target)
-    return Console(
-        file=target,
-        highlight=False,
-        no_color=not colour,
-        color_system="auto" if colour else None,
-        soft_wrap=not tty,
-        width=None if tty else 100_000,
-    )
-
-
-@contextlib.contextmanager
-def progress(what: str) -> Iterator[None]:
-    """A spinner with `what` on stderr while a long step runs, on a terminal only (CI logs get no spinner frames)."""
-    if not getattr(sys.stderr, "isatty", lambda: False)():
-        yield
-        return
-    with console(sys.stderr).status(what):
-        yield
 
 
 def _paint(text: str) -> str:
@@ -153,8 +112,7 @@ def _internal_error(exc: BaseException) -> None:
 def build(project: str, check: bool, fmt: str, against: str | None) -> None:
     """Compile PROJECT into PROJECT/generated/ (atomically; nothing is written on error)."""
     from datahem.compiler import tempdirs, writer
-    from datahem.compiler.build import Settings
-    from datahem.compiler.build import build as run_build
+    from datahem.compiler.build import Settings, compile_project, render_all
     from datahem.compiler.evolution.tree import BaselineError
 
     settings = Settings(Path(project), against=against)
@@ -163,8 +121,11 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
         if not check:  # finish what an interrupted build left: generated/ set aside, staging and temporary folders
             writer.recover(settings.output_dir)
             tempdirs.remove_stale()
-        with progress("datahem build: compiling, rendering and synthesizing the stacks (when their inputs changed)"):
-            _, files = run_build(settings)
+        with reporting(console(sys.stderr)):
+            with step(f"compiling {os.path.abspath(project)}"):
+                compiled = compile_project(settings.project_dir, against)
+            with step("rendering generated/"):
+                files = render_all(compiled, settings)
     except CompileError as err:
         text = FORMATTERS[fmt](err.diagnostics, "" if project == "." else project)
         click.echo(_paint(text) if fmt == "text" else text, nl=False, color=use_colour())
@@ -209,17 +170,21 @@ def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, 
     from datahem.compiler.build import load_model
     from datahem.runtime.beam.backfill import run
 
-    try:
-        model = load_model(Path(project))
-    except CompileError as err:
-        click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
-        sys.exit(1)
-    source = next((s for s in model.sources if s.name == source_name), None)
-    if source is None:
-        names = ", ".join(s.name for s in model.sources)
-        raise click.BadParameter(f"no source named {source_name!r}; sources: {names}", param_hint="--source")
-    argv = [f"--project={gcp_project}", f"--runner={runner}", *beam_args]
-    count = run(sql, source.table.topic, argv, bigquery_endpoint)
+    with reporting(console(sys.stderr)):
+        try:
+            with step(f"compiling {os.path.abspath(project)}"):
+                model = load_model(Path(project))
+        except CompileError as err:
+            click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+            sys.exit(1)
+        source = next((s for s in model.sources if s.name == source_name), None)
+        if source is None:
+            names = ", ".join(s.name for s in model.sources)
+            raise click.BadParameter(f"no source named {source_name!r}; sources: {names}", param_hint="--source")
+        argv = [f"--project={gcp_project}", f"--runner={runner}", *beam_args]
+        topic = source.table.topic
+        with step(f"replaying the events the query selects from the backup table to topic {topic} ({runner})"):
+            count = run(sql, topic, argv, bigquery_endpoint)
     click.echo(f"replayed {count} events to topic {source.table.topic} with backfill=true")
 
 
@@ -288,27 +253,29 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild
         from datahem.dev.supervisor import run
 
         settings = Settings(root)
-        try:
-            model, files = run_build(settings)
-            examples = load_examples(root)
-        except CompileError as err:
-            click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
-            sys.exit(1)
-        changes = writer.diff(settings.output_dir, files)
-        if changes and not rebuild:
-            shown = ", ".join(f"generated/{c.path}" for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
-            raise DevError(
-                f"generated/ is not up to date with sources.yaml and schemas/ ({len(changes)} file(s): {shown}); "
-                f"run `datahem build{' --project ' + project if base else ''}` first, or `datahem dev --build`"
-            )
-        if changes:
-            writer.write(settings.output_dir, files)
-            out.print(f"rebuilt generated/ ({len(changes)} file(s) changed)")
-        payloads: dict[str, str] = {}
-        for ex in examples:
-            if ex.valid:
-                payloads.setdefault(ex.message, ex.payload)
-        run(root, Layout.from_model(model), payloads, out)
+        with reporting(out):
+            try:
+                with step(f"compiling {os.path.abspath(project)} and comparing it with its generated/"):
+                    model, files = run_build(settings)
+                    examples = load_examples(root)
+            except CompileError as err:
+                click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
+                sys.exit(1)
+            changes = writer.diff(settings.output_dir, files)
+            if changes and not rebuild:
+                shown = ", ".join(f"generated/{c.path}" for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+                raise DevError(
+                    f"generated/ is not up to date with sources.yaml and schemas/ ({len(changes)} file(s): {shown}); "
+                    f"run `datahem build{' --project ' + project if base else ''}` first, or `datahem dev --build`"
+                )
+            if changes:
+                writer.write(settings.output_dir, files)
+                out.print(f"rebuilt generated/ ({len(changes)} file(s) changed)")
+            payloads: dict[str, str] = {}
+            for ex in examples:
+                if ex.valid:
+                    payloads.setdefault(ex.message, ex.payload)
+            run(root, Layout.from_model(model), payloads, out)
     except DevError as err:
         click.echo(f"datahem dev: {err}", err=True)
         sys.exit(1)
@@ -340,7 +307,8 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
     from datahem.compiler.evolution.tree import BaselineError
 
     try:
-        with progress(f"datahem plan: comparing with {against or 'the baseline'} and building"):
+        versus = f" against {against}" if against else ""
+        with reporting(console(sys.stderr)), step(f"planning {os.path.abspath(project)}{versus}"):
             result = make_plan(Path(project), against)
     except CompileError as err:
         click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)

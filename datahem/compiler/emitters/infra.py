@@ -44,6 +44,7 @@ from datahem.compiler.sources.platform import (
     dataflow_worker,
 )
 from datahem.compiler.writer import read_json
+from datahem.output import step
 from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
 
@@ -407,7 +408,9 @@ def emit(
     fp = fingerprint(inputs)
     stacks = reuse(previous or {}, fp, envs)
     if stacks is None:
-        stacks = synth(inputs, envs)
+        with step(f"synthesizing the Terraform stacks ({', '.join(envs)}) with cdktf: their inputs changed") as s:
+            stacks = synth(inputs, envs)
+            s.done(f"synthesized the Terraform stacks ({', '.join(envs)}) with cdktf")
     record = {
         "comment": header_text(sources_of(model)),
         "fingerprint": fp,
