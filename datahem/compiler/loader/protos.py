@@ -14,11 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor, descriptor_pb2
 
-from datahem.compiler import rules, tempdirs
+from datahem.compiler import rules, suggest, tempdirs
 from datahem.compiler.diagnostics import Diagnostics, Loc
-from datahem.compiler.vocabulary import PREVIOUS_VOCABULARIES, VOCABULARY_IMPORT, VOCABULARY_PATH
+from datahem.compiler.vocabulary import PREVIOUS_VOCABULARIES, VOCABULARY_IMPORT, VOCABULARY_PATH, options_pb2
 
 PROTOC_TIMEOUT_SECONDS = 120.0  # the example compiles in 0.2 s; a hang (a stuck input, a protoc bug) must end
 
@@ -26,6 +26,12 @@ PROTOC_TIMEOUT_SECONDS = 120.0  # the example compiles in 0.2 s; a hang (a stuck
 # runtime (`E0000 00:00:...`, `WARNING: ...`, `*** Check failure stack trace: ***`) are not diagnostics.
 _POSITIONED = re.compile(r"^(?P<file>\S.*?\.proto):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*\S.*)$")
 _FILE_ONLY = re.compile(r"^(?P<file>\S.*?\.proto): (?P<msg>.*\S.*)$")
+# protoc's words for an unknown name in an option: in the brace form, and in the dotted form (or a wrong extension)
+_NO_FIELD = re.compile(r'Message type "(?P<type>[\w.]+)" has no field named "(?P<name>\w+)"')
+_UNKNOWN_OPTION = re.compile(r'^Option "(?P<option>[^"]+)" unknown\.')
+_UNKNOWN_ENUM_VALUE = re.compile(r'Unknown enumeration value of "(?P<name>\w+)" for field "(?P<field>\w+)"')
+# protobuf's own options messages: a bare option name (`deprecated`) is a field of one of them
+_BUILTIN_OPTIONS = (descriptor_pb2.FileOptions, descriptor_pb2.MessageOptions, descriptor_pb2.FieldOptions)
 
 
 def proto_files(schemas_dir: Path) -> list[str]:
@@ -143,7 +149,8 @@ def report(stderr: str, returncode: int, schemas_dir: Path, files: set[str], dia
             continue
         line = int(m.groupdict().get("line") or 1)
         col = int(m.groupdict().get("col") or 1)
-        diags.error(Loc(f"schemas/{file}", line, col), rules.PROTO_SYNTAX, f"{msg.rstrip('.')} (protoc)")
+        msg, hint = option_hint(msg)
+        diags.error(Loc(f"schemas/{file}", line, col), rules.PROTO_SYNTAX, f"{msg.rstrip('.')} (protoc){hint}")
         located += 1
     if located and all(_FILE_ONLY.match(t) for t in other):
         return  # `missing.proto: File not found.`: the importing file's error above says where
@@ -151,3 +158,69 @@ def report(stderr: str, returncode: int, schemas_dir: Path, files: set[str], dia
         status = f"exit {returncode}" if returncode >= 0 else f"killed by signal {-returncode}"
         text = " | ".join(other[:20]) or "(no output)"  # one line: diagnostics are one line each
         diags.error(Loc("schemas", 1, 1), rules.PROTO_TOOL, f"protoc failed ({status}): {text}")
+
+
+def option_hint(msg: str) -> tuple[str, str]:
+    """protoc's message about an unknown name in an option, and a did-you-mean from the option vocabulary (and
+    protobuf's own options); the message without protoc's advice to import a file when the import is not the
+    problem (the name is misspelt)."""
+    m = _NO_FIELD.search(msg)
+    if m:
+        fields = _fields_of(m.group("type"))
+        return msg, suggest.did_you_mean(m.group("name"), fields) if fields else ""
+    m = _UNKNOWN_ENUM_VALUE.search(msg)
+    if m:
+        values = [v.name for e in _vocabulary_enums() for v in e.values]
+        return msg, suggest.did_you_mean(m.group("name"), values)
+    m = _UNKNOWN_OPTION.match(msg)
+    if not m:
+        return msg, ""
+    hint = _option_path_hint(m.group("option"))
+    return (m.group(0) if hint else msg), hint
+
+
+def _fields_of(full_name: str) -> list[str]:
+    try:
+        message = options_pb2.DESCRIPTOR.pool.FindMessageTypeByName(full_name)
+    except KeyError:
+        return []
+    return [f.name for f in message.fields]
+
+
+def _vocabulary_enums() -> list[descriptor.EnumDescriptor]:
+    todo = list(options_pb2.DESCRIPTOR.message_types_by_name.values())
+    enums: list[descriptor.EnumDescriptor] = []
+    while todo:
+        message = todo.pop()
+        enums.extend(message.enum_types)
+        todo.extend(message.nested_types)
+    return enums
+
+
+def _option_path_hint(option: str) -> str:
+    """`(datahem.column).categroy` -> `; did you mean `(datahem.column).category`?`; `(datahem.colum)` ->
+    `(datahem.column)`; `deprecatd` -> `deprecated`."""
+    extensions = {f"({e.full_name})": e for e in options_pb2.DESCRIPTOR.extensions_by_name.values()}
+    head, _, rest = option.partition(")") if option.startswith("(") else ("", "", option)
+    if not head:  # a bare name: one of protobuf's own options, or the vocabulary's written without parentheses
+        names = {f.name for o in _BUILTIN_OPTIONS for f in o.DESCRIPTOR.fields} | set(extensions)
+        first, dot, tail = option.partition(".")
+        hit = suggest.closest(first, names)
+        return f"; did you mean `{hit}{dot}{tail}`?" if hit else ""
+    head += ")"
+    ext = extensions.get(head)
+    if ext is None:
+        hit = suggest.closest(head, extensions)
+        return f"; did you mean `{hit}{rest}`?" if hit else ""
+    message: descriptor.Descriptor | None = ext.message_type
+    done = [head]
+    for part in rest.lstrip(".").split(".") if rest else []:
+        if message is None:
+            return ""
+        field = message.fields_by_name.get(part)
+        if field is None:
+            hit = suggest.closest(part, message.fields_by_name)
+            return f"; did you mean `{'.'.join([*done, hit])}`?" if hit else ""
+        done.append(part)
+        message = field.message_type
+    return ""
