@@ -135,7 +135,8 @@ def unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
         c.option_at("category"),
         rules.CATEGORY_UNKNOWN,
         f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml"
-        f"{did_you_mean(str(c.category), names)}; known categories: {', '.join(sorted(names)) or '(none)'}",
+        f"{did_you_mean(str(c.category), names, end=' ') or '; '}known categories: "
+        f"{', '.join(sorted(names)) or '(none)'}",
     )
 
 

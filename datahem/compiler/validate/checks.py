@@ -119,7 +119,7 @@ def categories(model: Model, d: Diagnostics) -> None:
                 c.loc,
                 rules.CATEGORY_CYCLE,
                 f"category `{c.name}` has parent `{c.parent}`, which is not a category"
-                f"{did_you_mean(c.parent, names - {c.name})}; known: {', '.join(sorted(names))}",
+                f"{did_you_mean(c.parent, names - {c.name}, end=' ') or '; '}known: {', '.join(sorted(names))}",
             )
         seen = {c.name}
         p = c.parent
@@ -330,12 +330,12 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
         for name in t.clustering:
             c = top.get(name)
             if c is None:
+                why = "; nested columns cannot be clustered; " if "." in name else did_you_mean(name, top, end=" ")
                 d.error(
                     t.option_at("clustering"),
                     rules.CLUSTERING_INVALID,
-                    f"clustering column `{name}` is not a top-level column of `{t.name}`"
-                    + ("; nested columns cannot be clustered" if "." in name else did_you_mean(name, top))
-                    + f"; top-level columns: {', '.join(sorted(top))}",
+                    f"clustering column `{name}` is not a top-level column of `{t.name}`{why or '; '}top-level "
+                    f"columns: {', '.join(sorted(top))}",
                 )
             elif c.repeated or c.bq_type not in typemap.CLUSTERABLE:
                 d.error(
