@@ -99,7 +99,7 @@ class Diagnostics:
         self.items.extend(other)
 
     def sorted(self) -> list[Diagnostic]:
-        return sorted(set(self.items))
+        return order(self.items)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -112,9 +112,14 @@ class CompileError(Exception):
     """Raised once, at the end of a stage, carrying every diagnostic found so far."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics = sorted(set(diagnostics))
+        self.diagnostics = order(diagnostics)
         self.errors = sum(1 for d in self.diagnostics if d.severity == "error")
         super().__init__(f"{self.errors} error(s)")
+
+
+def order(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by position, errors before notes at one position; duplicates once."""
+    return sorted(set(diags), key=lambda d: (d.loc, d.severity != "error", d.rule_id, d.message))
 
 
 def format_text(diags: Iterable[Diagnostic], base: str = "") -> str:
