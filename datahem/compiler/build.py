@@ -30,7 +30,7 @@ from datahem.compiler.emitters import (
 from datahem.compiler.evolution import tree
 from datahem.compiler.evolution.migrations import Evolution, evolve
 from datahem.compiler.evolution.plan import Plan, build_plan
-from datahem.compiler.loader.protos import compile_protos
+from datahem.compiler.loader.protos import compile_protos, compile_without
 from datahem.compiler.loader.yaml_strict import INVALID, Binder, child, compose
 from datahem.compiler.model.raw import RawCategory, RawConfig
 from datahem.compiler.model.resolve import ProtoIndex, Resolver, project_files
@@ -96,9 +96,10 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
     """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline).
 
     Every stage reports what it can find in one run: sources.yaml and the schemas are loaded independently, and the
-    checks that need both run on what loaded: all of them when both did (entries of sources.yaml with errors left
-    out), those of sources.yaml alone when the schemas do not compile, none when sources.yaml cannot be read. What
-    was skipped, and why, is one CHECKS_SKIPPED note beside the errors."""
+    checks that need both run on what loaded: entries of sources.yaml with errors are left out, and so are the proto
+    files with errors and those importing them (the rest is compiled again without them; the sources of their
+    messages are checked without their tables); when that fails too, the checks of sources.yaml alone run; none when
+    sources.yaml cannot be read. What was skipped, and why, is a CHECKS_SKIPPED note beside the errors."""
     diags = Diagnostics()
     loaded = load_sources(project_dir, diags)
     before = len(diags.items)
@@ -112,7 +113,14 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
         raise CompileError(diags.items)
     raw, skipped = loaded
     _stand_in_categories(raw, skipped)
-    if compiled is None:
+    partial = None
+    if compiled is None and broken_protos != ["schemas"]:
+        partial = compile_without(project_dir, {p.removeprefix("schemas/") for p in broken_protos})
+    if partial is not None:
+        diags.note(Loc(SOURCES, 1, 1), rules.CHECKS_SKIPPED, _left_out(broken_protos, partial.left_out))
+        index = ProtoIndex(partial.fds)
+        model = Resolver(raw, index, diags).model(project_files(index), partial.data, unseen=partial.names)
+    elif compiled is None:
         diags.note(
             Loc(SOURCES, 1, 1),
             rules.CHECKS_SKIPPED,
@@ -140,11 +148,27 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
 _LISTS = ("sources", "accepted_breaks")  # lists of entries; the other entries are in mappings, named by their key
 
 
+def _left_out(broken: list[str], left_out: tuple[str, ...]) -> str:
+    """`checks of tables and columns in schemas/a.proto skipped: it has errors; also in schemas/b.proto, which
+    imports it`."""
+    importers = [f"schemas/{f}" for f in left_out if f"schemas/{f}" not in broken]
+    text = f"checks of tables and columns in {_files(broken)} skipped: {'it has' if len(broken) == 1 else 'they have'} errors"
+    if importers:
+        text += (
+            f"; also in {_files(importers)}, which import{'s' if len(importers) == 1 else ''} "
+            f"{'it' if len(broken) == 1 else 'them'}"
+        )
+    return text
+
+
+def _files(paths: list[str]) -> str:
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
 def _does_not_compile(files: list[str]) -> str:
     if files == ["schemas"]:
         return "protoc failed on schemas/"
-    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-    return f"{shown} {'has' if len(files) == 1 else 'have'} errors"
+    return f"{_files(files)} {'has' if len(files) == 1 else 'have'} errors"
 
 
 def _stand_in_categories(raw: RawConfig, skipped: list[tuple[str, str, Loc]]) -> None:

@@ -35,7 +35,7 @@ def test_positioned_and_file_only_lines_are_diagnostics():
         "/p/schemas/shop/v1/click.proto:4:1: warning: Import x is unused.\n"
     )
     assert out == [
-        'schemas/shop/v1/click.proto:12:3: error[PROTO_SYNTAX]: "strin" is not defined (protoc)',
+        'schemas/shop/v1/click.proto:12:3: error[PROTO_SYNTAX]: "strin" is not defined (protoc); did you mean `string`?',
         "schemas/shop/v1/order.proto:1:1: error[PROTO_SYNTAX]: Input is shadowed in the --proto_path (protoc)",
     ]
 
@@ -80,8 +80,8 @@ def test_a_fifo_named_proto_is_a_diagnostic_not_a_hang(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == (
         "schemas/shop/v1/pipe.proto:1:1: error[PROTO_FILE_INVALID]: is a FIFO, not a .proto file; rename or remove it\n"
-        "sources.yaml:1:1: note[CHECKS_SKIPPED]: checks of tables and columns skipped: schemas/shop/v1/pipe.proto has "
-        "errors (the checks of sources.yaml alone ran)\n"
+        "sources.yaml:1:1: note[CHECKS_SKIPPED]: checks of tables and columns in schemas/shop/v1/pipe.proto skipped: it "
+        "has errors\n"
     )
 
 

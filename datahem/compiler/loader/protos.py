@@ -12,6 +12,7 @@ import re
 import stat
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import descriptor, descriptor_pb2
@@ -19,6 +20,7 @@ from google.protobuf import descriptor, descriptor_pb2
 from datahem.compiler import rules, suggest, tempdirs
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.vocabulary import PREVIOUS_VOCABULARIES, VOCABULARY_IMPORT, VOCABULARY_PATH, options_pb2
+from datahem.runtime import typemap
 
 PROTOC_TIMEOUT_SECONDS = 120.0  # the example compiles in 0.2 s; a hang (a stuck input, a protoc bug) must end
 
@@ -29,6 +31,13 @@ _FILE_ONLY = re.compile(r"^(?P<file>\S.*?\.proto): (?P<msg>.*\S.*)$")
 # protoc's words for an unknown name in an option: in the brace form, and in the dotted form (or a wrong extension)
 _NO_FIELD = re.compile(r'Message type "(?P<type>[\w.]+)" has no field named "(?P<name>\w+)"')
 _UNKNOWN_OPTION = re.compile(r'^Option "(?P<option>[^"]+)" unknown\.')
+_NOT_DEFINED = re.compile(r'^"(?P<name>\.?[\w.]+)" is not defined')
+_PACKAGE = re.compile(rb"^\s*package\s+(?P<name>[\w.]+)\s*;", re.MULTILINE)
+_DECLARED = re.compile(rb"\b(?:message|enum)\s+(?P<name>[A-Za-z_]\w*)\s*\{")
+SCALAR_TYPES = (
+    "double", "float", "int32", "int64", "uint32", "uint64", "sint32", "sint64",
+    "fixed32", "fixed64", "sfixed32", "sfixed64", "bool", "string", "bytes",
+)  # fmt: skip
 _UNKNOWN_ENUM_VALUE = re.compile(r'Unknown enumeration value of "(?P<name>\w+)" for field "(?P<field>\w+)"')
 # protobuf's own options messages: a bare option name (`deprecated`) is a field of one of them
 _BUILTIN_OPTIONS = (descriptor_pb2.FileOptions, descriptor_pb2.MessageOptions, descriptor_pb2.FieldOptions)
@@ -82,9 +91,12 @@ def protoc_command(schemas_dir: Path, files: list[str], out: Path) -> list[str]:
     ]
 
 
-def compile_protos(project_dir: Path, diags: Diagnostics) -> tuple[descriptor_pb2.FileDescriptorSet, bytes] | None:
+def compile_protos(
+    project_dir: Path, diags: Diagnostics, exclude: frozenset[str] = frozenset()
+) -> tuple[descriptor_pb2.FileDescriptorSet, bytes] | None:
+    """The project's protos (but `exclude`, paths under schemas/) compiled, or None and diagnostics."""
     schemas_dir = (project_dir / "schemas").resolve()
-    files = proto_files(schemas_dir) if schemas_dir.is_dir() else []
+    files = [f for f in (proto_files(schemas_dir) if schemas_dir.is_dir() else []) if f not in exclude]
     sources = {rel: _read_source(schemas_dir, rel, diags) for rel in files}
     if None in sources.values():
         return None
@@ -128,6 +140,53 @@ def compile_protos(project_dir: Path, diags: Diagnostics) -> tuple[descriptor_pb
     return fds, data
 
 
+_IMPORT = re.compile(rb'^\s*import\s+(?:public\s+|weak\s+|option\s+)?"(?P<path>[^"]+)"\s*;', re.MULTILINE)
+_MESSAGE = re.compile(rb"\bmessage\s+(?P<name>[A-Za-z_]\w*)\s*\{")
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What compiles of a project whose schemas have errors: the files without errors that import none with errors."""
+
+    fds: descriptor_pb2.FileDescriptorSet
+    data: bytes
+    left_out: tuple[str, ...]  # paths under schemas/: the files with errors, then those importing them
+    names: frozenset[str]  # names of the messages declared in the files left out (nested ones too)
+
+
+def compile_without(project_dir: Path, broken: set[str]) -> Partial | None:
+    """Compile again without the files with errors (`broken`, paths under schemas/) and every file importing one of
+    them, so that the checks still run on the rest; None when that fails too (its errors are not reported: the
+    first run's are the ones to fix)."""
+    schemas_dir = (project_dir / "schemas").resolve()
+    if not broken or not schemas_dir.is_dir():
+        return None
+    texts: dict[str, bytes] = {}
+    for rel in proto_files(schemas_dir):
+        path = schemas_dir / rel
+        try:
+            texts[rel] = path.read_bytes() if stat.S_ISREG(path.stat().st_mode) else b""
+        except OSError:
+            texts[rel] = b""
+    imports = {rel: {m.group("path").decode(errors="replace") for m in _IMPORT.finditer(t)} for rel, t in texts.items()}
+    left_out = [f for f in sorted(broken) if f in texts]
+    out = set(left_out)
+    grew = True
+    while grew:  # every file importing a file left out, transitively (the bundled vocabulary is never left out)
+        importers = sorted(f for f, imp in imports.items() if f not in out and (imp - {VOCABULARY_IMPORT}) & out)
+        left_out += importers
+        out.update(importers)
+        grew = bool(importers)
+    if len(out) == len(texts):
+        return None
+    scratch = Diagnostics()
+    compiled = compile_protos(project_dir, scratch, exclude=frozenset(out))
+    if compiled is None or scratch:
+        return None
+    names = frozenset(m.group("name").decode() for f in out for m in _MESSAGE.finditer(texts[f]))
+    return Partial(compiled[0], compiled[1], tuple(left_out), names)
+
+
 def report(stderr: str, returncode: int, schemas_dir: Path, files: set[str], diags: Diagnostics) -> None:
     """Map the output of a failed protoc run onto diagnostics: its `file:line:col: message` and `file: message`
     lines about project files become PROTO_SYNTAX at their position; all the rest of the text (log lines, a crash's
@@ -150,6 +209,8 @@ def report(stderr: str, returncode: int, schemas_dir: Path, files: set[str], dia
         line = int(m.groupdict().get("line") or 1)
         col = int(m.groupdict().get("col") or 1)
         msg, hint = option_hint(msg)
+        if not hint:
+            hint = _type_hint(msg, schemas_dir, files)
         diags.error(Loc(f"schemas/{file}", line, col), rules.PROTO_SYNTAX, f"{msg.rstrip('.')} (protoc){hint}")
         located += 1
     if located and all(_FILE_ONLY.match(t) for t in other):
@@ -177,6 +238,26 @@ def option_hint(msg: str) -> tuple[str, str]:
         return msg, ""
     hint = _option_path_hint(m.group("option"))
     return (m.group(0) if hint else msg), hint
+
+
+def _type_hint(msg: str, schemas_dir: Path, files: set[str]) -> str:
+    """`"strin" is not defined` -> `; did you mean `string`?`: among the scalar types, protobuf's well-known types and
+    the messages and enums the project's files declare (read as text: they did not compile)."""
+    m = _NOT_DEFINED.match(msg)
+    if not m:
+        return ""
+    name = m.group("name").lstrip(".")
+    known = set(SCALAR_TYPES) | set(typemap.WELL_KNOWN)
+    for rel in sorted(files):
+        try:
+            text = (schemas_dir / rel).read_bytes()
+        except OSError:
+            continue
+        package = _PACKAGE.search(text)
+        prefix = f"{package.group('name').decode()}." if package else ""
+        for d in _DECLARED.finditer(text):
+            known.update({d.group("name").decode(), prefix + d.group("name").decode()})
+    return suggest.did_you_mean(name, known if "." in name else {k for k in known if "." not in k})
 
 
 def _fields_of(full_name: str) -> list[str]:

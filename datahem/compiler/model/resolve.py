@@ -522,15 +522,22 @@ class Resolver:
         )
 
     # -- sources.yaml ----------------------------------------------------------------------------
-    def model(self, proto_files: tuple[str, ...], descriptor_set: bytes, schemas: bool = True) -> Model:
+    def model(
+        self,
+        proto_files: tuple[str, ...],
+        descriptor_set: bytes,
+        schemas: bool = True,
+        unseen: frozenset[str] = frozenset(),
+    ) -> Model:
         """The model; without `schemas` (they do not compile) it has no tables, and each source a stand-in table
-        without columns, so that the checks of sources.yaml alone still run."""
+        without columns, so that the checks of sources.yaml alone still run. A source of a message not compiled but
+        named in `unseen` (declared in a proto file left out for its errors) also gets a stand-in table."""
         cfg = self.config
         roots = sorted({s.message for s in cfg.sources if s.message in self.index.messages})
         tables = {name: self.table(name) for name in roots}
         sources = []
         for s in cfg.sources:
-            if not schemas:
+            if not schemas or (s.message not in self.index.messages and s.message.rpartition(".")[2] in unseen):
                 sources.append(self.source(s, self._stand_in(s)))
                 continue
             if s.message not in self.index.messages:
