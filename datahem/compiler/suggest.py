@@ -44,8 +44,11 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
         return same[0]
     best: tuple[int, float, str] | None = None
     for c in known:
+        limit = max(1, len(c) // 3)
+        if abs(len(c) - len(wanted)) > limit:  # the distance is at least the difference in length
+            continue
         d = distance(wanted, _norm(c))
-        if d > max(1, len(c) // 3):
+        if d > limit:
             continue
         key = (d, -difflib.SequenceMatcher(None, wanted, _norm(c)).ratio(), c)
         if best is None or key < best:
