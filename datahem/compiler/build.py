@@ -99,7 +99,7 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
     checks that need both run on what loaded: entries of sources.yaml with errors are left out, and so are the proto
     files with errors and those importing them (the rest is compiled again without them; the sources of their
     messages are checked without their tables); when that fails too, the checks of sources.yaml alone run; none when
-    sources.yaml cannot be read. What was skipped, and why, is a CHECKS_SKIPPED note beside the errors."""
+    sources.yaml cannot be bound at all. What was skipped, and why, is a CHECKS_SKIPPED note beside the errors."""
     diags = Diagnostics()
     loaded = load_sources(project_dir, diags)
     before = len(diags.items)
@@ -108,7 +108,7 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
     if compiled is None and not broken_protos:  # pragma: no cover - compile_protos reports why it returns None
         broken_protos = ["schemas"]
     if loaded is None:
-        why = f"{SOURCES} cannot be read" + (f" and {_does_not_compile(broken_protos)}" if compiled is None else "")
+        why = f"{SOURCES} has errors" + (f" and {_does_not_compile(broken_protos)}" if compiled is None else "")
         diags.note(Loc(SOURCES, 1, 1), rules.CHECKS_SKIPPED, f"checks of sources, tables and columns skipped: {why}")
         raise CompileError(diags.items)
     raw, skipped = loaded
