@@ -36,7 +36,7 @@ def _examples(*lines: str) -> str:
 
 def _paint(text: str) -> str:
     """Diagnostics with their severity coloured (stripped again by click.echo when not on a terminal)."""
-    for word, colour in (("error", "red"), ("warning", "yellow")):
+    for word, colour in (("error", "red"), ("warning", "yellow"), ("note", "cyan")):
         text = text.replace(f": {word}[", f": {click.style(word, fg=colour, bold=True)}[")
     return text
 
@@ -129,7 +129,7 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
     except CompileError as err:
         text = FORMATTERS[fmt](err.diagnostics, "" if project == "." else project)
         click.echo(_paint(text) if fmt == "text" else text, nl=False, color=use_colour())
-        click.echo(f"datahem: {len(err.diagnostics)} error(s); nothing was written", err=True)
+        click.echo(f"datahem: {err.errors} error(s); nothing was written", err=True)
         sys.exit(1)
     except BaselineError as err:
         raise click.BadParameter(str(err), param_hint="--against") from err
@@ -312,7 +312,7 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
             result = make_plan(Path(project), against)
     except CompileError as err:
         click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
-        click.echo(f"datahem: {len(err.diagnostics)} error(s); fix them before planning", err=True)
+        click.echo(f"datahem: {err.errors} error(s); fix them before planning", err=True)
         sys.exit(1)
     except BaselineError as err:
         raise click.BadParameter(str(err), param_hint="--against") from err
@@ -419,7 +419,7 @@ def test_examples(project: str, fmt: str) -> None:
     except CompileError as err:
         diags.extend(err.diagnostics)
         click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)
-        click.echo(f"datahem test: {len(diags)} error(s); the project does not build, no example was run", err=True)
+        click.echo(f"datahem test: {diags.errors} error(s); the project does not build, no example was run", err=True)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001
         _internal_error(exc)
@@ -463,14 +463,13 @@ def list_rules(rule_id: str | None) -> None:
 
 
 def _explain(rule_id: str) -> None:
-    import difflib
-
     from datahem.compiler.rule_examples import EXAMPLES
+    from datahem.compiler.suggest import closest
 
     r = RULES.get(rule_id.upper())
     if r is None:
-        close = difflib.get_close_matches(rule_id.upper(), list(RULES), n=1)
-        hint = f"; did you mean {close[0]}?" if close else "; `datahem rules` lists them"
+        close = closest(rule_id.upper(), RULES)
+        hint = f"; did you mean {close}?" if close else "; `datahem rules` lists them"
         raise click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint="RULE_ID")
     colour = use_colour()
     click.echo(click.style(r.id, bold=True) + f"  ({r.category})", color=colour)

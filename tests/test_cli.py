@@ -90,10 +90,16 @@ def test_diagnostic_formats(tmp_path):
     assert text.returncode == 1
     assert all(line.startswith(f"{project}/") for line in text.stdout.splitlines())
     as_json = json.loads(invoke_datahem("build", "--format", "json", cwd=project).stdout)
-    assert {d["rule"] for d in as_json} == {"YAML_VALUE", "YAML_UNKNOWN_KEY"}
+    assert {(d["rule"], d["severity"]) for d in as_json} == {
+        ("YAML_VALUE", "error"),
+        ("YAML_UNKNOWN_KEY", "error"),
+        ("CATEGORY_UNKNOWN", "error"),  # checked although a category has an error (another one)
+        ("CHECKS_SKIPPED", "note"),  # the category with the error was left out
+    }
     assert all({"path", "line", "col", "message"} <= d.keys() for d in as_json)
     github = invoke_datahem("build", "--format", "github", cwd=project).stdout
-    assert github.startswith("::error file=sources.yaml,line=")
+    assert github.startswith("::error file=schemas/shop/v1/click.proto,line=")
+    assert "\n::notice file=sources.yaml,line=8,col=3,title=CHECKS_SKIPPED::" in github  # GitHub's word for a note
 
 
 def test_missing_sources_yaml(tmp_path):
