@@ -19,11 +19,12 @@ import keyword
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from datahem.compiler import options
 from datahem.compiler.model.resolved import UNKNOWN_COLUMN, Column, EnumType, Model, Table
 from datahem.compiler.options import ColumnOption
+from datahem.compiler.options.indexed import key_pattern as indexed_key_pattern
 from datahem.runtime import typemap
 
 _INT_BOUNDS = {
@@ -206,6 +207,7 @@ class _Writer:
     used: set[ColumnOption[Any]] = field(default_factory=set)  # options whose code is in the module
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
     unknown: str = "REJECT"  # the table's `unknown_fields` policy
+    known: str = "frozenset()"  # the constant of the known keys of the message being written
     variant_of: dict[tuple[Column, ...], _Variant] = field(default_factory=dict)  # columns -> their message's variant
 
     def setter(self, c: Column) -> str:
@@ -256,19 +258,27 @@ class _Writer:
         name = self.names.slot("convert", variant)
         self.by_columns[columns] = name
         self.variant_of[columns] = variant
-        saved = self.variant, self.field_name, self.var
+        saved = self.variant, self.field_name, self.var, self.known
         self.variant, self.field_name = variant, ""
         body: list[str] = []
         known = sorted({c.json_name for c in columns} | {c.field_name for c in columns})
-        known_const = self.const(
+        known_const = self.known = self.const(
             "known", f"frozenset([{_lines([repr(k) for k in known])}])" if known else "frozenset()"
         )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         body.append(f"    if not d.keys() <= {known_const}:")
+        gathered = [cast("tuple[str, str, str]", v) for c in columns if (v := c.transforms.get("indexed")) is not None]
+        check = known_const
+        if gathered:  # the parameters `indexed` fields gather are no unknown fields
+            rx = self.const("gathered", f"re.compile({'|'.join(indexed_key_pattern(*g) for g in gathered)!r})")
+            body.append(f"        known = {known_const}.union(filter({rx}.match, d))")
+            body.append("        if not d.keys() <= known:")
+            check = "known"
+        indent = "            " if gathered else "        "
         if self.unknown == "REJECT":
-            body.append(f"        unknown_fields(d, {known_const}, p)")
+            body.append(f"{indent}unknown_fields(d, {check}, p)")
         else:  # IGNORE, KEEP: noted in ctx.unknown by path; convert() stores or drops them
-            body.append(f"        extra_fields(d, {known_const}, p, ctx)")
+            body.append(f"{indent}extra_fields(d, {check}, p, ctx)")
         pairs = sorted({(c.json_name, c.field_name) for c in columns if c.json_name != c.field_name})
         if pairs:  # a field sent under its JSON name and its proto name: refused, whatever the values
             proto_names = self.const("proto_names", f"frozenset([{_lines([repr(f) for _, f in pairs])}])")
@@ -292,7 +302,7 @@ class _Writer:
         items = [f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden]
         body.append(f"    return {{{_lines(items, '        ')}    }}" if items else "    return {}")
         self.functions.append(body)
-        self.variant, self.field_name, self.var = saved
+        self.variant, self.field_name, self.var, self.known = saved
         return name
 
     def _path(self, c: Column) -> tuple[str, ...]:

@@ -42,8 +42,8 @@ CREATE TABLE IF NOT EXISTS `events.ua_hits` (
   `transaction_tax` NUMERIC OPTIONS(description = "Transaction tax (`tt`)."),
   `transaction_coupon` STRING OPTIONS(description = "Transaction coupon code (`tcc`)."),
   `currency_code` STRING OPTIONS(description = "Currency code (`cu`), e.g. \"SEK\"."),
-  `member_tier` STRING OPTIONS(description = "Custom dimension 1 (`cd1`): the logged-in member's loyalty tier, e.g. \"gold\"."),
-  `store_id` STRING OPTIONS(description = "Custom dimension 2 (`cd2`): the store the shop is browsed for, e.g. \"STO-ARSTA\"."),
+  `member_tier` STRING OPTIONS(description = "Custom dimension 1 (`cd1`): the logged-in member's loyalty tier, e.g. \"gold\". (Not in custom_dimensions.)"),
+  `store_id` STRING OPTIONS(description = "Custom dimension 2 (`cd2`): the store the shop is browsed for, e.g. \"STO-ARSTA\". (Not in custom_dimensions.)"),
   `page_load_time_ms` INT64 OPTIONS(description = "Page load time (`plt`) in milliseconds."),
   `hit_id` STRING OPTIONS(description = "The collector's unique id for this hit, from the message's `uuid` attribute."),
   `collector_received_at` TIMESTAMP OPTIONS(description = "When the collector received the hit, from the message's `timestamp` attribute."),
@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS `events.ua_hits` (
   `item_quantity` INT64 OPTIONS(description = "Item quantity (`iq`)."),
   `item_code` STRING OPTIONS(description = "Item code (`ic`): the SKU."),
   `item_category` STRING OPTIONS(description = "Item category (`iv`)."),
-  `product_action` STRING OPTIONS(description = "Enhanced E-commerce (the indexed product, impression and promotion parameters are in _unknown) Product action (`pa`): detail, click, add, remove, checkout, checkout_option, purchase or refund."),
+  `product_action` STRING OPTIONS(description = "Enhanced E-commerce Product action (`pa`): detail, click, add, remove, checkout, checkout_option, purchase or refund."),
   `product_action_list` STRING OPTIONS(description = "Product action list (`pal`): the list a clicked or viewed product came from, e.g. \"Search Results\"."),
   `checkout_step` INT64 OPTIONS(description = "Checkout step (`cos`)."),
   `checkout_step_option` STRING OPTIONS(description = "Checkout step option (`col`), e.g. \"Visa\"."),
@@ -100,11 +100,70 @@ CREATE TABLE IF NOT EXISTS `events.ua_hits` (
   `library_version` STRING OPTIONS(description = "The tag's own parameters (analytics.js), sent with every hit though not in the parameter reference Library version (`_v`), e.g. \"j101\"."),
   `hit_sequence` INT64 OPTIONS(description = "Hit sequence number (`_s`) within the page."),
   `daily_client_id` STRING OPTIONS(description = "The _gid cookie (`_gid`), a second, 24-hour client id; stored as a keyed hash."),
+  `products` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The product's index in the hit (1 to 200)."),
+    `sku` STRING OPTIONS(description = "Product SKU (`id`), e.g. \"P12345\"."),
+    `name` STRING OPTIONS(description = "Product name (`nm`)."),
+    `brand` STRING OPTIONS(description = "Product brand (`br`)."),
+    `category` STRING OPTIONS(description = "Product category (`ca`), up to five levels separated by `/`, e.g. \"Apparel/T-Shirts\"."),
+    `variant` STRING OPTIONS(description = "Product variant (`va`), e.g. \"Black\"."),
+    `price` NUMERIC OPTIONS(description = "Unit price (`pr`)."),
+    `quantity` INT64 OPTIONS(description = "Quantity (`qt`)."),
+    `coupon_code` STRING OPTIONS(description = "Coupon code (`cc`)."),
+    `position` INT64 OPTIONS(description = "Position in a list (`ps`)."),
+    `custom_dimensions` ARRAY<STRUCT<
+      `index` INT64 OPTIONS(description = "The dimension's index (1 to 200)."),
+      `value` STRING OPTIONS(description = "Its value.")
+    >> OPTIONS(description = "Product-scoped custom dimensions (`cd<index>`)."),
+    `custom_metrics` ARRAY<STRUCT<
+      `index` INT64 OPTIONS(description = "The metric's index (1 to 200)."),
+      `value` NUMERIC OPTIONS(description = "Its value: an integer, or a currency amount for a currency metric.")
+    >> OPTIONS(description = "Product-scoped custom metrics (`cm<index>`).")
+  >> OPTIONS(description = "Indexed parameters Enhanced Ecommerce products of the hit's product action (`pr<index><suffix>`, index 1 to 200)."),
+  `impression_lists` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The list's index in the hit (1 to 200)."),
+    `name` STRING OPTIONS(description = "List name (`nm`), e.g. \"Search Results\"."),
+    `products` ARRAY<STRUCT<
+      `index` INT64 OPTIONS(description = "The product's index in the hit (1 to 200)."),
+      `sku` STRING OPTIONS(description = "Product SKU (`id`), e.g. \"P12345\"."),
+      `name` STRING OPTIONS(description = "Product name (`nm`)."),
+      `brand` STRING OPTIONS(description = "Product brand (`br`)."),
+      `category` STRING OPTIONS(description = "Product category (`ca`), up to five levels separated by `/`, e.g. \"Apparel/T-Shirts\"."),
+      `variant` STRING OPTIONS(description = "Product variant (`va`), e.g. \"Black\"."),
+      `price` NUMERIC OPTIONS(description = "Unit price (`pr`)."),
+      `quantity` INT64 OPTIONS(description = "Quantity (`qt`)."),
+      `coupon_code` STRING OPTIONS(description = "Coupon code (`cc`)."),
+      `position` INT64 OPTIONS(description = "Position in a list (`ps`)."),
+      `custom_dimensions` ARRAY<STRUCT<
+        `index` INT64 OPTIONS(description = "The dimension's index (1 to 200)."),
+        `value` STRING OPTIONS(description = "Its value.")
+      >> OPTIONS(description = "Product-scoped custom dimensions (`cd<index>`)."),
+      `custom_metrics` ARRAY<STRUCT<
+        `index` INT64 OPTIONS(description = "The metric's index (1 to 200)."),
+        `value` NUMERIC OPTIONS(description = "Its value: an integer, or a currency amount for a currency metric.")
+      >> OPTIONS(description = "Product-scoped custom metrics (`cm<index>`).")
+    >> OPTIONS(description = "The products shown in the list.")
+  >> OPTIONS(description = "Enhanced Ecommerce product impression lists (`il<index>nm`, their products `il<index>pi<index><suffix>`)."),
+  `promotions` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The promotion's index in the hit (1 to 200)."),
+    `promotion_id` STRING OPTIONS(description = "Promotion id (`id`), e.g. \"PROMO_1234\"."),
+    `name` STRING OPTIONS(description = "Promotion name (`nm`), e.g. \"Summer Sale\"."),
+    `creative` STRING OPTIONS(description = "Creative (`cr`), e.g. \"summer_banner2\"."),
+    `position` STRING OPTIONS(description = "Position (`ps`), e.g. \"banner_slot1\".")
+  >> OPTIONS(description = "Enhanced Ecommerce internal promotions (`promo<index><suffix>`)."),
+  `custom_dimensions` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The dimension's index (1 to 200)."),
+    `value` STRING OPTIONS(description = "Its value.")
+  >> OPTIONS(description = "Custom dimensions (`cd<index>`, 1 to 200) other than the named cd1 and cd2."),
+  `custom_metrics` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The metric's index (1 to 200)."),
+    `value` NUMERIC OPTIONS(description = "Its value: an integer, or a currency amount for a currency metric.")
+  >> OPTIONS(description = "Custom metrics (`cm<index>`, 1 to 200)."),
   `_unknown` JSON OPTIONS(description = "Fields of the event that the schema does not define, as a JSON object of their values by path from the root (`{\"foo\": 1, \"items[0].bar\": \"x\"}`); NULL when there were none (table option `unknown_fields: KEEP`).")
 )
 PARTITION BY TIMESTAMP_TRUNC(`_received_at`, DAY)
 CLUSTER BY `hit_type`, `tracking_id`
 OPTIONS (
-  description = "Universal Analytics v1 hits of every type from the web shop's tag; the parameters without a column (Enhanced Ecommerce, custom dimensions beyond the second, the tag's internal ones) are kept in _unknown.",
+  description = "Universal Analytics v1 hits of every type from the web shop's tag, Enhanced Ecommerce and custom dimensions and metrics included; parameters without a column (the tag's internal ones) are kept in _unknown.",
   labels = [("contains_pii", "true"), ("domain", "analytics")]
 );

@@ -4,14 +4,21 @@
 Specialized field by field from the schema; the helpers are in datahem/runtime/beam/convert.py.
 """
 
+import re
+
 from datahem.runtime.beam.convert import (
     FILTER,
+    INT32,
     TRANSFORM,
     Context,
     Reject,
+    as_int,
+    as_list,
+    as_object,
     as_string,
     both_names,
     extra_fields,
+    gather,
     internal,
     keep,
     kept_fields,
@@ -58,6 +65,10 @@ _known_universal_analytics_hit = frozenset(
         "cos",
         "cs",
         "cu",
+        "customDimensions",
+        "customMetrics",
+        "custom_dimensions",
+        "custom_metrics",
         "dclid",
         "de",
         "dh",
@@ -80,6 +91,8 @@ _known_universal_analytics_hit = frozenset(
         "hitId",
         "hit_id",
         "ic",
+        "impressionLists",
+        "impression_lists",
         "in",
         "ip",
         "iq",
@@ -92,7 +105,9 @@ _known_universal_analytics_hit = frozenset(
         "pal",
         "pdt",
         "plt",
+        "products",
         "promoa",
+        "promotions",
         "qt",
         "rrt",
         "sa",
@@ -129,13 +144,19 @@ _known_universal_analytics_hit = frozenset(
         "z",
     ]
 )
+_gathered_universal_analytics_hit = re.compile(
+    "^pr([0-9]{1,9})([^0-9].*)$|^il([0-9]{1,9})([^0-9].*)$|^promo([0-9]{1,9})([^0-9].*)$|^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$"
+)
 _proto_names_universal_analytics_hit = frozenset(
     [
         "tag_gid",
         "tag_s",
         "tag_v",
         "collector_received_at",
+        "custom_dimensions",
+        "custom_metrics",
         "hit_id",
+        "impression_lists",
     ]
 )
 _name_pairs_universal_analytics_hit = (
@@ -143,13 +164,82 @@ _name_pairs_universal_analytics_hit = (
     ("_s", "tag_s"),
     ("_v", "tag_v"),
     ("collectorReceivedAt", "collector_received_at"),
+    ("customDimensions", "custom_dimensions"),
+    ("customMetrics", "custom_metrics"),
     ("hitId", "hit_id"),
+    ("impressionLists", "impression_lists"),
 )
 _extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
 _filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
 _extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
+_indexed_universal_analytics_hit_products = re.compile("^pr([0-9]{1,9})([^0-9].*)$")
+_known_ua_product = frozenset(
+    [
+        "br",
+        "ca",
+        "cc",
+        "customDimensions",
+        "customMetrics",
+        "custom_dimensions",
+        "custom_metrics",
+        "id",
+        "index",
+        "nm",
+        "pr",
+        "ps",
+        "qt",
+        "va",
+    ]
+)
+_gathered_ua_product = re.compile("^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$")
+_proto_names_ua_product = frozenset(
+    [
+        "custom_dimensions",
+        "custom_metrics",
+    ]
+)
+_name_pairs_ua_product = (
+    ("customDimensions", "custom_dimensions"),
+    ("customMetrics", "custom_metrics"),
+)
+_indexed_ua_product_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
+_known_ua_custom_dimension = frozenset(
+    [
+        "index",
+        "value",
+    ]
+)
+_indexed_ua_product_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
+_known_ua_custom_metric = frozenset(
+    [
+        "index",
+        "value",
+    ]
+)
+_indexed_universal_analytics_hit_impression_lists = re.compile("^il([0-9]{1,9})([^0-9].*)$")
+_known_ua_impression_list = frozenset(
+    [
+        "index",
+        "nm",
+        "products",
+    ]
+)
+_gathered_ua_impression_list = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
+_indexed_ua_impression_list_products = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
+_indexed_universal_analytics_hit_promotions = re.compile("^promo([0-9]{1,9})([^0-9].*)$")
+_known_ua_promotion = frozenset(
+    [
+        "cr",
+        "id",
+        "index",
+        "nm",
+        "ps",
+    ]
+)
+_indexed_universal_analytics_hit_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
+_indexed_universal_analytics_hit_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
 
 
 def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
@@ -167,7 +257,9 @@ def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnal
 
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
     if not d.keys() <= _known_universal_analytics_hit:
-        extra_fields(d, _known_universal_analytics_hit, p, ctx)
+        known = _known_universal_analytics_hit.union(filter(_gathered_universal_analytics_hit.match, d))
+        if not d.keys() <= known:
+            extra_fields(d, known, p, ctx)
     if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
         both_names(d, _name_pairs_universal_analytics_hit, p)
     # v: string -> STRING REQUIRED
@@ -946,6 +1038,94 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.tag_gid = pv
         r_tag_gid = pv
+    # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
+    v = d.get("products")
+    if v is None:
+        v = gather(d, _indexed_universal_analytics_hit_products, "index", "", _known_universal_analytics_hit)
+    if v is None:
+        r_products = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "products")
+        out = []
+        add = msg.products.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"products[{i}]")
+            out.append(_convert_ua_product(x, f"{p}products[{i}].", add(), root, ctx))
+        r_products = out
+    # impression_lists: grocer.analytics.v1.UaImpressionList -> STRUCT REPEATED
+    v = d.get("impressionLists")
+    if v is None:
+        v = d.get("impression_lists")
+    if v is None:
+        v = gather(d, _indexed_universal_analytics_hit_impression_lists, "index", "", _known_universal_analytics_hit)
+    if v is None:
+        r_impression_lists = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "impression_lists")
+        out = []
+        add = msg.impression_lists.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"impression_lists[{i}]")
+            out.append(_convert_ua_impression_list(x, f"{p}impression_lists[{i}].", add(), root, ctx))
+        r_impression_lists = out
+    # promotions: grocer.analytics.v1.UaPromotion -> STRUCT REPEATED
+    v = d.get("promotions")
+    if v is None:
+        v = gather(d, _indexed_universal_analytics_hit_promotions, "index", "", _known_universal_analytics_hit)
+    if v is None:
+        r_promotions = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "promotions")
+        out = []
+        add = msg.promotions.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"promotions[{i}]")
+            out.append(_convert_ua_promotion(x, f"{p}promotions[{i}].", add(), root, ctx))
+        r_promotions = out
+    # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
+    v = d.get("customDimensions")
+    if v is None:
+        v = d.get("custom_dimensions")
+    if v is None:
+        v = gather(
+            d, _indexed_universal_analytics_hit_custom_dimensions, "index", "value", _known_universal_analytics_hit
+        )
+    if v is None:
+        r_custom_dimensions = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_dimensions")
+        out = []
+        add = msg.custom_dimensions.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_dimensions[{i}]")
+            out.append(_convert_ua_custom_dimension(x, f"{p}custom_dimensions[{i}].", add(), root, ctx))
+        r_custom_dimensions = out
+    # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
+    v = d.get("customMetrics")
+    if v is None:
+        v = d.get("custom_metrics")
+    if v is None:
+        v = gather(d, _indexed_universal_analytics_hit_custom_metrics, "index", "value", _known_universal_analytics_hit)
+    if v is None:
+        r_custom_metrics = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_metrics")
+        out = []
+        add = msg.custom_metrics.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_metrics[{i}]")
+            out.append(_convert_ua_custom_metric(x, f"{p}custom_metrics[{i}].", add(), root, ctx))
+        r_custom_metrics = out
     return {
         "protocol_version": r_v,
         "tracking_id": r_tid,
@@ -1039,6 +1219,321 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         "library_version": r_tag_v,
         "hit_sequence": r_tag_s,
         "daily_client_id": r_tag_gid,
+        "products": r_products,
+        "impression_lists": r_impression_lists,
+        "promotions": r_promotions,
+        "custom_dimensions": r_custom_dimensions,
+        "custom_metrics": r_custom_metrics,
+    }
+
+
+def _convert_ua_promotion(d, p, msg, root, ctx):  # grocer.analytics.v1.UaPromotion
+    if not d.keys() <= _known_ua_promotion:
+        extra_fields(d, _known_ua_promotion, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # id: string -> STRING NULLABLE
+    v = d.get("id")
+    if v is None:
+        r_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "id")
+        msg.id = pv
+        r_id = pv
+    # nm: string -> STRING NULLABLE
+    v = d.get("nm")
+    if v is None:
+        r_nm = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "nm")
+        msg.nm = pv
+        r_nm = pv
+    # cr: string -> STRING NULLABLE
+    v = d.get("cr")
+    if v is None:
+        r_cr = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cr")
+        msg.cr = pv
+        r_cr = pv
+    # ps: string -> STRING NULLABLE
+    v = d.get("ps")
+    if v is None:
+        r_ps = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ps")
+        msg.ps = pv
+        r_ps = pv
+    return {
+        "index": r_index,
+        "promotion_id": r_id,
+        "name": r_nm,
+        "creative": r_cr,
+        "position": r_ps,
+    }
+
+
+def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.UaImpressionList
+    if not d.keys() <= _known_ua_impression_list:
+        known = _known_ua_impression_list.union(filter(_gathered_ua_impression_list.match, d))
+        if not d.keys() <= known:
+            extra_fields(d, known, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # nm: string -> STRING NULLABLE
+    v = d.get("nm")
+    if v is None:
+        r_nm = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "nm")
+        msg.nm = pv
+        r_nm = pv
+    # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
+    v = d.get("products")
+    if v is None:
+        v = gather(d, _indexed_ua_impression_list_products, "index", "", _known_ua_impression_list)
+    if v is None:
+        r_products = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "products")
+        out = []
+        add = msg.products.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"products[{i}]")
+            out.append(_convert_ua_product(x, f"{p}products[{i}].", add(), root, ctx))
+        r_products = out
+    return {
+        "index": r_index,
+        "name": r_nm,
+        "products": r_products,
+    }
+
+
+def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
+    if not d.keys() <= _known_ua_product:
+        known = _known_ua_product.union(filter(_gathered_ua_product.match, d))
+        if not d.keys() <= known:
+            extra_fields(d, known, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ua_product):
+        both_names(d, _name_pairs_ua_product, p)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # id: string -> STRING NULLABLE
+    v = d.get("id")
+    if v is None:
+        r_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "id")
+        msg.id = pv
+        r_id = pv
+    # nm: string -> STRING NULLABLE
+    v = d.get("nm")
+    if v is None:
+        r_nm = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "nm")
+        msg.nm = pv
+        r_nm = pv
+    # br: string -> STRING NULLABLE
+    v = d.get("br")
+    if v is None:
+        r_br = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "br")
+        msg.br = pv
+        r_br = pv
+    # ca: string -> STRING NULLABLE
+    v = d.get("ca")
+    if v is None:
+        r_ca = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ca")
+        msg.ca = pv
+        r_ca = pv
+    # va: string -> STRING NULLABLE
+    v = d.get("va")
+    if v is None:
+        r_va = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "va")
+        msg.va = pv
+        r_va = pv
+    # pr: string -> NUMERIC NULLABLE
+    v = d.get("pr")
+    if v is None:
+        r_pr = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "pr")
+        msg.pr = pv
+        r_pr = to_bq(pv, "NUMERIC", p, "pr")
+    # qt: string -> INT64 NULLABLE
+    v = d.get("qt")
+    if v is None:
+        r_qt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "qt")
+        msg.qt = pv
+        r_qt = to_bq(pv, "INT64", p, "qt")
+    # cc: string -> STRING NULLABLE
+    v = d.get("cc")
+    if v is None:
+        r_cc = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cc")
+        msg.cc = pv
+        r_cc = pv
+    # ps: string -> INT64 NULLABLE
+    v = d.get("ps")
+    if v is None:
+        r_ps = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ps")
+        msg.ps = pv
+        r_ps = to_bq(pv, "INT64", p, "ps")
+    # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
+    v = d.get("customDimensions")
+    if v is None:
+        v = d.get("custom_dimensions")
+    if v is None:
+        v = gather(d, _indexed_ua_product_custom_dimensions, "index", "value", _known_ua_product)
+    if v is None:
+        r_custom_dimensions = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_dimensions")
+        out = []
+        add = msg.custom_dimensions.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_dimensions[{i}]")
+            out.append(_convert_ua_custom_dimension(x, f"{p}custom_dimensions[{i}].", add(), root, ctx))
+        r_custom_dimensions = out
+    # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
+    v = d.get("customMetrics")
+    if v is None:
+        v = d.get("custom_metrics")
+    if v is None:
+        v = gather(d, _indexed_ua_product_custom_metrics, "index", "value", _known_ua_product)
+    if v is None:
+        r_custom_metrics = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_metrics")
+        out = []
+        add = msg.custom_metrics.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_metrics[{i}]")
+            out.append(_convert_ua_custom_metric(x, f"{p}custom_metrics[{i}].", add(), root, ctx))
+        r_custom_metrics = out
+    return {
+        "index": r_index,
+        "sku": r_id,
+        "name": r_nm,
+        "brand": r_br,
+        "category": r_ca,
+        "variant": r_va,
+        "price": r_pr,
+        "quantity": r_qt,
+        "coupon_code": r_cc,
+        "position": r_ps,
+        "custom_dimensions": r_custom_dimensions,
+        "custom_metrics": r_custom_metrics,
+    }
+
+
+def _convert_ua_custom_metric(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCustomMetric
+    if not d.keys() <= _known_ua_custom_metric:
+        extra_fields(d, _known_ua_custom_metric, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # value: string -> NUMERIC NULLABLE
+    v = d.get("value")
+    if v is None:
+        r_value = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "value")
+        msg.value = pv
+        r_value = to_bq(pv, "NUMERIC", p, "value")
+    return {
+        "index": r_index,
+        "value": r_value,
+    }
+
+
+def _convert_ua_custom_dimension(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCustomDimension
+    if not d.keys() <= _known_ua_custom_dimension:
+        extra_fields(d, _known_ua_custom_dimension, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # value: string -> STRING NULLABLE
+    v = d.get("value")
+    if v is None:
+        r_value = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "value")
+        msg.value = pv
+        r_value = pv
+    return {
+        "index": r_index,
+        "value": r_value,
     }
 
 
