@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from datahem.compiler.diagnostics import Diagnostics
-from datahem.compiler.model.resolved import Column
+from datahem.compiler.model.resolved import Column, all_columns
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
 
 PREFIX = re.compile(r"^[A-Za-z_][A-Za-z_]{0,31}$")
@@ -43,6 +43,13 @@ class Indexed(ColumnOption[tuple[str, str, str]]):
             return
         if not PREFIX.match(prefix):
             invalid(c, f"`indexed` prefix `{prefix}` on `{c.field_name}` must be 1 to 32 letters or `_`", d)
+        siblings = next((x.fields for x in all_columns(where.table.columns) if c in x.fields), where.table.columns)
+        for other in siblings[: siblings.index(c)] if c in siblings else ():
+            theirs = other.transforms.get("indexed")
+            if isinstance(theirs, tuple) and theirs[0] == prefix:
+                invalid(
+                    c, f"`indexed` prefix `{prefix}` on `{c.field_name}` is gathered by `{other.field_name}` too", d
+                )
         fields = {f.field_name: f for f in c.fields}
         if index_field and (index_field not in fields or fields[index_field].proto_type not in INTEGERS):
             invalid(
