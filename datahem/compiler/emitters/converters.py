@@ -207,7 +207,6 @@ class _Writer:
     used: set[ColumnOption[Any]] = field(default_factory=set)  # options whose code is in the module
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
     unknown: str = "REJECT"  # the table's `unknown_fields` policy
-    known: str = "frozenset()"  # the constant of the known keys of the message being written
     variant_of: dict[tuple[Column, ...], _Variant] = field(default_factory=dict)  # columns -> their message's variant
 
     def setter(self, c: Column) -> str:
@@ -258,22 +257,26 @@ class _Writer:
         name = self.names.slot("convert", variant)
         self.by_columns[columns] = name
         self.variant_of[columns] = variant
-        saved = self.variant, self.field_name, self.var, self.known
+        saved = self.variant, self.field_name, self.var
         self.variant, self.field_name = variant, ""
         body: list[str] = []
         known = sorted({c.json_name for c in columns} | {c.field_name for c in columns})
-        known_const = self.known = self.const(
+        known_const = self.const(
             "known", f"frozenset([{_lines([repr(k) for k in known])}])" if known else "frozenset()"
         )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
-        body.append(f"    if not d.keys() <= {known_const}:")
         gathered = [cast("tuple[str, str, str]", v) for c in columns if (v := c.transforms.get("indexed")) is not None]
         check = known_const
-        if gathered:  # the parameters `indexed` fields gather are no unknown fields
+        if gathered:  # the parameters `indexed` fields gather (found once, here) are no unknown fields
             rx = self.const("gathered", f"re.compile({'|'.join(indexed_key_pattern(*g) for g in gathered)!r})")
-            body.append(f"        known = {known_const}.union(filter({rx}.match, d))")
+            body.append("    gathered = ()")
+            body.append(f"    if not d.keys() <= {known_const}:")
+            body.append(f"        gathered = [k for k in d if k not in {known_const} and {rx}.match(k)]")
+            body.append(f"        known = {known_const}.union(gathered)")
             body.append("        if not d.keys() <= known:")
             check = "known"
+        else:
+            body.append(f"    if not d.keys() <= {known_const}:")
         indent = "            " if gathered else "        "
         if self.unknown == "REJECT":
             body.append(f"{indent}unknown_fields(d, {check}, p)")
@@ -302,7 +305,7 @@ class _Writer:
         items = [f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden]
         body.append(f"    return {{{_lines(items, '        ')}    }}" if items else "    return {}")
         self.functions.append(body)
-        self.variant, self.field_name, self.var, self.known = saved
+        self.variant, self.field_name, self.var = saved
         return name
 
     def _path(self, c: Column) -> tuple[str, ...]:

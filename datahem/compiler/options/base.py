@@ -65,9 +65,6 @@ class Where:
 class Writer(Protocol):
     """The converter generator, as the converter hooks of an option see it."""
 
-    # the module constant of the JSON keys the message being written defines
-    known: str
-
     def const(self, kind: str, expr: str, detail: str = "") -> str:
         """A module constant `_<kind>_<message>_<field>[_<detail>]` for the field being written; returns its name."""
         ...

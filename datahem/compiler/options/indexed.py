@@ -69,8 +69,8 @@ class Indexed(ColumnOption[tuple[str, str, str]]):
     def lookup(self, w: Writer, c: Column, value: tuple[str, str, str]) -> list[str]:
         prefix, index_field, value_field = value
         rx = w.const("indexed", f"re.compile({key_pattern(*value)!r})")
-        # the object's own fields (`cd1` beside `cd<index>`) are never gathered
-        return ["if v is None:", f"    v = gather(d, {rx}, {index_field!r}, {value_field!r}, {w.known})"]
+        # `gathered`: the keys of `d` that no field of the message is named and some `indexed` field matches
+        return ["if v is None and gathered:", f"    v = gather(d, gathered, {rx}, {index_field!r}, {value_field!r})"]
 
 
 SPEC = Indexed()

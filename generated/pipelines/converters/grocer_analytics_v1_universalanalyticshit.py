@@ -256,8 +256,12 @@ def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnal
 
 
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
+    gathered = ()
     if not d.keys() <= _known_universal_analytics_hit:
-        known = _known_universal_analytics_hit.union(filter(_gathered_universal_analytics_hit.match, d))
+        gathered = [
+            k for k in d if k not in _known_universal_analytics_hit and _gathered_universal_analytics_hit.match(k)
+        ]
+        known = _known_universal_analytics_hit.union(gathered)
         if not d.keys() <= known:
             extra_fields(d, known, p, ctx)
     if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
@@ -1040,8 +1044,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         r_tag_gid = pv
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
-    if v is None:
-        v = gather(d, _indexed_universal_analytics_hit_products, "index", "", _known_universal_analytics_hit)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "")
     if v is None:
         r_products = []
     else:
@@ -1058,8 +1062,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("impressionLists")
     if v is None:
         v = d.get("impression_lists")
-    if v is None:
-        v = gather(d, _indexed_universal_analytics_hit_impression_lists, "index", "", _known_universal_analytics_hit)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "")
     if v is None:
         r_impression_lists = []
     else:
@@ -1074,8 +1078,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         r_impression_lists = out
     # promotions: grocer.analytics.v1.UaPromotion -> STRUCT REPEATED
     v = d.get("promotions")
-    if v is None:
-        v = gather(d, _indexed_universal_analytics_hit_promotions, "index", "", _known_universal_analytics_hit)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "")
     if v is None:
         r_promotions = []
     else:
@@ -1092,10 +1096,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("customDimensions")
     if v is None:
         v = d.get("custom_dimensions")
-    if v is None:
-        v = gather(
-            d, _indexed_universal_analytics_hit_custom_dimensions, "index", "value", _known_universal_analytics_hit
-        )
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value")
     if v is None:
         r_custom_dimensions = []
     else:
@@ -1112,8 +1114,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("customMetrics")
     if v is None:
         v = d.get("custom_metrics")
-    if v is None:
-        v = gather(d, _indexed_universal_analytics_hit_custom_metrics, "index", "value", _known_universal_analytics_hit)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value")
     if v is None:
         r_custom_metrics = []
     else:
@@ -1285,8 +1287,10 @@ def _convert_ua_promotion(d, p, msg, root, ctx):  # grocer.analytics.v1.UaPromot
 
 
 def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.UaImpressionList
+    gathered = ()
     if not d.keys() <= _known_ua_impression_list:
-        known = _known_ua_impression_list.union(filter(_gathered_ua_impression_list.match, d))
+        gathered = [k for k in d if k not in _known_ua_impression_list and _gathered_ua_impression_list.match(k)]
+        known = _known_ua_impression_list.union(gathered)
         if not d.keys() <= known:
             extra_fields(d, known, p, ctx)
     # index: int32 -> INT64 NULLABLE
@@ -1312,8 +1316,8 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
         r_nm = pv
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
-    if v is None:
-        v = gather(d, _indexed_ua_impression_list_products, "index", "", _known_ua_impression_list)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "")
     if v is None:
         r_products = []
     else:
@@ -1334,8 +1338,10 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
 
 
 def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
+    gathered = ()
     if not d.keys() <= _known_ua_product:
-        known = _known_ua_product.union(filter(_gathered_ua_product.match, d))
+        gathered = [k for k in d if k not in _known_ua_product and _gathered_ua_product.match(k)]
+        known = _known_ua_product.union(gathered)
         if not d.keys() <= known:
             extra_fields(d, known, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ua_product):
@@ -1429,8 +1435,8 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
     v = d.get("customDimensions")
     if v is None:
         v = d.get("custom_dimensions")
-    if v is None:
-        v = gather(d, _indexed_ua_product_custom_dimensions, "index", "value", _known_ua_product)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value")
     if v is None:
         r_custom_dimensions = []
     else:
@@ -1447,8 +1453,8 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
     v = d.get("customMetrics")
     if v is None:
         v = d.get("custom_metrics")
-    if v is None:
-        v = gather(d, _indexed_ua_product_custom_metrics, "index", "value", _known_ua_product)
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value")
     if v is None:
         r_custom_metrics = []
     else:
