@@ -25,14 +25,25 @@ def _generated(project: Path) -> dict[str, bytes]:
     return files
 
 
+def _plan_against(project: Path, previous: Path):
+    """The plan of `project` against `previous` built into its generated/ (as without git)."""
+    for rel, data in _generated(previous).items():
+        (project / "generated" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / "generated" / rel).write_bytes(data)
+    return plan(project, None, emitters=NO_SYNTH)
+
+
 def plan_of(case: str, tmp_path: Path, edit=None):
     project = copy_project(CASES / case / "current", tmp_path / case)
     if edit:
         edit(project)
-    for rel, data in _generated(CASES / case / "previous").items():
-        (project / "generated" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / "generated" / rel).write_bytes(data)
-    return plan(project, None, emitters=NO_SYNTH)
+    return _plan_against(project, CASES / case / "previous")
+
+
+def _per_source(project: Path) -> Path:
+    with (project / "sources.yaml").open("a") as f:
+        f.write("pipelines:\n  deployment: per_source\n")
+    return project
 
 
 def test_a_field_rename_names_the_json_name_only_when_it_differs(tmp_path):
@@ -118,3 +129,49 @@ def test_a_stale_accepted_break_is_a_warning(tmp_path):
     assert "matches no change since `generated/`: remove it" in text
     assert "`FIELD_REMOVED` `shop.v1.Device.model`" not in text.split("### Breaking")[0]  # the used one is not stale
     assert '"stale_accepted_breaks": [\n    {\n      "rule": "COLUMN_REMOVED"' in as_json(result)
+
+
+def _jobs(result) -> dict[str, tuple[str, str]]:
+    return {j["job"]: (j["action"], j["why"]) for j in result.dataflow}
+
+
+def test_a_new_source_updates_the_streaming_job_in_place(tmp_path):
+    result = plan_of("table_added", tmp_path)
+    assert _jobs(result) == {
+        "datahem-streaming": ("update", "new branch `views`: new steps; new message types: new backup read steps")
+    }
+    assert "| `datahem-streaming` | update (`--update`, transform name mapping `{}`) | new branch `views`" in (
+        markdown(result)
+    )
+
+
+def test_a_removed_source_relaunches_the_streaming_job(tmp_path):
+    action, why = _jobs(plan_of("source_removed", tmp_path))["datahem-streaming"]
+    assert action == "relaunch"
+    assert "branch `clicks_legacy` removed: its read step cannot be dropped by an update" in why
+
+
+def test_per_source_deployment_names_the_source_job_it_updates(tmp_path):
+    previous = _per_source(copy_project(CASES / "table_added" / "previous", tmp_path / "previous"))
+    project = _per_source(copy_project(CASES / "table_added" / "current", tmp_path / "current"))
+    jobs = _jobs(_plan_against(project, previous))
+    assert jobs == {
+        "datahem-backup": ("update", "new message types: new backup read steps"),
+        "datahem-views": ("launch", "new pipeline"),
+    }
+
+
+def test_switching_to_one_job_drains_the_source_jobs_into_it(tmp_path):
+    previous = _per_source(copy_project(CASES / "table_added" / "current", tmp_path / "previous"))
+    project = copy_project(CASES / "table_added" / "current", tmp_path / "current")
+    jobs = _jobs(_plan_against(project, previous))
+    moved = "its branches moved to `datahem-streaming` (Terraform drains the job)"
+    assert jobs == {
+        "datahem-backup": ("drain", moved),
+        "datahem-clicks": ("drain", moved),
+        "datahem-views": ("drain", moved),
+        "datahem-streaming": (
+            "launch",
+            "new pipeline: takes over the branches of `datahem-backup`, `datahem-clicks`, `datahem-views`",
+        ),
+    }
