@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datahem.compiler import rules, writer
 from datahem.compiler.diagnostics import CompileError, Diagnostics, Loc
@@ -17,6 +18,7 @@ from datahem.compiler.emitters import (
     Emitter,
     OutputFile,
     bigquery,
+    cost,
     docs,
     infra,
     migrations,
@@ -48,6 +50,7 @@ EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("docs", docs.emit),
     ("pipelines", pipelines.emit),
     ("infra", infra.emit),
+    ("cost", cost.emit),
 )
 
 
@@ -164,9 +167,15 @@ def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
     return compiled.model, render_all(compiled, settings)
 
 
-def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | None = None) -> Plan:
+def plan(
+    project_dir: Path,
+    against: str | None,
+    emitters: tuple[str, ...] | None = None,
+    volumes: dict[str, Any] | None = None,
+) -> Plan:
     """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
-    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks)."""
+    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks).
+    `volumes`: GiB/day per source (`evolution/costs.py`), priced before and after."""
     model, raw = load_project(project_dir)
     projection = project(model)
     name = against if against is not None else tree.default_against(project_dir)
@@ -191,5 +200,5 @@ def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | Non
     else:
         built_or_current = built
     return build_plan(
-        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted
+        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted, volumes
     )

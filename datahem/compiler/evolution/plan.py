@@ -21,6 +21,7 @@ from typing import Any
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import RULES
+from datahem.compiler.evolution import costs
 from datahem.compiler.evolution.changes import Change
 from datahem.compiler.evolution.migrations import Accepted, unmatched
 from datahem.compiler.evolution.snapshot import MIGRATIONS, STACKS, Snapshot, snapshot
@@ -46,6 +47,7 @@ class Plan:
     history_note: str = ""
     stale: list[Accepted] = field(default_factory=list)  # accepted_breaks entries that match no change
     squash_note: str = ""
+    cost: dict[str, Any] = field(default_factory=dict)  # evolution/costs.py: floor and 1 GiB/day, before and after
 
     @property
     def warnings(self) -> list[str]:
@@ -303,6 +305,7 @@ def build_plan(
     built: dict[str, bytes] | None,
     build_problem: str = "",
     accepted: list[Accepted] | None = None,
+    volumes: dict[str, Any] | None = None,
 ) -> Plan:
     old = snapshot(baseline)
     new = snapshot(built if built is not None else current_files)
@@ -330,6 +333,7 @@ def build_plan(
                 f"in turn. Squash them into one: `datahem build --against {baseline_name}`, then commit generated/."
             )
     plan.dataflow = dataflow(old, new, changes)
+    plan.cost = costs.compare(baseline, built if built is not None else current_files, volumes)
     return plan
 
 
@@ -438,6 +442,9 @@ def markdown(plan: Plan) -> str:
             out.append(_row(f"`{j['job']}`", action, j["why"]))
     else:
         out.append("No Dataflow job changes.")
+    cost_lines = costs.markdown(plan.cost) if plan.cost else []
+    if cost_lines:
+        out += ["", *cost_lines]
     out += ["", "### Infrastructure (Terraform)", ""]
     if plan.current is None:
         out.append("Not available: the build fails against generated/ (see the breaking changes).")
@@ -474,6 +481,7 @@ def as_json(plan: Plan) -> str:
         ],
         "migrations": [p for p, _ in plan.migrations],
         "dataflow": plan.dataflow,
+        "cost": plan.cost,
         "infra": plan.infra,
         "history_note": plan.history_note,
         "access": access_changes(plan.old.projection, plan.new.projection),
