@@ -3,7 +3,8 @@
 Breaking changes and access (policy-tag, category) changes first, with the principals that gain or lose clear or
 masked read access per column; then per table the columns added, changed and removed (a new table: all its columns);
 the migrations this change adds; routes (keys added and removed, a new topic or message type); what happens to each
-Dataflow job; and the Terraform resources added, changed and destroyed per environment, from the synthesized stacks
+Dataflow job (and, for the per-environment streaming job, which branch makes it update or relaunch); the cost per
+environment before and after (`costs.py`); and the Terraform resources added, changed and destroyed per environment, from the synthesized stacks
 of the baseline and of this build. Warnings: accepted_breaks entries that match no change, a branch that adds more
 than one migration since its baseline (with the command that squashes them), a history that does not extend the
 baseline's.
