@@ -286,6 +286,7 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild
         "datahem plan                                  # against HEAD",
         "datahem plan --against origin/main > plan.md  # the pull request's comment",
         "datahem plan --against origin/main --format json --fail-on-breaking",
+        "datahem plan --volumes volumes.yaml             # orders: 2.5  (GiB/day per source)",
     )
 )
 @PROJECT
@@ -299,17 +300,25 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild
 @click.option(
     "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True, help="Output."
 )
-def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) -> None:
+@click.option(
+    "--volumes",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="YAML/JSON: GiB/day of events per source ({source: GiB}, or {environment: {source: GiB}}); the plan "
+    "prices them before and after.",
+)
+def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str, volumes: str | None) -> None:
     """Print what the change since AGAINST does, as Markdown for a pull-request comment: breaking and access changes
     first, then tables, migrations, routes, Dataflow jobs and Terraform resources."""
     from datahem.compiler.build import plan as make_plan
     from datahem.compiler.evolution.plan import as_json, markdown
     from datahem.compiler.evolution.tree import BaselineError
 
+    amounts = _volumes(volumes) if volumes else None
     try:
         versus = f" against {against}" if against else ""
         with reporting(console(sys.stderr)), step(f"planning {os.path.abspath(project)}{versus}"):
-            result = make_plan(Path(project), against)
+            result = make_plan(Path(project), against, volumes=amounts)
     except CompileError as err:
         click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
         click.echo(f"datahem: {err.errors} error(s); fix them before planning", err=True)
@@ -322,6 +331,30 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
     if fail_on_breaking and result.blocking:
         click.echo(f"datahem plan: {len(result.blocking)} breaking change(s)", err=True)
         sys.exit(1)
+
+
+def _volumes(path: str) -> dict:
+    """The `--volumes` file: a mapping of source → GiB/day (a number ≥ 0), or of environment → such a mapping."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--volumes") from exc
+
+    def valid(m: object) -> bool:
+        return isinstance(m, dict) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in m.values()
+        )
+
+    if not isinstance(data, dict) or not all(
+        valid(v) if isinstance(v, dict) else valid({k: v}) for k, v in data.items()
+    ):
+        raise click.BadParameter(
+            f"{path}: expected `source: GiB/day` (numbers >= 0), or `environment: {{source: GiB/day}}`",
+            param_hint="--volumes",
+        )
+    return data
 
 
 @main.command(

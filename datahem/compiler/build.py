@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import descriptor_pb2
 
@@ -19,6 +20,7 @@ from datahem.compiler.emitters import (
     Emitter,
     OutputFile,
     bigquery,
+    cost,
     docs,
     infra,
     migrations,
@@ -50,6 +52,7 @@ EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("docs", docs.emit),
     ("pipelines", pipelines.emit),
     ("infra", infra.emit),
+    ("cost", cost.emit),
 )
 
 
@@ -239,9 +242,15 @@ def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
     return compiled.model, render_all(compiled, settings)
 
 
-def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | None = None) -> Plan:
+def plan(
+    project_dir: Path,
+    against: str | None,
+    emitters: tuple[str, ...] | None = None,
+    volumes: dict[str, Any] | None = None,
+) -> Plan:
     """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
-    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks)."""
+    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks).
+    `volumes`: GiB/day per source (`evolution/costs.py`), priced before and after."""
     model, raw = load_project(project_dir)
     projection = project(model)
     name = against if against is not None else tree.default_against(project_dir)
@@ -266,5 +275,5 @@ def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | Non
     else:
         built_or_current = built
     return build_plan(
-        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted
+        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted, volumes
     )

@@ -1,12 +1,13 @@
 """Golden cases, buf style: tests/cases/<case>/ holds a project; either expected_diagnostics.txt (the exact
 diagnostics, file:line:col and rule id) or expected/ (the exact generated tree). A diagnostic case may also hold a
 generated/ tree: the previous build that evolution rules compare with, which must stay untouched.
-DATAHEM_UPDATE_GOLDEN=1 rewrites expected_diagnostics.txt; review the diff."""
+DATAHEM_UPDATE_GOLDEN=1 rewrites expected_diagnostics.txt and expected/; review the diff."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 
@@ -60,4 +61,7 @@ def test_golden(case, tmp_path):
     project = copy_project(CASES / case, tmp_path / case)
     proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    if UPDATE:
+        shutil.rmtree(CASES / case / "expected")
+        shutil.copytree(project / "generated", CASES / case / "expected", ignore=shutil.ignore_patterns("__pycache__"))
     assert writer.read_tree(project / "generated") == writer.read_tree(CASES / case / "expected")

@@ -590,6 +590,7 @@ class Resolver:
             proto_files=proto_files,
             descriptor_set=descriptor_set,
             enums=enums,
+            deployment=(cfg.pipelines or R.RawPipelines()).deployment,
             locs={
                 "project.name": cfg.project.locs.get("name", cfg.project.loc),
                 **{f"bigquery.{k}": loc for k, loc in bq.locs.items()},
