@@ -1,6 +1,9 @@
 """The backup pipeline: every topic's `backup` subscription into one raw table (payload bytes, attributes,
 publish time), partitioned by ingestion time, so any event can be replayed later by `datahem backfill`.
-Replays (attribute backfill=true) are counted and skipped: they are already in the backup."""
+Replays (attribute backfill=true) are counted and skipped: they are already in the backup.
+
+Why a branch and not a Pub/Sub BigQuery subscription (which writes `data` and the attributes as one JSON object, and
+none of the columns derived here): README, "The raw backup: a pipeline branch, not a BigQuery subscription"."""
 
 from __future__ import annotations
 
