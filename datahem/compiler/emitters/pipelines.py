@@ -40,6 +40,7 @@ def _spec(model: Model, s: Source) -> dict[str, Any]:
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
         "processed_topic": t.processed_topic,
         "secrets": t.pseudonymization_secrets,
+        "imported_from": s.kind if KINDS[s.kind].imported(s) else None,
     }
 
 

@@ -28,7 +28,7 @@ from datahem.compiler.evolution.migrations import Accepted, unmatched
 from datahem.compiler.evolution.snapshot import MIGRATIONS, STACKS, Snapshot, snapshot
 from datahem.compiler.projection.columns import ColumnSchema
 from datahem.compiler.projection.platform import readers
-from datahem.compiler.projection.project import Projection
+from datahem.compiler.projection.project import PLATFORM, Projection
 
 CONVERTERS = "pipelines/converters/"
 NEW_TABLE = (rules.TABLE_ADDED, rules.MAJOR_VERSION_ADDED)
@@ -156,6 +156,10 @@ def _branch_needs(
     moved = [k for k in ("subscription", "table", "processed_topic") if k in a and k in b and a[k] != b[k]]
     if moved:
         return "relaunch", f"branch `{branch}`: its subscription, topic or table changed"
+    if a.get("imported_from") and not b.get("imported_from"):
+        return "relaunch", f"branch `{branch}` reads no import topic any more: its attribute step cannot be dropped"
+    if b.get("imported_from") and not a.get("imported_from"):
+        return "update", f"branch `{branch}` reads an import topic: a new step gives its messages DataHem's attributes"
     message = new.projection.source_messages.get(branch)
     old_message = old.projection.source_messages.get(branch)
     if not message or not old_message:
@@ -197,11 +201,13 @@ def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict[s
             continue
         if b is None:
             moved = sorted({new_owner[br] for br in _branches(a, old) if br in new_owner})
-            why = (
-                f"its branches moved to {', '.join(f'`{j}`' for j in moved)} (Terraform drains the job)"
-                if moved
-                else "its source is gone (Terraform drains the job)"
-            )
+            imported = _imports(new).get(str(a.get("source"))) if a.get("kind") != "source" else None
+            if moved:
+                why = f"its branches moved to {', '.join(f'`{j}`' for j in moved)} (Terraform drains the job)"
+            elif imported:
+                why = f"topic `{imported[0]}` ingests {imported[1]} itself now (Terraform drains the reader)"
+            else:
+                why = "its source is gone (Terraform drains the job)"
             jobs.append({**job, "action": "drain", "why": why})
             continue
         if a.get("parameters") != b.get("parameters") or a.get("template") != b.get("template"):
@@ -252,9 +258,32 @@ def _targets(files: dict[str, bytes]) -> dict[str, set[tuple[str, str]]]:
     return out
 
 
+def _imports(snap: Snapshot) -> dict[str, tuple[str, str]]:
+    """Per source fed by a Pub/Sub import topic (`via: pubsub_import`): (topic, the stream it ingests)."""
+    try:
+        topics = json.loads(snap.files.get(PLATFORM, b"{}") or b"{}").get("topics", [])
+    except ValueError:
+        return {}
+    out = {}
+    for t in topics if isinstance(topics, list) else []:
+        for kind, settings in ((t.get("ingestion") or {}) if isinstance(t, dict) else {}).items():
+            out[str(settings.get("source"))] = (str(t.get("topic")), f"{kind} `{settings.get('stream_arn')}`")
+    return out
+
+
 def route_changes(old: Snapshot, new: Snapshot) -> list[str]:
-    """Route keys each source gains and loses, and a new message type or topic its routes deliver to."""
+    """Route keys each source gains and loses, a new message type or topic its routes deliver to, and a topic that
+    starts or stops ingesting its source's stream itself (an import topic instead of a reader job)."""
     lines = []
+    a_imports, b_imports = _imports(old), _imports(new)
+    for source in sorted(set(a_imports) | set(b_imports)):
+        was, now = a_imports.get(source), b_imports.get(source)
+        if now and was != now:
+            lines.append(
+                f"- `{source}`: topic `{now[0]}` now ingests {now[1]} itself (Pub/Sub import topic): no reader job"
+            )
+        elif was and not now:
+            lines.append(f"- `{source}`: topic `{was[0]}` stops ingesting {was[1]} (no longer a Pub/Sub import topic)")
     a_routes, b_routes = old.projection.routes, new.projection.routes
     a_targets, b_targets = _targets(old.files), _targets(new.files)
     for source in sorted(set(a_routes) | set(b_routes) | set(a_targets) | set(b_targets)):
