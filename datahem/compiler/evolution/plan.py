@@ -277,13 +277,15 @@ def route_changes(old: Snapshot, new: Snapshot) -> list[str]:
     lines = []
     a_imports, b_imports = _imports(old), _imports(new)
     for source in sorted(set(a_imports) | set(b_imports)):
-        was, now = a_imports.get(source), b_imports.get(source)
-        if now and was != now:
+        before, after = a_imports.get(source), b_imports.get(source)
+        if after and before != after:
             lines.append(
-                f"- `{source}`: topic `{now[0]}` now ingests {now[1]} itself (Pub/Sub import topic): no reader job"
+                f"- `{source}`: topic `{after[0]}` now ingests {after[1]} itself (Pub/Sub import topic): no reader job"
             )
-        elif was and not now:
-            lines.append(f"- `{source}`: topic `{was[0]}` stops ingesting {was[1]} (no longer a Pub/Sub import topic)")
+        elif before and not after:
+            lines.append(
+                f"- `{source}`: topic `{before[0]}` stops ingesting {before[1]} (no longer a Pub/Sub import topic)"
+            )
     a_routes, b_routes = old.projection.routes, new.projection.routes
     a_targets, b_targets = _targets(old.files), _targets(new.files)
     for source in sorted(set(a_routes) | set(b_routes) | set(a_targets) | set(b_targets)):
