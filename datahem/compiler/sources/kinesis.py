@@ -63,7 +63,7 @@ def route_keys(s: Source) -> list[RouteKey]:
     k = _stream(s)
     keys = [RouteKey(("kinesis", k.stream_arn), "stream_arn", f"Kinesis stream `{k.stream_arn}`")]
     if k.via == IMPORT:  # an import topic has one ingestion source
-        keys.append(RouteKey(("import topic", k.topic), "via", f"import topic `{k.topic}`"))
+        keys.append(RouteKey(("kinesis", "import topic", k.topic), "via", f"import topic `{k.topic}`"))
     return keys
 
 
