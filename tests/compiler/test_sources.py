@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 from pathlib import Path
@@ -143,6 +144,12 @@ def test_platform_parts_cover_the_collectors_and_readers(example_model):
         assert all(p in doc["pipelines"] for p in part.pipelines)
 
 
+def _spec_keywords(module: str) -> dict:
+    """The literal keyword arguments of a generated module's `SPEC = ...(...)`."""
+    (call,) = [n.value for n in ast.parse(module).body if isinstance(n, ast.Assign) and n.targets[0].id == "SPEC"]
+    return {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+
+
 def test_kinesis_via_pubsub_import_has_an_import_topic_no_reader_and_the_dev_reader(example_model, tmp_path):
     """`via: pubsub_import`: no reader job or template, the topic's ingestion settings and an account without
     grants in the platform, the branch marked as imported; kinesis.json still lists the stream, so `datahem dev`
@@ -174,6 +181,12 @@ def test_kinesis_via_pubsub_import_has_an_import_topic_no_reader_and_the_dev_rea
     model = dataclasses.replace(example_model, sources=tuple(imp if s is kin else s for s in example_model.sources))
     assert pipelines._spec(model, imp)["imported_from"] == "kinesis"
     assert pipelines._spec(example_model, kin)["imported_from"] is None
+    emitted = {f.path: f.content.decode() for f in pipelines.emit(model)}
+    assert f"pipelines/kinesis_{kin.name}.py" not in emitted, "no reader module or template"
+    assert _spec_keywords(emitted[f"pipelines/source_{kin.name}.py"])["imported_from"] == "kinesis"
+    assert _spec_keywords(emitted["pipelines/backup.py"])["imported"] == {
+        kin.table.backup_subscription: (kin.name, kin.message, "kinesis")
+    }
     doc = infra.platform(model)
     assert not any(p["name"] == reader_job_name("kinesis", kin.name) for p in doc["pipelines"])
     (topic,) = [t for t in doc["topics"] if t["topic"] == kin.route.topic]

@@ -109,21 +109,21 @@ class FirstOfUuid(beam.DoFn):
         seen.clear()
 
 
-def imported_attributes(message: PubsubMessage, spec: SourceSpec) -> PubsubMessage:
+def imported_attributes(message: PubsubMessage, source: str, message_type: str, collector: str) -> PubsubMessage:
     """A message an import topic published (it sets none of the contract's attributes) gets them as the reader
     would have set them: `uuid` is the Pub/Sub message id, `timestamp` the publish time (when the import topic
-    received the record), `source` and `message_type` the spec's, `collector` the one the import topic replaces.
+    received the record), `source` and `message_type` the source's, `collector` the one the import topic replaces.
     Attributes the message has are kept; a message with a `uuid` (published by a collector, or a replay) is left as
-    it is."""
+    it is. The source's branch and the backup both apply it, so a backfill replays the same `uuid`."""
     attributes = dict(message.attributes or {})
     if attributes.get(UUID):
         return message
     for key, value in (
         (UUID, message.message_id),
         (TIMESTAMP, rows.rfc3339(message.publish_time)),
-        (SOURCE, spec.source),
-        (MESSAGE_TYPE, spec.message_type),
-        (COLLECTOR, spec.imported_from),
+        (SOURCE, source),
+        (MESSAGE_TYPE, message_type),
+        (COLLECTOR, collector),
     ):
         if value and not attributes.get(key):
             attributes[key] = value
@@ -227,7 +227,9 @@ class SourcePipeline(beam.PTransform):
             id_label="uuid" if on_dataflow else None,
         )
         if spec.imported_from:
-            messages = messages | "ImportedAttributes" >> beam.Map(imported_attributes, spec)
+            messages = messages | "ImportedAttributes" >> beam.Map(
+                imported_attributes, spec.source, spec.message_type, spec.imported_from
+            )
         unique = (
             messages | "KeyByUuid" >> beam.Map(_uuid_key) | "Dedupe" >> beam.ParDo(FirstOfUuid(opts.dedupe_seconds))
         )
