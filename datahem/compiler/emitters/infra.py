@@ -185,10 +185,13 @@ def _compute(
             {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
             {"role": ROW_WRITER, "table": dead_letters},
         ]
-        backup = {
+        backup: dict[str, Any] = {
             "subscriptions": [t.backup_subscription for t in model.tables],
             "table": table_ref(model.backup_table),
         }
+        imported = sorted(s.table.backup_subscription for s in model.sources if KINDS[s.kind].imported(s))
+        if imported:  # import topics' subscriptions: the backup maps Pub/Sub's attributes on them
+            backup["imported"] = imported
         branches.append(("", "backup", grants, backup))
 
     if model.deployment == "per_source":

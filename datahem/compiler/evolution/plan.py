@@ -152,6 +152,11 @@ def _branch_needs(
             return "relaunch", "a message type is gone: its backup read step cannot be dropped by an update"
         if subs_new - subs_old:
             return "update", "new message types: new backup read steps"
+        imp_old, imp_new = set(a.get("imported") or ()), set(b.get("imported") or ())
+        if imp_old - imp_new:
+            return "relaunch", "a topic is no longer an import topic: its backup attribute step cannot be dropped"
+        if imp_new - imp_old:
+            return "update", "an import topic's backup read gets a step that gives its messages DataHem's attributes"
         return None
     moved = [k for k in ("subscription", "table", "processed_topic") if k in a and k in b and a[k] != b[k]]
     if moved:

@@ -287,6 +287,7 @@ def test_kinesis_via_pubsub_import_drains_the_reader_and_the_topic_ingests_the_s
         ),
         "datahem-streaming": (
             "update",
+            "an import topic's backup read gets a step that gives its messages DataHem's attributes; "
             "branch `car_temperatures` reads an import topic: a new step gives its messages DataHem's attributes",
         ),
     }
