@@ -139,13 +139,17 @@ def _read(subscription: str) -> list[dict[str, Any]]:
     return [{"role": role, "subscription": subscription} for role in READ_SUBSCRIPTION]
 
 
-def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
-    """Service accounts (with exactly the grants each needs), collectors and Dataflow jobs."""
+def _compute(
+    model: Model,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Service accounts (with exactly the grants each needs), collectors, Dataflow jobs and import topics'
+    ingestion settings (by topic)."""
     bq = model.bigquery
     dead_letters = f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"
     accounts: list[dict[str, Any]] = []
     collectors: dict[str, Any] = {}
     pipelines: list[dict[str, Any]] = []
+    ingestion: dict[str, dict[str, Any]] = {}
 
     for name, kind in KINDS.items():
         of_kind = [s for s in model.sources if s.kind == name]
@@ -154,6 +158,7 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             accounts += part.accounts
             collectors |= part.collectors
             pipelines += part.pipelines
+            ingestion |= part.ingestion
 
     branches: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = []  # (source, description, grants, reads)
     for s in model.sources:
@@ -171,6 +176,8 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             "processed_topic": t.processed_topic,
             "message": s.message,
         }
+        if KINDS[s.kind].imported(s):  # its topic is a Pub/Sub import topic: the branch maps Pub/Sub's attributes
+            branch["imported_from"] = s.kind
         branches.append((s.name, s.name, grants, branch))
     if model.tables:
         grants = [g for t in model.tables for g in _read(t.backup_subscription)]
@@ -178,10 +185,13 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
             {"role": ROW_WRITER, "table": dead_letters},
         ]
-        backup = {
+        backup: dict[str, Any] = {
             "subscriptions": [t.backup_subscription for t in model.tables],
             "table": table_ref(model.backup_table),
         }
+        imported = sorted(s.table.backup_subscription for s in model.sources if KINDS[s.kind].imported(s))
+        if imported:  # import topics' subscriptions: the backup maps Pub/Sub's attributes on them
+            backup["imported"] = imported
         branches.append(("", "backup", grants, backup))
 
     if model.deployment == "per_source":
@@ -237,6 +247,7 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
         sorted(accounts, key=lambda a: a["id"]),
         collectors,
         sorted(pipelines, key=lambda p: p["name"]),
+        ingestion,
     )
 
 
@@ -293,7 +304,7 @@ def platform(
     its project, region and state bucket). `retired_tables`: the tables the build's evolution retires; `retired`:
     the topics and subscriptions that left the project (`retired_streams`)."""
     tables = [*model.tables, model.backup_table, model.dead_letter_table]
-    accounts, collectors, pipelines = _compute(model)
+    accounts, collectors, pipelines, ingestion = _compute(model)
     return {
         "comment": header_text(sources_of(model)),
         "format": FORMAT,
@@ -303,7 +314,10 @@ def platform(
         "policy_tag_placeholder": POLICY_TAG_PLACEHOLDER.format(""),
         "categories": categories(model),
         "tables": [_table(t) for t in tables],
-        "topics": [_topic(t) for t in model.tables],
+        # a topic with `ingestion` is a Pub/Sub import topic (e.g. of a Kinesis stream): no reader job feeds it
+        "topics": [
+            _topic(t) | ({"ingestion": ingestion[t.topic]} if t.topic in ingestion else {}) for t in model.tables
+        ],
         "secrets": _secrets(model),
         "custom_roles": [dict(r) for r in CUSTOM_ROLES],
         "service_accounts": accounts,

@@ -165,6 +165,60 @@ def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_modu
     assert "kinesis_web_identity_car_temperatures" not in stacks["dev"].get("output", {})
 
 
+ROLE = "    role_arn: arn:aws:iam::123456789012:role/datahem-kinesis-reader"
+STREAM = "arn:aws:kinesis:eu-west-1:123456789012:stream/car-temperatures"
+CONSUMER = f"{STREAM}/consumer/datahem:1764633600"
+
+
+def _import_topic(text: str) -> str:
+    return text.replace(ROLE, f"{ROLE}\n    via: pubsub_import\n    consumer_arn: {CONSUMER}")
+
+
+@pytest.mark.slow
+def test_kinesis_via_pubsub_import_is_an_import_topic_and_no_reader_job(app_module, tmp_path):
+    """`via: pubsub_import`: the source's topic carries the stream's ingestion settings, read as an account of its
+    own that Pub/Sub's service agent may mint tokens for (the AWS role's web-identity `sub` is an output), and no
+    Kinesis reader job exists; the streaming job still reads the topic's enrichment subscription."""
+    stacks = _variant_stacks(app_module, tmp_path, _import_topic)
+    for stack in stacks.values():
+        r = stack["resource"]
+        jobs = {j["name"] for j in r["google_dataflow_flex_template_job"].values()}
+        assert jobs == {"datahem-streaming"}, "no reader job: Pub/Sub reads the stream"
+        topic = r["google_pubsub_topic"]["topic_grocer-delivery-v1-CarTemperature"]
+        account = "google_service_account.service_account_dh-kimp-car-temperatures"
+        assert topic["ingestion_data_source_settings"] == {
+            "aws_kinesis": {
+                "stream_arn": STREAM,
+                "consumer_arn": CONSUMER,
+                "aws_role_arn": ROLE.split(": ")[1],
+                "gcp_service_account": f"${{{account}.email}}",
+            }
+        }
+        others = [t for n, t in r["google_pubsub_topic"].items() if n != "topic_grocer-delivery-v1-CarTemperature"]
+        assert all("ingestion_data_source_settings" not in t for t in others)
+        (token,) = r["google_service_account_iam_member"].values()
+        assert token["service_account_id"] == f"${{{account}.name}}"
+        assert token["role"] == "roles/iam.serviceAccountTokenCreator"
+        assert token["member"] == "serviceAccount:${google_project_service_identity.pubsub_agent.email}"
+        token_ref = next(f"google_service_account_iam_member.{n}" for n in r["google_service_account_iam_member"])
+        assert token_ref in topic["depends_on"]
+        # the import account holds no grant at all; the reader's account is gone
+        members = json.dumps({k: v for k, v in r.items() if k.endswith("_iam_member") and "service_account" not in k})
+        assert "dh-kimp-car-temperatures" not in members and "dh-kin-car-temperatures" not in json.dumps(r)
+        assert stack["output"]["kinesis_web_identity_car_temperatures"]["value"] == f"${{{account}.unique_id}}"
+
+
+@pytest.mark.slow
+def test_kinesis_via_reader_is_the_default_and_its_topic_ingests_nothing(app_module, tmp_path):
+    stacks = _variant_stacks(app_module, tmp_path, lambda t: t.replace(ROLE, f"{ROLE}\n    via: reader"))
+    for stack in stacks.values():
+        r = stack["resource"]
+        jobs = {j["name"] for j in r["google_dataflow_flex_template_job"].values()}
+        assert jobs == {"datahem-streaming", "datahem-kinesis-car-temperatures"}
+        assert all("ingestion_data_source_settings" not in t for t in r["google_pubsub_topic"].values())
+        assert "google_service_account_iam_member" not in r
+
+
 @pytest.mark.slow
 def test_environment_without_state_bucket_keeps_local_state_outside_generated(app_module, tmp_path):
     stacks = _variant_stacks(
