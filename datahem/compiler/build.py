@@ -76,8 +76,8 @@ class Compiled:
 def compile_project(project_dir: Path, against: str | None = None) -> Compiled:
     """The validated model, compared with the previous build in generated/ (or the baseline `against` names: a git
     ref or a directory); breaking changes are errors; its evolution holds the migrations the build writes."""
-    model, raw = load_project(project_dir)
-    projection = project(model)
+    model, raw, index = _load(project_dir)
+    projection = project(model, index)
     diags = Diagnostics()
     evolution = check_evolution(model, projection, raw, tree.read_baseline(project_dir, against), diags)
     if diags:
@@ -92,6 +92,12 @@ def load_model(project_dir: Path, against: str | None = None) -> Model:
 
 def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
     """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline)."""
+    model, raw, _ = _load(project_dir)
+    return model, raw
+
+
+def _load(project_dir: Path) -> tuple[Model, RawConfig, ProtoIndex]:
+    """`load_project`, and the index of the descriptors it resolved (the projection reuses it)."""
     diags = Diagnostics()
     raw = load_sources(project_dir, diags)
     compiled = compile_protos(project_dir, diags)
@@ -103,7 +109,7 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
     run_checks(model, diags)
     if diags:
         raise CompileError(diags.items)
-    return model, raw
+    return model, raw, index
 
 
 def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
@@ -167,8 +173,8 @@ def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
 def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | None = None) -> Plan:
     """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
     with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks)."""
-    model, raw = load_project(project_dir)
-    projection = project(model)
+    model, raw, index = _load(project_dir)
+    projection = project(model, index)
     name = against if against is not None else tree.default_against(project_dir)
     baseline = tree.read_baseline(project_dir, name)
     accepted = accepted_breaks(raw)
