@@ -6,8 +6,10 @@ Each stage is a typed value handed to the next: the `Model`, its `Projection` (w
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,23 @@ class Settings:
         return self.project_dir / "generated"
 
 
+# Collection thresholds during a build (the defaults are 700, 10, 10). A build allocates millions of objects that live
+# until it ends (descriptors, columns, rendered files) and makes few reference cycles, so the cyclic collector's
+# passes over them found little and cost a third of a large project's build (500 types x 40 fields: 0.7 of 1.9 s
+# CPU); with these thresholds they cost almost nothing, and cyclic garbage is still collected.
+BUILD_GC_THRESHOLDS = (50_000, 20, 20)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(*BUILD_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 @dataclass(frozen=True)
 class Compiled:
     """A validated build: the model, its projection and its evolution against the baseline."""
@@ -76,6 +95,11 @@ class Compiled:
 def compile_project(project_dir: Path, against: str | None = None) -> Compiled:
     """The validated model, compared with the previous build in generated/ (or the baseline `against` names: a git
     ref or a directory); breaking changes are errors; its evolution holds the migrations the build writes."""
+    with _fewer_collections():
+        return _compile_project(project_dir, against)
+
+
+def _compile_project(project_dir: Path, against: str | None) -> Compiled:
     model, raw, index = _load(project_dir)
     projection = project(model, index)
     diags = Diagnostics()
@@ -143,6 +167,11 @@ def render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
     """Render every emitter's files in memory. Emitters that accept `projection` or `evolution` get the build's; those that accept
     `previous` also get the current generated/ tree (path → bytes), read once, to reuse expensive outputs whose inputs
     did not change (the infra synth)."""
+    with _fewer_collections():
+        return _render_all(compiled, settings)
+
+
+def _render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     previous: dict[str, bytes] | None = None
     for name, emit in EMITTERS:

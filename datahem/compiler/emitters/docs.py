@@ -122,9 +122,8 @@ def lineage(model: Model) -> dict[str, Any]:
     nodes += [backup_job, backup_table, dead]
     edges += [(backup_job.id, backup_table.id), (backup_job.id, dead.id)]
     by_column: dict[int, list[Node]] = {}
-    for n in nodes:
-        if n not in by_column.setdefault(n.column, []):
-            by_column[n.column].append(n)
+    for n in dict.fromkeys(nodes):  # each node once, where it first appears (a list search per node was quadratic)
+        by_column.setdefault(n.column, []).append(n)
     widths = [
         round(max(len(title), *(len(n.label) for n in by_column.get(c, []))) * CHAR) + 2 * PAD
         for c, title in enumerate(COLUMNS)
