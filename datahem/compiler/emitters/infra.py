@@ -47,7 +47,7 @@ from datahem.compiler.sources.platform import (
     dataflow_worker,
 )
 from datahem.compiler.writer import read_json
-from datahem.runtime.contracts.platform import FORMAT
+from datahem.runtime.contracts.platform import FORMAT, logical_id, table_schema
 from datahem.runtime.contracts.routing import job_name
 
 LIBRARY = Path(__file__).resolve().parents[2] / "deploy" / "infra"  # read as files, never imported
@@ -386,23 +386,21 @@ def _tf_json(value: object, indent: str = "") -> str:
 
 def _with_values(stack: bytes, platform: dict[str, Any]) -> bytes | None:
     """`stack` with every table's `schema` and the registry object's hash set from `platform`, as the library sets
-    them (`datahem.deploy.infra.model.table_schema`, policy tags referenced by their resource names); None if the
+    them (`table_schema` of the platform contract, which the library builds its stacks with; policy tags referenced by their resource names); None if the
     stack does not hold them where expected, or a schema needs Terraform escapes (left to a real synth)."""
-    from datahem.deploy.infra import model as M  # plain Python, no cdktf (and what the synth itself runs)
-
     data = json.loads(stack)
     resources = data.get("resource", {})
     tables = resources.get(TABLE_RESOURCE, {})
     prefix = platform["policy_tag_placeholder"]
 
     def tag(category: str) -> str:
-        return f"${{{TAG_RESOURCE}.{M.logical_id('policy_tag', category)}.name}}"
+        return f"${{{TAG_RESOURCE}.{logical_id('policy_tag', category)}.name}}"
 
     for t in platform["tables"]:
-        resource = tables.get(M.logical_id("table", f"{t['dataset']}.{t['name']}"))
+        resource = tables.get(logical_id("table", f"{t['dataset']}.{t['name']}"))
         if resource is None or "schema" not in resource:
             return None
-        schema = M.table_schema(t["fields"], prefix, tag)
+        schema = table_schema(t["fields"], prefix, tag)
         if "$${" in schema or "%%{" in schema:
             return None
         resource["schema"] = schema
