@@ -62,24 +62,41 @@ def _markdown_rows(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _html_rows(ref: str, rows: list[dict[str, Any]]) -> str:
+def _html_rows(
+    ref: str, rows: list[dict[str, Any]], by_category: dict[str, tuple[str, str]], text: dict[str, tuple[str, str]]
+) -> str:
+    """The table's column rows. `by_category`: category → (its cells, its words in the filter text), laid out once
+    per category; `text`: a description → (escaped, lower-cased and escaped), memoized (types like Money repeat).
+    Lower-casing and escaping act character by character, so the filter text is made of parts done separately."""
     out = []
+    table = _e(ref)
     for r in rows:
-        readers, masked = " ".join(r["readers"]), " ".join(r["masked_readers"])
-        search = " ".join(
-            (f"{ref}.{r['path']}", r["type"], r["mode"], r["category"], r["masking"], readers, masked, r["description"])
-        )
+        description = r["description"]
+        described = text.get(description)
+        if described is None:
+            described = text[description] = (_e(description), _e(description.lower()))
+        cells, words = by_category[r["category"]]
         path = _e(r["path"])
-        category = f'<span class="cat">{_e(r["category"])}</span>' if r["category"] else ""
+        column = _e(f"{ref}.{r['path']}".lower())
+        search = f"{column} {r['type'].lower()} {r['mode'].lower()} {words} {described[1]}"
         out.append(
-            f'<tr class="col" data-search="{_e(search.lower())}" data-column="{_e(ref)}.{path}">\n'
+            f'<tr class="col" data-search="{search}" data-column="{table}.{path}">\n'
             f'<td class="path" style="padding-left: {8 + 16 * r["depth"]}px"><code>{path}</code></td>'
-            f"<td>{r['type']}</td><td>{r['mode']}</td><td>{category}</td><td>{_e(r['masking'])}</td>"
-            f'<td class="who">{_e(", ".join(r["readers"]))}</td>'
-            f'<td class="who masked">{_e(", ".join(r["masked_readers"]))}</td><td>{_e(r["description"])}</td>\n'
+            f"<td>{r['type']}</td><td>{r['mode']}</td>{cells}<td>{described[0]}</td>\n"
             "</tr>\n"
         )
     return "".join(out)
+
+
+def _category_cells(category: str, masking: str, clear: list[str], masked: list[str]) -> tuple[str, str]:
+    """The cells of a column of `category` ("" for none) from its category to its masked readers, and the words
+    the filter searches for them."""
+    label = f'<span class="cat">{_e(category)}</span>' if category else ""
+    cells = (
+        f'<td>{label}</td><td>{_e(masking)}</td><td class="who">{_e(", ".join(clear))}</td>'
+        f'<td class="who masked">{_e(", ".join(masked))}</td>'
+    )
+    return cells, _e(" ".join((category, masking, " ".join(clear), " ".join(masked))).lower())
 
 
 @dataclass(frozen=True)
@@ -199,11 +216,19 @@ def page(model: Model) -> bytes:
     for name, entry in cats.items():
         clear, masked = readers(cats, name)
         who[name] = (sorted(clear), sorted(masked), entry.get("masking") or "")
+    by_category = {
+        name: _category_cells(name, masking, clear, masked) for name, (clear, masked, masking) in who.items()
+    }
+    by_category[""] = _category_cells("", "", [], [])
+    text: dict[str, tuple[str, str]] = {}
     tables: list[dict[str, Any]] = []
     for t in (*model.tables, model.backup_table, model.dead_letter_table):
         sources = model.sources_of(t.message) if t.message else ()
         p = t.partitioning
         columns = _column_rows(t, who, t.bq_columns)
+        for r in columns:  # a category sources.yaml does not define (reported by the checks): no readers
+            if r["category"] not in by_category:
+                by_category[r["category"]] = _category_cells(r["category"], "", [], [])
         tables.append(
             {
                 "ref": _ref(t),
@@ -217,7 +242,7 @@ def page(model: Model) -> bytes:
                 "clustering": ", ".join(t.clustering),
                 "unknown_fields": _UNKNOWN_FIELDS[t.unknown_fields] if t.message else "",
                 "columns": columns,
-                "rows": _html_rows(_ref(t), columns),
+                "rows": _html_rows(_ref(t), columns, by_category, text),
             }
         )
     tagged: dict[str, list[str]] = {}
