@@ -101,6 +101,17 @@ def test_patch_only_of_values_the_stacks_copy():
     assert infra.patch(edited, inputs, envs) is None, "a hand edit must never be carried over"
 
 
+def test_the_library_uses_what_the_patch_rewrites_only_where_the_patch_writes_it():
+    """`infra.patch` rewrites a table's `schema` and the registry object's hash and nothing else, so the library must
+    read a table's `fields` and the descriptor set's hash nowhere else; otherwise a field edit would need a synth
+    (make `infra._shape` keep what the new use reads)."""
+    library = "\n".join(p.read_text() for p in sorted(infra.LIBRARY.glob("*.py")) if p.name != "model.py")
+    assert re.findall(r"\[\"fields\"\]", library) == ['["fields"]']
+    assert 'schema=M.table_schema(t["fields"], prefix,' in library
+    assert re.findall(r"\[\"sha256\"\]", library) == ['["sha256"]']
+    assert 'metadata={"sha256": reg["sha256"]}' in library
+
+
 @pytest.mark.slow
 def test_a_field_edit_patches_the_stacks_to_the_bytes_of_a_synth(tmp_path):
     """The common edit (a field added, with a category and quotes in its comment) rebuilds without a synth (no
