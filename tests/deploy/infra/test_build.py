@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from datahem.compiler import writer
-from datahem.compiler.emitters import infra
+from datahem.compiler.emitters import infra, to_json
 from tests.conftest import ROOT, copy_project, invoke_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
@@ -69,6 +69,68 @@ def test_reuse_only_of_untouched_stacks():
         b'"deletion_protection": true', b'"deletion_protection": false', 1
     )
     assert infra.reuse(edited, record["fingerprint"], envs) is None, "a hand edit must never be carried over"
+
+
+INPUTS = ("infra/cdktf.json", "infra/main.py", "infra/platform.json")
+
+
+def test_patch_only_of_values_the_stacks_copy():
+    """Stacks are patched instead of synthesized only when table schemas or the descriptor set's hash changed, and
+    only from untouched synth output."""
+    previous = writer.read_tree(ROOT / "generated")
+    envs = sorted(json.loads(previous["infra/synth.json"])["stacks"])
+    inputs = {path: previous[path] for path in INPUTS}
+    stacks = {infra.stack_path(e): previous[infra.stack_path(e)] for e in envs}
+    assert infra.patch(previous, inputs, envs) == stacks, "the patch gives the stacks back from their own inputs"
+    platform = json.loads(inputs["infra/platform.json"])
+    platform["registry"]["sha256"] = "f" * 64
+    platform["tables"][0]["fields"] = platform["tables"][0]["fields"][:-1]
+    patched = infra.patch(previous, {**inputs, "infra/platform.json": to_json(platform)}, envs)
+    assert patched is not None and patched != stacks
+    for data in patched.values():
+        stack = json.loads(data)
+        assert stack["resource"]["google_storage_bucket_object"]["object_descriptor_set"]["metadata"] == {
+            "sha256": "f" * 64
+        }
+    platform["tables"][0]["labels"] = {**platform["tables"][0]["labels"], "tier": "gold"}
+    assert infra.patch(previous, {**inputs, "infra/platform.json": to_json(platform)}, envs) is None, "a label"
+    edited = dict(previous)
+    edited[infra.stack_path(envs[0])] = previous[infra.stack_path(envs[0])].replace(
+        b'"deletion_protection": true', b'"deletion_protection": false', 1
+    )
+    assert infra.patch(edited, inputs, envs) is None, "a hand edit must never be carried over"
+
+
+def test_the_library_uses_what_the_patch_rewrites_only_where_the_patch_writes_it():
+    """`infra.patch` rewrites a table's `schema` and the registry object's hash and nothing else, so the library must
+    read a table's `fields` and the descriptor set's hash nowhere else; otherwise a field edit would need a synth
+    (make `infra._shape` keep what the new use reads)."""
+    library = "\n".join(p.read_text() for p in sorted(infra.LIBRARY.glob("*.py")) if p.name != "model.py")
+    assert re.findall(r"\[\"fields\"\]", library) == ['["fields"]']
+    assert 'schema=M.table_schema(t["fields"], prefix,' in library
+    assert re.findall(r"\[\"sha256\"\]", library) == ['["sha256"]']
+    assert 'metadata={"sha256": reg["sha256"]}' in library
+
+
+@pytest.mark.slow
+def test_a_field_edit_patches_the_stacks_to_the_bytes_of_a_synth(tmp_path):
+    """The common edit (a field added, with a category and quotes in its comment) rebuilds without a synth (no
+    Node), and the stacks it writes are those a synth of the same inputs writes."""
+    project = copy_project(ROOT, tmp_path / "p")
+    proto = project / "schemas" / "grocer" / "commerce" / "v1" / "order.proto"
+    field = '  // Note from the picker, e.g. "left at the door".\n  string picker_note = 10 [(datahem.column) = {category: "pii_address"}];\n'
+    text = proto.read_text()
+    assert "  string substituted_by_sku = 9;\n" in text
+    proto.write_text(
+        text.replace("  string substituted_by_sku = 9;\n", "  string substituted_by_sku = 9;\n" + field, 1)
+    )
+    proc = _datahem("build", cwd=project, env=NO_NODE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    built = writer.read_tree(project / "generated")
+    envs = sorted(json.loads(built["infra/synth.json"])["stacks"])
+    assert all(built[infra.stack_path(e)] != writer.read_tree(ROOT / "generated")[infra.stack_path(e)] for e in envs)
+    synthesized = infra.synth({path: built[path] for path in INPUTS}, envs)
+    assert {path: built[path] for path in synthesized} == synthesized
 
 
 def test_fingerprint_covers_the_library(monkeypatch, tmp_path):
