@@ -12,7 +12,7 @@ BQ_PORT ?= 9050
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: build check test lint bench clean-venv vocabulary
+.PHONY: build check test lint bench clean-venv vocabulary lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ bench: $(STAMP)
 vocabulary: $(STAMP)
 	cd datahem/compiler/vocabulary && ../../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. datahem/options.proto
 	cp datahem/compiler/vocabulary/datahem/options.proto schemas/datahem/options.proto
+
+# Re-resolve requirements.lock after editing requirements.in: one universal lock (markers where a pin differs by Python
+# version, e.g. apache-beam[gcp] on 3.13 needs a newer google-apitools), valid on every Python requires-python admits.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet requirements.in --universal --python-version 3.11 -o requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)
