@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from tests.conftest import ROOT, copy_project
+from tests.conftest import EXAMPLE, ROOT, copy_project, copy_repository
 
 # DataHem itself needs 3.11 (datetime.UTC, contextlib.chdir, tomllib); the upper bound is Beam's.
 OWN_FLOOR = (3, 11)
@@ -64,23 +64,6 @@ def find_python(version: str) -> str | None:
     return None
 
 
-def tracked_copy(dst: Path) -> Path:
-    """The repository's files as a clone has them (tracked, plus new files not ignored): what `pip install` of a git
-    URL builds from. Building here keeps setuptools' build/ and egg-info out of the working tree."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for rel in filter(None, listed.split("\0")):
-        src = ROOT / rel
-        if src.is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    return dst
-
-
 def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
     """A command outside the repository, without this venv's environment leaking into it."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -107,33 +90,19 @@ def test_installed_datahem_is_complete(version, tmp_path):
     python = find_python(version)
     if python is None:
         pytest.skip(f"no Python {version} on this machine (on PATH or in pyenv); the test never downloads one")
-    src = tracked_copy(tmp_path / "src")
+    src = copy_repository(tmp_path / "src")  # what `pip install` of a git URL builds from; build/ lands there
     venv = tmp_path / "venv"
     uv = [sys.executable, "-m", "uv"]
     run(*uv, "venv", "--quiet", "--no-python-downloads", "--python", python, venv, cwd=tmp_path)
     bin_ = venv / "bin"
-    run(
-        *uv,
-        "pip",
-        "install",
-        "--quiet",
-        "--python",
-        bin_ / "python",
-        "-r",
-        src / "requirements.lock",
-        src,
-        cwd=tmp_path,
-    )
+    lock = src / "requirements.lock"
+    run(*uv, "pip", "install", "--quiet", "--python", bin_ / "python", "-r", lock, src, cwd=tmp_path)
 
     # The installed package, not the repository, and not an editable install.
     where = run(bin_ / "python", "-c", "import datahem; print(datahem.__file__)", cwd=tmp_path).stdout.strip()
     assert Path(where).is_relative_to(venv), where
-    direct = json.loads(
-        metadata.Distribution.at(next(venv.glob("lib/python*/site-packages/datahem-*.dist-info"))).read_text(
-            "direct_url.json"
-        )
-        or "{}"
-    )
+    dist_info = next(venv.glob("lib/python*/site-packages/datahem-*.dist-info"))
+    direct = json.loads((dist_info / "direct_url.json").read_text())
     assert not direct.get("dir_info", {}).get("editable", False), direct
 
     # Every file of the datahem package in the repository is installed (templates, vocabulary, scaffold, READMEs).
@@ -144,15 +113,14 @@ def test_installed_datahem_is_complete(version, tmp_path):
     version_out = run(bin_ / "datahem", "--version", cwd=tmp_path).stdout
     assert "DataHem 0.1.0" in version_out and "Beam 2.77.0" in version_out, version_out
 
-    # The example, built from its inputs alone, is byte for byte the repository's generated/.
-    example = ROOT
-    project = copy_project(example, tmp_path / "example")
+    # The example, built from its inputs alone, is byte for byte its committed generated/.
+    project = copy_project(EXAMPLE, tmp_path / "example")
     shutil.rmtree(project / "generated")
     run(bin_ / "datahem", "build", "--project", project, cwd=tmp_path)
-    expected, built = example / "generated", project / "generated"
+    expected, built = EXAMPLE / "generated", project / "generated"
     assert tree(built) == tree(expected)
     _, mismatch, errors = filecmp.cmpfiles(expected, built, tree(expected), shallow=False)
-    assert not mismatch and not errors, f"differs from the repository's generated/: {mismatch + errors}"
+    assert not mismatch and not errors, f"differs from the committed generated/: {mismatch + errors}"
 
     # A project of one's own, with the installed CLI only.
     run(bin_ / "datahem", "init", tmp_path / "shop", cwd=tmp_path)

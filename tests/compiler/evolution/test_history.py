@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_project, invoke_datahem, run_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem, run_datahem
 
 pytestmark = pytest.mark.slow  # each step builds and synthesizes (about 7 s)
 
@@ -69,7 +69,7 @@ class History:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory) -> History:
-    project = copy_project(ROOT, tmp_path_factory.mktemp("history") / "grocer")
+    project = copy_project(EXAMPLE, tmp_path_factory.mktemp("history") / "grocer")
     h = History(project, json.loads((project / "generated/bigquery/events/orders.schema.json").read_text()))
     h.git("init", "-q", "-b", "main")
     h.commit("the example project")

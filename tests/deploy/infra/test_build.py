@@ -14,7 +14,7 @@ import pytest
 
 from datahem.compiler import writer
 from datahem.compiler.emitters import infra
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
 
@@ -32,7 +32,7 @@ def _datahem(*args, cwd, env=None):
 @pytest.mark.slow
 def test_fresh_synth_is_byte_identical_to_the_committed_tree(synthesized):
     """Built from scratch in another directory, at another time: the same bytes as generated/ in the repository."""
-    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(ROOT / "generated")
+    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(EXAMPLE / "generated")
 
 
 @pytest.mark.slow
@@ -57,7 +57,7 @@ def test_changed_infrastructure_is_synthesized_and_a_failure_writes_nothing(synt
 
 
 def test_reuse_only_of_untouched_stacks():
-    previous = writer.read_tree(ROOT / "generated")
+    previous = writer.read_tree(EXAMPLE / "generated")
     record = json.loads(previous["infra/synth.json"])
     envs = sorted(record["stacks"])
     reused = infra.reuse(previous, record["fingerprint"], envs)
@@ -88,7 +88,7 @@ def test_fingerprint_covers_the_library(monkeypatch, tmp_path):
 def test_generated_app_is_lint_clean():
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "120",
-         str(ROOT / "generated" / "infra" / "main.py")],
+         str(EXAMPLE / "generated" / "infra" / "main.py")],
         capture_output=True,
         text=True,
     )  # fmt: skip
@@ -102,7 +102,7 @@ def test_generated_app_is_lint_clean():
 def app_module():
     """generated/infra/main.py imported as a module: it must import cleanly (and not synth on import)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    path = ROOT / "generated" / "infra" / "main.py"
+    path = EXAMPLE / "generated" / "infra" / "main.py"
     spec = importlib.util.spec_from_file_location("datahem_generated_infra_main", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -111,9 +111,9 @@ def app_module():
 
 @pytest.mark.slow
 def test_generated_main_imports(app_module):
-    assert app_module.PLATFORM == ROOT / "generated" / "infra" / "platform.json"
+    assert app_module.PLATFORM == EXAMPLE / "generated" / "infra" / "platform.json"
     assert callable(app_module.synth)
-    assert not (ROOT / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
+    assert not (EXAMPLE / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
 
 
 def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
@@ -123,7 +123,7 @@ def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
     from datahem.compiler.build import load_model
     from datahem.deploy.infra import app
 
-    project = copy_project(ROOT, tmp_path / "variant")
+    project = copy_project(EXAMPLE, tmp_path / "variant")
     sources = project / "sources.yaml"
     sources.write_text(edit(sources.read_text()))
     platform = tmp_path / "platform.json"
@@ -219,7 +219,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
     edit, expected = BAD_INPUTS[case]
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     sources = project / "sources.yaml"
     edited = edit(sources.read_text())
@@ -235,7 +235,7 @@ def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
 def test_removing_a_field_is_refused_against_the_committed_tree(tmp_path):
     """Terraform no longer replaces a table for a column change (schema changes belong to the migrations), but
     removing a field is still a breaking change (FIELD_REMOVED) at the message, and nothing is written."""
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     proto = project / "schemas" / "grocer" / "delivery" / "v1" / "car_temperature.proto"
     text = proto.read_text()
