@@ -15,12 +15,18 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: build check test lint bench clean-venv vocabulary lock
 
+# Each step says what it does first; uv shows its own progress bars on a terminal and plain lines otherwise.
 $(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	touch $(STAMP)
+	@echo "make: [1/4] creating the virtual environment $(VENV) with $(PYTHON) (once)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "make: [2/4] installing uv into $(VENV)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	@echo "make: [3/4] installing the pinned packages of requirements.lock (about a minute on an empty package cache)"
+	@$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	@echo "make: [4/4] installing datahem from this checkout (editable)"
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+	@echo "make: $(VENV) is ready; the CLI is $(BIN)/datahem"
 
 # uv comes from .venv (order-only: rebuilding .venv need not reinstall this one); the venv needs no pip of its own.
 $(BQ_STAMP): datahem/dev/bqemulator/requirements-bq.lock | $(STAMP)

@@ -9,7 +9,7 @@ import re
 import click
 import pytest
 
-from datahem.cli import console, main, progress, use_colour
+from datahem.cli import console, main, use_colour
 from datahem.compiler.diagnostics import RULES
 from datahem.compiler.rule_examples import EXAMPLES
 from tests.conftest import EXAMPLE, copy_project, invoke_datahem
@@ -107,16 +107,3 @@ def test_build_errors_are_coloured_on_a_terminal_only(tmp_path, monkeypatch):
     monkeypatch.setattr("datahem.cli.use_colour", lambda stream=None: True)
     painted = invoke_datahem("build", cwd=project)
     assert click.style("error", fg="red", bold=True) + "[YAML_UNKNOWN_KEY]" in painted.stdout
-
-
-def test_long_steps_show_progress_on_a_terminal_only(monkeypatch):
-    terminal = _Terminal()
-    monkeypatch.setattr("sys.stderr", terminal)
-    with progress("synthesizing the stacks"):
-        pass
-    assert "synthesizing the stacks" in terminal.getvalue()
-    piped = io.StringIO()
-    monkeypatch.setattr("sys.stderr", piped)
-    with progress("synthesizing the stacks"):
-        pass
-    assert piped.getvalue() == ""

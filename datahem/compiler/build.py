@@ -10,6 +10,9 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from google.protobuf import descriptor_pb2
 
 from datahem.compiler import rules, writer
 from datahem.compiler.diagnostics import CompileError, Diagnostics, Loc
@@ -17,6 +20,7 @@ from datahem.compiler.emitters import (
     Emitter,
     OutputFile,
     bigquery,
+    cost,
     docs,
     infra,
     migrations,
@@ -28,9 +32,9 @@ from datahem.compiler.emitters import (
 from datahem.compiler.evolution import tree
 from datahem.compiler.evolution.migrations import Evolution, evolve
 from datahem.compiler.evolution.plan import Plan, build_plan
-from datahem.compiler.loader.protos import compile_protos
-from datahem.compiler.loader.yaml_strict import INVALID, Binder, compose
-from datahem.compiler.model.raw import RawConfig
+from datahem.compiler.loader.protos import compile_protos, compile_without
+from datahem.compiler.loader.yaml_strict import INVALID, Binder, child, compose
+from datahem.compiler.model.raw import RawCategory, RawConfig
 from datahem.compiler.model.resolve import ProtoIndex, Resolver, project_files
 from datahem.compiler.model.resolved import Model
 from datahem.compiler.projection.project import Projection, project
@@ -48,6 +52,7 @@ EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("docs", docs.emit),
     ("pipelines", pipelines.emit),
     ("infra", infra.emit),
+    ("cost", cost.emit),
 )
 
 
@@ -91,22 +96,94 @@ def load_model(project_dir: Path, against: str | None = None) -> Model:
 
 
 def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
-    """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline)."""
+    """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline).
+
+    Every stage reports what it can find in one run: sources.yaml and the schemas are loaded independently, and the
+    checks that need both run on what loaded: entries of sources.yaml with errors are left out, and so are the proto
+    files with errors and those importing them (the rest is compiled again without them; the sources of their
+    messages are checked without their tables); when that fails too, the checks of sources.yaml alone run; none when
+    sources.yaml cannot be bound at all. What was skipped, and why, is a CHECKS_SKIPPED note beside the errors."""
     diags = Diagnostics()
-    raw = load_sources(project_dir, diags)
+    loaded = load_sources(project_dir, diags)
+    before = len(diags.items)
     compiled = compile_protos(project_dir, diags)
-    if diags or raw is None or compiled is None:
+    broken_protos = sorted({d.loc.path for d in diags.items[before:] if d.severity == "error"})
+    if compiled is None and not broken_protos:  # pragma: no cover - compile_protos reports why it returns None
+        broken_protos = ["schemas"]
+    if loaded is None:
+        why = f"{SOURCES} has errors" + (f" and {_does_not_compile(broken_protos)}" if compiled is None else "")
+        diags.note(Loc(SOURCES, 1, 1), rules.CHECKS_SKIPPED, f"checks of sources, tables and columns skipped: {why}")
         raise CompileError(diags.items)
-    fds, data = compiled
-    index = ProtoIndex(fds)
-    model = Resolver(raw, index, diags).model(project_files(index), data)
+    raw, skipped = loaded
+    _stand_in_categories(raw, skipped)
+    partial = None
+    if compiled is None and broken_protos != ["schemas"]:
+        partial = compile_without(project_dir, {p.removeprefix("schemas/") for p in broken_protos})
+    if partial is not None:
+        diags.note(Loc(SOURCES, 1, 1), rules.CHECKS_SKIPPED, _left_out(broken_protos, partial.left_out))
+        index = ProtoIndex(partial.fds)
+        model = Resolver(raw, index, diags).model(project_files(index), partial.data, unseen=partial.names)
+    elif compiled is None:
+        diags.note(
+            Loc(SOURCES, 1, 1),
+            rules.CHECKS_SKIPPED,
+            f"checks of tables and columns skipped: {_does_not_compile(broken_protos)} (the checks of {SOURCES} "
+            "alone ran)",
+        )
+        model = Resolver(raw, ProtoIndex(descriptor_pb2.FileDescriptorSet()), diags).model((), b"", schemas=False)
+    else:
+        fds, data = compiled
+        index = ProtoIndex(fds)
+        model = Resolver(raw, index, diags).model(project_files(index), data)
+    if skipped:
+        names = ", ".join(child(where, int(key) if where in _LISTS else key) for where, key, _ in skipped)
+        diags.note(
+            skipped[0][2],
+            rules.CHECKS_SKIPPED,
+            f"checks of {names} skipped: {'it has' if len(skipped) == 1 else 'they have'} errors in {SOURCES}",
+        )
     run_checks(model, diags)
-    if diags:
+    if diags.errors:
         raise CompileError(diags.items)
     return model, raw
 
 
-def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
+_LISTS = ("sources", "accepted_breaks")  # lists of entries; the other entries are in mappings, named by their key
+
+
+def _left_out(broken: list[str], left_out: tuple[str, ...]) -> str:
+    """`checks of tables and columns in schemas/a.proto skipped: it has errors; also in schemas/b.proto, which
+    imports it`."""
+    importers = [f"schemas/{f}" for f in left_out if f"schemas/{f}" not in broken]
+    text = f"checks of tables and columns in {_files(broken)} skipped: {'it has' if len(broken) == 1 else 'they have'} errors"
+    if importers:
+        text += (
+            f"; also in {_files(importers)}, which import{'s' if len(importers) == 1 else ''} "
+            f"{'it' if len(broken) == 1 else 'them'}"
+        )
+    return text
+
+
+def _files(paths: list[str]) -> str:
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+def _does_not_compile(files: list[str]) -> str:
+    if files == ["schemas"]:
+        return "protoc failed on schemas/"
+    return f"{_files(files)} {'has' if len(files) == 1 else 'have'} errors"
+
+
+def _stand_in_categories(raw: RawConfig, skipped: list[tuple[str, str, Loc]]) -> None:
+    """A category left out for its errors is still a category: columns and children naming it are not reported."""
+    for where, key, loc in skipped:
+        if where == "categories" and key not in raw.categories:
+            raw.categories[key] = RawCategory(name=key, loc=loc)
+
+
+def load_sources(project_dir: Path, diags: Diagnostics) -> tuple[RawConfig, list[tuple[str, str, Loc]]] | None:
+    """sources.yaml bound onto the raw model, with the entries left out for their errors (see `Binder.skipped`);
+    None when it cannot be read at all (missing, not YAML, its top level or `project` invalid)."""
     path = project_dir / SOURCES
     if not path.is_file():
         diags.error(
@@ -125,8 +202,9 @@ def load_sources(project_dir: Path, diags: Diagnostics) -> RawConfig | None:
         if not diags:
             diags.error(Loc(SOURCES, 1, 1), rules.YAML_MISSING_KEY, f"{SOURCES} is empty; it needs `project`")
         return None
-    raw = Binder(SOURCES, diags).bind(RawConfig, node, "")
-    return None if raw is INVALID else raw
+    binder = Binder(SOURCES, diags)
+    raw = binder.bind(RawConfig, node, "")
+    return None if raw is INVALID else (raw, binder.skipped)
 
 
 def _takes(emit: Callable[..., list[OutputFile]], parameter: str) -> bool:
@@ -164,9 +242,15 @@ def build(settings: Settings) -> tuple[Model, dict[str, bytes]]:
     return compiled.model, render_all(compiled, settings)
 
 
-def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | None = None) -> Plan:
+def plan(
+    project_dir: Path,
+    against: str | None,
+    emitters: tuple[str, ...] | None = None,
+    volumes: dict[str, Any] | None = None,
+) -> Plan:
     """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
-    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks)."""
+    with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks).
+    `volumes`: GiB/day per source (`evolution/costs.py`), priced before and after."""
     model, raw = load_project(project_dir)
     projection = project(model)
     name = against if against is not None else tree.default_against(project_dir)
@@ -181,7 +265,7 @@ def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | Non
             built["infra/platform.json"] = to_json(infra.platform(model, compiled.evolution.retired_tables))
     except CompileError as err:
         problem = (
-            f"`datahem build` fails against generated/ ({len(err.diagnostics)} error(s)), so the migrations and the "
+            f"`datahem build` fails against generated/ ({err.errors} error(s)), so the migrations and the "
             "Terraform change are not shown yet."
         )
     if built is None:  # what the plan reads of this build without the synth: registry, tables, routes, platform
@@ -191,5 +275,5 @@ def plan(project_dir: Path, against: str | None, emitters: tuple[str, ...] | Non
     else:
         built_or_current = built
     return build_plan(
-        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted
+        name or "generated/", baseline, list(evolution.changes), built_or_current, built, problem, accepted, volumes
     )

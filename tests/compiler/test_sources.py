@@ -103,6 +103,18 @@ def test_checks_report_at_the_key_of_the_kind(example_model):
     assert not good
 
 
+def test_an_api_key_query_parameter_is_checked(example_model):
+    s = next(s for s in example_model.sources if s.name == "web_ga4")
+    assert s.route.auth.query_parameter == "api_secret"
+    for auth, message in [
+        (dataclasses.replace(s.route.auth, query_parameter="api secret"), "must be 1 to 64 letters"),
+        (Auth("hmac", "x-sig", "S", query_parameter="sig"), "is for type api_key"),
+    ]:
+        d = Diagnostics()
+        KINDS["http"].check(_source(s, route=dataclasses.replace(s.route, auth=auth)), d)
+        assert [i.message for i in d.items if message in i.message], (auth, [i.message for i in d.items])
+
+
 def test_route_keys_are_what_must_be_unique(example_model):
     for s in example_model.sources:
         keys = KINDS[s.kind].route_keys(s)

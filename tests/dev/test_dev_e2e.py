@@ -152,6 +152,7 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
     )  # fmt: skip
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
     assert f"replayed {len(order_uuids)} events" in backfill.stdout
+    assert f"replaying the events the query selects from the backup table to topic {orders.topic}" in backfill.stderr
     replays: dict[str, dict] = {}
     deadline = time.monotonic() + 60
     while len(replays) < len(order_uuids) and time.monotonic() < deadline:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from datahem.compiler.emitters import OutputFile, header, header_text, render
+from datahem.compiler.emitters.pipelines import STREAMING_JOB
 from datahem.compiler.model.resolved import Column, Model, Table
 from datahem.compiler.projection.platform import categories as platform_categories
 from datahem.compiler.projection.platform import readers
@@ -66,7 +67,9 @@ def lineage(model: Model) -> dict[str, Any]:
     edges: list[tuple[str, str]] = []
     dead = Node(f"table-{_ref(model.dead_letter_table)}", "system", _ref(model.dead_letter_table), "dead letters", 4)
     backup_table = Node(f"table-{_ref(model.backup_table)}", "system", _ref(model.backup_table), "backup", 4)
-    backup_job = Node(f"pipeline-{job_name('backup')}", "pipeline", job_name("backup"), "backup", 2)
+    # one streaming job per environment (the default): each pipeline node is a branch of that job
+    branch = f"branch of {STREAMING_JOB}" if model.deployment == "per_environment" else ""
+    backup_job = Node(f"pipeline-{job_name('backup')}", "pipeline", job_name("backup"), branch or "backup", 2)
     for t in model.tables:
         sources = model.sources_of(t.message)
         if not sources:
@@ -77,7 +80,7 @@ def lineage(model: Model) -> dict[str, Any]:
         nodes += [topic, table, stream]
         for s in sources:
             source = Node(f"source-{s.name}", "source", s.name, s.kind, 0)
-            job = Node(f"pipeline-{job_name(s.name)}", "pipeline", job_name(s.name), "source pipeline", 2)
+            job = Node(f"pipeline-{job_name(s.name)}", "pipeline", job_name(s.name), branch or "source pipeline", 2)
             nodes += [source, job]
             edges += [(source.id, topic.id), (topic.id, job.id), (job.id, table.id), (job.id, stream.id)]
             edges.append((job.id, dead.id))

@@ -29,6 +29,7 @@ from typing import Any
 
 from datahem.compiler import tempdirs
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
+from datahem.compiler.emitters.pipelines import STREAMING, STREAMING_JOB
 from datahem.compiler.evolution.migrations import Evolution
 from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Environment, Model, Table
 from datahem.compiler.projection.platform import categories
@@ -44,6 +45,7 @@ from datahem.compiler.sources.platform import (
     dataflow_worker,
 )
 from datahem.compiler.writer import read_json
+from datahem.output import step
 from datahem.runtime.contracts.platform import FORMAT
 from datahem.runtime.contracts.routing import job_name
 
@@ -153,53 +155,82 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             collectors |= part.collectors
             pipelines += part.pipelines
 
+    branches: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = []  # (source, description, grants, reads)
     for s in model.sources:
         t = s.table
-        sa = account_id("src", s.name)
         grants = [
             *_read(t.enrichment_subscription),
             {"role": PUBLISHER, "topic": t.processed_topic},
             {"role": DATA_EDITOR, "table": table_ref(t)},
             {"role": ROW_WRITER, "table": dead_letters},
             *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
-            *dataflow_worker(job_name(s.name)),
         ]
-        accounts.append(
-            account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
-        )
-        pipelines.append(
-            {
-                "name": job_name(s.name),
-                "kind": "source",
-                "source": s.name,
-                "template": f"source_{s.name}",
-                "service_account": sa,
-                "web_identity": False,
-                "parameters": {
-                    "subscription": {"subscription": t.enrichment_subscription},
-                    "dead_letter_table": {"table": dead_letters},
-                },
-            }
-        )
-
+        branch = {
+            "subscription": t.enrichment_subscription,
+            "table": table_ref(t),
+            "processed_topic": t.processed_topic,
+            "message": s.message,
+        }
+        branches.append((s.name, s.name, grants, branch))
     if model.tables:
-        sa = account_id("backup")
         grants = [g for t in model.tables for g in _read(t.backup_subscription)]
         grants += [
             {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
             {"role": ROW_WRITER, "table": dead_letters},
-            *dataflow_worker(job_name("backup")),
         ]
-        accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
+        backup = {
+            "subscriptions": [t.backup_subscription for t in model.tables],
+            "table": table_ref(model.backup_table),
+        }
+        branches.append(("", "backup", grants, backup))
+
+    if model.deployment == "per_source":
+        for source, name, grants, branch in branches:
+            job = job_name(name)
+            if source:
+                sa = account_id("src", source)
+                display, what = f"DataHem pipeline {source}", f"the {source} source pipeline"
+                parameters: dict[str, Any] = {"subscription": {"subscription": branch["subscription"]}}
+            else:
+                sa = account_id("backup")
+                display, what = "DataHem backup pipeline", "the backup pipeline"
+                parameters = {}
+            parameters["dead_letter_table"] = {"table": dead_letters}
+            accounts.append(account(sa, display, f"Dataflow workers of {what}.", [*grants, *dataflow_worker(job)]))
+            pipelines.append(
+                {
+                    "name": job,
+                    "kind": "source" if source else "backup",
+                    "source": source,
+                    "template": f"source_{source}" if source else "backup",
+                    "service_account": sa,
+                    "web_identity": False,
+                    "parameters": parameters,
+                    "branches": {name: branch},
+                }
+            )
+    elif branches:
+        # one job, one account: the union of every branch's grants (Dataflow runs a job as one account)
+        sa = account_id(STREAMING)
+        granted = [g for _, _, grants, _ in branches for g in grants]
+        accounts.append(
+            account(
+                sa,
+                "DataHem streaming job",
+                "Dataflow workers of the streaming job: every source's branch and the backup.",
+                [*granted, *dataflow_worker(STREAMING_JOB)],
+            )
+        )
         pipelines.append(
             {
-                "name": job_name("backup"),
-                "kind": "backup",
+                "name": STREAMING_JOB,
+                "kind": STREAMING,
                 "source": "",
-                "template": "backup",
+                "template": STREAMING,
                 "service_account": sa,
                 "web_identity": False,
                 "parameters": {"dead_letter_table": {"table": dead_letters}},
+                "branches": {name: branch for _, name, _, branch in branches},
             }
         )
     return (
@@ -407,7 +438,9 @@ def emit(
     fp = fingerprint(inputs)
     stacks = reuse(previous or {}, fp, envs)
     if stacks is None:
-        stacks = synth(inputs, envs)
+        with step(f"synthesizing the Terraform stacks ({', '.join(envs)}) with cdktf: their inputs changed") as s:
+            stacks = synth(inputs, envs)
+            s.done(f"synthesized the Terraform stacks ({', '.join(envs)}) with cdktf")
     record = {
         "comment": header_text(sources_of(model)),
         "fingerprint": fp,

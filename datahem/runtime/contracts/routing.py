@@ -28,6 +28,9 @@ AUTH_KEYS = {
     "api_key": ("type", "header", "secret_env"),
     "hmac": ("type", "header", "secret_env", "algorithm", "encoding", "prefix"),
 }
+# the keys written only when set: an API key may also be accepted from a query parameter (GA4's `api_secret`)
+AUTH_OPTIONAL_KEYS = {"none": (), "api_key": ("query_parameter",), "hmac": ()}
+QUERY_PARAMETER = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 SNS_QUERY_PARAMETER = "route"
 
 # The media types each HTTP format takes in a POST/PUT body (compared without parameters, case-insensitively). No
@@ -104,9 +107,12 @@ class Auth:
     algorithm: str = "sha256"
     encoding: str = "hex"
     prefix: str = ""
+    query_parameter: str = ""  # api_key: the key is also accepted as this query parameter (GA4's `api_secret`)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in AUTH_KEYS[self.type]}
+        out = {k: getattr(self, k) for k in AUTH_KEYS[self.type]}
+        out.update({k: getattr(self, k) for k in AUTH_OPTIONAL_KEYS[self.type] if getattr(self, k)})
+        return out
 
 
 @dataclass(frozen=True)

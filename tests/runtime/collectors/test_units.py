@@ -22,7 +22,7 @@ from datahem.runtime.collectors import netaddr
 from datahem.runtime.collectors.contract import event_attributes, rfc3339
 from datahem.runtime.collectors.errors import CollectorConfigError, RoutingTableError
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
-from datahem.runtime.collectors.http.auth import Authenticator, authenticators
+from datahem.runtime.collectors.http.auth import Authenticator, authenticators, take_parameter
 from datahem.runtime.collectors.http.payloads import MAX_FIELDS, Malformed, form_object, payloads
 from datahem.runtime.collectors.kinesis.credentials import AwsSettings, aws_session, secret_version_name
 from datahem.runtime.collectors.kinesis.shards import ShardInfo, ShardPosition, StreamCheckpoint
@@ -70,6 +70,26 @@ def http_route(**overrides) -> dict:
         ([http_route(max_body_bytes=0)], "routes[0].max_body_bytes: expected an integer in 1..10000000"),
         ([http_route(cors_origins=["www.grocer.example"])], "is not an origin"),
         ([http_route(ip_anonymization="hash")], "`hash` is not one of none, truncate, drop"),
+        (
+            [http_route(auth={"type": "api_key", "header": "x", "secret_env": "K", "query_parameter": "a b"})],
+            "routes[0].auth.query_parameter: `a b` is not a query parameter name",
+        ),
+        (
+            [
+                http_route(
+                    auth={
+                        "type": "hmac",
+                        "header": "x",
+                        "secret_env": "K",
+                        "algorithm": "sha1",
+                        "encoding": "hex",
+                        "prefix": "",
+                        "query_parameter": "k",
+                    }
+                )
+            ],
+            "routes[0].auth: unknown key `query_parameter`",
+        ),
     ],
 )
 def test_malformed_http_table_is_refused_with_the_problem(tmp_path, routes, message):
@@ -320,6 +340,23 @@ def test_hmac_and_api_key_checks():
     assert key.check("s3crét".encode(), b"").status == 403
     routes = load_http_routes(ROUTING)
     assert set(authenticators(routes, {"GA4_API_KEY": "a", "SURVEY_WEBHOOK_SECRET": "b"})) == set(routes)
+
+
+def test_an_api_key_in_the_query_string():
+    auth = Authenticator(Auth("api_key", "x-api-key", "K", query_parameter="api_secret"), b"s3cret")
+    assert auth.check(None, b"", (b"s3cret",)) is None
+    assert auth.check(b"s3cret", b"", ()) is None
+    assert auth.check(b"s3cret", b"", (b"s3cret",)) is None
+    assert auth.check(None, b"", ()).status == 401
+    assert "api_secret" in auth.check(None, b"", ()).reason
+    assert auth.check(b"s3cret", b"", (b"other",)).status == 403  # every key sent must be right
+    assert auth.check(None, b"", (b"s3cret", b"")).status == 403
+    assert "s3cret" not in auth.check(None, b"", (b"x",)).reason
+    values, rest = take_parameter(b"measurement_id=G-1&api_secret=s3cret&x=%41+b", "api_secret")
+    assert values == (b"s3cret",) and rest == b"measurement_id=G-1&x=%41+b"
+    assert take_parameter(b"api%5Fsecret=a+b%2B&api_secret", "api_secret") == ((b"a b+", b""), b"")
+    assert take_parameter(b"v=1&t=pageview", "api_secret") == ((), b"v=1&t=pageview")
+    assert take_parameter(b"", "api_secret") == ((), b"")
 
 
 # the bytes an HTTP header value can carry (VCHAR and obs-text; no leading or trailing white space)

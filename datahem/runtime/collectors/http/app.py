@@ -33,7 +33,7 @@ from datahem.runtime.collectors import netaddr
 from datahem.runtime.collectors.async_publisher import AsyncEventPublisher
 from datahem.runtime.collectors.config import env_float, env_int, env_str
 from datahem.runtime.collectors.contract import UUID, Event, event_attributes
-from datahem.runtime.collectors.http.auth import Authenticator, authenticators
+from datahem.runtime.collectors.http.auth import Authenticator, authenticators, take_parameter
 from datahem.runtime.collectors.http.payloads import Malformed, payloads
 from datahem.runtime.collectors.publisher import PublishError, PublisherSettings, check_credentials
 from datahem.runtime.collectors.routing import (
@@ -182,13 +182,17 @@ class HttpCollector:
             if method != "GET":
                 _check_content_type(route.format, headers.raw(b"content-type"))
             body = await _read_body(headers, receive, route.max_body_bytes, self.limits.body_timeout_seconds)
-            signed = scope["query_string"] if method == "GET" else body
+            query = scope["query_string"]
+            signed = query if method == "GET" else body
             auth = self._auths[path]
-            failure = auth.check(headers.raw(auth.header) if auth.header else None, signed)
+            in_query: tuple[bytes, ...] = ()
+            if auth.query_parameter:  # the key's parameter is never part of a payload
+                in_query, query = take_parameter(query, auth.query_parameter)
+            failure = auth.check(headers.raw(auth.header) if auth.header else None, signed, in_query)
             if failure is not None:
                 raise _Reject(failure.status, failure.reason)
             try:
-                datas = payloads(route.format, method, scope["query_string"], body)
+                datas = payloads(route.format, method, query, body)
             except Malformed as err:
                 raise _Reject(400, str(err)) from None
             events = self._events(route, scope, headers, datas, received_at)
