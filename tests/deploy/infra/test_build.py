@@ -261,8 +261,9 @@ SECRET_SHAPES = [
     ("long base64 token", re.compile(rb"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9+/]{48,}={0,2}(?![A-Za-z0-9/+=_-])")),
     ("long hex token", re.compile(rb"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")),
 ]
-# sha256 fingerprints are hashes of public inputs, recorded on purpose under these keys
-HASH_KEYS = re.compile(rb'"(fingerprint|sha256)": "[0-9a-f]{64}"')
+# sha256 fingerprints are hashes of public inputs, recorded on purpose under these keys (registry/history.json: the
+# descriptor set of each migration)
+HASH_KEYS = re.compile(rb'"(fingerprint|sha256|descriptor_set_sha256)": "[0-9a-f]{64}"')
 
 
 def find_secrets(path: str, data: bytes) -> list[str]:
