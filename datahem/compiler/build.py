@@ -6,8 +6,10 @@ Each stage is a typed value handed to the next: the `Model`, its `Projection` (w
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,23 @@ class Settings:
         return self.project_dir / "generated"
 
 
+# Collection thresholds during a build (the defaults are 700, 10, 10). A build allocates millions of objects that live
+# until it ends (descriptors, columns, rendered files) and makes few reference cycles, so the cyclic collector's
+# passes over them found little and cost a third of a large project's build (500 types x 40 fields: 0.7 of 1.9 s
+# CPU); with these thresholds they cost almost nothing, and cyclic garbage is still collected.
+BUILD_GC_THRESHOLDS = (50_000, 20, 20)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(*BUILD_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 @dataclass(frozen=True)
 class Compiled:
     """A validated build: the model, its projection and its evolution against the baseline."""
@@ -81,8 +100,13 @@ class Compiled:
 def compile_project(project_dir: Path, against: str | None = None) -> Compiled:
     """The validated model, compared with the previous build in generated/ (or the baseline `against` names: a git
     ref or a directory); breaking changes are errors; its evolution holds the migrations the build writes."""
-    model, raw = load_project(project_dir)
-    projection = project(model)
+    with _fewer_collections():
+        return _compile_project(project_dir, against)
+
+
+def _compile_project(project_dir: Path, against: str | None) -> Compiled:
+    model, raw, index = _load(project_dir)
+    projection = project(model, index)
     diags = Diagnostics()
     evolution = check_evolution(model, projection, raw, tree.read_baseline(project_dir, against), diags)
     if diags:
@@ -96,7 +120,13 @@ def load_model(project_dir: Path, against: str | None = None) -> Model:
 
 
 def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
-    """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline).
+    """The validated model without the comparison with generated/ (`datahem plan` compares with its own baseline)."""
+    model, raw, _ = _load(project_dir)
+    return model, raw
+
+
+def _load(project_dir: Path) -> tuple[Model, RawConfig, ProtoIndex]:
+    """`load_project`, and the index of the descriptors it resolved (the projection reuses it).
 
     Every stage reports what it can find in one run: sources.yaml and the schemas are loaded independently, and the
     checks that need both run on what loaded: entries of sources.yaml with errors are left out, and so are the proto
@@ -130,7 +160,8 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
             f"checks of tables and columns skipped: {_does_not_compile(broken_protos)} (the checks of {SOURCES} "
             "alone ran)",
         )
-        model = Resolver(raw, ProtoIndex(descriptor_pb2.FileDescriptorSet()), diags).model((), b"", schemas=False)
+        index = ProtoIndex(descriptor_pb2.FileDescriptorSet())
+        model = Resolver(raw, index, diags).model((), b"", schemas=False)
     else:
         fds, data = compiled
         index = ProtoIndex(fds)
@@ -145,7 +176,7 @@ def load_project(project_dir: Path) -> tuple[Model, RawConfig]:
     run_checks(model, diags)
     if diags.errors:
         raise CompileError(diags.items)
-    return model, raw
+    return model, raw, index
 
 
 _LISTS = ("sources", "accepted_breaks")  # lists of entries; the other entries are in mappings, named by their key
@@ -215,6 +246,11 @@ def render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
     """Render every emitter's files in memory. Emitters that accept `projection` or `evolution` get the build's; those that accept
     `previous` also get the current generated/ tree (path → bytes), read once, to reuse expensive outputs whose inputs
     did not change (the infra synth)."""
+    with _fewer_collections():
+        return _render_all(compiled, settings)
+
+
+def _render_all(compiled: Compiled, settings: Settings) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     previous: dict[str, bytes] | None = None
     for name, emit in EMITTERS:
@@ -251,8 +287,8 @@ def plan(
     """`datahem plan`: compare the project with `against` (default: HEAD in a git work tree, else generated/), and
     with generated/ for what `datahem build` would write (`emitters`: only those, and without `infra` no stacks).
     `volumes`: GiB/day per source (`evolution/costs.py`), priced before and after."""
-    model, raw = load_project(project_dir)
-    projection = project(model)
+    model, raw, index = _load(project_dir)
+    projection = project(model, index)
     name = against if against is not None else tree.default_against(project_dir)
     baseline = tree.read_baseline(project_dir, name)
     accepted = accepted_breaks(raw)

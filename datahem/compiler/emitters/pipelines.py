@@ -40,6 +40,7 @@ def _spec(model: Model, s: Source) -> dict[str, Any]:
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
         "processed_topic": t.processed_topic,
         "secrets": t.pseudonymization_secrets,
+        "imported_from": s.kind if KINDS[s.kind].imported(s) else None,
     }
 
 
@@ -95,6 +96,10 @@ def emit(model: Model) -> list[OutputFile]:
         "subscriptions": [t.backup_subscription for t in model.tables],
         "table": f"{bq.backup_dataset}.{bq.backup_table}",
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
+        # the backup subscriptions of import topics (`SourceKind.imported`): their messages get DataHem's attributes
+        "imported": {
+            s.table.backup_subscription: (s.name, s.message, s.kind) for s in model.sources if KINDS[s.kind].imported(s)
+        },
     }
     sources["pipelines/backup.py"] = render(
         "pipelines/backup.py.j2", header=header("py", ["sources.yaml"]), spec=backup

@@ -28,7 +28,7 @@ from datahem.compiler.evolution.migrations import Accepted, unmatched
 from datahem.compiler.evolution.snapshot import MIGRATIONS, STACKS, Snapshot, snapshot
 from datahem.compiler.projection.columns import ColumnSchema
 from datahem.compiler.projection.platform import readers
-from datahem.compiler.projection.project import Projection
+from datahem.compiler.projection.project import PLATFORM, Projection
 
 CONVERTERS = "pipelines/converters/"
 NEW_TABLE = (rules.TABLE_ADDED, rules.MAJOR_VERSION_ADDED)
@@ -152,10 +152,19 @@ def _branch_needs(
             return "relaunch", "a message type is gone: its backup read step cannot be dropped by an update"
         if subs_new - subs_old:
             return "update", "new message types: new backup read steps"
+        imp_old, imp_new = set(a.get("imported") or ()), set(b.get("imported") or ())
+        if imp_old - imp_new:
+            return "relaunch", "a topic is no longer an import topic: its backup attribute step cannot be dropped"
+        if imp_new - imp_old:
+            return "update", "an import topic's backup read gets a step that gives its messages DataHem's attributes"
         return None
     moved = [k for k in ("subscription", "table", "processed_topic") if k in a and k in b and a[k] != b[k]]
     if moved:
         return "relaunch", f"branch `{branch}`: its subscription, topic or table changed"
+    if a.get("imported_from") and not b.get("imported_from"):
+        return "relaunch", f"branch `{branch}` reads no import topic any more: its attribute step cannot be dropped"
+    if b.get("imported_from") and not a.get("imported_from"):
+        return "update", f"branch `{branch}` reads an import topic: a new step gives its messages DataHem's attributes"
     message = new.projection.source_messages.get(branch)
     old_message = old.projection.source_messages.get(branch)
     if not message or not old_message:
@@ -197,11 +206,13 @@ def dataflow(old: Snapshot, new: Snapshot, changes: list[Change]) -> list[dict[s
             continue
         if b is None:
             moved = sorted({new_owner[br] for br in _branches(a, old) if br in new_owner})
-            why = (
-                f"its branches moved to {', '.join(f'`{j}`' for j in moved)} (Terraform drains the job)"
-                if moved
-                else "its source is gone (Terraform drains the job)"
-            )
+            imported = _imports(new).get(str(a.get("source"))) if a.get("kind") != "source" else None
+            if moved:
+                why = f"its branches moved to {', '.join(f'`{j}`' for j in moved)} (Terraform drains the job)"
+            elif imported:
+                why = f"topic `{imported[0]}` ingests {imported[1]} itself now (Terraform drains the reader)"
+            else:
+                why = "its source is gone (Terraform drains the job)"
             jobs.append({**job, "action": "drain", "why": why})
             continue
         if a.get("parameters") != b.get("parameters") or a.get("template") != b.get("template"):
@@ -252,9 +263,34 @@ def _targets(files: dict[str, bytes]) -> dict[str, set[tuple[str, str]]]:
     return out
 
 
+def _imports(snap: Snapshot) -> dict[str, tuple[str, str]]:
+    """Per source fed by a Pub/Sub import topic (`via: pubsub_import`): (topic, the stream it ingests)."""
+    try:
+        topics = json.loads(snap.files.get(PLATFORM, b"{}") or b"{}").get("topics", [])
+    except ValueError:
+        return {}
+    out = {}
+    for t in topics if isinstance(topics, list) else []:
+        for kind, settings in ((t.get("ingestion") or {}) if isinstance(t, dict) else {}).items():
+            out[str(settings.get("source"))] = (str(t.get("topic")), f"{kind} `{settings.get('stream_arn')}`")
+    return out
+
+
 def route_changes(old: Snapshot, new: Snapshot) -> list[str]:
-    """Route keys each source gains and loses, and a new message type or topic its routes deliver to."""
+    """Route keys each source gains and loses, a new message type or topic its routes deliver to, and a topic that
+    starts or stops ingesting its source's stream itself (an import topic instead of a reader job)."""
     lines = []
+    a_imports, b_imports = _imports(old), _imports(new)
+    for source in sorted(set(a_imports) | set(b_imports)):
+        before, after = a_imports.get(source), b_imports.get(source)
+        if after and before != after:
+            lines.append(
+                f"- `{source}`: topic `{after[0]}` now ingests {after[1]} itself (Pub/Sub import topic): no reader job"
+            )
+        elif before and not after:
+            lines.append(
+                f"- `{source}`: topic `{before[0]}` stops ingesting {before[1]} (no longer a Pub/Sub import topic)"
+            )
     a_routes, b_routes = old.projection.routes, new.projection.routes
     a_targets, b_targets = _targets(old.files), _targets(new.files)
     for source in sorted(set(a_routes) | set(b_routes) | set(a_targets) | set(b_targets)):

@@ -64,6 +64,9 @@ _UNKNOWN_FIELDS = {0: "REJECT", 1: "REJECT", 2: "IGNORE", 3: "KEEP"}
 _OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
 _METADATA_COUNT = len(list(all_columns(METADATA_COLUMNS)))  # columns every event table has before its own
+# a field without `(datahem.column)`: its options (read only) and what they resolve to, made once
+_NO_OPTIONS = options_pb2.ColumnOptions()
+_NO_TRANSFORMS = options.resolve(_NO_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -127,12 +130,15 @@ class ProtoIndex:
         # `(datahem.column).category = "x"`: (file, path of the extension) -> [(path inside it, location)]
         self.option_spans: dict[tuple[str, tuple[int, ...]], list[tuple[tuple[int, ...], tuple[int, int]]]] = {}
         self.files = {f.name: f for f in fds.file}
+        table_number, column_number = TABLE.number, COLUMN.number
         for f in fds.file:
             for loc in f.source_code_info.location:
                 path = tuple(loc.path)
                 # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
-                if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (TABLE.number, COLUMN.number)):
+                if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (table_number, column_number)):
                     self.locations[(f.name, path)] = loc
+                if table_number not in path and column_number not in path:
+                    continue  # most locations: not inside a DataHem option
                 ext = _extension_at(path)
                 if ext is not None:
                     key = (f.name, path[: ext + 1])
@@ -460,7 +466,7 @@ class Resolver:
         path = msg.path + (2, i)
         loc = self.index.loc(msg.file, path)
         has_opts = f.options.HasExtension(COLUMN)
-        o = f.options.Extensions[COLUMN] if has_opts else options_pb2.ColumnOptions()
+        o = f.options.Extensions[COLUMN] if has_opts else _NO_OPTIONS
         whole, option_locs = self.index.option_locs(msg.file, path + (_OPTIONS_FIELD, COLUMN.number), type(o))
         option_loc = whole or loc
         proto_type = _PROTO_TYPES[f.type]
@@ -512,7 +518,7 @@ class Resolver:
             hidden=o.hidden,
             required=required,
             oneof=oneof,
-            transforms=options.resolve(o),
+            transforms=options.resolve(o) if has_opts else _NO_TRANSFORMS,
             fields=fields,
             loc=loc,
             option_loc=option_loc,

@@ -232,7 +232,7 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
                 f"column name `{c.name}` must be letters, digits and `_`, not starting with a digit, at most "
                 "300 characters; set a legal `name` in its (datahem.column) option",
             )
-        elif any(c.name.upper().startswith(p) for p in RESERVED_PREFIXES):
+        elif c.name.upper().startswith(RESERVED_PREFIXES):
             d.error(
                 where,
                 rules.IDENTIFIER_RESERVED,

@@ -68,6 +68,10 @@ HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 SNS_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
+# an enhanced fan-out consumer of a stream: STREAM_ARN/consumer/NAME:CREATION_TIMESTAMP
+KINESIS_CONSUMER_ARN = re.compile(
+    r"^(arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128})/consumer/[A-Za-z0-9_.-]{1,128}:\d+$"
+)
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
@@ -191,6 +195,11 @@ class KinesisStream:
     region: str
     role_arn: str | None
     credentials_secret: str | None
+    # how the stream reaches its topic when deployed: `reader` (a Dataflow job of its own) or `pubsub_import` (the
+    # topic is a Pub/Sub import topic reading the stream through `consumer_arn`, an enhanced fan-out consumer).
+    # Not in kinesis.json: `datahem dev` reads every stream with the reader, whichever way it is deployed.
+    via: str = "reader"
+    consumer_arn: str | None = None
 
     @property
     def stream_name(self) -> str:

@@ -15,7 +15,7 @@ from datahem.compiler.emitters import infra, to_json
 from datahem.compiler.evolution.plan import as_json, markdown
 from datahem.compiler.projection.cost import load_prices
 from tests.compiler.evolution.test_rules import CASES
-from tests.conftest import copy_project
+from tests.conftest import EXAMPLE, copy_project
 
 NO_SYNTH = ("registry", "bigquery", "migrations", "routing", "docs", "pipelines")
 
@@ -260,3 +260,45 @@ def test_your_volumes_are_priced_before_and_after(tmp_path):
     assert "| your volumes before | your volumes after |" in text
     assert f"| ${before:,.2f} | ${after:,.2f} (+${after - before:,.2f}) |" in text
     assert "> **Warning:** the volumes name `nothing`, which neither build has: not counted." in text
+
+
+# -- Kinesis: reader job or import topic ------------------------------------------------------------------------
+
+KINESIS_ROLE = "    role_arn: arn:aws:iam::123456789012:role/datahem-kinesis-reader"
+KINESIS_STREAM = "arn:aws:kinesis:eu-west-1:123456789012:stream/car-temperatures"
+
+
+def test_kinesis_via_pubsub_import_drains_the_reader_and_the_topic_ingests_the_stream(tmp_path):
+    previous = copy_project(EXAMPLE, tmp_path / "previous")
+    project = copy_project(EXAMPLE, tmp_path / "current")
+    sources = project / "sources.yaml"
+    consumer = f"{KINESIS_STREAM}/consumer/datahem:1764633600"
+    sources.write_text(
+        sources.read_text().replace(
+            KINESIS_ROLE, f"{KINESIS_ROLE}\n    via: pubsub_import\n    consumer_arn: {consumer}"
+        )
+    )
+    result = _plan_against(project, previous)
+    topic = "grocer.delivery.v1.CarTemperature"
+    assert _jobs(result) == {
+        "datahem-kinesis-car-temperatures": (
+            "drain",
+            f"topic `{topic}` ingests aws_kinesis `{KINESIS_STREAM}` itself now (Terraform drains the reader)",
+        ),
+        "datahem-streaming": (
+            "update",
+            "an import topic's backup read gets a step that gives its messages DataHem's attributes; "
+            "branch `car_temperatures` reads an import topic: a new step gives its messages DataHem's attributes",
+        ),
+    }
+    text = markdown(result)
+    assert (
+        f"- `car_temperatures`: topic `{topic}` now ingests aws_kinesis `{KINESIS_STREAM}` itself (Pub/Sub import "
+        "topic): no reader job" in text
+    )
+    # the reader's always-on worker leaves the floor, and its Dataflow data leaves the cost per GiB
+    cost, worker = _cost_section(text), _worker_month()
+    assert f"(−${worker:,.2f}) |" in cost.split("| dev |")[1].split("\n")[0]
+    back = _jobs(_plan_against(copy_project(previous, tmp_path / "back"), project))
+    assert back["datahem-kinesis-car-temperatures"] == ("launch", "new pipeline")
+    assert back["datahem-streaming"][0] == "relaunch"

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -18,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datahem.runtime.collectors import netaddr
-from datahem.runtime.collectors.contract import event_attributes, rfc3339
+from datahem.runtime.collectors import contract, netaddr
+from datahem.runtime.collectors.contract import Clock, event_attributes, rfc3339, uuid4
 from datahem.runtime.collectors.errors import CollectorConfigError, RoutingTableError
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
 from datahem.runtime.collectors.http.auth import Authenticator, authenticators, take_parameter
@@ -241,6 +242,28 @@ def test_attributes_and_timestamps():
         event_attributes(
             uuid="u", received_at=moment, source="s", message_type="m", collector="http", extra={"uuid": "x"}
         )
+
+
+def test_clock_writes_the_contract_timestamp(monkeypatch):
+    """The HTTP collector's per-second cached clock writes what `rfc3339` writes, across second boundaries."""
+    clock = Clock()
+    for ns in (
+        1_795_762_800_123_456_789,
+        1_795_762_800_999_999_999,
+        1_795_762_801_000_000_001,
+        1_795_762_861_000_500_000,
+    ):
+        monkeypatch.setattr(contract.time, "time_ns", lambda ns=ns: ns)
+        expected = datetime.fromtimestamp(ns // 10**9, UTC).replace(microsecond=ns % 10**9 // 1000)
+        assert clock.now() == rfc3339(expected)
+
+
+def test_uuid4_strings_are_version_4_uuids():
+    ids = {uuid4() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 @pytest.mark.parametrize(
