@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = ROOT  # the example project the fuzz starts from
+PROJECT = ROOT / "tests" / "fixtures" / "grocer"  # the example project the fuzz starts from (the tests' copy)
 BUILD_TARGETS = ["sources.yaml", "schemas/grocer/commerce/v1/order.proto", "schemas/grocer/analytics/v1/ga4.proto"]
 # fragments that reach the parsers' corners: YAML anchors and tags, protoc option syntax, JSON numbers and escapes
 FRAGMENTS = [

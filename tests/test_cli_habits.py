@@ -12,7 +12,7 @@ import pytest
 from datahem.cli import console, main, use_colour
 from datahem.compiler.diagnostics import RULES
 from datahem.compiler.rule_examples import EXAMPLES
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -97,7 +97,7 @@ def test_piped_output_is_not_wrapped():
 
 
 def test_build_errors_are_coloured_on_a_terminal_only(tmp_path, monkeypatch):
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     sources = project / "sources.yaml"
     sources.write_text(sources.read_text().replace("  name: grocer\n", "  name: grocer\n  nme: typo\n", 1))
     piped = invoke_datahem("build", cwd=project)

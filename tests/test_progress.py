@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from datahem.output import console, interactive, note, reporting, step
-from tests.conftest import ROOT, copy_project
+from tests.conftest import EXAMPLE, ROOT, copy_project
 
 ANSI = re.compile(r"\x1b[\[\]()]")
 # a folder name long enough that every line naming the project is wider than a terminal's 80 columns
@@ -71,7 +71,7 @@ def _on_a_terminal(*args: str, cwd: Path, **extra: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """The example project with its generated/ (the stacks are reused: no synth), under a long path."""
-    return copy_project(ROOT, tmp_path_factory.mktemp("progress") / LONG / "project")
+    return copy_project(EXAMPLE, tmp_path_factory.mktemp("progress") / LONG / "project")
 
 
 def test_piped_build_prints_one_plain_unwrapped_line_per_step(project):

@@ -10,7 +10,7 @@ from datahem.compiler.build import load_model
 from datahem.compiler.emitters import infra
 from datahem.compiler.projection.cost import PRICES, cost, load_prices
 from tests.compiler.evolution.test_plan import _gib_day_month, _worker_month
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 
 def test_the_price_table_names_its_source_date_and_region():
@@ -21,7 +21,7 @@ def test_the_price_table_names_its_source_date_and_region():
 
 
 def test_the_committed_cost_model_is_the_examples(example_model):
-    committed = json.loads((ROOT / "generated" / "cost" / "cost.json").read_text())
+    committed = json.loads((EXAMPLE / "generated" / "cost" / "cost.json").read_text())
     assert {k: v for k, v in committed.items() if k != "comment"} == cost(infra.platform(example_model))
 
 
@@ -29,7 +29,7 @@ def test_one_job_per_environment_is_the_floor_of_two_workers_not_nine(example_mo
     worker, secrets = _worker_month(), 3 * load_prices()["secret_manager"]["active_version_replica_month"]
     one = cost(infra.platform(example_model))["environments"]
     assert one["dev"]["floor_month"] == round(2 * worker + secrets, 2)  # the streaming job and the Kinesis reader
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     text = (project / "sources.yaml").read_text()
     (project / "sources.yaml").write_text(
         text.replace("\nbigquery:\n", "\npipelines: {deployment: per_source}\n\nbigquery:\n")
@@ -48,11 +48,11 @@ def test_one_job_per_environment_is_the_floor_of_two_workers_not_nine(example_mo
 def test_plan_prices_a_volumes_file_and_refuses_a_bad_one(tmp_path):
     volumes = tmp_path / "volumes.yaml"
     volumes.write_text("prod: {orders: 2}\ndev: {orders: 0.5}\n")
-    proc = invoke_datahem("plan", "--against", str(ROOT), "--volumes", str(volumes), cwd=ROOT)
+    proc = invoke_datahem("plan", "--against", str(EXAMPLE), "--volumes", str(volumes), cwd=EXAMPLE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "| your volumes before | your volumes after |" in proc.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("orders: lots\n")
-    proc = invoke_datahem("plan", "--against", str(ROOT), "--volumes", str(bad), cwd=ROOT)
+    proc = invoke_datahem("plan", "--against", str(EXAMPLE), "--volumes", str(bad), cwd=EXAMPLE)
     assert proc.returncode == 2
     assert "expected `source: GiB/day`" in proc.stderr

@@ -15,7 +15,7 @@ from datahem.compiler.emitters import infra, to_json
 from datahem.compiler.evolution.plan import as_json, markdown
 from datahem.compiler.projection.cost import load_prices
 from tests.compiler.evolution.test_rules import CASES
-from tests.conftest import ROOT, copy_project
+from tests.conftest import EXAMPLE, copy_project
 
 NO_SYNTH = ("registry", "bigquery", "migrations", "routing", "docs", "pipelines")
 
@@ -269,8 +269,8 @@ KINESIS_STREAM = "arn:aws:kinesis:eu-west-1:123456789012:stream/car-temperatures
 
 
 def test_kinesis_via_pubsub_import_drains_the_reader_and_the_topic_ingests_the_stream(tmp_path):
-    previous = copy_project(ROOT, tmp_path / "previous")
-    project = copy_project(ROOT, tmp_path / "current")
+    previous = copy_project(EXAMPLE, tmp_path / "previous")
+    project = copy_project(EXAMPLE, tmp_path / "current")
     sources = project / "sources.yaml"
     consumer = f"{KINESIS_STREAM}/consumer/datahem:1764633600"
     sources.write_text(

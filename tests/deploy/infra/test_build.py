@@ -14,7 +14,7 @@ import pytest
 
 from datahem.compiler import writer
 from datahem.compiler.emitters import infra, to_json
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
 
@@ -32,7 +32,7 @@ def _datahem(*args, cwd, env=None):
 @pytest.mark.slow
 def test_fresh_synth_is_byte_identical_to_the_committed_tree(synthesized):
     """Built from scratch in another directory, at another time: the same bytes as generated/ in the repository."""
-    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(ROOT / "generated")
+    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(EXAMPLE / "generated")
 
 
 @pytest.mark.slow
@@ -57,7 +57,7 @@ def test_changed_infrastructure_is_synthesized_and_a_failure_writes_nothing(synt
 
 
 def test_reuse_only_of_untouched_stacks():
-    previous = writer.read_tree(ROOT / "generated")
+    previous = writer.read_tree(EXAMPLE / "generated")
     record = json.loads(previous["infra/synth.json"])
     envs = sorted(record["stacks"])
     reused = infra.reuse(previous, record["fingerprint"], envs)
@@ -77,7 +77,7 @@ INPUTS = ("infra/cdktf.json", "infra/main.py", "infra/platform.json")
 def test_patch_only_of_values_the_stacks_copy():
     """Stacks are patched instead of synthesized only when table schemas or the descriptor set's hash changed, and
     only from untouched synth output."""
-    previous = writer.read_tree(ROOT / "generated")
+    previous = writer.read_tree(EXAMPLE / "generated")
     envs = sorted(json.loads(previous["infra/synth.json"])["stacks"])
     inputs = {path: previous[path] for path in INPUTS}
     stacks = {infra.stack_path(e): previous[infra.stack_path(e)] for e in envs}
@@ -116,7 +116,7 @@ def test_the_library_uses_what_the_patch_rewrites_only_where_the_patch_writes_it
 def test_a_field_edit_patches_the_stacks_to_the_bytes_of_a_synth(tmp_path):
     """The common edit (a field added, with a category and quotes in its comment) rebuilds without a synth (no
     Node), and the stacks it writes are those a synth of the same inputs writes."""
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     proto = project / "schemas" / "grocer" / "commerce" / "v1" / "order.proto"
     field = '  // Note from the picker, e.g. "left at the door".\n  string picker_note = 10 [(datahem.column) = {category: "pii_address"}];\n'
     text = proto.read_text()
@@ -128,7 +128,7 @@ def test_a_field_edit_patches_the_stacks_to_the_bytes_of_a_synth(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     built = writer.read_tree(project / "generated")
     envs = sorted(json.loads(built["infra/synth.json"])["stacks"])
-    assert all(built[infra.stack_path(e)] != writer.read_tree(ROOT / "generated")[infra.stack_path(e)] for e in envs)
+    assert all(built[infra.stack_path(e)] != writer.read_tree(EXAMPLE / "generated")[infra.stack_path(e)] for e in envs)
     synthesized = infra.synth({path: built[path] for path in INPUTS}, envs)
     assert {path: built[path] for path in synthesized} == synthesized
 
@@ -150,7 +150,7 @@ def test_fingerprint_covers_the_library(monkeypatch, tmp_path):
 def test_generated_app_is_lint_clean():
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "120",
-         str(ROOT / "generated" / "infra" / "main.py")],
+         str(EXAMPLE / "generated" / "infra" / "main.py")],
         capture_output=True,
         text=True,
     )  # fmt: skip
@@ -164,7 +164,7 @@ def test_generated_app_is_lint_clean():
 def app_module():
     """generated/infra/main.py imported as a module: it must import cleanly (and not synth on import)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    path = ROOT / "generated" / "infra" / "main.py"
+    path = EXAMPLE / "generated" / "infra" / "main.py"
     spec = importlib.util.spec_from_file_location("datahem_generated_infra_main", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -173,9 +173,9 @@ def app_module():
 
 @pytest.mark.slow
 def test_generated_main_imports(app_module):
-    assert app_module.PLATFORM == ROOT / "generated" / "infra" / "platform.json"
+    assert app_module.PLATFORM == EXAMPLE / "generated" / "infra" / "platform.json"
     assert callable(app_module.synth)
-    assert not (ROOT / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
+    assert not (EXAMPLE / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
 
 
 def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
@@ -185,7 +185,7 @@ def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
     from datahem.compiler.build import load_model
     from datahem.deploy.infra import app
 
-    project = copy_project(ROOT, tmp_path / "variant")
+    project = copy_project(EXAMPLE, tmp_path / "variant")
     sources = project / "sources.yaml"
     sources.write_text(edit(sources.read_text()))
     platform = tmp_path / "platform.json"
@@ -335,7 +335,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
     edit, expected = BAD_INPUTS[case]
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     sources = project / "sources.yaml"
     edited = edit(sources.read_text())
@@ -351,7 +351,7 @@ def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
 def test_removing_a_field_is_refused_against_the_committed_tree(tmp_path):
     """Terraform no longer replaces a table for a column change (schema changes belong to the migrations), but
     removing a field is still a breaking change (FIELD_REMOVED) at the message, and nothing is written."""
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     proto = project / "schemas" / "grocer" / "delivery" / "v1" / "car_temperature.proto"
     text = proto.read_text()

@@ -11,7 +11,7 @@ import pytest
 from datahem.compiler.build import load_model
 from datahem.compiler.emitters import infra
 from datahem.compiler.emitters.infra import account_id, dead_letter_subscription
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 from tests.deploy.infra.conftest import Stack
 from tests.deploy.infra.test_build import _variant_stacks
 
@@ -125,7 +125,7 @@ def test_masking_data_policies_and_masked_readers(example_model, dev):
 
 
 def _schema_file(t) -> dict:
-    return json.loads((ROOT / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text())
+    return json.loads((EXAMPLE / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text())
 
 
 def _placeholders(schema: str, stack) -> str:
@@ -144,7 +144,7 @@ def _references(text: str) -> list[str]:
 
 def _fields_text(t) -> str:
     """The `fields` array exactly as it is written in the schema JSON file, one nesting level less indented."""
-    text = (ROOT / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text()
+    text = (EXAMPLE / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text()
     start = text.index('\n  "fields": ') + len('\n  "fields": ')
     first, *rest = text[start : text.rindex("\n}")].split("\n")
     assert all(line.startswith("  ") for line in rest)

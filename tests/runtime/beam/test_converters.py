@@ -15,8 +15,8 @@ from google.protobuf import json_format
 
 from datahem.compiler.emitters.converters import module_name
 from datahem.runtime.beam.convert import Reject
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
-from tests.conftest import ROOT
+from datahem.runtime.beam.messages import message_class
+from tests.conftest import EXAMPLE_REGISTRY, ROOT
 from tests.examples import load_examples
 from tests.runtime.beam.conftest import ATTRIBUTES, TEST_KEYS
 
@@ -30,7 +30,7 @@ def _golden_path(example_model, message: str) -> Path:
 
 
 def _as_dict(message: str, data: bytes) -> dict:
-    cls = message_class(message, DEFAULT_DESCRIPTOR_SET)
+    cls = message_class(message, EXAMPLE_REGISTRY)
     return json_format.MessageToDict(cls.FromString(data), preserving_proto_field_name=True)
 
 
@@ -85,7 +85,7 @@ def test_proto_agrees_with_generic_parser(ex, convert, example_model):
     """Independent check of the protobuf bytes: protobuf's own JSON parser gives the same values for every field
     no option transforms."""
     _, data = convert(ex.message, ex.payload, ex.attributes)
-    cls = message_class(ex.message, DEFAULT_DESCRIPTOR_SET)
+    cls = message_class(ex.message, EXAMPLE_REGISTRY)
     ours = cls.FromString(data)
     table = example_model.table(ex.message)
     # fields no column holds are the converter's `_unknown` (KEEP) or dropped (IGNORE): the parser skips them too

@@ -18,7 +18,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from datahem.runtime.beam.local import local_pipelines, run_all
 from datahem.runtime.beam.pipeline import SourceSpec, imported_attributes
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 from tests.emulators import bigquery_emulator, pubsub_emulator
 from tests.examples import load_examples
 from tests.runtime.beam import platform as pf
@@ -62,7 +62,7 @@ def test_an_import_topics_message_becomes_a_row_with_datahems_attributes(example
         mp.setenv("GOOGLE_CLOUD_PROJECT", pf.PROJECT)
         try:
             pf.create_topics(example_model, test_subscriptions=False)
-            pf.create_tables(example_model, ROOT / "generated", bq)
+            pf.create_tables(example_model, EXAMPLE / "generated", bq)
             # as the import topic publishes a record: the record's bytes, no attribute of DataHem's
             imported_id = pf.publish(cars.table.topic, example.payload.encode(), {})
             options = PipelineOptions(

@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 import generated.pipelines.streaming as job
 from datahem.runtime.beam.streaming import compose
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 from tests.emulators import bigquery_emulator, pubsub_emulator
 from tests.examples import load_examples
 from tests.runtime.beam import platform as pf
@@ -32,7 +32,7 @@ def test_the_composed_job_writes_each_branchs_events_into_its_own_table(example_
             mp.setenv("DATAHEM_SECRET_" + secret.upper().replace("-", "_"), key.decode())
         try:
             pf.create_topics(example_model)
-            pf.create_tables(example_model, ROOT / "generated", bq)
+            pf.create_tables(example_model, EXAMPLE / "generated", bq)
             examples = load_examples()
             sent: dict[str, tuple[str, bool]] = {}  # uuid -> (source, valid)
             for name in BRANCHES:

@@ -38,7 +38,7 @@ from datahem.runtime.collectors.routing import (
     load_kinesis_streams,
     load_sns_table,
 )
-from tests.conftest import ROOT, copy_project
+from tests.conftest import EXAMPLE, ROOT, copy_project
 from tests.runtime.collectors.conftest import ROUTING, write_json
 
 # --- routing tables ---------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_missing_secret_stops_the_http_collector():
 
 
 def test_datahem_serve_refuses_a_malformed_table(tmp_path):
-    project = copy_project(ROOT, tmp_path / "project")
+    project = copy_project(EXAMPLE, tmp_path / "project")
     table = project / "generated" / "routing" / "http.json"
     table.write_text(table.read_text().replace('"format": "ua"', '"format": "xml"'))
     env = {"GOOGLE_CLOUD_PROJECT": "demo-project", "PATH": "/usr/bin:/bin"}
