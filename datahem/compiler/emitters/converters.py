@@ -264,6 +264,12 @@ class _Writer:
         known_const = self.const(
             "known", f"frozenset([{_lines([repr(k) for k in known])}])" if known else "frozenset()"
         )
+        visible = [c for c in columns if not c.hidden]
+        # the row starts as a copy of every column NULL, in column order; a field fills its own entry: cheaper than
+        # a dict display of every column when most fields are absent (a wide message), and never dearer
+        row_const = (
+            self.const("row", f"{{{_lines([f'{c.name!r}: None' for c in visible], '    ')}}}") if visible else None
+        )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         gathered = [cast("tuple[str, str, str]", v) for c in columns if (v := c.transforms.get("indexed")) is not None]
         check = known_const
@@ -298,12 +304,13 @@ class _Writer:
             present = " + ".join(f"(d.get({k!r}) is not None)" for k in keys)
             body.append(f"    if {present} > 1:")
             body.append(f"        raise only_one(p, {oneof!r}, {names!r})")
-        self.var = {c: f"r_{c.field_name}" for c in columns if not c.hidden}
+        self.var = {c: f"row[{c.name!r}]" for c in visible}
+        if row_const:
+            body.append(f"    row = {row_const}.copy()")
         for c in columns:
             self.field_name = c.field_name
             body.extend("    " + line for line in self.column(c))
-        items = [f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden]
-        body.append(f"    return {{{_lines(items, '        ')}    }}" if items else "    return {}")
+        body.append("    return row" if row_const else "    return {}")
         self.functions.append(body)
         self.variant, self.field_name, self.var = saved
         return name
@@ -324,13 +331,18 @@ class _Writer:
             return out + self._map(c)
         if c.repeated:
             return out + self._repeated(c)
+        absent = self._absent(c)
         if c.type_name == "google.protobuf.Value" and not c.fields:  # null is a value: null_value, present
-            keys = " and ".join(f"{k!r} not in d" for k in dict.fromkeys((c.json_name, c.field_name)))
-            out.append(f"if v is None and {keys}:")
+            keys = [f"{k!r} in d" for k in dict.fromkeys((c.json_name, c.field_name))]
+            present = " or ".join(["v is not None", *keys])
         else:
-            out.append("if v is None:")
-        out.extend("    " + line for line in self._absent(c) or ["pass"])
-        out.append("else:")
+            present = "v is not None"
+        if absent:  # an option says what an absent field gets (or that it is refused)
+            out.append(f"if not ({present}):" if " or " in present else "if v is None:")
+            out.extend("    " + line for line in absent)
+            out.append("else:")
+        else:  # absent: the row keeps NULL, the message its default
+            out.append(f"if {present}:")
         out.extend(
             "    " + line for line in self._present(c, "v", "p", repr(c.field_name), _field("msg", c.field_name))
         )
@@ -344,7 +356,7 @@ class _Writer:
             lines = spec.absent(self, c, value)
             if lines is not None:
                 return lines
-        return self.set_row(c, "None")
+        return []  # NULL: the row's template already holds it
 
     def present_literal(self, c: Column, text: str) -> list[str]:
         literal = self._default_literal(c, text)
