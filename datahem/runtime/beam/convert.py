@@ -92,6 +92,21 @@ def _finite(text: str) -> float:
 
 _STRICT_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite).decode
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# What orjson writes differently from _ENCODE: numbers below 1e-4 (`0.00001`, `1e-7` for `1e-05`, `1e-07`)
+_ORJSON_DIFFERS = re.compile(rb"0\.0000|e-[0-9](?![0-9])")
+
+
+def json_text(value: object) -> str:
+    """The JSON text of a parsed JSON value, exactly as `_ENCODE` writes it (compact, UTF-8 kept). orjson writes the
+    same text several times faster, except numbers below 1e-4 and integers beyond 64 bits (it refuses them), and
+    nests at most 255 levels: then, or when a string merely looks like such a number, the json module writes it."""
+    try:
+        out = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _ENCODE(value)
+    if _ORJSON_DIFFERS.search(out) is not None:
+        return _ENCODE(value)
+    return out.decode()
 
 
 def parse_payload(data: bytes) -> dict:
@@ -214,7 +229,7 @@ def kept_fields(ctx: Context) -> str | None:
     for path, value in found.items():
         if not depth(value, JSON_MAX_DEPTH - 1):
             raise Reject(VALIDATE, path, f"unknown field nests deeper than BigQuery's JSON allows ({JSON_MAX_DEPTH})")
-    return _ENCODE(found)
+    return json_text(found)
 
 
 def expected(what: str, value: object, prefix: str, name: str) -> Reject:
@@ -423,8 +438,8 @@ def interval(seconds: int, nanos: int) -> str:
 
 
 def _free_json(fill, msg, v: object, prefix: str, name: str) -> str:
-    """A Struct, Value or ListValue filled by `fill` (protobuf's own update/extend, several times faster than its
-    JSON parser) and its JSON text for the row. Each level of JSON nesting costs protobuf up to three message levels
+    """A Struct, Value or ListValue filled by `fill` (several times faster than protobuf's JSON parser) and its JSON
+    text for the row. Each level of JSON nesting costs protobuf up to three message levels
     (Struct, map entry, Value), all counted against the recursion limit protobuf enforces when it reads the message."""
     if not depth(v, _room(prefix) // 3):
         raise Reject(VALIDATE, prefix + name, f"nested deeper than protobuf's limit of {MAX_DEPTH} messages")
@@ -432,30 +447,49 @@ def _free_json(fill, msg, v: object, prefix: str, name: str) -> str:
         fill(msg, v)
     except (ValueError, TypeError, OverflowError) as exc:  # numbers beyond a double (a 400-digit integer)
         raise Reject(VALIDATE, prefix + name, f"not a JSON value protobuf can hold: {exc}") from None
-    return _ENCODE(v)
+    return json_text(v)
 
 
 def _fill_value(msg, v: object) -> None:
-    if v is None:
-        msg.null_value = 0
-    elif v.__class__ is bool:
-        msg.bool_value = v
-    elif v.__class__ is str:
+    """Set a google.protobuf.Value to a JSON value: what protobuf's own Struct.update does per value (the same
+    assignments, so the same errors), without its chain of isinstance checks (JSON values have exact types)."""
+    c = v.__class__
+    if c is str:
         msg.string_value = v
-    elif v.__class__ is dict:
-        msg.struct_value.Clear()
-        msg.struct_value.update(v)
-    elif v.__class__ is list:
-        msg.list_value.Clear()
-        msg.list_value.extend(v)
+    elif c is dict:
+        struct = msg.struct_value
+        struct.Clear()  # present even when empty
+        _fill_struct(struct, v)
+    elif c is list:
+        values = msg.list_value
+        values.Clear()
+        _fill_list(values, v)
+    elif c is int or c is float:
+        msg.number_value = v
+    elif v is None:
+        msg.null_value = 0
+    elif c is bool:
+        msg.bool_value = v
     else:
-        msg.number_value = float(v)
+        raise ValueError("Unexpected type")
+
+
+def _fill_struct(msg, v: dict) -> None:
+    fields = msg.fields
+    for key, value in v.items():
+        _fill_value(fields[key], value)
+
+
+def _fill_list(msg, v: list) -> None:
+    add = msg.values.add
+    for value in v:
+        _fill_value(add(), value)
 
 
 def set_struct(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not dict:
         raise expected("object", v, prefix, name)
-    return _free_json(_update, msg, v, prefix, name)
+    return _free_json(_fill_struct, msg, v, prefix, name)
 
 
 def set_value(msg, v: object, prefix: str, name: str) -> str:
@@ -466,15 +500,7 @@ def set_value(msg, v: object, prefix: str, name: str) -> str:
 def set_list_value(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not list:
         raise expected("array", v, prefix, name)
-    return _free_json(_extend, msg, v, prefix, name)
-
-
-def _update(msg, v: dict) -> None:
-    msg.update(v)
-
-
-def _extend(msg, v: list) -> None:
-    msg.extend(v)
+    return _free_json(_fill_list, msg, v, prefix, name)
 
 
 def set_any(msg, v: object, prefix: str, name: str) -> str:
@@ -493,7 +519,7 @@ def set_any(msg, v: object, prefix: str, name: str) -> str:
         raise Reject(VALIDATE, prefix + name, str(exc)) from None
     except (ValueError, TypeError, OverflowError, KeyError) as exc:
         raise Reject(VALIDATE, prefix + name, f"not a valid Any: {exc}") from None
-    return _ENCODE(v)
+    return json_text(v)
 
 
 def set_field_mask(msg, v: object, prefix: str, name: str) -> str:
@@ -527,7 +553,7 @@ def set_json_tail(msg, v: object, prefix: str, name: str) -> str:
         raise Reject(VALIDATE, prefix + name, str(exc)) from None
     except (ValueError, TypeError, OverflowError, KeyError) as exc:
         raise Reject(VALIDATE, prefix + name, f"not a valid {msg.DESCRIPTOR.name}: {exc}") from None
-    return _ENCODE(v)
+    return json_text(v)
 
 
 def b64(data: bytes) -> str:
