@@ -373,9 +373,35 @@ TIMESTAMP_SECONDS = (
 )
 
 
+# RFC 3339 in UTC (`Z`), the common case: datetime.fromisoformat checks its fields in C
+_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?Z\Z")
+_from_iso = datetime.fromisoformat
+
+
 def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     """Parse an RFC 3339 timestamp into a Timestamp message; return its UTC text for the row (microseconds, the
-    precision of BigQuery's TIMESTAMP; the message keeps nanoseconds)."""
+    precision of BigQuery's TIMESTAMP; the message keeps nanoseconds). A UTC timestamp is read by fromisoformat
+    (a valid date, hour, minute and second, as `set_any_timestamp` checks them), anything else by
+    `set_any_timestamp`."""
+    m = _RFC3339_UTC.match(v) if v.__class__ is str else None
+    if m is not None:
+        try:
+            t = _from_iso(v[:19])  # type: ignore[index]
+        except ValueError:
+            return set_any_timestamp(msg, v, prefix, name)
+        msg.seconds = (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+        frac = m.group(1)
+        if not frac:
+            msg.nanos = 0
+            return f"{v[:19]}Z"  # type: ignore[index]
+        msg.nanos = int(frac.ljust(9, "0"))
+        micro = frac[:6].ljust(6, "0")
+        return f"{v[:19]}.{micro}Z" if micro != "000000" else f"{v[:19]}Z"  # type: ignore[index]
+    return set_any_timestamp(msg, v, prefix, name)
+
+
+def set_any_timestamp(msg, v: object, prefix: str, name: str) -> str:
+    """set_timestamp for every RFC 3339 timestamp, with an offset or not."""
     m = _RFC3339.match(v) if v.__class__ is str else None
     if m is None:
         if v.__class__ is not str:
@@ -730,6 +756,16 @@ def _bool(value: object) -> bool:
 
 
 def _timestamp(value: object) -> str:
+    if value.__class__ is str and _RFC3339_UTC.match(value):  # type: ignore[arg-type]
+        # what _any_timestamp makes of it (fromisoformat of the same date and time, then UTC), without the time zone
+        try:
+            return _from_iso(value[:-1]).isoformat() + "Z"  # type: ignore[index]
+        except ValueError:
+            pass
+    return _any_timestamp(value)
+
+
+def _any_timestamp(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
     text = str(value).replace("Z", "+00:00")
