@@ -208,6 +208,9 @@ class _Writer:
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
     unknown: str = "REJECT"  # the table's `unknown_fields` policy
     variant_of: dict[tuple[Column, ...], _Variant] = field(default_factory=dict)  # columns -> their message's variant
+    # the root's scalars whose early options (filters) the early pass has checked on the payload's value: the main
+    # pass does not check them again there (the same value, the same transforms), only on a default it fills in
+    early_checked: set[int] = field(default_factory=set)
 
     def setter(self, c: Column) -> str:
         """The helper converting a well-known type, noted as used (imported when not a core helper)."""
@@ -472,6 +475,8 @@ class _Writer:
         if early:
             last = max((i for i, (spec, _) in enumerate(found) if spec.early), default=-1)
             found = found[: last + 1]
+        elif id(c) in self.early_checked and not getattr(self, "_literal", False):
+            found = [(spec, value) for spec, value in found if not spec.early]
         lines: list[str] = []
         for spec, value in found:
             lines += spec.transform(self, c, value, var, p, name)
@@ -641,9 +646,20 @@ class _Writer:
         return out
 
 
+def _nested_again(root: tuple[Column, ...], columns: tuple[Column, ...]) -> bool:
+    """Whether a field below `columns` has the root's columns (so would share the root's converter function)."""
+    return any(c.fields == root or (c.fields and _nested_again(root, c.fields)) for c in columns)
+
+
 def converter_context(model: Model, table: Table, enum_values: Callable[[str], EnumType]) -> dict[str, object]:
     """Everything the converter template lays out for one table."""
     w = _Writer(enums={}, index=enum_values, unknown=table.unknown_fields)
+    if not _nested_again(table.columns, table.columns):  # the root's function serves the root only
+        w.early_checked = {
+            id(c)
+            for c in table.columns
+            if not (c.repeated or c.is_map or c.proto_type in _MESSAGES) and any(s.early for s, _ in options.present(c))
+        }
     root = w.message(table.message, table.columns, (type_slug(table.message),))
     early = w.early(table)
     before = [f"{early}(d, ctx)"] if early else []

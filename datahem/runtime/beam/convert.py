@@ -195,16 +195,20 @@ def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: s
     "pr1qt": "2"}` -> `[{index_field: 1, "id": "b", "qt": "2"}, {index_field: 2, "id": "a"}]`; a parameter without a
     suffix goes to `value_field`. None when there is none."""
     groups: dict[int, dict] = {}
+    match = rx.match
     for key in keys:
-        m = rx.match(key)
+        m = match(key)
         if m is None:
             continue
-        n = int(m.group(1))
+        index, suffix = m.groups()
+        n = int(index)
         element = groups.get(n)
         if element is None:
             element = groups[n] = {index_field: n} if index_field else {}
-        element[m.group(2) or value_field] = d[key]
-    return [groups[n] for n in sorted(groups)] if groups else None
+        element[suffix or value_field] = d[key]
+    if not groups:
+        return None
+    return [groups[n] for n in sorted(groups)] if len(groups) > 1 else list(groups.values())
 
 
 def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:

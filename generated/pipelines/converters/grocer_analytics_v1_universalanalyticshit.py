@@ -269,7 +269,6 @@ _name_pairs_universal_analytics_hit = (
     ("impressionLists", "impression_lists"),
 )
 _extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
-_filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
 _extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
@@ -373,6 +372,7 @@ _row_ua_promotion = {
 }
 _indexed_universal_analytics_hit_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
 _indexed_universal_analytics_hit_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
+_filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 
 
 def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
@@ -524,7 +524,6 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         raise required(p, "t")
     else:
         pv = v if v.__class__ is str else as_string(v, p, "t")
-        keep(_filter_universal_analytics_hit_t, "KEEP", pv, p, "t")
         msg.t = pv
         row["hit_type"] = pv
     # ni: string -> STRING NULLABLE

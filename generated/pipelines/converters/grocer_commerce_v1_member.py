@@ -176,7 +176,6 @@ _name_pairs_member = (
     ("signupChannel", "signup_channel"),
     ("updatedAt", "updated_at"),
 )
-_filter_member_email = regex("@test\\.grocer\\.example$")
 _replace_member_phone_number = regex("\\(0\\)|[\\s()-]")
 _known_address = frozenset(
     [
@@ -236,6 +235,7 @@ _name_pairs_member_consents = (
     ("smsOffers", "sms_offers"),
     ("updatedAt", "updated_at"),
 )
+_filter_member_email = regex("@test\\.grocer\\.example$")
 
 
 def _early_member(d, ctx):  # grocer.commerce.v1.Member
@@ -283,7 +283,6 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "email")
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
-        keep(_filter_member_email, "DROP", pv, p, "email")
         msg.email = pv
         row["email"] = pv
     # first_name: string -> STRING NULLABLE
