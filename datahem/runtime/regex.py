@@ -9,6 +9,7 @@ newline); `\\Z` is written `\\z`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
@@ -49,6 +50,9 @@ def compile(pattern: str) -> Regex:  # noqa: A001 - the name `re` and `re2` use
 
 _UNANCHORED = re2._Anchor.UNANCHORED  # noqa: SLF001 - the binding's own constant
 _NO_SPAN = (-1, -1)
+# `^(pageview|event|item)$`, `^event$`: a whole text equal to one of some words, the usual `filter` (RE2's `^` and
+# `$` are the start and the end of the text); a set answers it without a call into RE2
+_WORDS = re.compile(r"\^(?:\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)|([A-Za-z0-9_]+))\$\Z")
 
 
 class _Pattern:
@@ -59,7 +63,7 @@ class _Pattern:
     What the Python layer does is the reference: `sub` follows its loop and leaves templates with escapes, group
     references or non-ASCII text to it."""
 
-    __slots__ = ("_rx", "_match", "groups", "groupindex", "pattern")
+    __slots__ = ("_rx", "_match", "_words", "groups", "groupindex", "pattern")
 
     def __init__(self, rx: Any):
         self._rx = rx
@@ -67,8 +71,14 @@ class _Pattern:
         self.groups: int = rx.groups
         self.groupindex: dict[str, int] = rx.groupindex
         self.pattern: str = rx.pattern
+        words = _WORDS.match(rx.pattern)
+        self._words = frozenset((words.group(1) or words.group(2)).split("|")) if words else None
 
     def search(self, text: str) -> _Match | None:
+        if self._words is not None:
+            if text not in self._words:
+                return None
+            return _Match(text, [(0, len(text))] * (self.groups + 1), self.groupindex)
         data = text.encode()
         spans = self._match(_UNANCHORED, data, 0, len(data))
         if spans[0] == _NO_SPAN:

@@ -78,3 +78,23 @@ def test_the_direct_matcher_answers_as_google_re2s_python_layer(pattern, text, r
             rx.sub(replacement, text)
         return
     assert rx.sub(replacement, text) == want
+
+
+WORD = st.text(alphabet="ab_1", min_size=1, max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(WORD, min_size=1, max_size=4),
+    st.booleans(),
+    st.one_of(WORD, st.text(alphabet="ab_1\né", max_size=5)),
+)
+def test_a_pattern_of_whole_words_answers_as_re2(words, grouped, text):
+    """`^(pageview|event)$` is answered by a set of its words: the same match and groups as RE2."""
+    pattern = f"^({'|'.join(words)})$" if grouped else f"^{words[0]}$"
+    rx = regex.compile(pattern)
+    assert rx._words is not None  # noqa: SLF001 - the path under test
+    m, expected = rx.search(text), rx._rx.search(text)  # noqa: SLF001
+    assert (m is None) == (expected is None)
+    if m is not None:
+        assert [m.group(i) for i in range(rx.groups + 1)] == [expected.group(i) for i in range(rx.groups + 1)]

@@ -189,14 +189,17 @@ def unknown_fields(d: dict, known: frozenset[str], prefix: str) -> None:
             raise Reject(VALIDATE, prefix + key, "unknown field")
 
 
-def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: str) -> list | None:
+def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: str, prefix: str = "") -> list | None:
     """`indexed`: the parameters among `keys` (of `d`, none a field of its message) that `rx` matches (prefix,
     index, suffix) as the elements of a repeated message field, in index order: `{"pr2id": "a", "pr1id": "b",
     "pr1qt": "2"}` -> `[{index_field: 1, "id": "b", "qt": "2"}, {index_field: 2, "id": "a"}]`; a parameter without a
-    suffix goes to `value_field`. None when there is none."""
+    suffix goes to `value_field`. None when there is none. `prefix`, the literal start of `rx`, passes over the
+    other keys without a match."""
     groups: dict[int, dict] = {}
     match = rx.match
     for key in keys:
+        if not key.startswith(prefix):
+            continue
         m = match(key)
         if m is None:
             continue
@@ -377,31 +380,42 @@ TIMESTAMP_SECONDS = (
 )
 
 
-# RFC 3339 in UTC (`Z`), the common case: datetime.fromisoformat checks its fields in C
-_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?Z\Z")
+# RFC 3339 timestamps without the groups of the date and time: datetime.fromisoformat checks those in C
+_RFC3339_TAIL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))\Z"
+)
 _from_iso = datetime.fromisoformat
 
 
 def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     """Parse an RFC 3339 timestamp into a Timestamp message; return its UTC text for the row (microseconds, the
-    precision of BigQuery's TIMESTAMP; the message keeps nanoseconds). A UTC timestamp is read by fromisoformat
-    (a valid date, hour, minute and second, as `set_any_timestamp` checks them), anything else by
-    `set_any_timestamp`."""
-    m = _RFC3339_UTC.match(v) if v.__class__ is str else None
-    if m is not None:
-        try:
-            t = _from_iso(v[:19])  # type: ignore[index]
-        except ValueError:
+    precision of BigQuery's TIMESTAMP; the message keeps nanoseconds). The date and time are read by
+    datetime.fromisoformat (a valid date, hour, minute and second, as `set_any_timestamp` checks them); whatever
+    this path refuses, `set_any_timestamp` reads again and refuses with the reason."""
+    m = _RFC3339_TAIL.match(v) if v.__class__ is str else None
+    if m is None:
+        return set_any_timestamp(msg, v, prefix, name)
+    try:
+        t = _from_iso(v[:19])  # type: ignore[index]
+    except ValueError:
+        return set_any_timestamp(msg, v, prefix, name)
+    seconds = (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+    frac, sign, oh, om = m.groups()
+    nanos = int(frac.ljust(9, "0")) if frac else 0
+    if sign is not None:
+        hours, minutes = int(oh), int(om)
+        seconds += (-1 if sign == "+" else 1) * (hours * 3600 + minutes * 60)
+        if hours > 23 or minutes > 59 or not TIMESTAMP_SECONDS[0] <= seconds <= TIMESTAMP_SECONDS[1]:
             return set_any_timestamp(msg, v, prefix, name)
-        msg.seconds = (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
-        frac = m.group(1)
-        if not frac:
-            msg.nanos = 0
-            return f"{v[:19]}Z"  # type: ignore[index]
-        msg.nanos = int(frac.ljust(9, "0"))
-        micro = frac[:6].ljust(6, "0")
-        return f"{v[:19]}.{micro}Z" if micro != "000000" else f"{v[:19]}Z"  # type: ignore[index]
-    return set_any_timestamp(msg, v, prefix, name)
+        msg.seconds = seconds
+        msg.nanos = nanos
+        return timestamp_text(seconds, nanos)
+    msg.seconds = seconds
+    msg.nanos = nanos
+    if not frac:
+        return f"{v[:19]}Z"  # type: ignore[index]
+    micro = frac[:6].ljust(6, "0")
+    return f"{v[:19]}.{micro}Z" if micro != "000000" else f"{v[:19]}Z"  # type: ignore[index]
 
 
 def set_any_timestamp(msg, v: object, prefix: str, name: str) -> str:
@@ -760,12 +774,15 @@ def _bool(value: object) -> bool:
 
 
 def _timestamp(value: object) -> str:
-    if value.__class__ is str and _RFC3339_UTC.match(value):  # type: ignore[arg-type]
-        # what _any_timestamp makes of it (fromisoformat of the same date and time, then UTC), without the time zone
+    if value.__class__ is str and value[-1:] == "Z" and _RFC3339_TAIL.match(value):  # type: ignore[index]
+        # what _any_timestamp makes of it (fromisoformat of the same date and time, then UTC), without the time zone;
+        # without a fraction of a second the text is already what isoformat writes
         try:
-            return _from_iso(value[:-1]).isoformat() + "Z"  # type: ignore[index]
+            t = _from_iso(value[:-1])  # type: ignore[index]
         except ValueError:
             pass
+        else:
+            return value if len(value) == 20 else t.isoformat() + "Z"  # type: ignore[return-value,arg-type]
     return _any_timestamp(value)
 
 

@@ -998,7 +998,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "", "pr")
     if v is None:
         row["products"] = []
     else:
@@ -1016,7 +1016,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     if v is None:
         v = d.get("impression_lists")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "", "il")
     if v is None:
         row["impression_lists"] = []
     else:
@@ -1032,7 +1032,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     # promotions: grocer.analytics.v1.UaPromotion -> STRUCT REPEATED
     v = d.get("promotions")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "", "promo")
     if v is None:
         row["promotions"] = []
     else:
@@ -1050,7 +1050,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     if v is None:
         v = d.get("custom_dimensions")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value", "cd")
     if v is None:
         row["custom_dimensions"] = []
     else:
@@ -1068,7 +1068,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     if v is None:
         v = d.get("custom_metrics")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value", "cm")
     if v is None:
         row["custom_metrics"] = []
     else:
@@ -1154,7 +1154,7 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "")
+        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "", "pi")
     if v is None:
         row["products"] = []
     else:
@@ -1250,7 +1250,7 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
     if v is None:
         v = d.get("custom_dimensions")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value")
+        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value", "cd")
     if v is None:
         row["custom_dimensions"] = []
     else:
@@ -1268,7 +1268,7 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
     if v is None:
         v = d.get("custom_metrics")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value")
+        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value", "cm")
     if v is None:
         row["custom_metrics"] = []
     else:
