@@ -664,9 +664,26 @@ def pseudonymize(value: str, key: bytes) -> str:
     return outer.hexdigest()
 
 
+_TENS = {Decimal(10**k): k for k in range(1, 10)}  # divisors whose quotient of an integer is the integer's digits
+
+
 def divide(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str) -> object:
     """The value divided, for the row: a double for FLOAT64, else exact decimal text rounded (half to even) to the
-    scale of the column's type."""
+    scale of the column's type. An integer over a power of ten up to 10^9 (cents to kronor) is its digits with a
+    point, as `divide_any` writes it."""
+    k = _TENS.get(divisor) if value.__class__ is int and bq_type != "FLOAT64" else None
+    if k is None:
+        return divide_any(value, divisor, bq_type, prefix, name)
+    digits = str(abs(value)).rjust(k + 1, "0")  # type: ignore[call-overload]
+    whole, fraction = digits[:-k], digits[-k:].rstrip("0")
+    if len(whole) > NUMERIC_DIGITS["NUMERIC"][0]:
+        return divide_any(value, divisor, bq_type, prefix, name)
+    text = f"{whole}.{fraction}" if fraction else whole
+    return "-" + text if value < 0 else text  # type: ignore[operator]
+
+
+def divide_any(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str) -> object:
+    """divide for every value and divisor."""
     try:
         if bq_type == "FLOAT64":
             q = float(value) / float(divisor)
@@ -744,7 +761,25 @@ def _int(value: object) -> int:
 NUMERIC_DIGITS = {"NUMERIC": (29, 9), "BIGNUMERIC": (38, 38)}
 
 
+_PLAIN_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?\Z")
+
+
 def _numeric(value: object, bq_type: str = "NUMERIC") -> str:
+    """NUMERIC/BIGNUMERIC text of a value; plain decimal text (`120.50`) is cut to its digits as `_numeric_any`
+    writes them, without a Decimal."""
+    m = _PLAIN_DECIMAL.match(value) if value.__class__ is str and len(value) <= 200 else None  # type: ignore[arg-type]
+    if m is not None:
+        sign, whole, fraction = m.groups()
+        whole = whole.lstrip("0") or "0"
+        fraction = fraction.rstrip("0") if fraction else ""
+        digits, scale = NUMERIC_DIGITS[bq_type]
+        if len(whole) <= digits and len(fraction) <= scale:
+            text = f"{whole}.{fraction}" if fraction else whole
+            return "-" + text if sign and text != "0" else text
+    return _numeric_any(value, bq_type)
+
+
+def _numeric_any(value: object, bq_type: str = "NUMERIC") -> str:
     if isinstance(value, bool):
         raise TypeError
     text = str(value)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -303,7 +304,7 @@ TIMESTAMP_LIKE = st.builds(
 def _outcome(fn, *args):
     try:
         return fn(*args)
-    except (c.Reject, ValueError, OverflowError) as exc:
+    except (c.Reject, ValueError, ArithmeticError, TypeError) as exc:
         return type(exc), str(exc)
 
 
@@ -320,3 +321,29 @@ def test_utc_timestamps_read_as_any_timestamp(text):
 @given(TIMESTAMP_LIKE)
 def test_timestamp_overrides_of_utc_text_as_any_timestamp(text):
     assert _outcome(c._timestamp, text) == _outcome(c._any_timestamp, text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.integers(min_value=-(2**64), max_value=2**64) | st.integers(-1000, 1000),
+    st.integers(1, 10),
+    st.sampled_from(["NUMERIC", "BIGNUMERIC", "FLOAT64"]),
+    st.booleans(),
+)
+def test_integers_over_powers_of_ten_divide_as_any_value(value, k, bq_type, trailing_zero):
+    """divide writes an integer over 10^k by its digits: the same text as divide_any, or the same Reject."""
+    divisor = Decimal(f"{10**k}.0" if trailing_zero else str(10**k))
+    assert _outcome(c.divide, value, divisor, bq_type, "", "x") == _outcome(
+        c.divide_any, value, divisor, bq_type, "", "x"
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.from_regex(r"\A-?[0-9]{1,40}(\.[0-9]{0,45})?\Z")
+    | st.text(alphabet="-+.0123456789e_ ", max_size=12)
+    | st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.sampled_from(["NUMERIC", "BIGNUMERIC"]),
+)
+def test_plain_decimal_text_is_numeric_as_any_value(text, bq_type):
+    assert _outcome(c._numeric, text, bq_type) == _outcome(c._numeric_any, text, bq_type)
