@@ -457,8 +457,22 @@ def timestamp_text(seconds: int, nanos: int) -> str:
     return f"{text}.{micros:06d}Z" if micros else f"{text}Z"
 
 
+_WHOLE_SECONDS = re.compile(r"[0-9]{1,11}s\Z")  # within a Duration's range (315,576,000,000 s)
+
+
 def set_duration(msg, v: object, prefix: str, name: str) -> str:
-    """Parse a proto3 JSON duration ("3600s") into a Duration message; return a BigQuery INTERVAL literal."""
+    """Parse a proto3 JSON duration ("3600s") into a Duration message; return a BigQuery INTERVAL literal. Whole
+    seconds are read here, the rest by `set_any_duration` (protobuf's own parser)."""
+    if v.__class__ is str and _WHOLE_SECONDS.match(v):  # type: ignore[arg-type]
+        seconds = int(v[:-1])  # type: ignore[index]
+        msg.seconds = seconds
+        msg.nanos = 0
+        return interval(seconds, 0)
+    return set_any_duration(msg, v, prefix, name)
+
+
+def set_any_duration(msg, v: object, prefix: str, name: str) -> str:
+    """set_duration for every duration."""
     if v.__class__ is not str:
         raise expected('duration string like "3600s"', v, prefix, name)
     try:

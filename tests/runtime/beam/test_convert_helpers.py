@@ -347,3 +347,11 @@ def test_integers_over_powers_of_ten_divide_as_any_value(value, k, bq_type, trai
 )
 def test_plain_decimal_text_is_numeric_as_any_value(text, bq_type):
     assert _outcome(c._numeric, text, bq_type) == _outcome(c._numeric_any, text, bq_type)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.from_regex(r"\A-?[0-9]{1,13}(\.[0-9]{0,10})?s?\Z") | st.text(alphabet="-.0123456789s ", max_size=8))
+def test_whole_seconds_read_as_any_duration(text):
+    ours, theirs = duration_pb2.Duration(), duration_pb2.Duration()
+    assert _outcome(c.set_duration, ours, text, "", "d") == _outcome(c.set_any_duration, theirs, text, "", "d")
+    assert ours == theirs
