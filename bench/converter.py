@@ -5,8 +5,9 @@ For every valid example event of the example project, per round:
 - generic: `json_format.Parse` into the message (unknown fields ignored: examples of KEEP tables carry some), then
   `MessageToDict` (validation of types only, no options);
 - json.loads alone: the floor every JSON pipeline pays.
-Rounds are interleaved, each round's ratios are computed from back-to-back runs, and the median ratio is reported;
-times are this process's CPU time, so other work on the machine does not inflate them. Prints, last:
+The three paths take turns every CHUNK repetitions (a change in the machine's load falls on all three alike), each round's
+ratios are computed from its totals, and the median ratio is reported; times are this process's CPU time, so other
+work on the machine does not inflate them. Prints, last:
 `RESULT converter speedup_vs_generic=<x> cost_vs_json_loads=<y>` (events/s generated ÷ generic, and time per event
 generated ÷ json.loads).
 """
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"datahem-pseudonymization-key": b"bench-key"}
 ATTRIBUTES = {"uuid": "0b9d6a52-2f3e-4a59-9d35-1f7c2d1f0a01", "timestamp": "2026-11-27T07:00:00Z", "source": "bench"}
 REPEAT = 200
+CHUNK = 20
 ROUNDS = 7
 
 
@@ -61,20 +63,30 @@ def main() -> None:
         for _, data, _ in events:
             json.loads(data)
 
-    def timed(fn) -> float:
-        # CPU time of this process: other processes on the machine (tests, emulators) do not count against it
-        start = time.process_time()
-        for _ in range(REPEAT):
-            fn()
-        return time.process_time() - start
+    paths = (("generated", generated), ("generic", generic), ("json_loads", json_loads))
 
-    for fn in (generated, generic, json_loads):  # warm up
+    def timed() -> dict[str, float]:
+        # CPU time of this process: other processes on the machine (tests, emulators) do not count against it. The
+        # three paths take turns every CHUNK repetitions (tens of milliseconds: each path runs with its code and data
+        # in the caches, as in a pipeline that converts a stream), so a change in the machine's load, which lasts
+        # seconds, falls on all three alike.
+        spent = dict.fromkeys(("generated", "generic", "json_loads"), 0.0)
+        clock = time.process_time
+        for _ in range(REPEAT // CHUNK):
+            for name, fn in paths:
+                start = clock()
+                for _ in range(CHUNK):
+                    fn()
+                spent[name] += clock() - start
+        return spent
+
+    for _, fn in paths:  # warm up
         fn()
     results: dict[str, list[float]] = {"generated": [], "generic": [], "json_loads": []}
     speedups, costs = [], []
     for _ in range(ROUNDS):
-        for name, fn in (("generated", generated), ("generic", generic), ("json_loads", json_loads)):
-            results[name].append(timed(fn))
+        for name, seconds in timed().items():
+            results[name].append(seconds)
         speedups.append(results["generic"][-1] / results["generated"][-1])
         costs.append(results["generated"][-1] / results["json_loads"][-1])
     med = {name: statistics.median(times) for name, times in results.items()}

@@ -9,6 +9,7 @@ newline); `\\Z` is written `\\z`.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
@@ -40,8 +41,98 @@ _OPTIONS.log_errors = False  # the reason is raised, not also printed by RE2 to 
 def compile(pattern: str) -> Regex:  # noqa: A001 - the name `re` and `re2` use
     """The pattern compiled by RE2 (UTF-8, Perl classes like \\d and \\w, case-sensitive)."""
     try:
-        rx: Regex = re2.compile(pattern, options=_OPTIONS)
+        rx = re2.compile(pattern, options=_OPTIONS)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else str(exc)
         raise RegexError(reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)) from None
-    return rx
+    return _Pattern(rx)
+
+
+_UNANCHORED = re2._Anchor.UNANCHORED  # noqa: SLF001 - the binding's own constant
+_NO_SPAN = (-1, -1)
+# `^(pageview|event|item)$`, `^event$`: a whole text equal to one of some words, the usual `filter` (RE2's `^` and
+# `$` are the start and the end of the text); a set answers it without a call into RE2
+_WORDS = re.compile(r"\^(?:\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)|([A-Za-z0-9_]+))\$\Z")
+
+
+class _Pattern:
+    """A compiled pattern that calls RE2's matcher directly. google-re2's Python layer (`re2._Regexp`) pays several
+    microseconds per search: a generator, and the translation of every byte offset to a character offset. Here the
+    text is encoded once and the groups are cut from the UTF-8 bytes (RE2 matches whole UTF-8 characters, so a
+    group's byte span is a whole string), or from the text itself when it is ASCII (bytes and characters coincide).
+    What the Python layer does is the reference: `sub` follows its loop and leaves templates with escapes, group
+    references or non-ASCII text to it."""
+
+    __slots__ = ("_rx", "_match", "_words", "groups", "groupindex", "pattern")
+
+    def __init__(self, rx: Any):
+        self._rx = rx
+        self._match = rx._regexp.Match  # noqa: SLF001
+        self.groups: int = rx.groups
+        self.groupindex: dict[str, int] = rx.groupindex
+        self.pattern: str = rx.pattern
+        words = _WORDS.match(rx.pattern)
+        self._words = frozenset((words.group(1) or words.group(2)).split("|")) if words else None
+
+    def search(self, text: str) -> _Match | None:
+        if self._words is not None:
+            if text not in self._words:
+                return None
+            return _Match(text, [(0, len(text))] * (self.groups + 1), self.groupindex)
+        data = text.encode()
+        spans = self._match(_UNANCHORED, data, 0, len(data))
+        if spans[0] == _NO_SPAN:
+            return None
+        return _Match(text if len(data) == len(text) else data, spans, self.groupindex)
+
+    def sub(self, replacement: str, text: str) -> str:
+        if "\\" in replacement or not replacement.isascii():
+            return str(self._rx.sub(replacement, text))
+        data = text.encode()
+        end_of_text = len(data)
+        pieces = []
+        end = pos = 0
+        while True:
+            start, stop = self._match(_UNANCHORED, data, pos, end_of_text)[0]
+            if start == -1:
+                break
+            pieces.append(data[end:start])
+            end = stop
+            if pos == end_of_text:
+                break
+            if pos == stop:  # an empty match at pos: step over one character
+                pos += _char_length(data[pos])
+            else:
+                pos = stop
+        if not pieces:
+            return text
+        pieces.append(data[end:])
+        return replacement.encode().join(pieces).decode()
+
+
+def _char_length(lead: int) -> int:
+    """Bytes of the UTF-8 character that starts with byte `lead`."""
+    return 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+
+
+class _Match:
+    __slots__ = ("_text", "_spans", "_names")
+
+    def __init__(self, text: str | bytes, spans: list[tuple[int, int]], names: dict[str, int]):
+        self._text = text  # the text when ASCII, else its UTF-8 bytes
+        self._spans = spans
+        self._names = names
+
+    def group(self, index: int | str = 0, /) -> str | None:
+        if index.__class__ is not int:
+            try:
+                index = self._names[index]  # type: ignore[index]
+            except KeyError:
+                raise IndexError("bad group name") from None
+        if not 0 <= index < len(self._spans):
+            raise IndexError("bad group index")
+        start, stop = self._spans[index]
+        if start == -1:
+            return None
+        part = self._text[start:stop]
+        return part if part.__class__ is str else part.decode()  # type: ignore[union-attr]

@@ -3,6 +3,8 @@ a RegexError with RE2's reason (the compiler turns it into REGEX_INVALID), never
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,3 +49,52 @@ def test_any_pattern_compiles_or_is_a_regex_error(pattern, text):
         return
     m = rx.search(text)
     assert m is None or isinstance(m.group(0), str)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from([*ATOMS, "é", "[^a]", "x*", ""]), max_size=8).map("".join),
+    st.text(alphabet="abé€😀\n!x", max_size=30),
+    st.sampled_from(["", "-", "<\\1>", "é", "\\g<0>"]),
+)
+def test_the_direct_matcher_answers_as_google_re2s_python_layer(pattern, text, replacement):
+    """compile() calls RE2's matcher directly (the Python layer costs microseconds a search): the same matches,
+    groups and replacements, on ASCII and non-ASCII text alike."""
+    try:
+        rx = regex.compile(pattern)
+    except regex.RegexError:
+        return
+    reference = rx._rx  # noqa: SLF001 - the binding's own compiled pattern
+    m, expected = rx.search(text), reference.search(text)
+    assert (m is None) == (expected is None)
+    if m is not None:
+        assert [m.group(i) for i in range(rx.groups + 1)] == [expected.group(i) for i in range(rx.groups + 1)]
+        for name in rx.groupindex:
+            assert m.group(name) == expected.group(name)
+    try:
+        want = reference.sub(replacement, text)
+    except (IndexError, re.error, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            rx.sub(replacement, text)
+        return
+    assert rx.sub(replacement, text) == want
+
+
+WORD = st.text(alphabet="ab_1", min_size=1, max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(WORD, min_size=1, max_size=4),
+    st.booleans(),
+    st.one_of(WORD, st.text(alphabet="ab_1\né", max_size=5)),
+)
+def test_a_pattern_of_whole_words_answers_as_re2(words, grouped, text):
+    """`^(pageview|event)$` is answered by a set of its words: the same match and groups as RE2."""
+    pattern = f"^({'|'.join(words)})$" if grouped else f"^{words[0]}$"
+    rx = regex.compile(pattern)
+    assert rx._words is not None  # noqa: SLF001 - the path under test
+    m, expected = rx.search(text), rx._rx.search(text)  # noqa: SLF001
+    assert (m is None) == (expected is None)
+    if m is not None:
+        assert [m.group(i) for i in range(rx.groups + 1)] == [expected.group(i) for i in range(rx.groups + 1)]

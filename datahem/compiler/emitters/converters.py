@@ -208,6 +208,9 @@ class _Writer:
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
     unknown: str = "REJECT"  # the table's `unknown_fields` policy
     variant_of: dict[tuple[Column, ...], _Variant] = field(default_factory=dict)  # columns -> their message's variant
+    # the root's scalars whose early options (filters) the early pass has checked on the payload's value: the main
+    # pass does not check them again there (the same value, the same transforms), only on a default it fills in
+    early_checked: set[int] = field(default_factory=set)
 
     def setter(self, c: Column) -> str:
         """The helper converting a well-known type, noted as used (imported when not a core helper)."""
@@ -264,6 +267,12 @@ class _Writer:
         known_const = self.const(
             "known", f"frozenset([{_lines([repr(k) for k in known])}])" if known else "frozenset()"
         )
+        visible = [c for c in columns if not c.hidden]
+        # the row starts as a copy of every column NULL, in column order; a field fills its own entry: cheaper than
+        # a dict display of every column when most fields are absent (a wide message), and never dearer
+        row_const = (
+            self.const("row", f"{{{_lines([f'{c.name!r}: None' for c in visible], '    ')}}}") if visible else None
+        )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         gathered = [cast("tuple[str, str, str]", v) for c in columns if (v := c.transforms.get("indexed")) is not None]
         check = known_const
@@ -298,12 +307,13 @@ class _Writer:
             present = " + ".join(f"(d.get({k!r}) is not None)" for k in keys)
             body.append(f"    if {present} > 1:")
             body.append(f"        raise only_one(p, {oneof!r}, {names!r})")
-        self.var = {c: f"r_{c.field_name}" for c in columns if not c.hidden}
+        self.var = {c: f"row[{c.name!r}]" for c in visible}
+        if row_const:
+            body.append(f"    row = {row_const}.copy()")
         for c in columns:
             self.field_name = c.field_name
             body.extend("    " + line for line in self.column(c))
-        items = [f"{c.name!r}: {self.var[c]}" for c in columns if not c.hidden]
-        body.append(f"    return {{{_lines(items, '        ')}    }}" if items else "    return {}")
+        body.append("    return row" if row_const else "    return {}")
         self.functions.append(body)
         self.variant, self.field_name, self.var = saved
         return name
@@ -324,13 +334,18 @@ class _Writer:
             return out + self._map(c)
         if c.repeated:
             return out + self._repeated(c)
+        absent = self._absent(c)
         if c.type_name == "google.protobuf.Value" and not c.fields:  # null is a value: null_value, present
-            keys = " and ".join(f"{k!r} not in d" for k in dict.fromkeys((c.json_name, c.field_name)))
-            out.append(f"if v is None and {keys}:")
+            keys = [f"{k!r} in d" for k in dict.fromkeys((c.json_name, c.field_name))]
+            present = " or ".join(["v is not None", *keys])
         else:
-            out.append("if v is None:")
-        out.extend("    " + line for line in self._absent(c) or ["pass"])
-        out.append("else:")
+            present = "v is not None"
+        if absent:  # an option says what an absent field gets (or that it is refused)
+            out.append(f"if not ({present}):" if " or " in present else "if v is None:")
+            out.extend("    " + line for line in absent)
+            out.append("else:")
+        else:  # absent: the row keeps NULL, the message its default
+            out.append(f"if {present}:")
         out.extend(
             "    " + line for line in self._present(c, "v", "p", repr(c.field_name), _field("msg", c.field_name))
         )
@@ -344,7 +359,7 @@ class _Writer:
             lines = spec.absent(self, c, value)
             if lines is not None:
                 return lines
-        return self.set_row(c, "None")
+        return []  # NULL: the row's template already holds it
 
     def present_literal(self, c: Column, text: str) -> list[str]:
         literal = self._default_literal(c, text)
@@ -460,6 +475,8 @@ class _Writer:
         if early:
             last = max((i for i, (spec, _) in enumerate(found) if spec.early), default=-1)
             found = found[: last + 1]
+        elif id(c) in self.early_checked and not getattr(self, "_literal", False):
+            found = [(spec, value) for spec, value in found if not spec.early]
         lines: list[str] = []
         for spec, value in found:
             lines += spec.transform(self, c, value, var, p, name)
@@ -629,9 +646,20 @@ class _Writer:
         return out
 
 
+def _nested_again(root: tuple[Column, ...], columns: tuple[Column, ...]) -> bool:
+    """Whether a field below `columns` has the root's columns (so would share the root's converter function)."""
+    return any(c.fields == root or (c.fields and _nested_again(root, c.fields)) for c in columns)
+
+
 def converter_context(model: Model, table: Table, enum_values: Callable[[str], EnumType]) -> dict[str, object]:
     """Everything the converter template lays out for one table."""
     w = _Writer(enums={}, index=enum_values, unknown=table.unknown_fields)
+    if not _nested_again(table.columns, table.columns):  # the root's function serves the root only
+        w.early_checked = {
+            id(c)
+            for c in table.columns
+            if not (c.repeated or c.is_map or c.proto_type in _MESSAGES) and any(s.early for s, _ in options.present(c))
+        }
     root = w.message(table.message, table.columns, (type_slug(table.message),))
     early = w.early(table)
     before = [f"{early}(d, ctx)"] if early else []

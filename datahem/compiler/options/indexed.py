@@ -70,7 +70,10 @@ class Indexed(ColumnOption[tuple[str, str, str]]):
         prefix, index_field, value_field = value
         rx = w.const("indexed", f"re.compile({key_pattern(*value)!r})")
         # `gathered`: the keys of `d` that no field of the message is named and some `indexed` field matches
-        return ["if v is None and gathered:", f"    v = gather(d, gathered, {rx}, {index_field!r}, {value_field!r})"]
+        return [
+            "if v is None and gathered:",
+            f"    v = gather(d, gathered, {rx}, {index_field!r}, {value_field!r}, {prefix!r})",
+        ]
 
 
 SPEC = Indexed()

@@ -92,6 +92,21 @@ def _finite(text: str) -> float:
 
 _STRICT_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite).decode
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# What orjson writes differently from _ENCODE: numbers below 1e-4 (`0.00001`, `1e-7` for `1e-05`, `1e-07`)
+_ORJSON_DIFFERS = re.compile(rb"0\.0000|e-[0-9](?![0-9])")
+
+
+def json_text(value: object) -> str:
+    """The JSON text of a parsed JSON value, exactly as `_ENCODE` writes it (compact, UTF-8 kept). orjson writes the
+    same text several times faster, except numbers below 1e-4 and integers beyond 64 bits (it refuses them), and
+    nests at most 255 levels: then, or when a string merely looks like such a number, the json module writes it."""
+    try:
+        out = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _ENCODE(value)
+    if _ORJSON_DIFFERS.search(out) is not None:
+        return _ENCODE(value)
+    return out.decode()
 
 
 def parse_payload(data: bytes) -> dict:
@@ -174,22 +189,29 @@ def unknown_fields(d: dict, known: frozenset[str], prefix: str) -> None:
             raise Reject(VALIDATE, prefix + key, "unknown field")
 
 
-def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: str) -> list | None:
+def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: str, prefix: str = "") -> list | None:
     """`indexed`: the parameters among `keys` (of `d`, none a field of its message) that `rx` matches (prefix,
     index, suffix) as the elements of a repeated message field, in index order: `{"pr2id": "a", "pr1id": "b",
     "pr1qt": "2"}` -> `[{index_field: 1, "id": "b", "qt": "2"}, {index_field: 2, "id": "a"}]`; a parameter without a
-    suffix goes to `value_field`. None when there is none."""
+    suffix goes to `value_field`. None when there is none. `prefix`, the literal start of `rx`, passes over the
+    other keys without a match."""
     groups: dict[int, dict] = {}
+    match = rx.match
     for key in keys:
-        m = rx.match(key)
+        if not key.startswith(prefix):
+            continue
+        m = match(key)
         if m is None:
             continue
-        n = int(m.group(1))
+        index, suffix = m.groups()
+        n = int(index)
         element = groups.get(n)
         if element is None:
             element = groups[n] = {index_field: n} if index_field else {}
-        element[m.group(2) or value_field] = d[key]
-    return [groups[n] for n in sorted(groups)] if groups else None
+        element[suffix or value_field] = d[key]
+    if not groups:
+        return None
+    return [groups[n] for n in sorted(groups)] if len(groups) > 1 else list(groups.values())
 
 
 def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:
@@ -214,7 +236,7 @@ def kept_fields(ctx: Context) -> str | None:
     for path, value in found.items():
         if not depth(value, JSON_MAX_DEPTH - 1):
             raise Reject(VALIDATE, path, f"unknown field nests deeper than BigQuery's JSON allows ({JSON_MAX_DEPTH})")
-    return _ENCODE(found)
+    return json_text(found)
 
 
 def expected(what: str, value: object, prefix: str, name: str) -> Reject:
@@ -358,9 +380,46 @@ TIMESTAMP_SECONDS = (
 )
 
 
+# RFC 3339 timestamps without the groups of the date and time: datetime.fromisoformat checks those in C
+_RFC3339_TAIL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,9}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))\Z"
+)
+_from_iso = datetime.fromisoformat
+
+
 def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     """Parse an RFC 3339 timestamp into a Timestamp message; return its UTC text for the row (microseconds, the
-    precision of BigQuery's TIMESTAMP; the message keeps nanoseconds)."""
+    precision of BigQuery's TIMESTAMP; the message keeps nanoseconds). The date and time are read by
+    datetime.fromisoformat (a valid date, hour, minute and second, as `set_any_timestamp` checks them); whatever
+    this path refuses, `set_any_timestamp` reads again and refuses with the reason."""
+    m = _RFC3339_TAIL.match(v) if v.__class__ is str else None
+    if m is None:
+        return set_any_timestamp(msg, v, prefix, name)
+    try:
+        t = _from_iso(v[:19])  # type: ignore[index]
+    except ValueError:
+        return set_any_timestamp(msg, v, prefix, name)
+    seconds = (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+    frac, sign, oh, om = m.groups()
+    nanos = int(frac.ljust(9, "0")) if frac else 0
+    if sign is not None:
+        hours, minutes = int(oh), int(om)
+        seconds += (-1 if sign == "+" else 1) * (hours * 3600 + minutes * 60)
+        if hours > 23 or minutes > 59 or not TIMESTAMP_SECONDS[0] <= seconds <= TIMESTAMP_SECONDS[1]:
+            return set_any_timestamp(msg, v, prefix, name)
+        msg.seconds = seconds
+        msg.nanos = nanos
+        return timestamp_text(seconds, nanos)
+    msg.seconds = seconds
+    msg.nanos = nanos
+    if not frac:
+        return f"{v[:19]}Z"  # type: ignore[index]
+    micro = frac[:6].ljust(6, "0")
+    return f"{v[:19]}.{micro}Z" if micro != "000000" else f"{v[:19]}Z"  # type: ignore[index]
+
+
+def set_any_timestamp(msg, v: object, prefix: str, name: str) -> str:
+    """set_timestamp for every RFC 3339 timestamp, with an offset or not."""
     m = _RFC3339.match(v) if v.__class__ is str else None
     if m is None:
         if v.__class__ is not str:
@@ -398,8 +457,22 @@ def timestamp_text(seconds: int, nanos: int) -> str:
     return f"{text}.{micros:06d}Z" if micros else f"{text}Z"
 
 
+_WHOLE_SECONDS = re.compile(r"[0-9]{1,11}s\Z")  # within a Duration's range (315,576,000,000 s)
+
+
 def set_duration(msg, v: object, prefix: str, name: str) -> str:
-    """Parse a proto3 JSON duration ("3600s") into a Duration message; return a BigQuery INTERVAL literal."""
+    """Parse a proto3 JSON duration ("3600s") into a Duration message; return a BigQuery INTERVAL literal. Whole
+    seconds are read here, the rest by `set_any_duration` (protobuf's own parser)."""
+    if v.__class__ is str and _WHOLE_SECONDS.match(v):  # type: ignore[arg-type]
+        seconds = int(v[:-1])  # type: ignore[index]
+        msg.seconds = seconds
+        msg.nanos = 0
+        return interval(seconds, 0)
+    return set_any_duration(msg, v, prefix, name)
+
+
+def set_any_duration(msg, v: object, prefix: str, name: str) -> str:
+    """set_duration for every duration."""
     if v.__class__ is not str:
         raise expected('duration string like "3600s"', v, prefix, name)
     try:
@@ -423,8 +496,8 @@ def interval(seconds: int, nanos: int) -> str:
 
 
 def _free_json(fill, msg, v: object, prefix: str, name: str) -> str:
-    """A Struct, Value or ListValue filled by `fill` (protobuf's own update/extend, several times faster than its
-    JSON parser) and its JSON text for the row. Each level of JSON nesting costs protobuf up to three message levels
+    """A Struct, Value or ListValue filled by `fill` (several times faster than protobuf's JSON parser) and its JSON
+    text for the row. Each level of JSON nesting costs protobuf up to three message levels
     (Struct, map entry, Value), all counted against the recursion limit protobuf enforces when it reads the message."""
     if not depth(v, _room(prefix) // 3):
         raise Reject(VALIDATE, prefix + name, f"nested deeper than protobuf's limit of {MAX_DEPTH} messages")
@@ -432,30 +505,49 @@ def _free_json(fill, msg, v: object, prefix: str, name: str) -> str:
         fill(msg, v)
     except (ValueError, TypeError, OverflowError) as exc:  # numbers beyond a double (a 400-digit integer)
         raise Reject(VALIDATE, prefix + name, f"not a JSON value protobuf can hold: {exc}") from None
-    return _ENCODE(v)
+    return json_text(v)
 
 
 def _fill_value(msg, v: object) -> None:
-    if v is None:
-        msg.null_value = 0
-    elif v.__class__ is bool:
-        msg.bool_value = v
-    elif v.__class__ is str:
+    """Set a google.protobuf.Value to a JSON value: what protobuf's own Struct.update does per value (the same
+    assignments, so the same errors), without its chain of isinstance checks (JSON values have exact types)."""
+    c = v.__class__
+    if c is str:
         msg.string_value = v
-    elif v.__class__ is dict:
-        msg.struct_value.Clear()
-        msg.struct_value.update(v)
-    elif v.__class__ is list:
-        msg.list_value.Clear()
-        msg.list_value.extend(v)
+    elif c is dict:
+        struct = msg.struct_value
+        struct.Clear()  # present even when empty
+        _fill_struct(struct, v)
+    elif c is list:
+        values = msg.list_value
+        values.Clear()
+        _fill_list(values, v)
+    elif c is int or c is float:
+        msg.number_value = v
+    elif v is None:
+        msg.null_value = 0
+    elif c is bool:
+        msg.bool_value = v
     else:
-        msg.number_value = float(v)
+        raise ValueError("Unexpected type")
+
+
+def _fill_struct(msg, v: dict) -> None:
+    fields = msg.fields
+    for key, value in v.items():
+        _fill_value(fields[key], value)
+
+
+def _fill_list(msg, v: list) -> None:
+    add = msg.values.add
+    for value in v:
+        _fill_value(add(), value)
 
 
 def set_struct(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not dict:
         raise expected("object", v, prefix, name)
-    return _free_json(_update, msg, v, prefix, name)
+    return _free_json(_fill_struct, msg, v, prefix, name)
 
 
 def set_value(msg, v: object, prefix: str, name: str) -> str:
@@ -466,15 +558,7 @@ def set_value(msg, v: object, prefix: str, name: str) -> str:
 def set_list_value(msg, v: object, prefix: str, name: str) -> str:
     if v.__class__ is not list:
         raise expected("array", v, prefix, name)
-    return _free_json(_extend, msg, v, prefix, name)
-
-
-def _update(msg, v: dict) -> None:
-    msg.update(v)
-
-
-def _extend(msg, v: list) -> None:
-    msg.extend(v)
+    return _free_json(_fill_list, msg, v, prefix, name)
 
 
 def set_any(msg, v: object, prefix: str, name: str) -> str:
@@ -493,7 +577,7 @@ def set_any(msg, v: object, prefix: str, name: str) -> str:
         raise Reject(VALIDATE, prefix + name, str(exc)) from None
     except (ValueError, TypeError, OverflowError, KeyError) as exc:
         raise Reject(VALIDATE, prefix + name, f"not a valid Any: {exc}") from None
-    return _ENCODE(v)
+    return json_text(v)
 
 
 def set_field_mask(msg, v: object, prefix: str, name: str) -> str:
@@ -527,7 +611,7 @@ def set_json_tail(msg, v: object, prefix: str, name: str) -> str:
         raise Reject(VALIDATE, prefix + name, str(exc)) from None
     except (ValueError, TypeError, OverflowError, KeyError) as exc:
         raise Reject(VALIDATE, prefix + name, f"not a valid {msg.DESCRIPTOR.name}: {exc}") from None
-    return _ENCODE(v)
+    return json_text(v)
 
 
 def b64(data: bytes) -> str:
@@ -594,9 +678,26 @@ def pseudonymize(value: str, key: bytes) -> str:
     return outer.hexdigest()
 
 
+_TENS = {Decimal(10**k): k for k in range(1, 10)}  # divisors whose quotient of an integer is the integer's digits
+
+
 def divide(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str) -> object:
     """The value divided, for the row: a double for FLOAT64, else exact decimal text rounded (half to even) to the
-    scale of the column's type."""
+    scale of the column's type. An integer over a power of ten up to 10^9 (cents to kronor) is its digits with a
+    point, as `divide_any` writes it."""
+    k = _TENS.get(divisor) if value.__class__ is int and bq_type != "FLOAT64" else None
+    if k is None:
+        return divide_any(value, divisor, bq_type, prefix, name)
+    digits = str(abs(value)).rjust(k + 1, "0")  # type: ignore[call-overload]
+    whole, fraction = digits[:-k], digits[-k:].rstrip("0")
+    if len(whole) > NUMERIC_DIGITS["NUMERIC"][0]:
+        return divide_any(value, divisor, bq_type, prefix, name)
+    text = f"{whole}.{fraction}" if fraction else whole
+    return "-" + text if value < 0 else text  # type: ignore[operator]
+
+
+def divide_any(value: object, divisor: Decimal, bq_type: str, prefix: str, name: str) -> object:
+    """divide for every value and divisor."""
     try:
         if bq_type == "FLOAT64":
             q = float(value) / float(divisor)
@@ -674,7 +775,25 @@ def _int(value: object) -> int:
 NUMERIC_DIGITS = {"NUMERIC": (29, 9), "BIGNUMERIC": (38, 38)}
 
 
+_PLAIN_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?\Z")
+
+
 def _numeric(value: object, bq_type: str = "NUMERIC") -> str:
+    """NUMERIC/BIGNUMERIC text of a value; plain decimal text (`120.50`) is cut to its digits as `_numeric_any`
+    writes them, without a Decimal."""
+    m = _PLAIN_DECIMAL.match(value) if value.__class__ is str and len(value) <= 200 else None  # type: ignore[arg-type]
+    if m is not None:
+        sign, whole, fraction = m.groups()
+        whole = whole.lstrip("0") or "0"
+        fraction = fraction.rstrip("0") if fraction else ""
+        digits, scale = NUMERIC_DIGITS[bq_type]
+        if len(whole) <= digits and len(fraction) <= scale:
+            text = f"{whole}.{fraction}" if fraction else whole
+            return "-" + text if sign and text != "0" else text
+    return _numeric_any(value, bq_type)
+
+
+def _numeric_any(value: object, bq_type: str = "NUMERIC") -> str:
     if isinstance(value, bool):
         raise TypeError
     text = str(value)
@@ -704,6 +823,19 @@ def _bool(value: object) -> bool:
 
 
 def _timestamp(value: object) -> str:
+    if value.__class__ is str and value[-1:] == "Z" and _RFC3339_TAIL.match(value):  # type: ignore[index]
+        # what _any_timestamp makes of it (fromisoformat of the same date and time, then UTC), without the time zone;
+        # without a fraction of a second the text is already what isoformat writes
+        try:
+            t = _from_iso(value[:-1])  # type: ignore[index]
+        except ValueError:
+            pass
+        else:
+            return value if len(value) == 20 else t.isoformat() + "Z"  # type: ignore[return-value,arg-type]
+    return _any_timestamp(value)
+
+
+def _any_timestamp(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
     text = str(value).replace("Z", "+00:00")

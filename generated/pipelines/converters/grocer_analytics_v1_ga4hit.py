@@ -64,6 +64,22 @@ _known_ga4_hit = frozenset(
         "validation_behavior",
     ]
 )
+_row_ga4_hit = {
+    "client_id": None,
+    "app_instance_id": None,
+    "user_id": None,
+    "timestamp_micros": None,
+    "user_properties": None,
+    "events": None,
+    "non_personalized_ads": None,
+    "consent": None,
+    "user_data": None,
+    "user_location": None,
+    "ip_override": None,
+    "device": None,
+    "user_agent": None,
+    "validation_behavior": None,
+}
 _proto_names_ga4_hit = frozenset(
     [
         "app_instance_id",
@@ -99,6 +115,10 @@ _known_ga4_user_property = frozenset(
         "value",
     ]
 )
+_row_ga4_user_property = {
+    "value": None,
+    "timestamp_micros": None,
+}
 _proto_names_ga4_user_property = frozenset(
     [
         "timestamp_micros",
@@ -113,6 +133,11 @@ _known_ga4_event = frozenset(
         "timestamp_micros",
     ]
 )
+_row_ga4_event = {
+    "name": None,
+    "params": None,
+    "timestamp_micros": None,
+}
 _proto_names_ga4_event = frozenset(
     [
         "timestamp_micros",
@@ -127,6 +152,10 @@ _known_ga4_consent = frozenset(
         "ad_user_data",
     ]
 )
+_row_ga4_consent = {
+    "ad_user_data": None,
+    "ad_personalization": None,
+}
 _proto_names_ga4_consent = frozenset(
     [
         "ad_personalization",
@@ -146,6 +175,11 @@ _known_ga4_user_data = frozenset(
         "sha256_phone_number",
     ]
 )
+_row_ga4_user_data = {
+    "sha256_email_address": None,
+    "sha256_phone_number": None,
+    "address": None,
+}
 _proto_names_ga4_user_data = frozenset(
     [
         "sha256_email_address",
@@ -171,6 +205,15 @@ _known_ga4_user_address = frozenset(
         "sha256_street",
     ]
 )
+_row_ga4_user_address = {
+    "sha256_first_name": None,
+    "sha256_last_name": None,
+    "sha256_street": None,
+    "city": None,
+    "region": None,
+    "postal_code": None,
+    "country": None,
+}
 _proto_names_ga4_user_address = frozenset(
     [
         "postal_code",
@@ -198,6 +241,13 @@ _known_ga4_user_location = frozenset(
         "subcontinent_id",
     ]
 )
+_row_ga4_user_location = {
+    "city": None,
+    "region_id": None,
+    "country_id": None,
+    "subcontinent_id": None,
+    "continent_id": None,
+}
 _proto_names_ga4_user_location = frozenset(
     [
         "continent_id",
@@ -229,6 +279,17 @@ _known_ga4_device = frozenset(
         "screen_resolution",
     ]
 )
+_row_ga4_device = {
+    "category": None,
+    "language": None,
+    "screen_resolution": None,
+    "operating_system": None,
+    "operating_system_version": None,
+    "model": None,
+    "brand": None,
+    "browser": None,
+    "browser_version": None,
+}
 _proto_names_ga4_device = frozenset(
     [
         "browser_version",
@@ -254,43 +315,36 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         d.get("clientId") is not None
     ) + (d.get("client_id") is not None) > 1:
         raise only_one(p, "instance", ["client_id", "app_instance_id"])
+    row = _row_ga4_hit.copy()
     # client_id: string -> STRING NULLABLE
     v = d.get("clientId")
     if v is None:
         v = d.get("client_id")
-    if v is None:
-        r_client_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "client_id")
         msg.client_id = pv
-        r_client_id = pv
+        row["client_id"] = pv
     # app_instance_id: string -> STRING NULLABLE
     v = d.get("appInstanceId")
     if v is None:
         v = d.get("app_instance_id")
-    if v is None:
-        r_app_instance_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "app_instance_id")
         msg.app_instance_id = pv
-        r_app_instance_id = pv
+        row["app_instance_id"] = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
     if v is None:
         v = d.get("user_id")
-    if v is None:
-        r_user_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "user_id")
         msg.user_id = pv
-        r_user_id = pv
+        row["user_id"] = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
     if v is None:
         v = d.get("timestamp_micros")
-    if v is None:
-        r_timestamp_micros = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -298,13 +352,13 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         else:
             pv = as_int(v, INT64, p, "timestamp_micros")
         msg.timestamp_micros = pv
-        r_timestamp_micros = pv
+        row["timestamp_micros"] = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED
     v = d.get("userProperties")
     if v is None:
         v = d.get("user_properties")
     if v is None:
-        r_user_properties = []
+        row["user_properties"] = []
     else:
         v = as_object(v, p, "user_properties")
         out = []
@@ -318,11 +372,11 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
                 ctx,
             )
             out.append({"key": key, "value": rv})
-        r_user_properties = out
+        row["user_properties"] = out
     # events: grocer.analytics.v1.Ga4Event -> STRUCT REPEATED
     v = d.get("events")
     if v is None:
-        r_events = []
+        row["events"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "events")
@@ -332,115 +386,84 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
             if x.__class__ is not dict:
                 x = as_object(x, p, f"events[{i}]")
             out.append(_convert_ga4_event(x, f"{p}events[{i}].", add(), root, ctx))
-        r_events = out
+        row["events"] = out
     # non_personalized_ads: bool -> BOOL NULLABLE
     v = d.get("nonPersonalizedAds")
     if v is None:
         v = d.get("non_personalized_ads")
-    if v is None:
-        r_non_personalized_ads = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "non_personalized_ads")
         msg.non_personalized_ads = pv
-        r_non_personalized_ads = pv
+        row["non_personalized_ads"] = pv
     # consent: grocer.analytics.v1.Ga4Consent -> STRUCT NULLABLE
     v = d.get("consent")
-    if v is None:
-        r_consent = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "consent")
         sub = msg.consent
         if not v:
             sub.SetInParent()
-        r_consent = _convert_ga4_consent(v, p + "consent.", sub, root, ctx)
+        row["consent"] = _convert_ga4_consent(v, p + "consent.", sub, root, ctx)
     # user_data: grocer.analytics.v1.Ga4UserData -> STRUCT NULLABLE
     v = d.get("userData")
     if v is None:
         v = d.get("user_data")
-    if v is None:
-        r_user_data = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "user_data")
         sub = msg.user_data
         if not v:
             sub.SetInParent()
-        r_user_data = _convert_ga4_user_data(v, p + "user_data.", sub, root, ctx)
+        row["user_data"] = _convert_ga4_user_data(v, p + "user_data.", sub, root, ctx)
     # user_location: grocer.analytics.v1.Ga4UserLocation -> STRUCT NULLABLE
     v = d.get("userLocation")
     if v is None:
         v = d.get("user_location")
-    if v is None:
-        r_user_location = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "user_location")
         sub = msg.user_location
         if not v:
             sub.SetInParent()
-        r_user_location = _convert_ga4_user_location(v, p + "user_location.", sub, root, ctx)
+        row["user_location"] = _convert_ga4_user_location(v, p + "user_location.", sub, root, ctx)
     # ip_override: string -> STRING NULLABLE
     v = d.get("ipOverride")
     if v is None:
         v = d.get("ip_override")
-    if v is None:
-        r_ip_override = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ip_override")
         msg.ip_override = pv
-        r_ip_override = pv
+        row["ip_override"] = pv
     # device: grocer.analytics.v1.Ga4Device -> STRUCT NULLABLE
     v = d.get("device")
-    if v is None:
-        r_device = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "device")
         sub = msg.device
         if not v:
             sub.SetInParent()
-        r_device = _convert_ga4_device(v, p + "device.", sub, root, ctx)
+        row["device"] = _convert_ga4_device(v, p + "device.", sub, root, ctx)
     # user_agent: string -> STRING NULLABLE
     v = d.get("userAgent")
     if v is None:
         v = d.get("user_agent")
-    if v is None:
-        r_user_agent = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "user_agent")
         msg.user_agent = pv
-        r_user_agent = pv
+        row["user_agent"] = pv
     # validation_behavior: grocer.analytics.v1.Ga4Hit.ValidationBehavior -> STRING NULLABLE
     v = d.get("validationBehavior")
     if v is None:
         v = d.get("validation_behavior")
-    if v is None:
-        r_validation_behavior = None
-    else:
+    if v is not None:
         pv = _enum_ga4_hit_validation_behavior.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(
                 v, _enum_ga4_hit_validation_behavior, _names_ga4_hit_validation_behavior, p, "validation_behavior"
             )
         msg.validation_behavior = pv
-        r_validation_behavior = _names_ga4_hit_validation_behavior[pv]
-    return {
-        "client_id": r_client_id,
-        "app_instance_id": r_app_instance_id,
-        "user_id": r_user_id,
-        "timestamp_micros": r_timestamp_micros,
-        "user_properties": r_user_properties,
-        "events": r_events,
-        "non_personalized_ads": r_non_personalized_ads,
-        "consent": r_consent,
-        "user_data": r_user_data,
-        "user_location": r_user_location,
-        "ip_override": r_ip_override,
-        "device": r_device,
-        "user_agent": r_user_agent,
-        "validation_behavior": r_validation_behavior,
-    }
+        row["validation_behavior"] = _names_ga4_hit_validation_behavior[pv]
+    return row
 
 
 def _convert_ga4_device(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Device
@@ -448,97 +471,70 @@ def _convert_ga4_device(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Device
         extra_fields(d, _known_ga4_device, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_device):
         both_names(d, _name_pairs_ga4_device, p)
+    row = _row_ga4_device.copy()
     # category: string -> STRING NULLABLE
     v = d.get("category")
-    if v is None:
-        r_category = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "category")
         msg.category = pv
-        r_category = pv
+        row["category"] = pv
     # language: string -> STRING NULLABLE
     v = d.get("language")
-    if v is None:
-        r_language = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         msg.language = pv
-        r_language = pv
+        row["language"] = pv
     # screen_resolution: string -> STRING NULLABLE
     v = d.get("screenResolution")
     if v is None:
         v = d.get("screen_resolution")
-    if v is None:
-        r_screen_resolution = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "screen_resolution")
         msg.screen_resolution = pv
-        r_screen_resolution = pv
+        row["screen_resolution"] = pv
     # operating_system: string -> STRING NULLABLE
     v = d.get("operatingSystem")
     if v is None:
         v = d.get("operating_system")
-    if v is None:
-        r_operating_system = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "operating_system")
         msg.operating_system = pv
-        r_operating_system = pv
+        row["operating_system"] = pv
     # operating_system_version: string -> STRING NULLABLE
     v = d.get("operatingSystemVersion")
     if v is None:
         v = d.get("operating_system_version")
-    if v is None:
-        r_operating_system_version = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "operating_system_version")
         msg.operating_system_version = pv
-        r_operating_system_version = pv
+        row["operating_system_version"] = pv
     # model: string -> STRING NULLABLE
     v = d.get("model")
-    if v is None:
-        r_model = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "model")
         msg.model = pv
-        r_model = pv
+        row["model"] = pv
     # brand: string -> STRING NULLABLE
     v = d.get("brand")
-    if v is None:
-        r_brand = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "brand")
         msg.brand = pv
-        r_brand = pv
+        row["brand"] = pv
     # browser: string -> STRING NULLABLE
     v = d.get("browser")
-    if v is None:
-        r_browser = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "browser")
         msg.browser = pv
-        r_browser = pv
+        row["browser"] = pv
     # browser_version: string -> STRING NULLABLE
     v = d.get("browserVersion")
     if v is None:
         v = d.get("browser_version")
-    if v is None:
-        r_browser_version = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "browser_version")
         msg.browser_version = pv
-        r_browser_version = pv
-    return {
-        "category": r_category,
-        "language": r_language,
-        "screen_resolution": r_screen_resolution,
-        "operating_system": r_operating_system,
-        "operating_system_version": r_operating_system_version,
-        "model": r_model,
-        "brand": r_brand,
-        "browser": r_browser,
-        "browser_version": r_browser_version,
-    }
+        row["browser_version"] = pv
+    return row
 
 
 def _convert_ga4_user_location(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserLocation
@@ -546,61 +542,46 @@ def _convert_ga4_user_location(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
         extra_fields(d, _known_ga4_user_location, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_location):
         both_names(d, _name_pairs_ga4_user_location, p)
+    row = _row_ga4_user_location.copy()
     # city: string -> STRING NULLABLE
     v = d.get("city")
-    if v is None:
-        r_city = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        r_city = pv
+        row["city"] = pv
     # region_id: string -> STRING NULLABLE
     v = d.get("regionId")
     if v is None:
         v = d.get("region_id")
-    if v is None:
-        r_region_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "region_id")
         msg.region_id = pv
-        r_region_id = pv
+        row["region_id"] = pv
     # country_id: string -> STRING NULLABLE
     v = d.get("countryId")
     if v is None:
         v = d.get("country_id")
-    if v is None:
-        r_country_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country_id")
         msg.country_id = pv
-        r_country_id = pv
+        row["country_id"] = pv
     # subcontinent_id: string -> STRING NULLABLE
     v = d.get("subcontinentId")
     if v is None:
         v = d.get("subcontinent_id")
-    if v is None:
-        r_subcontinent_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "subcontinent_id")
         msg.subcontinent_id = pv
-        r_subcontinent_id = pv
+        row["subcontinent_id"] = pv
     # continent_id: string -> STRING NULLABLE
     v = d.get("continentId")
     if v is None:
         v = d.get("continent_id")
-    if v is None:
-        r_continent_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "continent_id")
         msg.continent_id = pv
-        r_continent_id = pv
-    return {
-        "city": r_city,
-        "region_id": r_region_id,
-        "country_id": r_country_id,
-        "subcontinent_id": r_subcontinent_id,
-        "continent_id": r_continent_id,
-    }
+        row["continent_id"] = pv
+    return row
 
 
 def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserData
@@ -608,12 +589,13 @@ def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4User
         extra_fields(d, _known_ga4_user_data, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_data):
         both_names(d, _name_pairs_ga4_user_data, p)
+    row = _row_ga4_user_data.copy()
     # sha256_email_address: string -> STRING REPEATED
     v = d.get("sha256EmailAddress")
     if v is None:
         v = d.get("sha256_email_address")
     if v is None:
-        r_sha256_email_address = []
+        row["sha256_email_address"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "sha256_email_address")
@@ -623,13 +605,13 @@ def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4User
             pv = x if x.__class__ is str else as_string(x, p, f"sha256_email_address[{i}]")
             append(pv)
             out.append(pv)
-        r_sha256_email_address = out
+        row["sha256_email_address"] = out
     # sha256_phone_number: string -> STRING REPEATED
     v = d.get("sha256PhoneNumber")
     if v is None:
         v = d.get("sha256_phone_number")
     if v is None:
-        r_sha256_phone_number = []
+        row["sha256_phone_number"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "sha256_phone_number")
@@ -639,11 +621,11 @@ def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4User
             pv = x if x.__class__ is str else as_string(x, p, f"sha256_phone_number[{i}]")
             append(pv)
             out.append(pv)
-        r_sha256_phone_number = out
+        row["sha256_phone_number"] = out
     # address: grocer.analytics.v1.Ga4UserAddress -> STRUCT REPEATED
     v = d.get("address")
     if v is None:
-        r_address = []
+        row["address"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "address")
@@ -653,12 +635,8 @@ def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4User
             if x.__class__ is not dict:
                 x = as_object(x, p, f"address[{i}]")
             out.append(_convert_ga4_user_address(x, f"{p}address[{i}].", add(), root, ctx))
-        r_address = out
-    return {
-        "sha256_email_address": r_sha256_email_address,
-        "sha256_phone_number": r_sha256_phone_number,
-        "address": r_address,
-    }
+        row["address"] = out
+    return row
 
 
 def _convert_ga4_user_address(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserAddress
@@ -666,79 +644,58 @@ def _convert_ga4_user_address(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4U
         extra_fields(d, _known_ga4_user_address, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_address):
         both_names(d, _name_pairs_ga4_user_address, p)
+    row = _row_ga4_user_address.copy()
     # sha256_first_name: string -> STRING NULLABLE
     v = d.get("sha256FirstName")
     if v is None:
         v = d.get("sha256_first_name")
-    if v is None:
-        r_sha256_first_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sha256_first_name")
         msg.sha256_first_name = pv
-        r_sha256_first_name = pv
+        row["sha256_first_name"] = pv
     # sha256_last_name: string -> STRING NULLABLE
     v = d.get("sha256LastName")
     if v is None:
         v = d.get("sha256_last_name")
-    if v is None:
-        r_sha256_last_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sha256_last_name")
         msg.sha256_last_name = pv
-        r_sha256_last_name = pv
+        row["sha256_last_name"] = pv
     # sha256_street: string -> STRING NULLABLE
     v = d.get("sha256Street")
     if v is None:
         v = d.get("sha256_street")
-    if v is None:
-        r_sha256_street = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sha256_street")
         msg.sha256_street = pv
-        r_sha256_street = pv
+        row["sha256_street"] = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
-    if v is None:
-        r_city = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        r_city = pv
+        row["city"] = pv
     # region: string -> STRING NULLABLE
     v = d.get("region")
-    if v is None:
-        r_region = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "region")
         msg.region = pv
-        r_region = pv
+        row["region"] = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
-    if v is None:
-        r_postal_code = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        r_postal_code = pv
+        row["postal_code"] = pv
     # country: string -> STRING NULLABLE
     v = d.get("country")
-    if v is None:
-        r_country = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country")
         msg.country = pv
-        r_country = pv
-    return {
-        "sha256_first_name": r_sha256_first_name,
-        "sha256_last_name": r_sha256_last_name,
-        "sha256_street": r_sha256_street,
-        "city": r_city,
-        "region": r_region,
-        "postal_code": r_postal_code,
-        "country": r_country,
-    }
+        row["country"] = pv
+    return row
 
 
 def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
@@ -746,34 +703,28 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
         extra_fields(d, _known_ga4_consent, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_consent):
         both_names(d, _name_pairs_ga4_consent, p)
+    row = _row_ga4_consent.copy()
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adUserData")
     if v is None:
         v = d.get("ad_user_data")
-    if v is None:
-        r_ad_user_data = None
-    else:
+    if v is not None:
         pv = _enum_ga4_consent_status.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_ga4_consent_status, _names_ga4_consent_status, p, "ad_user_data")
         msg.ad_user_data = pv
-        r_ad_user_data = _names_ga4_consent_status[pv]
+        row["ad_user_data"] = _names_ga4_consent_status[pv]
     # ad_personalization: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adPersonalization")
     if v is None:
         v = d.get("ad_personalization")
-    if v is None:
-        r_ad_personalization = None
-    else:
+    if v is not None:
         pv = _enum_ga4_consent_status.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_ga4_consent_status, _names_ga4_consent_status, p, "ad_personalization")
         msg.ad_personalization = pv
-        r_ad_personalization = _names_ga4_consent_status[pv]
-    return {
-        "ad_user_data": r_ad_user_data,
-        "ad_personalization": r_ad_personalization,
-    }
+        row["ad_personalization"] = _names_ga4_consent_status[pv]
+    return row
 
 
 def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
@@ -781,6 +732,7 @@ def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
         extra_fields(d, _known_ga4_event, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_event):
         both_names(d, _name_pairs_ga4_event, p)
+    row = _row_ga4_event.copy()
     # name: string -> STRING REQUIRED
     v = d.get("name")
     if v is None:
@@ -788,21 +740,17 @@ def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
     else:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r_name = pv
+        row["name"] = pv
     # params: google.protobuf.Struct -> JSON NULLABLE
     v = d.get("params")
-    if v is None:
-        r_params = None
-    else:
+    if v is not None:
         rv = set_struct(msg.params, v, p, "params")
-        r_params = rv
+        row["params"] = rv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
     if v is None:
         v = d.get("timestamp_micros")
-    if v is None:
-        r_timestamp_micros = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -810,12 +758,8 @@ def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
         else:
             pv = as_int(v, INT64, p, "timestamp_micros")
         msg.timestamp_micros = pv
-        r_timestamp_micros = pv
-    return {
-        "name": r_name,
-        "params": r_params,
-        "timestamp_micros": r_timestamp_micros,
-    }
+        row["timestamp_micros"] = pv
+    return row
 
 
 def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
@@ -823,21 +767,18 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
         extra_fields(d, _known_ga4_user_property, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_property):
         both_names(d, _name_pairs_ga4_user_property, p)
+    row = _row_ga4_user_property.copy()
     # value: string -> STRING NULLABLE
     v = d.get("value")
-    if v is None:
-        r_value = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "value")
         msg.value = pv
-        r_value = pv
+        row["value"] = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
     if v is None:
         v = d.get("timestamp_micros")
-    if v is None:
-        r_timestamp_micros = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -845,11 +786,8 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
         else:
             pv = as_int(v, INT64, p, "timestamp_micros")
         msg.timestamp_micros = pv
-        r_timestamp_micros = pv
-    return {
-        "value": r_value,
-        "timestamp_micros": r_timestamp_micros,
-    }
+        row["timestamp_micros"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

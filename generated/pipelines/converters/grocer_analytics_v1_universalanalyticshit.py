@@ -144,6 +144,105 @@ _known_universal_analytics_hit = frozenset(
         "z",
     ]
 )
+_row_universal_analytics_hit = {
+    "protocol_version": None,
+    "tracking_id": None,
+    "data_source": None,
+    "queue_time_ms": None,
+    "client_id": None,
+    "user_id": None,
+    "session_control": None,
+    "ip_override": None,
+    "user_agent_override": None,
+    "referrer_host": None,
+    "campaign_name": None,
+    "campaign_source": None,
+    "campaign_medium": None,
+    "screen_resolution": None,
+    "viewport_size": None,
+    "document_encoding": None,
+    "user_language": None,
+    "hit_type": None,
+    "non_interaction": None,
+    "document_location": None,
+    "document_host_name": None,
+    "document_path": None,
+    "document_title": None,
+    "event_category": None,
+    "event_action": None,
+    "event_label": None,
+    "event_value": None,
+    "transaction_id": None,
+    "transaction_affiliation": None,
+    "transaction_revenue": None,
+    "transaction_shipping": None,
+    "transaction_tax": None,
+    "transaction_coupon": None,
+    "currency_code": None,
+    "member_tier": None,
+    "store_id": None,
+    "page_load_time_ms": None,
+    "hit_id": None,
+    "collector_received_at": None,
+    "anonymize_ip": None,
+    "non_personalized_ads": None,
+    "geographical_override": None,
+    "campaign_keyword": None,
+    "campaign_content": None,
+    "campaign_id": None,
+    "google_ads_id": None,
+    "google_display_ads_id": None,
+    "screen_colors": None,
+    "java_enabled": None,
+    "flash_version": None,
+    "screen_name": None,
+    "link_id": None,
+    "content_group_1": None,
+    "content_group_2": None,
+    "content_group_3": None,
+    "content_group_4": None,
+    "content_group_5": None,
+    "application_name": None,
+    "application_id": None,
+    "application_version": None,
+    "application_installer_id": None,
+    "item_name": None,
+    "item_price": None,
+    "item_quantity": None,
+    "item_code": None,
+    "item_category": None,
+    "product_action": None,
+    "product_action_list": None,
+    "checkout_step": None,
+    "checkout_step_option": None,
+    "promotion_action": None,
+    "social_network": None,
+    "social_action": None,
+    "social_action_target": None,
+    "user_timing_category": None,
+    "user_timing_variable_name": None,
+    "user_timing_time_ms": None,
+    "user_timing_label": None,
+    "dns_time_ms": None,
+    "page_download_time_ms": None,
+    "redirect_response_time_ms": None,
+    "tcp_connect_time_ms": None,
+    "server_response_time_ms": None,
+    "dom_interactive_time_ms": None,
+    "content_load_time_ms": None,
+    "exception_description": None,
+    "exception_fatal": None,
+    "experiment_id": None,
+    "experiment_variant": None,
+    "library_version": None,
+    "hit_sequence": None,
+    "daily_client_id": None,
+    "products": None,
+    "impression_lists": None,
+    "promotions": None,
+    "custom_dimensions": None,
+    "custom_metrics": None,
+}
 _gathered_universal_analytics_hit = re.compile(
     "^pr([0-9]{1,9})([^0-9].*)$|^il([0-9]{1,9})([^0-9].*)$|^promo([0-9]{1,9})([^0-9].*)$|^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$"
 )
@@ -170,7 +269,6 @@ _name_pairs_universal_analytics_hit = (
     ("impressionLists", "impression_lists"),
 )
 _extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
-_filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
 _extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
@@ -193,6 +291,20 @@ _known_ua_product = frozenset(
         "va",
     ]
 )
+_row_ua_product = {
+    "index": None,
+    "sku": None,
+    "name": None,
+    "brand": None,
+    "category": None,
+    "variant": None,
+    "price": None,
+    "quantity": None,
+    "coupon_code": None,
+    "position": None,
+    "custom_dimensions": None,
+    "custom_metrics": None,
+}
 _gathered_ua_product = re.compile("^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$")
 _proto_names_ua_product = frozenset(
     [
@@ -211,6 +323,10 @@ _known_ua_custom_dimension = frozenset(
         "value",
     ]
 )
+_row_ua_custom_dimension = {
+    "index": None,
+    "value": None,
+}
 _indexed_ua_product_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
 _known_ua_custom_metric = frozenset(
     [
@@ -218,6 +334,10 @@ _known_ua_custom_metric = frozenset(
         "value",
     ]
 )
+_row_ua_custom_metric = {
+    "index": None,
+    "value": None,
+}
 _indexed_universal_analytics_hit_impression_lists = re.compile("^il([0-9]{1,9})([^0-9].*)$")
 _known_ua_impression_list = frozenset(
     [
@@ -226,6 +346,11 @@ _known_ua_impression_list = frozenset(
         "products",
     ]
 )
+_row_ua_impression_list = {
+    "index": None,
+    "name": None,
+    "products": None,
+}
 _gathered_ua_impression_list = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
 _indexed_ua_impression_list_products = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
 _indexed_universal_analytics_hit_promotions = re.compile("^promo([0-9]{1,9})([^0-9].*)$")
@@ -238,8 +363,16 @@ _known_ua_promotion = frozenset(
         "ps",
     ]
 )
+_row_ua_promotion = {
+    "index": None,
+    "promotion_id": None,
+    "name": None,
+    "creative": None,
+    "position": None,
+}
 _indexed_universal_analytics_hit_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
 _indexed_universal_analytics_hit_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
+_filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 
 
 def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
@@ -266,6 +399,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
             extra_fields(d, known, p, ctx)
     if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
         both_names(d, _name_pairs_universal_analytics_hit, p)
+    row = _row_universal_analytics_hit.copy()
     # v: string -> STRING REQUIRED
     v = d.get("v")
     if v is None:
@@ -273,7 +407,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     else:
         pv = v if v.__class__ is str else as_string(v, p, "v")
         msg.v = pv
-        r_v = pv
+        row["protocol_version"] = pv
     # tid: string -> STRING REQUIRED
     v = d.get("tid")
     if v is None:
@@ -281,77 +415,59 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     else:
         pv = v if v.__class__ is str else as_string(v, p, "tid")
         msg.tid = pv
-        r_tid = pv
+        row["tracking_id"] = pv
     # ds: string -> STRING NULLABLE
     v = d.get("ds")
-    if v is None:
-        r_ds = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ds")
         msg.ds = pv
-        r_ds = pv
+        row["data_source"] = pv
     # qt: string -> INT64 NULLABLE
     v = d.get("qt")
-    if v is None:
-        r_qt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "qt")
         msg.qt = pv
-        r_qt = to_bq(pv, "INT64", p, "qt")
+        row["queue_time_ms"] = to_bq(pv, "INT64", p, "qt")
     # z: string -> STRING NULLABLE
     v = d.get("z")
-    if v is None:
-        pass
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "z")
         msg.z = pv
     # cid: string -> STRING NULLABLE
     v = d.get("cid")
-    if v is None:
-        r_cid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.cid = pv
-        r_cid = pv
+        row["client_id"] = pv
     # uid: string -> STRING NULLABLE
     v = d.get("uid")
-    if v is None:
-        r_uid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "uid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.uid = pv
-        r_uid = pv
+        row["user_id"] = pv
     # sc: string -> STRING NULLABLE
     v = d.get("sc")
-    if v is None:
-        r_sc = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sc")
         msg.sc = pv
-        r_sc = pv
+        row["session_control"] = pv
     # uip: string -> STRING NULLABLE
     v = d.get("uip")
-    if v is None:
-        r_uip = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "uip")
         msg.uip = pv
-        r_uip = pv
+        row["ip_override"] = pv
     # ua: string -> STRING NULLABLE
     v = d.get("ua")
-    if v is None:
-        r_ua = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ua")
         msg.ua = pv
-        r_ua = pv
+        row["user_agent_override"] = pv
     # dr: string -> STRING NULLABLE
     v = d.get("dr")
-    if v is None:
-        r_dr = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dr")
         pv = regex_extract(_extract_universal_analytics_hit_dr, 1, pv)
         if pv is None:
@@ -359,104 +475,81 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
                 TRANSFORM, p + "dr", "regex_extract found no match in '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)'"
             )
         msg.dr = pv
-        r_dr = pv
+        row["referrer_host"] = pv
     # cn: string -> STRING NULLABLE
     v = d.get("cn")
-    if v is None:
-        r_cn = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cn")
         msg.cn = pv
-        r_cn = pv
+        row["campaign_name"] = pv
     # cs: string -> STRING NULLABLE
     v = d.get("cs")
-    if v is None:
-        r_cs = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cs")
         msg.cs = pv
-        r_cs = pv
+        row["campaign_source"] = pv
     # cm: string -> STRING NULLABLE
     v = d.get("cm")
-    if v is None:
-        r_cm = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cm")
         msg.cm = pv
-        r_cm = pv
+        row["campaign_medium"] = pv
     # sr: string -> STRING NULLABLE
     v = d.get("sr")
-    if v is None:
-        r_sr = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sr")
         msg.sr = pv
-        r_sr = pv
+        row["screen_resolution"] = pv
     # vp: string -> STRING NULLABLE
     v = d.get("vp")
-    if v is None:
-        r_vp = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "vp")
         msg.vp = pv
-        r_vp = pv
+        row["viewport_size"] = pv
     # de: string -> STRING NULLABLE
     v = d.get("de")
-    if v is None:
-        r_de = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "de")
         msg.de = pv
-        r_de = pv
+        row["document_encoding"] = pv
     # ul: string -> STRING NULLABLE
     v = d.get("ul")
-    if v is None:
-        r_ul = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ul")
         msg.ul = pv
-        r_ul = pv
+        row["user_language"] = pv
     # t: string -> STRING REQUIRED
     v = d.get("t")
     if v is None:
         raise required(p, "t")
     else:
         pv = v if v.__class__ is str else as_string(v, p, "t")
-        keep(_filter_universal_analytics_hit_t, "KEEP", pv, p, "t")
         msg.t = pv
-        r_t = pv
+        row["hit_type"] = pv
     # ni: string -> STRING NULLABLE
     v = d.get("ni")
-    if v is None:
-        r_ni = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ni")
         msg.ni = pv
-        r_ni = pv
+        row["non_interaction"] = pv
     # dl: string -> STRING NULLABLE
     v = d.get("dl")
-    if v is None:
-        r_dl = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dl")
         pv = _replace_universal_analytics_hit_dl.sub("", pv)
         msg.dl = pv
-        r_dl = pv
+        row["document_location"] = pv
     # dh: string -> STRING NULLABLE
     v = d.get("dh")
-    if v is None:
-        r_dh = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dh")
         msg.dh = pv
-        r_dh = pv
+        row["document_host_name"] = pv
     # dp: string -> STRING NULLABLE
     v = d.get("dp")
     if v is None:
         v = lookup(root, _coalesce_universal_analytics_hit_dp)
-    if v is None:
-        r_dp = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dp")
         pv = regex_extract(_extract_universal_analytics_hit_dp, 1, pv)
         if pv is None:
@@ -464,127 +557,97 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
                 TRANSFORM, p + "dp", "regex_extract found no match in '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)'"
             )
         msg.dp = pv
-        r_dp = pv
+        row["document_path"] = pv
     # dt: string -> STRING NULLABLE
     v = d.get("dt")
-    if v is None:
-        r_dt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dt")
         msg.dt = pv
-        r_dt = pv
+        row["document_title"] = pv
     # ec: string -> STRING NULLABLE
     v = d.get("ec")
-    if v is None:
-        r_ec = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ec")
         msg.ec = pv
-        r_ec = pv
+        row["event_category"] = pv
     # ea: string -> STRING NULLABLE
     v = d.get("ea")
-    if v is None:
-        r_ea = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ea")
         msg.ea = pv
-        r_ea = pv
+        row["event_action"] = pv
     # el: string -> STRING NULLABLE
     v = d.get("el")
-    if v is None:
-        r_el = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "el")
         msg.el = pv
-        r_el = pv
+        row["event_label"] = pv
     # ev: string -> INT64 NULLABLE
     v = d.get("ev")
-    if v is None:
-        r_ev = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ev")
         msg.ev = pv
-        r_ev = to_bq(pv, "INT64", p, "ev")
+        row["event_value"] = to_bq(pv, "INT64", p, "ev")
     # ti: string -> STRING NULLABLE
     v = d.get("ti")
-    if v is None:
-        r_ti = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ti")
         msg.ti = pv
-        r_ti = pv
+        row["transaction_id"] = pv
     # ta: string -> STRING NULLABLE
     v = d.get("ta")
-    if v is None:
-        r_ta = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ta")
         msg.ta = pv
-        r_ta = pv
+        row["transaction_affiliation"] = pv
     # tr: string -> NUMERIC NULLABLE
     v = d.get("tr")
-    if v is None:
-        r_tr = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tr")
         msg.tr = pv
-        r_tr = to_bq(pv, "NUMERIC", p, "tr")
+        row["transaction_revenue"] = to_bq(pv, "NUMERIC", p, "tr")
     # ts: string -> NUMERIC NULLABLE
     v = d.get("ts")
-    if v is None:
-        r_ts = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ts")
         msg.ts = pv
-        r_ts = to_bq(pv, "NUMERIC", p, "ts")
+        row["transaction_shipping"] = to_bq(pv, "NUMERIC", p, "ts")
     # tt: string -> NUMERIC NULLABLE
     v = d.get("tt")
-    if v is None:
-        r_tt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tt")
         msg.tt = pv
-        r_tt = to_bq(pv, "NUMERIC", p, "tt")
+        row["transaction_tax"] = to_bq(pv, "NUMERIC", p, "tt")
     # tcc: string -> STRING NULLABLE
     v = d.get("tcc")
-    if v is None:
-        r_tcc = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tcc")
         msg.tcc = pv
-        r_tcc = pv
+        row["transaction_coupon"] = pv
     # cu: string -> STRING NULLABLE
     v = d.get("cu")
-    if v is None:
-        r_cu = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cu")
         msg.cu = pv
-        r_cu = pv
+        row["currency_code"] = pv
     # cd1: string -> STRING NULLABLE
     v = d.get("cd1")
-    if v is None:
-        r_cd1 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cd1")
         msg.cd1 = pv
-        r_cd1 = pv
+        row["member_tier"] = pv
     # cd2: string -> STRING NULLABLE
     v = d.get("cd2")
-    if v is None:
-        r_cd2 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cd2")
         msg.cd2 = pv
-        r_cd2 = pv
+        row["store_id"] = pv
     # plt: string -> INT64 NULLABLE
     v = d.get("plt")
-    if v is None:
-        r_plt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "plt")
         msg.plt = pv
-        r_plt = to_bq(pv, "INT64", p, "plt")
+        row["page_load_time_ms"] = to_bq(pv, "INT64", p, "plt")
     # hit_id: string -> STRING NULLABLE
     v = d.get("hitId")
     if v is None:
@@ -592,12 +655,10 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
-    if v is None:
-        r_hit_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "hit_id")
         msg.hit_id = pv
-        r_hit_id = pv
+        row["hit_id"] = pv
     # collector_received_at: string -> TIMESTAMP NULLABLE
     v = d.get("collectorReceivedAt")
     if v is None:
@@ -605,449 +666,341 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     a = ctx.attributes.get("timestamp")
     if a is not None:
         v = a
-    if v is None:
-        r_collector_received_at = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "collector_received_at")
         msg.collector_received_at = pv
-        r_collector_received_at = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
+        row["collector_received_at"] = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
     # aip: string -> STRING NULLABLE
     v = d.get("aip")
-    if v is None:
-        r_aip = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "aip")
         msg.aip = pv
-        r_aip = pv
+        row["anonymize_ip"] = pv
     # npa: string -> STRING NULLABLE
     v = d.get("npa")
-    if v is None:
-        r_npa = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "npa")
         msg.npa = pv
-        r_npa = pv
+        row["non_personalized_ads"] = pv
     # geoid: string -> STRING NULLABLE
     v = d.get("geoid")
-    if v is None:
-        r_geoid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "geoid")
         msg.geoid = pv
-        r_geoid = pv
+        row["geographical_override"] = pv
     # ck: string -> STRING NULLABLE
     v = d.get("ck")
-    if v is None:
-        r_ck = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ck")
         msg.ck = pv
-        r_ck = pv
+        row["campaign_keyword"] = pv
     # cc: string -> STRING NULLABLE
     v = d.get("cc")
-    if v is None:
-        r_cc = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cc")
         msg.cc = pv
-        r_cc = pv
+        row["campaign_content"] = pv
     # ci: string -> STRING NULLABLE
     v = d.get("ci")
-    if v is None:
-        r_ci = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ci")
         msg.ci = pv
-        r_ci = pv
+        row["campaign_id"] = pv
     # gclid: string -> STRING NULLABLE
     v = d.get("gclid")
-    if v is None:
-        r_gclid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "gclid")
         msg.gclid = pv
-        r_gclid = pv
+        row["google_ads_id"] = pv
     # dclid: string -> STRING NULLABLE
     v = d.get("dclid")
-    if v is None:
-        r_dclid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dclid")
         msg.dclid = pv
-        r_dclid = pv
+        row["google_display_ads_id"] = pv
     # sd: string -> STRING NULLABLE
     v = d.get("sd")
-    if v is None:
-        r_sd = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sd")
         msg.sd = pv
-        r_sd = pv
+        row["screen_colors"] = pv
     # je: string -> STRING NULLABLE
     v = d.get("je")
-    if v is None:
-        r_je = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "je")
         msg.je = pv
-        r_je = pv
+        row["java_enabled"] = pv
     # fl: string -> STRING NULLABLE
     v = d.get("fl")
-    if v is None:
-        r_fl = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "fl")
         msg.fl = pv
-        r_fl = pv
+        row["flash_version"] = pv
     # cd: string -> STRING NULLABLE
     v = d.get("cd")
-    if v is None:
-        r_cd = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cd")
         msg.cd = pv
-        r_cd = pv
+        row["screen_name"] = pv
     # linkid: string -> STRING NULLABLE
     v = d.get("linkid")
-    if v is None:
-        r_linkid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "linkid")
         msg.linkid = pv
-        r_linkid = pv
+        row["link_id"] = pv
     # cg1: string -> STRING NULLABLE
     v = d.get("cg1")
-    if v is None:
-        r_cg1 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cg1")
         msg.cg1 = pv
-        r_cg1 = pv
+        row["content_group_1"] = pv
     # cg2: string -> STRING NULLABLE
     v = d.get("cg2")
-    if v is None:
-        r_cg2 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cg2")
         msg.cg2 = pv
-        r_cg2 = pv
+        row["content_group_2"] = pv
     # cg3: string -> STRING NULLABLE
     v = d.get("cg3")
-    if v is None:
-        r_cg3 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cg3")
         msg.cg3 = pv
-        r_cg3 = pv
+        row["content_group_3"] = pv
     # cg4: string -> STRING NULLABLE
     v = d.get("cg4")
-    if v is None:
-        r_cg4 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cg4")
         msg.cg4 = pv
-        r_cg4 = pv
+        row["content_group_4"] = pv
     # cg5: string -> STRING NULLABLE
     v = d.get("cg5")
-    if v is None:
-        r_cg5 = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cg5")
         msg.cg5 = pv
-        r_cg5 = pv
+        row["content_group_5"] = pv
     # an: string -> STRING NULLABLE
     v = d.get("an")
-    if v is None:
-        r_an = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "an")
         msg.an = pv
-        r_an = pv
+        row["application_name"] = pv
     # aid: string -> STRING NULLABLE
     v = d.get("aid")
-    if v is None:
-        r_aid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "aid")
         msg.aid = pv
-        r_aid = pv
+        row["application_id"] = pv
     # av: string -> STRING NULLABLE
     v = d.get("av")
-    if v is None:
-        r_av = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "av")
         msg.av = pv
-        r_av = pv
+        row["application_version"] = pv
     # aiid: string -> STRING NULLABLE
     v = d.get("aiid")
-    if v is None:
-        r_aiid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "aiid")
         msg.aiid = pv
-        r_aiid = pv
+        row["application_installer_id"] = pv
     # in: string -> STRING NULLABLE
     v = d.get("in")
-    if v is None:
-        r_in = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "in")
         setattr(msg, "in", pv)
-        r_in = pv
+        row["item_name"] = pv
     # ip: string -> NUMERIC NULLABLE
     v = d.get("ip")
-    if v is None:
-        r_ip = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ip")
         msg.ip = pv
-        r_ip = to_bq(pv, "NUMERIC", p, "ip")
+        row["item_price"] = to_bq(pv, "NUMERIC", p, "ip")
     # iq: string -> INT64 NULLABLE
     v = d.get("iq")
-    if v is None:
-        r_iq = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "iq")
         msg.iq = pv
-        r_iq = to_bq(pv, "INT64", p, "iq")
+        row["item_quantity"] = to_bq(pv, "INT64", p, "iq")
     # ic: string -> STRING NULLABLE
     v = d.get("ic")
-    if v is None:
-        r_ic = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ic")
         msg.ic = pv
-        r_ic = pv
+        row["item_code"] = pv
     # iv: string -> STRING NULLABLE
     v = d.get("iv")
-    if v is None:
-        r_iv = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "iv")
         msg.iv = pv
-        r_iv = pv
+        row["item_category"] = pv
     # pa: string -> STRING NULLABLE
     v = d.get("pa")
-    if v is None:
-        r_pa = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "pa")
         msg.pa = pv
-        r_pa = pv
+        row["product_action"] = pv
     # pal: string -> STRING NULLABLE
     v = d.get("pal")
-    if v is None:
-        r_pal = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "pal")
         msg.pal = pv
-        r_pal = pv
+        row["product_action_list"] = pv
     # cos: string -> INT64 NULLABLE
     v = d.get("cos")
-    if v is None:
-        r_cos = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cos")
         msg.cos = pv
-        r_cos = to_bq(pv, "INT64", p, "cos")
+        row["checkout_step"] = to_bq(pv, "INT64", p, "cos")
     # col: string -> STRING NULLABLE
     v = d.get("col")
-    if v is None:
-        r_col = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "col")
         msg.col = pv
-        r_col = pv
+        row["checkout_step_option"] = pv
     # promoa: string -> STRING NULLABLE
     v = d.get("promoa")
-    if v is None:
-        r_promoa = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "promoa")
         msg.promoa = pv
-        r_promoa = pv
+        row["promotion_action"] = pv
     # sn: string -> STRING NULLABLE
     v = d.get("sn")
-    if v is None:
-        r_sn = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sn")
         msg.sn = pv
-        r_sn = pv
+        row["social_network"] = pv
     # sa: string -> STRING NULLABLE
     v = d.get("sa")
-    if v is None:
-        r_sa = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sa")
         msg.sa = pv
-        r_sa = pv
+        row["social_action"] = pv
     # st: string -> STRING NULLABLE
     v = d.get("st")
-    if v is None:
-        r_st = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "st")
         msg.st = pv
-        r_st = pv
+        row["social_action_target"] = pv
     # utc: string -> STRING NULLABLE
     v = d.get("utc")
-    if v is None:
-        r_utc = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "utc")
         msg.utc = pv
-        r_utc = pv
+        row["user_timing_category"] = pv
     # utv: string -> STRING NULLABLE
     v = d.get("utv")
-    if v is None:
-        r_utv = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "utv")
         msg.utv = pv
-        r_utv = pv
+        row["user_timing_variable_name"] = pv
     # utt: string -> INT64 NULLABLE
     v = d.get("utt")
-    if v is None:
-        r_utt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "utt")
         msg.utt = pv
-        r_utt = to_bq(pv, "INT64", p, "utt")
+        row["user_timing_time_ms"] = to_bq(pv, "INT64", p, "utt")
     # utl: string -> STRING NULLABLE
     v = d.get("utl")
-    if v is None:
-        r_utl = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "utl")
         msg.utl = pv
-        r_utl = pv
+        row["user_timing_label"] = pv
     # dns: string -> INT64 NULLABLE
     v = d.get("dns")
-    if v is None:
-        r_dns = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dns")
         msg.dns = pv
-        r_dns = to_bq(pv, "INT64", p, "dns")
+        row["dns_time_ms"] = to_bq(pv, "INT64", p, "dns")
     # pdt: string -> INT64 NULLABLE
     v = d.get("pdt")
-    if v is None:
-        r_pdt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "pdt")
         msg.pdt = pv
-        r_pdt = to_bq(pv, "INT64", p, "pdt")
+        row["page_download_time_ms"] = to_bq(pv, "INT64", p, "pdt")
     # rrt: string -> INT64 NULLABLE
     v = d.get("rrt")
-    if v is None:
-        r_rrt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "rrt")
         msg.rrt = pv
-        r_rrt = to_bq(pv, "INT64", p, "rrt")
+        row["redirect_response_time_ms"] = to_bq(pv, "INT64", p, "rrt")
     # tcp: string -> INT64 NULLABLE
     v = d.get("tcp")
-    if v is None:
-        r_tcp = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tcp")
         msg.tcp = pv
-        r_tcp = to_bq(pv, "INT64", p, "tcp")
+        row["tcp_connect_time_ms"] = to_bq(pv, "INT64", p, "tcp")
     # srt: string -> INT64 NULLABLE
     v = d.get("srt")
-    if v is None:
-        r_srt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "srt")
         msg.srt = pv
-        r_srt = to_bq(pv, "INT64", p, "srt")
+        row["server_response_time_ms"] = to_bq(pv, "INT64", p, "srt")
     # dit: string -> INT64 NULLABLE
     v = d.get("dit")
-    if v is None:
-        r_dit = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "dit")
         msg.dit = pv
-        r_dit = to_bq(pv, "INT64", p, "dit")
+        row["dom_interactive_time_ms"] = to_bq(pv, "INT64", p, "dit")
     # clt: string -> INT64 NULLABLE
     v = d.get("clt")
-    if v is None:
-        r_clt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "clt")
         msg.clt = pv
-        r_clt = to_bq(pv, "INT64", p, "clt")
+        row["content_load_time_ms"] = to_bq(pv, "INT64", p, "clt")
     # exd: string -> STRING NULLABLE
     v = d.get("exd")
-    if v is None:
-        r_exd = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "exd")
         msg.exd = pv
-        r_exd = pv
+        row["exception_description"] = pv
     # exf: string -> STRING NULLABLE
     v = d.get("exf")
-    if v is None:
-        r_exf = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "exf")
         msg.exf = pv
-        r_exf = pv
+        row["exception_fatal"] = pv
     # xid: string -> STRING NULLABLE
     v = d.get("xid")
-    if v is None:
-        r_xid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "xid")
         msg.xid = pv
-        r_xid = pv
+        row["experiment_id"] = pv
     # xvar: string -> STRING NULLABLE
     v = d.get("xvar")
-    if v is None:
-        r_xvar = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "xvar")
         msg.xvar = pv
-        r_xvar = pv
+        row["experiment_variant"] = pv
     # tag_v: string -> STRING NULLABLE
     v = d.get("_v")
     if v is None:
         v = d.get("tag_v")
-    if v is None:
-        r_tag_v = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tag_v")
         msg.tag_v = pv
-        r_tag_v = pv
+        row["library_version"] = pv
     # tag_s: string -> INT64 NULLABLE
     v = d.get("_s")
     if v is None:
         v = d.get("tag_s")
-    if v is None:
-        r_tag_s = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tag_s")
         msg.tag_s = pv
-        r_tag_s = to_bq(pv, "INT64", p, "tag_s")
+        row["hit_sequence"] = to_bq(pv, "INT64", p, "tag_s")
     # tag_gid: string -> STRING NULLABLE
     v = d.get("_gid")
     if v is None:
         v = d.get("tag_gid")
-    if v is None:
-        r_tag_gid = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tag_gid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
         msg.tag_gid = pv
-        r_tag_gid = pv
+        row["daily_client_id"] = pv
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "", "pr")
     if v is None:
-        r_products = []
+        row["products"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "products")
@@ -1057,15 +1010,15 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
             if x.__class__ is not dict:
                 x = as_object(x, p, f"products[{i}]")
             out.append(_convert_ua_product(x, f"{p}products[{i}].", add(), root, ctx))
-        r_products = out
+        row["products"] = out
     # impression_lists: grocer.analytics.v1.UaImpressionList -> STRUCT REPEATED
     v = d.get("impressionLists")
     if v is None:
         v = d.get("impression_lists")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "", "il")
     if v is None:
-        r_impression_lists = []
+        row["impression_lists"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "impression_lists")
@@ -1075,13 +1028,13 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
             if x.__class__ is not dict:
                 x = as_object(x, p, f"impression_lists[{i}]")
             out.append(_convert_ua_impression_list(x, f"{p}impression_lists[{i}].", add(), root, ctx))
-        r_impression_lists = out
+        row["impression_lists"] = out
     # promotions: grocer.analytics.v1.UaPromotion -> STRUCT REPEATED
     v = d.get("promotions")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "", "promo")
     if v is None:
-        r_promotions = []
+        row["promotions"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "promotions")
@@ -1091,15 +1044,15 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
             if x.__class__ is not dict:
                 x = as_object(x, p, f"promotions[{i}]")
             out.append(_convert_ua_promotion(x, f"{p}promotions[{i}].", add(), root, ctx))
-        r_promotions = out
+        row["promotions"] = out
     # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
     v = d.get("customDimensions")
     if v is None:
         v = d.get("custom_dimensions")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value", "cd")
     if v is None:
-        r_custom_dimensions = []
+        row["custom_dimensions"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "custom_dimensions")
@@ -1109,15 +1062,15 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
             if x.__class__ is not dict:
                 x = as_object(x, p, f"custom_dimensions[{i}]")
             out.append(_convert_ua_custom_dimension(x, f"{p}custom_dimensions[{i}].", add(), root, ctx))
-        r_custom_dimensions = out
+        row["custom_dimensions"] = out
     # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
     v = d.get("customMetrics")
     if v is None:
         v = d.get("custom_metrics")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value")
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value", "cm")
     if v is None:
-        r_custom_metrics = []
+        row["custom_metrics"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "custom_metrics")
@@ -1127,116 +1080,17 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
             if x.__class__ is not dict:
                 x = as_object(x, p, f"custom_metrics[{i}]")
             out.append(_convert_ua_custom_metric(x, f"{p}custom_metrics[{i}].", add(), root, ctx))
-        r_custom_metrics = out
-    return {
-        "protocol_version": r_v,
-        "tracking_id": r_tid,
-        "data_source": r_ds,
-        "queue_time_ms": r_qt,
-        "client_id": r_cid,
-        "user_id": r_uid,
-        "session_control": r_sc,
-        "ip_override": r_uip,
-        "user_agent_override": r_ua,
-        "referrer_host": r_dr,
-        "campaign_name": r_cn,
-        "campaign_source": r_cs,
-        "campaign_medium": r_cm,
-        "screen_resolution": r_sr,
-        "viewport_size": r_vp,
-        "document_encoding": r_de,
-        "user_language": r_ul,
-        "hit_type": r_t,
-        "non_interaction": r_ni,
-        "document_location": r_dl,
-        "document_host_name": r_dh,
-        "document_path": r_dp,
-        "document_title": r_dt,
-        "event_category": r_ec,
-        "event_action": r_ea,
-        "event_label": r_el,
-        "event_value": r_ev,
-        "transaction_id": r_ti,
-        "transaction_affiliation": r_ta,
-        "transaction_revenue": r_tr,
-        "transaction_shipping": r_ts,
-        "transaction_tax": r_tt,
-        "transaction_coupon": r_tcc,
-        "currency_code": r_cu,
-        "member_tier": r_cd1,
-        "store_id": r_cd2,
-        "page_load_time_ms": r_plt,
-        "hit_id": r_hit_id,
-        "collector_received_at": r_collector_received_at,
-        "anonymize_ip": r_aip,
-        "non_personalized_ads": r_npa,
-        "geographical_override": r_geoid,
-        "campaign_keyword": r_ck,
-        "campaign_content": r_cc,
-        "campaign_id": r_ci,
-        "google_ads_id": r_gclid,
-        "google_display_ads_id": r_dclid,
-        "screen_colors": r_sd,
-        "java_enabled": r_je,
-        "flash_version": r_fl,
-        "screen_name": r_cd,
-        "link_id": r_linkid,
-        "content_group_1": r_cg1,
-        "content_group_2": r_cg2,
-        "content_group_3": r_cg3,
-        "content_group_4": r_cg4,
-        "content_group_5": r_cg5,
-        "application_name": r_an,
-        "application_id": r_aid,
-        "application_version": r_av,
-        "application_installer_id": r_aiid,
-        "item_name": r_in,
-        "item_price": r_ip,
-        "item_quantity": r_iq,
-        "item_code": r_ic,
-        "item_category": r_iv,
-        "product_action": r_pa,
-        "product_action_list": r_pal,
-        "checkout_step": r_cos,
-        "checkout_step_option": r_col,
-        "promotion_action": r_promoa,
-        "social_network": r_sn,
-        "social_action": r_sa,
-        "social_action_target": r_st,
-        "user_timing_category": r_utc,
-        "user_timing_variable_name": r_utv,
-        "user_timing_time_ms": r_utt,
-        "user_timing_label": r_utl,
-        "dns_time_ms": r_dns,
-        "page_download_time_ms": r_pdt,
-        "redirect_response_time_ms": r_rrt,
-        "tcp_connect_time_ms": r_tcp,
-        "server_response_time_ms": r_srt,
-        "dom_interactive_time_ms": r_dit,
-        "content_load_time_ms": r_clt,
-        "exception_description": r_exd,
-        "exception_fatal": r_exf,
-        "experiment_id": r_xid,
-        "experiment_variant": r_xvar,
-        "library_version": r_tag_v,
-        "hit_sequence": r_tag_s,
-        "daily_client_id": r_tag_gid,
-        "products": r_products,
-        "impression_lists": r_impression_lists,
-        "promotions": r_promotions,
-        "custom_dimensions": r_custom_dimensions,
-        "custom_metrics": r_custom_metrics,
-    }
+        row["custom_metrics"] = out
+    return row
 
 
 def _convert_ua_promotion(d, p, msg, root, ctx):  # grocer.analytics.v1.UaPromotion
     if not d.keys() <= _known_ua_promotion:
         extra_fields(d, _known_ua_promotion, p, ctx)
+    row = _row_ua_promotion.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
-    if v is None:
-        r_index = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -1244,46 +1098,32 @@ def _convert_ua_promotion(d, p, msg, root, ctx):  # grocer.analytics.v1.UaPromot
         else:
             pv = as_int(v, INT32, p, "index")
         msg.index = pv
-        r_index = pv
+        row["index"] = pv
     # id: string -> STRING NULLABLE
     v = d.get("id")
-    if v is None:
-        r_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "id")
         msg.id = pv
-        r_id = pv
+        row["promotion_id"] = pv
     # nm: string -> STRING NULLABLE
     v = d.get("nm")
-    if v is None:
-        r_nm = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "nm")
         msg.nm = pv
-        r_nm = pv
+        row["name"] = pv
     # cr: string -> STRING NULLABLE
     v = d.get("cr")
-    if v is None:
-        r_cr = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cr")
         msg.cr = pv
-        r_cr = pv
+        row["creative"] = pv
     # ps: string -> STRING NULLABLE
     v = d.get("ps")
-    if v is None:
-        r_ps = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ps")
         msg.ps = pv
-        r_ps = pv
-    return {
-        "index": r_index,
-        "promotion_id": r_id,
-        "name": r_nm,
-        "creative": r_cr,
-        "position": r_ps,
-    }
+        row["position"] = pv
+    return row
 
 
 def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.UaImpressionList
@@ -1293,11 +1133,10 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
         known = _known_ua_impression_list.union(gathered)
         if not d.keys() <= known:
             extra_fields(d, known, p, ctx)
+    row = _row_ua_impression_list.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
-    if v is None:
-        r_index = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -1305,21 +1144,19 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
         else:
             pv = as_int(v, INT32, p, "index")
         msg.index = pv
-        r_index = pv
+        row["index"] = pv
     # nm: string -> STRING NULLABLE
     v = d.get("nm")
-    if v is None:
-        r_nm = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "nm")
         msg.nm = pv
-        r_nm = pv
+        row["name"] = pv
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "")
+        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "", "pi")
     if v is None:
-        r_products = []
+        row["products"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "products")
@@ -1329,12 +1166,8 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
             if x.__class__ is not dict:
                 x = as_object(x, p, f"products[{i}]")
             out.append(_convert_ua_product(x, f"{p}products[{i}].", add(), root, ctx))
-        r_products = out
-    return {
-        "index": r_index,
-        "name": r_nm,
-        "products": r_products,
-    }
+        row["products"] = out
+    return row
 
 
 def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
@@ -1346,11 +1179,10 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
             extra_fields(d, known, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ua_product):
         both_names(d, _name_pairs_ua_product, p)
+    row = _row_ua_product.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
-    if v is None:
-        r_index = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -1358,87 +1190,69 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
         else:
             pv = as_int(v, INT32, p, "index")
         msg.index = pv
-        r_index = pv
+        row["index"] = pv
     # id: string -> STRING NULLABLE
     v = d.get("id")
-    if v is None:
-        r_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "id")
         msg.id = pv
-        r_id = pv
+        row["sku"] = pv
     # nm: string -> STRING NULLABLE
     v = d.get("nm")
-    if v is None:
-        r_nm = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "nm")
         msg.nm = pv
-        r_nm = pv
+        row["name"] = pv
     # br: string -> STRING NULLABLE
     v = d.get("br")
-    if v is None:
-        r_br = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "br")
         msg.br = pv
-        r_br = pv
+        row["brand"] = pv
     # ca: string -> STRING NULLABLE
     v = d.get("ca")
-    if v is None:
-        r_ca = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ca")
         msg.ca = pv
-        r_ca = pv
+        row["category"] = pv
     # va: string -> STRING NULLABLE
     v = d.get("va")
-    if v is None:
-        r_va = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "va")
         msg.va = pv
-        r_va = pv
+        row["variant"] = pv
     # pr: string -> NUMERIC NULLABLE
     v = d.get("pr")
-    if v is None:
-        r_pr = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "pr")
         msg.pr = pv
-        r_pr = to_bq(pv, "NUMERIC", p, "pr")
+        row["price"] = to_bq(pv, "NUMERIC", p, "pr")
     # qt: string -> INT64 NULLABLE
     v = d.get("qt")
-    if v is None:
-        r_qt = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "qt")
         msg.qt = pv
-        r_qt = to_bq(pv, "INT64", p, "qt")
+        row["quantity"] = to_bq(pv, "INT64", p, "qt")
     # cc: string -> STRING NULLABLE
     v = d.get("cc")
-    if v is None:
-        r_cc = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "cc")
         msg.cc = pv
-        r_cc = pv
+        row["coupon_code"] = pv
     # ps: string -> INT64 NULLABLE
     v = d.get("ps")
-    if v is None:
-        r_ps = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ps")
         msg.ps = pv
-        r_ps = to_bq(pv, "INT64", p, "ps")
+        row["position"] = to_bq(pv, "INT64", p, "ps")
     # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
     v = d.get("customDimensions")
     if v is None:
         v = d.get("custom_dimensions")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value")
+        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value", "cd")
     if v is None:
-        r_custom_dimensions = []
+        row["custom_dimensions"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "custom_dimensions")
@@ -1448,15 +1262,15 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
             if x.__class__ is not dict:
                 x = as_object(x, p, f"custom_dimensions[{i}]")
             out.append(_convert_ua_custom_dimension(x, f"{p}custom_dimensions[{i}].", add(), root, ctx))
-        r_custom_dimensions = out
+        row["custom_dimensions"] = out
     # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
     v = d.get("customMetrics")
     if v is None:
         v = d.get("custom_metrics")
     if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value")
+        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value", "cm")
     if v is None:
-        r_custom_metrics = []
+        row["custom_metrics"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "custom_metrics")
@@ -1466,31 +1280,17 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
             if x.__class__ is not dict:
                 x = as_object(x, p, f"custom_metrics[{i}]")
             out.append(_convert_ua_custom_metric(x, f"{p}custom_metrics[{i}].", add(), root, ctx))
-        r_custom_metrics = out
-    return {
-        "index": r_index,
-        "sku": r_id,
-        "name": r_nm,
-        "brand": r_br,
-        "category": r_ca,
-        "variant": r_va,
-        "price": r_pr,
-        "quantity": r_qt,
-        "coupon_code": r_cc,
-        "position": r_ps,
-        "custom_dimensions": r_custom_dimensions,
-        "custom_metrics": r_custom_metrics,
-    }
+        row["custom_metrics"] = out
+    return row
 
 
 def _convert_ua_custom_metric(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCustomMetric
     if not d.keys() <= _known_ua_custom_metric:
         extra_fields(d, _known_ua_custom_metric, p, ctx)
+    row = _row_ua_custom_metric.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
-    if v is None:
-        r_index = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -1498,29 +1298,23 @@ def _convert_ua_custom_metric(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCu
         else:
             pv = as_int(v, INT32, p, "index")
         msg.index = pv
-        r_index = pv
+        row["index"] = pv
     # value: string -> NUMERIC NULLABLE
     v = d.get("value")
-    if v is None:
-        r_value = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "value")
         msg.value = pv
-        r_value = to_bq(pv, "NUMERIC", p, "value")
-    return {
-        "index": r_index,
-        "value": r_value,
-    }
+        row["value"] = to_bq(pv, "NUMERIC", p, "value")
+    return row
 
 
 def _convert_ua_custom_dimension(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCustomDimension
     if not d.keys() <= _known_ua_custom_dimension:
         extra_fields(d, _known_ua_custom_dimension, p, ctx)
+    row = _row_ua_custom_dimension.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
-    if v is None:
-        r_index = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -1528,19 +1322,14 @@ def _convert_ua_custom_dimension(d, p, msg, root, ctx):  # grocer.analytics.v1.U
         else:
             pv = as_int(v, INT32, p, "index")
         msg.index = pv
-        r_index = pv
+        row["index"] = pv
     # value: string -> STRING NULLABLE
     v = d.get("value")
-    if v is None:
-        r_value = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "value")
         msg.value = pv
-        r_value = pv
-    return {
-        "index": r_index,
-        "value": r_value,
-    }
+        row["value"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

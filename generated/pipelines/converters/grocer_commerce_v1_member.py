@@ -124,6 +124,26 @@ _known_member = frozenset(
         "updated_at",
     ]
 )
+_row_member = {
+    "member_id": None,
+    "event_type": None,
+    "email": None,
+    "first_name": None,
+    "last_name": None,
+    "phone_number": None,
+    "birth_date": None,
+    "address": None,
+    "tier": None,
+    "locale": None,
+    "newsletter_opt_in": None,
+    "consents": None,
+    "household_size": None,
+    "dietary_preferences": None,
+    "preferred_store_id": None,
+    "signup_channel": None,
+    "created_at": None,
+    "updated_at": None,
+}
 _proto_names_member = frozenset(
     [
         "birth_date",
@@ -156,7 +176,6 @@ _name_pairs_member = (
     ("signupChannel", "signup_channel"),
     ("updatedAt", "updated_at"),
 )
-_filter_member_email = regex("@test\\.grocer\\.example$")
 _replace_member_phone_number = regex("\\(0\\)|[\\s()-]")
 _known_address = frozenset(
     [
@@ -168,6 +187,12 @@ _known_address = frozenset(
         "street",
     ]
 )
+_row_address = {
+    "street": None,
+    "postal_code": None,
+    "city": None,
+    "country_code": None,
+}
 _proto_names_address = frozenset(
     [
         "country_code",
@@ -190,6 +215,12 @@ _known_member_consents = frozenset(
         "updated_at",
     ]
 )
+_row_member_consents = {
+    "email_newsletter": None,
+    "sms_offers": None,
+    "personalised_offers": None,
+    "updated_at": None,
+}
 _proto_names_member_consents = frozenset(
     [
         "email_newsletter",
@@ -204,6 +235,7 @@ _name_pairs_member_consents = (
     ("smsOffers", "sms_offers"),
     ("updatedAt", "updated_at"),
 )
+_filter_member_email = regex("@test\\.grocer\\.example$")
 
 
 def _early_member(d, ctx):  # grocer.commerce.v1.Member
@@ -224,6 +256,7 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         unknown_fields(d, _known_member, p)
     if not d.keys().isdisjoint(_proto_names_member):
         both_names(d, _name_pairs_member, p)
+    row = _row_member.copy()
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
     if v is None:
@@ -233,127 +266,104 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        r_member_id = pv
+        row["member_id"] = pv
     # event_type: grocer.commerce.v1.MemberEventType -> STRING NULLABLE
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
-    if v is None:
-        r_event_type = None
-    else:
+    if v is not None:
         pv = _enum_member_event_type.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_member_event_type, _names_member_event_type, p, "event_type")
         msg.event_type = pv
-        r_event_type = _names_member_event_type[pv]
+        row["event_type"] = _names_member_event_type[pv]
     # email: string -> STRING REQUIRED
     v = d.get("email")
     if v is None:
         raise required(p, "email")
     else:
         pv = v if v.__class__ is str else as_string(v, p, "email")
-        keep(_filter_member_email, "DROP", pv, p, "email")
         msg.email = pv
-        r_email = pv
+        row["email"] = pv
     # first_name: string -> STRING NULLABLE
     v = d.get("firstName")
     if v is None:
         v = d.get("first_name")
-    if v is None:
-        r_first_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "first_name")
         msg.first_name = pv
-        r_first_name = pv
+        row["first_name"] = pv
     # last_name: string -> STRING NULLABLE
     v = d.get("lastName")
     if v is None:
         v = d.get("last_name")
-    if v is None:
-        r_last_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "last_name")
         msg.last_name = pv
-        r_last_name = pv
+        row["last_name"] = pv
     # phone_number: string -> STRING NULLABLE
     v = d.get("phoneNumber")
     if v is None:
         v = d.get("phone_number")
-    if v is None:
-        r_phone_number = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "phone_number")
         pv = _replace_member_phone_number.sub("", pv)
         msg.phone_number = pv
-        r_phone_number = pv
+        row["phone_number"] = pv
     # birth_date: string -> DATE NULLABLE
     v = d.get("birthDate")
     if v is None:
         v = d.get("birth_date")
-    if v is None:
-        r_birth_date = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "birth_date")
         msg.birth_date = pv
-        r_birth_date = to_bq(pv, "DATE", p, "birth_date")
+        row["birth_date"] = to_bq(pv, "DATE", p, "birth_date")
     # address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("address")
-    if v is None:
-        r_address = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "address")
         sub = msg.address
         if not v:
             sub.SetInParent()
-        r_address = _convert_address(v, p + "address.", sub, root, ctx)
+        row["address"] = _convert_address(v, p + "address.", sub, root, ctx)
     # tier: grocer.commerce.v1.MemberTier -> STRING NULLABLE
     v = d.get("tier")
-    if v is None:
-        r_tier = None
-    else:
+    if v is not None:
         pv = _enum_member_tier.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_member_tier, _names_member_tier, p, "tier")
         msg.tier = pv
-        r_tier = _names_member_tier[pv]
+        row["tier"] = _names_member_tier[pv]
     # language: string -> STRING NULLABLE
     v = d.get("language")
-    if v is None:
-        r_language = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         pv = pv + "-SE"
         msg.language = pv
-        r_language = pv
+        row["locale"] = pv
     # newsletter_opt_in: bool -> BOOL NULLABLE
     v = d.get("newsletterOptIn")
     if v is None:
         v = d.get("newsletter_opt_in")
-    if v is None:
-        r_newsletter_opt_in = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "newsletter_opt_in")
         msg.newsletter_opt_in = pv
-        r_newsletter_opt_in = pv
+        row["newsletter_opt_in"] = pv
     # consents: grocer.commerce.v1.Member.Consents -> STRUCT NULLABLE
     v = d.get("consents")
-    if v is None:
-        r_consents = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "consents")
         sub = msg.consents
         if not v:
             sub.SetInParent()
-        r_consents = _convert_member_consents(v, p + "consents.", sub, root, ctx)
+        row["consents"] = _convert_member_consents(v, p + "consents.", sub, root, ctx)
     # household_size: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("householdSize")
     if v is None:
         v = d.get("household_size")
-    if v is None:
-        r_household_size = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -361,13 +371,13 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         else:
             pv = as_int(v, INT32, p, "household_size")
         msg.household_size.value = pv
-        r_household_size = pv
+        row["household_size"] = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED
     v = d.get("dietaryPreferences")
     if v is None:
         v = d.get("dietary_preferences")
     if v is None:
-        r_dietary_preferences = []
+        row["dietary_preferences"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "dietary_preferences")
@@ -379,29 +389,25 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
                 pv = as_enum(x, _enum_dietary_preference, _names_dietary_preference, p, f"dietary_preferences[{i}]")
             append(pv)
             out.append(_names_dietary_preference[pv])
-        r_dietary_preferences = out
+        row["dietary_preferences"] = out
     # preferred_store_id: string -> STRING NULLABLE
     v = d.get("preferredStoreId")
     if v is None:
         v = d.get("preferred_store_id")
-    if v is None:
-        r_preferred_store_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "preferred_store_id")
         msg.preferred_store_id = pv
-        r_preferred_store_id = pv
+        row["preferred_store_id"] = pv
     # signup_channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("signupChannel")
     if v is None:
         v = d.get("signup_channel")
-    if v is None:
-        r_signup_channel = None
-    else:
+    if v is not None:
         pv = _enum_sales_channel.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_sales_channel, _names_sales_channel, p, "signup_channel")
         msg.signup_channel = pv
-        r_signup_channel = _names_sales_channel[pv]
+        row["signup_channel"] = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
@@ -410,7 +416,7 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
-        r_created_at = rv
+        row["created_at"] = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
     if v is None:
@@ -419,27 +425,8 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         raise required(p, "updated_at")
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r_updated_at = rv
-    return {
-        "member_id": r_member_id,
-        "event_type": r_event_type,
-        "email": r_email,
-        "first_name": r_first_name,
-        "last_name": r_last_name,
-        "phone_number": r_phone_number,
-        "birth_date": r_birth_date,
-        "address": r_address,
-        "tier": r_tier,
-        "locale": r_language,
-        "newsletter_opt_in": r_newsletter_opt_in,
-        "consents": r_consents,
-        "household_size": r_household_size,
-        "dietary_preferences": r_dietary_preferences,
-        "preferred_store_id": r_preferred_store_id,
-        "signup_channel": r_signup_channel,
-        "created_at": r_created_at,
-        "updated_at": r_updated_at,
-    }
+        row["updated_at"] = rv
+    return row
 
 
 def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member.Consents
@@ -447,51 +434,39 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         unknown_fields(d, _known_member_consents, p)
     if not d.keys().isdisjoint(_proto_names_member_consents):
         both_names(d, _name_pairs_member_consents, p)
+    row = _row_member_consents.copy()
     # email_newsletter: bool -> BOOL NULLABLE
     v = d.get("emailNewsletter")
     if v is None:
         v = d.get("email_newsletter")
-    if v is None:
-        r_email_newsletter = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "email_newsletter")
         msg.email_newsletter = pv
-        r_email_newsletter = pv
+        row["email_newsletter"] = pv
     # sms_offers: bool -> BOOL NULLABLE
     v = d.get("smsOffers")
     if v is None:
         v = d.get("sms_offers")
-    if v is None:
-        r_sms_offers = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "sms_offers")
         msg.sms_offers = pv
-        r_sms_offers = pv
+        row["sms_offers"] = pv
     # personalised_offers: bool -> BOOL NULLABLE
     v = d.get("personalisedOffers")
     if v is None:
         v = d.get("personalised_offers")
-    if v is None:
-        r_personalised_offers = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "personalised_offers")
         msg.personalised_offers = pv
-        r_personalised_offers = pv
+        row["personalised_offers"] = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
-    if v is None:
-        r_updated_at = None
-    else:
+    if v is not None:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r_updated_at = rv
-    return {
-        "email_newsletter": r_email_newsletter,
-        "sms_offers": r_sms_offers,
-        "personalised_offers": r_personalised_offers,
-        "updated_at": r_updated_at,
-    }
+        row["updated_at"] = rv
+    return row
 
 
 def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
@@ -499,48 +474,36 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         unknown_fields(d, _known_address, p)
     if not d.keys().isdisjoint(_proto_names_address):
         both_names(d, _name_pairs_address, p)
+    row = _row_address.copy()
     # street: string -> STRING NULLABLE
     v = d.get("street")
-    if v is None:
-        r_street = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "street")
         msg.street = pv
-        r_street = pv
+        row["street"] = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
-    if v is None:
-        r_postal_code = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        r_postal_code = pv
+        row["postal_code"] = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
-    if v is None:
-        r_city = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        r_city = pv
+        row["city"] = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
-    if v is None:
-        r_country_code = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
-        r_country_code = pv
-    return {
-        "street": r_street,
-        "postal_code": r_postal_code,
-        "city": r_city,
-        "country_code": r_country_code,
-    }
+        row["country_code"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

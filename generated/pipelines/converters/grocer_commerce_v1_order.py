@@ -146,6 +146,33 @@ _known_order = frozenset(
         "voucher_codes",
     ]
 )
+_row_order = {
+    "order_id": None,
+    "member_id": None,
+    "status": None,
+    "channel": None,
+    "created_at": None,
+    "updated_at": None,
+    "store_id": None,
+    "lines": None,
+    "subtotal": None,
+    "delivery_fee": None,
+    "discount": None,
+    "total": None,
+    "vat": None,
+    "gross_margin": None,
+    "loyalty_points_used": None,
+    "voucher_codes": None,
+    "card": None,
+    "swish": None,
+    "invoice": None,
+    "delivery_method": None,
+    "delivery_address": None,
+    "delivery_slot_start": None,
+    "delivery_window_length": None,
+    "delivery_instructions": None,
+    "event_id": None,
+}
 _proto_names_order = frozenset(
     [
         "created_at",
@@ -203,6 +230,17 @@ _known_order_line = frozenset(
         "unit_price",
     ]
 )
+_row_order_line = {
+    "line_number": None,
+    "sku": None,
+    "product_name": None,
+    "storage": None,
+    "quantity": None,
+    "unit_price": None,
+    "line_total": None,
+    "substitution_allowed": None,
+    "substituted_by_sku": None,
+}
 _proto_names_order_line = frozenset(
     [
         "line_number",
@@ -229,6 +267,11 @@ _known_money = frozenset(
         "units",
     ]
 )
+_row_money = {
+    "currency_code": None,
+    "units": None,
+    "nanos": None,
+}
 _proto_names_money = frozenset(
     [
         "currency_code",
@@ -246,6 +289,11 @@ _known_order_card_payment = frozenset(
         "psp_reference",
     ]
 )
+_row_order_card_payment = {
+    "card_brand": None,
+    "last_four_digits": None,
+    "psp_reference": None,
+}
 _proto_names_order_card_payment = frozenset(
     [
         "card_brand",
@@ -266,6 +314,10 @@ _known_order_swish_payment = frozenset(
         "swish_reference",
     ]
 )
+_row_order_swish_payment = {
+    "payer_phone_number": None,
+    "swish_reference": None,
+}
 _proto_names_order_swish_payment = frozenset(
     [
         "payer_phone_number",
@@ -284,6 +336,10 @@ _known_order_invoice_payment = frozenset(
         "invoice_provider",
     ]
 )
+_row_order_invoice_payment = {
+    "invoice_provider": None,
+    "due_days": None,
+}
 _proto_names_order_invoice_payment = frozenset(
     [
         "due_days",
@@ -304,6 +360,12 @@ _known_address = frozenset(
         "street",
     ]
 )
+_row_address = {
+    "street": None,
+    "postal_code": None,
+    "city": None,
+    "country_code": None,
+}
 _proto_names_address = frozenset(
     [
         "country_code",
@@ -324,6 +386,7 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         both_names(d, _name_pairs_order, p)
     if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
         raise only_one(p, "payment", ["card", "swish", "invoice"])
+    row = _row_order.copy()
     # order_id: string -> STRING REQUIRED
     v = d.get("orderId")
     if v is None:
@@ -333,7 +396,7 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     else:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv
-        r_order_id = pv
+        row["order_id"] = pv
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
     if v is None:
@@ -343,27 +406,23 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     else:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        r_member_id = pv
+        row["member_id"] = pv
     # status: grocer.commerce.v1.OrderStatus -> STRING NULLABLE
     v = d.get("status")
-    if v is None:
-        r_status = None
-    else:
+    if v is not None:
         pv = _enum_order_status.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_order_status, _names_order_status, p, "status")
         msg.status = pv
-        r_status = _names_order_status[pv]
+        row["status"] = _names_order_status[pv]
     # channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("channel")
-    if v is None:
-        r_channel = None
-    else:
+    if v is not None:
         pv = _enum_sales_channel.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_sales_channel, _names_sales_channel, p, "channel")
         msg.channel = pv
-        r_channel = _names_sales_channel[pv]
+        row["channel"] = _names_sales_channel[pv]
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
@@ -372,30 +431,26 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
-        r_created_at = rv
+        row["created_at"] = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
     if v is None:
         v = d.get("updated_at")
-    if v is None:
-        r_updated_at = None
-    else:
+    if v is not None:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r_updated_at = rv
+        row["updated_at"] = rv
     # store_id: string -> STRING NULLABLE
     v = d.get("storeId")
     if v is None:
         v = d.get("store_id")
-    if v is None:
-        r_store_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "store_id")
         msg.store_id = pv
-        r_store_id = pv
+        row["store_id"] = pv
     # lines: grocer.commerce.v1.Order.Line -> STRUCT REPEATED
     v = d.get("lines")
     if v is None:
-        r_lines = []
+        row["lines"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "lines")
@@ -405,71 +460,59 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
             if x.__class__ is not dict:
                 x = as_object(x, p, f"lines[{i}]")
             out.append(_convert_order_line(x, f"{p}lines[{i}].", add(), root, ctx))
-        r_lines = out
+        row["lines"] = out
     # subtotal: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("subtotal")
-    if v is None:
-        r_subtotal = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "subtotal")
         sub = msg.subtotal
         if not v:
             sub.SetInParent()
-        r_subtotal = _convert_money(v, p + "subtotal.", sub, root, ctx)
+        row["subtotal"] = _convert_money(v, p + "subtotal.", sub, root, ctx)
     # delivery_fee: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("deliveryFee")
     if v is None:
         v = d.get("delivery_fee")
-    if v is None:
-        r_delivery_fee = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "delivery_fee")
         sub = msg.delivery_fee
         if not v:
             sub.SetInParent()
-        r_delivery_fee = _convert_money(v, p + "delivery_fee.", sub, root, ctx)
+        row["delivery_fee"] = _convert_money(v, p + "delivery_fee.", sub, root, ctx)
     # discount: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("discount")
-    if v is None:
-        r_discount = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "discount")
         sub = msg.discount
         if not v:
             sub.SetInParent()
-        r_discount = _convert_money(v, p + "discount.", sub, root, ctx)
+        row["discount"] = _convert_money(v, p + "discount.", sub, root, ctx)
     # total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("total")
-    if v is None:
-        r_total = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "total")
         sub = msg.total
         if not v:
             sub.SetInParent()
-        r_total = _convert_money(v, p + "total.", sub, root, ctx)
+        row["total"] = _convert_money(v, p + "total.", sub, root, ctx)
     # vat: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("vat")
-    if v is None:
-        r_vat = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "vat")
         sub = msg.vat
         if not v:
             sub.SetInParent()
-        r_vat = _convert_money(v, p + "vat.", sub, root, ctx)
+        row["vat"] = _convert_money(v, p + "vat.", sub, root, ctx)
     # gross_margin_cents: int64 -> NUMERIC NULLABLE
     v = d.get("grossMarginCents")
     if v is None:
         v = d.get("gross_margin_cents")
-    if v is None:
-        r_gross_margin_cents = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -477,13 +520,13 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         else:
             pv = as_int(v, INT64, p, "gross_margin_cents")
         msg.gross_margin_cents = pv
-        r_gross_margin_cents = divide(pv, _div_order_gross_margin_cents, "NUMERIC", p, "gross_margin_cents")
+        row["gross_margin"] = divide(pv, _div_order_gross_margin_cents, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
     v = d.get("loyaltyPointsUsed")
     if v is None:
         v = d.get("loyalty_points_used")
     if v is None:
-        r_loyalty_points_used = 0
+        row["loyalty_points_used"] = 0
     else:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -492,13 +535,13 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         else:
             pv = as_int(v, INT32, p, "loyalty_points_used")
         msg.loyalty_points_used = pv
-        r_loyalty_points_used = pv
+        row["loyalty_points_used"] = pv
     # voucher_codes: string -> STRING REPEATED
     v = d.get("voucherCodes")
     if v is None:
         v = d.get("voucher_codes")
     if v is None:
-        r_voucher_codes = []
+        row["voucher_codes"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "voucher_codes")
@@ -508,102 +551,84 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
             pv = x if x.__class__ is str else as_string(x, p, f"voucher_codes[{i}]")
             append(pv)
             out.append(pv)
-        r_voucher_codes = out
+        row["voucher_codes"] = out
     # card: grocer.commerce.v1.Order.CardPayment -> STRUCT NULLABLE
     v = d.get("card")
-    if v is None:
-        r_card = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "card")
         sub = msg.card
         if not v:
             sub.SetInParent()
-        r_card = _convert_order_card_payment(v, p + "card.", sub, root, ctx)
+        row["card"] = _convert_order_card_payment(v, p + "card.", sub, root, ctx)
     # swish: grocer.commerce.v1.Order.SwishPayment -> STRUCT NULLABLE
     v = d.get("swish")
-    if v is None:
-        r_swish = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "swish")
         sub = msg.swish
         if not v:
             sub.SetInParent()
-        r_swish = _convert_order_swish_payment(v, p + "swish.", sub, root, ctx)
+        row["swish"] = _convert_order_swish_payment(v, p + "swish.", sub, root, ctx)
     # invoice: grocer.commerce.v1.Order.InvoicePayment -> STRUCT NULLABLE
     v = d.get("invoice")
-    if v is None:
-        r_invoice = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "invoice")
         sub = msg.invoice
         if not v:
             sub.SetInParent()
-        r_invoice = _convert_order_invoice_payment(v, p + "invoice.", sub, root, ctx)
+        row["invoice"] = _convert_order_invoice_payment(v, p + "invoice.", sub, root, ctx)
     # delivery_method: grocer.commerce.v1.DeliveryMethod -> STRING NULLABLE
     v = d.get("deliveryMethod")
     if v is None:
         v = d.get("delivery_method")
-    if v is None:
-        r_delivery_method = None
-    else:
+    if v is not None:
         pv = _enum_delivery_method.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_delivery_method, _names_delivery_method, p, "delivery_method")
         msg.delivery_method = pv
-        r_delivery_method = _names_delivery_method[pv]
+        row["delivery_method"] = _names_delivery_method[pv]
     # delivery_address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("deliveryAddress")
     if v is None:
         v = d.get("delivery_address")
-    if v is None:
-        r_delivery_address = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "delivery_address")
         sub = msg.delivery_address
         if not v:
             sub.SetInParent()
-        r_delivery_address = _convert_address(v, p + "delivery_address.", sub, root, ctx)
+        row["delivery_address"] = _convert_address(v, p + "delivery_address.", sub, root, ctx)
     # delivery_slot_start: string -> TIMESTAMP NULLABLE
     v = d.get("deliverySlotStart")
     if v is None:
         v = d.get("delivery_slot_start")
-    if v is None:
-        r_delivery_slot_start = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_slot_start")
         pv = local_to_utc(pv, _tz_order_delivery_slot_start, "", p, "delivery_slot_start")
         msg.delivery_slot_start = pv
-        r_delivery_slot_start = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
+        row["delivery_slot_start"] = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
     # delivery_window_length: google.protobuf.Duration -> INTERVAL NULLABLE
     v = d.get("deliveryWindowLength")
     if v is None:
         v = d.get("delivery_window_length")
-    if v is None:
-        r_delivery_window_length = None
-    else:
+    if v is not None:
         rv = set_duration(msg.delivery_window_length, v, p, "delivery_window_length")
-        r_delivery_window_length = rv
+        row["delivery_window_length"] = rv
     # delivery_instructions: string -> STRING NULLABLE
     v = d.get("deliveryInstructions")
     if v is None:
         v = d.get("delivery_instructions")
-    if v is None:
-        r_delivery_instructions = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_instructions")
         msg.delivery_instructions = pv
-        r_delivery_instructions = pv
+        row["delivery_instructions"] = pv
     # idempotency_key: string -> STRING NULLABLE
     v = d.get("idempotencyKey")
     if v is None:
         v = d.get("idempotency_key")
-    if v is None:
-        pass
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "idempotency_key")
         msg.idempotency_key = pv
     # event_id: string -> STRING NULLABLE
@@ -613,39 +638,11 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
-    if v is None:
-        r_event_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "event_id")
         msg.event_id = pv
-        r_event_id = pv
-    return {
-        "order_id": r_order_id,
-        "member_id": r_member_id,
-        "status": r_status,
-        "channel": r_channel,
-        "created_at": r_created_at,
-        "updated_at": r_updated_at,
-        "store_id": r_store_id,
-        "lines": r_lines,
-        "subtotal": r_subtotal,
-        "delivery_fee": r_delivery_fee,
-        "discount": r_discount,
-        "total": r_total,
-        "vat": r_vat,
-        "gross_margin": r_gross_margin_cents,
-        "loyalty_points_used": r_loyalty_points_used,
-        "voucher_codes": r_voucher_codes,
-        "card": r_card,
-        "swish": r_swish,
-        "invoice": r_invoice,
-        "delivery_method": r_delivery_method,
-        "delivery_address": r_delivery_address,
-        "delivery_slot_start": r_delivery_slot_start,
-        "delivery_window_length": r_delivery_window_length,
-        "delivery_instructions": r_delivery_instructions,
-        "event_id": r_event_id,
-    }
+        row["event_id"] = pv
+    return row
 
 
 def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
@@ -653,48 +650,36 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         unknown_fields(d, _known_address, p)
     if not d.keys().isdisjoint(_proto_names_address):
         both_names(d, _name_pairs_address, p)
+    row = _row_address.copy()
     # street: string -> STRING NULLABLE
     v = d.get("street")
-    if v is None:
-        r_street = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "street")
         msg.street = pv
-        r_street = pv
+        row["street"] = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
     if v is None:
         v = d.get("postal_code")
-    if v is None:
-        r_postal_code = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
-        r_postal_code = pv
+        row["postal_code"] = pv
     # city: string -> STRING NULLABLE
     v = d.get("city")
-    if v is None:
-        r_city = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "city")
         msg.city = pv
-        r_city = pv
+        row["city"] = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
     if v is None:
         v = d.get("country_code")
-    if v is None:
-        r_country_code = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
-        r_country_code = pv
-    return {
-        "street": r_street,
-        "postal_code": r_postal_code,
-        "city": r_city,
-        "country_code": r_country_code,
-    }
+        row["country_code"] = pv
+    return row
 
 
 def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.InvoicePayment
@@ -702,23 +687,20 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
         unknown_fields(d, _known_order_invoice_payment, p)
     if not d.keys().isdisjoint(_proto_names_order_invoice_payment):
         both_names(d, _name_pairs_order_invoice_payment, p)
+    row = _row_order_invoice_payment.copy()
     # invoice_provider: string -> STRING NULLABLE
     v = d.get("invoiceProvider")
     if v is None:
         v = d.get("invoice_provider")
-    if v is None:
-        r_invoice_provider = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "invoice_provider")
         msg.invoice_provider = pv
-        r_invoice_provider = pv
+        row["invoice_provider"] = pv
     # due_days: int32 -> INT64 NULLABLE
     v = d.get("dueDays")
     if v is None:
         v = d.get("due_days")
-    if v is None:
-        r_due_days = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -726,11 +708,8 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
         else:
             pv = as_int(v, INT32, p, "due_days")
         msg.due_days = pv
-        r_due_days = pv
-    return {
-        "invoice_provider": r_invoice_provider,
-        "due_days": r_due_days,
-    }
+        row["due_days"] = pv
+    return row
 
 
 def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.SwishPayment
@@ -738,30 +717,24 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
         unknown_fields(d, _known_order_swish_payment, p)
     if not d.keys().isdisjoint(_proto_names_order_swish_payment):
         both_names(d, _name_pairs_order_swish_payment, p)
+    row = _row_order_swish_payment.copy()
     # payer_phone_number: string -> STRING NULLABLE
     v = d.get("payerPhoneNumber")
     if v is None:
         v = d.get("payer_phone_number")
-    if v is None:
-        r_payer_phone_number = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "payer_phone_number")
         msg.payer_phone_number = pv
-        r_payer_phone_number = pv
+        row["payer_phone_number"] = pv
     # swish_reference: string -> STRING NULLABLE
     v = d.get("swishReference")
     if v is None:
         v = d.get("swish_reference")
-    if v is None:
-        r_swish_reference = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "swish_reference")
         msg.swish_reference = pv
-        r_swish_reference = pv
-    return {
-        "payer_phone_number": r_payer_phone_number,
-        "swish_reference": r_swish_reference,
-    }
+        row["swish_reference"] = pv
+    return row
 
 
 def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.CardPayment
@@ -769,41 +742,32 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
         unknown_fields(d, _known_order_card_payment, p)
     if not d.keys().isdisjoint(_proto_names_order_card_payment):
         both_names(d, _name_pairs_order_card_payment, p)
+    row = _row_order_card_payment.copy()
     # card_brand: string -> STRING NULLABLE
     v = d.get("cardBrand")
     if v is None:
         v = d.get("card_brand")
-    if v is None:
-        r_card_brand = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "card_brand")
         msg.card_brand = pv
-        r_card_brand = pv
+        row["card_brand"] = pv
     # last_four_digits: string -> STRING NULLABLE
     v = d.get("lastFourDigits")
     if v is None:
         v = d.get("last_four_digits")
-    if v is None:
-        r_last_four_digits = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "last_four_digits")
         msg.last_four_digits = pv
-        r_last_four_digits = pv
+        row["last_four_digits"] = pv
     # psp_reference: string -> STRING NULLABLE
     v = d.get("pspReference")
     if v is None:
         v = d.get("psp_reference")
-    if v is None:
-        r_psp_reference = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "psp_reference")
         msg.psp_reference = pv
-        r_psp_reference = pv
-    return {
-        "card_brand": r_card_brand,
-        "last_four_digits": r_last_four_digits,
-        "psp_reference": r_psp_reference,
-    }
+        row["psp_reference"] = pv
+    return row
 
 
 def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
@@ -811,13 +775,12 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         unknown_fields(d, _known_order_line, p)
     if not d.keys().isdisjoint(_proto_names_order_line):
         both_names(d, _name_pairs_order_line, p)
+    row = _row_order_line.copy()
     # line_number: int32 -> INT64 NULLABLE
     v = d.get("lineNumber")
     if v is None:
         v = d.get("line_number")
-    if v is None:
-        r_line_number = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -825,7 +788,7 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         else:
             pv = as_int(v, INT32, p, "line_number")
         msg.line_number = pv
-        r_line_number = pv
+        row["line_number"] = pv
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -833,95 +796,71 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sku")
         msg.sku = pv
-        r_sku = pv
+        row["sku"] = pv
     # product_name: string -> STRING NULLABLE
     v = d.get("productName")
     if v is None:
         v = d.get("product_name")
-    if v is None:
-        r_product_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "product_name")
         msg.product_name = pv
-        r_product_name = pv
+        row["product_name"] = pv
     # storage: grocer.commerce.v1.StorageType -> STRING NULLABLE
     v = d.get("storage")
-    if v is None:
-        r_storage = None
-    else:
+    if v is not None:
         pv = _enum_storage_type.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_storage_type, _names_storage_type, p, "storage")
         msg.storage = pv
-        r_storage = _names_storage_type[pv]
+        row["storage"] = _names_storage_type[pv]
     # quantity: double -> FLOAT64 NULLABLE
     v = d.get("quantity")
-    if v is None:
-        r_quantity = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "quantity", DOUBLE_MAX)
         msg.quantity = pv
-        r_quantity = pv
+        row["quantity"] = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
     if v is None:
         v = d.get("unit_price")
-    if v is None:
-        r_unit_price = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "unit_price")
         sub = msg.unit_price
         if not v:
             sub.SetInParent()
-        r_unit_price = _convert_money(v, p + "unit_price.", sub, root, ctx)
+        row["unit_price"] = _convert_money(v, p + "unit_price.", sub, root, ctx)
     # line_total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("lineTotal")
     if v is None:
         v = d.get("line_total")
-    if v is None:
-        r_line_total = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "line_total")
         sub = msg.line_total
         if not v:
             sub.SetInParent()
-        r_line_total = _convert_money(v, p + "line_total.", sub, root, ctx)
+        row["line_total"] = _convert_money(v, p + "line_total.", sub, root, ctx)
     # substitution_allowed: bool -> BOOL NULLABLE
     v = d.get("substitutionAllowed")
     if v is None:
         v = d.get("substitution_allowed")
-    if v is None:
-        r_substitution_allowed = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "substitution_allowed")
         msg.substitution_allowed = pv
-        r_substitution_allowed = pv
+        row["substitution_allowed"] = pv
     # substituted_by_sku: string -> STRING NULLABLE
     v = d.get("substitutedBySku")
     if v is None:
         v = d.get("substituted_by_sku")
-    if v is None:
-        r_substituted_by_sku = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "substituted_by_sku")
         msg.substituted_by_sku = pv
-        r_substituted_by_sku = pv
-    return {
-        "line_number": r_line_number,
-        "sku": r_sku,
-        "product_name": r_product_name,
-        "storage": r_storage,
-        "quantity": r_quantity,
-        "unit_price": r_unit_price,
-        "line_total": r_line_total,
-        "substitution_allowed": r_substitution_allowed,
-        "substituted_by_sku": r_substituted_by_sku,
-    }
+        row["substituted_by_sku"] = pv
+    return row
 
 
 def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
@@ -929,6 +868,7 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         unknown_fields(d, _known_money, p)
     if not d.keys().isdisjoint(_proto_names_money):
         both_names(d, _name_pairs_money, p)
+    row = _row_money.copy()
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
     if v is None:
@@ -936,16 +876,14 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
-        r_currency_code = pv
+        row["currency_code"] = pv
     else:
         pv = v if v.__class__ is str else as_string(v, p, "currency_code")
         msg.currency_code = pv
-        r_currency_code = pv
+        row["currency_code"] = pv
     # units: int64 -> INT64 NULLABLE
     v = d.get("units")
-    if v is None:
-        r_units = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -953,12 +891,10 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT64, p, "units")
         msg.units = pv
-        r_units = pv
+        row["units"] = pv
     # nanos: int32 -> INT64 NULLABLE
     v = d.get("nanos")
-    if v is None:
-        r_nanos = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -966,12 +902,8 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT32, p, "nanos")
         msg.nanos = pv
-        r_nanos = pv
-    return {
-        "currency_code": r_currency_code,
-        "units": r_units,
-        "nanos": r_nanos,
-    }
+        row["nanos"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

@@ -95,6 +95,27 @@ _known_product = frozenset(
         "vat_rate_percent",
     ]
 )
+_row_product = {
+    "sku": None,
+    "event_type": None,
+    "name": None,
+    "brand": None,
+    "category": None,
+    "subcategories": None,
+    "storage": None,
+    "sales_unit": None,
+    "price": None,
+    "comparison_price": None,
+    "purchase_price": None,
+    "vat_rate_percent": None,
+    "shelf_life_days": None,
+    "nutrition": None,
+    "tags": None,
+    "origin_country_code": None,
+    "available": None,
+    "image_url": None,
+    "updated_at": None,
+}
 _proto_names_product = frozenset(
     [
         "comparison_price",
@@ -127,6 +148,11 @@ _known_money = frozenset(
         "units",
     ]
 )
+_row_money = {
+    "currency_code": None,
+    "units": None,
+    "nanos": None,
+}
 _proto_names_money = frozenset(
     [
         "currency_code",
@@ -150,6 +176,14 @@ _known_product_nutrition = frozenset(
         "sugars_g",
     ]
 )
+_row_product_nutrition = {
+    "energy_kcal": None,
+    "fat_g": None,
+    "carbohydrates_g": None,
+    "sugars_g": None,
+    "protein_g": None,
+    "salt_g": None,
+}
 _proto_names_product_nutrition = frozenset(
     [
         "carbohydrates_g",
@@ -175,6 +209,7 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         unknown_fields(d, _known_product, p)
     if not d.keys().isdisjoint(_proto_names_product):
         both_names(d, _name_pairs_product, p)
+    row = _row_product.copy()
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
     if v is None:
@@ -182,47 +217,39 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     else:
         pv = v if v.__class__ is str else as_string(v, p, "sku")
         msg.sku = pv
-        r_sku = pv
+        row["sku"] = pv
     # event_type: grocer.commerce.v1.ProductEventType -> STRING NULLABLE
     v = d.get("eventType")
     if v is None:
         v = d.get("event_type")
-    if v is None:
-        r_event_type = None
-    else:
+    if v is not None:
         pv = _enum_product_event_type.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_product_event_type, _names_product_event_type, p, "event_type")
         msg.event_type = pv
-        r_event_type = _names_product_event_type[pv]
+        row["event_type"] = _names_product_event_type[pv]
     # name: string -> STRING NULLABLE
     v = d.get("name")
-    if v is None:
-        r_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r_name = pv
+        row["name"] = pv
     # brand: string -> STRING NULLABLE
     v = d.get("brand")
-    if v is None:
-        r_brand = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "brand")
         msg.brand = pv
-        r_brand = pv
+        row["brand"] = pv
     # category: string -> STRING NULLABLE
     v = d.get("category")
-    if v is None:
-        r_category = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "category")
         msg.category = pv
-        r_category = pv
+        row["category"] = pv
     # subcategories: string -> STRING REPEATED
     v = d.get("subcategories")
     if v is None:
-        r_subcategories = []
+        row["subcategories"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "subcategories")
@@ -232,60 +259,50 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
             pv = x if x.__class__ is str else as_string(x, p, f"subcategories[{i}]")
             append(pv)
             out.append(pv)
-        r_subcategories = out
+        row["subcategories"] = out
     # storage: grocer.commerce.v1.StorageType -> STRING NULLABLE
     v = d.get("storage")
-    if v is None:
-        r_storage = None
-    else:
+    if v is not None:
         pv = _enum_storage_type.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_storage_type, _names_storage_type, p, "storage")
         msg.storage = pv
-        r_storage = _names_storage_type[pv]
+        row["storage"] = _names_storage_type[pv]
     # sales_unit: grocer.commerce.v1.SalesUnit -> STRING NULLABLE
     v = d.get("salesUnit")
     if v is None:
         v = d.get("sales_unit")
-    if v is None:
-        r_sales_unit = None
-    else:
+    if v is not None:
         pv = _enum_sales_unit.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_sales_unit, _names_sales_unit, p, "sales_unit")
         msg.sales_unit = pv
-        r_sales_unit = _names_sales_unit[pv]
+        row["sales_unit"] = _names_sales_unit[pv]
     # price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("price")
-    if v is None:
-        r_price = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "price")
         sub = msg.price
         if not v:
             sub.SetInParent()
-        r_price = _convert_money(v, p + "price.", sub, root, ctx)
+        row["price"] = _convert_money(v, p + "price.", sub, root, ctx)
     # comparison_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("comparisonPrice")
     if v is None:
         v = d.get("comparison_price")
-    if v is None:
-        r_comparison_price = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "comparison_price")
         sub = msg.comparison_price
         if not v:
             sub.SetInParent()
-        r_comparison_price = _convert_money(v, p + "comparison_price.", sub, root, ctx)
+        row["comparison_price"] = _convert_money(v, p + "comparison_price.", sub, root, ctx)
     # purchase_price_cents: int64 -> NUMERIC NULLABLE
     v = d.get("purchasePriceCents")
     if v is None:
         v = d.get("purchase_price_cents")
-    if v is None:
-        r_purchase_price_cents = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -293,27 +310,23 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         else:
             pv = as_int(v, INT64, p, "purchase_price_cents")
         msg.purchase_price_cents = pv
-        r_purchase_price_cents = divide(pv, _div_product_purchase_price_cents, "NUMERIC", p, "purchase_price_cents")
+        row["purchase_price"] = divide(pv, _div_product_purchase_price_cents, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
     v = d.get("vatRatePercent")
     if v is None:
         v = d.get("vat_rate_percent")
-    if v is None:
-        r_vat_rate_percent = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "vat_rate_percent", DOUBLE_MAX)
         msg.vat_rate_percent = pv
-        r_vat_rate_percent = pv
+        row["vat_rate_percent"] = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
     if v is None:
         v = d.get("shelf_life_days")
-    if v is None:
-        r_shelf_life_days = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -321,22 +334,20 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         else:
             pv = as_int(v, INT32, p, "shelf_life_days")
         msg.shelf_life_days.value = pv
-        r_shelf_life_days = pv
+        row["shelf_life_days"] = pv
     # nutrition: grocer.commerce.v1.Product.Nutrition -> STRUCT NULLABLE
     v = d.get("nutrition")
-    if v is None:
-        r_nutrition = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "nutrition")
         sub = msg.nutrition
         if not v:
             sub.SetInParent()
-        r_nutrition = _convert_product_nutrition(v, p + "nutrition.", sub, root, ctx)
+        row["nutrition"] = _convert_product_nutrition(v, p + "nutrition.", sub, root, ctx)
     # tags: string -> STRING REPEATED
     v = d.get("tags")
     if v is None:
-        r_tags = []
+        row["tags"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "tags")
@@ -346,35 +357,29 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
             pv = x if x.__class__ is str else as_string(x, p, f"tags[{i}]")
             append(pv)
             out.append(pv)
-        r_tags = out
+        row["tags"] = out
     # origin_country_code: string -> STRING NULLABLE
     v = d.get("originCountryCode")
     if v is None:
         v = d.get("origin_country_code")
-    if v is None:
-        r_origin_country_code = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "origin_country_code")
         msg.origin_country_code = pv
-        r_origin_country_code = pv
+        row["origin_country_code"] = pv
     # available: bool -> BOOL NULLABLE
     v = d.get("available")
-    if v is None:
-        r_available = None
-    else:
+    if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "available")
         msg.available = pv
-        r_available = pv
+        row["available"] = pv
     # image_url: string -> STRING NULLABLE
     v = d.get("imageUrl")
     if v is None:
         v = d.get("image_url")
-    if v is None:
-        r_image_url = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "image_url")
         msg.image_url = pv
-        r_image_url = pv
+        row["image_url"] = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
     if v is None:
@@ -383,28 +388,8 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         raise required(p, "updated_at")
     else:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
-        r_updated_at = rv
-    return {
-        "sku": r_sku,
-        "event_type": r_event_type,
-        "name": r_name,
-        "brand": r_brand,
-        "category": r_category,
-        "subcategories": r_subcategories,
-        "storage": r_storage,
-        "sales_unit": r_sales_unit,
-        "price": r_price,
-        "comparison_price": r_comparison_price,
-        "purchase_price": r_purchase_price_cents,
-        "vat_rate_percent": r_vat_rate_percent,
-        "shelf_life_days": r_shelf_life_days,
-        "nutrition": r_nutrition,
-        "tags": r_tags,
-        "origin_country_code": r_origin_country_code,
-        "available": r_available,
-        "image_url": r_image_url,
-        "updated_at": r_updated_at,
-    }
+        row["updated_at"] = rv
+    return row
 
 
 def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Product.Nutrition
@@ -412,92 +397,74 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         unknown_fields(d, _known_product_nutrition, p)
     if not d.keys().isdisjoint(_proto_names_product_nutrition):
         both_names(d, _name_pairs_product_nutrition, p)
+    row = _row_product_nutrition.copy()
     # energy_kcal: double -> FLOAT64 NULLABLE
     v = d.get("energyKcal")
     if v is None:
         v = d.get("energy_kcal")
-    if v is None:
-        r_energy_kcal = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "energy_kcal", DOUBLE_MAX)
         msg.energy_kcal = pv
-        r_energy_kcal = pv
+        row["energy_kcal"] = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
     if v is None:
         v = d.get("fat_g")
-    if v is None:
-        r_fat_g = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "fat_g", DOUBLE_MAX)
         msg.fat_g = pv
-        r_fat_g = pv
+        row["fat_g"] = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
     if v is None:
         v = d.get("carbohydrates_g")
-    if v is None:
-        r_carbohydrates_g = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "carbohydrates_g", DOUBLE_MAX)
         msg.carbohydrates_g = pv
-        r_carbohydrates_g = pv
+        row["carbohydrates_g"] = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
     if v is None:
         v = d.get("sugars_g")
-    if v is None:
-        r_sugars_g = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "sugars_g", DOUBLE_MAX)
         msg.sugars_g = pv
-        r_sugars_g = pv
+        row["sugars_g"] = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
     if v is None:
         v = d.get("protein_g")
-    if v is None:
-        r_protein_g = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "protein_g", DOUBLE_MAX)
         msg.protein_g = pv
-        r_protein_g = pv
+        row["protein_g"] = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
     if v is None:
         v = d.get("salt_g")
-    if v is None:
-        r_salt_g = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "salt_g", DOUBLE_MAX)
         msg.salt_g = pv
-        r_salt_g = pv
-    return {
-        "energy_kcal": r_energy_kcal,
-        "fat_g": r_fat_g,
-        "carbohydrates_g": r_carbohydrates_g,
-        "sugars_g": r_sugars_g,
-        "protein_g": r_protein_g,
-        "salt_g": r_salt_g,
-    }
+        row["salt_g"] = pv
+    return row
 
 
 def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
@@ -505,6 +472,7 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         unknown_fields(d, _known_money, p)
     if not d.keys().isdisjoint(_proto_names_money):
         both_names(d, _name_pairs_money, p)
+    row = _row_money.copy()
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
     if v is None:
@@ -512,16 +480,14 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
-        r_currency_code = pv
+        row["currency_code"] = pv
     else:
         pv = v if v.__class__ is str else as_string(v, p, "currency_code")
         msg.currency_code = pv
-        r_currency_code = pv
+        row["currency_code"] = pv
     # units: int64 -> INT64 NULLABLE
     v = d.get("units")
-    if v is None:
-        r_units = None
-    else:
+    if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
@@ -529,12 +495,10 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT64, p, "units")
         msg.units = pv
-        r_units = pv
+        row["units"] = pv
     # nanos: int32 -> INT64 NULLABLE
     v = d.get("nanos")
-    if v is None:
-        r_nanos = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -542,12 +506,8 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
         else:
             pv = as_int(v, INT32, p, "nanos")
         msg.nanos = pv
-        r_nanos = pv
-    return {
-        "currency_code": r_currency_code,
-        "units": r_units,
-        "nanos": r_nanos,
-    }
+        row["nanos"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

@@ -73,6 +73,19 @@ _known_car_temperature = frozenset(
         "vin",
     ]
 )
+_row_car_temperature = {
+    "vin": None,
+    "registration_number": None,
+    "depot_id": None,
+    "route_id": None,
+    "measured_at": None,
+    "frame_counter": None,
+    "readings": None,
+    "outside_celsius": None,
+    "door": None,
+    "position": None,
+    "firmware_version": None,
+}
 _proto_names_car_temperature = frozenset(
     [
         "depot_id",
@@ -104,6 +117,12 @@ _known_car_temperature_reading = frozenset(
         "setpoint_celsius",
     ]
 )
+_row_car_temperature_reading = {
+    "sensor_id": None,
+    "compartment": None,
+    "celsius": None,
+    "setpoint_celsius": None,
+}
 _proto_names_car_temperature_reading = frozenset(
     [
         "centi_celsius",
@@ -125,6 +144,11 @@ _known_car_temperature_position = frozenset(
         "longitude",
     ]
 )
+_row_car_temperature_position = {
+    "latitude": None,
+    "longitude": None,
+    "accuracy_m": None,
+}
 _proto_names_car_temperature_position = frozenset(
     [
         "accuracy_m",
@@ -138,6 +162,7 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         unknown_fields(d, _known_car_temperature, p)
     if not d.keys().isdisjoint(_proto_names_car_temperature):
         both_names(d, _name_pairs_car_temperature, p)
+    row = _row_car_temperature.copy()
     # vin: string -> STRING REQUIRED
     v = d.get("vin")
     if v is None:
@@ -145,37 +170,31 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     else:
         pv = v if v.__class__ is str else as_string(v, p, "vin")
         msg.vin = pv
-        r_vin = pv
+        row["vin"] = pv
     # registration_number: string -> STRING NULLABLE
     v = d.get("registrationNumber")
     if v is None:
         v = d.get("registration_number")
-    if v is None:
-        r_registration_number = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "registration_number")
         msg.registration_number = pv
-        r_registration_number = pv
+        row["registration_number"] = pv
     # depot_id: string -> STRING NULLABLE
     v = d.get("depotId")
     if v is None:
         v = d.get("depot_id")
-    if v is None:
-        r_depot_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "depot_id")
         msg.depot_id = pv
-        r_depot_id = pv
+        row["depot_id"] = pv
     # route_id: string -> STRING NULLABLE
     v = d.get("routeId")
     if v is None:
         v = d.get("route_id")
-    if v is None:
-        r_route_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "route_id")
         msg.route_id = pv
-        r_route_id = pv
+        row["route_id"] = pv
     # measured_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("measuredAt")
     if v is None:
@@ -184,14 +203,12 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         raise required(p, "measured_at")
     else:
         rv = set_timestamp(msg.measured_at, v, p, "measured_at")
-        r_measured_at = rv
+        row["measured_at"] = rv
     # frame_counter: uint64 -> NUMERIC NULLABLE
     v = d.get("frameCounter")
     if v is None:
         v = d.get("frame_counter")
-    if v is None:
-        r_frame_counter = None
-    else:
+    if v is not None:
         if v.__class__ is int and 0 <= v <= 18446744073709551615:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 19:
@@ -199,11 +216,11 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         else:
             pv = as_int(v, UINT64, p, "frame_counter")
         msg.frame_counter = pv
-        r_frame_counter = str(pv)
+        row["frame_counter"] = str(pv)
     # readings: grocer.delivery.v1.CarTemperature.Reading -> STRUCT REPEATED
     v = d.get("readings")
     if v is None:
-        r_readings = []
+        row["readings"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "readings")
@@ -213,71 +230,49 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
             if x.__class__ is not dict:
                 x = as_object(x, p, f"readings[{i}]")
             out.append(_convert_car_temperature_reading(x, f"{p}readings[{i}].", add(), root, ctx))
-        r_readings = out
+        row["readings"] = out
     # outside_celsius: google.protobuf.DoubleValue -> FLOAT64 NULLABLE
     v = d.get("outsideCelsius")
     if v is None:
         v = d.get("outside_celsius")
-    if v is None:
-        r_outside_celsius = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "outside_celsius", DOUBLE_MAX)
         msg.outside_celsius.value = pv
-        r_outside_celsius = pv
+        row["outside_celsius"] = pv
     # door: grocer.delivery.v1.DoorState -> STRING NULLABLE
     v = d.get("door")
-    if v is None:
-        r_door = None
-    else:
+    if v is not None:
         pv = _enum_door_state.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_door_state, _names_door_state, p, "door")
         msg.door = pv
-        r_door = _names_door_state[pv]
+        row["door"] = _names_door_state[pv]
     # position: grocer.delivery.v1.CarTemperature.Position -> STRUCT NULLABLE
     v = d.get("position")
-    if v is None:
-        r_position = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "position")
         sub = msg.position
         if not v:
             sub.SetInParent()
-        r_position = _convert_car_temperature_position(v, p + "position.", sub, root, ctx)
+        row["position"] = _convert_car_temperature_position(v, p + "position.", sub, root, ctx)
     # firmware_version: string -> STRING NULLABLE
     v = d.get("firmwareVersion")
     if v is None:
         v = d.get("firmware_version")
-    if v is None:
-        r_firmware_version = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "firmware_version")
         msg.firmware_version = pv
-        r_firmware_version = pv
+        row["firmware_version"] = pv
     # signature: bytes -> BYTES NULLABLE
     v = d.get("signature")
-    if v is None:
-        pass
-    else:
+    if v is not None:
         pv = as_bytes(v, p, "signature")
         msg.signature = pv
-    return {
-        "vin": r_vin,
-        "registration_number": r_registration_number,
-        "depot_id": r_depot_id,
-        "route_id": r_route_id,
-        "measured_at": r_measured_at,
-        "frame_counter": r_frame_counter,
-        "readings": r_readings,
-        "outside_celsius": r_outside_celsius,
-        "door": r_door,
-        "position": r_position,
-        "firmware_version": r_firmware_version,
-    }
+    return row
 
 
 def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Position
@@ -285,46 +280,37 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
         unknown_fields(d, _known_car_temperature_position, p)
     if not d.keys().isdisjoint(_proto_names_car_temperature_position):
         both_names(d, _name_pairs_car_temperature_position, p)
+    row = _row_car_temperature_position.copy()
     # latitude: double -> FLOAT64 NULLABLE
     v = d.get("latitude")
-    if v is None:
-        r_latitude = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "latitude", DOUBLE_MAX)
         msg.latitude = pv
-        r_latitude = pv
+        row["latitude"] = pv
     # longitude: double -> FLOAT64 NULLABLE
     v = d.get("longitude")
-    if v is None:
-        r_longitude = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "longitude", DOUBLE_MAX)
         msg.longitude = pv
-        r_longitude = pv
+        row["longitude"] = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
     if v is None:
         v = d.get("accuracy_m")
-    if v is None:
-        r_accuracy_m = None
-    else:
+    if v is not None:
         if v.__class__ is float and -FLOAT32_MAX <= v <= FLOAT32_MAX:
             pv = v
         else:
             pv = as_float(v, p, "accuracy_m", FLOAT32_MAX)
         msg.accuracy_m = pv
-        r_accuracy_m = pv
-    return {
-        "latitude": r_latitude,
-        "longitude": r_longitude,
-        "accuracy_m": r_accuracy_m,
-    }
+        row["accuracy_m"] = pv
+    return row
 
 
 def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature.Reading
@@ -332,33 +318,28 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         unknown_fields(d, _known_car_temperature_reading, p)
     if not d.keys().isdisjoint(_proto_names_car_temperature_reading):
         both_names(d, _name_pairs_car_temperature_reading, p)
+    row = _row_car_temperature_reading.copy()
     # sensor_id: string -> STRING NULLABLE
     v = d.get("sensorId")
     if v is None:
         v = d.get("sensor_id")
-    if v is None:
-        r_sensor_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sensor_id")
         msg.sensor_id = pv
-        r_sensor_id = pv
+        row["sensor_id"] = pv
     # compartment: grocer.delivery.v1.Compartment -> STRING NULLABLE
     v = d.get("compartment")
-    if v is None:
-        r_compartment = None
-    else:
+    if v is not None:
         pv = _enum_compartment.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_compartment, _names_compartment, p, "compartment")
         msg.compartment = pv
-        r_compartment = _names_compartment[pv]
+        row["compartment"] = _names_compartment[pv]
     # centi_celsius: sint32 -> FLOAT64 NULLABLE
     v = d.get("centiCelsius")
     if v is None:
         v = d.get("centi_celsius")
-    if v is None:
-        r_centi_celsius = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -366,26 +347,19 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         else:
             pv = as_int(v, INT32, p, "centi_celsius")
         msg.centi_celsius = pv
-        r_centi_celsius = divide(pv, _div_car_temperature_reading_centi_celsius, "FLOAT64", p, "centi_celsius")
+        row["celsius"] = divide(pv, _div_car_temperature_reading_centi_celsius, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE
     v = d.get("setpointCelsius")
     if v is None:
         v = d.get("setpoint_celsius")
-    if v is None:
-        r_setpoint_celsius = None
-    else:
+    if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
         else:
             pv = as_float(v, p, "setpoint_celsius", DOUBLE_MAX)
         msg.setpoint_celsius = pv
-        r_setpoint_celsius = pv
-    return {
-        "sensor_id": r_sensor_id,
-        "compartment": r_compartment,
-        "celsius": r_centi_celsius,
-        "setpoint_celsius": r_setpoint_celsius,
-    }
+        row["setpoint_celsius"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

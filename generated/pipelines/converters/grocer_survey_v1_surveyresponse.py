@@ -83,6 +83,19 @@ _known_survey_response = frozenset(
         "survey_id",
     ]
 )
+_row_survey_response = {
+    "response_id": None,
+    "survey_id": None,
+    "channel": None,
+    "submitted_at": None,
+    "started_at": None,
+    "member_email": None,
+    "hidden_fields": None,
+    "answers": None,
+    "nps_score": None,
+    "language": None,
+    "metadata": None,
+}
 _proto_names_survey_response = frozenset(
     [
         "hidden_fields",
@@ -114,6 +127,11 @@ _known_survey_response_hidden_fields = frozenset(
         "order_id",
     ]
 )
+_row_survey_response_hidden_fields = {
+    "email": None,
+    "member_id": None,
+    "order_id": None,
+}
 _proto_names_survey_response_hidden_fields = frozenset(
     [
         "member_id",
@@ -137,6 +155,14 @@ _known_survey_response_answer = frozenset(
         "text",
     ]
 )
+_row_survey_response_answer = {
+    "question_id": None,
+    "question_text": None,
+    "question_type": None,
+    "choice": None,
+    "text": None,
+    "rating": None,
+}
 _proto_names_survey_response_answer = frozenset(
     [
         "question_id",
@@ -156,6 +182,7 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         unknown_fields(d, _known_survey_response, p)
     if not d.keys().isdisjoint(_proto_names_survey_response):
         both_names(d, _name_pairs_survey_response, p)
+    row = _row_survey_response.copy()
     # response_id: string -> STRING REQUIRED
     v = d.get("responseId")
     if v is None:
@@ -165,7 +192,7 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     else:
         pv = v if v.__class__ is str else as_string(v, p, "response_id")
         msg.response_id = pv
-        r_response_id = pv
+        row["response_id"] = pv
     # survey_id: string -> STRING REQUIRED
     v = d.get("surveyId")
     if v is None:
@@ -175,17 +202,15 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     else:
         pv = v if v.__class__ is str else as_string(v, p, "survey_id")
         msg.survey_id = pv
-        r_survey_id = pv
+        row["survey_id"] = pv
     # channel: grocer.survey.v1.SurveyChannel -> STRING NULLABLE
     v = d.get("channel")
-    if v is None:
-        r_channel = None
-    else:
+    if v is not None:
         pv = _enum_survey_channel.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_survey_channel, _names_survey_channel, p, "channel")
         msg.channel = pv
-        r_channel = _names_survey_channel[pv]
+        row["channel"] = _names_survey_channel[pv]
     # submitted_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("submittedAt")
     if v is None:
@@ -194,47 +219,41 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         raise required(p, "submitted_at")
     else:
         rv = set_timestamp(msg.submitted_at, v, p, "submitted_at")
-        r_submitted_at = rv
+        row["submitted_at"] = rv
     # started_at_local: string -> TIMESTAMP NULLABLE
     v = d.get("startedAtLocal")
     if v is None:
         v = d.get("started_at_local")
-    if v is None:
-        r_started_at_local = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "started_at_local")
         pv = local_to_utc(pv, _tz_survey_response_started_at_local, "%Y-%m-%d %H:%M:%S", p, "started_at_local")
         msg.started_at_local = pv
-        r_started_at_local = to_bq(pv, "TIMESTAMP", p, "started_at_local")
+        row["started_at"] = to_bq(pv, "TIMESTAMP", p, "started_at_local")
     # member_email: string -> STRING NULLABLE
     v = d.get("memberEmail")
     if v is None:
         v = d.get("member_email")
     if v is None:
         v = lookup(root, _coalesce_survey_response_member_email)
-    if v is None:
-        r_member_email = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "member_email")
         msg.member_email = pv
-        r_member_email = pv
+        row["member_email"] = pv
     # hidden_fields: grocer.survey.v1.SurveyResponse.HiddenFields -> STRUCT NULLABLE
     v = d.get("hiddenFields")
     if v is None:
         v = d.get("hidden_fields")
-    if v is None:
-        r_hidden_fields = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "hidden_fields")
         sub = msg.hidden_fields
         if not v:
             sub.SetInParent()
-        r_hidden_fields = _convert_survey_response_hidden_fields(v, p + "hidden_fields.", sub, root, ctx)
+        row["hidden_fields"] = _convert_survey_response_hidden_fields(v, p + "hidden_fields.", sub, root, ctx)
     # answers: grocer.survey.v1.SurveyResponse.Answer -> STRUCT REPEATED
     v = d.get("answers")
     if v is None:
-        r_answers = []
+        row["answers"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "answers")
@@ -244,14 +263,12 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
             if x.__class__ is not dict:
                 x = as_object(x, p, f"answers[{i}]")
             out.append(_convert_survey_response_answer(x, f"{p}answers[{i}].", add(), root, ctx))
-        r_answers = out
+        row["answers"] = out
     # nps_score: int32 -> INT64 NULLABLE
     v = d.get("npsScore")
     if v is None:
         v = d.get("nps_score")
-    if v is None:
-        r_nps_score = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -259,35 +276,19 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         else:
             pv = as_int(v, INT32, p, "nps_score")
         msg.nps_score = pv
-        r_nps_score = pv
+        row["nps_score"] = pv
     # language: string -> STRING NULLABLE
     v = d.get("language")
-    if v is None:
-        r_language = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "language")
         msg.language = pv
-        r_language = pv
+        row["language"] = pv
     # metadata: google.protobuf.Struct -> JSON NULLABLE
     v = d.get("metadata")
-    if v is None:
-        r_metadata = None
-    else:
+    if v is not None:
         rv = set_struct(msg.metadata, v, p, "metadata")
-        r_metadata = rv
-    return {
-        "response_id": r_response_id,
-        "survey_id": r_survey_id,
-        "channel": r_channel,
-        "submitted_at": r_submitted_at,
-        "started_at": r_started_at_local,
-        "member_email": r_member_email,
-        "hidden_fields": r_hidden_fields,
-        "answers": r_answers,
-        "nps_score": r_nps_score,
-        "language": r_language,
-        "metadata": r_metadata,
-    }
+        row["metadata"] = rv
+    return row
 
 
 def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.Answer
@@ -297,6 +298,7 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         both_names(d, _name_pairs_survey_response_answer, p)
     if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
         raise only_one(p, "value", ["choice", "text", "rating"])
+    row = _row_survey_response_answer.copy()
     # question_id: string -> STRING REQUIRED
     v = d.get("questionId")
     if v is None:
@@ -306,50 +308,40 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
     else:
         pv = v if v.__class__ is str else as_string(v, p, "question_id")
         msg.question_id = pv
-        r_question_id = pv
+        row["question_id"] = pv
     # question_text: string -> STRING NULLABLE
     v = d.get("questionText")
     if v is None:
         v = d.get("question_text")
-    if v is None:
-        r_question_text = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "question_text")
         msg.question_text = pv
-        r_question_text = pv
+        row["question_text"] = pv
     # question_type: grocer.survey.v1.QuestionType -> STRING NULLABLE
     v = d.get("questionType")
     if v is None:
         v = d.get("question_type")
-    if v is None:
-        r_question_type = None
-    else:
+    if v is not None:
         pv = _enum_question_type.get(v) if v.__class__ is str else None
         if pv is None:
             pv = as_enum(v, _enum_question_type, _names_question_type, p, "question_type")
         msg.question_type = pv
-        r_question_type = _names_question_type[pv]
+        row["question_type"] = _names_question_type[pv]
     # choice: string -> STRING NULLABLE
     v = d.get("choice")
-    if v is None:
-        r_choice = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "choice")
         msg.choice = pv
-        r_choice = pv
+        row["choice"] = pv
     # text: string -> STRING NULLABLE
     v = d.get("text")
-    if v is None:
-        r_text = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "text")
         msg.text = pv
-        r_text = pv
+        row["text"] = pv
     # rating: int32 -> INT64 NULLABLE
     v = d.get("rating")
-    if v is None:
-        r_rating = None
-    else:
+    if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
         elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
@@ -357,15 +349,8 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         else:
             pv = as_int(v, INT32, p, "rating")
         msg.rating = pv
-        r_rating = pv
-    return {
-        "question_id": r_question_id,
-        "question_text": r_question_text,
-        "question_type": r_question_type,
-        "choice": r_choice,
-        "text": r_text,
-        "rating": r_rating,
-    }
+        row["rating"] = pv
+    return row
 
 
 def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse.HiddenFields
@@ -373,39 +358,30 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
         unknown_fields(d, _known_survey_response_hidden_fields, p)
     if not d.keys().isdisjoint(_proto_names_survey_response_hidden_fields):
         both_names(d, _name_pairs_survey_response_hidden_fields, p)
+    row = _row_survey_response_hidden_fields.copy()
     # email: string -> STRING NULLABLE
     v = d.get("email")
-    if v is None:
-        r_email = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "email")
         msg.email = pv
-        r_email = pv
+        row["email"] = pv
     # member_id: string -> STRING NULLABLE
     v = d.get("memberId")
     if v is None:
         v = d.get("member_id")
-    if v is None:
-        r_member_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
-        r_member_id = pv
+        row["member_id"] = pv
     # order_id: string -> STRING NULLABLE
     v = d.get("orderId")
     if v is None:
         v = d.get("order_id")
-    if v is None:
-        r_order_id = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv
-        r_order_id = pv
-    return {
-        "email": r_email,
-        "member_id": r_member_id,
-        "order_id": r_order_id,
-    }
+        row["order_id"] = pv
+    return row
 
 
 def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:

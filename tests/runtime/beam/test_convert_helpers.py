@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datahem.runtime.beam import convert as c
 
@@ -242,3 +246,112 @@ def test_gather_builds_elements_in_index_order():
         {"index": 20, "value": "y"},
     ]
     assert c.gather({"v": "1"}, ["v"], dims, "index", "value") is None
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(JSON_VALUES)
+def test_json_text_is_what_the_json_module_writes(value):
+    """The JSON columns (Struct, Value, unknown fields) are written by orjson where it writes the json module's text:
+    the same text for every value, numbers below 1e-4 and integers beyond 64 bits included."""
+    assert c.json_text(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("value", [1e-5, -1.234e-5, 1e-7, 5e-324, 1e16, 1e22, 0.0001, 2**64, -(2**63) - 1, "1e-7"])
+def test_json_text_of_numbers_orjson_writes_otherwise(value):
+    assert c.json_text([value]) == json.dumps([value], separators=(",", ":"), ensure_ascii=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5))
+def test_struct_is_filled_as_protobufs_own_update(value):
+    """set_struct fills the Struct itself (protobuf's Struct.update is several times slower): the same message."""
+    ours, theirs = struct_pb2.Struct(), struct_pb2.Struct()
+    try:
+        theirs.update(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        with pytest.raises(c.Reject, match="not a JSON value protobuf can hold"):
+            c.set_struct(ours, value, "", "s")
+        assert type(exc) is OverflowError
+        return
+    c.set_struct(ours, value, "", "s")
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
+
+
+TIMESTAMP_LIKE = st.builds(
+    lambda y, mo, d, h, mi, s, frac, end: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{end}",
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.sampled_from(["", "."]) | st.text("0123456789", min_size=1, max_size=10).map(lambda f: "." + f),
+    st.sampled_from(["Z", "z", "", "+00:00", "-23:59", "+24:00", "Z "]),
+)
+
+
+def _outcome(fn, *args):
+    try:
+        return fn(*args)
+    except (c.Reject, ValueError, ArithmeticError, TypeError) as exc:
+        return type(exc), str(exc)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(TIMESTAMP_LIKE)
+def test_utc_timestamps_read_as_any_timestamp(text):
+    """set_timestamp reads UTC timestamps by a shorter path than set_any_timestamp: the same message, text or Reject."""
+    ours, theirs = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    assert _outcome(c.set_timestamp, ours, text, "a.", "t") == _outcome(c.set_any_timestamp, theirs, text, "a.", "t")
+    assert ours == theirs
+
+
+@settings(max_examples=1000, deadline=None)
+@given(TIMESTAMP_LIKE)
+def test_timestamp_overrides_of_utc_text_as_any_timestamp(text):
+    assert _outcome(c._timestamp, text) == _outcome(c._any_timestamp, text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.integers(min_value=-(2**64), max_value=2**64) | st.integers(-1000, 1000),
+    st.integers(1, 10),
+    st.sampled_from(["NUMERIC", "BIGNUMERIC", "FLOAT64"]),
+    st.booleans(),
+)
+def test_integers_over_powers_of_ten_divide_as_any_value(value, k, bq_type, trailing_zero):
+    """divide writes an integer over 10^k by its digits: the same text as divide_any, or the same Reject."""
+    divisor = Decimal(f"{10**k}.0" if trailing_zero else str(10**k))
+    assert _outcome(c.divide, value, divisor, bq_type, "", "x") == _outcome(
+        c.divide_any, value, divisor, bq_type, "", "x"
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.from_regex(r"\A-?[0-9]{1,40}(\.[0-9]{0,45})?\Z")
+    | st.text(alphabet="-+.0123456789e_ ", max_size=12)
+    | st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.sampled_from(["NUMERIC", "BIGNUMERIC"]),
+)
+def test_plain_decimal_text_is_numeric_as_any_value(text, bq_type):
+    assert _outcome(c._numeric, text, bq_type) == _outcome(c._numeric_any, text, bq_type)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.from_regex(r"\A-?[0-9]{1,13}(\.[0-9]{0,10})?s?\Z") | st.text(alphabet="-.0123456789s ", max_size=8))
+def test_whole_seconds_read_as_any_duration(text):
+    ours, theirs = duration_pb2.Duration(), duration_pb2.Duration()
+    assert _outcome(c.set_duration, ours, text, "", "d") == _outcome(c.set_any_duration, theirs, text, "", "d")
+    assert ours == theirs

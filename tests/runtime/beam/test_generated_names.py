@@ -59,17 +59,18 @@ def test_adding_a_field_changes_only_that_fields_lines(tmp_path):
     # the known-keys set of Order gains the field's two spellings, its proto names and name pairs one line each
     assert len(known) == 4, known
     rest = [line for line in added if line not in known]
-    assert rest[0] == '_div_order_tip_cents = Decimal("100.0")'
-    assert rest[1] == "    # tip_cents: int64 -> NUMERIC NULLABLE"
-    block = rest[2:-1]
+    assert rest[0] == '    "tip_cents": None,'  # the field's entry in the row's template (every column NULL)
+    assert rest[1] == '_div_order_tip_cents = Decimal("100.0")'
+    assert rest[2] == "    # tip_cents: int64 -> NUMERIC NULLABLE"
+    block = rest[3:]
     assert block and all(
         "tip" in line
-        or line.strip() in {"if v is None:", "else:", "pv = v", "pv = int(v)"}
+        or line.strip() in {"if v is None:", "if v is not None:", "else:", "pv = v", "pv = int(v)"}
         or "as_int(v, INT64" in line
         or "v.__class__ is" in line
         for line in block
     ), block
-    assert rest[-1] == '        "tip_cents": r_tip_cents,'  # the field's entry in the row
+    assert block[-1] == '        row["tip_cents"] = divide(pv, _div_order_tip_cents, "NUMERIC", p, "tip_cents")'
     module = _import(project / ORDER, "order_with_tip")
     assert module._known_order >= {"tipCents", "tip_cents"}
 

@@ -29,24 +29,39 @@ _known_click = frozenset(
         "id",
     ]
 )
+_row_click = {
+    "id": None,
+    "email": None,
+    "at": None,
+    "category": None,
+}
 _known_click_category = frozenset(
     [
         "children",
         "name",
     ]
 )
+_row_click_category = {
+    "name": None,
+    "children": None,
+}
 _known_click_category_children = frozenset(
     [
         "children",
         "name",
     ]
 )
+_row_click_category_children = {
+    "name": None,
+    "children": None,
+}
 _known_click_category_children_children = frozenset()
 
 
 def _convert_click(d, p, msg, root, ctx):  # shop.v1.Click
     if not d.keys() <= _known_click:
         unknown_fields(d, _known_click, p)
+    row = _row_click.copy()
     # id: string -> STRING REQUIRED
     v = d.get("id")
     if v is None:
@@ -54,56 +69,44 @@ def _convert_click(d, p, msg, root, ctx):  # shop.v1.Click
     else:
         pv = v if v.__class__ is str else as_string(v, p, "id")
         msg.id = pv
-        r_id = pv
+        row["id"] = pv
     # email: string -> STRING NULLABLE
     v = d.get("email")
-    if v is None:
-        r_email = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "email")
         msg.email = pv
-        r_email = pv
+        row["email"] = pv
     # at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("at")
-    if v is None:
-        r_at = None
-    else:
+    if v is not None:
         rv = set_timestamp(msg.at, v, p, "at")
-        r_at = rv
+        row["at"] = rv
     # category: shop.v1.Node -> STRUCT NULLABLE
     v = d.get("category")
-    if v is None:
-        r_category = None
-    else:
+    if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "category")
         sub = msg.category
         if not v:
             sub.SetInParent()
-        r_category = _convert_click_category(v, p + "category.", sub, root, ctx)
-    return {
-        "id": r_id,
-        "email": r_email,
-        "at": r_at,
-        "category": r_category,
-    }
+        row["category"] = _convert_click_category(v, p + "category.", sub, root, ctx)
+    return row
 
 
 def _convert_click_category(d, p, msg, root, ctx):  # shop.v1.Node
     if not d.keys() <= _known_click_category:
         unknown_fields(d, _known_click_category, p)
+    row = _row_click_category.copy()
     # name: string -> STRING NULLABLE
     v = d.get("name")
-    if v is None:
-        r_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r_name = pv
+        row["name"] = pv
     # children: shop.v1.Node -> STRUCT REPEATED
     v = d.get("children")
     if v is None:
-        r_children = []
+        row["children"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "children")
@@ -113,28 +116,24 @@ def _convert_click_category(d, p, msg, root, ctx):  # shop.v1.Node
             if x.__class__ is not dict:
                 x = as_object(x, p, f"children[{i}]")
             out.append(_convert_click_category_children(x, f"{p}children[{i}].", add(), root, ctx))
-        r_children = out
-    return {
-        "name": r_name,
-        "children": r_children,
-    }
+        row["children"] = out
+    return row
 
 
 def _convert_click_category_children(d, p, msg, root, ctx):  # shop.v1.Node
     if not d.keys() <= _known_click_category_children:
         unknown_fields(d, _known_click_category_children, p)
+    row = _row_click_category_children.copy()
     # name: string -> STRING NULLABLE
     v = d.get("name")
-    if v is None:
-        r_name = None
-    else:
+    if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "name")
         msg.name = pv
-        r_name = pv
+        row["name"] = pv
     # children: shop.v1.Node -> JSON REPEATED
     v = d.get("children")
     if v is None:
-        r_children = []
+        row["children"] = []
     else:
         if v.__class__ is not list:
             v = as_list(v, p, "children")
@@ -142,11 +141,8 @@ def _convert_click_category_children(d, p, msg, root, ctx):  # shop.v1.Node
         add = msg.children.add
         for i, x in enumerate(v):
             out.append(set_json_tail(add(), x, p, f"children[{i}]"))
-        r_children = out
-    return {
-        "name": r_name,
-        "children": r_children,
-    }
+        row["children"] = out
+    return row
 
 
 def _convert_click_category_children_children(d, p, msg, root, ctx):  # shop.v1.Node
