@@ -60,8 +60,8 @@ class _Pattern:
     microseconds per search: a generator, and the translation of every byte offset to a character offset. Here the
     text is encoded once and the groups are cut from the UTF-8 bytes (RE2 matches whole UTF-8 characters, so a
     group's byte span is a whole string), or from the text itself when it is ASCII (bytes and characters coincide).
-    What the Python layer does is the reference: `sub` follows its loop and leaves templates with escapes, group
-    references or non-ASCII text to it."""
+    What the Python layer does is the reference: `sub` follows its loop and leaves templates (escapes, group
+    references) to it, with their non-ASCII characters escaped, which its expansion would otherwise garble."""
 
     __slots__ = ("_rx", "_match", "_words", "groups", "groupindex", "pattern")
 
@@ -86,7 +86,9 @@ class _Pattern:
         return _Match(text if len(data) == len(text) else data, spans, self.groupindex)
 
     def sub(self, replacement: str, text: str) -> str:
-        if "\\" in replacement or not replacement.isascii():
+        if "\\" in replacement:  # a template: escapes and group references, expanded by the Python layer
+            if not replacement.isascii():  # which reads its literal text as Latin-1 ("é" became "Ã©"): escape it
+                replacement = "".join(c if c.isascii() else _escaped(c) for c in replacement)
             return str(self._rx.sub(replacement, text))
         data = text.encode()
         end_of_text = len(data)
@@ -108,6 +110,11 @@ class _Pattern:
             return text
         pieces.append(data[end:])
         return replacement.encode().join(pieces).decode()
+
+
+def _escaped(char: str) -> str:
+    """A character as the `\\u`/`\\U` escape the Python layer's template expansion (unicode_escape) reads back."""
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 def _char_length(lead: int) -> int:
