@@ -12,7 +12,7 @@ strictly like sources.yaml: unknown, missing and duplicate keys and wrong types 
     invalid:                           # each must become a dead letter
       - name: missing_page
         why: "..."                     # required: why it is invalid
-        stage: validate                # required: parse, validate or transform
+        stage: validate                # required: parse, validate, transform or filter
         reason: "..."                  # required: a part of the dead letter's error
         attributes: {}
         payload: "..."
