@@ -316,6 +316,8 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                 env |= {
                     "GOOGLE_CLOUD_PROJECT": layout.gcp_project,
                     "PUBSUB_EMULATOR_HOST": pubsub,
+                    # the Storage Write API of the BigQuery emulator (gRPC), where the pipelines write rows
+                    "BIGQUERY_STORAGE_EMULATOR_HOST": bq.grpc,
                     "DATAHEM_ROUTING_DIR": str(routing),
                     "DATAHEM_AWS_ENDPOINT_URL": moto_url,
                     "GCE_METADATA_HOST": metadata,

@@ -11,8 +11,8 @@ from apache_beam.io.gcp.pubsub import ReadFromPubSub
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from datahem.runtime.beam import rows
-from datahem.runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
-from datahem.runtime.beam.pipeline import DataHemOptions, WriteDeadLetters, write_failed_to_dead_letter
+from datahem.runtime.beam.io import FAILED
+from datahem.runtime.beam.pipeline import DataHemOptions, WriteDeadLetters, row_writer, write_failed_to_dead_letter
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,6 @@ class BackupPipeline(beam.PTransform):
         spec = self.spec
         opts = self.options.view_as(DataHemOptions)
         project = self.options.view_as(GoogleCloudOptions).project
-        endpoint = endpoint_from_env(opts.bigquery_endpoint)
         reads = [
             pbegin
             | f"Read {sub}"
@@ -56,10 +55,12 @@ class BackupPipeline(beam.PTransform):
             reads
             | "AllTopics" >> beam.Flatten()
             | "ToBackupRow" >> beam.ParDo(ToBackupRow())
-            | "WriteBackup" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(FAILED, main="ok")
+            # committed stream with offsets: a retried append is not written twice
+            | "WriteBackup"
+            >> beam.ParDo(row_writer(self.options, spec.table, "committed")).with_outputs(FAILED, main="ok")
         )
         dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
-        dead | "DeadLetters" >> WriteDeadLetters(project, opts.dead_letter_table or spec.dead_letter_table, endpoint)
+        dead | "DeadLetters" >> WriteDeadLetters(self.options, opts.dead_letter_table or spec.dead_letter_table)
         return written
 
 

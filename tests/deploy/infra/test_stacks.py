@@ -407,8 +407,10 @@ def test_dataflow_jobs_per_source_backup_and_kinesis_reader(example_model, dev):
         job = jobs[f"datahem-{s.name.replace('_', '-')}"]
         assert job["container_spec_gcs_path"].endswith(f"/templates/${{var.release}}/source_{s.name}.json")
         assert dev.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
+        assert job["parameters"]["write_method"] == "storage_write"  # the environment's write_method
         if s.kind == "kinesis":
             reader = jobs[f"datahem-kinesis-{s.name.replace('_', '-')}"]["parameters"]
+            assert "write_method" not in reader  # the reader publishes, it writes no rows
             assert reader["aws_role_arn"] == s.route.role_arn
             assert reader["stream_arn"] == s.route.stream_arn
             assert "credentials_secret" not in reader, "web-identity federation needs no secret"
