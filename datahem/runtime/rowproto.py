@@ -243,8 +243,47 @@ def _repeated_struct(name: str, sub: Fill) -> Step:
     return step
 
 
+# What must change before a row dict can go to the message's constructor as it is (the values converters produce);
+# anything else the constructor refuses takes the column-by-column path, which converts more (text integers, Decimal
+# NUMERICs, "NaN" strings) and names the column at fault.
+_FAST: dict[str, Callable[[Any], object]] = {
+    "TIMESTAMP": timestamp_micros,
+    "DATE": date_days,
+    "BYTES": _bytes,
+    "JSON": _json_text,
+}
+
+Prepare = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def _prepare(fields: Sequence[Mapping[str, Any]]) -> Prepare | None:
+    """A function returning a copy of a row dict whose values the message constructor takes, or None when the
+    row dicts of these columns need no change."""
+    convs: list[tuple[str, Callable[[Any], object], bool]] = []
+    for f in fields:
+        bq_type = _sql_type(f)
+        repeated = str(f.get("mode") or "").upper() == "REPEATED"
+        conv = _prepare(f.get("fields") or []) if bq_type == "STRUCT" else _FAST.get(bq_type)
+        if conv is not None:
+            convs.append((str(f["name"]), conv, repeated))
+    if not convs:
+        return None
+
+    def prepare(row: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for name, conv, repeated in convs:
+            value = out.get(name)
+            if value is not None:
+                out[name] = [conv(v) for v in value] if repeated else conv(value)
+        return out
+
+    return prepare
+
+
 class RowEncoder:
-    """Serialized row messages of one table from its row dicts."""
+    """Serialized row messages of one table from its row dicts: the message's constructor takes the row dict (with
+    TIMESTAMP, DATE, BYTES and JSON values converted first), in C; a row it refuses is filled column by column, which
+    converts more and names the column at fault (`RowError`)."""
 
     def __init__(self, descriptor: descriptor_pb2.DescriptorProto, fields: Sequence[Mapping[str, Any]]):
         expected = row_descriptor(descriptor.name, fields)
@@ -256,6 +295,7 @@ class RowEncoder:
         self.descriptor = descriptor
         self.cls = message_class(descriptor)
         self._fill = _compile(fields)
+        self._prepare = _prepare(fields) or dict
 
     @classmethod
     def for_table(cls, bigquery_dir: Path, table: str) -> RowEncoder:
@@ -266,8 +306,11 @@ class RowEncoder:
         return cls(read_descriptor(base.with_name(f"{name}.row.txtpb")), fields)
 
     def encode(self, row: Mapping[str, Any]) -> bytes:
-        msg = self.cls()
-        self._fill(msg, row, "")
+        try:
+            msg = self.cls(**self._prepare(row))
+        except Exception:  # noqa: BLE001 - the column-by-column path says what is wrong, or converts it
+            msg = self.cls()
+            self._fill(msg, row, "")
         try:
             data: bytes = msg.SerializeToString()
             return data

@@ -164,3 +164,18 @@ def test_every_example_row_encodes_column_by_column(example_model):
                 assert _decoded(msg, f) == _expected(row.get(f["name"]), f), (t.name, name, f["name"])
             checked += 1
     assert checked >= 7
+
+
+def test_values_the_constructor_refuses_are_converted_column_by_column():
+    from decimal import Decimal
+
+    fields = [
+        {"name": "n", "type": "INTEGER"},
+        {"name": "amount", "type": "NUMERIC"},
+        {"name": "x", "type": "FLOAT"},
+        {"name": "s", "type": "RECORD", "mode": "REPEATED", "fields": [{"name": "at", "type": "TIMESTAMP"}]},
+    ]
+    encoder = rowproto.RowEncoder(rowproto.row_descriptor("t", fields), fields)
+    row = {"n": "7", "amount": Decimal("1.50"), "x": "-Infinity", "s": [{"at": "1970-01-01T00:00:01Z"}]}
+    msg = encoder.cls.FromString(encoder.encode(row))
+    assert (msg.n, msg.amount, msg.x, msg.s[0].at) == (7, "1.50", float("-inf"), 1_000_000)
