@@ -15,11 +15,16 @@ Failures, as in the `insertAll` writer (`beam/io.py`), never stall and never los
   refused row is alone, as `insert_isolating` does;
 - transient errors (UNAVAILABLE, INTERNAL, ABORTED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNKNOWN, connection
   errors) are retried with bounded backoff at the same offset, then raised (the runner retries the bundle);
+- a writer schema the table does not match (the table not yet migrated to the release's columns, or a committed
+  stream opened before a migration) is no fault of the rows: the writer refreshes (a committed stream is finalized
+  and a new one opened, which sees the table's current schema) and retries with backoff, then raises; nothing is
+  dead-lettered for it;
 - anything else (NOT_FOUND, PERMISSION_DENIED, OUT_OF_RANGE: configuration or a lost offset, not data) is raised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +52,16 @@ class WriteFailed(RuntimeError):
 
 class _Transient(Exception):
     pass
+
+
+class _SchemaMismatch(_Transient):
+    pass
+
+
+def is_schema_mismatch(message: str) -> bool:
+    """The API's words for a writer schema the table does not match (SCHEMA_MISMATCH_EXTRA_FIELDS and its kin)."""
+    text = message.lower()
+    return "schema" in text and ("mismatch" in text or "more fields" in text or "extra field" in text)
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class StorageWriter:
         self.schema = types.ProtoSchema(proto_descriptor=encoder.descriptor)
         self.stream: str | None = f"{self.parent}/streams/_default" if mode == "default" else None
         self.offset = 0  # committed: the offset of the next append
+        self.schema_refreshes = 0
 
     # --- the stream --------------------------------------------------------------------------------------------
 
@@ -138,6 +154,15 @@ class StorageWriter:
             )
             self.stream, self.offset = created.name, 0
         return self.stream
+
+    def refresh(self) -> None:
+        """After a schema mismatch: a committed stream is replaced by a new one (its schema is the table's when it
+        is created; rows are visible as soon as appended, so nothing is lost); the default stream follows the table."""
+        self.schema_refreshes += 1
+        if self.mode == "committed" and self.stream is not None:
+            with contextlib.suppress(Exception):
+                self.client.finalize_write_stream(name=self.stream, timeout=self.timeout)
+            self.stream = None
 
     def close(self) -> None:
         """Finalize a committed stream (its rows are visible already); the default stream needs nothing."""
@@ -193,6 +218,11 @@ class StorageWriter:
         for delay in [*self.backoff.delays(), None]:
             try:
                 return self._append(serialized)
+            except _SchemaMismatch as exc:
+                if delay is None:
+                    raise WriteFailed(INVALID_ARGUMENT, str(exc)) from None
+                self.refresh()
+                self.sleep(delay)
             except Exception as exc:
                 if delay is None or not (isinstance(exc, _Transient) or _is_transient_exception(exc)):
                     raise
@@ -227,4 +257,6 @@ class StorageWriter:
             return OK, "", {}
         if code in TRANSIENT_CODES:
             raise _Transient(response.error.message)
+        if not row_errors and is_schema_mismatch(response.error.message):
+            raise _SchemaMismatch(response.error.message)
         return code, response.error.message, row_errors

@@ -107,13 +107,26 @@ def _with_row_errors(original: Any) -> Any:
     """Wrap ``write_servicer._rows_for_request``: when a request's proto rows cannot be stored, find the rows at fault
     one by one and report them as the real API does (INVALID_ARGUMENT with ``row_errors``, nothing of the request
     written), instead of failing the whole gRPC stream with UNKNOWN (what bqemulator 1.4.0 does for a value it cannot
-    convert, e.g. an ISO 8601 INTERVAL)."""
+    convert, e.g. an ISO 8601 INTERVAL). A writer schema with top-level fields the table lacks is refused as BigQuery
+    refuses it (INVALID_ARGUMENT, "Input schema has more fields than BigQuery schema"), where bqemulator dropped them."""
     import json
 
     def rows_for_request(request: Any, proto_decoder: Any, arrow_schema_bytes: Any, target_schema: Any) -> Any:
         from bqemulator.grpc_api import write_servicer
         from bqemulator.streaming.proto_deserializer import ProtoRowDecoder, proto_rows_to_arrow_table
 
+        if write_servicer._has_field(request, "proto_rows") and write_servicer._has_field(
+            request.proto_rows, "writer_schema"
+        ):
+            # BigQuery refuses a writer schema with fields the table lacks (SCHEMA_MISMATCH_EXTRA_FIELDS); bqemulator
+            # would drop their values without a word
+            sent = [f.name for f in request.proto_rows.writer_schema.proto_descriptor.field]
+            extra = [name for name in sent if name not in target_schema.names]
+            if extra:
+                raise ValueError(
+                    "Input schema has more fields than BigQuery schema, extra fields: "
+                    + ", ".join(f"'{name}'" for name in extra)
+                )
         try:
             return original(request, proto_decoder, arrow_schema_bytes, target_schema)
         except Exception:
