@@ -190,6 +190,9 @@ class EmulatorUrl(str):
         self.grpc = grpc
         return self
 
+    def __reduce__(self) -> tuple:
+        return (EmulatorUrl, (str(self), self.grpc))  # picklable: Beam pickles the DoFns that hold an endpoint
+
 
 @contextlib.contextmanager
 def bigquery_emulator(

@@ -295,8 +295,9 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                     emulators.bigquery_emulator(project=layout.gcp_project, location=layout.location)
                 )
                 n = create_tables(bq, layout, project_dir / "generated")
-                endpoints["bigquery"] = bq
-                step(f"BigQuery emulator on {bq}: {n} tables", t0)
+                endpoints["bigquery"] = str(bq)
+                endpoints["bigquery_storage"] = bq.grpc  # the Storage Write API, where the pipelines write rows
+                step(f"BigQuery emulator on {bq} (Storage Write API on {bq.grpc}): {n} tables", t0)
 
                 t0 = time.monotonic()
                 status.update("moto (Kinesis) and the SNS certificate server")
