@@ -242,8 +242,12 @@ class StorageWriter:
         if self.mode == "committed":
             request.offset = self.offset
         responses = list(
+            # retry=None: the only retries are ours, at a known offset (the library's would resend a spent iterator)
             self.client.append_rows(
-                iter([request]), timeout=self.timeout, metadata=(("x-goog-request-params", f"write_stream={stream}"),)
+                iter([request]),
+                retry=None,
+                timeout=self.timeout,
+                metadata=(("x-goog-request-params", f"write_stream={stream}"),),
             )
         )
         if not responses:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -175,6 +176,48 @@ def _error_response_with_row_errors(original: Any) -> Any:
     return error_response
 
 
+# The event loop both servers run on (set by `serve`): the Write API's DuckDB work is done on it, see `_on_loop`.
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+async def _call(method: Any, args: tuple, kwargs: dict) -> Any:
+    return method(*args, **kwargs)
+
+
+def _on_loop(method: Any) -> Any:
+    """Run a Write API handler step on the event loop's thread instead of the gRPC worker thread that called it.
+
+    bqemulator 1.4.0 serves the REST API on the event loop and the Write API's (synchronous) handlers on worker
+    threads, all on one DuckDB connection. An append inserts rows by scanning a registered Arrow table, which needs
+    the GIL while it holds the connection; a REST query waiting for the connection holds the GIL: with two appends
+    and a query at once the emulator hung for good (every later append DEADLINE_EXCEEDED). On the loop's thread every
+    DuckDB call is serialized, as the REST API's already are."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        loop = _LOOP
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            return method(*args, **kwargs)
+        return asyncio.run_coroutine_threadsafe(_call(method, args, kwargs), loop).result()
+
+    return run
+
+
+ON_LOOP = (
+    "_bind_stream_to_target",
+    "_perform_append",
+    "_handle_create_write_stream",
+    "_handle_get_write_stream",
+    "_handle_finalize_write_stream",
+    "_handle_batch_commit_write_streams",
+    "_handle_flush_rows",
+)
+
+
 def patch_write_api() -> None:
     """Make the Storage Write API take rows of tables with STRUCT columns (bqemulator 1.4.0 drops nested fields) and
     report the rows it cannot store as ``row_errors``, as BigQuery does."""
@@ -183,6 +226,10 @@ def patch_write_api() -> None:
     for name in ("_table_arrow_schema", "_rows_for_request", "_error_response", "_has_field"):
         if not hasattr(write_servicer, name):
             raise RuntimeError(f"bqemulator has no write_servicer.{name} to patch; update launch.py")
+    for name in ON_LOOP:
+        if not hasattr(write_servicer.BigQueryWriteHandler, name):
+            raise RuntimeError(f"bqemulator has no BigQueryWriteHandler.{name} to patch; update launch.py")
+        setattr(write_servicer.BigQueryWriteHandler, name, _on_loop(getattr(write_servicer.BigQueryWriteHandler, name)))
     write_servicer._table_arrow_schema = _table_arrow_schema_nested
     write_servicer._rows_for_request = _with_row_errors(write_servicer._rows_for_request)
     write_servicer._error_response = _error_response_with_row_errors(write_servicer._error_response)
@@ -258,6 +305,8 @@ async def serve(settings: Any, parent_pid: int | None = None) -> None:
     servers listen."""
     from bqemulator.server import EmulatorServer
 
+    global _LOOP
+    _LOOP = asyncio.get_running_loop()
     server = EmulatorServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -292,6 +341,9 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` writes every thread's stack to the log (hangs)
     args = parse_args(argv)
     patch_bqemulator()
     patch_write_api()
