@@ -1,4 +1,5 @@
-# `make build` compiles the example project into generated/; `make test` runs every test.
+# `make build` compiles the project (sources.yaml + schemas/) into generated/, and the tests' copy of the example;
+# `make test` runs every test.
 # Both create the virtual environment (.venv, pinned by requirements.lock) on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -12,14 +13,20 @@ BQ_PORT ?= 9050
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: build check test lint bench clean-venv vocabulary
+.PHONY: build check test lint bench clean-venv vocabulary lock
 
+# Each step says what it does first; uv shows its own progress bars on a terminal and plain lines otherwise.
 $(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	touch $(STAMP)
+	@echo "make: [1/4] creating the virtual environment $(VENV) with $(PYTHON) (once)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "make: [2/4] installing uv into $(VENV)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	@echo "make: [3/4] installing the pinned packages of requirements.lock (about a minute on an empty package cache)"
+	@$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	@echo "make: [4/4] installing datahem from this checkout (editable)"
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+	@echo "make: $(VENV) is ready; the CLI is $(BIN)/datahem"
 
 # uv comes from .venv (order-only: rebuilding .venv need not reinstall this one); the venv needs no pip of its own.
 $(BQ_STAMP): datahem/dev/bqemulator/requirements-bq.lock | $(STAMP)
@@ -57,11 +64,28 @@ chromium:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
+# The top-level project, and the tests' copy of the example (tests/fixtures/grocer), so one command refreshes both
+# after a template change.
+EXAMPLE_FIXTURE := tests/fixtures/grocer
 build: $(STAMP)
 	$(BIN)/datahem build
+	$(BIN)/datahem build --project $(EXAMPLE_FIXTURE)
+
+# Re-sync the tests' copy of the example from the top-level grocer example (after changing its sources.yaml or
+# schemas/ there, or merging a branch that did), then build it. Refused once the top level holds another project.
+.PHONY: fixtures
+fixtures: $(STAMP)
+	@test -d schemas/grocer || { echo "make fixtures: the top-level project is not the grocer example;" \
+	  "edit $(EXAMPLE_FIXTURE) directly (tests/fixtures/README.md)" >&2; exit 1; }
+	rm -rf $(EXAMPLE_FIXTURE)/sources.yaml $(EXAMPLE_FIXTURE)/schemas $(EXAMPLE_FIXTURE)/generated
+	mkdir -p $(EXAMPLE_FIXTURE)
+	cp sources.yaml $(EXAMPLE_FIXTURE)/
+	cp -R schemas generated $(EXAMPLE_FIXTURE)/
+	$(BIN)/datahem build --project $(EXAMPLE_FIXTURE)
 
 check: $(STAMP)
 	$(BIN)/datahem build --check
+	$(BIN)/datahem build --check --project $(EXAMPLE_FIXTURE)
 
 test: $(STAMP) $(BQ_STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) chromium
 	CHROMIUM=$$(command -v $(CHROMIUM)) $(BIN)/python -m pytest
@@ -76,6 +100,12 @@ bench: $(STAMP)
 vocabulary: $(STAMP)
 	cd datahem/compiler/vocabulary && ../../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. datahem/options.proto
 	cp datahem/compiler/vocabulary/datahem/options.proto schemas/datahem/options.proto
+	cp datahem/compiler/vocabulary/datahem/options.proto $(EXAMPLE_FIXTURE)/schemas/datahem/options.proto
+
+# Re-resolve requirements.lock after editing requirements.in: one universal lock (markers where a pin differs by Python
+# version, e.g. apache-beam[gcp] on 3.13 needs a newer google-apitools), valid on every Python requires-python admits.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet requirements.in --universal --python-version 3.11 -o requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,23 +3,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 import click
 
 from datahem.compiler import rules as _rules  # noqa: F401  (registers the rules)
 from datahem.compiler.diagnostics import FORMATTERS, RULES, CompileError
 from datahem.compiler.sources import KINDS
-
-if TYPE_CHECKING:
-    from rich.console import Console  # imported when a command prints with it, not at start-up
+from datahem.output import console, reporting, step, use_colour
 
 PROJECT = click.option(
     "--project",
@@ -39,45 +34,9 @@ def _examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def use_colour(stream: object = None) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def console(stream: IO[str] | None = None) -> Console:
-    """A rich console: colour on a terminal only (NO_COLOR honoured); when the output is not a terminal (a pipe, a CI
-    log), no wrapping at 80 columns: long lines stay whole."""
-    from rich.console import Console
-
-    target = stream if stream is not None else sys.stdout
-    tty = bool(getattr(target, "isatty", lambda: False)())
-    colour = use_colour(target)
-    return Console(
-        file=target,
-        highlight=False,
-        no_color=not colour,
-        color_system="auto" if colour else None,
-        soft_wrap=not tty,
-        width=None if tty else 100_000,
-    )
-
-
-@contextlib.contextmanager
-def progress(what: str) -> Iterator[None]:
-    """A spinner with `what` on stderr while a long step runs, on a terminal only (CI logs get no spinner frames)."""
-    if not getattr(sys.stderr, "isatty", lambda: False)():
-        yield
-        return
-    with console(sys.stderr).status(what):
-        yield
-
-
 def _paint(text: str) -> str:
     """Diagnostics with their severity coloured (stripped again by click.echo when not on a terminal)."""
-    for word, colour in (("error", "red"), ("warning", "yellow")):
+    for word, colour in (("error", "red"), ("warning", "yellow"), ("note", "cyan")):
         text = text.replace(f": {word}[", f": {click.style(word, fg=colour, bold=True)}[")
     return text
 
@@ -153,8 +112,7 @@ def _internal_error(exc: BaseException) -> None:
 def build(project: str, check: bool, fmt: str, against: str | None) -> None:
     """Compile PROJECT into PROJECT/generated/ (atomically; nothing is written on error)."""
     from datahem.compiler import tempdirs, writer
-    from datahem.compiler.build import Settings
-    from datahem.compiler.build import build as run_build
+    from datahem.compiler.build import Settings, compile_project, render_all
     from datahem.compiler.evolution.tree import BaselineError
 
     settings = Settings(Path(project), against=against)
@@ -163,12 +121,15 @@ def build(project: str, check: bool, fmt: str, against: str | None) -> None:
         if not check:  # finish what an interrupted build left: generated/ set aside, staging and temporary folders
             writer.recover(settings.output_dir)
             tempdirs.remove_stale()
-        with progress("datahem build: compiling, rendering and synthesizing the stacks (when their inputs changed)"):
-            _, files = run_build(settings)
+        with reporting(console(sys.stderr)):
+            with step(f"compiling {os.path.abspath(project)}"):
+                compiled = compile_project(settings.project_dir, against)
+            with step("rendering generated/"):
+                files = render_all(compiled, settings)
     except CompileError as err:
         text = FORMATTERS[fmt](err.diagnostics, "" if project == "." else project)
         click.echo(_paint(text) if fmt == "text" else text, nl=False, color=use_colour())
-        click.echo(f"datahem: {len(err.diagnostics)} error(s); nothing was written", err=True)
+        click.echo(f"datahem: {err.errors} error(s); nothing was written", err=True)
         sys.exit(1)
     except BaselineError as err:
         raise click.BadParameter(str(err), param_hint="--against") from err
@@ -209,17 +170,21 @@ def backfill(project, source_name, sql, gcp_project, bigquery_endpoint, runner, 
     from datahem.compiler.build import load_model
     from datahem.runtime.beam.backfill import run
 
-    try:
-        model = load_model(Path(project))
-    except CompileError as err:
-        click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
-        sys.exit(1)
-    source = next((s for s in model.sources if s.name == source_name), None)
-    if source is None:
-        names = ", ".join(s.name for s in model.sources)
-        raise click.BadParameter(f"no source named {source_name!r}; sources: {names}", param_hint="--source")
-    argv = [f"--project={gcp_project}", f"--runner={runner}", *beam_args]
-    count = run(sql, source.table.topic, argv, bigquery_endpoint)
+    with reporting(console(sys.stderr)):
+        try:
+            with step(f"compiling {os.path.abspath(project)}"):
+                model = load_model(Path(project))
+        except CompileError as err:
+            click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
+            sys.exit(1)
+        source = next((s for s in model.sources if s.name == source_name), None)
+        if source is None:
+            names = ", ".join(s.name for s in model.sources)
+            raise click.BadParameter(f"no source named {source_name!r}; sources: {names}", param_hint="--source")
+        argv = [f"--project={gcp_project}", f"--runner={runner}", *beam_args]
+        topic = source.table.topic
+        with step(f"replaying the events the query selects from the backup table to topic {topic} ({runner})"):
+            count = run(sql, topic, argv, bigquery_endpoint)
     click.echo(f"replayed {count} events to topic {source.table.topic} with backfill=true")
 
 
@@ -288,27 +253,29 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild
         from datahem.dev.supervisor import run
 
         settings = Settings(root)
-        try:
-            model, files = run_build(settings)
-            examples = load_examples(root)
-        except CompileError as err:
-            click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
-            sys.exit(1)
-        changes = writer.diff(settings.output_dir, files)
-        if changes and not rebuild:
-            shown = ", ".join(f"generated/{c.path}" for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
-            raise DevError(
-                f"generated/ is not up to date with sources.yaml and schemas/ ({len(changes)} file(s): {shown}); "
-                f"run `datahem build{' --project ' + project if base else ''}` first, or `datahem dev --build`"
-            )
-        if changes:
-            writer.write(settings.output_dir, files)
-            out.print(f"rebuilt generated/ ({len(changes)} file(s) changed)")
-        payloads: dict[str, str] = {}
-        for ex in examples:
-            if ex.valid:
-                payloads.setdefault(ex.message, ex.payload)
-        run(root, Layout.from_model(model), payloads, out)
+        with reporting(out):
+            try:
+                with step(f"compiling {os.path.abspath(project)} and comparing it with its generated/"):
+                    model, files = run_build(settings)
+                    examples = load_examples(root)
+            except CompileError as err:
+                click.echo(FORMATTERS["text"](err.diagnostics, base), nl=False)
+                sys.exit(1)
+            changes = writer.diff(settings.output_dir, files)
+            if changes and not rebuild:
+                shown = ", ".join(f"generated/{c.path}" for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+                raise DevError(
+                    f"generated/ is not up to date with sources.yaml and schemas/ ({len(changes)} file(s): {shown}); "
+                    f"run `datahem build{' --project ' + project if base else ''}` first, or `datahem dev --build`"
+                )
+            if changes:
+                writer.write(settings.output_dir, files)
+                out.print(f"rebuilt generated/ ({len(changes)} file(s) changed)")
+            payloads: dict[str, str] = {}
+            for ex in examples:
+                if ex.valid:
+                    payloads.setdefault(ex.message, ex.payload)
+            run(root, Layout.from_model(model), payloads, out)
     except DevError as err:
         click.echo(f"datahem dev: {err}", err=True)
         sys.exit(1)
@@ -319,6 +286,7 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild
         "datahem plan                                  # against HEAD",
         "datahem plan --against origin/main > plan.md  # the pull request's comment",
         "datahem plan --against origin/main --format json --fail-on-breaking",
+        "datahem plan --volumes volumes.yaml             # orders: 2.5  (GiB/day per source)",
     )
 )
 @PROJECT
@@ -332,19 +300,28 @@ def dev(project: str, send_examples: bool, sql: str | None, wait: float, rebuild
 @click.option(
     "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True, help="Output."
 )
-def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) -> None:
+@click.option(
+    "--volumes",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="YAML/JSON: GiB/day of events per source ({source: GiB}, or {environment: {source: GiB}}); the plan "
+    "prices them before and after.",
+)
+def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str, volumes: str | None) -> None:
     """Print what the change since AGAINST does, as Markdown for a pull-request comment: breaking and access changes
     first, then tables, migrations, routes, Dataflow jobs and Terraform resources."""
     from datahem.compiler.build import plan as make_plan
     from datahem.compiler.evolution.plan import as_json, markdown
     from datahem.compiler.evolution.tree import BaselineError
 
+    amounts = _volumes(volumes) if volumes else None
     try:
-        with progress(f"datahem plan: comparing with {against or 'the baseline'} and building"):
-            result = make_plan(Path(project), against)
+        versus = f" against {against}" if against else ""
+        with reporting(console(sys.stderr)), step(f"planning {os.path.abspath(project)}{versus}"):
+            result = make_plan(Path(project), against, volumes=amounts)
     except CompileError as err:
         click.echo(FORMATTERS["text"](err.diagnostics, "" if project == "." else project), nl=False)
-        click.echo(f"datahem: {len(err.diagnostics)} error(s); fix them before planning", err=True)
+        click.echo(f"datahem: {err.errors} error(s); fix them before planning", err=True)
         sys.exit(1)
     except BaselineError as err:
         raise click.BadParameter(str(err), param_hint="--against") from err
@@ -354,6 +331,30 @@ def plan(project: str, against: str | None, fail_on_breaking: bool, fmt: str) ->
     if fail_on_breaking and result.blocking:
         click.echo(f"datahem plan: {len(result.blocking)} breaking change(s)", err=True)
         sys.exit(1)
+
+
+def _volumes(path: str) -> dict:
+    """The `--volumes` file: a mapping of source → GiB/day (a number ≥ 0), or of environment → such a mapping."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--volumes") from exc
+
+    def valid(m: object) -> bool:
+        return isinstance(m, dict) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in m.values()
+        )
+
+    if not isinstance(data, dict) or not all(
+        valid(v) if isinstance(v, dict) else valid({k: v}) for k, v in data.items()
+    ):
+        raise click.BadParameter(
+            f"{path}: expected `source: GiB/day` (numbers >= 0), or `environment: {{source: GiB/day}}`",
+            param_hint="--volumes",
+        )
+    return data
 
 
 @main.command(
@@ -451,7 +452,7 @@ def test_examples(project: str, fmt: str) -> None:
     except CompileError as err:
         diags.extend(err.diagnostics)
         click.echo(FORMATTERS[fmt](diags.sorted(), base), nl=False)
-        click.echo(f"datahem test: {len(diags)} error(s); the project does not build, no example was run", err=True)
+        click.echo(f"datahem test: {diags.errors} error(s); the project does not build, no example was run", err=True)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001
         _internal_error(exc)
@@ -495,14 +496,13 @@ def list_rules(rule_id: str | None) -> None:
 
 
 def _explain(rule_id: str) -> None:
-    import difflib
-
     from datahem.compiler.rule_examples import EXAMPLES
+    from datahem.compiler.suggest import closest
 
     r = RULES.get(rule_id.upper())
     if r is None:
-        close = difflib.get_close_matches(rule_id.upper(), list(RULES), n=1)
-        hint = f"; did you mean {close[0]}?" if close else "; `datahem rules` lists them"
+        close = closest(rule_id.upper(), RULES)
+        hint = f"; did you mean {close}?" if close else "; `datahem rules` lists them"
         raise click.BadParameter(f"no rule {rule_id!r}{hint}", param_hint="RULE_ID")
     colour = use_colour()
     click.echo(click.style(r.id, bold=True) + f"  ({r.category})", color=colour)

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, the example project and the diagnostic/golden cases."""
+"""Shared fixtures: the repository root, the tests' example project (tests/fixtures/grocer) and the diagnostic/golden
+cases."""
 
 from __future__ import annotations
 
@@ -12,12 +13,28 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository: its README, Makefile, datahem/, tests/, workflows
+# The tests' own copy of the grocer example project (sources.yaml, schemas/ with the examples files, generated/): every
+# test of DataHem itself uses it, never the top-level project, which a team replaces with its own (`make fixtures`
+# re-syncs it from the top level; tests/fixtures/README.md).
+EXAMPLE = ROOT / "tests" / "fixtures" / "grocer"
+EXAMPLE_REGISTRY = EXAMPLE / "generated" / "registry" / "descriptor_set.binpb"
+# The team's own project at the repository's top level: only tests marked `project` (checks of that project, whatever
+# it is, e.g. `datahem build --check`) read it.
+OWN_PROJECT = ROOT
 CASES = ROOT / "tests" / "cases"
 DATAHEM = [sys.executable, "-m", "datahem.cli"]
 
+# The generated pipeline modules import the example's `generated` package (a namespace package, no __init__.py): pin
+# it to the fixture's generated/, so the repository's own top-level generated/ (on sys.path as the rootdir) is never
+# merged into it.
+sys.path.insert(0, str(EXAMPLE))
+import generated  # noqa: E402
 
-def run_datahem(*args: str, cwd: Path = ROOT, check: bool = False) -> subprocess.CompletedProcess:
+generated.__path__ = [str(EXAMPLE / "generated")]
+
+
+def run_datahem(*args: str, cwd: Path = EXAMPLE, check: bool = False) -> subprocess.CompletedProcess:
     """`datahem ARGS` as a user runs it: a subprocess (about 1 s of start-up). For the exit codes and the process
     boundary; tests of what a command prints or writes use invoke_datahem."""
     proc = subprocess.run([*DATAHEM, *args], cwd=cwd, capture_output=True, text=True)
@@ -26,7 +43,7 @@ def run_datahem(*args: str, cwd: Path = ROOT, check: bool = False) -> subprocess
     return proc
 
 
-def invoke_datahem(*args: str, cwd: Path = ROOT, check: bool = False) -> subprocess.CompletedProcess:
+def invoke_datahem(*args: str, cwd: Path = EXAMPLE, check: bool = False) -> subprocess.CompletedProcess:
     """`datahem ARGS` in this process (click's CliRunner, in cwd), returned like run_datahem's result. An exception
     that escapes the command is a crash, as in the subprocess: exit code 1 and the traceback on stderr."""
     from datahem.cli import main
@@ -52,15 +69,31 @@ def copy_project(src: Path, dst: Path) -> Path:
     return dst
 
 
+def copy_repository(dst: Path) -> Path:
+    """The repository's files as a clone has them (tracked, plus new files not ignored; no venvs, no caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for rel in filter(None, listed.split("\0")):
+        src = ROOT / rel
+        if src.is_file():  # a tracked file deleted in the working tree is not copied
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    return dst
+
+
 @pytest.fixture(scope="session")
 def example_model():
     from datahem.compiler.build import load_model
 
-    return load_model(ROOT)
+    return load_model(EXAMPLE)
 
 
 @pytest.fixture(scope="session")
 def example_files(example_model):
     from datahem.compiler.build import Settings, compile_project, render_all
 
-    return render_all(compile_project(ROOT), Settings(ROOT))
+    return render_all(compile_project(EXAMPLE), Settings(EXAMPLE))

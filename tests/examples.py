@@ -1,4 +1,4 @@
-"""The example events of a project (default: the repository's example project), through the one strict loader
+"""The example events of a project (default: the tests' example project, tests/fixtures/grocer), through the one strict loader
 datahem/compiler/loader/examples.py that `datahem test` and `datahem dev --send-examples` use too."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 from datahem.compiler.loader import examples as _loader
 from datahem.compiler.loader.examples import STAGES, Example
 
-ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "grocer"  # tests.conftest.EXAMPLE
 
 
-def load_examples(root: Path = ROOT) -> list[Example]:
+def load_examples(root: Path = EXAMPLE) -> list[Example]:
     return _loader.load_examples(root)
 
 

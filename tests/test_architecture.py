@@ -23,6 +23,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "datahem.runtime": ("datahem.compiler", "datahem.dev", "datahem.deploy", "datahem.cli"),
     "datahem.compiler": ("datahem.dev", "datahem.deploy", "datahem.cli"),
     "datahem.deploy": ("datahem.compiler", "datahem.dev"),
+    "datahem.output": ("datahem.compiler", "datahem.runtime", "datahem.dev", "datahem.deploy", "datahem.cli"),
 }
 
 

@@ -9,10 +9,10 @@ import re
 import click
 import pytest
 
-from datahem.cli import console, main, progress, use_colour
+from datahem.cli import console, main, use_colour
 from datahem.compiler.diagnostics import RULES
 from datahem.compiler.rule_examples import EXAMPLES
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -97,7 +97,7 @@ def test_piped_output_is_not_wrapped():
 
 
 def test_build_errors_are_coloured_on_a_terminal_only(tmp_path, monkeypatch):
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     sources = project / "sources.yaml"
     sources.write_text(sources.read_text().replace("  name: grocer\n", "  name: grocer\n  nme: typo\n", 1))
     piped = invoke_datahem("build", cwd=project)
@@ -107,16 +107,3 @@ def test_build_errors_are_coloured_on_a_terminal_only(tmp_path, monkeypatch):
     monkeypatch.setattr("datahem.cli.use_colour", lambda stream=None: True)
     painted = invoke_datahem("build", cwd=project)
     assert click.style("error", fg="red", bold=True) + "[YAML_UNKNOWN_KEY]" in painted.stdout
-
-
-def test_long_steps_show_progress_on_a_terminal_only(monkeypatch):
-    terminal = _Terminal()
-    monkeypatch.setattr("sys.stderr", terminal)
-    with progress("synthesizing the stacks"):
-        pass
-    assert "synthesizing the stacks" in terminal.getvalue()
-    piped = io.StringIO()
-    monkeypatch.setattr("sys.stderr", piped)
-    with progress("synthesizing the stacks"):
-        pass
-    assert piped.getvalue() == ""

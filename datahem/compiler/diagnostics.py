@@ -85,11 +85,21 @@ class Diagnostics:
             raise KeyError(f"unregistered rule {rule_id}")
         self.items.append(Diagnostic(loc, rule_id, message))
 
+    def note(self, loc: Loc, rule_id: str, message: str) -> None:
+        """Information beside errors (e.g. which checks were skipped); a note alone never fails a build."""
+        if rule_id not in RULES:
+            raise KeyError(f"unregistered rule {rule_id}")
+        self.items.append(Diagnostic(loc, rule_id, message, "note"))
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.items if d.severity == "error")
+
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)
 
     def sorted(self) -> list[Diagnostic]:
-        return sorted(set(self.items))
+        return order(self.items)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -102,8 +112,14 @@ class CompileError(Exception):
     """Raised once, at the end of a stage, carrying every diagnostic found so far."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics = sorted(set(diagnostics))
-        super().__init__(f"{len(self.diagnostics)} error(s)")
+        self.diagnostics = order(diagnostics)
+        self.errors = sum(1 for d in self.diagnostics if d.severity == "error")
+        super().__init__(f"{self.errors} error(s)")
+
+
+def order(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by position, errors before notes at one position; duplicates once."""
+    return sorted(set(diags), key=lambda d: (d.loc, d.severity != "error", d.rule_id, d.message))
 
 
 def format_text(diags: Iterable[Diagnostic], base: str = "") -> str:
@@ -130,9 +146,9 @@ def format_github(diags: Iterable[Diagnostic], base: str = "") -> str:
     out = []
     for d in diags:
         msg = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        command = "notice" if d.severity == "note" else d.severity  # GitHub's word for a note
         out.append(
-            f"::{d.severity} file={_join(base, d.loc.path)},line={d.loc.line},col={d.loc.col},"
-            f"title={d.rule_id}::{msg}\n"
+            f"::{command} file={_join(base, d.loc.path)},line={d.loc.line},col={d.loc.col},title={d.rule_id}::{msg}\n"
         )
     return "".join(out)
 

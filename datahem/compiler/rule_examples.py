@@ -39,6 +39,11 @@ EXAMPLES: dict[str, Example] = {
     ),
     rules.YAML_TYPE: Example(YAML, "    methods: POST", "    methods: [POST]"),
     rules.YAML_VALUE: Example(YAML, "    kind: webhook", "    kind: http"),
+    rules.CHECKS_SKIPPED: Example(
+        PROTO,
+        "message Order {\n  string order_id = 1\n}  // does not compile: sources.yaml is not checked against it",
+        "message Order {\n  string order_id = 1;\n}",
+    ),
     rules.SOURCE_UNKNOWN_MESSAGE: Example(
         YAML, "    message: grocer.commerce.v1.Ordr", "    message: grocer.commerce.v1.Order"
     ),

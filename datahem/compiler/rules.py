@@ -12,6 +12,12 @@ YAML_UNKNOWN_KEY = rule("YAML_UNKNOWN_KEY", "Only documented keys are allowed (t
 YAML_MISSING_KEY = rule("YAML_MISSING_KEY", "Required keys must be present.", "sources")
 YAML_TYPE = rule("YAML_TYPE", "Each value must have the documented type.", "sources")
 YAML_VALUE = rule("YAML_VALUE", "Values with a fixed set of choices must use one of them.", "sources")
+CHECKS_SKIPPED = rule(
+    "CHECKS_SKIPPED",
+    "A note, never an error: checks that need an input with errors (sources.yaml, schemas/) were skipped; fix the "
+    "errors and build again to see what they find.",
+    "sources",
+)
 
 # proto files
 PROTO_SYNTAX = rule("PROTO_SYNTAX", "Proto files must compile with protoc.", "schemas")

@@ -30,6 +30,7 @@ from datahem.compiler.sources import KINDS
 from datahem.dev import emulators
 from datahem.dev.layout import Layout
 from datahem.dev.sns_local import certificate_server
+from datahem.output import note, reporting, step
 from datahem.runtime.bigquery import bigquery_client
 
 READY_MARK = "DATAHEM_DEV_READY"
@@ -276,40 +277,33 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
     try:
         with contextlib.ExitStack() as stack:
             try:
-                status = stack.enter_context(console.status("starting datahem dev"))
+                stack.enter_context(reporting(console))  # each component a step: a spinner, or a line in a log
+                with step("starting the Pub/Sub emulator") as s:
+                    pubsub = stack.enter_context(emulators.pubsub_emulator())
+                    n = create_topics(pubsub, layout)
+                    endpoints["pubsub"] = pubsub
+                    s.done(f"Pub/Sub emulator on {pubsub}: {n} topics, {2 * len(layout.topics)} subscriptions")
 
-                def step(what: str, t0: float) -> None:
-                    console.print(f"[green]✓[/green] {what} [dim]({time.monotonic() - t0:.1f}s)[/dim]")
+                with step("starting the BigQuery emulator") as s:
+                    emulators.ensure_bigquery_emulator_python(note)
+                    bq = stack.enter_context(
+                        emulators.bigquery_emulator(project=layout.gcp_project, location=layout.location)
+                    )
+                    n = create_tables(bq, layout, project_dir / "generated")
+                    endpoints["bigquery"] = str(bq)
+                    endpoints["bigquery_storage"] = bq.grpc  # the Storage Write API, where the pipelines write rows
+                    s.done(f"BigQuery emulator on {bq} (Storage Write API on {bq.grpc}): {n} tables")
 
-                t0 = time.monotonic()
-                status.update("Pub/Sub emulator")
-                pubsub = stack.enter_context(emulators.pubsub_emulator())
-                n = create_topics(pubsub, layout)
-                endpoints["pubsub"] = pubsub
-                step(f"Pub/Sub emulator on {pubsub}: {n} topics, {2 * len(layout.topics)} subscriptions", t0)
-
-                t0 = time.monotonic()
-                status.update("BigQuery emulator")
-                emulators.ensure_bigquery_emulator_python(lambda line: console.print(f"[yellow]…[/yellow] {line}"))
-                bq = stack.enter_context(
-                    emulators.bigquery_emulator(project=layout.gcp_project, location=layout.location)
-                )
-                n = create_tables(bq, layout, project_dir / "generated")
-                endpoints["bigquery"] = str(bq)
-                endpoints["bigquery_storage"] = bq.grpc  # the Storage Write API, where the pipelines write rows
-                step(f"BigQuery emulator on {bq} (Storage Write API on {bq.grpc}): {n} tables", t0)
-
-                t0 = time.monotonic()
-                status.update("moto (Kinesis) and the SNS certificate server")
-                moto_url, moto = stack.enter_context(emulators.moto_server(logs / "moto.log"))
-                components[moto.pid] = ("moto (Kinesis)", logs / "moto.log")
-                streams = create_streams(moto_url, routing)
-                sns_local = stack.enter_context(certificate_server(work / "sns"))
-                metadata = stack.enter_context(metadata_server())
-                endpoints |= {"moto": moto_url, "metadata": metadata, "sns_certificate": sns_local["cert_url"]}
-                step(
-                    f"moto on {moto_url}: {len(streams)} Kinesis stream(s); SNS signing certificate served locally", t0
-                )
+                with step("starting moto (Kinesis) and the SNS certificate server") as s:
+                    moto_url, moto = stack.enter_context(emulators.moto_server(logs / "moto.log"))
+                    components[moto.pid] = ("moto (Kinesis)", logs / "moto.log")
+                    streams = create_streams(moto_url, routing)
+                    sns_local = stack.enter_context(certificate_server(work / "sns"))
+                    metadata = stack.enter_context(metadata_server())
+                    endpoints |= {"moto": moto_url, "metadata": metadata, "sns_certificate": sns_local["cert_url"]}
+                    s.done(
+                        f"moto on {moto_url}: {len(streams)} Kinesis stream(s); SNS signing certificate served locally"
+                    )
 
                 secrets = dev_secrets(routing)
                 env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME",)}
@@ -327,38 +321,35 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                     "PYTHONUNBUFFERED": "1",
                 }
 
-                t0 = time.monotonic()
-                status.update("collectors")
                 served = [k for k in KINDS.values() if k.dev.serve]
-                for kind in served:
-                    port = emulators.free_port()
-                    command = [python, "-m", "datahem.cli", "serve", kind.name, "--port", str(port)]
-                    command += ["--project", str(project_dir)]
-                    log = logs / f"{kind.name}-collector.log"
-                    proc = stack.enter_context(emulators.child_process(command, log, env))
-                    components[proc.pid] = (f"{kind.label} collector", log)
-                    emulators.wait_for_port(port, 60, proc)
-                    endpoints[kind.name] = f"http://127.0.0.1:{port}"
-                step(", ".join(f"{k.label} collector on {endpoints[k.name]}" for k in served), t0)
+                with step("starting the collectors") as s:
+                    for kind in served:
+                        port = emulators.free_port()
+                        command = [python, "-m", "datahem.cli", "serve", kind.name, "--port", str(port)]
+                        command += ["--project", str(project_dir)]
+                        log = logs / f"{kind.name}-collector.log"
+                        proc = stack.enter_context(emulators.child_process(command, log, env))
+                        components[proc.pid] = (f"{kind.label} collector", log)
+                        emulators.wait_for_port(port, 60, proc)
+                        endpoints[kind.name] = f"http://127.0.0.1:{port}"
+                    s.done(", ".join(f"{k.label} collector on {endpoints[k.name]}" for k in served))
 
-                t0 = time.monotonic()
-                status.update("Kinesis reader and pipelines (DirectRunner)")
-                for kind in KINDS.values():
-                    if kind.dev.reader_module and any(s.kind == kind.name for s in layout.sources):
-                        command = [python, "-m", kind.dev.reader_module, "--routing-dir", str(routing)]
-                        command += ["--runner=DirectRunner"]
-                        log = logs / f"{kind.name}-reader.log"
-                        reader = stack.enter_context(emulators.child_process(command, log, env, project_dir))
-                        components[reader.pid] = (f"{kind.label} reader", log)
-                pipelines_log = logs / "pipelines.log"
-                command = [python, "-m", "datahem.dev.pipelines", "--project-dir", str(project_dir)]
-                command += ["--gcp-project", layout.gcp_project, "--bigquery-endpoint", bq]
-                command += [s.name for s in layout.sources]
-                proc = stack.enter_context(emulators.child_process(command, pipelines_log, env, project_dir))
-                components[proc.pid] = ("pipelines", pipelines_log)
-                _wait_for_line(pipelines_log, "pipelines running", proc, 180)
-                step(f"{len(layout.sources)} source pipelines and the backup pipeline on the DirectRunner", t0)
-                status.stop()
+                with step("starting the Kinesis reader and the pipelines (DirectRunner)") as s:
+                    for kind in KINDS.values():
+                        if kind.dev.reader_module and any(src.kind == kind.name for src in layout.sources):
+                            command = [python, "-m", kind.dev.reader_module, "--routing-dir", str(routing)]
+                            command += ["--runner=DirectRunner"]
+                            log = logs / f"{kind.name}-reader.log"
+                            reader = stack.enter_context(emulators.child_process(command, log, env, project_dir))
+                            components[reader.pid] = (f"{kind.label} reader", log)
+                    pipelines_log = logs / "pipelines.log"
+                    command = [python, "-m", "datahem.dev.pipelines", "--project-dir", str(project_dir)]
+                    command += ["--gcp-project", layout.gcp_project, "--bigquery-endpoint", bq]
+                    command += [src.name for src in layout.sources]
+                    proc = stack.enter_context(emulators.child_process(command, pipelines_log, env, project_dir))
+                    components[proc.pid] = ("pipelines", pipelines_log)
+                    _wait_for_line(pipelines_log, "pipelines running", proc, 180)
+                    s.done(f"{len(layout.sources)} source pipelines and the backup pipeline on the DirectRunner")
 
                 seconds = time.monotonic() - started
                 children = _descendants()

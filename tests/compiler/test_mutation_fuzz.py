@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from datahem.compiler import writer
 from datahem.compiler.emitters import infra
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 pytestmark = pytest.mark.slow  # about a second per example
 
@@ -63,7 +63,7 @@ def example(tmp_path_factory):
     """The example project with its generated/ built once with the stub synth (the baseline every example uses)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(infra, "synth", _stub_synth)
-        project = copy_project(ROOT, tmp_path_factory.mktemp("example") / "p")
+        project = copy_project(EXAMPLE, tmp_path_factory.mktemp("example") / "p")
         invoke_datahem("build", cwd=project, check=True)
     return project
 

@@ -35,7 +35,7 @@ def test_positioned_and_file_only_lines_are_diagnostics():
         "/p/schemas/shop/v1/click.proto:4:1: warning: Import x is unused.\n"
     )
     assert out == [
-        'schemas/shop/v1/click.proto:12:3: error[PROTO_SYNTAX]: "strin" is not defined (protoc)',
+        'schemas/shop/v1/click.proto:12:3: error[PROTO_SYNTAX]: "strin" is not defined (protoc); did you mean `string`?',
         "schemas/shop/v1/order.proto:1:1: error[PROTO_SYNTAX]: Input is shadowed in the --proto_path (protoc)",
     ]
 
@@ -80,6 +80,8 @@ def test_a_fifo_named_proto_is_a_diagnostic_not_a_hang(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == (
         "schemas/shop/v1/pipe.proto:1:1: error[PROTO_FILE_INVALID]: is a FIFO, not a .proto file; rename or remove it\n"
+        "sources.yaml:1:1: note[CHECKS_SKIPPED]: checks of tables and columns in schemas/shop/v1/pipe.proto skipped: it "
+        "has errors\n"
     )
 
 
@@ -90,4 +92,8 @@ def test_protoc_runs_with_a_timeout(tmp_path, monkeypatch):
     monkeypatch.setattr(protos, "protoc_command", lambda *a: [sys.executable, "-c", "import time; time.sleep(30)"])
     proc = invoke_datahem("build", cwd=project)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stdout == "schemas:1:1: error[PROTO_TOOL]: protoc did not finish within 0.5 s and was stopped\n"
+    assert proc.stdout == (
+        "schemas:1:1: error[PROTO_TOOL]: protoc did not finish within 0.5 s and was stopped\n"
+        "sources.yaml:1:1: note[CHECKS_SKIPPED]: checks of tables and columns skipped: protoc failed on schemas/ (the "
+        "checks of sources.yaml alone ran)\n"
+    )

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from datahem.compiler.secretlike import looks_like_secret
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 
 WORDS = ["datahem", "pseudonymization", "key", "api", "click", "orders", "prod", "production", "aws", "kinesis",
          "reader", "credentials", "hmac", "secret", "shop", "web", "collector", "signing", "grocer", "v2", "2024"]  # fmt: skip
@@ -63,7 +63,10 @@ def _secret_values(node: object, under_secret: bool = False):
 
 def test_generated_names_its_secrets_only():
     found = []
-    for path in [*(ROOT / "generated" / "routing").glob("*.json"), ROOT / "generated" / "infra" / "platform.json"]:
+    for path in [
+        *(EXAMPLE / "generated" / "routing").glob("*.json"),
+        EXAMPLE / "generated" / "infra" / "platform.json",
+    ]:
         found += list(_secret_values(json.loads(path.read_text())))
     assert found  # the example project names secrets (the HTTP collector's, the pseudonymization key)
     assert [v for v in found if looks_like_secret(v)] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 from pathlib import Path
@@ -103,6 +104,18 @@ def test_checks_report_at_the_key_of_the_kind(example_model):
     assert not good
 
 
+def test_an_api_key_query_parameter_is_checked(example_model):
+    s = next(s for s in example_model.sources if s.name == "web_ga4")
+    assert s.route.auth.query_parameter == "api_secret"
+    for auth, message in [
+        (dataclasses.replace(s.route.auth, query_parameter="api secret"), "must be 1 to 64 letters"),
+        (Auth("hmac", "x-sig", "S", query_parameter="sig"), "is for type api_key"),
+    ]:
+        d = Diagnostics()
+        KINDS["http"].check(_source(s, route=dataclasses.replace(s.route, auth=auth)), d)
+        assert [i.message for i in d.items if message in i.message], (auth, [i.message for i in d.items])
+
+
 def test_route_keys_are_what_must_be_unique(example_model):
     for s in example_model.sources:
         keys = KINDS[s.kind].route_keys(s)
@@ -129,6 +142,63 @@ def test_platform_parts_cover_the_collectors_and_readers(example_model):
         assert all(a in doc["service_accounts"] for a in part.accounts)
         assert all(doc["collectors"][c] == v for c, v in part.collectors.items())
         assert all(p in doc["pipelines"] for p in part.pipelines)
+
+
+def _spec_keywords(module: str) -> dict:
+    """The literal keyword arguments of a generated module's `SPEC = ...(...)`."""
+    (call,) = [n.value for n in ast.parse(module).body if isinstance(n, ast.Assign) and n.targets[0].id == "SPEC"]
+    return {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+
+
+def test_kinesis_via_pubsub_import_has_an_import_topic_no_reader_and_the_dev_reader(example_model, tmp_path):
+    """`via: pubsub_import`: no reader job or template, the topic's ingestion settings and an account without
+    grants in the platform, the branch marked as imported; kinesis.json still lists the stream, so `datahem dev`
+    reads it with the reader (moto) as it does for `via: reader`."""
+    kin = next(s for s in example_model.sources if s.kind == "kinesis")
+    consumer = f"{kin.route.stream_arn}/consumer/datahem:1764633600"
+    imp = _source(kin, route=dataclasses.replace(kin.route, via="pubsub_import", consumer_arn=consumer))
+    k = KINDS["kinesis"]
+    assert k.readers(imp) == [] and k.imported(imp) and not k.imported(kin)
+    part = k.platform([imp])
+    assert part.pipelines == []
+    assert part.ingestion == {
+        kin.route.topic: {
+            "aws_kinesis": {
+                "source": kin.name,
+                "stream_arn": kin.route.stream_arn,
+                "consumer_arn": consumer,
+                "aws_role_arn": kin.route.role_arn,
+                "service_account": "dh-kimp-car-temperatures",
+            }
+        }
+    }
+    (account,) = part.accounts
+    assert account["id"] == "dh-kimp-car-temperatures" and account["grants"] == []
+    d = Diagnostics()
+    k.check(imp, d)
+    assert not d
+    assert [key.key for key in k.route_keys(imp)][1] == ("kinesis", "import topic", kin.route.topic)
+    model = dataclasses.replace(example_model, sources=tuple(imp if s is kin else s for s in example_model.sources))
+    assert pipelines._spec(model, imp)["imported_from"] == "kinesis"
+    assert pipelines._spec(example_model, kin)["imported_from"] is None
+    emitted = {f.path: f.content.decode() for f in pipelines.emit(model)}
+    assert f"pipelines/kinesis_{kin.name}.py" not in emitted, "no reader module or template"
+    assert _spec_keywords(emitted[f"pipelines/source_{kin.name}.py"])["imported_from"] == "kinesis"
+    assert _spec_keywords(emitted["pipelines/backup.py"])["imported"] == {
+        kin.table.backup_subscription: (kin.name, kin.message, "kinesis")
+    }
+    doc = infra.platform(model)
+    assert not any(p["name"] == reader_job_name("kinesis", kin.name) for p in doc["pipelines"])
+    (topic,) = [t for t in doc["topics"] if t["topic"] == kin.route.topic]
+    assert topic["ingestion"] == part.ingestion[kin.route.topic]
+    assert doc["pipelines"][0]["branches"][kin.name]["imported_from"] == "kinesis"
+    # dev: the same kinesis.json entry as the reader's, read by the reader
+    (tmp_path / "kinesis.json").write_text(json.dumps(k.routing_table([imp.route], "c")))
+    assert collector_routing.load_kinesis_streams(tmp_path) == {
+        kin.route.stream_arn: dataclasses.replace(imp.route, via="reader", consumer_arn=None)
+    }
+    assert k.routing_table([imp.route], "c") == k.routing_table([kin.route], "c")
+    assert k.dev.reader_module == "datahem.runtime.collectors.kinesis"
 
 
 def _toy(name: str) -> SourceKind:

@@ -12,7 +12,7 @@ import pytest
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.loader.protos import compile_protos
 from datahem.compiler.vocabulary import PREVIOUS_VOCABULARIES, VOCABULARY_PATH, options_pb2
-from tests.conftest import ROOT, copy_project
+from tests.conftest import EXAMPLE, ROOT, copy_project
 
 EARLIER = ROOT / "tests" / "fixtures" / "vocabulary"
 
@@ -35,7 +35,7 @@ def test_generated_module_is_current(tmp_path):
 
 
 def test_example_project_copy_is_identical():
-    assert (ROOT / "schemas" / "datahem" / "options.proto").read_bytes() == VOCABULARY_PATH.read_bytes()
+    assert (EXAMPLE / "schemas" / "datahem" / "options.proto").read_bytes() == VOCABULARY_PATH.read_bytes()
 
 
 def test_fixed_field_names():

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from datahem.runtime.beam.convert import Context, Reject
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.runtime.beam.messages import message_class
+from tests.conftest import EXAMPLE_REGISTRY
 from tests.runtime.beam.conftest import ATTRIBUTES, TEST_KEYS, converter_module
 
 _CI = settings(
@@ -148,14 +149,14 @@ def test_conformance_message_never_raises(conformance):
     run()
 
 
-EXAMPLE_MESSAGES = sorted(json.loads(DEFAULT_DESCRIPTOR_SET.with_name("index.json").read_text())["messages"])
+EXAMPLE_MESSAGES = sorted(json.loads(EXAMPLE_REGISTRY.with_name("index.json").read_text())["messages"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("message", EXAMPLE_MESSAGES)
 def test_example_messages_never_raise(message, example_model):
     module = converter_module(example_model.table(message))
-    cls = message_class(message, DEFAULT_DESCRIPTOR_SET)
+    cls = message_class(message, EXAMPLE_REGISTRY)
     ctx = Context(ATTRIBUTES, TEST_KEYS)
 
     @settings(PROFILE, max_examples=max(PROFILE.max_examples // 3, 1))

@@ -7,9 +7,9 @@ import json
 import subprocess
 
 from datahem.deploy import apply
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 
-GENERATED = ROOT / "generated"
+GENERATED = EXAMPLE / "generated"
 
 
 def _stack(env: str) -> dict:

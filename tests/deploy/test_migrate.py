@@ -11,7 +11,7 @@ import pytest
 
 from datahem.deploy.migrate import MigrationError, apply_patch, statements, structure
 from tests.compiler.evolution.test_rules import CASES, baseline
-from tests.conftest import ROOT, copy_project, invoke_datahem, run_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem, run_datahem
 
 FIELDS = [
     {"name": "id", "type": "STRING", "mode": "REQUIRED"},
@@ -167,8 +167,8 @@ def test_a_table_terraform_just_created_is_only_labelled(tmp_path):
 
 def test_plan_usage_errors_and_an_unchanged_project(tmp_path):
     assert run_datahem("plan", "--against", "no-such-ref-anywhere").returncode == 2
-    project = copy_project(ROOT, tmp_path / "p")
-    proc = invoke_datahem("plan", "--against", str(ROOT), cwd=project)
+    project = copy_project(EXAMPLE, tmp_path / "p")
+    proc = invoke_datahem("plan", "--against", str(EXAMPLE), cwd=project)
     assert proc.returncode == 0, proc.stderr
     assert "No breaking change." in proc.stdout
     assert "No route changes." in proc.stdout

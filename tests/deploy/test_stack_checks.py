@@ -9,11 +9,11 @@ import json
 import pytest
 
 from datahem.deploy import stack_checks
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 
 STACKS = sorted(
     [
-        *ROOT.glob("generated/infra/cdktf.out/stacks/*/cdk.tf.json"),
+        *EXAMPLE.glob("generated/infra/cdktf.out/stacks/*/cdk.tf.json"),
         *ROOT.glob("tests/cases/*/expected/infra/cdktf.out/stacks/*/cdk.tf.json"),
     ]
 )
@@ -26,7 +26,7 @@ def test_committed_stacks_pass(path):
 
 @pytest.fixture(scope="module")
 def dev() -> dict:
-    return json.loads((ROOT / "generated/infra/cdktf.out/stacks/dev/cdk.tf.json").read_text())
+    return json.loads((EXAMPLE / "generated/infra/cdktf.out/stacks/dev/cdk.tf.json").read_text())
 
 
 def _first(stack: dict, kind: str) -> dict:
@@ -84,7 +84,7 @@ def test_each_check_finds_its_fault(dev, plant, expected):
 
 
 def test_command_line_exit_status(dev, tmp_path, capsys):
-    good = ROOT / "generated/infra/cdktf.out/stacks/dev/cdk.tf.json"
+    good = EXAMPLE / "generated/infra/cdktf.out/stacks/dev/cdk.tf.json"
     assert stack_checks.main([str(good)]) == 0
     bad = copy.deepcopy(dev)
     plant_fixed_template(bad)

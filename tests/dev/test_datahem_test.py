@@ -9,7 +9,7 @@ import pytest
 
 from datahem.compiler.diagnostics import RULES
 from datahem.dev import contract
-from tests.conftest import ROOT, invoke_datahem
+from tests.conftest import EXAMPLE, invoke_datahem
 
 EXAMPLES = "schemas/shop/v1/page_view.examples.yaml"
 
@@ -36,7 +36,7 @@ def _rules(stdout: str) -> list[tuple[str, int, str]]:
 def test_the_scaffold_and_the_example_project_pass(project):
     proc = invoke_datahem("test", cwd=project, check=True)
     assert "5 examples as declared: 2 rows, 3 dead letters" in proc.stdout
-    proc = invoke_datahem("test", "--project", str(ROOT), check=True)
+    proc = invoke_datahem("test", "--project", str(EXAMPLE), check=True)
     assert "dead letters" in proc.stdout
 
 

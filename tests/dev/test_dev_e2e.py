@@ -27,7 +27,7 @@ from datahem.dev import client
 from datahem.dev.emulators import stop_group
 from datahem.dev.layout import Layout
 from datahem.dev.supervisor import READY_MARK
-from tests.conftest import DATAHEM, ROOT, copy_project
+from tests.conftest import DATAHEM, EXAMPLE, copy_project
 from tests.examples import load_examples
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -37,7 +37,7 @@ METADATA_COLUMNS = ("_uuid", "_source", "_attributes", "_received_at", "_publish
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory):
     """A running `datahem dev`: yields (process, state, project dir, seconds to ready); stops it if a test did not."""
-    project = copy_project(ROOT, tmp_path_factory.mktemp("dev") / "project")
+    project = copy_project(EXAMPLE, tmp_path_factory.mktemp("dev") / "project")
     out = open(project.parent / "dev.out", "w")  # noqa: SIM115
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -46,7 +46,7 @@ def dev(tmp_path_factory):
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # SIGINT goes to datahem dev alone, as a Ctrl-C would reach only the foreground job
-        cwd=ROOT,
+        cwd=project.parent,
     )
     try:
         deadline = time.monotonic() + 180
@@ -148,10 +148,11 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
         [*DATAHEM, "backfill", "--project", str(project), "--source", "orders", "--gcp-project", layout.gcp_project,
          "--bigquery-endpoint", state["endpoints"]["bigquery"], "--query",
          f"SELECT payload, attributes FROM `{layout.backup_table}` WHERE source = 'orders'"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=project.parent, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
     assert f"replayed {len(order_uuids)} events" in backfill.stdout
+    assert f"replaying the events the query selects from the backup table to topic {orders.topic}" in backfill.stderr
     replays: dict[str, dict] = {}
     deadline = time.monotonic() + 60
     while len(replays) < len(order_uuids) and time.monotonic() < deadline:
@@ -172,21 +173,21 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
 
     # --- a second `datahem dev` for the same project refuses to start, and starts nothing ---
     second = subprocess.run(
-        [*DATAHEM, "dev", "--project", str(project)], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [*DATAHEM, "dev", "--project", str(project)], cwd=project.parent, capture_output=True, text=True, timeout=120
     )
     assert second.returncode == 1 and "already running" in second.stderr, second.stdout + second.stderr
 
     # --- `datahem dev --query` finds the running platform through its state file ---
     q = subprocess.run(
         [*DATAHEM, "dev", "--project", str(project), "--query", f"SELECT COUNT(*) AS n FROM `{orders.table}`"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=project.parent, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert q.returncode == 0 and str(rows_before + 1) in q.stdout, q.stdout + q.stderr
 
     # --- `datahem dev --send-examples` does the same from the command line and reports per table ---
     again = subprocess.run(
         [*DATAHEM, "dev", "--project", str(project), "--send-examples", "--wait", "60"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+        cwd=project.parent, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"sent {len(sent)} example events; {len(accepted)} accepted" in again.stdout
@@ -231,7 +232,7 @@ def test_every_example_lands_backfill_replays_and_stop_leaves_nothing(dev):
 def test_query_without_a_running_platform_says_so(tmp_path):
     proc = subprocess.run(
         [*DATAHEM, "dev", "--project", str(tmp_path), "--query", "SELECT 1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 1
     assert "no `datahem dev` is running" in proc.stderr

@@ -64,6 +64,12 @@ def test_init_build_test_dev_outside_the_repository(tmp_path):
         state = json.loads(open(json.loads(line.removeprefix(READY_MARK))["state"]).read())
         layout = Layout.from_json(state["layout"])
         assert layout.location == "EU"
+        # in a file (a log): one plain line as each component starts, its result once it runs, no terminal codes
+        shown = out_path.read_text()
+        assert f"compiling {project} and comparing it with its generated/ ...\n" in shown
+        assert "starting the Pub/Sub emulator ...\n" in shown and "\n✓ Pub/Sub emulator on " in shown
+        assert "starting the Kinesis reader and the pipelines (DirectRunner) ...\n" in shown
+        assert "\x1b[" not in shown
 
         # the first event: one valid example POSTed to the collector, until it is a row
         source = layout.sources[0]

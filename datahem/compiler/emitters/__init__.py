@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +98,9 @@ def format_python(sources: dict[str, str]) -> dict[str, bytes]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         common = ["--isolated", "--line-length=120", "--target-version=py311", "--quiet"]
-        ruff = [sys.executable, "-m", "ruff"]
+        from ruff import find_ruff_bin  # type: ignore[import-untyped]  # (a build-time tool, imported when used)
+
+        ruff = [find_ruff_bin()]  # the binary `python -m ruff` would exec, without starting an interpreter first
         isort = ["--config", "lint.isort.known-first-party = ['datahem', 'generated']"]
         subprocess.run(
             [*ruff, "check", *common, *isort, "--select=F401,I", "--fix", "--exit-zero", "."], cwd=tmp, check=True

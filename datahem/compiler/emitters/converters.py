@@ -19,11 +19,12 @@ import keyword
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from datahem.compiler import options
 from datahem.compiler.model.resolved import UNKNOWN_COLUMN, Column, EnumType, Model, Table
 from datahem.compiler.options import ColumnOption
+from datahem.compiler.options.indexed import key_pattern as indexed_key_pattern
 from datahem.runtime import typemap
 
 _INT_BOUNDS = {
@@ -264,11 +265,23 @@ class _Writer:
             "known", f"frozenset([{_lines([repr(k) for k in known])}])" if known else "frozenset()"
         )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
-        body.append(f"    if not d.keys() <= {known_const}:")
+        gathered = [cast("tuple[str, str, str]", v) for c in columns if (v := c.transforms.get("indexed")) is not None]
+        check = known_const
+        if gathered:  # the parameters `indexed` fields gather (found once, here) are no unknown fields
+            rx = self.const("gathered", f"re.compile({'|'.join(indexed_key_pattern(*g) for g in gathered)!r})")
+            body.append("    gathered = ()")
+            body.append(f"    if not d.keys() <= {known_const}:")
+            body.append(f"        gathered = [k for k in d if k not in {known_const} and {rx}.match(k)]")
+            body.append(f"        known = {known_const}.union(gathered)")
+            body.append("        if not d.keys() <= known:")
+            check = "known"
+        else:
+            body.append(f"    if not d.keys() <= {known_const}:")
+        indent = "            " if gathered else "        "
         if self.unknown == "REJECT":
-            body.append(f"        unknown_fields(d, {known_const}, p)")
+            body.append(f"{indent}unknown_fields(d, {check}, p)")
         else:  # IGNORE, KEEP: noted in ctx.unknown by path; convert() stores or drops them
-            body.append(f"        extra_fields(d, {known_const}, p, ctx)")
+            body.append(f"{indent}extra_fields(d, {check}, p, ctx)")
         pairs = sorted({(c.json_name, c.field_name) for c in columns if c.json_name != c.field_name})
         if pairs:  # a field sent under its JSON name and its proto name: refused, whatever the values
             proto_names = self.const("proto_names", f"frozenset([{_lines([repr(f) for _, f in pairs])}])")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from datahem.compiler.emitters import OutputFile, header, header_text, render
+from datahem.compiler.emitters.pipelines import STREAMING_JOB
 from datahem.compiler.model.resolved import Column, Model, Table
 from datahem.compiler.projection.platform import categories as platform_categories
 from datahem.compiler.projection.platform import readers
@@ -45,6 +46,60 @@ def _rows(columns: tuple[Column, ...], prefix: str = "") -> list[dict[str, Any]]
     return rows
 
 
+# The column rows, the bulk of both documents (a line per column of every table), are laid out here rather than by
+# a loop in the templates: a Jinja loop spent more time on attribute lookups and filters than the rest of the build.
+
+
+def _e(text: str) -> str:
+    """HTML-escaped exactly as Jinja's `|e` (markupsafe) does: & < > " '."""
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+    )
+
+
+def _markdown_rows(rows: list[dict[str, Any]]) -> str:
+    return "".join(
+        f"| `{r['path']}` | {r['type']} | {r['mode']} | {r['category']} | {r['description']} |\n" for r in rows
+    )
+
+
+def _html_rows(
+    ref: str, rows: list[dict[str, Any]], by_category: dict[str, tuple[str, str]], text: dict[str, tuple[str, str]]
+) -> str:
+    """The table's column rows. `by_category`: category → (its cells, its words in the filter text), laid out once
+    per category; `text`: a description → (escaped, lower-cased and escaped), memoized (types like Money repeat).
+    Lower-casing and escaping act character by character, so the filter text is made of parts done separately."""
+    out = []
+    table = _e(ref)
+    for r in rows:
+        description = r["description"]
+        described = text.get(description)
+        if described is None:
+            described = text[description] = (_e(description), _e(description.lower()))
+        cells, words = by_category[r["category"]]
+        path = _e(r["path"])
+        column = _e(f"{ref}.{r['path']}".lower())
+        search = f"{column} {r['type'].lower()} {r['mode'].lower()} {words} {described[1]}"
+        out.append(
+            f'<tr class="col" data-search="{search}" data-column="{table}.{path}">\n'
+            f'<td class="path" style="padding-left: {8 + 16 * r["depth"]}px"><code>{path}</code></td>'
+            f"<td>{r['type']}</td><td>{r['mode']}</td>{cells}<td>{described[0]}</td>\n"
+            "</tr>\n"
+        )
+    return "".join(out)
+
+
+def _category_cells(category: str, masking: str, clear: list[str], masked: list[str]) -> tuple[str, str]:
+    """The cells of a column of `category` ("" for none) from its category to its masked readers, and the words
+    the filter searches for them."""
+    label = f'<span class="cat">{_e(category)}</span>' if category else ""
+    cells = (
+        f'<td>{label}</td><td>{_e(masking)}</td><td class="who">{_e(", ".join(clear))}</td>'
+        f'<td class="who masked">{_e(", ".join(masked))}</td>'
+    )
+    return cells, _e(" ".join((category, masking, " ".join(clear), " ".join(masked))).lower())
+
+
 @dataclass(frozen=True)
 class Node:
     id: str
@@ -66,7 +121,9 @@ def lineage(model: Model) -> dict[str, Any]:
     edges: list[tuple[str, str]] = []
     dead = Node(f"table-{_ref(model.dead_letter_table)}", "system", _ref(model.dead_letter_table), "dead letters", 4)
     backup_table = Node(f"table-{_ref(model.backup_table)}", "system", _ref(model.backup_table), "backup", 4)
-    backup_job = Node(f"pipeline-{job_name('backup')}", "pipeline", job_name("backup"), "backup", 2)
+    # one streaming job per environment (the default): each pipeline node is a branch of that job
+    branch = f"branch of {STREAMING_JOB}" if model.deployment == "per_environment" else ""
+    backup_job = Node(f"pipeline-{job_name('backup')}", "pipeline", job_name("backup"), branch or "backup", 2)
     for t in model.tables:
         sources = model.sources_of(t.message)
         if not sources:
@@ -77,7 +134,7 @@ def lineage(model: Model) -> dict[str, Any]:
         nodes += [topic, table, stream]
         for s in sources:
             source = Node(f"source-{s.name}", "source", s.name, s.kind, 0)
-            job = Node(f"pipeline-{job_name(s.name)}", "pipeline", job_name(s.name), "source pipeline", 2)
+            job = Node(f"pipeline-{job_name(s.name)}", "pipeline", job_name(s.name), branch or "source pipeline", 2)
             nodes += [source, job]
             edges += [(source.id, topic.id), (topic.id, job.id), (job.id, table.id), (job.id, stream.id)]
             edges.append((job.id, dead.id))
@@ -85,9 +142,8 @@ def lineage(model: Model) -> dict[str, Any]:
     nodes += [backup_job, backup_table, dead]
     edges += [(backup_job.id, backup_table.id), (backup_job.id, dead.id)]
     by_column: dict[int, list[Node]] = {}
-    for n in nodes:
-        if n not in by_column.setdefault(n.column, []):
-            by_column[n.column].append(n)
+    for n in dict.fromkeys(nodes):  # each node once, where it first appears (a list search per node was quadratic)
+        by_column.setdefault(n.column, []).append(n)
     widths = [
         round(max(len(title), *(len(n.label) for n in by_column.get(c, []))) * CHAR) + 2 * PAD
         for c, title in enumerate(COLUMNS)
@@ -122,13 +178,14 @@ def lineage(model: Model) -> dict[str, Any]:
 
 
 def _column_rows(
-    t: Table, cats: dict[str, dict[str, Any]], columns: tuple[Column, ...], prefix: str = ""
+    t: Table, who: dict[str, tuple[list[str], list[str], str]], columns: tuple[Column, ...], prefix: str = ""
 ) -> list[dict[str, Any]]:
+    """`who`: category → (clear readers, masked readers, masking), sorted, for every category."""
     rows = []
     for c in columns:
         if c.hidden:
             continue
-        clear, masked = readers(cats, c.category) if c.category else (frozenset(), frozenset())
+        clear, masked, masking = who.get(c.category or "", ([], [], ""))
         path = prefix + c.name
         rows.append(
             {
@@ -138,13 +195,13 @@ def _column_rows(
                 "type": c.bq_type,
                 "mode": c.mode,
                 "category": c.category or "",
-                "masking": (cats.get(c.category or "") or {}).get("masking") or "",
-                "readers": sorted(clear),
-                "masked_readers": sorted(masked),
+                "masking": masking,
+                "readers": clear,
+                "masked_readers": masked,
                 "description": c.description,
             }
         )
-        rows.extend(_column_rows(t, cats, c.fields, path + "."))
+        rows.extend(_column_rows(t, who, c.fields, path + "."))
     return rows
 
 
@@ -158,10 +215,23 @@ _UNKNOWN_FIELDS = {
 
 def page(model: Model) -> bytes:
     cats = {c["name"]: c for c in platform_categories(model)}
+    who: dict[str, tuple[list[str], list[str], str]] = {}
+    for name, entry in cats.items():
+        clear, masked = readers(cats, name)
+        who[name] = (sorted(clear), sorted(masked), entry.get("masking") or "")
+    by_category = {
+        name: _category_cells(name, masking, clear, masked) for name, (clear, masked, masking) in who.items()
+    }
+    by_category[""] = _category_cells("", "", [], [])
+    text: dict[str, tuple[str, str]] = {}
     tables: list[dict[str, Any]] = []
     for t in (*model.tables, model.backup_table, model.dead_letter_table):
         sources = model.sources_of(t.message) if t.message else ()
         p = t.partitioning
+        columns = _column_rows(t, who, t.bq_columns)
+        for r in columns:  # a category sources.yaml does not define (reported by the checks): no readers
+            if r["category"] not in by_category:
+                by_category[r["category"]] = _category_cells(r["category"], "", [], [])
         tables.append(
             {
                 "ref": _ref(t),
@@ -174,7 +244,8 @@ def page(model: Model) -> bytes:
                 "partitioning": f"{p.granularity} on {p.column}" if p.column else f"{p.granularity} (ingestion time)",
                 "clustering": ", ".join(t.clustering),
                 "unknown_fields": _UNKNOWN_FIELDS[t.unknown_fields] if t.message else "",
-                "columns": _column_rows(t, cats, t.bq_columns),
+                "columns": columns,
+                "rows": _html_rows(_ref(t), columns, by_category, text),
             }
         )
     tagged: dict[str, list[str]] = {}
@@ -225,6 +296,7 @@ def emit(model: Model) -> list[OutputFile]:
                 "lineage": " + ".join(f"{s.kind} `{s.name}`" for s in srcs)
                 + f" → Pub/Sub `{t.topic}` → `{ref}` and `{t.processed_topic}`",
                 "columns": rows,
+                "rows": _markdown_rows(rows),
             }
         )
     categories = [

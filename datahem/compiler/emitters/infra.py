@@ -11,7 +11,10 @@ one stack per environment, so a pull request shows the exact Terraform change.
 
 Synthesizing imports the prebuilt google providers through jsii (seconds, and a Node process of about a gigabyte),
 so it runs in a subprocess, and only when the fingerprint changed: otherwise the previous build's files are reused
-byte for byte (checked against the hashes synth.json records, so a hand edit is never carried over).
+byte for byte (checked against the hashes synth.json records, so a hand edit is never carried over). When only
+values the stacks copy changed (table schemas, the descriptor set's hash: what a field edit changes), the previous
+stacks are patched instead (`patch`), with the library's own schema function, after checking that the patch gives
+the previous stacks back from the previous inputs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from datahem.compiler import tempdirs
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
+from datahem.compiler.emitters.pipelines import STREAMING, STREAMING_JOB
 from datahem.compiler.evolution.migrations import Evolution
 from datahem.compiler.model.resolved import POLICY_TAG_PLACEHOLDER, Environment, Model, Table
 from datahem.compiler.projection.platform import categories
@@ -44,7 +48,8 @@ from datahem.compiler.sources.platform import (
     dataflow_worker,
 )
 from datahem.compiler.writer import read_json
-from datahem.runtime.contracts.platform import FORMAT
+from datahem.output import step
+from datahem.runtime.contracts.platform import FORMAT, logical_id, table_schema
 from datahem.runtime.contracts.routing import job_name
 
 LIBRARY = Path(__file__).resolve().parents[2] / "deploy" / "infra"  # read as files, never imported
@@ -137,13 +142,17 @@ def _read(subscription: str) -> list[dict[str, Any]]:
     return [{"role": role, "subscription": subscription} for role in READ_SUBSCRIPTION]
 
 
-def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
-    """Service accounts (with exactly the grants each needs), collectors and Dataflow jobs."""
+def _compute(
+    model: Model,
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Service accounts (with exactly the grants each needs), collectors, Dataflow jobs and import topics'
+    ingestion settings (by topic)."""
     bq = model.bigquery
     dead_letters = f"{bq.dead_letter_dataset}.{bq.dead_letter_table}"
     accounts: list[dict[str, Any]] = []
     collectors: dict[str, Any] = {}
     pipelines: list[dict[str, Any]] = []
+    ingestion: dict[str, dict[str, Any]] = {}
 
     for name, kind in KINDS.items():
         of_kind = [s for s in model.sources if s.kind == name]
@@ -152,60 +161,96 @@ def _compute(model: Model) -> tuple[list[dict[str, Any]], dict[str, Any], list[d
             accounts += part.accounts
             collectors |= part.collectors
             pipelines += part.pipelines
+            ingestion |= part.ingestion
 
+    branches: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = []  # (source, description, grants, reads)
     for s in model.sources:
         t = s.table
-        sa = account_id("src", s.name)
         grants = [
             *_read(t.enrichment_subscription),
             {"role": PUBLISHER, "topic": t.processed_topic},
             {"role": DATA_EDITOR, "table": table_ref(t)},
             {"role": ROW_WRITER, "table": dead_letters},
             *({"role": SECRET_ACCESSOR, "secret": key} for key in t.pseudonymization_secrets),
-            *dataflow_worker(job_name(s.name)),
         ]
-        accounts.append(
-            account(sa, f"DataHem pipeline {s.name}", f"Dataflow workers of the {s.name} source pipeline.", grants)
-        )
-        pipelines.append(
-            {
-                "name": job_name(s.name),
-                "kind": "source",
-                "source": s.name,
-                "template": f"source_{s.name}",
-                "service_account": sa,
-                "web_identity": False,
-                "parameters": {
-                    "subscription": {"subscription": t.enrichment_subscription},
-                    "dead_letter_table": {"table": dead_letters},
-                },
-            }
-        )
-
+        branch = {
+            "subscription": t.enrichment_subscription,
+            "table": table_ref(t),
+            "processed_topic": t.processed_topic,
+            "message": s.message,
+        }
+        if KINDS[s.kind].imported(s):  # its topic is a Pub/Sub import topic: the branch maps Pub/Sub's attributes
+            branch["imported_from"] = s.kind
+        branches.append((s.name, s.name, grants, branch))
     if model.tables:
-        sa = account_id("backup")
         grants = [g for t in model.tables for g in _read(t.backup_subscription)]
         grants += [
             {"role": ROW_WRITER, "table": table_ref(model.backup_table)},
             {"role": ROW_WRITER, "table": dead_letters},
-            *dataflow_worker(job_name("backup")),
         ]
-        accounts.append(account(sa, "DataHem backup pipeline", "Dataflow workers of the backup pipeline.", grants))
+        backup: dict[str, Any] = {
+            "subscriptions": [t.backup_subscription for t in model.tables],
+            "table": table_ref(model.backup_table),
+        }
+        imported = sorted(s.table.backup_subscription for s in model.sources if KINDS[s.kind].imported(s))
+        if imported:  # import topics' subscriptions: the backup maps Pub/Sub's attributes on them
+            backup["imported"] = imported
+        branches.append(("", "backup", grants, backup))
+
+    if model.deployment == "per_source":
+        for source, name, grants, branch in branches:
+            job = job_name(name)
+            if source:
+                sa = account_id("src", source)
+                display, what = f"DataHem pipeline {source}", f"the {source} source pipeline"
+                parameters: dict[str, Any] = {"subscription": {"subscription": branch["subscription"]}}
+            else:
+                sa = account_id("backup")
+                display, what = "DataHem backup pipeline", "the backup pipeline"
+                parameters = {}
+            parameters["dead_letter_table"] = {"table": dead_letters}
+            accounts.append(account(sa, display, f"Dataflow workers of {what}.", [*grants, *dataflow_worker(job)]))
+            pipelines.append(
+                {
+                    "name": job,
+                    "kind": "source" if source else "backup",
+                    "source": source,
+                    "template": f"source_{source}" if source else "backup",
+                    "service_account": sa,
+                    "web_identity": False,
+                    "parameters": parameters,
+                    "branches": {name: branch},
+                }
+            )
+    elif branches:
+        # one job, one account: the union of every branch's grants (Dataflow runs a job as one account)
+        sa = account_id(STREAMING)
+        granted = [g for _, _, grants, _ in branches for g in grants]
+        accounts.append(
+            account(
+                sa,
+                "DataHem streaming job",
+                "Dataflow workers of the streaming job: every source's branch and the backup.",
+                [*granted, *dataflow_worker(STREAMING_JOB)],
+            )
+        )
         pipelines.append(
             {
-                "name": job_name("backup"),
-                "kind": "backup",
+                "name": STREAMING_JOB,
+                "kind": STREAMING,
                 "source": "",
-                "template": "backup",
+                "template": STREAMING,
                 "service_account": sa,
                 "web_identity": False,
                 "parameters": {"dead_letter_table": {"table": dead_letters}},
+                "branches": {name: branch for _, name, _, branch in branches},
             }
         )
     return (
         sorted(accounts, key=lambda a: a["id"]),
         collectors,
         sorted(pipelines, key=lambda p: p["name"]),
+        ingestion,
     )
 
 
@@ -263,7 +308,7 @@ def platform(
     its project, region and state bucket). `retired_tables`: the tables the build's evolution retires; `retired`:
     the topics and subscriptions that left the project (`retired_streams`)."""
     tables = [*model.tables, model.backup_table, model.dead_letter_table]
-    accounts, collectors, pipelines = _compute(model)
+    accounts, collectors, pipelines, ingestion = _compute(model)
     return {
         "comment": header_text(sources_of(model)),
         "format": FORMAT,
@@ -273,7 +318,10 @@ def platform(
         "policy_tag_placeholder": POLICY_TAG_PLACEHOLDER.format(""),
         "categories": categories(model),
         "tables": [_table(t) for t in tables],
-        "topics": [_topic(t) for t in model.tables],
+        # a topic with `ingestion` is a Pub/Sub import topic (e.g. of a Kinesis stream): no reader job feeds it
+        "topics": [
+            _topic(t) | ({"ingestion": ingestion[t.topic]} if t.topic in ingestion else {}) for t in model.tables
+        ],
         "secrets": _secrets(model),
         "custom_roles": [dict(r) for r in CUSTOM_ROLES],
         "service_accounts": accounts,
@@ -352,6 +400,96 @@ def reuse(previous: Mapping[str, bytes], fp: str, envs: list[str]) -> dict[str, 
     return stacks
 
 
+PLATFORM = "infra/platform.json"
+TABLE_RESOURCE = "google_bigquery_table"
+TAG_RESOURCE = "google_data_catalog_policy_tag"
+REGISTRY_OBJECT = ("google_storage_bucket_object", "object_descriptor_set")
+
+
+def _shape(platform_json: bytes) -> bytes:
+    """platform.json without the values the stacks only copy: the schema fields of each table (its `schema`
+    string) and the descriptor set's hash (the registry object's metadata)."""
+    data = json.loads(platform_json)
+    for t in data.get("tables", []):
+        t["fields"] = []
+    if isinstance(data.get("registry"), dict):
+        data["registry"]["sha256"] = ""
+    return to_json(data)
+
+
+def _tf_json(value: object, indent: str = "") -> str:
+    """JSON laid out as cdktf writes cdk.tf.json: two-space indent, no final newline, `{` and `}` of an empty object
+    on two lines."""
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_tf_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + ("\n" if items else "") + indent + "}"
+    if isinstance(value, list):
+        items = [inner + _tf_json(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + ("\n" if items else "") + indent + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _with_values(stack: bytes, platform: dict[str, Any]) -> bytes | None:
+    """`stack` with every table's `schema` and the registry object's hash set from `platform`, as the library sets
+    them (`table_schema` of the platform contract, which the library builds its stacks with; policy tags referenced by their resource names); None if the
+    stack does not hold them where expected, or a schema needs Terraform escapes (left to a real synth)."""
+    data = json.loads(stack)
+    resources = data.get("resource", {})
+    tables = resources.get(TABLE_RESOURCE, {})
+    prefix = platform["policy_tag_placeholder"]
+
+    def tag(category: str) -> str:
+        return f"${{{TAG_RESOURCE}.{logical_id('policy_tag', category)}.name}}"
+
+    for t in platform["tables"]:
+        resource = tables.get(logical_id("table", f"{t['dataset']}.{t['name']}"))
+        if resource is None or "schema" not in resource:
+            return None
+        schema = table_schema(t["fields"], prefix, tag)
+        if "$${" in schema or "%%{" in schema:
+            return None
+        resource["schema"] = schema
+    kind, name = REGISTRY_OBJECT
+    metadata = resources.get(kind, {}).get(name, {}).get("metadata")
+    if not isinstance(metadata, dict) or "sha256" not in metadata:
+        return None
+    metadata["sha256"] = platform["registry"]["sha256"]
+    return _tf_json(data).encode()
+
+
+def patch(previous: Mapping[str, bytes], inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes] | None:
+    """The previous build's stacks with the table schemas and the descriptor set's hash brought up to date, instead
+    of a synth, when nothing else the stacks are made from changed (a field added, described or categorized: the
+    common edit); None otherwise. Trusted only if the previous stacks are untouched synth output of the previous
+    inputs (their fingerprint, with this library and these tool versions) and patching them with the previous
+    platform.json gives them back byte for byte."""
+    before = {path: previous.get(path) for path in inputs}
+    old: dict[str, bytes] = {path: data for path, data in before.items() if data is not None}
+    if len(old) != len(inputs) or PLATFORM not in inputs:
+        return None
+    if any(old[path] != data for path, data in inputs.items() if path != PLATFORM):
+        return None
+    try:
+        if _shape(old[PLATFORM]) != _shape(inputs[PLATFORM]):
+            return None
+        stacks = reuse(previous, fingerprint(old), envs)
+        if stacks is None:
+            return None
+        was, now = json.loads(old[PLATFORM]), json.loads(inputs[PLATFORM])
+        out = {}
+        for path, data in stacks.items():
+            if _with_values(data, was) != data:
+                return None
+            patched = _with_values(data, now)
+            if patched is None:
+                return None
+            out[path] = patched
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # anything unexpected: a real synth decides
+    return out
+
+
 def synth(inputs: Mapping[str, bytes], envs: list[str]) -> dict[str, bytes]:
     """Run the generated app in a subprocess, in a temporary copy of generated/infra/, and return the stacks.
 
@@ -406,9 +544,11 @@ def emit(
     }
     envs = [e.name for e in model.environments]
     fp = fingerprint(inputs)
-    stacks = reuse(previous or {}, fp, envs)
+    stacks = reuse(previous or {}, fp, envs) or patch(previous or {}, inputs, envs)
     if stacks is None:
-        stacks = synth(inputs, envs)
+        with step(f"synthesizing the Terraform stacks ({', '.join(envs)}) with cdktf: their inputs changed") as s:
+            stacks = synth(inputs, envs)
+            s.done(f"synthesized the Terraform stacks ({', '.join(envs)}) with cdktf")
     record = {
         "comment": header_text(sources_of(model)),
         "fingerprint": fp,

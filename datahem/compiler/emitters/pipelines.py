@@ -1,5 +1,8 @@
-"""Apache Beam pipelines: per message type a specialized converter, per source a streaming pipeline module with
-its Dataflow flex-template metadata, the backup pipeline, and the container recipe that launches them.
+"""Apache Beam pipelines: per message type a specialized converter, per source a streaming pipeline module, the
+backup pipeline, the Dataflow flex-template metadata of each deployed job, and the container recipe that launches
+them. Deployed jobs (`pipelines.deployment` in sources.yaml): per_environment (the default) composes every source's
+module and the backup in one streaming job (`streaming.py`, template `streaming`); per_source deploys each source's
+module and the backup as jobs of their own (templates `source_<name>`, `backup`).
 
 Generated code imports only `datahem/runtime/` and the standard library, and is formatted with ruff."""
 
@@ -13,9 +16,16 @@ from datahem.compiler.model.resolved import Model, Source
 from datahem.compiler.sources import KINDS
 from datahem.runtime.contracts.routing import job_name
 
+STREAMING = "streaming"  # the module and template of the per-environment job
+STREAMING_JOB = job_name(STREAMING)
+
 
 def pipeline_module(source: Source) -> str:
     return f"source_{source.name}"
+
+
+def per_environment(model: Model) -> bool:
+    return model.deployment == "per_environment"
 
 
 def _spec(model: Model, s: Source) -> dict[str, Any]:
@@ -30,6 +40,7 @@ def _spec(model: Model, s: Source) -> dict[str, Any]:
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
         "processed_topic": t.processed_topic,
         "secrets": t.pseudonymization_secrets,
+        "imported_from": s.kind if KINDS[s.kind].imported(s) else None,
     }
 
 
@@ -70,8 +81,9 @@ def emit(model: Model) -> list[OutputFile]:
             converter=module_name(s.table),
         ).decode()
         sources[f"pipelines/{pipeline_module(s)}.py"] = text
-        desc = f"DataHem source {s.name}: {s.message} from {s.kind} into {spec['table']}"
-        out.append(OutputFile(f"pipelines/templates/{pipeline_module(s)}.json", to_json(_metadata(spec, desc))))
+        if not per_environment(model):
+            desc = f"DataHem source {s.name}: {s.message} from {s.kind} into {spec['table']}"
+            out.append(OutputFile(f"pipelines/templates/{pipeline_module(s)}.json", to_json(_metadata(spec, desc))))
     for s in model.sources:
         for r in KINDS[s.kind].readers(s):
             text = render(r.template, header=header("py", ["sources.yaml"]), **r.context).decode()
@@ -87,16 +99,33 @@ def emit(model: Model) -> list[OutputFile]:
         "subscriptions": [t.backup_subscription for t in model.tables],
         "table": f"{bq.backup_dataset}.{bq.backup_table}",
         "dead_letter_table": f"{bq.dead_letter_dataset}.{bq.dead_letter_table}",
+        # the backup subscriptions of import topics (`SourceKind.imported`): their messages get DataHem's attributes
+        "imported": {
+            s.table.backup_subscription: (s.name, s.message, s.kind) for s in model.sources if KINDS[s.kind].imported(s)
+        },
     }
     sources["pipelines/backup.py"] = render(
         "pipelines/backup.py.j2", header=header("py", ["sources.yaml"]), spec=backup
     ).decode()
-    out.append(
-        OutputFile(
-            "pipelines/templates/backup.json",
-            to_json(_metadata(backup, "DataHem backup: every topic's backup subscription into the backup table")),
+    if per_environment(model):
+        modules = [pipeline_module(s) for s in model.sources]
+        sources[f"pipelines/{STREAMING}.py"] = render(
+            "pipelines/streaming.py.j2", header=header("py", ["sources.yaml"]), job=STREAMING_JOB, modules=modules
+        ).decode()
+        meta = _metadata(
+            {"pipeline": STREAMING_JOB, "dead_letter_table": backup["dead_letter_table"]},
+            f"DataHem streaming job: the branches of {', '.join(s.name for s in model.sources) or 'no source'} "
+            "and the backup",
         )
-    )
+        meta["parameters"] = [p for p in meta["parameters"] if p["name"] != "subscription"]
+        out.append(OutputFile(f"pipelines/templates/{STREAMING}.json", to_json(meta)))
+    else:
+        out.append(
+            OutputFile(
+                "pipelines/templates/backup.json",
+                to_json(_metadata(backup, "DataHem backup: every topic's backup subscription into the backup table")),
+            )
+        )
     out.append(
         OutputFile("pipelines/Dockerfile", render("pipelines/Dockerfile.j2", header=header("txt", ["sources.yaml"])))
     )

@@ -27,7 +27,7 @@ from datahem.compiler import rules
 from datahem.compiler.diagnostics import CompileError, Diagnostics, Loc
 from datahem.compiler.loader.yaml_strict import INVALID, Binder, compose, spec
 
-STAGES = ("parse", "validate", "transform")
+STAGES = ("parse", "validate", "transform", "filter")  # filter: removed by a `filter` column option
 GLOB = "*.examples.yaml"
 
 

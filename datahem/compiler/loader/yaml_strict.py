@@ -1,12 +1,14 @@
 """Strict YAML: sources.yaml is composed into PyYAML nodes (which keep their line and column) and bound
 onto the raw dataclasses of `datahem.compiler.model.raw`, reporting unknown, duplicate and missing keys and wrong
 types as diagnostics instead of guessing.
+
+An entry of a list or mapping of entries (a source, a category, an environment) that has an error is left out and
+noted in `Binder.skipped`, so the rest of the file is still checked; every unknown key or value gets a did-you-mean.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from typing import Any
@@ -15,6 +17,7 @@ import yaml
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics, Loc
+from datahem.compiler.suggest import did_you_mean
 
 REQUIRED: Any = dataclasses.MISSING
 INVALID: Any = object()  # returned by the binder for a value that produced a diagnostic
@@ -72,6 +75,8 @@ class Binder:
     def __init__(self, path: str, diags: Diagnostics):
         self.path = path
         self.diags = diags
+        # entries left out because they have errors: (where, key or index, position), e.g. ("categories", "pii", ...)
+        self.skipped: list[tuple[str, str, Loc]] = []
 
     def loc(self, node: yaml.Node) -> Loc:
         return node_loc(self.path, node)
@@ -89,7 +94,13 @@ class Binder:
                 self._type_error(node, where, "a list")
                 return INVALID
             items = [self.bind(item_tp, item, child(where, i)) for i, item in enumerate(node.value)]
-            return INVALID if any(i is INVALID for i in items) else items
+            if not dataclasses.is_dataclass(item_tp):
+                return INVALID if any(i is INVALID for i in items) else items
+            # entries (sources, accepted breaks): those with errors are left out, the others still checked
+            for i, (item, item_node) in enumerate(zip(items, node.value, strict=True)):
+                if item is INVALID:
+                    self.skipped.append((where, str(i), self.loc(item_node)))
+            return [i for i in items if i is not INVALID]
         if origin is dict:
             _, val_tp = typing.get_args(tp)
             pairs = self._mapping(node, where)
@@ -99,6 +110,8 @@ class Binder:
             for key_node, val_node in pairs:
                 value = self.bind(val_tp, val_node, child(where, key_node.value))
                 if value is INVALID:
+                    if dataclasses.is_dataclass(val_tp):
+                        self.skipped.append((where, key_node.value, self.loc(key_node)))
                     continue
                 if dataclasses.is_dataclass(value) and not isinstance(value, type):
                     value = dataclasses.replace(value, loc=self.loc(key_node), name=key_node.value)
@@ -150,6 +163,9 @@ class Binder:
         for key_node, val_node in pairs:
             if key_node.value == "kind" and isinstance(val_node, yaml.ScalarNode):
                 kind = val_node.value
+        kind_field = fields.get("kind")
+        if kind_field is not None and kind not in kind_field.metadata.get("choices", ()):
+            kind = None  # absent, misspelt or not a kind: every kind's keys are possible
         values: dict[str, Any] = {}
         locs: dict[str, Loc] = {}
         ok = True
@@ -158,10 +174,11 @@ class Binder:
             f = fields.get(key)
             if f is None:
                 allowed = sorted(
-                    n for n, f2 in fields.items() if not f2.metadata.get("kinds") or kind in f2.metadata["kinds"]
+                    n
+                    for n, f2 in fields.items()
+                    if not f2.metadata.get("kinds") or kind is None or kind in f2.metadata["kinds"]
                 )
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean `{close[0]}`? " if close else ""
+                hint = did_you_mean(key, allowed, sep="", end=" ")
                 self.diags.error(
                     self.loc(key_node),
                     rules.YAML_UNKNOWN_KEY,
@@ -184,10 +201,11 @@ class Binder:
             if choices and value is not None:
                 bad = [v for v in (value if isinstance(value, list) else [value]) if v not in choices]
                 for v in bad:
+                    hint = did_you_mean(str(v), choices, sep="", end=" ")
                     self.diags.error(
                         self.loc(val_node),
                         rules.YAML_VALUE,
-                        f"`{child(where, key)}` is `{v}`; allowed values: {', '.join(choices)}",
+                        f"`{child(where, key)}` is `{v}`; {hint}allowed values: {', '.join(choices)}",
                     )
                 if bad:
                     ok = False

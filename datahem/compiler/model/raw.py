@@ -83,6 +83,21 @@ class RawBigQuery:
     locs: dict[str, Loc] = _locs()
 
 
+DEPLOYMENTS = ("per_environment", "per_source")
+
+
+@dataclass(kw_only=True)
+class RawPipelines:
+    deployment: str = spec(
+        "per_environment",
+        choices=DEPLOYMENTS,
+        doc="per_environment: every source's branch and the backup in one streaming Dataflow job per environment; "
+        "per_source: a job per source and one for the backup (independent updates, a worker floor each)",
+    )
+    loc: Loc = _loc()
+    locs: dict[str, Loc] = _locs()
+
+
 @dataclass(kw_only=True)
 class RawCategory:
     name: str = key_field()
@@ -151,6 +166,7 @@ class RawAcceptedBreak:
 class RawConfig:
     project: RawProject = spec()
     bigquery: RawBigQuery | None = spec(None)
+    pipelines: RawPipelines | None = spec(None)
     categories: dict[str, RawCategory] = spec({})
     sources: list[RawSource] = spec([])
     accepted_breaks: list[RawAcceptedBreak] = spec([])

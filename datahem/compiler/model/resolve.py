@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import Message
 
-from datahem.compiler import options, rules
+from datahem.compiler import options, rules, suggest
 from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model import raw as R
 from datahem.compiler.model.resolved import (
@@ -64,6 +64,9 @@ _UNKNOWN_FIELDS = {0: "REJECT", 1: "REJECT", 2: "IGNORE", 3: "KEEP"}
 _OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
 _METADATA_COUNT = len(list(all_columns(METADATA_COLUMNS)))  # columns every event table has before its own
+# a field without `(datahem.column)`: its options (read only) and what they resolve to, made once
+_NO_OPTIONS = options_pb2.ColumnOptions()
+_NO_TRANSFORMS = options.resolve(_NO_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -127,12 +130,15 @@ class ProtoIndex:
         # `(datahem.column).category = "x"`: (file, path of the extension) -> [(path inside it, location)]
         self.option_spans: dict[tuple[str, tuple[int, ...]], list[tuple[tuple[int, ...], tuple[int, int]]]] = {}
         self.files = {f.name: f for f in fds.file}
+        table_number, column_number = TABLE.number, COLUMN.number
         for f in fds.file:
             for loc in f.source_code_info.location:
                 path = tuple(loc.path)
                 # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
-                if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (TABLE.number, COLUMN.number)):
+                if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (table_number, column_number)):
                     self.locations[(f.name, path)] = loc
+                if table_number not in path and column_number not in path:
+                    continue  # most locations: not inside a DataHem option
                 ext = _extension_at(path)
                 if ext is not None:
                     key = (f.name, path[: ext + 1])
@@ -460,7 +466,7 @@ class Resolver:
         path = msg.path + (2, i)
         loc = self.index.loc(msg.file, path)
         has_opts = f.options.HasExtension(COLUMN)
-        o = f.options.Extensions[COLUMN] if has_opts else options_pb2.ColumnOptions()
+        o = f.options.Extensions[COLUMN] if has_opts else _NO_OPTIONS
         whole, option_locs = self.index.option_locs(msg.file, path + (_OPTIONS_FIELD, COLUMN.number), type(o))
         option_loc = whole or loc
         proto_type = _PROTO_TYPES[f.type]
@@ -512,7 +518,7 @@ class Resolver:
             hidden=o.hidden,
             required=required,
             oneof=oneof,
-            transforms=options.resolve(o),
+            transforms=options.resolve(o) if has_opts else _NO_TRANSFORMS,
             fields=fields,
             loc=loc,
             option_loc=option_loc,
@@ -522,12 +528,24 @@ class Resolver:
         )
 
     # -- sources.yaml ----------------------------------------------------------------------------
-    def model(self, proto_files: tuple[str, ...], descriptor_set: bytes) -> Model:
+    def model(
+        self,
+        proto_files: tuple[str, ...],
+        descriptor_set: bytes,
+        schemas: bool = True,
+        unseen: frozenset[str] = frozenset(),
+    ) -> Model:
+        """The model; without `schemas` (they do not compile) it has no tables, and each source a stand-in table
+        without columns, so that the checks of sources.yaml alone still run. A source of a message not compiled but
+        named in `unseen` (declared in a proto file left out for its errors) also gets a stand-in table."""
         cfg = self.config
         roots = sorted({s.message for s in cfg.sources if s.message in self.index.messages})
         tables = {name: self.table(name) for name in roots}
         sources = []
         for s in cfg.sources:
+            if not schemas or (s.message not in self.index.messages and s.message.rpartition(".")[2] in unseen):
+                sources.append(self.source(s, self._stand_in(s)))
+                continue
             if s.message not in self.index.messages:
                 known = sorted(n for n in self.index.messages if not self._is_library(n))
                 hint = _closest(s.message, known)
@@ -579,10 +597,29 @@ class Resolver:
             proto_files=proto_files,
             descriptor_set=descriptor_set,
             enums=enums,
+            deployment=(cfg.pipelines or R.RawPipelines()).deployment,
             locs={
                 "project.name": cfg.project.locs.get("name", cfg.project.loc),
                 **{f"bigquery.{k}": loc for k, loc in bq.locs.items()},
             },
+        )
+
+    def _stand_in(self, s: R.RawSource) -> Table:
+        loc = s.locs.get("message", s.loc)
+        return Table(
+            message=s.message,
+            name=default_table_name(s.message),
+            dataset=self.bigquery.dataset,
+            description="",
+            partitioning=Partitioning("_received_at", "DAY", 0, False, loc),
+            clustering=(),
+            labels=(),
+            columns=(),
+            proto_file="",
+            proto_files=(),
+            loc=loc,
+            option_loc=loc,
+            fingerprint="",
         )
 
     def _is_library(self, name: str) -> bool:
@@ -609,14 +646,13 @@ def json_name(f: FD) -> str:
 
 
 def _closest(name: str, candidates: list[str]) -> str | None:
-    import difflib
-
+    """The message a full name most likely means: by its full name, else by its last part (a wrong package)."""
     short = {c.rpartition(".")[2]: c for c in candidates}
-    hit = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    hit = suggest.closest(name, candidates)
     if hit:
-        return hit[0]
-    hit = difflib.get_close_matches(name.rpartition(".")[2], list(short), n=1, cutoff=0.6)
-    return short[hit[0]] if hit else None
+        return hit
+    hit = suggest.closest(name.rpartition(".")[2], list(short))
+    return short[hit] if hit else None
 
 
 def project_files(index: ProtoIndex) -> tuple[str, ...]:

@@ -336,6 +336,8 @@ class Model:
     proto_files: tuple[str, ...]  # project proto files, relative to schemas/
     descriptor_set: bytes = field(repr=False, default=b"")
     enums: tuple[EnumType, ...] = ()  # every enum type a table reaches, sorted by name
+    # `pipelines.deployment`: per_environment (one streaming job per environment) or per_source
+    deployment: str = "per_environment"
     # where project-level values are in sources.yaml: `project.name`, `bigquery.<key>`
     locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

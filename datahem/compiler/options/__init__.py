@@ -17,6 +17,7 @@ from datahem.compiler.options import (
     divide,
     filter_,
     from_attribute,
+    indexed,
     local_to_utc,
     pseudonymize,
     regex_extract,
@@ -33,6 +34,7 @@ COLUMN_OPTIONS: tuple[ColumnOption[Any], ...] = (
     column.REQUIRED,
     from_attribute.SPEC,
     coalesce.SPEC,
+    indexed.SPEC,
     default_policy.SPEC,
     local_to_utc.SPEC,
     regex_extract.SPEC,
@@ -52,9 +54,19 @@ def resolve(o: ColumnOptions) -> Transforms:
     return Transforms(tuple((spec.name, v) for spec in COLUMN_OPTIONS if (v := spec.resolve(o)) is not None))
 
 
+# Each spec, and whether it reads its value off the column itself (else from `Column.transforms`, by its name).
+_READS_COLUMN = tuple((spec, type(spec).value is not ColumnOption.value) for spec in COLUMN_OPTIONS)
+
+
 def present(c: Column) -> list[tuple[ColumnOption[Any], object]]:
     """The options a column has, with their values, in registry order."""
-    return [(spec, v) for spec in COLUMN_OPTIONS if (v := spec.value(c)) is not None]
+    transforms = dict(c.transforms.values)  # most columns have none: one dict, not a search per option
+    out = []
+    for spec, own in _READS_COLUMN:
+        v = spec.value(c) if own else transforms.get(spec.name)
+        if v is not None:
+            out.append((spec, v))
+    return out
 
 
 def check(c: Column, where: Where, d: Diagnostics) -> None:

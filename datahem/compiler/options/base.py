@@ -29,6 +29,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar, cast
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column, Table
+from datahem.compiler.suggest import did_you_mean
 from datahem.compiler.vocabulary import options_pb2
 from datahem.runtime import regex
 
@@ -133,8 +134,9 @@ def unknown_category(c: Column, names: set[str], d: Diagnostics) -> None:
     d.error(
         c.option_at("category"),
         rules.CATEGORY_UNKNOWN,
-        f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml; "
-        f"known categories: {', '.join(sorted(names)) or '(none)'}",
+        f"category `{c.category}` of field `{c.field_name}` is not defined in sources.yaml"
+        f"{did_you_mean(str(c.category), names, end=' ') or '; '}known categories: "
+        f"{', '.join(sorted(names)) or '(none)'}",
     )
 
 

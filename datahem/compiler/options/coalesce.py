@@ -6,6 +6,7 @@ from __future__ import annotations
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid
+from datahem.compiler.suggest import did_you_mean
 
 
 def _json_step(step: str) -> str:
@@ -27,7 +28,8 @@ class Coalesce(ColumnOption[tuple[str, ...]]):
                 invalid(
                     c,
                     f"`coalesce` on `{c.field_name}` names `{path}`, which is not a field path of "
-                    f"`{where.table.message}` (use field names from the message root, dotted for nested fields)",
+                    f"`{where.table.message}`{did_you_mean(path, where.paths)} (use field names from the message "
+                    "root, dotted for nested fields)",
                     d,
                 )
             elif other.proto_type != c.proto_type or other.repeated != c.repeated:

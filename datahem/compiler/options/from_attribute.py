@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from datahem.compiler import rules
 from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
+from datahem.compiler.suggest import did_you_mean
 
 
 class FromAttribute(ColumnOption[object]):
@@ -21,13 +21,12 @@ class FromAttribute(ColumnOption[object]):
         if not re.match(r"^[A-Za-z0-9_.-]{1,256}$", str(value)):
             invalid(c, f"`from_attribute` `{value}` is not a Pub/Sub attribute name", d)
         elif value not in where.attributes:
-            close = difflib.get_close_matches(str(value), sorted(where.attributes), n=1)
             d.error(
                 c.option_at("from_attribute"),
                 rules.ATTRIBUTE_UNKNOWN,
                 f"`from_attribute` `{value}` on `{c.field_name}` is not an attribute the collectors of "
                 f"`{where.table.message}` set, so the column would always be NULL"
-                + (f"; did you mean `{close[0]}`?" if close else "")
+                + did_you_mean(str(value), where.attributes)
                 + f" (they set: {', '.join(sorted(where.attributes))})",
             )
         if c.proto_type != "string" or c.repeated:

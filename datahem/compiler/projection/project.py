@@ -57,9 +57,11 @@ def _index(data: bytes | None) -> ProtoIndex | None:
     return ProtoIndex(fds)
 
 
-def project(model: Model) -> Projection:
+def project(model: Model, index: ProtoIndex | None = None) -> Projection:
+    """`index`: the build's own index of `model.descriptor_set` when it has one (building it again from the bytes
+    costs as much as the first time)."""
     return Projection(
-        index=_index(model.descriptor_set),
+        index=(index if index is not None else _index(model.descriptor_set)) if model.descriptor_set else None,
         roots=tables.roots(model),
         tables=tables.schemas(model),
         routes=routes.route_keys(model),

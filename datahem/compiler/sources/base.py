@@ -63,11 +63,13 @@ class Reader:
 
 @dataclass(frozen=True)
 class PlatformPart:
-    """What a kind adds to platform.json: service accounts, a collector (keyed by kind) and Dataflow jobs."""
+    """What a kind adds to platform.json: service accounts, a collector (keyed by kind), Dataflow jobs and the
+    ingestion settings of import topics (keyed by topic)."""
 
     accounts: list[dict[str, Any]] = field(default_factory=list)
     collectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     pipelines: list[dict[str, Any]] = field(default_factory=list)
+    ingestion: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class DevWiring:
 
 def _none(_source: Source) -> list[Any]:
     return []
+
+
+def _not_imported(_source: Source) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -101,4 +107,7 @@ class SourceKind:
     platform: Callable[[list[Source]], PlatformPart]  # called with the sources of this kind, when there are any
     secrets: Callable[[Source], list[Secret]] = _none
     readers: Callable[[Source], list[Reader]] = _none
+    # whether a Pub/Sub import topic, not a collector, publishes the source's events (the pipeline then derives the
+    # contract's attributes from Pub/Sub's own: `datahem.runtime.beam.pipeline.imported_attributes`)
+    imported: Callable[[Source], bool] = _not_imported
     dev: DevWiring = DevWiring()

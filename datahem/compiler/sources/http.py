@@ -20,6 +20,7 @@ from datahem.runtime.contracts.routing import (
     HTTP_PATH,
     HTTP_TABLE,
     IP_ANONYMIZATION,
+    QUERY_PARAMETER,
     Auth,
     HttpRoute,
     http_table,
@@ -36,6 +37,7 @@ class RawAuth:
     algorithm: str = spec("sha256", choices=HMAC_ALGORITHMS)
     encoding: str = spec("hex", choices=HMAC_ENCODINGS)
     prefix: str = spec("")
+    query_parameter: str | None = spec(None)
     loc: Loc = field(default=Loc(""), compare=False)
     locs: dict[str, Loc] = field(default_factory=dict, compare=False, repr=False)
 
@@ -60,7 +62,9 @@ def resolve(raw: Any, source: str, message_type: str, topic: str) -> HttpRoute:
         message_type=message_type,
         topic=topic,
         format=raw.format,
-        auth=Auth(a.type, a.header or "", a.secret_env or "", a.algorithm, a.encoding, a.prefix),
+        auth=Auth(
+            a.type, a.header or "", a.secret_env or "", a.algorithm, a.encoding, a.prefix, a.query_parameter or ""
+        ),
         cors_origins=tuple(raw.cors_origins),
         max_body_bytes=raw.max_body_bytes,
         ip_anonymization=raw.ip_anonymization,
@@ -95,6 +99,18 @@ def check(s: Source, d: Diagnostics) -> None:
                     f"auth of type {a.type} needs `{key}` (the secret itself is never written in "
                     "sources.yaml: name the environment variable that holds it)",
                 )
+    if a.query_parameter and a.type != "api_key":
+        d.error(
+            s.locs.get("auth", s.loc),
+            rules.YAML_VALUE,
+            f"auth `query_parameter` is for type api_key (a key sent in the query string), not {a.type}",
+        )
+    elif a.query_parameter and not QUERY_PARAMETER.match(a.query_parameter):
+        d.error(
+            s.locs.get("auth", s.loc),
+            rules.YAML_VALUE,
+            f"auth query_parameter `{a.query_parameter}` must be 1 to 64 letters, digits, `.`, `_`, `~` or `-`",
+        )
     if r.max_body_bytes <= 0 or r.max_body_bytes > MAX_BODY_BYTES:
         d.error(
             s.locs.get("max_body_bytes", s.loc),

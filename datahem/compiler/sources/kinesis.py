@@ -1,5 +1,6 @@
-"""Source kind `kinesis`: an AWS Kinesis stream, read by a Beam job of its own (the Kinesis reader) into the
-source's topic."""
+"""Source kind `kinesis`: an AWS Kinesis stream into the source's topic, either read by a Beam job of its own (the
+Kinesis reader, `via: reader`) or ingested by Pub/Sub itself (`via: pubsub_import`: the topic is an import topic
+with the stream's ingestion settings, and no reader job runs). `datahem dev` runs the reader for both."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datahem.compiler.sources.base import DevWiring, PlatformPart, RawKey, Reade
 from datahem.compiler.sources.platform import PUBLISHER, SECRET_ACCESSOR, account, account_id, dataflow_worker
 from datahem.runtime.contracts.routing import (
     KINESIS_ARN,
+    KINESIS_CONSUMER_ARN,
     KINESIS_TABLE,
     ROLE_ARN,
     KinesisStream,
@@ -19,17 +21,37 @@ from datahem.runtime.contracts.routing import (
     reader_job_name,
 )
 
+READER, IMPORT = "reader", "pubsub_import"
+VIAS = (READER, IMPORT)
 RAW_KEYS = (
     RawKey("stream_arn", str, doc="ARN of the Kinesis stream"),
     RawKey("region", str, doc="AWS region of the stream"),
     RawKey("role_arn", str | None, None),
     RawKey("credentials_secret", str | None, None),
+    RawKey(
+        "via",
+        str,
+        "reader",
+        choices=VIAS,
+        doc="reader: a Dataflow job reads the stream; pubsub_import: the topic ingests it (needs consumer_arn)",
+    ),
+    RawKey("consumer_arn", str | None, None, doc="enhanced fan-out consumer of the stream (via: pubsub_import)"),
 )
 READER_PARAMETERS = ("source", "stream_arn", "aws_region", "aws_role_arn", "credentials_secret", "topic")
 
 
 def resolve(raw: Any, source: str, message_type: str, topic: str) -> KinesisStream:
-    return KinesisStream(raw.stream_arn, source, message_type, topic, raw.region, raw.role_arn, raw.credentials_secret)
+    return KinesisStream(
+        raw.stream_arn,
+        source,
+        message_type,
+        topic,
+        raw.region,
+        raw.role_arn,
+        raw.credentials_secret,
+        raw.via,
+        raw.consumer_arn,
+    )
 
 
 def _stream(s: Source) -> KinesisStream:
@@ -39,7 +61,10 @@ def _stream(s: Source) -> KinesisStream:
 
 def route_keys(s: Source) -> list[RouteKey]:
     k = _stream(s)
-    return [RouteKey(("kinesis", k.stream_arn), "stream_arn", f"Kinesis stream `{k.stream_arn}`")]
+    keys = [RouteKey(("kinesis", k.stream_arn), "stream_arn", f"Kinesis stream `{k.stream_arn}`")]
+    if k.via == IMPORT:  # an import topic has one ingestion source
+        keys.append(RouteKey(("kinesis", "import topic", k.topic), "via", f"import topic `{k.topic}`"))
+    return keys
 
 
 def check(s: Source, d: Diagnostics) -> None:
@@ -56,6 +81,15 @@ def check(s: Source, d: Diagnostics) -> None:
             rules.YAML_VALUE,
             f"`{k.role_arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
         )
+    if k.via == IMPORT:
+        _check_import(s, k, d)
+    elif k.consumer_arn:
+        d.error(
+            s.locs.get("consumer_arn", s.loc),
+            rules.YAML_VALUE,
+            f"kinesis source `{s.name}` reads the stream with the reader, which uses no `consumer_arn`: "
+            "remove it, or add `via: pubsub_import`",
+        )
     if not k.role_arn and not k.credentials_secret:
         d.error(
             s.loc,
@@ -65,9 +99,44 @@ def check(s: Source, d: Diagnostics) -> None:
         )
 
 
+def _check_import(s: Source, k: KinesisStream, d: Diagnostics) -> None:
+    """An import topic reads the stream through an enhanced fan-out consumer of it, as an AWS role it assumes by
+    web identity: it takes no access keys."""
+    where = s.locs.get("via", s.loc)
+    if not k.consumer_arn:
+        d.error(
+            where,
+            rules.YAML_MISSING_KEY,
+            f"kinesis source `{s.name}` with `via: pubsub_import` needs `consumer_arn`, an enhanced fan-out consumer "
+            f"of the stream (aws kinesis register-stream-consumer --stream-arn {k.stream_arn} --consumer-name NAME)",
+        )
+    else:
+        m = KINESIS_CONSUMER_ARN.match(k.consumer_arn)
+        if not m or m.group(1) != k.stream_arn:
+            d.error(
+                s.locs.get("consumer_arn", where),
+                rules.YAML_VALUE,
+                f"`{k.consumer_arn}` is not a consumer of `{k.stream_arn}` (STREAM_ARN/consumer/NAME:TIMESTAMP)",
+            )
+    if not k.role_arn:
+        d.error(
+            where,
+            rules.YAML_MISSING_KEY,
+            f"kinesis source `{s.name}` with `via: pubsub_import` needs `role_arn`: the import topic assumes that "
+            "AWS role by web identity (it cannot read `credentials_secret`)",
+        )
+    if k.credentials_secret:
+        d.error(
+            s.locs.get("credentials_secret", where),
+            rules.YAML_VALUE,
+            f"kinesis source `{s.name}` with `via: pubsub_import` cannot use `credentials_secret`: an import topic "
+            "takes no AWS keys; use `role_arn`, or `via: reader`",
+        )
+
+
 def secrets(s: Source) -> list[Secret]:
     k = _stream(s)
-    if not k.credentials_secret:
+    if not k.credentials_secret or k.via == IMPORT:
         return []
     purpose = f"AWS credentials of Kinesis source {s.name}"
     return [Secret(k.credentials_secret, "credentials_secret", "credentials_secret", purpose, kms=True)]
@@ -75,6 +144,8 @@ def secrets(s: Source) -> list[Secret]:
 
 def readers(s: Source) -> list[Reader]:
     k = _stream(s)
+    if k.via == IMPORT:
+        return []
     context = {"source": s, "stream_arn": k.stream_arn, "region": k.region, "role_arn": k.role_arn, "topic": k.topic}
     return [
         Reader(
@@ -123,9 +194,39 @@ def _reader_job(s: Source) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
+def _import_topic(s: Source) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ingestion settings of the source's topic. Pub/Sub's service agent impersonates an account of the
+    source's own (it holds no grant) to assume the AWS role by web identity; the role's trust policy names that
+    account's unique id as `accounts.google.com:sub`. Returns the settings and the account."""
+    k = _stream(s)
+    sa = account_id("kimp", s.name)
+    settings = {
+        "source": s.name,
+        "stream_arn": k.stream_arn,
+        "consumer_arn": k.consumer_arn,
+        "aws_role_arn": k.role_arn,
+        "service_account": sa,
+    }
+    return settings, account(
+        sa,
+        f"DataHem Kinesis import {s.name}",
+        f"Identity the import topic of source {s.name} assumes its AWS role with; holds no grant.",
+        [],
+    )
+
+
 def platform(sources: list[Source]) -> PlatformPart:
-    jobs = [_reader_job(s) for s in sources]
-    return PlatformPart(accounts=[a for _, a in jobs], pipelines=[j for j, _ in jobs])
+    jobs = [_reader_job(s) for s in sources if _stream(s).via == READER]
+    imports = [(_stream(s).topic, *_import_topic(s)) for s in sources if _stream(s).via == IMPORT]
+    return PlatformPart(
+        accounts=[a for _, a in jobs] + [a for _, _, a in imports],
+        pipelines=[j for j, _ in jobs],
+        ingestion={topic: {"aws_kinesis": settings} for topic, settings, _ in imports},
+    )
+
+
+def imported(s: Source) -> bool:
+    return _stream(s).via == IMPORT
 
 
 def change_keys(stream: KinesisStream) -> set[str]:
@@ -153,5 +254,6 @@ KIND = SourceKind(
     platform=platform,
     secrets=secrets,
     readers=readers,
+    imported=imported,
     dev=DevWiring(reader_module="datahem.runtime.collectors.kinesis"),
 )

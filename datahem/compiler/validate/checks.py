@@ -12,6 +12,7 @@ from datahem.compiler.diagnostics import Diagnostics, Loc
 from datahem.compiler.model.resolved import METADATA_COLUMNS, METADATA_NAMES, Column, Model, Table
 from datahem.compiler.options.base import unknown_category
 from datahem.compiler.sources import KINDS
+from datahem.compiler.suggest import did_you_mean
 from datahem.compiler.validate.registry import check
 from datahem.runtime import typemap
 from datahem.runtime.contracts import platform
@@ -117,8 +118,8 @@ def categories(model: Model, d: Diagnostics) -> None:
             d.error(
                 c.loc,
                 rules.CATEGORY_CYCLE,
-                f"category `{c.name}` has parent `{c.parent}`, which is not a category; known: "
-                f"{', '.join(sorted(names))}",
+                f"category `{c.name}` has parent `{c.parent}`, which is not a category"
+                f"{did_you_mean(c.parent, names - {c.name}, end=' ') or '; '}known: {', '.join(sorted(names))}",
             )
         seen = {c.name}
         p = c.parent
@@ -231,7 +232,7 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
                 f"column name `{c.name}` must be letters, digits and `_`, not starting with a digit, at most "
                 "300 characters; set a legal `name` in its (datahem.column) option",
             )
-        elif any(c.name.upper().startswith(p) for p in RESERVED_PREFIXES):
+        elif c.name.upper().startswith(RESERVED_PREFIXES):
             d.error(
                 where,
                 rules.IDENTIFIER_RESERVED,
@@ -329,12 +330,12 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
         for name in t.clustering:
             c = top.get(name)
             if c is None:
+                why = "; nested columns cannot be clustered; " if "." in name else did_you_mean(name, top, end=" ")
                 d.error(
                     t.option_at("clustering"),
                     rules.CLUSTERING_INVALID,
-                    f"clustering column `{name}` is not a top-level column of `{t.name}`"
-                    + ("; nested columns cannot be clustered" if "." in name else "")
-                    + f"; top-level columns: {', '.join(sorted(top))}",
+                    f"clustering column `{name}` is not a top-level column of `{t.name}`{why or '; '}top-level "
+                    f"columns: {', '.join(sorted(top))}",
                 )
             elif c.repeated or c.bq_type not in typemap.CLUSTERABLE:
                 d.error(
@@ -350,7 +351,8 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
                 d.error(
                     p.loc,
                     rules.PARTITION_FIELD_INVALID,
-                    f"partition field `{p.column}` is not a top-level column of `{t.name}`",
+                    f"partition field `{p.column}` is not a top-level column of `{t.name}`"
+                    + did_you_mean(p.column, [n for n, c in top.items() if c.bq_type in typemap.PARTITIONABLE]),
                 )
             elif c.repeated or c.bq_type not in typemap.PARTITIONABLE:
                 d.error(

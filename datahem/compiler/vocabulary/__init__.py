@@ -25,6 +25,7 @@ VOCABULARY_PATH = Path(__file__).parent / VOCABULARY_IMPORT
 PREVIOUS_VOCABULARIES = frozenset(
     {
         "8dbdeb2f574f8967b123a6624da5eba311b75050df15d583ac11db77ac041174",  # 514de3e: before `optional double divide` and `unknown_fields`
+        "6867e584c6ac3d5a52dc82b336399ce715744d0c7b305c83844aefc257f4375f",  # 11930a6: before `indexed`
     }
 )
 

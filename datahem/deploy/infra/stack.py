@@ -67,6 +67,7 @@ PubsubTopicIamMember = google("pubsub_topic_iam_member").PubsubTopicIamMember
 PubsubSubscription = google("pubsub_subscription").PubsubSubscription
 PubsubSubscriptionIamMember = google("pubsub_subscription_iam_member").PubsubSubscriptionIamMember
 ServiceAccount = google("service_account").ServiceAccount
+ServiceAccountIamMember = google("service_account_iam_member").ServiceAccountIamMember
 _secret = google("secret_manager_secret")
 SecretManagerSecret = _secret.SecretManagerSecret
 SecretReplica = _secret.SecretManagerSecretReplicationUserManagedReplicas
@@ -154,6 +155,7 @@ class PlatformStack(TerraformStack):
         self._streams()
         self._secrets()
         self._identities()
+        self._import_topics()
         self._collectors()
         self._pipelines()
 
@@ -729,10 +731,11 @@ class PlatformStack(TerraformStack):
             TerraformOutput(self, "sns_collector_url", value=function.url, description="SNS subscription endpoint")
 
     def _job_parameters(self, p: dict) -> dict[str, str]:
-        """The job's parameters; source and backup jobs also get the environment's `write_method` (how rows reach
-        BigQuery), which platform.json files from before it existed lack: the pipelines' default then applies."""
+        """The job's parameters; the jobs that write rows (the streaming job, or per_source's source and backup jobs)
+        also get the environment's `write_method` (how rows reach BigQuery), which platform.json files from before it
+        existed lack: the pipelines' default then applies."""
         parameters = {k: self._parameter(v) for k, v in p["parameters"].items()}
-        if p["kind"] in ("source", "backup") and self.env.get("write_method"):
+        if p["kind"] in ("streaming", "source", "backup") and self.env.get("write_method"):
             parameters["write_method"] = M.tf_literal(self.env["write_method"])
         return dict(sorted(parameters.items()))
 
@@ -751,6 +754,46 @@ class PlatformStack(TerraformStack):
         if kind == "secret":
             return f"{self.secrets[name].id}/versions/latest"
         raise ValueError(f"unknown job parameter reference `{kind}` in platform.json")
+
+    def _import_topics(self) -> None:
+        """A topic with `ingestion` is a Pub/Sub import topic: Pub/Sub reads the Kinesis stream through its enhanced
+        fan-out consumer, as the AWS role it assumes by web identity with the source's own service account (which
+        Pub/Sub's service agent may mint tokens for). The output is that account's unique id, the `sub` the role's
+        trust policy must name."""
+        agent = M.member(self.agent("pubsub.googleapis.com").email)
+        for t in self.platform["topics"]:
+            kinesis = (t.get("ingestion") or {}).get("aws_kinesis")
+            if not kinesis:
+                continue
+            sa = self.accounts[kinesis["service_account"]]
+            token = ServiceAccountIamMember(
+                self,
+                M.logical_id("iam_pubsub-agent_token-creator", kinesis["service_account"]),
+                service_account_id=sa.name,
+                role="roles/iam.serviceAccountTokenCreator",
+                member=agent,
+            )
+            topic = self.topics[t["topic"]]
+            topic.put_ingestion_data_source_settings(
+                aws_kinesis={
+                    "stream_arn": kinesis["stream_arn"],
+                    "consumer_arn": kinesis["consumer_arn"],
+                    "aws_role_arn": kinesis["aws_role_arn"],
+                    "gcp_service_account": sa.email,
+                }
+            )
+            # ingestion starts once the service agent may act as the account
+            topic.depends_on = [
+                *(topic.depends_on or []),
+                f"{token.terraform_resource_type}.{token.friendly_unique_id}",
+            ]
+            TerraformOutput(
+                self,
+                M.logical_id("kinesis_web_identity", kinesis["source"]).replace("-", "_"),
+                description=f"Trust policy of {kinesis['aws_role_arn']}: allow sts:AssumeRoleWithWebIdentity for "
+                "accounts.google.com with this `sub` (the account the import topic reads the stream as)",
+                value=sa.unique_id,
+            )
 
     def _pipelines(self) -> None:
         """Dataflow flex-template jobs (google-beta): each runs as its own service account, from the template

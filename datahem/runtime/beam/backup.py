@@ -1,10 +1,13 @@
 """The backup pipeline: every topic's `backup` subscription into one raw table (payload bytes, attributes,
 publish time), partitioned by ingestion time, so any event can be replayed later by `datahem backfill`.
-Replays (attribute backfill=true) are counted and skipped: they are already in the backup."""
+Replays (attribute backfill=true) are counted and skipped: they are already in the backup.
+
+Why a branch and not a Pub/Sub BigQuery subscription (which writes `data` and the attributes as one JSON object, and
+none of the columns derived here): README, "The raw backup: a pipeline branch, not a BigQuery subscription"."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import ReadFromPubSub
@@ -12,7 +15,13 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from datahem.runtime.beam import rows
 from datahem.runtime.beam.io import FAILED
-from datahem.runtime.beam.pipeline import DataHemOptions, WriteDeadLetters, row_writer, write_failed_to_dead_letter
+from datahem.runtime.beam.pipeline import (
+    DataHemOptions,
+    WriteDeadLetters,
+    imported_attributes,
+    row_writer,
+    write_failed_to_dead_letter,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,10 @@ class BackupSpec:
     subscriptions: list[str] | tuple[str, ...]
     table: str
     dead_letter_table: str
+    # subscription of an import topic -> (source, message type, collector): its messages get DataHem's attributes
+    # as the source's branch gives them (`imported_attributes`), so the backup holds, and a backfill replays, the
+    # same `uuid`
+    imported: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 class ToBackupRow(beam.DoFn):
@@ -45,12 +58,14 @@ class BackupPipeline(beam.PTransform):
         spec = self.spec
         opts = self.options.view_as(DataHemOptions)
         project = self.options.view_as(GoogleCloudOptions).project
-        reads = [
-            pbegin
-            | f"Read {sub}"
-            >> ReadFromPubSub(subscription=f"projects/{project}/subscriptions/{sub}", with_attributes=True)
-            for sub in spec.subscriptions
-        ]
+        reads = []
+        for sub in spec.subscriptions:
+            read = pbegin | f"Read {sub}" >> ReadFromPubSub(
+                subscription=f"projects/{project}/subscriptions/{sub}", with_attributes=True
+            )
+            if sub in spec.imported:
+                read = read | f"ImportedAttributes {sub}" >> beam.Map(imported_attributes, *spec.imported[sub])
+            reads.append(read)
         written = (
             reads
             | "AllTopics" >> beam.Flatten()

@@ -174,6 +174,24 @@ def unknown_fields(d: dict, known: frozenset[str], prefix: str) -> None:
             raise Reject(VALIDATE, prefix + key, "unknown field")
 
 
+def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: str) -> list | None:
+    """`indexed`: the parameters among `keys` (of `d`, none a field of its message) that `rx` matches (prefix,
+    index, suffix) as the elements of a repeated message field, in index order: `{"pr2id": "a", "pr1id": "b",
+    "pr1qt": "2"}` -> `[{index_field: 1, "id": "b", "qt": "2"}, {index_field: 2, "id": "a"}]`; a parameter without a
+    suffix goes to `value_field`. None when there is none."""
+    groups: dict[int, dict] = {}
+    for key in keys:
+        m = rx.match(key)
+        if m is None:
+            continue
+        n = int(m.group(1))
+        element = groups.get(n)
+        if element is None:
+            element = groups[n] = {index_field: n} if index_field else {}
+        element[m.group(2) or value_field] = d[key]
+    return [groups[n] for n in sorted(groups)] if groups else None
+
+
 def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:
     """`unknown_fields: IGNORE | KEEP`: note the fields no column knows in `ctx.unknown`, by path from the root
     (`foo`, `items[0].bar`); the converter drops them (IGNORE) or stores them with `kept_fields` (KEEP)."""

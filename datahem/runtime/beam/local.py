@@ -3,7 +3,8 @@
 Beam 2.77's DirectRunner loses Pub/Sub messages when one pipeline holds more than one ReadFromPubSub: with the 7
 example topics read by one pipeline, 44-66 of 67 published messages arrived; with one read per pipeline, 67 of 67
 every time (see the pipelines issue note). So locally every subscription gets a pipeline of its own: one per
-source, and one backup pipeline per topic. On Dataflow the backup stays one job reading every topic.
+source, and one backup pipeline per topic. On Dataflow every branch runs in one streaming job per environment
+(datahem/runtime/beam/streaming.py), or a job per source and one backup job reading every topic (`per_source`).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from datahem.runtime.beam import rows
 from datahem.runtime.beam.convert import Context, Reject, internal
 from datahem.runtime.beam.io import FAILED, WRITE_METHODS, endpoint_from_env, write_rows_fn
 from datahem.runtime.beam.messages import default_descriptor_set, message_class
+from datahem.runtime.contracts.attributes import COLLECTOR, MESSAGE_TYPE, SOURCE, TIMESTAMP, UUID
 from datahem.runtime.storage_write import storage_endpoint_from_env
 
 DEAD, PROCESSED = "dead_letter", "processed"
@@ -43,6 +44,9 @@ class SourceSpec:
     dead_letter_table: str
     processed_topic: str
     secrets: list[str] | tuple[str, ...] = field(default_factory=tuple)
+    # the collector whose place a Pub/Sub import topic takes (e.g. `kinesis` for `via: pubsub_import`): messages
+    # without the contract's attributes get them from Pub/Sub's own (`imported_attributes`)
+    imported_from: str | None = None
 
 
 class DataHemOptions(PipelineOptions):
@@ -135,6 +139,27 @@ class FirstOfUuid(beam.DoFn):
     @on_timer(EXPIRY)
     def expire(self, seen=beam.DoFn.StateParam(SEEN)):
         seen.clear()
+
+
+def imported_attributes(message: PubsubMessage, source: str, message_type: str, collector: str) -> PubsubMessage:
+    """A message an import topic published (it sets none of the contract's attributes) gets them as the reader
+    would have set them: `uuid` is the Pub/Sub message id, `timestamp` the publish time (when the import topic
+    received the record), `source` and `message_type` the source's, `collector` the one the import topic replaces.
+    Attributes the message has are kept; a message with a `uuid` (published by a collector, or a replay) is left as
+    it is. The source's branch and the backup both apply it, so a backfill replays the same `uuid`."""
+    attributes = dict(message.attributes or {})
+    if attributes.get(UUID):
+        return message
+    for key, value in (
+        (UUID, message.message_id),
+        (TIMESTAMP, rows.rfc3339(message.publish_time)),
+        (SOURCE, source),
+        (MESSAGE_TYPE, message_type),
+        (COLLECTOR, collector),
+    ):
+        if value and not attributes.get(key):
+            attributes[key] = value
+    return PubsubMessage(message.data, attributes, message.message_id, message.publish_time, message.ordering_key)
 
 
 def _uuid_key(message: PubsubMessage):
@@ -232,6 +257,10 @@ class SourcePipeline(beam.PTransform):
             timestamp_attribute="timestamp",
             id_label="uuid" if on_dataflow else None,
         )
+        if spec.imported_from:
+            messages = messages | "ImportedAttributes" >> beam.Map(
+                imported_attributes, spec.source, spec.message_type, spec.imported_from
+            )
         unique = (
             messages | "KeyByUuid" >> beam.Map(_uuid_key) | "Dedupe" >> beam.ParDo(FirstOfUuid(opts.dedupe_seconds))
         )

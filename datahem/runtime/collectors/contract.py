@@ -7,6 +7,8 @@ time, microseconds, `Z`), `source`, `message_type`, `collector`. A collector may
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +29,31 @@ def rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("receive times must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Clock:
+    """`rfc3339` of the current time, for a collector that stamps every request: the date and time of day are
+    formatted once per second, the microseconds appended (strftime per request was a measurable share of it)."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{nanos // 1000:06d}Z"
+
+
+def uuid4() -> str:
+    """`str(uuid.uuid4())`, without building a UUID object: 122 random bits, version 4, RFC 4122 variant."""
+    value = int.from_bytes(os.urandom(16)) & ~(0xF000 << 64 | 0xC000 << 48) | (0x4000 << 64 | 0x8000 << 48)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 from datahem.runtime.collectors.errors import RoutingTableError
 from datahem.runtime.contracts.routing import (  # noqa: F401  (re-exported: the collectors import them from here)
     AUTH_KEYS,
+    AUTH_OPTIONAL_KEYS,
     AUTH_TYPES,
     BODY_TIMEOUT_RANGE,
     CHARSETS,
@@ -36,6 +37,7 @@ from datahem.runtime.contracts.routing import (  # noqa: F401  (re-exported: the
     KINESIS_TABLE,
     MAX_HEAD_BYTES_RANGE,
     ORIGIN,
+    QUERY_PARAMETER,
     REGION,
     ROLE_ARN,
     SNS_MAX_AGE_RANGE,
@@ -144,12 +146,15 @@ def _auth(check: _Checker, where: str, value: Any) -> Auth:
     if kind == "none":
         check.keys(where, value, ("type",))
         return Auth()
-    if not check.keys(where, value, AUTH_KEYS[kind]):
+    if not check.keys(where, value, AUTH_KEYS[kind], AUTH_OPTIONAL_KEYS[kind]):
         return Auth()
     header = check.string(f"{where}.header", value["header"], HEADER_NAME, "an HTTP header name").lower()
     secret_env = check.string(f"{where}.secret_env", value["secret_env"], ENV_NAME, "an environment variable name")
     if kind == "api_key":
-        return Auth(type=kind, header=header, secret_env=secret_env)
+        query = value.get("query_parameter")
+        if query is not None:
+            query = check.string(f"{where}.query_parameter", query, QUERY_PARAMETER, "a query parameter name")
+        return Auth(type=kind, header=header, secret_env=secret_env, query_parameter=query or "")
     prefix = value["prefix"]
     if not isinstance(prefix, str):
         check.fail(f"{where}.prefix", f"expected a string, got {prefix!r}")

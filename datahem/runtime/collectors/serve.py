@@ -106,6 +106,7 @@ def _serve_http(app, host: str, port: int) -> None:
             proxy_headers=False,  # the collector alone decides which X-Forwarded-For entry to trust
             timeout_graceful_shutdown=30,
             log_level="info",
+            access_log=False,  # as on Cloud Run: a request line can carry an API key in its query string
         )
     ).run()
 

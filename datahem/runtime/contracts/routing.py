@@ -28,6 +28,9 @@ AUTH_KEYS = {
     "api_key": ("type", "header", "secret_env"),
     "hmac": ("type", "header", "secret_env", "algorithm", "encoding", "prefix"),
 }
+# the keys written only when set: an API key may also be accepted from a query parameter (GA4's `api_secret`)
+AUTH_OPTIONAL_KEYS = {"none": (), "api_key": ("query_parameter",), "hmac": ()}
+QUERY_PARAMETER = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 SNS_QUERY_PARAMETER = "route"
 
 # The media types each HTTP format takes in a POST/PUT body (compared without parameters, case-insensitively). No
@@ -65,6 +68,10 @@ HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 SNS_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
+# an enhanced fan-out consumer of a stream: STREAM_ARN/consumer/NAME:CREATION_TIMESTAMP
+KINESIS_CONSUMER_ARN = re.compile(
+    r"^(arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128})/consumer/[A-Za-z0-9_.-]{1,128}:\d+$"
+)
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
@@ -104,9 +111,12 @@ class Auth:
     algorithm: str = "sha256"
     encoding: str = "hex"
     prefix: str = ""
+    query_parameter: str = ""  # api_key: the key is also accepted as this query parameter (GA4's `api_secret`)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in AUTH_KEYS[self.type]}
+        out = {k: getattr(self, k) for k in AUTH_KEYS[self.type]}
+        out.update({k: getattr(self, k) for k in AUTH_OPTIONAL_KEYS[self.type] if getattr(self, k)})
+        return out
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,11 @@ class KinesisStream:
     region: str
     role_arn: str | None
     credentials_secret: str | None
+    # how the stream reaches its topic when deployed: `reader` (a Dataflow job of its own) or `pubsub_import` (the
+    # topic is a Pub/Sub import topic reading the stream through `consumer_arn`, an enhanced fan-out consumer).
+    # Not in kinesis.json: `datahem dev` reads every stream with the reader, whichever way it is deployed.
+    via: str = "reader"
+    consumer_arn: str | None = None
 
     @property
     def stream_name(self) -> str:

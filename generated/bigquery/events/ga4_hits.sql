@@ -8,28 +8,66 @@ CREATE TABLE IF NOT EXISTS `events.ga4_hits` (
     `key` STRING NOT NULL OPTIONS(description = "Attribute name."),
     `value` STRING OPTIONS(description = "Attribute value.")
   >> OPTIONS(description = "Pub/Sub attributes of the event."),
-  `client_id` STRING NOT NULL OPTIONS(description = "Client (app instance) id identifying the installation, e.g. \"1872346590.1717141234\"."),
+  `client_id` STRING OPTIONS(description = "Web stream: the client id of the browser, from the _ga cookie, e.g. \"1872346590.1717141234\"."),
+  `app_instance_id` STRING OPTIONS(description = "App stream: the Firebase app instance id of the installation, 32 hex digits."),
   `user_id` STRING OPTIONS(description = "User id: the member id of a logged-in member."),
-  `timestamp_micros` INT64 OPTIONS(description = "Time of the events in microseconds since the Unix epoch, as set by the app; absent means the time of the request."),
+  `timestamp_micros` INT64 OPTIONS(description = "Time of the events in microseconds since the Unix epoch, as set by the sender; absent means the time of the request. An event's or a user property's own timestamp_micros overrides it."),
   `user_properties` ARRAY<STRUCT<
     `key` STRING,
     `value` STRUCT<
-      `value` STRING OPTIONS(description = "Property value, e.g. \"gold\".")
+      `value` STRING OPTIONS(description = "Property value, e.g. \"gold\"."),
+      `timestamp_micros` INT64 OPTIONS(description = "When the property took this value, in microseconds since the Unix epoch; overrides the request's timestamp.")
     >
   >> OPTIONS(description = "User-scoped properties, keyed by property name, e.g. {\"member_tier\": {\"value\": \"gold\"}}."),
   `events` ARRAY<STRUCT<
     `name` STRING NOT NULL OPTIONS(description = "Event name, e.g. \"page_view\", \"add_to_cart\" or \"purchase\"."),
-    `params` JSON OPTIONS(description = "Event parameters as sent by the app; their keys and types vary by event.")
+    `params` JSON OPTIONS(description = "Event parameters as sent by the sender; their keys and types vary by event."),
+    `timestamp_micros` INT64 OPTIONS(description = "When the event happened, in microseconds since the Unix epoch; overrides the request's timestamp.")
   >> OPTIONS(description = "The events of the request."),
   `non_personalized_ads` BOOL OPTIONS(description = "Whether the events must not be used for ads personalisation."),
   `consent` STRUCT<
     `ad_user_data` STRING OPTIONS(description = "Consent to send user data to Google for advertising."),
     `ad_personalization` STRING OPTIONS(description = "Consent to personalised advertising.")
-  > OPTIONS(description = "The user's consent for advertising purposes.")
+  > OPTIONS(description = "The user's consent for advertising purposes."),
+  `user_data` STRUCT<
+    `sha256_email_address` ARRAY<STRING> OPTIONS(description = "Hashed e-mail addresses."),
+    `sha256_phone_number` ARRAY<STRING> OPTIONS(description = "Hashed phone numbers (E.164 before hashing)."),
+    `address` ARRAY<STRUCT<
+      `sha256_first_name` STRING OPTIONS(description = "Hashed first name."),
+      `sha256_last_name` STRING OPTIONS(description = "Hashed last name."),
+      `sha256_street` STRING OPTIONS(description = "Hashed street and number."),
+      `city` STRING OPTIONS(description = "City, e.g. \"stockholm\"."),
+      `region` STRING OPTIONS(description = "Region (state or province), e.g. \"ab\"."),
+      `postal_code` STRING OPTIONS(description = "Postal code, e.g. \"11122\"."),
+      `country` STRING OPTIONS(description = "Country as an ISO 3166-1 alpha-2 code, e.g. \"se\".")
+    >> OPTIONS(description = "Postal addresses.")
+  > OPTIONS(description = "User-provided data (hashed e-mail addresses, phone numbers and addresses), sent with user_id."),
+  `user_location` STRUCT<
+    `city` STRING OPTIONS(description = "City name, e.g. \"Stockholm\"."),
+    `region_id` STRING OPTIONS(description = "Region as an ISO 3166-2 code, e.g. \"SE-AB\"."),
+    `country_id` STRING OPTIONS(description = "Country as an ISO 3166-1 alpha-2 code, e.g. \"SE\"."),
+    `subcontinent_id` STRING OPTIONS(description = "Subcontinent as a UN M49 code, e.g. \"154\" (Northern Europe)."),
+    `continent_id` STRING OPTIONS(description = "Continent as a UN M49 code, e.g. \"150\" (Europe).")
+  > OPTIONS(description = "Where the user is, when the sender knows it better than the request's IP address does."),
+  `ip_override` STRING OPTIONS(description = "IP address Google Analytics derives the location from, instead of the request's."),
+  `device` STRUCT<
+    `category` STRING OPTIONS(description = "Device category: \"desktop\", \"tablet\", \"mobile\" or \"smart TV\"."),
+    `language` STRING OPTIONS(description = "Language as ISO 639-1 and ISO 3166-1, e.g. \"sv-se\"."),
+    `screen_resolution` STRING OPTIONS(description = "Screen resolution as WIDTHxHEIGHT, e.g. \"1290x2796\"."),
+    `operating_system` STRING OPTIONS(description = "Operating system, e.g. \"iOS\"."),
+    `operating_system_version` STRING OPTIONS(description = "Operating system version, e.g. \"17.5\"."),
+    `model` STRING OPTIONS(description = "Device model, e.g. \"iPhone 15 Pro Max\"."),
+    `brand` STRING OPTIONS(description = "Device brand, e.g. \"Apple\"."),
+    `browser` STRING OPTIONS(description = "Browser, e.g. \"Safari\"."),
+    `browser_version` STRING OPTIONS(description = "Browser version, e.g. \"17.5\".")
+  > OPTIONS(description = "The device the events happened on."),
+  `user_agent` STRING OPTIONS(description = "User agent of the device, when the request is sent on its behalf."),
+  `validation_behavior` STRING OPTIONS(description = "How strictly Google validates the request: RELAXED (the default) or ENFORCE_RECOMMENDATIONS."),
+  `_unknown` JSON OPTIONS(description = "Fields of the event that the schema does not define, as a JSON object of their values by path from the root (`{\"foo\": 1, \"items[0].bar\": \"x\"}`); NULL when there were none (table option `unknown_fields: KEEP`).")
 )
 PARTITION BY TIMESTAMP_TRUNC(`_received_at`, DAY)
 CLUSTER BY `client_id`
 OPTIONS (
-  description = "GA4 Measurement Protocol requests from the iOS and Android apps; one row per request, events nested.",
+  description = "GA4 Measurement Protocol requests from the web shop's server (web stream) and the iOS and Android apps (app streams); one row per request, events nested.",
   labels = [("contains_pii", "true"), ("domain", "analytics")]
 );

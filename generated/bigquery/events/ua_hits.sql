@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS `events.ua_hits` (
   `viewport_size` STRING OPTIONS(description = "Viewport size (`vp`), e.g. \"1280x720\"."),
   `document_encoding` STRING OPTIONS(description = "Document encoding (`de`), e.g. \"UTF-8\"."),
   `user_language` STRING OPTIONS(description = "User language (`ul`), e.g. \"sv-se\"."),
-  `hit_type` STRING NOT NULL OPTIONS(description = "Hit type (`t`). Only \"pageview\", \"event\" and \"transaction\" hits are kept; the others are filtered out."),
+  `hit_type` STRING NOT NULL OPTIONS(description = "Hit type (`t`): one of the Measurement Protocol's eight; a hit of another type is filtered out."),
   `non_interaction` STRING OPTIONS(description = "Non-interaction hit (`ni`): \"1\" when the hit does not count as an interaction."),
   `document_location` STRING OPTIONS(description = "Document location URL (`dl`) without query string and fragment, which may carry e-mail addresses or tokens."),
   `document_host_name` STRING OPTIONS(description = "Document host name (`dh`), e.g. \"www.grocer.example\"."),
@@ -42,15 +42,128 @@ CREATE TABLE IF NOT EXISTS `events.ua_hits` (
   `transaction_tax` NUMERIC OPTIONS(description = "Transaction tax (`tt`)."),
   `transaction_coupon` STRING OPTIONS(description = "Transaction coupon code (`tcc`)."),
   `currency_code` STRING OPTIONS(description = "Currency code (`cu`), e.g. \"SEK\"."),
-  `member_tier` STRING OPTIONS(description = "Custom dimension 1 (`cd1`): the logged-in member's loyalty tier, e.g. \"gold\"."),
-  `store_id` STRING OPTIONS(description = "Custom dimension 2 (`cd2`): the store the shop is browsed for, e.g. \"STO-ARSTA\"."),
+  `member_tier` STRING OPTIONS(description = "Custom dimension 1 (`cd1`): the logged-in member's loyalty tier, e.g. \"gold\". (Not in custom_dimensions.)"),
+  `store_id` STRING OPTIONS(description = "Custom dimension 2 (`cd2`): the store the shop is browsed for, e.g. \"STO-ARSTA\". (Not in custom_dimensions.)"),
   `page_load_time_ms` INT64 OPTIONS(description = "Page load time (`plt`) in milliseconds."),
   `hit_id` STRING OPTIONS(description = "The collector's unique id for this hit, from the message's `uuid` attribute."),
-  `collector_received_at` TIMESTAMP OPTIONS(description = "When the collector received the hit, from the message's `timestamp` attribute.")
+  `collector_received_at` TIMESTAMP OPTIONS(description = "When the collector received the hit, from the message's `timestamp` attribute."),
+  `anonymize_ip` STRING OPTIONS(description = "General Anonymize IP (`aip`): present (any value) when the sender asked for the IP address to be anonymized."),
+  `non_personalized_ads` STRING OPTIONS(description = "Disable advertising personalization (`npa`): \"1\" when the hit must not be used for ads personalization."),
+  `geographical_override` STRING OPTIONS(description = "Session Geographical override (`geoid`): a Geo ID or an ISO 3166-1 alpha-2 country code, e.g. \"SE\"."),
+  `campaign_keyword` STRING OPTIONS(description = "Traffic sources Campaign keyword (`ck`), from utm_term."),
+  `campaign_content` STRING OPTIONS(description = "Campaign content (`cc`), from utm_content."),
+  `campaign_id` STRING OPTIONS(description = "Campaign id (`ci`), from utm_id."),
+  `google_ads_id` STRING OPTIONS(description = "Google Ads click id (`gclid`)."),
+  `google_display_ads_id` STRING OPTIONS(description = "Google Display Ads id (`dclid`)."),
+  `screen_colors` STRING OPTIONS(description = "System info Screen colors (`sd`), e.g. \"24-bits\"."),
+  `java_enabled` STRING OPTIONS(description = "Java enabled (`je`): \"1\" or \"0\"."),
+  `flash_version` STRING OPTIONS(description = "Flash version (`fl`), e.g. \"10 1 r103\"."),
+  `screen_name` STRING OPTIONS(description = "Content Screen name (`cd`) of a screenview hit, e.g. \"Home\". (Custom dimensions are `cd<index>`.)"),
+  `link_id` STRING OPTIONS(description = "Link id (`linkid`) of the clicked DOM element, e.g. \"nav_bar\"."),
+  `content_group_1` STRING OPTIONS(description = "Content group 1 (`cg1`), e.g. \"/varor\"."),
+  `content_group_2` STRING OPTIONS(description = "Content group 2 (`cg2`)."),
+  `content_group_3` STRING OPTIONS(description = "Content group 3 (`cg3`)."),
+  `content_group_4` STRING OPTIONS(description = "Content group 4 (`cg4`)."),
+  `content_group_5` STRING OPTIONS(description = "Content group 5 (`cg5`)."),
+  `application_name` STRING OPTIONS(description = "Apps Application name (`an`), e.g. \"Grocer\"."),
+  `application_id` STRING OPTIONS(description = "Application id (`aid`), e.g. \"com.grocer.app\"."),
+  `application_version` STRING OPTIONS(description = "Application version (`av`), e.g. \"4.2.0\"."),
+  `application_installer_id` STRING OPTIONS(description = "Application installer id (`aiid`), e.g. \"com.android.vending\"."),
+  `item_name` STRING OPTIONS(description = "E-commerce (item hits) Item name (`in`), required on an item hit."),
+  `item_price` NUMERIC OPTIONS(description = "Item price (`ip`) per unit, in the currency `cu`."),
+  `item_quantity` INT64 OPTIONS(description = "Item quantity (`iq`)."),
+  `item_code` STRING OPTIONS(description = "Item code (`ic`): the SKU."),
+  `item_category` STRING OPTIONS(description = "Item category (`iv`)."),
+  `product_action` STRING OPTIONS(description = "Enhanced E-commerce Product action (`pa`): detail, click, add, remove, checkout, checkout_option, purchase or refund."),
+  `product_action_list` STRING OPTIONS(description = "Product action list (`pal`): the list a clicked or viewed product came from, e.g. \"Search Results\"."),
+  `checkout_step` INT64 OPTIONS(description = "Checkout step (`cos`)."),
+  `checkout_step_option` STRING OPTIONS(description = "Checkout step option (`col`), e.g. \"Visa\"."),
+  `promotion_action` STRING OPTIONS(description = "Promotion action (`promoa`): \"view\" or \"click\"."),
+  `social_network` STRING OPTIONS(description = "Social interactions Social network (`sn`), e.g. \"facebook\"."),
+  `social_action` STRING OPTIONS(description = "Social action (`sa`), e.g. \"like\"."),
+  `social_action_target` STRING OPTIONS(description = "Social action target (`st`): usually a URL."),
+  `user_timing_category` STRING OPTIONS(description = "Timing User timing category (`utc`), e.g. \"category\"."),
+  `user_timing_variable_name` STRING OPTIONS(description = "User timing variable name (`utv`), e.g. \"lookup\"."),
+  `user_timing_time_ms` INT64 OPTIONS(description = "User timing time (`utt`) in milliseconds."),
+  `user_timing_label` STRING OPTIONS(description = "User timing label (`utl`)."),
+  `dns_time_ms` INT64 OPTIONS(description = "DNS time (`dns`) in milliseconds."),
+  `page_download_time_ms` INT64 OPTIONS(description = "Page download time (`pdt`) in milliseconds."),
+  `redirect_response_time_ms` INT64 OPTIONS(description = "Redirect response time (`rrt`) in milliseconds."),
+  `tcp_connect_time_ms` INT64 OPTIONS(description = "TCP connect time (`tcp`) in milliseconds."),
+  `server_response_time_ms` INT64 OPTIONS(description = "Server response time (`srt`) in milliseconds."),
+  `dom_interactive_time_ms` INT64 OPTIONS(description = "DOM interactive time (`dit`) in milliseconds."),
+  `content_load_time_ms` INT64 OPTIONS(description = "Content load time (`clt`) in milliseconds."),
+  `exception_description` STRING OPTIONS(description = "Exceptions Exception description (`exd`), e.g. \"DatabaseError\"."),
+  `exception_fatal` STRING OPTIONS(description = "Is exception fatal (`exf`): \"1\" (the default) or \"0\"."),
+  `experiment_id` STRING OPTIONS(description = "Content experiments Experiment id (`xid`)."),
+  `experiment_variant` STRING OPTIONS(description = "Experiment variant (`xvar`)."),
+  `library_version` STRING OPTIONS(description = "The tag's own parameters (analytics.js), sent with every hit though not in the parameter reference Library version (`_v`), e.g. \"j101\"."),
+  `hit_sequence` INT64 OPTIONS(description = "Hit sequence number (`_s`) within the page."),
+  `daily_client_id` STRING OPTIONS(description = "The _gid cookie (`_gid`), a second, 24-hour client id; stored as a keyed hash."),
+  `products` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The product's index in the hit (1 to 200)."),
+    `sku` STRING OPTIONS(description = "Product SKU (`id`), e.g. \"P12345\"."),
+    `name` STRING OPTIONS(description = "Product name (`nm`)."),
+    `brand` STRING OPTIONS(description = "Product brand (`br`)."),
+    `category` STRING OPTIONS(description = "Product category (`ca`), up to five levels separated by `/`, e.g. \"Apparel/T-Shirts\"."),
+    `variant` STRING OPTIONS(description = "Product variant (`va`), e.g. \"Black\"."),
+    `price` NUMERIC OPTIONS(description = "Unit price (`pr`)."),
+    `quantity` INT64 OPTIONS(description = "Quantity (`qt`)."),
+    `coupon_code` STRING OPTIONS(description = "Coupon code (`cc`)."),
+    `position` INT64 OPTIONS(description = "Position in a list (`ps`)."),
+    `custom_dimensions` ARRAY<STRUCT<
+      `index` INT64 OPTIONS(description = "The dimension's index (1 to 200)."),
+      `value` STRING OPTIONS(description = "Its value.")
+    >> OPTIONS(description = "Product-scoped custom dimensions (`cd<index>`)."),
+    `custom_metrics` ARRAY<STRUCT<
+      `index` INT64 OPTIONS(description = "The metric's index (1 to 200)."),
+      `value` NUMERIC OPTIONS(description = "Its value: an integer, or a currency amount for a currency metric.")
+    >> OPTIONS(description = "Product-scoped custom metrics (`cm<index>`).")
+  >> OPTIONS(description = "Indexed parameters Enhanced Ecommerce products of the hit's product action (`pr<index><suffix>`, index 1 to 200)."),
+  `impression_lists` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The list's index in the hit (1 to 200)."),
+    `name` STRING OPTIONS(description = "List name (`nm`), e.g. \"Search Results\"."),
+    `products` ARRAY<STRUCT<
+      `index` INT64 OPTIONS(description = "The product's index in the hit (1 to 200)."),
+      `sku` STRING OPTIONS(description = "Product SKU (`id`), e.g. \"P12345\"."),
+      `name` STRING OPTIONS(description = "Product name (`nm`)."),
+      `brand` STRING OPTIONS(description = "Product brand (`br`)."),
+      `category` STRING OPTIONS(description = "Product category (`ca`), up to five levels separated by `/`, e.g. \"Apparel/T-Shirts\"."),
+      `variant` STRING OPTIONS(description = "Product variant (`va`), e.g. \"Black\"."),
+      `price` NUMERIC OPTIONS(description = "Unit price (`pr`)."),
+      `quantity` INT64 OPTIONS(description = "Quantity (`qt`)."),
+      `coupon_code` STRING OPTIONS(description = "Coupon code (`cc`)."),
+      `position` INT64 OPTIONS(description = "Position in a list (`ps`)."),
+      `custom_dimensions` ARRAY<STRUCT<
+        `index` INT64 OPTIONS(description = "The dimension's index (1 to 200)."),
+        `value` STRING OPTIONS(description = "Its value.")
+      >> OPTIONS(description = "Product-scoped custom dimensions (`cd<index>`)."),
+      `custom_metrics` ARRAY<STRUCT<
+        `index` INT64 OPTIONS(description = "The metric's index (1 to 200)."),
+        `value` NUMERIC OPTIONS(description = "Its value: an integer, or a currency amount for a currency metric.")
+      >> OPTIONS(description = "Product-scoped custom metrics (`cm<index>`).")
+    >> OPTIONS(description = "The products shown in the list.")
+  >> OPTIONS(description = "Enhanced Ecommerce product impression lists (`il<index>nm`, their products `il<index>pi<index><suffix>`)."),
+  `promotions` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The promotion's index in the hit (1 to 200)."),
+    `promotion_id` STRING OPTIONS(description = "Promotion id (`id`), e.g. \"PROMO_1234\"."),
+    `name` STRING OPTIONS(description = "Promotion name (`nm`), e.g. \"Summer Sale\"."),
+    `creative` STRING OPTIONS(description = "Creative (`cr`), e.g. \"summer_banner2\"."),
+    `position` STRING OPTIONS(description = "Position (`ps`), e.g. \"banner_slot1\".")
+  >> OPTIONS(description = "Enhanced Ecommerce internal promotions (`promo<index><suffix>`)."),
+  `custom_dimensions` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The dimension's index (1 to 200)."),
+    `value` STRING OPTIONS(description = "Its value.")
+  >> OPTIONS(description = "Custom dimensions (`cd<index>`, 1 to 200) other than the named cd1 and cd2."),
+  `custom_metrics` ARRAY<STRUCT<
+    `index` INT64 OPTIONS(description = "The metric's index (1 to 200)."),
+    `value` NUMERIC OPTIONS(description = "Its value: an integer, or a currency amount for a currency metric.")
+  >> OPTIONS(description = "Custom metrics (`cm<index>`, 1 to 200)."),
+  `_unknown` JSON OPTIONS(description = "Fields of the event that the schema does not define, as a JSON object of their values by path from the root (`{\"foo\": 1, \"items[0].bar\": \"x\"}`); NULL when there were none (table option `unknown_fields: KEEP`).")
 )
 PARTITION BY TIMESTAMP_TRUNC(`_received_at`, DAY)
 CLUSTER BY `hit_type`, `tracking_id`
 OPTIONS (
-  description = "Universal Analytics v1 page views, events and transactions from the web shop's tag; other hit types are filtered out.",
+  description = "Universal Analytics v1 hits of every type from the web shop's tag, Enhanced Ecommerce and custom dimensions and metrics included; parameters without a column (the tag's internal ones) are kept in _unknown.",
   labels = [("contains_pii", "true"), ("domain", "analytics")]
 );

@@ -15,11 +15,13 @@ from datahem.runtime.beam.convert import (
     as_object,
     as_string,
     both_names,
+    extra_fields,
     internal,
+    kept_fields,
+    only_one,
     parse_payload,
     required,
     set_struct,
-    unknown_fields,
 )
 
 MESSAGE_TYPE = "grocer.analytics.v1.Ga4Hit"
@@ -29,49 +31,94 @@ TABLE = "events.ga4_hits"
 _enum_ga4_consent_status = {"DENIED": 2, "GRANTED": 1, "STATUS_UNSPECIFIED": 0}
 _names_ga4_consent_status = {0: "STATUS_UNSPECIFIED", 1: "GRANTED", 2: "DENIED"}
 
+# grocer.analytics.v1.Ga4Hit.ValidationBehavior
+_enum_ga4_hit_validation_behavior = {"ENFORCE_RECOMMENDATIONS": 2, "RELAXED": 1, "VALIDATION_BEHAVIOR_UNSPECIFIED": 0}
+_names_ga4_hit_validation_behavior = {0: "VALIDATION_BEHAVIOR_UNSPECIFIED", 1: "RELAXED", 2: "ENFORCE_RECOMMENDATIONS"}
+
 _known_ga4_hit = frozenset(
     [
+        "appInstanceId",
+        "app_instance_id",
         "clientId",
         "client_id",
         "consent",
+        "device",
         "events",
+        "ipOverride",
+        "ip_override",
         "nonPersonalizedAds",
         "non_personalized_ads",
         "timestampMicros",
         "timestamp_micros",
+        "userAgent",
+        "userData",
         "userId",
+        "userLocation",
         "userProperties",
+        "user_agent",
+        "user_data",
         "user_id",
+        "user_location",
         "user_properties",
+        "validationBehavior",
+        "validation_behavior",
     ]
 )
 _proto_names_ga4_hit = frozenset(
     [
+        "app_instance_id",
         "client_id",
+        "ip_override",
         "non_personalized_ads",
         "timestamp_micros",
+        "user_agent",
+        "user_data",
         "user_id",
+        "user_location",
         "user_properties",
+        "validation_behavior",
     ]
 )
 _name_pairs_ga4_hit = (
+    ("appInstanceId", "app_instance_id"),
     ("clientId", "client_id"),
+    ("ipOverride", "ip_override"),
     ("nonPersonalizedAds", "non_personalized_ads"),
     ("timestampMicros", "timestamp_micros"),
+    ("userAgent", "user_agent"),
+    ("userData", "user_data"),
     ("userId", "user_id"),
+    ("userLocation", "user_location"),
     ("userProperties", "user_properties"),
+    ("validationBehavior", "validation_behavior"),
 )
 _known_ga4_user_property = frozenset(
     [
+        "timestampMicros",
+        "timestamp_micros",
         "value",
     ]
 )
+_proto_names_ga4_user_property = frozenset(
+    [
+        "timestamp_micros",
+    ]
+)
+_name_pairs_ga4_user_property = (("timestampMicros", "timestamp_micros"),)
 _known_ga4_event = frozenset(
     [
         "name",
         "params",
+        "timestampMicros",
+        "timestamp_micros",
     ]
 )
+_proto_names_ga4_event = frozenset(
+    [
+        "timestamp_micros",
+    ]
+)
+_name_pairs_ga4_event = (("timestampMicros", "timestamp_micros"),)
 _known_ga4_consent = frozenset(
     [
         "adPersonalization",
@@ -90,23 +137,143 @@ _name_pairs_ga4_consent = (
     ("adPersonalization", "ad_personalization"),
     ("adUserData", "ad_user_data"),
 )
+_known_ga4_user_data = frozenset(
+    [
+        "address",
+        "sha256EmailAddress",
+        "sha256PhoneNumber",
+        "sha256_email_address",
+        "sha256_phone_number",
+    ]
+)
+_proto_names_ga4_user_data = frozenset(
+    [
+        "sha256_email_address",
+        "sha256_phone_number",
+    ]
+)
+_name_pairs_ga4_user_data = (
+    ("sha256EmailAddress", "sha256_email_address"),
+    ("sha256PhoneNumber", "sha256_phone_number"),
+)
+_known_ga4_user_address = frozenset(
+    [
+        "city",
+        "country",
+        "postalCode",
+        "postal_code",
+        "region",
+        "sha256FirstName",
+        "sha256LastName",
+        "sha256Street",
+        "sha256_first_name",
+        "sha256_last_name",
+        "sha256_street",
+    ]
+)
+_proto_names_ga4_user_address = frozenset(
+    [
+        "postal_code",
+        "sha256_first_name",
+        "sha256_last_name",
+        "sha256_street",
+    ]
+)
+_name_pairs_ga4_user_address = (
+    ("postalCode", "postal_code"),
+    ("sha256FirstName", "sha256_first_name"),
+    ("sha256LastName", "sha256_last_name"),
+    ("sha256Street", "sha256_street"),
+)
+_known_ga4_user_location = frozenset(
+    [
+        "city",
+        "continentId",
+        "continent_id",
+        "countryId",
+        "country_id",
+        "regionId",
+        "region_id",
+        "subcontinentId",
+        "subcontinent_id",
+    ]
+)
+_proto_names_ga4_user_location = frozenset(
+    [
+        "continent_id",
+        "country_id",
+        "region_id",
+        "subcontinent_id",
+    ]
+)
+_name_pairs_ga4_user_location = (
+    ("continentId", "continent_id"),
+    ("countryId", "country_id"),
+    ("regionId", "region_id"),
+    ("subcontinentId", "subcontinent_id"),
+)
+_known_ga4_device = frozenset(
+    [
+        "brand",
+        "browser",
+        "browserVersion",
+        "browser_version",
+        "category",
+        "language",
+        "model",
+        "operatingSystem",
+        "operatingSystemVersion",
+        "operating_system",
+        "operating_system_version",
+        "screenResolution",
+        "screen_resolution",
+    ]
+)
+_proto_names_ga4_device = frozenset(
+    [
+        "browser_version",
+        "operating_system",
+        "operating_system_version",
+        "screen_resolution",
+    ]
+)
+_name_pairs_ga4_device = (
+    ("browserVersion", "browser_version"),
+    ("operatingSystem", "operating_system"),
+    ("operatingSystemVersion", "operating_system_version"),
+    ("screenResolution", "screen_resolution"),
+)
 
 
 def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     if not d.keys() <= _known_ga4_hit:
-        unknown_fields(d, _known_ga4_hit, p)
+        extra_fields(d, _known_ga4_hit, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_hit):
         both_names(d, _name_pairs_ga4_hit, p)
-    # client_id: string -> STRING REQUIRED
+    if (d.get("appInstanceId") is not None) + (d.get("app_instance_id") is not None) + (
+        d.get("clientId") is not None
+    ) + (d.get("client_id") is not None) > 1:
+        raise only_one(p, "instance", ["client_id", "app_instance_id"])
+    # client_id: string -> STRING NULLABLE
     v = d.get("clientId")
     if v is None:
         v = d.get("client_id")
     if v is None:
-        raise required(p, "client_id")
+        r_client_id = None
     else:
         pv = v if v.__class__ is str else as_string(v, p, "client_id")
         msg.client_id = pv
         r_client_id = pv
+    # app_instance_id: string -> STRING NULLABLE
+    v = d.get("appInstanceId")
+    if v is None:
+        v = d.get("app_instance_id")
+    if v is None:
+        r_app_instance_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "app_instance_id")
+        msg.app_instance_id = pv
+        r_app_instance_id = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
     if v is None:
@@ -187,20 +354,396 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         if not v:
             sub.SetInParent()
         r_consent = _convert_ga4_consent(v, p + "consent.", sub, root, ctx)
+    # user_data: grocer.analytics.v1.Ga4UserData -> STRUCT NULLABLE
+    v = d.get("userData")
+    if v is None:
+        v = d.get("user_data")
+    if v is None:
+        r_user_data = None
+    else:
+        if v.__class__ is not dict:
+            v = as_object(v, p, "user_data")
+        sub = msg.user_data
+        if not v:
+            sub.SetInParent()
+        r_user_data = _convert_ga4_user_data(v, p + "user_data.", sub, root, ctx)
+    # user_location: grocer.analytics.v1.Ga4UserLocation -> STRUCT NULLABLE
+    v = d.get("userLocation")
+    if v is None:
+        v = d.get("user_location")
+    if v is None:
+        r_user_location = None
+    else:
+        if v.__class__ is not dict:
+            v = as_object(v, p, "user_location")
+        sub = msg.user_location
+        if not v:
+            sub.SetInParent()
+        r_user_location = _convert_ga4_user_location(v, p + "user_location.", sub, root, ctx)
+    # ip_override: string -> STRING NULLABLE
+    v = d.get("ipOverride")
+    if v is None:
+        v = d.get("ip_override")
+    if v is None:
+        r_ip_override = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ip_override")
+        msg.ip_override = pv
+        r_ip_override = pv
+    # device: grocer.analytics.v1.Ga4Device -> STRUCT NULLABLE
+    v = d.get("device")
+    if v is None:
+        r_device = None
+    else:
+        if v.__class__ is not dict:
+            v = as_object(v, p, "device")
+        sub = msg.device
+        if not v:
+            sub.SetInParent()
+        r_device = _convert_ga4_device(v, p + "device.", sub, root, ctx)
+    # user_agent: string -> STRING NULLABLE
+    v = d.get("userAgent")
+    if v is None:
+        v = d.get("user_agent")
+    if v is None:
+        r_user_agent = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "user_agent")
+        msg.user_agent = pv
+        r_user_agent = pv
+    # validation_behavior: grocer.analytics.v1.Ga4Hit.ValidationBehavior -> STRING NULLABLE
+    v = d.get("validationBehavior")
+    if v is None:
+        v = d.get("validation_behavior")
+    if v is None:
+        r_validation_behavior = None
+    else:
+        pv = _enum_ga4_hit_validation_behavior.get(v) if v.__class__ is str else None
+        if pv is None:
+            pv = as_enum(
+                v, _enum_ga4_hit_validation_behavior, _names_ga4_hit_validation_behavior, p, "validation_behavior"
+            )
+        msg.validation_behavior = pv
+        r_validation_behavior = _names_ga4_hit_validation_behavior[pv]
     return {
         "client_id": r_client_id,
+        "app_instance_id": r_app_instance_id,
         "user_id": r_user_id,
         "timestamp_micros": r_timestamp_micros,
         "user_properties": r_user_properties,
         "events": r_events,
         "non_personalized_ads": r_non_personalized_ads,
         "consent": r_consent,
+        "user_data": r_user_data,
+        "user_location": r_user_location,
+        "ip_override": r_ip_override,
+        "device": r_device,
+        "user_agent": r_user_agent,
+        "validation_behavior": r_validation_behavior,
+    }
+
+
+def _convert_ga4_device(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Device
+    if not d.keys() <= _known_ga4_device:
+        extra_fields(d, _known_ga4_device, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ga4_device):
+        both_names(d, _name_pairs_ga4_device, p)
+    # category: string -> STRING NULLABLE
+    v = d.get("category")
+    if v is None:
+        r_category = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "category")
+        msg.category = pv
+        r_category = pv
+    # language: string -> STRING NULLABLE
+    v = d.get("language")
+    if v is None:
+        r_language = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "language")
+        msg.language = pv
+        r_language = pv
+    # screen_resolution: string -> STRING NULLABLE
+    v = d.get("screenResolution")
+    if v is None:
+        v = d.get("screen_resolution")
+    if v is None:
+        r_screen_resolution = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "screen_resolution")
+        msg.screen_resolution = pv
+        r_screen_resolution = pv
+    # operating_system: string -> STRING NULLABLE
+    v = d.get("operatingSystem")
+    if v is None:
+        v = d.get("operating_system")
+    if v is None:
+        r_operating_system = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "operating_system")
+        msg.operating_system = pv
+        r_operating_system = pv
+    # operating_system_version: string -> STRING NULLABLE
+    v = d.get("operatingSystemVersion")
+    if v is None:
+        v = d.get("operating_system_version")
+    if v is None:
+        r_operating_system_version = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "operating_system_version")
+        msg.operating_system_version = pv
+        r_operating_system_version = pv
+    # model: string -> STRING NULLABLE
+    v = d.get("model")
+    if v is None:
+        r_model = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "model")
+        msg.model = pv
+        r_model = pv
+    # brand: string -> STRING NULLABLE
+    v = d.get("brand")
+    if v is None:
+        r_brand = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "brand")
+        msg.brand = pv
+        r_brand = pv
+    # browser: string -> STRING NULLABLE
+    v = d.get("browser")
+    if v is None:
+        r_browser = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "browser")
+        msg.browser = pv
+        r_browser = pv
+    # browser_version: string -> STRING NULLABLE
+    v = d.get("browserVersion")
+    if v is None:
+        v = d.get("browser_version")
+    if v is None:
+        r_browser_version = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "browser_version")
+        msg.browser_version = pv
+        r_browser_version = pv
+    return {
+        "category": r_category,
+        "language": r_language,
+        "screen_resolution": r_screen_resolution,
+        "operating_system": r_operating_system,
+        "operating_system_version": r_operating_system_version,
+        "model": r_model,
+        "brand": r_brand,
+        "browser": r_browser,
+        "browser_version": r_browser_version,
+    }
+
+
+def _convert_ga4_user_location(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserLocation
+    if not d.keys() <= _known_ga4_user_location:
+        extra_fields(d, _known_ga4_user_location, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ga4_user_location):
+        both_names(d, _name_pairs_ga4_user_location, p)
+    # city: string -> STRING NULLABLE
+    v = d.get("city")
+    if v is None:
+        r_city = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "city")
+        msg.city = pv
+        r_city = pv
+    # region_id: string -> STRING NULLABLE
+    v = d.get("regionId")
+    if v is None:
+        v = d.get("region_id")
+    if v is None:
+        r_region_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "region_id")
+        msg.region_id = pv
+        r_region_id = pv
+    # country_id: string -> STRING NULLABLE
+    v = d.get("countryId")
+    if v is None:
+        v = d.get("country_id")
+    if v is None:
+        r_country_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "country_id")
+        msg.country_id = pv
+        r_country_id = pv
+    # subcontinent_id: string -> STRING NULLABLE
+    v = d.get("subcontinentId")
+    if v is None:
+        v = d.get("subcontinent_id")
+    if v is None:
+        r_subcontinent_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "subcontinent_id")
+        msg.subcontinent_id = pv
+        r_subcontinent_id = pv
+    # continent_id: string -> STRING NULLABLE
+    v = d.get("continentId")
+    if v is None:
+        v = d.get("continent_id")
+    if v is None:
+        r_continent_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "continent_id")
+        msg.continent_id = pv
+        r_continent_id = pv
+    return {
+        "city": r_city,
+        "region_id": r_region_id,
+        "country_id": r_country_id,
+        "subcontinent_id": r_subcontinent_id,
+        "continent_id": r_continent_id,
+    }
+
+
+def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserData
+    if not d.keys() <= _known_ga4_user_data:
+        extra_fields(d, _known_ga4_user_data, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ga4_user_data):
+        both_names(d, _name_pairs_ga4_user_data, p)
+    # sha256_email_address: string -> STRING REPEATED
+    v = d.get("sha256EmailAddress")
+    if v is None:
+        v = d.get("sha256_email_address")
+    if v is None:
+        r_sha256_email_address = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "sha256_email_address")
+        out = []
+        append = msg.sha256_email_address.append
+        for i, x in enumerate(v):
+            pv = x if x.__class__ is str else as_string(x, p, f"sha256_email_address[{i}]")
+            append(pv)
+            out.append(pv)
+        r_sha256_email_address = out
+    # sha256_phone_number: string -> STRING REPEATED
+    v = d.get("sha256PhoneNumber")
+    if v is None:
+        v = d.get("sha256_phone_number")
+    if v is None:
+        r_sha256_phone_number = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "sha256_phone_number")
+        out = []
+        append = msg.sha256_phone_number.append
+        for i, x in enumerate(v):
+            pv = x if x.__class__ is str else as_string(x, p, f"sha256_phone_number[{i}]")
+            append(pv)
+            out.append(pv)
+        r_sha256_phone_number = out
+    # address: grocer.analytics.v1.Ga4UserAddress -> STRUCT REPEATED
+    v = d.get("address")
+    if v is None:
+        r_address = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "address")
+        out = []
+        add = msg.address.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"address[{i}]")
+            out.append(_convert_ga4_user_address(x, f"{p}address[{i}].", add(), root, ctx))
+        r_address = out
+    return {
+        "sha256_email_address": r_sha256_email_address,
+        "sha256_phone_number": r_sha256_phone_number,
+        "address": r_address,
+    }
+
+
+def _convert_ga4_user_address(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserAddress
+    if not d.keys() <= _known_ga4_user_address:
+        extra_fields(d, _known_ga4_user_address, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ga4_user_address):
+        both_names(d, _name_pairs_ga4_user_address, p)
+    # sha256_first_name: string -> STRING NULLABLE
+    v = d.get("sha256FirstName")
+    if v is None:
+        v = d.get("sha256_first_name")
+    if v is None:
+        r_sha256_first_name = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "sha256_first_name")
+        msg.sha256_first_name = pv
+        r_sha256_first_name = pv
+    # sha256_last_name: string -> STRING NULLABLE
+    v = d.get("sha256LastName")
+    if v is None:
+        v = d.get("sha256_last_name")
+    if v is None:
+        r_sha256_last_name = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "sha256_last_name")
+        msg.sha256_last_name = pv
+        r_sha256_last_name = pv
+    # sha256_street: string -> STRING NULLABLE
+    v = d.get("sha256Street")
+    if v is None:
+        v = d.get("sha256_street")
+    if v is None:
+        r_sha256_street = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "sha256_street")
+        msg.sha256_street = pv
+        r_sha256_street = pv
+    # city: string -> STRING NULLABLE
+    v = d.get("city")
+    if v is None:
+        r_city = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "city")
+        msg.city = pv
+        r_city = pv
+    # region: string -> STRING NULLABLE
+    v = d.get("region")
+    if v is None:
+        r_region = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "region")
+        msg.region = pv
+        r_region = pv
+    # postal_code: string -> STRING NULLABLE
+    v = d.get("postalCode")
+    if v is None:
+        v = d.get("postal_code")
+    if v is None:
+        r_postal_code = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "postal_code")
+        msg.postal_code = pv
+        r_postal_code = pv
+    # country: string -> STRING NULLABLE
+    v = d.get("country")
+    if v is None:
+        r_country = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "country")
+        msg.country = pv
+        r_country = pv
+    return {
+        "sha256_first_name": r_sha256_first_name,
+        "sha256_last_name": r_sha256_last_name,
+        "sha256_street": r_sha256_street,
+        "city": r_city,
+        "region": r_region,
+        "postal_code": r_postal_code,
+        "country": r_country,
     }
 
 
 def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consent
     if not d.keys() <= _known_ga4_consent:
-        unknown_fields(d, _known_ga4_consent, p)
+        extra_fields(d, _known_ga4_consent, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_consent):
         both_names(d, _name_pairs_ga4_consent, p)
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
@@ -235,7 +778,9 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
 
 def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
     if not d.keys() <= _known_ga4_event:
-        unknown_fields(d, _known_ga4_event, p)
+        extra_fields(d, _known_ga4_event, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ga4_event):
+        both_names(d, _name_pairs_ga4_event, p)
     # name: string -> STRING REQUIRED
     v = d.get("name")
     if v is None:
@@ -251,15 +796,33 @@ def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
     else:
         rv = set_struct(msg.params, v, p, "params")
         r_params = rv
+    # timestamp_micros: int64 -> INT64 NULLABLE
+    v = d.get("timestampMicros")
+    if v is None:
+        v = d.get("timestamp_micros")
+    if v is None:
+        r_timestamp_micros = None
+    else:
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "timestamp_micros")
+        msg.timestamp_micros = pv
+        r_timestamp_micros = pv
     return {
         "name": r_name,
         "params": r_params,
+        "timestamp_micros": r_timestamp_micros,
     }
 
 
 def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4UserProperty
     if not d.keys() <= _known_ga4_user_property:
-        unknown_fields(d, _known_ga4_user_property, p)
+        extra_fields(d, _known_ga4_user_property, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ga4_user_property):
+        both_names(d, _name_pairs_ga4_user_property, p)
     # value: string -> STRING NULLABLE
     v = d.get("value")
     if v is None:
@@ -268,8 +831,24 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
         pv = v if v.__class__ is str else as_string(v, p, "value")
         msg.value = pv
         r_value = pv
+    # timestamp_micros: int64 -> INT64 NULLABLE
+    v = d.get("timestampMicros")
+    if v is None:
+        v = d.get("timestamp_micros")
+    if v is None:
+        r_timestamp_micros = None
+    else:
+        if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 18:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT64, p, "timestamp_micros")
+        msg.timestamp_micros = pv
+        r_timestamp_micros = pv
     return {
         "value": r_value,
+        "timestamp_micros": r_timestamp_micros,
     }
 
 
@@ -278,8 +857,10 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     else: an exception no helper expected is a Reject of stage `internal`."""
     try:
         d = parse_payload(data)
+        ctx.unknown = None
         msg = message_class()
         row = _convert_ga4_hit(d, "", msg, d, ctx)
+        row["_unknown"] = kept_fields(ctx)
         return row, msg.SerializeToString(deterministic=True)
     except Reject:
         raise

@@ -4,15 +4,24 @@
 Specialized field by field from the schema; the helpers are in datahem/runtime/beam/convert.py.
 """
 
+import re
+
 from datahem.runtime.beam.convert import (
     FILTER,
+    INT32,
     TRANSFORM,
     Context,
     Reject,
+    as_int,
+    as_list,
+    as_object,
     as_string,
     both_names,
+    extra_fields,
+    gather,
     internal,
     keep,
+    kept_fields,
     lookup,
     parse_payload,
     pseudonymize,
@@ -20,7 +29,6 @@ from datahem.runtime.beam.convert import (
     regex_extract,
     required,
     to_bq,
-    unknown_fields,
 )
 
 MESSAGE_TYPE = "grocer.analytics.v1.UniversalAnalyticsHit"
@@ -28,18 +36,45 @@ TABLE = "events.ua_hits"
 
 _known_universal_analytics_hit = frozenset(
     [
+        "_gid",
+        "_s",
+        "_v",
+        "aid",
+        "aiid",
+        "aip",
+        "an",
+        "av",
+        "cc",
+        "cd",
         "cd1",
         "cd2",
+        "cg1",
+        "cg2",
+        "cg3",
+        "cg4",
+        "cg5",
+        "ci",
         "cid",
+        "ck",
+        "clt",
         "cm",
         "cn",
+        "col",
         "collectorReceivedAt",
         "collector_received_at",
+        "cos",
         "cs",
         "cu",
+        "customDimensions",
+        "customMetrics",
+        "custom_dimensions",
+        "custom_metrics",
+        "dclid",
         "de",
         "dh",
+        "dit",
         "dl",
+        "dns",
         "dp",
         "dr",
         "ds",
@@ -48,16 +83,47 @@ _known_universal_analytics_hit = frozenset(
         "ec",
         "el",
         "ev",
+        "exd",
+        "exf",
+        "fl",
+        "gclid",
+        "geoid",
         "hitId",
         "hit_id",
+        "ic",
+        "impressionLists",
+        "impression_lists",
+        "in",
+        "ip",
+        "iq",
+        "iv",
+        "je",
+        "linkid",
         "ni",
+        "npa",
+        "pa",
+        "pal",
+        "pdt",
         "plt",
+        "products",
+        "promoa",
+        "promotions",
         "qt",
+        "rrt",
+        "sa",
         "sc",
+        "sd",
+        "sn",
         "sr",
+        "srt",
+        "st",
         "t",
         "ta",
+        "tag_gid",
+        "tag_s",
+        "tag_v",
         "tcc",
+        "tcp",
         "ti",
         "tid",
         "tr",
@@ -67,26 +133,113 @@ _known_universal_analytics_hit = frozenset(
         "uid",
         "uip",
         "ul",
+        "utc",
+        "utl",
+        "utt",
+        "utv",
         "v",
         "vp",
+        "xid",
+        "xvar",
         "z",
     ]
 )
+_gathered_universal_analytics_hit = re.compile(
+    "^pr([0-9]{1,9})([^0-9].*)$|^il([0-9]{1,9})([^0-9].*)$|^promo([0-9]{1,9})([^0-9].*)$|^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$"
+)
 _proto_names_universal_analytics_hit = frozenset(
     [
+        "tag_gid",
+        "tag_s",
+        "tag_v",
         "collector_received_at",
+        "custom_dimensions",
+        "custom_metrics",
         "hit_id",
+        "impression_lists",
     ]
 )
 _name_pairs_universal_analytics_hit = (
+    ("_gid", "tag_gid"),
+    ("_s", "tag_s"),
+    ("_v", "tag_v"),
     ("collectorReceivedAt", "collector_received_at"),
+    ("customDimensions", "custom_dimensions"),
+    ("customMetrics", "custom_metrics"),
     ("hitId", "hit_id"),
+    ("impressionLists", "impression_lists"),
 )
 _extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
-_filter_universal_analytics_hit_t = regex("^(pageview|event|transaction)$")
+_filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
 _extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
+_indexed_universal_analytics_hit_products = re.compile("^pr([0-9]{1,9})([^0-9].*)$")
+_known_ua_product = frozenset(
+    [
+        "br",
+        "ca",
+        "cc",
+        "customDimensions",
+        "customMetrics",
+        "custom_dimensions",
+        "custom_metrics",
+        "id",
+        "index",
+        "nm",
+        "pr",
+        "ps",
+        "qt",
+        "va",
+    ]
+)
+_gathered_ua_product = re.compile("^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$")
+_proto_names_ua_product = frozenset(
+    [
+        "custom_dimensions",
+        "custom_metrics",
+    ]
+)
+_name_pairs_ua_product = (
+    ("customDimensions", "custom_dimensions"),
+    ("customMetrics", "custom_metrics"),
+)
+_indexed_ua_product_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
+_known_ua_custom_dimension = frozenset(
+    [
+        "index",
+        "value",
+    ]
+)
+_indexed_ua_product_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
+_known_ua_custom_metric = frozenset(
+    [
+        "index",
+        "value",
+    ]
+)
+_indexed_universal_analytics_hit_impression_lists = re.compile("^il([0-9]{1,9})([^0-9].*)$")
+_known_ua_impression_list = frozenset(
+    [
+        "index",
+        "nm",
+        "products",
+    ]
+)
+_gathered_ua_impression_list = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
+_indexed_ua_impression_list_products = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
+_indexed_universal_analytics_hit_promotions = re.compile("^promo([0-9]{1,9})([^0-9].*)$")
+_known_ua_promotion = frozenset(
+    [
+        "cr",
+        "id",
+        "index",
+        "nm",
+        "ps",
+    ]
+)
+_indexed_universal_analytics_hit_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
+_indexed_universal_analytics_hit_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
 
 
 def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
@@ -103,8 +256,14 @@ def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnal
 
 
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
+    gathered = ()
     if not d.keys() <= _known_universal_analytics_hit:
-        unknown_fields(d, _known_universal_analytics_hit, p)
+        gathered = [
+            k for k in d if k not in _known_universal_analytics_hit and _gathered_universal_analytics_hit.match(k)
+        ]
+        known = _known_universal_analytics_hit.union(gathered)
+        if not d.keys() <= known:
+            extra_fields(d, known, p, ctx)
     if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
         both_names(d, _name_pairs_universal_analytics_hit, p)
     # v: string -> STRING REQUIRED
@@ -452,6 +611,523 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         pv = v if v.__class__ is str else as_string(v, p, "collector_received_at")
         msg.collector_received_at = pv
         r_collector_received_at = to_bq(pv, "TIMESTAMP", p, "collector_received_at")
+    # aip: string -> STRING NULLABLE
+    v = d.get("aip")
+    if v is None:
+        r_aip = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "aip")
+        msg.aip = pv
+        r_aip = pv
+    # npa: string -> STRING NULLABLE
+    v = d.get("npa")
+    if v is None:
+        r_npa = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "npa")
+        msg.npa = pv
+        r_npa = pv
+    # geoid: string -> STRING NULLABLE
+    v = d.get("geoid")
+    if v is None:
+        r_geoid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "geoid")
+        msg.geoid = pv
+        r_geoid = pv
+    # ck: string -> STRING NULLABLE
+    v = d.get("ck")
+    if v is None:
+        r_ck = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ck")
+        msg.ck = pv
+        r_ck = pv
+    # cc: string -> STRING NULLABLE
+    v = d.get("cc")
+    if v is None:
+        r_cc = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cc")
+        msg.cc = pv
+        r_cc = pv
+    # ci: string -> STRING NULLABLE
+    v = d.get("ci")
+    if v is None:
+        r_ci = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ci")
+        msg.ci = pv
+        r_ci = pv
+    # gclid: string -> STRING NULLABLE
+    v = d.get("gclid")
+    if v is None:
+        r_gclid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "gclid")
+        msg.gclid = pv
+        r_gclid = pv
+    # dclid: string -> STRING NULLABLE
+    v = d.get("dclid")
+    if v is None:
+        r_dclid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "dclid")
+        msg.dclid = pv
+        r_dclid = pv
+    # sd: string -> STRING NULLABLE
+    v = d.get("sd")
+    if v is None:
+        r_sd = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "sd")
+        msg.sd = pv
+        r_sd = pv
+    # je: string -> STRING NULLABLE
+    v = d.get("je")
+    if v is None:
+        r_je = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "je")
+        msg.je = pv
+        r_je = pv
+    # fl: string -> STRING NULLABLE
+    v = d.get("fl")
+    if v is None:
+        r_fl = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "fl")
+        msg.fl = pv
+        r_fl = pv
+    # cd: string -> STRING NULLABLE
+    v = d.get("cd")
+    if v is None:
+        r_cd = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cd")
+        msg.cd = pv
+        r_cd = pv
+    # linkid: string -> STRING NULLABLE
+    v = d.get("linkid")
+    if v is None:
+        r_linkid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "linkid")
+        msg.linkid = pv
+        r_linkid = pv
+    # cg1: string -> STRING NULLABLE
+    v = d.get("cg1")
+    if v is None:
+        r_cg1 = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cg1")
+        msg.cg1 = pv
+        r_cg1 = pv
+    # cg2: string -> STRING NULLABLE
+    v = d.get("cg2")
+    if v is None:
+        r_cg2 = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cg2")
+        msg.cg2 = pv
+        r_cg2 = pv
+    # cg3: string -> STRING NULLABLE
+    v = d.get("cg3")
+    if v is None:
+        r_cg3 = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cg3")
+        msg.cg3 = pv
+        r_cg3 = pv
+    # cg4: string -> STRING NULLABLE
+    v = d.get("cg4")
+    if v is None:
+        r_cg4 = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cg4")
+        msg.cg4 = pv
+        r_cg4 = pv
+    # cg5: string -> STRING NULLABLE
+    v = d.get("cg5")
+    if v is None:
+        r_cg5 = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cg5")
+        msg.cg5 = pv
+        r_cg5 = pv
+    # an: string -> STRING NULLABLE
+    v = d.get("an")
+    if v is None:
+        r_an = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "an")
+        msg.an = pv
+        r_an = pv
+    # aid: string -> STRING NULLABLE
+    v = d.get("aid")
+    if v is None:
+        r_aid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "aid")
+        msg.aid = pv
+        r_aid = pv
+    # av: string -> STRING NULLABLE
+    v = d.get("av")
+    if v is None:
+        r_av = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "av")
+        msg.av = pv
+        r_av = pv
+    # aiid: string -> STRING NULLABLE
+    v = d.get("aiid")
+    if v is None:
+        r_aiid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "aiid")
+        msg.aiid = pv
+        r_aiid = pv
+    # in: string -> STRING NULLABLE
+    v = d.get("in")
+    if v is None:
+        r_in = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "in")
+        setattr(msg, "in", pv)
+        r_in = pv
+    # ip: string -> NUMERIC NULLABLE
+    v = d.get("ip")
+    if v is None:
+        r_ip = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ip")
+        msg.ip = pv
+        r_ip = to_bq(pv, "NUMERIC", p, "ip")
+    # iq: string -> INT64 NULLABLE
+    v = d.get("iq")
+    if v is None:
+        r_iq = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "iq")
+        msg.iq = pv
+        r_iq = to_bq(pv, "INT64", p, "iq")
+    # ic: string -> STRING NULLABLE
+    v = d.get("ic")
+    if v is None:
+        r_ic = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ic")
+        msg.ic = pv
+        r_ic = pv
+    # iv: string -> STRING NULLABLE
+    v = d.get("iv")
+    if v is None:
+        r_iv = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "iv")
+        msg.iv = pv
+        r_iv = pv
+    # pa: string -> STRING NULLABLE
+    v = d.get("pa")
+    if v is None:
+        r_pa = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "pa")
+        msg.pa = pv
+        r_pa = pv
+    # pal: string -> STRING NULLABLE
+    v = d.get("pal")
+    if v is None:
+        r_pal = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "pal")
+        msg.pal = pv
+        r_pal = pv
+    # cos: string -> INT64 NULLABLE
+    v = d.get("cos")
+    if v is None:
+        r_cos = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cos")
+        msg.cos = pv
+        r_cos = to_bq(pv, "INT64", p, "cos")
+    # col: string -> STRING NULLABLE
+    v = d.get("col")
+    if v is None:
+        r_col = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "col")
+        msg.col = pv
+        r_col = pv
+    # promoa: string -> STRING NULLABLE
+    v = d.get("promoa")
+    if v is None:
+        r_promoa = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "promoa")
+        msg.promoa = pv
+        r_promoa = pv
+    # sn: string -> STRING NULLABLE
+    v = d.get("sn")
+    if v is None:
+        r_sn = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "sn")
+        msg.sn = pv
+        r_sn = pv
+    # sa: string -> STRING NULLABLE
+    v = d.get("sa")
+    if v is None:
+        r_sa = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "sa")
+        msg.sa = pv
+        r_sa = pv
+    # st: string -> STRING NULLABLE
+    v = d.get("st")
+    if v is None:
+        r_st = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "st")
+        msg.st = pv
+        r_st = pv
+    # utc: string -> STRING NULLABLE
+    v = d.get("utc")
+    if v is None:
+        r_utc = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "utc")
+        msg.utc = pv
+        r_utc = pv
+    # utv: string -> STRING NULLABLE
+    v = d.get("utv")
+    if v is None:
+        r_utv = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "utv")
+        msg.utv = pv
+        r_utv = pv
+    # utt: string -> INT64 NULLABLE
+    v = d.get("utt")
+    if v is None:
+        r_utt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "utt")
+        msg.utt = pv
+        r_utt = to_bq(pv, "INT64", p, "utt")
+    # utl: string -> STRING NULLABLE
+    v = d.get("utl")
+    if v is None:
+        r_utl = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "utl")
+        msg.utl = pv
+        r_utl = pv
+    # dns: string -> INT64 NULLABLE
+    v = d.get("dns")
+    if v is None:
+        r_dns = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "dns")
+        msg.dns = pv
+        r_dns = to_bq(pv, "INT64", p, "dns")
+    # pdt: string -> INT64 NULLABLE
+    v = d.get("pdt")
+    if v is None:
+        r_pdt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "pdt")
+        msg.pdt = pv
+        r_pdt = to_bq(pv, "INT64", p, "pdt")
+    # rrt: string -> INT64 NULLABLE
+    v = d.get("rrt")
+    if v is None:
+        r_rrt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "rrt")
+        msg.rrt = pv
+        r_rrt = to_bq(pv, "INT64", p, "rrt")
+    # tcp: string -> INT64 NULLABLE
+    v = d.get("tcp")
+    if v is None:
+        r_tcp = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "tcp")
+        msg.tcp = pv
+        r_tcp = to_bq(pv, "INT64", p, "tcp")
+    # srt: string -> INT64 NULLABLE
+    v = d.get("srt")
+    if v is None:
+        r_srt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "srt")
+        msg.srt = pv
+        r_srt = to_bq(pv, "INT64", p, "srt")
+    # dit: string -> INT64 NULLABLE
+    v = d.get("dit")
+    if v is None:
+        r_dit = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "dit")
+        msg.dit = pv
+        r_dit = to_bq(pv, "INT64", p, "dit")
+    # clt: string -> INT64 NULLABLE
+    v = d.get("clt")
+    if v is None:
+        r_clt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "clt")
+        msg.clt = pv
+        r_clt = to_bq(pv, "INT64", p, "clt")
+    # exd: string -> STRING NULLABLE
+    v = d.get("exd")
+    if v is None:
+        r_exd = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "exd")
+        msg.exd = pv
+        r_exd = pv
+    # exf: string -> STRING NULLABLE
+    v = d.get("exf")
+    if v is None:
+        r_exf = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "exf")
+        msg.exf = pv
+        r_exf = pv
+    # xid: string -> STRING NULLABLE
+    v = d.get("xid")
+    if v is None:
+        r_xid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "xid")
+        msg.xid = pv
+        r_xid = pv
+    # xvar: string -> STRING NULLABLE
+    v = d.get("xvar")
+    if v is None:
+        r_xvar = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "xvar")
+        msg.xvar = pv
+        r_xvar = pv
+    # tag_v: string -> STRING NULLABLE
+    v = d.get("_v")
+    if v is None:
+        v = d.get("tag_v")
+    if v is None:
+        r_tag_v = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "tag_v")
+        msg.tag_v = pv
+        r_tag_v = pv
+    # tag_s: string -> INT64 NULLABLE
+    v = d.get("_s")
+    if v is None:
+        v = d.get("tag_s")
+    if v is None:
+        r_tag_s = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "tag_s")
+        msg.tag_s = pv
+        r_tag_s = to_bq(pv, "INT64", p, "tag_s")
+    # tag_gid: string -> STRING NULLABLE
+    v = d.get("_gid")
+    if v is None:
+        v = d.get("tag_gid")
+    if v is None:
+        r_tag_gid = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "tag_gid")
+        pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
+        msg.tag_gid = pv
+        r_tag_gid = pv
+    # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
+    v = d.get("products")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "")
+    if v is None:
+        r_products = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "products")
+        out = []
+        add = msg.products.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"products[{i}]")
+            out.append(_convert_ua_product(x, f"{p}products[{i}].", add(), root, ctx))
+        r_products = out
+    # impression_lists: grocer.analytics.v1.UaImpressionList -> STRUCT REPEATED
+    v = d.get("impressionLists")
+    if v is None:
+        v = d.get("impression_lists")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "")
+    if v is None:
+        r_impression_lists = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "impression_lists")
+        out = []
+        add = msg.impression_lists.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"impression_lists[{i}]")
+            out.append(_convert_ua_impression_list(x, f"{p}impression_lists[{i}].", add(), root, ctx))
+        r_impression_lists = out
+    # promotions: grocer.analytics.v1.UaPromotion -> STRUCT REPEATED
+    v = d.get("promotions")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "")
+    if v is None:
+        r_promotions = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "promotions")
+        out = []
+        add = msg.promotions.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"promotions[{i}]")
+            out.append(_convert_ua_promotion(x, f"{p}promotions[{i}].", add(), root, ctx))
+        r_promotions = out
+    # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
+    v = d.get("customDimensions")
+    if v is None:
+        v = d.get("custom_dimensions")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value")
+    if v is None:
+        r_custom_dimensions = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_dimensions")
+        out = []
+        add = msg.custom_dimensions.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_dimensions[{i}]")
+            out.append(_convert_ua_custom_dimension(x, f"{p}custom_dimensions[{i}].", add(), root, ctx))
+        r_custom_dimensions = out
+    # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
+    v = d.get("customMetrics")
+    if v is None:
+        v = d.get("custom_metrics")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value")
+    if v is None:
+        r_custom_metrics = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_metrics")
+        out = []
+        add = msg.custom_metrics.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_metrics[{i}]")
+            out.append(_convert_ua_custom_metric(x, f"{p}custom_metrics[{i}].", add(), root, ctx))
+        r_custom_metrics = out
     return {
         "protocol_version": r_v,
         "tracking_id": r_tid,
@@ -492,6 +1168,378 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         "page_load_time_ms": r_plt,
         "hit_id": r_hit_id,
         "collector_received_at": r_collector_received_at,
+        "anonymize_ip": r_aip,
+        "non_personalized_ads": r_npa,
+        "geographical_override": r_geoid,
+        "campaign_keyword": r_ck,
+        "campaign_content": r_cc,
+        "campaign_id": r_ci,
+        "google_ads_id": r_gclid,
+        "google_display_ads_id": r_dclid,
+        "screen_colors": r_sd,
+        "java_enabled": r_je,
+        "flash_version": r_fl,
+        "screen_name": r_cd,
+        "link_id": r_linkid,
+        "content_group_1": r_cg1,
+        "content_group_2": r_cg2,
+        "content_group_3": r_cg3,
+        "content_group_4": r_cg4,
+        "content_group_5": r_cg5,
+        "application_name": r_an,
+        "application_id": r_aid,
+        "application_version": r_av,
+        "application_installer_id": r_aiid,
+        "item_name": r_in,
+        "item_price": r_ip,
+        "item_quantity": r_iq,
+        "item_code": r_ic,
+        "item_category": r_iv,
+        "product_action": r_pa,
+        "product_action_list": r_pal,
+        "checkout_step": r_cos,
+        "checkout_step_option": r_col,
+        "promotion_action": r_promoa,
+        "social_network": r_sn,
+        "social_action": r_sa,
+        "social_action_target": r_st,
+        "user_timing_category": r_utc,
+        "user_timing_variable_name": r_utv,
+        "user_timing_time_ms": r_utt,
+        "user_timing_label": r_utl,
+        "dns_time_ms": r_dns,
+        "page_download_time_ms": r_pdt,
+        "redirect_response_time_ms": r_rrt,
+        "tcp_connect_time_ms": r_tcp,
+        "server_response_time_ms": r_srt,
+        "dom_interactive_time_ms": r_dit,
+        "content_load_time_ms": r_clt,
+        "exception_description": r_exd,
+        "exception_fatal": r_exf,
+        "experiment_id": r_xid,
+        "experiment_variant": r_xvar,
+        "library_version": r_tag_v,
+        "hit_sequence": r_tag_s,
+        "daily_client_id": r_tag_gid,
+        "products": r_products,
+        "impression_lists": r_impression_lists,
+        "promotions": r_promotions,
+        "custom_dimensions": r_custom_dimensions,
+        "custom_metrics": r_custom_metrics,
+    }
+
+
+def _convert_ua_promotion(d, p, msg, root, ctx):  # grocer.analytics.v1.UaPromotion
+    if not d.keys() <= _known_ua_promotion:
+        extra_fields(d, _known_ua_promotion, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # id: string -> STRING NULLABLE
+    v = d.get("id")
+    if v is None:
+        r_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "id")
+        msg.id = pv
+        r_id = pv
+    # nm: string -> STRING NULLABLE
+    v = d.get("nm")
+    if v is None:
+        r_nm = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "nm")
+        msg.nm = pv
+        r_nm = pv
+    # cr: string -> STRING NULLABLE
+    v = d.get("cr")
+    if v is None:
+        r_cr = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cr")
+        msg.cr = pv
+        r_cr = pv
+    # ps: string -> STRING NULLABLE
+    v = d.get("ps")
+    if v is None:
+        r_ps = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ps")
+        msg.ps = pv
+        r_ps = pv
+    return {
+        "index": r_index,
+        "promotion_id": r_id,
+        "name": r_nm,
+        "creative": r_cr,
+        "position": r_ps,
+    }
+
+
+def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.UaImpressionList
+    gathered = ()
+    if not d.keys() <= _known_ua_impression_list:
+        gathered = [k for k in d if k not in _known_ua_impression_list and _gathered_ua_impression_list.match(k)]
+        known = _known_ua_impression_list.union(gathered)
+        if not d.keys() <= known:
+            extra_fields(d, known, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # nm: string -> STRING NULLABLE
+    v = d.get("nm")
+    if v is None:
+        r_nm = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "nm")
+        msg.nm = pv
+        r_nm = pv
+    # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
+    v = d.get("products")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "")
+    if v is None:
+        r_products = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "products")
+        out = []
+        add = msg.products.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"products[{i}]")
+            out.append(_convert_ua_product(x, f"{p}products[{i}].", add(), root, ctx))
+        r_products = out
+    return {
+        "index": r_index,
+        "name": r_nm,
+        "products": r_products,
+    }
+
+
+def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
+    gathered = ()
+    if not d.keys() <= _known_ua_product:
+        gathered = [k for k in d if k not in _known_ua_product and _gathered_ua_product.match(k)]
+        known = _known_ua_product.union(gathered)
+        if not d.keys() <= known:
+            extra_fields(d, known, p, ctx)
+    if not d.keys().isdisjoint(_proto_names_ua_product):
+        both_names(d, _name_pairs_ua_product, p)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # id: string -> STRING NULLABLE
+    v = d.get("id")
+    if v is None:
+        r_id = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "id")
+        msg.id = pv
+        r_id = pv
+    # nm: string -> STRING NULLABLE
+    v = d.get("nm")
+    if v is None:
+        r_nm = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "nm")
+        msg.nm = pv
+        r_nm = pv
+    # br: string -> STRING NULLABLE
+    v = d.get("br")
+    if v is None:
+        r_br = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "br")
+        msg.br = pv
+        r_br = pv
+    # ca: string -> STRING NULLABLE
+    v = d.get("ca")
+    if v is None:
+        r_ca = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ca")
+        msg.ca = pv
+        r_ca = pv
+    # va: string -> STRING NULLABLE
+    v = d.get("va")
+    if v is None:
+        r_va = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "va")
+        msg.va = pv
+        r_va = pv
+    # pr: string -> NUMERIC NULLABLE
+    v = d.get("pr")
+    if v is None:
+        r_pr = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "pr")
+        msg.pr = pv
+        r_pr = to_bq(pv, "NUMERIC", p, "pr")
+    # qt: string -> INT64 NULLABLE
+    v = d.get("qt")
+    if v is None:
+        r_qt = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "qt")
+        msg.qt = pv
+        r_qt = to_bq(pv, "INT64", p, "qt")
+    # cc: string -> STRING NULLABLE
+    v = d.get("cc")
+    if v is None:
+        r_cc = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "cc")
+        msg.cc = pv
+        r_cc = pv
+    # ps: string -> INT64 NULLABLE
+    v = d.get("ps")
+    if v is None:
+        r_ps = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "ps")
+        msg.ps = pv
+        r_ps = to_bq(pv, "INT64", p, "ps")
+    # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
+    v = d.get("customDimensions")
+    if v is None:
+        v = d.get("custom_dimensions")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value")
+    if v is None:
+        r_custom_dimensions = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_dimensions")
+        out = []
+        add = msg.custom_dimensions.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_dimensions[{i}]")
+            out.append(_convert_ua_custom_dimension(x, f"{p}custom_dimensions[{i}].", add(), root, ctx))
+        r_custom_dimensions = out
+    # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
+    v = d.get("customMetrics")
+    if v is None:
+        v = d.get("custom_metrics")
+    if v is None and gathered:
+        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value")
+    if v is None:
+        r_custom_metrics = []
+    else:
+        if v.__class__ is not list:
+            v = as_list(v, p, "custom_metrics")
+        out = []
+        add = msg.custom_metrics.add
+        for i, x in enumerate(v):
+            if x.__class__ is not dict:
+                x = as_object(x, p, f"custom_metrics[{i}]")
+            out.append(_convert_ua_custom_metric(x, f"{p}custom_metrics[{i}].", add(), root, ctx))
+        r_custom_metrics = out
+    return {
+        "index": r_index,
+        "sku": r_id,
+        "name": r_nm,
+        "brand": r_br,
+        "category": r_ca,
+        "variant": r_va,
+        "price": r_pr,
+        "quantity": r_qt,
+        "coupon_code": r_cc,
+        "position": r_ps,
+        "custom_dimensions": r_custom_dimensions,
+        "custom_metrics": r_custom_metrics,
+    }
+
+
+def _convert_ua_custom_metric(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCustomMetric
+    if not d.keys() <= _known_ua_custom_metric:
+        extra_fields(d, _known_ua_custom_metric, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # value: string -> NUMERIC NULLABLE
+    v = d.get("value")
+    if v is None:
+        r_value = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "value")
+        msg.value = pv
+        r_value = to_bq(pv, "NUMERIC", p, "value")
+    return {
+        "index": r_index,
+        "value": r_value,
+    }
+
+
+def _convert_ua_custom_dimension(d, p, msg, root, ctx):  # grocer.analytics.v1.UaCustomDimension
+    if not d.keys() <= _known_ua_custom_dimension:
+        extra_fields(d, _known_ua_custom_dimension, p, ctx)
+    # index: int32 -> INT64 NULLABLE
+    v = d.get("index")
+    if v is None:
+        r_index = None
+    else:
+        if v.__class__ is int and -2147483648 <= v <= 2147483647:
+            pv = v
+        elif v.__class__ is str and v.isascii() and v.isdigit() and len(v) <= 9:
+            pv = int(v)
+        else:
+            pv = as_int(v, INT32, p, "index")
+        msg.index = pv
+        r_index = pv
+    # value: string -> STRING NULLABLE
+    v = d.get("value")
+    if v is None:
+        r_value = None
+    else:
+        pv = v if v.__class__ is str else as_string(v, p, "value")
+        msg.value = pv
+        r_value = pv
+    return {
+        "index": r_index,
+        "value": r_value,
     }
 
 
@@ -501,8 +1549,10 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
     try:
         d = parse_payload(data)
         _early_universal_analytics_hit(d, ctx)
+        ctx.unknown = None
         msg = message_class()
         row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
+        row["_unknown"] = kept_fields(ctx)
         return row, msg.SerializeToString(deterministic=True)
     except Reject:
         raise

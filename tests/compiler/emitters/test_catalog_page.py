@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from datahem.compiler.emitters import docs
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 FLAGS = (
@@ -91,7 +91,7 @@ def test_the_page_is_self_contained_and_deterministic(example_model, page):
     assert docs.page(example_model) == page.read_bytes()
     assert not re.search(r"""(src|href)=["'](https?:)?//""", text)  # nothing from the network
     assert "<script src" not in text and "<link" not in text
-    assert (ROOT / "generated" / "docs" / "index.html").read_bytes() == page.read_bytes()
+    assert (EXAMPLE / "generated" / "docs" / "index.html").read_bytes() == page.read_bytes()
 
 
 def test_the_lineage_draws_every_source_and_table(example_model, page, tmp_path):

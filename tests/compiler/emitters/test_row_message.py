@@ -15,7 +15,7 @@ from google.protobuf import descriptor_pb2, text_format
 from datahem.compiler.emitters.converters import module_name
 from datahem.runtime import rowproto, typemap
 from datahem.runtime.beam import rows
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "converters"
 F = descriptor_pb2.FieldDescriptorProto
@@ -148,7 +148,7 @@ def _decoded(msg, field):
 
 
 def test_every_example_row_encodes_column_by_column(example_model):
-    bigquery = ROOT / "generated" / "bigquery"
+    bigquery = EXAMPLE / "generated" / "bigquery"
     checked = 0
     for t in example_model.tables:
         encoder = rowproto.RowEncoder.for_table(bigquery, f"{t.dataset}.{t.name}")

@@ -9,7 +9,7 @@ from datahem.compiler import writer
 from datahem.compiler.projection import project as projection
 from datahem.compiler.projection.columns import ColumnSchema, column_def, column_type, read_columns, sql_type
 from datahem.compiler.projection.tables import columns
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 
 
 def test_a_column_reads_back_as_it_was_written(example_model):
@@ -20,7 +20,7 @@ def test_a_column_reads_back_as_it_was_written(example_model):
 
 def test_the_projection_of_the_model_is_what_its_generated_tree_says(example_model):
     current = projection.project(example_model)
-    committed = projection.read(writer.read_tree(ROOT / "generated"))
+    committed = projection.read(writer.read_tree(EXAMPLE / "generated"))
     assert current.roots == committed.roots
     assert {m: r.options for m, r in current.roots.items()} == {m: r.options for m, r in committed.roots.items()}
     assert current.tables == committed.tables

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 REF = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
 
@@ -67,7 +67,7 @@ class Synthesized:
 def synthesized(tmp_path_factory) -> Synthesized:
     """The example project built from scratch for its infrastructure: the committed generated/ tree minus infra/,
     so the build must synthesize (the only synth of the session)."""
-    project = copy_project(ROOT, tmp_path_factory.mktemp("infra") / "project")
+    project = copy_project(EXAMPLE, tmp_path_factory.mktemp("infra") / "project")
     shutil.rmtree(project / "generated" / "infra")
     started = time.perf_counter()
     invoke_datahem("build", cwd=project, check=True)

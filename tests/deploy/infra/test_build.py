@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from datahem.compiler import writer
-from datahem.compiler.emitters import infra
-from tests.conftest import ROOT, copy_project, invoke_datahem
+from datahem.compiler.emitters import infra, to_json
+from tests.conftest import EXAMPLE, copy_project, invoke_datahem
 
 NO_NODE = {"JSII_NODE": "/nonexistent/node"}  # a synth would fail at once: proves none ran
 
@@ -32,7 +32,7 @@ def _datahem(*args, cwd, env=None):
 @pytest.mark.slow
 def test_fresh_synth_is_byte_identical_to_the_committed_tree(synthesized):
     """Built from scratch in another directory, at another time: the same bytes as generated/ in the repository."""
-    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(ROOT / "generated")
+    assert writer.read_tree(synthesized.project / "generated") == writer.read_tree(EXAMPLE / "generated")
 
 
 @pytest.mark.slow
@@ -57,7 +57,7 @@ def test_changed_infrastructure_is_synthesized_and_a_failure_writes_nothing(synt
 
 
 def test_reuse_only_of_untouched_stacks():
-    previous = writer.read_tree(ROOT / "generated")
+    previous = writer.read_tree(EXAMPLE / "generated")
     record = json.loads(previous["infra/synth.json"])
     envs = sorted(record["stacks"])
     reused = infra.reuse(previous, record["fingerprint"], envs)
@@ -69,6 +69,68 @@ def test_reuse_only_of_untouched_stacks():
         b'"deletion_protection": true', b'"deletion_protection": false', 1
     )
     assert infra.reuse(edited, record["fingerprint"], envs) is None, "a hand edit must never be carried over"
+
+
+INPUTS = ("infra/cdktf.json", "infra/main.py", "infra/platform.json")
+
+
+def test_patch_only_of_values_the_stacks_copy():
+    """Stacks are patched instead of synthesized only when table schemas or the descriptor set's hash changed, and
+    only from untouched synth output."""
+    previous = writer.read_tree(EXAMPLE / "generated")
+    envs = sorted(json.loads(previous["infra/synth.json"])["stacks"])
+    inputs = {path: previous[path] for path in INPUTS}
+    stacks = {infra.stack_path(e): previous[infra.stack_path(e)] for e in envs}
+    assert infra.patch(previous, inputs, envs) == stacks, "the patch gives the stacks back from their own inputs"
+    platform = json.loads(inputs["infra/platform.json"])
+    platform["registry"]["sha256"] = "f" * 64
+    platform["tables"][0]["fields"] = platform["tables"][0]["fields"][:-1]
+    patched = infra.patch(previous, {**inputs, "infra/platform.json": to_json(platform)}, envs)
+    assert patched is not None and patched != stacks
+    for data in patched.values():
+        stack = json.loads(data)
+        assert stack["resource"]["google_storage_bucket_object"]["object_descriptor_set"]["metadata"] == {
+            "sha256": "f" * 64
+        }
+    platform["tables"][0]["labels"] = {**platform["tables"][0]["labels"], "tier": "gold"}
+    assert infra.patch(previous, {**inputs, "infra/platform.json": to_json(platform)}, envs) is None, "a label"
+    edited = dict(previous)
+    edited[infra.stack_path(envs[0])] = previous[infra.stack_path(envs[0])].replace(
+        b'"deletion_protection": true', b'"deletion_protection": false', 1
+    )
+    assert infra.patch(edited, inputs, envs) is None, "a hand edit must never be carried over"
+
+
+def test_the_library_uses_what_the_patch_rewrites_only_where_the_patch_writes_it():
+    """`infra.patch` rewrites a table's `schema` and the registry object's hash and nothing else, so the library must
+    read a table's `fields` and the descriptor set's hash nowhere else; otherwise a field edit would need a synth
+    (make `infra._shape` keep what the new use reads)."""
+    library = "\n".join(p.read_text() for p in sorted(infra.LIBRARY.glob("*.py")) if p.name != "model.py")
+    assert re.findall(r"\[\"fields\"\]", library) == ['["fields"]']
+    assert 'schema=M.table_schema(t["fields"], prefix,' in library
+    assert re.findall(r"\[\"sha256\"\]", library) == ['["sha256"]']
+    assert 'metadata={"sha256": reg["sha256"]}' in library
+
+
+@pytest.mark.slow
+def test_a_field_edit_patches_the_stacks_to_the_bytes_of_a_synth(tmp_path):
+    """The common edit (a field added, with a category and quotes in its comment) rebuilds without a synth (no
+    Node), and the stacks it writes are those a synth of the same inputs writes."""
+    project = copy_project(EXAMPLE, tmp_path / "p")
+    proto = project / "schemas" / "grocer" / "commerce" / "v1" / "order.proto"
+    field = '  // Note from the picker, e.g. "left at the door".\n  string picker_note = 10 [(datahem.column) = {category: "pii_address"}];\n'
+    text = proto.read_text()
+    assert "  string substituted_by_sku = 9;\n" in text
+    proto.write_text(
+        text.replace("  string substituted_by_sku = 9;\n", "  string substituted_by_sku = 9;\n" + field, 1)
+    )
+    proc = _datahem("build", cwd=project, env=NO_NODE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    built = writer.read_tree(project / "generated")
+    envs = sorted(json.loads(built["infra/synth.json"])["stacks"])
+    assert all(built[infra.stack_path(e)] != writer.read_tree(EXAMPLE / "generated")[infra.stack_path(e)] for e in envs)
+    synthesized = infra.synth({path: built[path] for path in INPUTS}, envs)
+    assert {path: built[path] for path in synthesized} == synthesized
 
 
 def test_fingerprint_covers_the_library(monkeypatch, tmp_path):
@@ -88,7 +150,7 @@ def test_fingerprint_covers_the_library(monkeypatch, tmp_path):
 def test_generated_app_is_lint_clean():
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP", "--line-length", "120",
-         str(ROOT / "generated" / "infra" / "main.py")],
+         str(EXAMPLE / "generated" / "infra" / "main.py")],
         capture_output=True,
         text=True,
     )  # fmt: skip
@@ -102,7 +164,7 @@ def test_generated_app_is_lint_clean():
 def app_module():
     """generated/infra/main.py imported as a module: it must import cleanly (and not synth on import)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    path = ROOT / "generated" / "infra" / "main.py"
+    path = EXAMPLE / "generated" / "infra" / "main.py"
     spec = importlib.util.spec_from_file_location("datahem_generated_infra_main", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -111,9 +173,9 @@ def app_module():
 
 @pytest.mark.slow
 def test_generated_main_imports(app_module):
-    assert app_module.PLATFORM == ROOT / "generated" / "infra" / "platform.json"
+    assert app_module.PLATFORM == EXAMPLE / "generated" / "infra" / "platform.json"
     assert callable(app_module.synth)
-    assert not (ROOT / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
+    assert not (EXAMPLE / "generated" / "infra" / "cdktf.out" / "manifest.json").exists(), "importing must not synth"
 
 
 def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
@@ -123,7 +185,7 @@ def _variant_stacks(app_module, tmp_path, edit) -> dict[str, dict]:
     from datahem.compiler.build import load_model
     from datahem.deploy.infra import app
 
-    project = copy_project(ROOT, tmp_path / "variant")
+    project = copy_project(EXAMPLE, tmp_path / "variant")
     sources = project / "sources.yaml"
     sources.write_text(edit(sources.read_text()))
     platform = tmp_path / "platform.json"
@@ -163,6 +225,60 @@ def test_kinesis_credentials_secret_is_kms_encrypted_and_named_not_held(app_modu
         "serviceAccount:${google_service_account.service_account_dh-kin-car-temperatures.email}"
     ]
     assert "kinesis_web_identity_car_temperatures" not in stacks["dev"].get("output", {})
+
+
+ROLE = "    role_arn: arn:aws:iam::123456789012:role/datahem-kinesis-reader"
+STREAM = "arn:aws:kinesis:eu-west-1:123456789012:stream/car-temperatures"
+CONSUMER = f"{STREAM}/consumer/datahem:1764633600"
+
+
+def _import_topic(text: str) -> str:
+    return text.replace(ROLE, f"{ROLE}\n    via: pubsub_import\n    consumer_arn: {CONSUMER}")
+
+
+@pytest.mark.slow
+def test_kinesis_via_pubsub_import_is_an_import_topic_and_no_reader_job(app_module, tmp_path):
+    """`via: pubsub_import`: the source's topic carries the stream's ingestion settings, read as an account of its
+    own that Pub/Sub's service agent may mint tokens for (the AWS role's web-identity `sub` is an output), and no
+    Kinesis reader job exists; the streaming job still reads the topic's enrichment subscription."""
+    stacks = _variant_stacks(app_module, tmp_path, _import_topic)
+    for stack in stacks.values():
+        r = stack["resource"]
+        jobs = {j["name"] for j in r["google_dataflow_flex_template_job"].values()}
+        assert jobs == {"datahem-streaming"}, "no reader job: Pub/Sub reads the stream"
+        topic = r["google_pubsub_topic"]["topic_grocer-delivery-v1-CarTemperature"]
+        account = "google_service_account.service_account_dh-kimp-car-temperatures"
+        assert topic["ingestion_data_source_settings"] == {
+            "aws_kinesis": {
+                "stream_arn": STREAM,
+                "consumer_arn": CONSUMER,
+                "aws_role_arn": ROLE.split(": ")[1],
+                "gcp_service_account": f"${{{account}.email}}",
+            }
+        }
+        others = [t for n, t in r["google_pubsub_topic"].items() if n != "topic_grocer-delivery-v1-CarTemperature"]
+        assert all("ingestion_data_source_settings" not in t for t in others)
+        (token,) = r["google_service_account_iam_member"].values()
+        assert token["service_account_id"] == f"${{{account}.name}}"
+        assert token["role"] == "roles/iam.serviceAccountTokenCreator"
+        assert token["member"] == "serviceAccount:${google_project_service_identity.pubsub_agent.email}"
+        token_ref = next(f"google_service_account_iam_member.{n}" for n in r["google_service_account_iam_member"])
+        assert token_ref in topic["depends_on"]
+        # the import account holds no grant at all; the reader's account is gone
+        members = json.dumps({k: v for k, v in r.items() if k.endswith("_iam_member") and "service_account" not in k})
+        assert "dh-kimp-car-temperatures" not in members and "dh-kin-car-temperatures" not in json.dumps(r)
+        assert stack["output"]["kinesis_web_identity_car_temperatures"]["value"] == f"${{{account}.unique_id}}"
+
+
+@pytest.mark.slow
+def test_kinesis_via_reader_is_the_default_and_its_topic_ingests_nothing(app_module, tmp_path):
+    stacks = _variant_stacks(app_module, tmp_path, lambda t: t.replace(ROLE, f"{ROLE}\n    via: reader"))
+    for stack in stacks.values():
+        r = stack["resource"]
+        jobs = {j["name"] for j in r["google_dataflow_flex_template_job"].values()}
+        assert jobs == {"datahem-streaming", "datahem-kinesis-car-temperatures"}
+        assert all("ingestion_data_source_settings" not in t for t in r["google_pubsub_topic"].values())
+        assert "google_service_account_iam_member" not in r
 
 
 @pytest.mark.slow
@@ -219,7 +335,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
     edit, expected = BAD_INPUTS[case]
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     sources = project / "sources.yaml"
     edited = edit(sources.read_text())
@@ -235,7 +351,7 @@ def test_bad_input_is_a_diagnostic_and_writes_nothing(case, tmp_path):
 def test_removing_a_field_is_refused_against_the_committed_tree(tmp_path):
     """Terraform no longer replaces a table for a column change (schema changes belong to the migrations), but
     removing a field is still a breaking change (FIELD_REMOVED) at the message, and nothing is written."""
-    project = copy_project(ROOT, tmp_path / "p")
+    project = copy_project(EXAMPLE, tmp_path / "p")
     before = writer.read_tree(project / "generated")
     proto = project / "schemas" / "grocer" / "delivery" / "v1" / "car_temperature.proto"
     text = proto.read_text()
@@ -262,7 +378,7 @@ SECRET_SHAPES = [
     ("long hex token", re.compile(rb"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")),
 ]
 # sha256 fingerprints are hashes of public inputs, recorded on purpose under these keys
-HASH_KEYS = re.compile(rb'"(fingerprint|sha256)": "[0-9a-f]{64}"')
+HASH_KEYS = re.compile(rb'"(fingerprint|\w*sha256)": "[0-9a-f]{64}"')
 
 
 def find_secrets(path: str, data: bytes) -> list[str]:
@@ -287,6 +403,7 @@ def test_the_scanner_finds_planted_keys():
     assert find_secrets("pem", b"-----BEGIN RSA PRIVATE KEY-----\nMIIE")
     assert find_secrets("hex", b"token=" + b"9f" * 20)
     assert not find_secrets("ok.json", b'{"sha256": "' + b"ab" * 32 + b'", "topic": "grocer.commerce.v1.Order"}')
+    assert not find_secrets("history.json", b'{"descriptor_set_sha256": "' + b"ab" * 32 + b'"}')
 
 
 @pytest.mark.slow

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from datahem.compiler.build import load_model
 from datahem.compiler.emitters import infra
 from datahem.compiler.emitters.infra import account_id, dead_letter_subscription
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
+from tests.deploy.infra.conftest import Stack
+from tests.deploy.infra.test_build import _variant_stacks
 
 pytestmark = pytest.mark.slow  # every test reads the session's synth (about 10 s)
 
@@ -122,7 +125,7 @@ def test_masking_data_policies_and_masked_readers(example_model, dev):
 
 
 def _schema_file(t) -> dict:
-    return json.loads((ROOT / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text())
+    return json.loads((EXAMPLE / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text())
 
 
 def _placeholders(schema: str, stack) -> str:
@@ -141,7 +144,7 @@ def _references(text: str) -> list[str]:
 
 def _fields_text(t) -> str:
     """The `fields` array exactly as it is written in the schema JSON file, one nesting level less indented."""
-    text = (ROOT / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text()
+    text = (EXAMPLE / "generated" / "bigquery" / t.dataset / f"{t.name}.schema.json").read_text()
     start = text.index('\n  "fields": ') + len('\n  "fields": ')
     first, *rest = text[start : text.rindex("\n}")].split("\n")
     assert all(line.startswith("  ") for line in rest)
@@ -289,6 +292,7 @@ def _minimum(model, project: str) -> dict[str, set]:
         ("roles/artifactregistry.writer", "repository", "images"),
         ("roles/logging.logWriter", "project", project),
     }
+    branches: dict[str, set] = {}
     for s in model.sources:
         t = s.table
         keys = {
@@ -296,7 +300,7 @@ def _minimum(model, project: str) -> dict[str, set]:
             for c in _walk(t.columns)
             if c.transforms.get("pseudonymize")
         }
-        expected[account_id("src", s.name)] = (
+        branches[account_id("src", s.name)] = (
             _read(t.enrichment_subscription)
             | {("roles/pubsub.publisher", "topic", t.processed_topic)}
             | {
@@ -304,19 +308,18 @@ def _minimum(model, project: str) -> dict[str, set]:
                 (ROW_WRITER, "table", dead),
             }
             | keys
-            | _dataflow(project)
         )
         if s.kind == "kinesis":
             expected[account_id("kin", s.name)] = {("roles/pubsub.publisher", "topic", t.topic)} | _dataflow(project)
     backup = model.backup_table
-    expected[account_id("backup")] = (
-        set().union(*(_read(t.backup_subscription) for t in model.tables))
-        | {
-            (ROW_WRITER, "table", f"{backup.dataset}.{backup.name}"),
-            (ROW_WRITER, "table", dead),
-        }
-        | _dataflow(project)
-    )
+    branches[account_id("backup")] = set().union(*(_read(t.backup_subscription) for t in model.tables)) | {
+        (ROW_WRITER, "table", f"{backup.dataset}.{backup.name}"),
+        (ROW_WRITER, "table", dead),
+    }
+    if model.deployment == "per_source":
+        expected |= {sa: grants | _dataflow(project) for sa, grants in branches.items()}
+    else:  # one streaming job: its one account holds what every branch needs, and nothing more
+        expected[account_id("streaming")] = set().union(*branches.values()) | _dataflow(project)
     return expected
 
 
@@ -326,15 +329,19 @@ def _walk(columns):
         yield from _walk(c.fields)
 
 
+def _holds_exactly_the_minimum(model, stack, project: str) -> dict[str, set]:
+    accounts = {r["account_id"] for r in stack.of("google_service_account").values()}
+    expected = _minimum(model, project)
+    assert accounts == set(expected)
+    actual = _grants_by_account(stack)
+    for sa in sorted(expected):
+        assert actual.get(sa, set()) == expected[sa], sa
+    return actual
+
+
 def test_every_service_account_holds_exactly_the_minimum(example_model, stacks):
     for env in example_model.environments:
-        stack = stacks[env.name]
-        accounts = {r["account_id"] for r in stack.of("google_service_account").values()}
-        expected = _minimum(example_model, env.gcp_project)
-        assert accounts == set(expected)
-        actual = _grants_by_account(stack)
-        for sa in sorted(expected):
-            assert actual.get(sa, set()) == expected[sa], sa
+        actual = _holds_exactly_the_minimum(example_model, stacks[env.name], env.gcp_project)
         assert any(
             ("roles/secretmanager.secretAccessor", "secret", "datahem-pseudonymization-key") in g
             for g in actual.values()
@@ -389,32 +396,67 @@ def test_sns_collector_is_a_gen2_function_with_its_own_account(dev):
     assert function["build_config"]["source"]["storage_source"]["object"].endswith("-${var.release}.zip")
 
 
-def test_dataflow_jobs_per_source_backup_and_kinesis_reader(example_model, dev):
-    jobs = {r["name"]: r for r in dev.of("google_dataflow_flex_template_job").values()}
-    expected = {f"datahem-{s.name.replace('_', '-')}" for s in example_model.sources} | {"datahem-backup"}
-    expected |= {f"datahem-kinesis-{s.name.replace('_', '-')}" for s in example_model.sources if s.kind == "kinesis"}
-    assert set(jobs) == expected
+def test_one_streaming_job_per_environment_and_the_kinesis_reader(example_model, stacks):
+    for stack in stacks.values():
+        jobs = {r["name"]: r for r in stack.of("google_dataflow_flex_template_job").values()}
+        readers = {f"datahem-kinesis-{s.name.replace('_', '-')}" for s in example_model.sources if s.kind == "kinesis"}
+        assert set(jobs) == {"datahem-streaming"} | readers, "every source's branch and the backup in one job"
+        _check_jobs(stack, jobs)
+        streaming = jobs["datahem-streaming"]
+        assert streaming["container_spec_gcs_path"].endswith("/templates/${var.release}/streaming.json")
+        assert stack.target(streaming["service_account_email"])["account_id"] == account_id("streaming")
+        assert set(streaming["parameters"]) == {"dead_letter_table", "write_method"}
+        assert streaming["parameters"]["write_method"] == "storage_write"  # the environment's write_method
+        _check_readers(example_model, stack, jobs)
+
+
+def _check_jobs(stack, jobs: dict[str, dict]) -> None:
     for job in jobs.values():
         assert job["provider"] == "google-beta"
         assert job["container_spec_gcs_path"].startswith(
             "gs://${google_storage_bucket.bucket_registry.name}/templates/"
         )
         assert job["on_delete"] == "drain"
-        sa = dev.target(job["service_account_email"])["account_id"]
+        sa = stack.target(job["service_account_email"])["account_id"]
         grants = [d for d in job["depends_on"] if d.startswith("google_") and "_iam_member." in d]
         assert grants and all(f"iam_{sa}_" in d for d in grants), "a job starts after its own grants"
-    for s in example_model.sources:
-        job = jobs[f"datahem-{s.name.replace('_', '-')}"]
-        assert job["container_spec_gcs_path"].endswith(f"/templates/${{var.release}}/source_{s.name}.json")
-        assert dev.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
-        assert job["parameters"]["write_method"] == "storage_write"  # the environment's write_method
+
+
+def _check_readers(model, stack, jobs: dict[str, dict]) -> None:
+    for s in model.sources:
         if s.kind == "kinesis":
             reader = jobs[f"datahem-kinesis-{s.name.replace('_', '-')}"]["parameters"]
             assert "write_method" not in reader  # the reader publishes, it writes no rows
             assert reader["aws_role_arn"] == s.route.role_arn
             assert reader["stream_arn"] == s.route.stream_arn
             assert "credentials_secret" not in reader, "web-identity federation needs no secret"
-            assert dev.target(reader["topic"])["name"] == s.table.topic
+            assert stack.target(reader["topic"])["name"] == s.table.topic
+
+
+def test_per_source_deployment_keeps_a_job_per_source_and_the_backup(monkeypatch, tmp_path):
+    """`pipelines: {deployment: per_source}`: a job per source and one for the backup (and the Kinesis reader),
+    each with its own least-privilege account."""
+    monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    model_edit = "\npipelines:\n  deployment: per_source\n"
+    stacks = _variant_stacks(None, tmp_path, lambda t: t.replace("\nbigquery:\n", model_edit + "\nbigquery:\n"))
+    model = load_model(tmp_path / "variant")
+    assert model.deployment == "per_source"
+    for env in model.environments:
+        stack = Stack(env.name, stacks[env.name], tmp_path)
+        jobs = {r["name"]: r for r in stack.of("google_dataflow_flex_template_job").values()}
+        expected = {f"datahem-{s.name.replace('_', '-')}" for s in model.sources} | {"datahem-backup"}
+        expected |= {f"datahem-kinesis-{s.name.replace('_', '-')}" for s in model.sources if s.kind == "kinesis"}
+        assert set(jobs) == expected
+        assert len(jobs) == 9 and len(model.sources) == 7
+        _check_jobs(stack, jobs)
+        for s in model.sources:
+            job = jobs[f"datahem-{s.name.replace('_', '-')}"]
+            assert job["container_spec_gcs_path"].endswith(f"/templates/${{var.release}}/source_{s.name}.json")
+            assert stack.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
+            assert job["parameters"]["write_method"] == "storage_write"  # the environment's write_method
+        assert jobs["datahem-backup"]["parameters"]["write_method"] == "storage_write"
+        _check_readers(model, stack, jobs)
+        _holds_exactly_the_minimum(model, stack, env.gcp_project)
 
 
 def test_kinesis_web_identity_subject_is_an_output(example_model, dev):

@@ -25,10 +25,10 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from tests import emulators
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 from tests.emulators import bigquery_emulator
 
-EVENTS = ROOT / "generated" / "bigquery" / "events"
+EVENTS = EXAMPLE / "generated" / "bigquery" / "events"
 PROJECT = "demo-project"
 SHORT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(5)
 

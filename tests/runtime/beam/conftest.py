@@ -8,7 +8,8 @@ import pytest
 
 from datahem.compiler.emitters.converters import module_name
 from datahem.runtime.beam.convert import Context
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.runtime.beam.messages import message_class
+from tests.conftest import EXAMPLE_REGISTRY
 
 TEST_KEYS = {"datahem-pseudonymization-key": b"test-pseudonymization-key"}
 ATTRIBUTES = {
@@ -29,7 +30,7 @@ def convert(example_model):
     modules = {t.message: converter_module(t) for t in example_model.tables}
 
     def run(message: str, payload: str, attributes: dict | None = None):
-        cls = message_class(message, DEFAULT_DESCRIPTOR_SET)
+        cls = message_class(message, EXAMPLE_REGISTRY)
         ctx = Context({**ATTRIBUTES, **(attributes or {})}, TEST_KEYS)
         return modules[message].convert(payload.encode(), ctx, cls)
 

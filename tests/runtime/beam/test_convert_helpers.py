@@ -220,3 +220,25 @@ def test_timestamp_override_out_of_range_is_a_reject(micros):
     with pytest.raises(c.Reject) as err:
         c.to_bq(micros, "TIMESTAMP", "", "x")
     assert err.value.stage == "transform"
+
+
+def test_gather_builds_elements_in_index_order():
+    import re
+
+    from datahem.compiler.options.indexed import key_pattern
+
+    products = re.compile(key_pattern("pr", "index"))
+    d = {"pr2id": "b", "pr10nm": "x", "pr1id": "a", "pr1qt": "2", "pr": "-", "pr3": "no suffix", "pa": "purchase"}
+    assert c.gather(d, list(d), products, "index", "") == [
+        {"index": 1, "id": "a", "qt": "2"},
+        {"index": 2, "id": "b"},
+        {"index": 10, "nm": "x"},
+    ]
+    dims = re.compile(key_pattern("cd", "index", "value"))
+    # only the keys given (the converter leaves out the object's own fields, cd1 beside cd<index>); `cd` has no index
+    d = {"cd1": "named", "cd3": "x", "cd": "Home", "cd20": "y", "cd1234567890": "too long an index"}
+    assert c.gather(d, [k for k in d if k != "cd1"], dims, "index", "value") == [
+        {"index": 3, "value": "x"},
+        {"index": 20, "value": "y"},
+    ]
+    assert c.gather({"v": "1"}, ["v"], dims, "index", "value") is None

@@ -15,8 +15,8 @@ from google.protobuf import json_format
 
 from datahem.compiler.emitters.converters import module_name
 from datahem.runtime.beam.convert import Reject
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
-from tests.conftest import ROOT
+from datahem.runtime.beam.messages import message_class
+from tests.conftest import EXAMPLE_REGISTRY, ROOT
 from tests.examples import load_examples
 from tests.runtime.beam.conftest import ATTRIBUTES, TEST_KEYS
 
@@ -30,7 +30,7 @@ def _golden_path(example_model, message: str) -> Path:
 
 
 def _as_dict(message: str, data: bytes) -> dict:
-    cls = message_class(message, DEFAULT_DESCRIPTOR_SET)
+    cls = message_class(message, EXAMPLE_REGISTRY)
     return json_format.MessageToDict(cls.FromString(data), preserving_proto_field_name=True)
 
 
@@ -85,10 +85,12 @@ def test_proto_agrees_with_generic_parser(ex, convert, example_model):
     """Independent check of the protobuf bytes: protobuf's own JSON parser gives the same values for every field
     no option transforms."""
     _, data = convert(ex.message, ex.payload, ex.attributes)
-    cls = message_class(ex.message, DEFAULT_DESCRIPTOR_SET)
+    cls = message_class(ex.message, EXAMPLE_REGISTRY)
     ours = cls.FromString(data)
-    generic = json_format.Parse(ex.payload, cls())
-    fields = _untransformed(example_model.table(ex.message).columns)
+    table = example_model.table(ex.message)
+    # fields no column holds are the converter's `_unknown` (KEEP) or dropped (IGNORE): the parser skips them too
+    generic = json_format.Parse(ex.payload, cls(), ignore_unknown_fields=table.unknown_fields != "REJECT")
+    fields = _untransformed(table.columns)
     assert fields
     for c in fields:
         assert getattr(ours, c.field_name) == getattr(generic, c.field_name), c.field_name
@@ -110,7 +112,7 @@ def test_from_attribute_and_filter(convert):
     assert row["hit_id"] == ATTRIBUTES["uuid"]
     assert row["collector_received_at"] == "2026-11-27T07:00:00.123456Z"
     with pytest.raises(Reject) as err:
-        convert("grocer.analytics.v1.UniversalAnalyticsHit", json.dumps({**payload, "t": "timing"}))
+        convert("grocer.analytics.v1.UniversalAnalyticsHit", json.dumps({**payload, "t": "pagview"}))
     assert err.value.stage == "filter"
     assert "hit_type" not in str(err.value) and err.value.path == "t"
 
@@ -135,3 +137,39 @@ def test_int64_as_string_and_enum_by_number(convert, example_model):
     assert row["created_at"] == "2024-05-31T16:42:10Z"
     assert row["status"] == "ORDER_STATUS_CONFIRMED"
     assert row["loyalty_points_used"] == 120
+
+
+def test_indexed_parameters_become_nested_records(convert):
+    """The Measurement Protocol's indexed parameters, nested two deep, with what does not belong to any of them."""
+    hit = {
+        "v": "1",
+        "tid": "UA-1-1",
+        "t": "pageview",
+        "cd1": "gold",
+        "cd5": "five",
+        "il2nm": "Second",
+        "il1pi2id": "B",
+        "il1pi2cd4": "x",
+        "il1pi1id": "A",
+        "il1pi1pr": "9.50",
+        "pr1zz": "an unknown suffix",
+        "gtm": "internal",
+    }
+    row, data = convert("grocer.analytics.v1.UniversalAnalyticsHit", json.dumps(hit))
+    assert row["member_tier"] == "gold"
+    assert row["custom_dimensions"] == [{"index": 5, "value": "five"}]
+    lists = row["impression_lists"]
+    assert [(x["index"], x["name"]) for x in lists] == [(1, None), (2, "Second")]
+    assert [(p["index"], p["sku"], p["price"]) for p in lists[0]["products"]] == [(1, "A", "9.5"), (2, "B", None)]
+    assert lists[0]["products"][1]["custom_dimensions"] == [{"index": 4, "value": "x"}]
+    # an unknown suffix is an unknown field of its element, kept by its path like any other
+    assert json.loads(row["_unknown"]) == {"products[0].zz": "an unknown suffix", "gtm": "internal"}
+    proto = _as_dict("grocer.analytics.v1.UniversalAnalyticsHit", data)
+    assert proto["impression_lists"][0]["products"][0] == {"index": 1, "id": "A", "pr": "9.50"}
+
+
+def test_indexes_up_to_nine_digits_are_gathered_longer_ones_kept_as_unknown(convert):
+    hit = {"v": "1", "tid": "UA-1-1", "t": "event", "pr999999999id": "x", "pr3000000000nm": "y"}
+    row, _ = convert("grocer.analytics.v1.UniversalAnalyticsHit", json.dumps(hit))
+    assert [(p["index"], p["sku"]) for p in row["products"]] == [(999999999, "x")]
+    assert json.loads(row["_unknown"]) == {"pr3000000000nm": "y"}

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from datahem.runtime.beam.templates import drop_parameters
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 
-PIPELINES = ROOT / "generated" / "pipelines"
+PIPELINES = EXAMPLE / "generated" / "pipelines"
 MODULES = sorted(p for p in PIPELINES.rglob("*.py"))
 
 
@@ -32,7 +32,7 @@ def test_generated_module_imports_only_runtime_and_stdlib(path):
         for name in names:
             top = name.split(".")[0]
             assert top in allowed or name.startswith("datahem.runtime"), f"{path.name} imports {name}"
-    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    module = ".".join(path.relative_to(EXAMPLE).with_suffix("").parts)
     importlib.import_module(module)
 
 
@@ -46,7 +46,7 @@ def test_source_specs_match_the_model(example_model):
 
 
 def test_templates_accept_the_parameters_infra_launches_them_with():
-    platform = json.loads((ROOT / "generated" / "infra" / "platform.json").read_text())
+    platform = json.loads((EXAMPLE / "generated" / "infra" / "platform.json").read_text())
     for job in platform["pipelines"]:
         template = json.loads((PIPELINES / "templates" / f"{job['template']}.json").read_text())
         declared = {p["name"] for p in template["parameters"]}

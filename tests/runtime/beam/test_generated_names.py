@@ -11,7 +11,7 @@ import pytest
 
 from datahem.compiler.emitters import py_literal
 from datahem.compiler.emitters.converters import snake, type_slug
-from tests.conftest import ROOT, copy_project, run_datahem
+from tests.conftest import EXAMPLE, copy_project, run_datahem
 
 ORDER = "generated/pipelines/converters/grocer_commerce_v1_order.py"
 
@@ -24,7 +24,7 @@ def _import(path, name):
 
 
 def test_kinesis_source_with_credentials_secret_builds_an_importable_module(tmp_path):
-    project = copy_project(ROOT, tmp_path / "project")
+    project = copy_project(EXAMPLE, tmp_path / "project")
     sources = project / "sources.yaml"
     text = sources.read_text()
     role = "    role_arn: arn:aws:iam::123456789012:role/datahem-kinesis-reader\n"
@@ -39,7 +39,7 @@ def test_kinesis_source_with_credentials_secret_builds_an_importable_module(tmp_
 
 
 def test_adding_a_field_changes_only_that_fields_lines(tmp_path):
-    project = copy_project(ROOT, tmp_path / "project")
+    project = copy_project(EXAMPLE, tmp_path / "project")
     run_datahem("build", cwd=project, check=True)
     before = (project / ORDER).read_text().splitlines()
     proto = project / "schemas" / "grocer" / "commerce" / "v1" / "order.proto"
@@ -80,7 +80,7 @@ def test_names_are_identifiers_that_no_keyword_or_builtin_can_shadow():
     assert snake("HTTPRequest") == "http_request"
     assert type_slug("grocer.commerce.v1.Order.Line") == "order_line"
     assert type_slug("lower.case.message") == "message"
-    for path in sorted((ROOT / "generated" / "pipelines" / "converters").glob("*.py")):
+    for path in sorted((EXAMPLE / "generated" / "pipelines" / "converters").glob("*.py")):
         for name in re.findall(r"^(\w+) = |^def (\w+)\(", path.read_text(), flags=re.M):
             name = "".join(name)
             assert name.isidentifier()

@@ -191,10 +191,10 @@ def test_write_api_rows_equal_the_json_path_rows_for_every_example(example_model
     API, one through insertAll (`insert_rows_json`); read back, the rows are equal column by column."""
     from datahem.runtime.beam import rows as meta_rows
     from datahem.runtime.beam.io import json_row
-    from tests.conftest import ROOT
+    from tests.conftest import EXAMPLE
     from tests.examples import load_examples
 
-    generated = ROOT / "generated" / "bigquery"
+    generated = EXAMPLE / "generated" / "bigquery"
     examples = [e for e in load_examples() if e.valid]
     with bigquery_emulator() as url:
         client = pf.bigquery(url)

@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from datahem.compiler.emitters.converters import module_name
 from datahem.runtime.beam.local import local_pipelines, run_all
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 from tests.emulators import bigquery_emulator, pubsub_emulator
 from tests.examples import load_examples
 from tests.runtime.beam import platform as pf
@@ -40,7 +40,7 @@ def local_platform(example_model):
         for secret, key in TEST_KEYS.items():
             mp.setenv("DATAHEM_SECRET_" + secret.upper().replace("-", "_"), key.decode())
         pf.create_topics(example_model)
-        pf.create_tables(example_model, ROOT / "generated", bq)
+        pf.create_tables(example_model, EXAMPLE / "generated", bq)
         yield pubsub, bq
     mp.undo()
 
@@ -163,7 +163,7 @@ def test_sources_stream_rows_dead_letters_processed_backup_and_backfill(local_pl
             [sys.executable, "-m", "datahem.cli", "backfill", "--source", "orders", "--gcp-project", pf.PROJECT,
              "--bigquery-endpoint", bq, "--query",
              f"SELECT payload, attributes FROM `{backup_table}` WHERE source = 'orders'"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            cwd=EXAMPLE, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
         orders_backed = pf.query(bq, f"SELECT COUNT(*) AS n FROM `{backup_table}` WHERE source = 'orders'")[0]["n"]

@@ -9,20 +9,18 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from datahem.runtime.beam.io import StorageWriteRowsFn, WriteRowsFn
 from datahem.runtime.beam.pipeline import row_writer
-from tests.conftest import ROOT
-
-REGISTRY = ROOT / "generated" / "registry" / "descriptor_set.binpb"
+from tests.conftest import EXAMPLE, EXAMPLE_REGISTRY
 
 
 def _options(*flags: str) -> PipelineOptions:
-    return PipelineOptions(["--project=demo-project", f"--descriptor_set={REGISTRY}", *flags])
+    return PipelineOptions(["--project=demo-project", f"--descriptor_set={EXAMPLE_REGISTRY}", *flags])
 
 
 def test_storage_write_is_the_default():
     fn = row_writer(_options("--bigquery_storage_endpoint=127.0.0.1:1"), "events.orders", "committed")
     assert type(fn) is StorageWriteRowsFn
     assert (fn.bigquery_dir, fn.storage_endpoint, fn.mode) == (
-        str(ROOT / "generated" / "bigquery"),
+        str(EXAMPLE / "generated" / "bigquery"),
         "127.0.0.1:1",
         "committed",
     )

@@ -27,11 +27,11 @@ from google.pubsub_v1.services.publisher.transports import PublisherGrpcTranspor
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from datahem.runtime.collectors.http.server import LimitedHttpToolsProtocol
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 from tests.emulators import pubsub_emulator
 
 PROJECT = "demo-project"
-ROUTING = ROOT / "generated" / "routing"
+ROUTING = EXAMPLE / "generated" / "routing"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ SURVEY_TOPIC = "grocer.survey.v1.SurveyResponse"
 FORM_TOPIC = "test.collectors.FormEvent"
 DROP_TOPIC = "test.collectors.DropEvent"
 SIGNED_TOPIC = "test.collectors.SignedEvent"
+KEYED_TOPIC = "test.collectors.KeyedEvent"
 SECRETS = {"GA4_API_KEY": "ga4-key-123", "SURVEY_WEBHOOK_SECRET": "survey-secret", "TEST_SIG_SECRET": "b64-secret"}
 CONTRACT = {"uuid", "timestamp", "source", "message_type", "collector"}
 UA = "datahem-tests/1.0"
@@ -79,6 +80,18 @@ EXTRA_ROUTES = [
         "cors_origins": [],
         "max_body_bytes": 1000,
         "ip_anonymization": "truncate",
+    },
+    {
+        "path": "/t/keyed",
+        "methods": ["GET", "POST"],
+        "source": "keyed_test",
+        "message_type": "test.collectors.KeyedEvent",
+        "topic": KEYED_TOPIC,
+        "format": "form",
+        "auth": {"type": "api_key", "header": "x-k", "secret_env": "TEST_SIG_SECRET", "query_parameter": "key"},
+        "cors_origins": [],
+        "max_body_bytes": 1000,
+        "ip_anonymization": "drop",
     },
 ]
 
@@ -166,18 +179,33 @@ def test_ga4_json_published_as_received(pubsub, client):
     sub = pubsub.subscribe(GA4_TOPIC)
     sent_at = datetime.now(UTC)
     bodies = [p.encode() for p in examples(GA4_TOPIC)]
-    for body in bodies:
-        resp = client.post(
-            "/mp/collect?measurement_id=G-1&api_secret=s3cret",
-            content=body,
-            headers={"x-api-key": SECRETS["GA4_API_KEY"]},
-        )
+    key = SECRETS["GA4_API_KEY"]
+    for i, body in enumerate(bodies):
+        # as Google documents it (the key in the query string), or in the header, or both
+        url, headers = [
+            (f"/mp/collect?measurement_id=G-1&api_secret={key}", {}),
+            ("/mp/collect?firebase_app_id=1:2:android:3", {"x-api-key": key}),
+            (f"/mp/collect?api_secret={key}&measurement_id=G-1", {"x-api-key": key}),
+        ][i % 3]
+        resp = client.post(url, content=body, headers=headers)
         assert resp.status_code == 204, resp.text
     got = pubsub.pull(sub, len(bodies))
     assert sorted(g.data for g in got) == sorted(bodies)
     for g in got:
         check_attributes(g.attributes, "web_ga4", GA4_TOPIC, {"client_ip": "127.0.0.0", "user_agent": UA}, sent_at)
-        assert b"s3cret" not in g.data and "s3cret" not in json.dumps(g.attributes)
+        assert key.encode() not in g.data and key not in json.dumps(g.attributes)
+
+
+def test_a_key_in_the_query_string_never_reaches_the_event(pubsub, client):
+    sub = pubsub.subscribe(KEYED_TOPIC)
+    secret = SECRETS["TEST_SIG_SECRET"]
+    assert client.get(f"/t/keyed?a=1&key={secret}&b=%C3%A5").status_code == 200
+    assert client.get("/t/keyed?a=2&k%65y=b64%2Dsecret").status_code == 200  # percent-encoded name and value
+    assert client.get("/t/keyed?a=3", headers={"x-k": secret}).status_code == 200
+    assert client.post(f"/t/keyed?key={secret}", data={"a": "4"}).status_code == 204
+    assert client.get(f"/t/keyed?key={secret}").status_code == 400  # nothing left: no parameters
+    got = sorted((g.json() for g in pubsub.pull(sub, 4)), key=lambda d: d["a"])
+    assert got == [{"a": "1", "b": "å"}, {"a": "2"}, {"a": "3"}, {"a": "4"}]
 
 
 def test_webhook_hmac_hex(pubsub, client):
@@ -261,6 +289,12 @@ REJECTED = [
     ("JSON not UTF-8", "POST", "/t/drop", {}, b'{"a": "\xff"}', 400),
     ("API key missing", "POST", "/mp/collect", {}, ga4(1), 401),
     ("API key wrong", "POST", "/mp/collect", {"x-api-key": "ga4-key-124"}, ga4(1), 403),
+    ("api_secret wrong", "POST", "/mp/collect?api_secret=ga4-key-124", {}, ga4(1), 403),
+    ("api_secret empty", "POST", "/mp/collect?api_secret=", {}, ga4(1), 403),
+    ("api_secret right, header wrong", "POST", "/mp/collect?api_secret=ga4-key-123", {"x-api-key": "x"}, ga4(1), 403),
+    ("api_secret twice, once wrong", "POST", "/mp/collect?api_secret=ga4-key-123&api_secret=x", {}, ga4(1), 403),
+    ("key parameter wrong on GET", "GET", "/t/keyed?a=1&key=nope", {}, None, 403),
+    ("key missing on GET", "GET", "/t/keyed?a=1", {}, None, 401),
     ("HMAC missing", "POST", "/webhooks/survey", {}, b"{}", 401),
     ("HMAC of another body", "POST", "/webhooks/survey", sig(b"{ }"), b"{}", 403),
     ("HMAC not hex", "POST", "/webhooks/survey", {"x-survey-signature": "zz"}, b"{}", 403),
@@ -284,7 +318,8 @@ REJECTED = [
 
 
 def test_every_rejection_has_its_status_and_publishes_nothing(pubsub, client):
-    subs = [pubsub.subscribe(t) for t in (UA_TOPIC, GA4_TOPIC, SURVEY_TOPIC, FORM_TOPIC, DROP_TOPIC, SIGNED_TOPIC)]
+    topics = (UA_TOPIC, GA4_TOPIC, SURVEY_TOPIC, FORM_TOPIC, DROP_TOPIC, SIGNED_TOPIC, KEYED_TOPIC)
+    subs = [pubsub.subscribe(t) for t in topics]
     for name, method, path, headers, body, status in REJECTED:
         resp = client.request(method, path, headers=headers, content=body)
         assert resp.status_code == status, f"{name}: {resp.status_code} {resp.text}"

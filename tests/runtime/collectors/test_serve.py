@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE
 from tests.emulators import free_port
 from tests.runtime.collectors.conftest import PROJECT
 
@@ -29,7 +29,7 @@ def serve(kind: str, pubsub, port: int) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [sys.executable, "-m", "datahem.cli", "serve", kind, "--port", str(port)],
-        cwd=ROOT,
+        cwd=EXAMPLE,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -18,11 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datahem.runtime.collectors import netaddr
-from datahem.runtime.collectors.contract import event_attributes, rfc3339
+from datahem.runtime.collectors import contract, netaddr
+from datahem.runtime.collectors.contract import Clock, event_attributes, rfc3339, uuid4
 from datahem.runtime.collectors.errors import CollectorConfigError, RoutingTableError
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
-from datahem.runtime.collectors.http.auth import Authenticator, authenticators
+from datahem.runtime.collectors.http.auth import Authenticator, authenticators, take_parameter
 from datahem.runtime.collectors.http.payloads import MAX_FIELDS, Malformed, form_object, payloads
 from datahem.runtime.collectors.kinesis.credentials import AwsSettings, aws_session, secret_version_name
 from datahem.runtime.collectors.kinesis.shards import ShardInfo, ShardPosition, StreamCheckpoint
@@ -37,7 +38,7 @@ from datahem.runtime.collectors.routing import (
     load_kinesis_streams,
     load_sns_table,
 )
-from tests.conftest import ROOT, copy_project
+from tests.conftest import EXAMPLE, ROOT, copy_project
 from tests.runtime.collectors.conftest import ROUTING, write_json
 
 # --- routing tables ---------------------------------------------------------------------------------------------
@@ -70,6 +71,26 @@ def http_route(**overrides) -> dict:
         ([http_route(max_body_bytes=0)], "routes[0].max_body_bytes: expected an integer in 1..10000000"),
         ([http_route(cors_origins=["www.grocer.example"])], "is not an origin"),
         ([http_route(ip_anonymization="hash")], "`hash` is not one of none, truncate, drop"),
+        (
+            [http_route(auth={"type": "api_key", "header": "x", "secret_env": "K", "query_parameter": "a b"})],
+            "routes[0].auth.query_parameter: `a b` is not a query parameter name",
+        ),
+        (
+            [
+                http_route(
+                    auth={
+                        "type": "hmac",
+                        "header": "x",
+                        "secret_env": "K",
+                        "algorithm": "sha1",
+                        "encoding": "hex",
+                        "prefix": "",
+                        "query_parameter": "k",
+                    }
+                )
+            ],
+            "routes[0].auth: unknown key `query_parameter`",
+        ),
     ],
 )
 def test_malformed_http_table_is_refused_with_the_problem(tmp_path, routes, message):
@@ -168,7 +189,7 @@ def test_missing_secret_stops_the_http_collector():
 
 
 def test_datahem_serve_refuses_a_malformed_table(tmp_path):
-    project = copy_project(ROOT, tmp_path / "project")
+    project = copy_project(EXAMPLE, tmp_path / "project")
     table = project / "generated" / "routing" / "http.json"
     table.write_text(table.read_text().replace('"format": "ua"', '"format": "xml"'))
     env = {"GOOGLE_CLOUD_PROJECT": "demo-project", "PATH": "/usr/bin:/bin"}
@@ -221,6 +242,28 @@ def test_attributes_and_timestamps():
         event_attributes(
             uuid="u", received_at=moment, source="s", message_type="m", collector="http", extra={"uuid": "x"}
         )
+
+
+def test_clock_writes_the_contract_timestamp(monkeypatch):
+    """The HTTP collector's per-second cached clock writes what `rfc3339` writes, across second boundaries."""
+    clock = Clock()
+    for ns in (
+        1_795_762_800_123_456_789,
+        1_795_762_800_999_999_999,
+        1_795_762_801_000_000_001,
+        1_795_762_861_000_500_000,
+    ):
+        monkeypatch.setattr(contract.time, "time_ns", lambda ns=ns: ns)
+        expected = datetime.fromtimestamp(ns // 10**9, UTC).replace(microsecond=ns % 10**9 // 1000)
+        assert clock.now() == rfc3339(expected)
+
+
+def test_uuid4_strings_are_version_4_uuids():
+    ids = {uuid4() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 @pytest.mark.parametrize(
@@ -320,6 +363,23 @@ def test_hmac_and_api_key_checks():
     assert key.check("s3crét".encode(), b"").status == 403
     routes = load_http_routes(ROUTING)
     assert set(authenticators(routes, {"GA4_API_KEY": "a", "SURVEY_WEBHOOK_SECRET": "b"})) == set(routes)
+
+
+def test_an_api_key_in_the_query_string():
+    auth = Authenticator(Auth("api_key", "x-api-key", "K", query_parameter="api_secret"), b"s3cret")
+    assert auth.check(None, b"", (b"s3cret",)) is None
+    assert auth.check(b"s3cret", b"", ()) is None
+    assert auth.check(b"s3cret", b"", (b"s3cret",)) is None
+    assert auth.check(None, b"", ()).status == 401
+    assert "api_secret" in auth.check(None, b"", ()).reason
+    assert auth.check(b"s3cret", b"", (b"other",)).status == 403  # every key sent must be right
+    assert auth.check(None, b"", (b"s3cret", b"")).status == 403
+    assert "s3cret" not in auth.check(None, b"", (b"x",)).reason
+    values, rest = take_parameter(b"measurement_id=G-1&api_secret=s3cret&x=%41+b", "api_secret")
+    assert values == (b"s3cret",) and rest == b"measurement_id=G-1&x=%41+b"
+    assert take_parameter(b"api%5Fsecret=a+b%2B&api_secret", "api_secret") == ((b"a b+", b""), b"")
+    assert take_parameter(b"v=1&t=pageview", "api_secret") == ((), b"v=1&t=pageview")
+    assert take_parameter(b"", "api_secret") == ((), b"")
 
 
 # the bytes an HTTP header value can carry (VCHAR and obs-text; no leading or trailing white space)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x64\x61tahem/options.proto\x12\x07\x64\x61tahem\x1a google/protobuf/descriptor.proto\"\x92\x03\n\x0cTableOptions\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12+\n\x0cpartitioning\x18\x04 \x01(\x0b\x32\x15.datahem.Partitioning\x12\x12\n\nclustering\x18\x05 \x03(\t\x12\x31\n\x06labels\x18\x06 \x03(\x0b\x32!.datahem.TableOptions.LabelsEntry\x12\x1b\n\x13max_recursion_depth\x18\x07 \x01(\r\x12;\n\x0eunknown_fields\x18\x08 \x01(\x0e\x32#.datahem.TableOptions.UnknownFields\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\rUnknownFields\x12\x1e\n\x1aUNKNOWN_FIELDS_UNSPECIFIED\x10\x00\x12\n\n\x06REJECT\x10\x01\x12\n\n\x06IGNORE\x10\x02\x12\x08\n\x04KEEP\x10\x03\"\xda\x01\n\x0cPartitioning\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x36\n\x0bgranularity\x18\x02 \x01(\x0e\x32!.datahem.Partitioning.Granularity\x12\x17\n\x0f\x65xpiration_days\x18\x03 \x01(\r\x12\x16\n\x0erequire_filter\x18\x04 \x01(\x08\"R\n\x0bGranularity\x12\x1b\n\x17GRANULARITY_UNSPECIFIED\x10\x00\x12\x08\n\x04HOUR\x10\x01\x12\x07\n\x03\x44\x41Y\x10\x02\x12\t\n\x05MONTH\x10\x03\x12\x08\n\x04YEAR\x10\x04\"\xd3\x03\n\rColumnOptions\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x10\n\x08required\x18\x05 \x01(\x08\x12\x0e\n\x06hidden\x18\x06 \x01(\x08\x12.\n\x0e\x64\x65\x66\x61ult_policy\x18\x07 \x01(\x0b\x32\x16.datahem.DefaultPolicy\x12,\n\rregex_extract\x18\x08 \x01(\x0b\x32\x15.datahem.RegexExtract\x12,\n\rregex_replace\x18\t \x01(\x0b\x32\x15.datahem.RegexReplace\x12)\n\x0clocal_to_utc\x18\n \x01(\x0b\x32\x13.datahem.LocalToUtc\x12\x10\n\x08\x63oalesce\x18\x0b \x03(\t\x12\x13\n\x06\x64ivide\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x06\x66ilter\x18\r \x01(\x0b\x32\x0f.datahem.Filter\x12\x0e\n\x06\x61ppend\x18\x0e \x01(\t\x12+\n\x0cpseudonymize\x18\x0f \x01(\x0b\x32\x15.datahem.Pseudonymize\x12\x16\n\x0e\x66rom_attribute\x18\x10 \x01(\tB\t\n\x07_divide\"\x8f\x01\n\rDefaultPolicy\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.datahem.DefaultPolicy.Kind\x12\r\n\x05value\x18\x02 \x01(\t\"D\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04NULL\x10\x01\x12\x11\n\rPROTO_DEFAULT\x10\x02\x12\t\n\x05VALUE\x10\x03\".\n\x0cRegexExtract\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\r\n\x05group\x18\x02 \x01(\r\"4\n\x0cRegexReplace\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\x13\n\x0breplacement\x18\x02 \x01(\t\"/\n\nLocalToUtc\x12\x11\n\ttime_zone\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"w\n\x06\x46ilter\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12&\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x16.datahem.Filter.Action\"4\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x08\n\x04KEEP\x10\x01\x12\x08\n\x04\x44ROP\x10\x02\"\"\n\x0cPseudonymize\x12\x12\n\nkey_secret\x18\x01 \x01(\t:G\n\x05table\x12\x1f.google.protobuf.MessageOptions\x18\xb4\x87\x03 \x01(\x0b\x32\x15.datahem.TableOptions:G\n\x06\x63olumn\x12\x1d.google.protobuf.FieldOptions\x18\xb5\x87\x03 \x01(\x0b\x32\x16.datahem.ColumnOptionsB\x17\n\x13org.datahem.optionsP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x64\x61tahem/options.proto\x12\x07\x64\x61tahem\x1a google/protobuf/descriptor.proto\"\x92\x03\n\x0cTableOptions\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12+\n\x0cpartitioning\x18\x04 \x01(\x0b\x32\x15.datahem.Partitioning\x12\x12\n\nclustering\x18\x05 \x03(\t\x12\x31\n\x06labels\x18\x06 \x03(\x0b\x32!.datahem.TableOptions.LabelsEntry\x12\x1b\n\x13max_recursion_depth\x18\x07 \x01(\r\x12;\n\x0eunknown_fields\x18\x08 \x01(\x0e\x32#.datahem.TableOptions.UnknownFields\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\rUnknownFields\x12\x1e\n\x1aUNKNOWN_FIELDS_UNSPECIFIED\x10\x00\x12\n\n\x06REJECT\x10\x01\x12\n\n\x06IGNORE\x10\x02\x12\x08\n\x04KEEP\x10\x03\"\xda\x01\n\x0cPartitioning\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x36\n\x0bgranularity\x18\x02 \x01(\x0e\x32!.datahem.Partitioning.Granularity\x12\x17\n\x0f\x65xpiration_days\x18\x03 \x01(\r\x12\x16\n\x0erequire_filter\x18\x04 \x01(\x08\"R\n\x0bGranularity\x12\x1b\n\x17GRANULARITY_UNSPECIFIED\x10\x00\x12\x08\n\x04HOUR\x10\x01\x12\x07\n\x03\x44\x41Y\x10\x02\x12\t\n\x05MONTH\x10\x03\x12\x08\n\x04YEAR\x10\x04\"\xf6\x03\n\rColumnOptions\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x10\n\x08required\x18\x05 \x01(\x08\x12\x0e\n\x06hidden\x18\x06 \x01(\x08\x12.\n\x0e\x64\x65\x66\x61ult_policy\x18\x07 \x01(\x0b\x32\x16.datahem.DefaultPolicy\x12,\n\rregex_extract\x18\x08 \x01(\x0b\x32\x15.datahem.RegexExtract\x12,\n\rregex_replace\x18\t \x01(\x0b\x32\x15.datahem.RegexReplace\x12)\n\x0clocal_to_utc\x18\n \x01(\x0b\x32\x13.datahem.LocalToUtc\x12\x10\n\x08\x63oalesce\x18\x0b \x03(\t\x12\x13\n\x06\x64ivide\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x06\x66ilter\x18\r \x01(\x0b\x32\x0f.datahem.Filter\x12\x0e\n\x06\x61ppend\x18\x0e \x01(\t\x12+\n\x0cpseudonymize\x18\x0f \x01(\x0b\x32\x15.datahem.Pseudonymize\x12\x16\n\x0e\x66rom_attribute\x18\x10 \x01(\t\x12!\n\x07indexed\x18\x11 \x01(\x0b\x32\x10.datahem.IndexedB\t\n\x07_divide\"\x8f\x01\n\rDefaultPolicy\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.datahem.DefaultPolicy.Kind\x12\r\n\x05value\x18\x02 \x01(\t\"D\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04NULL\x10\x01\x12\x11\n\rPROTO_DEFAULT\x10\x02\x12\t\n\x05VALUE\x10\x03\".\n\x0cRegexExtract\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\r\n\x05group\x18\x02 \x01(\r\"4\n\x0cRegexReplace\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\x13\n\x0breplacement\x18\x02 \x01(\t\"/\n\nLocalToUtc\x12\x11\n\ttime_zone\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\"w\n\x06\x46ilter\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12&\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x16.datahem.Filter.Action\"4\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x08\n\x04KEEP\x10\x01\x12\x08\n\x04\x44ROP\x10\x02\"C\n\x07Indexed\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x13\n\x0bindex_field\x18\x02 \x01(\t\x12\x13\n\x0bvalue_field\x18\x03 \x01(\t\"\"\n\x0cPseudonymize\x12\x12\n\nkey_secret\x18\x01 \x01(\t:G\n\x05table\x12\x1f.google.protobuf.MessageOptions\x18\xb4\x87\x03 \x01(\x0b\x32\x15.datahem.TableOptions:G\n\x06\x63olumn\x12\x1d.google.protobuf.FieldOptions\x18\xb5\x87\x03 \x01(\x0b\x32\x16.datahem.ColumnOptionsB\x17\n\x13org.datahem.optionsP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,21 +46,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PARTITIONING_GRANULARITY']._serialized_start=610
   _globals['_PARTITIONING_GRANULARITY']._serialized_end=692
   _globals['_COLUMNOPTIONS']._serialized_start=695
-  _globals['_COLUMNOPTIONS']._serialized_end=1162
-  _globals['_DEFAULTPOLICY']._serialized_start=1165
-  _globals['_DEFAULTPOLICY']._serialized_end=1308
-  _globals['_DEFAULTPOLICY_KIND']._serialized_start=1240
-  _globals['_DEFAULTPOLICY_KIND']._serialized_end=1308
-  _globals['_REGEXEXTRACT']._serialized_start=1310
-  _globals['_REGEXEXTRACT']._serialized_end=1356
-  _globals['_REGEXREPLACE']._serialized_start=1358
-  _globals['_REGEXREPLACE']._serialized_end=1410
-  _globals['_LOCALTOUTC']._serialized_start=1412
-  _globals['_LOCALTOUTC']._serialized_end=1459
-  _globals['_FILTER']._serialized_start=1461
-  _globals['_FILTER']._serialized_end=1580
-  _globals['_FILTER_ACTION']._serialized_start=1528
-  _globals['_FILTER_ACTION']._serialized_end=1580
-  _globals['_PSEUDONYMIZE']._serialized_start=1582
-  _globals['_PSEUDONYMIZE']._serialized_end=1616
+  _globals['_COLUMNOPTIONS']._serialized_end=1197
+  _globals['_DEFAULTPOLICY']._serialized_start=1200
+  _globals['_DEFAULTPOLICY']._serialized_end=1343
+  _globals['_DEFAULTPOLICY_KIND']._serialized_start=1275
+  _globals['_DEFAULTPOLICY_KIND']._serialized_end=1343
+  _globals['_REGEXEXTRACT']._serialized_start=1345
+  _globals['_REGEXEXTRACT']._serialized_end=1391
+  _globals['_REGEXREPLACE']._serialized_start=1393
+  _globals['_REGEXREPLACE']._serialized_end=1445
+  _globals['_LOCALTOUTC']._serialized_start=1447
+  _globals['_LOCALTOUTC']._serialized_end=1494
+  _globals['_FILTER']._serialized_start=1496
+  _globals['_FILTER']._serialized_end=1615
+  _globals['_FILTER_ACTION']._serialized_start=1563
+  _globals['_FILTER_ACTION']._serialized_end=1615
+  _globals['_INDEXED']._serialized_start=1617
+  _globals['_INDEXED']._serialized_end=1684
+  _globals['_PSEUDONYMIZE']._serialized_start=1686
+  _globals['_PSEUDONYMIZE']._serialized_end=1720
 # @@protoc_insertion_point(module_scope)

@@ -74,7 +74,7 @@ class Partitioning(_message.Message):
     def __init__(self, field: _Optional[str] = ..., granularity: _Optional[_Union[Partitioning.Granularity, str]] = ..., expiration_days: _Optional[int] = ..., require_filter: _Optional[bool] = ...) -> None: ...
 
 class ColumnOptions(_message.Message):
-    __slots__ = ("name", "description", "category", "type", "required", "hidden", "default_policy", "regex_extract", "regex_replace", "local_to_utc", "coalesce", "divide", "filter", "append", "pseudonymize", "from_attribute")
+    __slots__ = ("name", "description", "category", "type", "required", "hidden", "default_policy", "regex_extract", "regex_replace", "local_to_utc", "coalesce", "divide", "filter", "append", "pseudonymize", "from_attribute", "indexed")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class ColumnOptions(_message.Message):
     APPEND_FIELD_NUMBER: _ClassVar[int]
     PSEUDONYMIZE_FIELD_NUMBER: _ClassVar[int]
     FROM_ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     category: str
@@ -107,7 +108,8 @@ class ColumnOptions(_message.Message):
     append: str
     pseudonymize: Pseudonymize
     from_attribute: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., hidden: _Optional[bool] = ..., default_policy: _Optional[_Union[DefaultPolicy, _Mapping]] = ..., regex_extract: _Optional[_Union[RegexExtract, _Mapping]] = ..., regex_replace: _Optional[_Union[RegexReplace, _Mapping]] = ..., local_to_utc: _Optional[_Union[LocalToUtc, _Mapping]] = ..., coalesce: _Optional[_Iterable[str]] = ..., divide: _Optional[float] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., append: _Optional[str] = ..., pseudonymize: _Optional[_Union[Pseudonymize, _Mapping]] = ..., from_attribute: _Optional[str] = ...) -> None: ...
+    indexed: Indexed
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., category: _Optional[str] = ..., type: _Optional[str] = ..., required: _Optional[bool] = ..., hidden: _Optional[bool] = ..., default_policy: _Optional[_Union[DefaultPolicy, _Mapping]] = ..., regex_extract: _Optional[_Union[RegexExtract, _Mapping]] = ..., regex_replace: _Optional[_Union[RegexReplace, _Mapping]] = ..., local_to_utc: _Optional[_Union[LocalToUtc, _Mapping]] = ..., coalesce: _Optional[_Iterable[str]] = ..., divide: _Optional[float] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., append: _Optional[str] = ..., pseudonymize: _Optional[_Union[Pseudonymize, _Mapping]] = ..., from_attribute: _Optional[str] = ..., indexed: _Optional[_Union[Indexed, _Mapping]] = ...) -> None: ...
 
 class DefaultPolicy(_message.Message):
     __slots__ = ("kind", "value")
@@ -166,6 +168,16 @@ class Filter(_message.Message):
     pattern: str
     action: Filter.Action
     def __init__(self, pattern: _Optional[str] = ..., action: _Optional[_Union[Filter.Action, str]] = ...) -> None: ...
+
+class Indexed(_message.Message):
+    __slots__ = ("prefix", "index_field", "value_field")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    index_field: str
+    value_field: str
+    def __init__(self, prefix: _Optional[str] = ..., index_field: _Optional[str] = ..., value_field: _Optional[str] = ...) -> None: ...
 
 class Pseudonymize(_message.Message):
     __slots__ = ("key_secret",)

@@ -23,7 +23,6 @@ import functools
 import gc
 import logging
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,8 +31,8 @@ from pathlib import Path
 from datahem.runtime.collectors import netaddr
 from datahem.runtime.collectors.async_publisher import AsyncEventPublisher
 from datahem.runtime.collectors.config import env_float, env_int, env_str
-from datahem.runtime.collectors.contract import UUID, Event, event_attributes
-from datahem.runtime.collectors.http.auth import Authenticator, authenticators
+from datahem.runtime.collectors.contract import TIMESTAMP, UUID, Clock, Event, event_attributes, uuid4
+from datahem.runtime.collectors.http.auth import Authenticator, authenticators, take_parameter
 from datahem.runtime.collectors.http.payloads import Malformed, payloads
 from datahem.runtime.collectors.publisher import PublishError, PublisherSettings, check_credentials
 from datahem.runtime.collectors.routing import (
@@ -44,6 +43,7 @@ from datahem.runtime.collectors.routing import (
     HttpRoute,
     load_http_table,
 )
+from datahem.runtime.contracts.attributes import CLIENT_IP, USER_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,22 @@ class HttpCollector:
         self._routes = dict(routes)
         self._auths = dict(auths)
         self.publisher = publisher
+        # The attributes of a route's events but for the receive time, the uuid and the extras, made and checked by
+        # the contract once per route (its check of the extras' names too), not once per request.
+        self._attributes = {
+            path: event_attributes(
+                uuid="",
+                received_at=datetime.now(UTC),
+                source=route.source,
+                message_type=route.message_type,
+                collector="http",
+                extra={CLIENT_IP: "", USER_AGENT: ""},
+            )
+            for path, route in self._routes.items()
+        }
+        for attributes in self._attributes.values():
+            del attributes[CLIENT_IP], attributes[USER_AGENT]
+        self._clock = Clock()
 
     @classmethod
     def create(cls, settings: HttpSettings, env: Mapping[str, str]) -> HttpCollector:
@@ -154,7 +170,7 @@ class HttpCollector:
                 return
 
     async def _http(self, scope: dict, receive, send) -> None:
-        received_at = datetime.now(UTC)
+        received_at = self._clock.now()
         path, method = scope["path"], scope["method"]
         if path == HEALTH_PATH:
             if method in ("GET", "HEAD"):
@@ -182,16 +198,20 @@ class HttpCollector:
             if method != "GET":
                 _check_content_type(route.format, headers.raw(b"content-type"))
             body = await _read_body(headers, receive, route.max_body_bytes, self.limits.body_timeout_seconds)
-            signed = scope["query_string"] if method == "GET" else body
+            query = scope["query_string"]
+            signed = query if method == "GET" else body
             auth = self._auths[path]
-            failure = auth.check(headers.raw(auth.header) if auth.header else None, signed)
+            in_query: tuple[bytes, ...] = ()
+            if auth.query_parameter:  # the key's parameter is never part of a payload
+                in_query, query = take_parameter(query, auth.query_parameter)
+            failure = auth.check(headers.raw(auth.header) if auth.header else None, signed, in_query)
             if failure is not None:
                 raise _Reject(failure.status, failure.reason)
             try:
-                datas = payloads(route.format, method, scope["query_string"], body)
+                datas = payloads(route.format, method, query, body)
             except Malformed as err:
                 raise _Reject(400, str(err)) from None
-            events = self._events(route, scope, headers, datas, received_at)
+            events = self._events(path, route, scope, headers, datas, received_at)
             try:
                 await self.publisher.publish(events)
             except PublishError as err:
@@ -211,27 +231,20 @@ class HttpCollector:
             await _respond(send, 204, b"", cors)
 
     def _events(
-        self, route: HttpRoute, scope: dict, headers: _Headers, datas: list[bytes], received_at: datetime
+        self, path: str, route: HttpRoute, scope: dict, headers: _Headers, datas: list[bytes], received_at: str
     ) -> list[Event]:
-        extra: dict[str, str] = {}
+        """`received_at`: the receive time as the contract writes it (RFC 3339, microseconds, UTC)."""
+        # The attributes of the request's events differ only by uuid: built once per request.
+        common = {**self._attributes[path], TIMESTAMP: received_at}
         peer = scope["client"][0] if scope.get("client") else None
         address = netaddr.client_address(peer, headers.get(b"x-forwarded-for"), self.settings.trusted_proxy_hops)
         client_ip = _anonymize(address, route.ip_anonymization)
         if client_ip is not None:
-            extra["client_ip"] = client_ip
+            common[CLIENT_IP] = client_ip
         user_agent = headers.get(b"user-agent")
         if user_agent:
-            extra["user_agent"] = user_agent[:USER_AGENT_MAX]
-        # The attributes of the request's events differ only by uuid: build and check them once per request.
-        common = event_attributes(
-            uuid="",
-            received_at=received_at,
-            source=route.source,
-            message_type=route.message_type,
-            collector="http",
-            extra=extra,
-        )
-        return [Event(route.topic, data, {**common, UUID: str(uuid.uuid4())}) for data in datas]
+            common[USER_AGENT] = user_agent[:USER_AGENT_MAX]
+        return [Event(route.topic, data, {**common, UUID: uuid4()}) for data in datas]
 
 
 def _cors_headers(route: HttpRoute, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:

@@ -1,5 +1,9 @@
 """Per-route request authentication for webhooks: none, an API key header, or an HMAC signature header.
 
+An API key may also be accepted from a query parameter (`query_parameter`), as Google's GA4 Measurement Protocol
+sends its `api_secret`; the parameter is taken out of the query string before anything else reads it (a GET's
+payload is its query string), so the key never reaches an event, an attribute or a log line.
+
 Secrets come from the environment variables the routing table names; they are read once at start-up (a missing
 one stops the collector, instead of failing every request) and are compared in constant time, as bytes: the header
 value exactly as sent (a non-ASCII key sent as UTF-8 matches the same key in the environment). A missing header is
@@ -16,6 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
 
 from datahem.runtime.collectors.errors import CollectorConfigError
 from datahem.runtime.collectors.routing import Auth, HttpRoute
@@ -41,10 +46,25 @@ class Authenticator:
         """The header carrying the credential (ASGI spelling: lower-case bytes); empty when there is none."""
         return self.auth.header.encode("latin-1")
 
-    def check(self, presented: bytes | None, signed: bytes) -> AuthFailure | None:
+    @property
+    def query_parameter(self) -> str:
+        """The query parameter that may carry the API key; empty when the key is only taken from the header."""
+        return self.auth.query_parameter
+
+    def check(self, presented: bytes | None, signed: bytes, in_query: tuple[bytes, ...] = ()) -> AuthFailure | None:
         """Check the value of the route's auth header, as the bytes sent (None when absent), against the signed
-        bytes."""
+        bytes; `in_query` holds the values of the route's key query parameter (percent-decoded), when it has one.
+        An API key may come in the header, the query parameter or both: every one sent must be the key."""
         if self.auth.type == "none":
+            return None
+        if self.auth.type == "api_key" and self.auth.query_parameter:
+            sent = ([presented] if presented is not None else []) + list(in_query)
+            if not sent:
+                where = f"{self.auth.header} header or {self.auth.query_parameter} query parameter"
+                return AuthFailure(401, f"missing {where}")
+            # every value is compared, so the time taken does not say which one was wrong
+            if not all([_same(value, self.secret) for value in sent]):  # noqa: C419
+                return AuthFailure(403, f"wrong {self.auth.header} or {self.auth.query_parameter}")
             return None
         if presented is None:
             return AuthFailure(401, f"missing {self.auth.header} header")
@@ -67,6 +87,21 @@ class Authenticator:
         except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
             return bad
         return None if hmac.compare_digest(given, expected) else bad
+
+
+def take_parameter(query: bytes, name: str) -> tuple[tuple[bytes, ...], bytes]:
+    """The values of query parameter `name` (percent- and `+`-decoded, as bytes) and the query string without it.
+    The rest of the query string is kept byte for byte."""
+    wanted = name.encode("ascii")
+    values: list[bytes] = []
+    kept: list[bytes] = []
+    for pair in query.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if unquote_to_bytes(key.replace(b"+", b" ")) == wanted:
+            values.append(unquote_to_bytes(value.replace(b"+", b" ")))
+        else:
+            kept.append(pair)
+    return (tuple(values), b"&".join(kept)) if values else ((), query)
 
 
 def _same(presented: bytes, secret: bytes) -> bool:
