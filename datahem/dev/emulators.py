@@ -179,6 +179,21 @@ def _tail(log: Path, lines: int = 40) -> str:
     return "(no log)"
 
 
+class EmulatorUrl(str):
+    """The emulator's REST endpoint (the string itself), with its gRPC endpoint (Storage Read/Write API) as `.grpc`
+    ("127.0.0.1:PORT"), so callers that take the URL as a string keep working."""
+
+    grpc: str
+
+    def __new__(cls, url: str, grpc: str) -> EmulatorUrl:
+        self = super().__new__(cls, url)
+        self.grpc = grpc
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (EmulatorUrl, (str(self), self.grpc))  # picklable: Beam pickles the DoFns that hold an endpoint
+
+
 @contextlib.contextmanager
 def bigquery_emulator(
     project: str = "demo-project",
@@ -186,8 +201,10 @@ def bigquery_emulator(
     port: int | None = None,
     timeout: float = 60,
     location: str = "US",
-) -> Iterator[str]:
-    """Start the BigQuery API emulator; yields its REST endpoint, e.g. "http://127.0.0.1:PORT".
+    grpc_port: int | None = None,
+) -> Iterator[EmulatorUrl]:
+    """Start the BigQuery API emulator; yields its REST endpoint, e.g. "http://127.0.0.1:PORT", whose `.grpc` is the
+    Storage Write/Read API's gRPC endpoint ("127.0.0.1:PORT", the value for BIGQUERY_STORAGE_EMULATOR_HOST).
 
     Use the URL as `client_options={"api_endpoint": url}` (or as BIGQUERY_EMULATOR_HOST) with
     `google.auth.credentials.AnonymousCredentials()`. `data_dir` keeps the tables across restarts; without it they
@@ -200,7 +217,9 @@ def bigquery_emulator(
     log = open(log_path, "wb")  # noqa: SIM115
     # by file path, from a scratch folder: launch.py needs only the standard library and bqemulator, and the
     # emulator's venv must see nothing of the main venv (an installed datahem lives in its site-packages)
+    grpc_port = grpc_port or free_port()
     command = [str(python), str(BQ_LAUNCHER), "--port", str(port), "--project", project, "--location", location]
+    command += ["--grpc-port", str(grpc_port)]
     # Stops the emulator even if this process is killed before the finally below runs (e.g. a CI time-out).
     command += ["--parent-pid", str(os.getpid())]
     if data_dir is not None:
@@ -219,7 +238,8 @@ def bigquery_emulator(
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/healthz", timeout, proc, log_path)
-        yield url
+        wait_for_port(grpc_port, timeout, proc)
+        yield EmulatorUrl(url, f"127.0.0.1:{grpc_port}")
     finally:
         stop_group(proc)
         log.close()

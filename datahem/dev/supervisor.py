@@ -290,8 +290,9 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                         emulators.bigquery_emulator(project=layout.gcp_project, location=layout.location)
                     )
                     n = create_tables(bq, layout, project_dir / "generated")
-                    endpoints["bigquery"] = bq
-                    s.done(f"BigQuery emulator on {bq}: {n} tables")
+                    endpoints["bigquery"] = str(bq)
+                    endpoints["bigquery_storage"] = bq.grpc  # the Storage Write API, where the pipelines write rows
+                    s.done(f"BigQuery emulator on {bq} (Storage Write API on {bq.grpc}): {n} tables")
 
                 with step("starting moto (Kinesis) and the SNS certificate server") as s:
                     moto_url, moto = stack.enter_context(emulators.moto_server(logs / "moto.log"))
@@ -310,6 +311,8 @@ def run(project_dir: Path, layout: Layout, examples: dict[str, str], console) ->
                 env |= {
                     "GOOGLE_CLOUD_PROJECT": layout.gcp_project,
                     "PUBSUB_EMULATOR_HOST": pubsub,
+                    # the Storage Write API of the BigQuery emulator (gRPC), where the pipelines write rows
+                    "BIGQUERY_STORAGE_EMULATOR_HOST": bq.grpc,
                     "DATAHEM_ROUTING_DIR": str(routing),
                     "DATAHEM_AWS_ENDPOINT_URL": moto_url,
                     "GCE_METADATA_HOST": metadata,

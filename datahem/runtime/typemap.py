@@ -111,3 +111,25 @@ def override_allowed(proto_type: str, natural: str, target: str) -> bool:
 
 def json_type(sql_type: str) -> str:
     return JSON_NAMES.get(sql_type, sql_type)
+
+
+# The Storage Write API's row message: the protobuf field type of each BigQuery type (the API's wire encodings).
+# TIMESTAMP as int64 microseconds since the epoch, DATE as int32 days since the epoch; NUMERIC, BIGNUMERIC, DATETIME,
+# TIME, INTERVAL, GEOGRAPHY and JSON as their text. uint64 is not accepted for INT64 (NUMERIC holds those).
+STORAGE_WRITE_TYPES: dict[str, str] = {
+    "STRING": "TYPE_STRING",
+    "BYTES": "TYPE_BYTES",
+    "INT64": "TYPE_INT64",
+    "FLOAT64": "TYPE_DOUBLE",
+    "BOOL": "TYPE_BOOL",
+    "NUMERIC": "TYPE_STRING",
+    "BIGNUMERIC": "TYPE_STRING",
+    "TIMESTAMP": "TYPE_INT64",
+    "DATE": "TYPE_INT32",
+    "DATETIME": "TYPE_STRING",
+    "TIME": "TYPE_STRING",
+    "INTERVAL": "TYPE_STRING",
+    "GEOGRAPHY": "TYPE_STRING",
+    "JSON": "TYPE_STRING",
+    "STRUCT": "TYPE_MESSAGE",
+}

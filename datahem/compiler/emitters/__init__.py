@@ -30,7 +30,15 @@ class OutputFile:
 # `model -> files`; an emitter may also name `projection`, `evolution` or `previous` (see build.render_all)
 Emitter = Callable[..., list[OutputFile]]
 
-_COMMENT = {"sql": "-- {}", "py": "# {}", "md": "<!-- {} -->", "yaml": "# {}", "tf": "# {}", "txt": "# {}"}
+_COMMENT = {
+    "sql": "-- {}",
+    "py": "# {}",
+    "md": "<!-- {} -->",
+    "yaml": "# {}",
+    "tf": "# {}",
+    "txt": "# {}",
+    "txtpb": "# {}",
+}
 
 
 def header_text(sources: list[str] | tuple[str, ...]) -> str:

@@ -2,7 +2,8 @@
 TableFieldSchema), both serialized from the table's projected columns (`datahem/compiler/projection/columns.py`),
 with a policy-tag placeholder `datahem:category/<name>` on every categorized column; the infrastructure stacks
 replace each placeholder with a reference to the category's policy-tag resource. Also the shared backup and
-dead-letter tables."""
+dead-letter tables. And per table the row message of the Storage Write API (`<table>.row.txtpb`, a DescriptorProto in
+text format, built by `datahem.runtime.rowproto` from the same columns; the pipelines send it as their writer schema)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datahem.compiler.model.resolved import Model, Table
 from datahem.compiler.projection.columns import ColumnSchema, column_def, ident, sql_string
 from datahem.compiler.projection.project import Projection
 from datahem.compiler.projection.tables import table_ref
+from datahem.runtime import rowproto
 
 
 def partition_by(t: Table, types: dict[str, str]) -> str:
@@ -50,6 +52,11 @@ def schema_json(cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
     return to_json({"comment": header_text(sources), "fields": [c.to_json() for c in cols]})
 
 
+def row_message(name: str, cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
+    descriptor = rowproto.row_descriptor(name, [c.to_json() for c in cols])
+    return f"{header('txtpb', sources)}\n{rowproto.descriptor_text(descriptor)}".encode()
+
+
 def table_sources(t: Table) -> list[str]:
     return list(t.provenance)
 
@@ -62,4 +69,5 @@ def emit(model: Model, projection: Projection) -> list[OutputFile]:
         cols = projection.tables[table_ref(t)]
         out.append(OutputFile(f"{base}.sql", ddl(t, cols, src)))
         out.append(OutputFile(f"{base}.schema.json", schema_json(cols, src)))
+        out.append(OutputFile(f"{base}.row.txtpb", row_message(t.name, cols, src)))
     return out

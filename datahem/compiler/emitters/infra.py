@@ -267,6 +267,7 @@ def _environment(e: Environment) -> dict[str, Any]:
         "secret_locations": list(e.secret_locations),
         "kms_key": e.kms_key,
         "bigquery_kms_key": e.bigquery_kms_key,
+        "write_method": e.write_method,
     }
 
 

@@ -55,6 +55,9 @@ def _metadata(spec: dict[str, Any], description: str) -> dict[str, Any]:
              "helpText": f"Default: projects/<project>/subscriptions/{spec.get('subscription', '')}"},
             {"name": "dead_letter_table", "label": "Dead-letter table", "isOptional": True,
              "helpText": f"Default: {spec['dead_letter_table']}"},
+            {"name": "write_method", "label": "Write method", "isOptional": True,
+             "helpText": "storage_write (the Storage Write API, default) or insert_all (legacy streaming inserts); "
+                         "set per environment by write_method in sources.yaml"},
         ],
     }  # fmt: skip
 

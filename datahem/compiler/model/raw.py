@@ -26,6 +26,7 @@ MASKING_RULES = (
     "DATE_YEAR_MASK",
 )
 SOURCE_KINDS = tuple(KINDS)
+WRITE_METHODS = ("storage_write", "insert_all")  # datahem/runtime/beam/io.py WRITE_METHODS
 ACCEPTABLE_RULES = tuple(sorted(r.id for r in RULES.values() if r.acceptable))
 
 
@@ -55,6 +56,11 @@ class RawEnvironment:
     secret_locations: list[str] = spec([], doc="regions Secret Manager replicates secrets to (default: automatic)")
     kms_key: str | None = spec(None, doc="customer-managed key for buckets, repository, topics and Dataflow jobs")
     bigquery_kms_key: str | None = spec(None, doc="customer-managed key for the datasets and tables")
+    write_method: str = spec(
+        "storage_write",
+        choices=WRITE_METHODS,
+        doc="how the pipelines write rows: the Storage Write API (storage_write) or legacy streaming inserts (insert_all)",
+    )
     loc: Loc = _loc()
     locs: dict[str, Loc] = _locs()
 

@@ -574,6 +574,7 @@ class Resolver:
                 secret_locations=tuple(e.secret_locations),
                 kms_key=e.kms_key,
                 bigquery_kms_key=e.bigquery_kms_key,
+                write_method=e.write_method,
             )
             for e in sorted(cfg.project.environments.values(), key=lambda e: e.name)
         )

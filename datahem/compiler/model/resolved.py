@@ -293,6 +293,7 @@ class Environment:
     secret_locations: tuple[str, ...] = ()
     kms_key: str | None = None
     bigquery_kms_key: str | None = None
+    write_method: str = "storage_write"  # storage_write | insert_all: how the pipelines write rows
 
 
 @dataclass(frozen=True)

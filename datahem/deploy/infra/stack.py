@@ -730,6 +730,15 @@ class PlatformStack(TerraformStack):
             # cannot set it on a function): `python -m datahem.deploy.apply access <env>`
             TerraformOutput(self, "sns_collector_url", value=function.url, description="SNS subscription endpoint")
 
+    def _job_parameters(self, p: dict) -> dict[str, str]:
+        """The job's parameters; the jobs that write rows (the streaming job, or per_source's source and backup jobs)
+        also get the environment's `write_method` (how rows reach BigQuery), which platform.json files from before it
+        existed lack: the pipelines' default then applies."""
+        parameters = {k: self._parameter(v) for k, v in p["parameters"].items()}
+        if p["kind"] in ("streaming", "source", "backup") and self.env.get("write_method"):
+            parameters["write_method"] = M.tf_literal(self.env["write_method"])
+        return dict(sorted(parameters.items()))
+
     def _parameter(self, value: str | dict) -> str:
         """A job parameter: a literal, or a reference to a resource by name (so Terraform creates it first)."""
         if isinstance(value, str):
@@ -812,7 +821,7 @@ class PlatformStack(TerraformStack):
                 subnetwork=self.env.get("subnetwork"),
                 ip_configuration="WORKER_IP_PRIVATE" if self.env.get("private_workers") else None,
                 on_delete="drain",
-                parameters={k: self._parameter(v) for k, v in sorted(p["parameters"].items())},
+                parameters=self._job_parameters(p),
                 labels={PIPELINE_LABEL: p["kind"]},
                 depends_on=[self.api("dataflow.googleapis.com"), self.api("compute.googleapis.com"), *self.grants[sa]],
             )

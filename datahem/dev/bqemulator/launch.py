@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -80,6 +81,158 @@ def patch_bqemulator() -> None:
     DuckDBEngine._load_spatial = _skip_spatial
     DuckDBEngine._apply_session_pragmas = _without_extension_downloads(DuckDBEngine._apply_session_pragmas)
     geography._ensure_conv_conn = _refuse_geography
+
+
+def _field_json(field: Any) -> dict[str, Any]:
+    """A catalog TableFieldSchema as the REST field dict, nested fields included."""
+    return {
+        "name": field.name,
+        "type": field.type,
+        "mode": field.mode,
+        "fields": [_field_json(f) for f in field.fields],
+    }
+
+
+def _table_arrow_schema_nested(table_meta: Any) -> Any:
+    """Stand-in for ``write_servicer._table_arrow_schema``, which drops a RECORD's fields (every STRUCT column then
+    fails the Storage Write API's insert with "a STRUCT with no fields"): the same schema with nested fields."""
+    from bqemulator.api.routes.tabledata import _build_arrow_schema
+
+    return _build_arrow_schema([_field_json(f) for f in table_meta.schema_.fields])
+
+
+ROW_ERRORS = "datahem-row-errors:"
+
+
+def _with_row_errors(original: Any) -> Any:
+    """Wrap ``write_servicer._rows_for_request``: when a request's proto rows cannot be stored, find the rows at fault
+    one by one and report them as the real API does (INVALID_ARGUMENT with ``row_errors``, nothing of the request
+    written), instead of failing the whole gRPC stream with UNKNOWN (what bqemulator 1.4.0 does for a value it cannot
+    convert, e.g. an ISO 8601 INTERVAL). A writer schema with top-level fields the table lacks is refused as BigQuery
+    refuses it (INVALID_ARGUMENT, "Input schema has more fields than BigQuery schema"), where bqemulator dropped them."""
+    import json
+
+    def rows_for_request(request: Any, proto_decoder: Any, arrow_schema_bytes: Any, target_schema: Any) -> Any:
+        from bqemulator.grpc_api import write_servicer
+        from bqemulator.streaming.proto_deserializer import ProtoRowDecoder, proto_rows_to_arrow_table
+
+        if write_servicer._has_field(request, "proto_rows") and write_servicer._has_field(
+            request.proto_rows, "writer_schema"
+        ):
+            # BigQuery refuses a writer schema with fields the table lacks (SCHEMA_MISMATCH_EXTRA_FIELDS); bqemulator
+            # would drop their values without a word
+            sent = [f.name for f in request.proto_rows.writer_schema.proto_descriptor.field]
+            extra = [name for name in sent if name not in target_schema.names]
+            if extra:
+                raise ValueError(
+                    "Input schema has more fields than BigQuery schema, extra fields: "
+                    + ", ".join(f"'{name}'" for name in extra)
+                )
+        try:
+            return original(request, proto_decoder, arrow_schema_bytes, target_schema)
+        except Exception:
+            if not write_servicer._has_field(request, "proto_rows"):
+                raise
+            data = request.proto_rows
+            decoder = proto_decoder
+            if write_servicer._has_field(data, "writer_schema"):
+                decoder = ProtoRowDecoder(data.writer_schema.proto_descriptor)
+            if decoder is None:
+                raise
+            errors = []
+            for index, raw in enumerate(data.rows.serialized_rows):
+                try:
+                    proto_rows_to_arrow_table(decoder, [raw], target_schema)
+                except Exception as exc:  # noqa: BLE001 - any failure of a row is that row's error
+                    errors.append([index, str(exc)])
+            if not errors:
+                raise
+            raise ValueError(ROW_ERRORS + json.dumps(errors)) from None
+
+    return rows_for_request
+
+
+def _error_response_with_row_errors(original: Any) -> Any:
+    """Wrap ``write_servicer._error_response``: an error carrying row errors (see `_with_row_errors`) becomes an
+    AppendRowsResponse with ``row_errors`` (code FIELDS_ERROR, the row's reason)."""
+    import json
+
+    def error_response(stream_name: str, detail: str, status_code: Any = None) -> bytes:
+        if not detail.startswith(ROW_ERRORS):
+            return original(stream_name, detail) if status_code is None else original(stream_name, detail, status_code)
+        from google.cloud.bigquery_storage_v1 import types
+        from google.rpc import status_pb2
+
+        errors = json.loads(detail.removeprefix(ROW_ERRORS))
+        response = types.AppendRowsResponse(
+            write_stream=stream_name,
+            error=status_pb2.Status(code=3, message=f"{len(errors)} row(s) of the request cannot be stored"),
+            row_errors=[
+                types.RowError(index=i, code=types.RowError.RowErrorCode.FIELDS_ERROR, message=m) for i, m in errors
+            ],
+        )
+        return types.AppendRowsResponse.serialize(response)
+
+    return error_response
+
+
+# The event loop both servers run on (set by `serve`): the Write API's DuckDB work is done on it, see `_on_loop`.
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+async def _call(method: Any, args: tuple, kwargs: dict) -> Any:
+    return method(*args, **kwargs)
+
+
+def _on_loop(method: Any) -> Any:
+    """Run a Write API handler step on the event loop's thread instead of the gRPC worker thread that called it.
+
+    bqemulator 1.4.0 serves the REST API on the event loop and the Write API's (synchronous) handlers on worker
+    threads, all on one DuckDB connection. An append inserts rows by scanning a registered Arrow table, which needs
+    the GIL while it holds the connection; a REST query waiting for the connection holds the GIL: with two appends
+    and a query at once the emulator hung for good (every later append DEADLINE_EXCEEDED). On the loop's thread every
+    DuckDB call is serialized, as the REST API's already are."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        loop = _LOOP
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            return method(*args, **kwargs)
+        return asyncio.run_coroutine_threadsafe(_call(method, args, kwargs), loop).result()
+
+    return run
+
+
+ON_LOOP = (
+    "_bind_stream_to_target",
+    "_perform_append",
+    "_handle_create_write_stream",
+    "_handle_get_write_stream",
+    "_handle_finalize_write_stream",
+    "_handle_batch_commit_write_streams",
+    "_handle_flush_rows",
+)
+
+
+def patch_write_api() -> None:
+    """Make the Storage Write API take rows of tables with STRUCT columns (bqemulator 1.4.0 drops nested fields) and
+    report the rows it cannot store as ``row_errors``, as BigQuery does."""
+    from bqemulator.grpc_api import write_servicer
+
+    for name in ("_table_arrow_schema", "_rows_for_request", "_error_response", "_has_field"):
+        if not hasattr(write_servicer, name):
+            raise RuntimeError(f"bqemulator has no write_servicer.{name} to patch; update launch.py")
+    for name in ON_LOOP:
+        if not hasattr(write_servicer.BigQueryWriteHandler, name):
+            raise RuntimeError(f"bqemulator has no BigQueryWriteHandler.{name} to patch; update launch.py")
+        setattr(write_servicer.BigQueryWriteHandler, name, _on_loop(getattr(write_servicer.BigQueryWriteHandler, name)))
+    write_servicer._table_arrow_schema = _table_arrow_schema_nested
+    write_servicer._rows_for_request = _with_row_errors(write_servicer._rows_for_request)
+    write_servicer._error_response = _error_response_with_row_errors(write_servicer._error_response)
 
 
 def patch_location(location: str) -> None:
@@ -152,6 +305,8 @@ async def serve(settings: Any, parent_pid: int | None = None) -> None:
     servers listen."""
     from bqemulator.server import EmulatorServer
 
+    global _LOOP
+    _LOOP = asyncio.get_running_loop()
     server = EmulatorServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,8 +341,12 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` writes every thread's stack to the log (hangs)
     args = parse_args(argv)
     patch_bqemulator()
+    patch_write_api()
     if args.location != "US":
         patch_location(args.location)
     asyncio.run(serve(settings_from(args), args.parent_pid))

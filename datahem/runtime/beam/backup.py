@@ -14,11 +14,12 @@ from apache_beam.io.gcp.pubsub import ReadFromPubSub
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
 from datahem.runtime.beam import rows
-from datahem.runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
+from datahem.runtime.beam.io import FAILED
 from datahem.runtime.beam.pipeline import (
     DataHemOptions,
     WriteDeadLetters,
     imported_attributes,
+    row_writer,
     write_failed_to_dead_letter,
 )
 
@@ -57,7 +58,6 @@ class BackupPipeline(beam.PTransform):
         spec = self.spec
         opts = self.options.view_as(DataHemOptions)
         project = self.options.view_as(GoogleCloudOptions).project
-        endpoint = endpoint_from_env(opts.bigquery_endpoint)
         reads = []
         for sub in spec.subscriptions:
             read = pbegin | f"Read {sub}" >> ReadFromPubSub(
@@ -70,10 +70,12 @@ class BackupPipeline(beam.PTransform):
             reads
             | "AllTopics" >> beam.Flatten()
             | "ToBackupRow" >> beam.ParDo(ToBackupRow())
-            | "WriteBackup" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(FAILED, main="ok")
+            # committed stream with offsets: a retried append is not written twice
+            | "WriteBackup"
+            >> beam.ParDo(row_writer(self.options, spec.table, "committed")).with_outputs(FAILED, main="ok")
         )
         dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
-        dead | "DeadLetters" >> WriteDeadLetters(project, opts.dead_letter_table or spec.dead_letter_table, endpoint)
+        dead | "DeadLetters" >> WriteDeadLetters(self.options, opts.dead_letter_table or spec.dead_letter_table)
         return written
 
 

@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from pathlib import Path
 
 import apache_beam as beam
 import requests
@@ -32,6 +32,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from google.auth.exceptions import TransportError
 
 from datahem.runtime.bigquery import bigquery_client
+from datahem.runtime.storage_write import Backoff
 
 FAILED = "failed"
 REJECTED = "BigQuery rejected the row"
@@ -54,19 +55,6 @@ def json_row(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [json_row(v) for v in value]
     raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r:.200}")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Bounded exponential backoff: `attempts` tries in all, waiting first, first*factor, ... (at most `cap` s)."""
-
-    attempts: int = 6
-    first: float = 0.5
-    factor: float = 2.0
-    cap: float = 20.0
-
-    def delays(self) -> list[float]:
-        return [min(self.cap, self.first * self.factor**i) for i in range(self.attempts - 1)]
 
 
 # 403 reasons BigQuery gives for streaming quotas: they pass, unlike a missing permission.
@@ -188,14 +176,12 @@ class WriteRowsFn(beam.DoFn):
             self.table_ref, rows, row_ids=row_ids, skip_invalid_rows=True, retry=None, timeout=self.timeout
         )
 
-    def _flush(self, windowed: bool) -> Iterable:
-        batch, self.buffer = self.buffer, []
-        if not batch:
-            return
+    def _write(self, batch_rows: list[dict]) -> dict[int, str]:
+        """Write the rows; {index: reason} of those refused."""
         failed: dict[int, str] = {}
         sendable: list[int] = []
         rows: list[dict] = []
-        for i, (row, *_) in enumerate(batch):
+        for i, row in enumerate(batch_rows):
             try:
                 rows.append(json_row(row))  # type: ignore[arg-type]
                 sendable.append(i)
@@ -204,6 +190,13 @@ class WriteRowsFn(beam.DoFn):
         row_ids = [r.get("_uuid") or r.get("uuid") or r.get("message_id") for r in rows]
         refused = insert_isolating(self._insert, rows, row_ids, self.backoff)
         failed.update({sendable[j]: reason for j, reason in refused.items()})
+        return failed
+
+    def _flush(self, windowed: bool) -> Iterable:
+        batch, self.buffer = self.buffer, []
+        if not batch:
+            return
+        failed = self._write([row for row, *_ in batch])
         self.rows_written.inc(len(batch) - len(failed))
         self.rows_failed.inc(len(failed))
         for i, reason in sorted(failed.items()):
@@ -212,6 +205,75 @@ class WriteRowsFn(beam.DoFn):
             if windowed:
                 value = WindowedValue(value, timestamp, [window])
             yield TaggedOutput(FAILED, value)
+
+
+class StorageWriteRowsFn(WriteRowsFn):
+    """WriteRowsFn through the Storage Write API (datahem/runtime/storage_write.py): the default stream, or with
+    mode="committed" one committed stream per worker with offsets (a retried append is not written twice). Rows are
+    encoded into the table's generated row message (generated/bigquery/<dataset>/<table>.row.txtpb) from the same
+    row dicts; refused rows come back on FAILED with BigQuery's reason, as with insertAll."""
+
+    def __init__(
+        self,
+        project: str,
+        table: str,
+        bigquery_dir: str,
+        endpoint: str | None = None,
+        mode: str = "default",
+        batch_size: int = 500,
+        backoff: Backoff = Backoff(),
+        timeout: float = 60.0,
+    ):
+        super().__init__(project, table, None, batch_size, backoff, timeout)
+        self.bigquery_dir = bigquery_dir
+        self.storage_endpoint = endpoint
+        self.mode = mode
+
+    def setup(self):
+        from datahem.runtime import storage_write
+        from datahem.runtime.rowproto import RowEncoder
+
+        encoder = RowEncoder.for_table(Path(self.bigquery_dir), self.table)
+        self.writer = storage_write.StorageWriter(
+            self.project,
+            self.table,
+            encoder,
+            self.storage_endpoint,
+            self.mode,
+            backoff=storage_write.Backoff(
+                self.backoff.attempts, self.backoff.first, self.backoff.factor, self.backoff.cap
+            ),
+            timeout=self.timeout,
+        )
+
+    def _write(self, batch_rows: list[dict]) -> dict[int, str]:
+        return self.writer.write(batch_rows)
+
+    def teardown(self):
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.close()
+
+
+WRITE_METHODS = ("storage_write", "insert_all")
+
+
+def write_rows_fn(
+    method: str,
+    project: str,
+    table: str,
+    endpoint: str | None,
+    storage_endpoint: str | None,
+    bigquery_dir: str,
+    mode: str = "default",
+) -> WriteRowsFn:
+    """The row writer of a write method: `storage_write` (the Storage Write API, default) or `insert_all` (legacy
+    streaming inserts)."""
+    if method == "insert_all":
+        return WriteRowsFn(project, table, endpoint)
+    if method != "storage_write":
+        raise ValueError(f"write method {method!r}: expected one of {', '.join(WRITE_METHODS)}")
+    return StorageWriteRowsFn(project, table, bigquery_dir, storage_endpoint, mode)
 
 
 class PublishFn(beam.DoFn):

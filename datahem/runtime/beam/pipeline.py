@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
@@ -25,9 +26,10 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 
 from datahem.runtime.beam import rows
 from datahem.runtime.beam.convert import Context, Reject, internal
-from datahem.runtime.beam.io import FAILED, WriteRowsFn, endpoint_from_env
+from datahem.runtime.beam.io import FAILED, WRITE_METHODS, endpoint_from_env, write_rows_fn
 from datahem.runtime.beam.messages import default_descriptor_set, message_class
 from datahem.runtime.contracts.attributes import COLLECTOR, MESSAGE_TYPE, SOURCE, TIMESTAMP, UUID
+from datahem.runtime.storage_write import storage_endpoint_from_env
 
 DEAD, PROCESSED = "dead_letter", "processed"
 
@@ -65,6 +67,36 @@ class DataHemOptions(PipelineOptions):
             help="Where pseudonymization keys come from; env reads DATAHEM_SECRET_<ID> (local runs only).",
         )
         parser.add_argument("--dedupe_seconds", type=int, default=600)
+        parser.add_argument(
+            "--write_method",
+            default="storage_write",
+            choices=list(WRITE_METHODS),
+            help="How rows reach BigQuery: the Storage Write API (default) or legacy streaming inserts (insertAll); "
+            "set per environment by `write_method` in sources.yaml.",
+        )
+        parser.add_argument(
+            "--bigquery_storage_endpoint",
+            default=None,
+            help="host:port of the Storage Write API of an emulator (default: BIGQUERY_STORAGE_EMULATOR_HOST, else "
+            "the real API).",
+        )
+
+
+def row_writer(options: PipelineOptions, table: str, mode: str = "default") -> beam.DoFn:
+    """The row writer the options choose for `table` (the Storage Write API's row message comes from the generated/
+    folder of the registry the pipeline reads)."""
+    opts = options.view_as(DataHemOptions)
+    project = options.view_as(GoogleCloudOptions).project
+    descriptor_set = Path(opts.descriptor_set or default_descriptor_set())
+    return write_rows_fn(
+        opts.write_method,
+        project,
+        table,
+        endpoint_from_env(opts.bigquery_endpoint),
+        storage_endpoint_from_env(opts.bigquery_storage_endpoint),
+        str(descriptor_set.parent.parent / "bigquery"),
+        mode,
+    )
 
 
 def load_keys(secrets, project: str, source: str) -> dict[str, bytes]:
@@ -217,7 +249,6 @@ class SourcePipeline(beam.PTransform):
         spec, options = self.spec, self.options
         opts = options.view_as(DataHemOptions)
         project = options.view_as(GoogleCloudOptions).project
-        endpoint = endpoint_from_env(opts.bigquery_endpoint)
         subscription = opts.subscription or f"projects/{project}/subscriptions/{spec.subscription}"
         on_dataflow = "Dataflow" in (options.view_as(StandardOptions).runner or "")
         messages = pbegin | "Read" >> ReadFromPubSub(
@@ -238,12 +269,13 @@ class SourcePipeline(beam.PTransform):
                 spec, self.convert, opts.descriptor_set or str(default_descriptor_set()), opts.secret_source, project
             )
         ).with_outputs(DEAD, PROCESSED, main="rows")
-        written = converted.rows | "WriteRows" >> beam.ParDo(WriteRowsFn(project, spec.table, endpoint)).with_outputs(
+        # streaming rows: the default stream (at-least-once; FirstOfUuid above removes redeliveries)
+        written = converted.rows | "WriteRows" >> beam.ParDo(row_writer(options, spec.table)).with_outputs(
             FAILED, main="ok"
         )
         rejected = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
         dead = (converted[DEAD], rejected) | "AllDeadLetters" >> beam.Flatten()
-        dead | "DeadLetters" >> WriteDeadLetters(project, opts.dead_letter_table or spec.dead_letter_table, endpoint)
+        dead | "DeadLetters" >> WriteDeadLetters(options, opts.dead_letter_table or spec.dead_letter_table)
         converted[PROCESSED] | "PublishProcessed" >> WriteToPubSub(
             f"projects/{project}/topics/{spec.processed_topic}", with_attributes=True
         )
@@ -253,16 +285,15 @@ class SourcePipeline(beam.PTransform):
 class WriteDeadLetters(beam.PTransform):
     """Write dead-letter rows; a dead letter the table rejects fails the bundle (retried), it is never dropped."""
 
-    def __init__(self, project: str, table: str, endpoint: str | None):
+    def __init__(self, options: PipelineOptions, table: str):
         super().__init__()
-        self.project, self.table, self.endpoint = project, table, endpoint
+        self.options, self.table = options, table
 
     def expand(self, dead):
         written = (
             dead
             | "AsPairs" >> beam.Map(lambda row: (row, row))
-            | "Write"
-            >> beam.ParDo(WriteRowsFn(self.project, self.table, self.endpoint)).with_outputs(FAILED, main="ok")
+            | "Write" >> beam.ParDo(row_writer(self.options, self.table)).with_outputs(FAILED, main="ok")
         )
         return written[FAILED] | "MustNotFail" >> beam.ParDo(RaiseOnFailure())
 

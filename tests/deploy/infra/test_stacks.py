@@ -405,7 +405,8 @@ def test_one_streaming_job_per_environment_and_the_kinesis_reader(example_model,
         streaming = jobs["datahem-streaming"]
         assert streaming["container_spec_gcs_path"].endswith("/templates/${var.release}/streaming.json")
         assert stack.target(streaming["service_account_email"])["account_id"] == account_id("streaming")
-        assert set(streaming["parameters"]) == {"dead_letter_table"}
+        assert set(streaming["parameters"]) == {"dead_letter_table", "write_method"}
+        assert streaming["parameters"]["write_method"] == "storage_write"  # the environment's write_method
         _check_readers(example_model, stack, jobs)
 
 
@@ -425,6 +426,7 @@ def _check_readers(model, stack, jobs: dict[str, dict]) -> None:
     for s in model.sources:
         if s.kind == "kinesis":
             reader = jobs[f"datahem-kinesis-{s.name.replace('_', '-')}"]["parameters"]
+            assert "write_method" not in reader  # the reader publishes, it writes no rows
             assert reader["aws_role_arn"] == s.route.role_arn
             assert reader["stream_arn"] == s.route.stream_arn
             assert "credentials_secret" not in reader, "web-identity federation needs no secret"
@@ -451,6 +453,8 @@ def test_per_source_deployment_keeps_a_job_per_source_and_the_backup(monkeypatch
             job = jobs[f"datahem-{s.name.replace('_', '-')}"]
             assert job["container_spec_gcs_path"].endswith(f"/templates/${{var.release}}/source_{s.name}.json")
             assert stack.target(job["parameters"]["subscription"])["name"] == s.table.enrichment_subscription
+            assert job["parameters"]["write_method"] == "storage_write"  # the environment's write_method
+        assert jobs["datahem-backup"]["parameters"]["write_method"] == "storage_write"
         _check_readers(model, stack, jobs)
         _holds_exactly_the_minimum(model, stack, env.gcp_project)
 

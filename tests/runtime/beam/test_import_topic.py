@@ -66,7 +66,12 @@ def test_an_import_topics_message_becomes_a_row_with_datahems_attributes(example
             # as the import topic publishes a record: the record's bytes, no attribute of DataHem's
             imported_id = pf.publish(cars.table.topic, example.payload.encode(), {})
             options = PipelineOptions(
-                [f"--project={pf.PROJECT}", f"--bigquery_endpoint={bq}", "--runner=DirectRunner"],
+                [
+                    f"--project={pf.PROJECT}",
+                    f"--bigquery_endpoint={bq}",
+                    f"--bigquery_storage_endpoint={bq.grpc}",  # the default write_method: the Storage Write API
+                    "--runner=DirectRunner",
+                ],
                 streaming=True,
                 save_main_session=False,
             )

@@ -34,6 +34,8 @@ def local_platform(example_model):
     # the strict-JSON front refuses a bare NaN token as BigQuery does (the emulator alone would store it)
     with pubsub_emulator() as pubsub, bigquery_emulator() as emulator, strict_json_front(emulator) as bq:
         mp.setenv("PUBSUB_EMULATOR_HOST", pubsub)
+        # rows go through the Storage Write API (the pipelines' default write_method) of the same emulator
+        mp.setenv("BIGQUERY_STORAGE_EMULATOR_HOST", emulator.grpc)
         mp.setenv("GOOGLE_CLOUD_PROJECT", pf.PROJECT)
         for secret, key in TEST_KEYS.items():
             mp.setenv("DATAHEM_SECRET_" + secret.upper().replace("-", "_"), key.decode())

@@ -46,6 +46,8 @@ def test_the_composed_job_writes_each_branchs_events_into_its_own_table(example_
                 [
                     f"--project={pf.PROJECT}",
                     f"--bigquery_endpoint={bq}",
+                    # rows go through the Storage Write API (the default write_method) of the same emulator
+                    f"--bigquery_storage_endpoint={bq.grpc}",
                     "--secret_source=env",
                     "--runner=DirectRunner",
                 ],
