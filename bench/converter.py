@@ -28,6 +28,7 @@ from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
 from tests.examples import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ROOT  # the project whose converters and examples are measured
 KEYS = {"datahem-pseudonymization-key": b"bench-key"}
 ATTRIBUTES = {"uuid": "0b9d6a52-2f3e-4a59-9d35-1f7c2d1f0a01", "timestamp": "2026-11-27T07:00:00Z", "source": "bench"}
 REPEAT = 200
@@ -36,7 +37,7 @@ ROUNDS = 7
 
 
 def main() -> None:
-    index = json.loads((ROOT / "generated" / "registry" / "index.json").read_text())
+    index = json.loads((PROJECT / "generated" / "registry" / "index.json").read_text())
     modules = {
         message: importlib.import_module(
             f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', message.lower())}"
@@ -45,7 +46,7 @@ def main() -> None:
     }
     events = [
         (e.message, e.payload.encode(), message_class(e.message, DEFAULT_DESCRIPTOR_SET))
-        for e in load_examples(ROOT)
+        for e in load_examples(PROJECT)
         if e.valid
     ]
     ctx = Context(ATTRIBUTES, KEYS)
