@@ -56,3 +56,17 @@ def test_plan_prices_a_volumes_file_and_refuses_a_bad_one(tmp_path):
     proc = invoke_datahem("plan", "--against", str(EXAMPLE), "--volumes", str(bad), cwd=EXAMPLE)
     assert proc.returncode == 2
     assert "expected `source: GiB/day`" in proc.stderr
+
+
+def test_insert_all_is_priced_at_the_streaming_insert_rate(tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "p")
+    text = (project / "sources.yaml").read_text()
+    (project / "sources.yaml").write_text(
+        text.replace(
+            "      state_bucket: grocer-data-dev-tfstate\n",
+            "      state_bucket: grocer-data-dev-tfstate\n      write_method: insert_all\n",
+        )
+    )
+    envs = cost(infra.platform(load_model(project)))["environments"]
+    assert envs["dev"]["sources"]["orders"]["per_gib_day_month"] == _gib_day_month("streaming_inserts_gib")
+    assert envs["prod"]["sources"]["orders"]["per_gib_day_month"] == _gib_day_month()

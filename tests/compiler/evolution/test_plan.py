@@ -199,11 +199,12 @@ def _worker_month() -> float:
     return round(hourly * prices["hours_per_month"], 2)
 
 
-def _gib_day_month() -> float:
-    """1 GiB/day of one source's events for a month: Pub/Sub ×4, Dataflow data ×2, streaming inserts ×2, storage ×2."""
+def _gib_day_month(write: str = "storage_write_gib") -> float:
+    """1 GiB/day of one source's events for a month: Pub/Sub ×4, Dataflow data ×2, row writes ×2 (the Storage Write
+    API by default, `streaming_inserts_gib` for insert_all), storage ×2."""
     p = load_prices()
     once = 4 * p["pubsub"]["throughput_gib"] + 2 * p["dataflow"]["streaming_engine_data_gib"]
-    once += 2 * p["bigquery"]["streaming_inserts_gib"]
+    once += 2 * p["bigquery"][write]
     return round(
         once * p["days_per_month"] + 2 * p["days_per_month"] * p["bigquery"]["active_logical_storage_gib_month"], 2
     )
