@@ -4,7 +4,7 @@ CREATE TABLE IF NOT EXISTS `events_dead_letter.dead_letters` (
   `source` STRING OPTIONS(description = "The `source` attribute."),
   `message_type` STRING OPTIONS(description = "The `message_type` attribute."),
   `pipeline` STRING NOT NULL OPTIONS(description = "The pipeline that rejected the event."),
-  `stage` STRING NOT NULL OPTIONS(description = "Where it failed: parse, validate, transform or write."),
+  `stage` STRING NOT NULL OPTIONS(description = "Where it failed: parse, validate, transform, filter, write, or internal (a bug in DataHem, with its text)."),
   `error` STRING NOT NULL OPTIONS(description = "Why it failed."),
   `payload` BYTES OPTIONS(description = "The message data exactly as received."),
   `attributes` ARRAY<STRUCT<
