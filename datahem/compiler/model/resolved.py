@@ -230,7 +230,12 @@ DEAD_LETTER_COLUMNS: tuple[Column, ...] = (
     metadata_column("source", "STRING", "NULLABLE", "The `source` attribute."),
     metadata_column("message_type", "STRING", "NULLABLE", "The `message_type` attribute."),
     metadata_column("pipeline", "STRING", "REQUIRED", "The pipeline that rejected the event."),
-    metadata_column("stage", "STRING", "REQUIRED", "Where it failed: parse, validate, transform, filter, write, or internal (a bug in DataHem, with its text)."),
+    metadata_column(
+        "stage",
+        "STRING",
+        "REQUIRED",
+        "Where it failed: parse, validate, transform, filter, write, or internal (a bug in DataHem, with its text).",
+    ),
     metadata_column("error", "STRING", "REQUIRED", "Why it failed."),
     metadata_column("payload", "BYTES", "NULLABLE", "The message data exactly as received."),
     _ATTRIBUTES,
