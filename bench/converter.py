@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import statistics
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from google.protobuf import json_format
 
 from datahem.runtime.beam.convert import Context
 from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.runtime.contracts.routing import converter_module
 from tests.examples import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +39,7 @@ ROUNDS = 7
 def main() -> None:
     index = json.loads((PROJECT / "generated" / "registry" / "index.json").read_text())
     modules = {
-        message: importlib.import_module(
-            f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', message.lower())}"
-        )
+        message: importlib.import_module(f"generated.pipelines.converters.{converter_module(message)}")
         for message in index["messages"]
     }
     events = [

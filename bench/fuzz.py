@@ -25,7 +25,6 @@ import copy
 import importlib
 import json
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -192,13 +191,12 @@ def fuzz_payloads(counts: Counts, rng: random.Random, seconds: float, timeout: f
     from datahem.runtime.beam.convert import Context, Reject
     from datahem.runtime.beam.io import json_row
     from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+    from datahem.runtime.contracts.routing import converter_module
     from tests.examples import load_examples
 
     events = load_examples(PROJECT)
     modules = {
-        e.message: importlib.import_module(
-            f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', e.message.lower())}"
-        )
+        e.message: importlib.import_module(f"generated.pipelines.converters.{converter_module(e.message)}")
         for e in events
     }
     classes = {m: message_class(m, DEFAULT_DESCRIPTOR_SET) for m in modules}

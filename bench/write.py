@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import statistics
 import time
 import uuid
@@ -26,6 +25,7 @@ from datahem.runtime.beam.convert import Context
 from datahem.runtime.beam.io import insert_isolating, json_row
 from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
 from datahem.runtime.bigquery import bigquery_client
+from datahem.runtime.contracts.routing import converter_module
 from datahem.runtime.rowproto import RowEncoder
 from datahem.runtime.storage_write import StorageWriter
 from tests.examples import load_examples
@@ -45,9 +45,7 @@ def example_rows() -> dict[str, list[dict]]:
     for e in load_examples(ROOT):
         if not e.valid:
             continue
-        module = importlib.import_module(
-            f"generated.pipelines.converters.{re.sub(r'[^a-z0-9]+', '_', e.message.lower())}"
-        )
+        module = importlib.import_module(f"generated.pipelines.converters.{converter_module(e.message)}")
         attributes = {"uuid": str(uuid.uuid4()), "timestamp": "2026-11-27T07:00:00Z", "source": "bench"}
         attributes |= e.attributes
         row, _ = module.convert(

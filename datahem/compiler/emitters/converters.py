@@ -26,6 +26,7 @@ from datahem.compiler.model.resolved import UNKNOWN_COLUMN, Column, EnumType, Mo
 from datahem.compiler.options import ColumnOption
 from datahem.compiler.options.indexed import key_pattern as indexed_key_pattern
 from datahem.runtime import typemap
+from datahem.runtime.contracts.routing import converter_module
 
 _INT_BOUNDS = {
     "int32": "INT32", "sint32": "INT32", "sfixed32": "INT32",
@@ -95,7 +96,7 @@ def _setter(c: Column) -> str | None:
 
 
 def module_name(table: Table) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", table.message.lower())
+    return converter_module(table.message)
 
 
 def snake(text: str) -> str:

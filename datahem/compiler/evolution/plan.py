@@ -16,7 +16,6 @@ inherited down the taxonomy); its category's `masked_readers` read masked values
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from datahem.compiler.evolution.snapshot import MIGRATIONS, STACKS, Snapshot, sn
 from datahem.compiler.projection.columns import ColumnSchema
 from datahem.compiler.projection.platform import readers
 from datahem.compiler.projection.project import PLATFORM, Projection
+from datahem.runtime.contracts.routing import converter_module
 
 CONVERTERS = "pipelines/converters/"
 NEW_TABLE = (rules.TABLE_ADDED, rules.MAJOR_VERSION_ADDED)
@@ -107,7 +107,7 @@ def infra_diff(old: dict[str, bytes], new: dict[str, bytes]) -> dict[str, dict[s
 
 def converter(message: str) -> str:
     """The generated converter of a message (`emitters/converters.py` names them so)."""
-    return f"{CONVERTERS}{re.sub(r'[^a-z0-9]+', '_', message.lower())}.py"
+    return f"{CONVERTERS}{converter_module(message)}.py"
 
 
 def _code(files: dict[str, bytes], path: str) -> bytes | None:

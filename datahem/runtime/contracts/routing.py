@@ -81,6 +81,11 @@ def job_name(source: str) -> str:
     return f"datahem-{source.replace('_', '-')}"
 
 
+def converter_module(message: str) -> str:
+    """The module name of a message's generated converter (generated/pipelines/converters/<name>.py)."""
+    return re.sub(r"[^a-z0-9]+", "_", message.lower())
+
+
 def reader_job_name(kind: str, source: str) -> str:
     """The Dataflow job that reads a source's external stream (e.g. the Kinesis reader) into its topic."""
     return job_name(f"{kind}_{source}")
