@@ -103,6 +103,8 @@ def mutate_json(data: bytes, rng: random.Random, ops: int) -> bytes:
 
 
 def _read_tree(root: Path) -> dict[str, bytes]:
+    """The tree exactly as it is (writer.read_tree would read a missing generated/ from the tree an interrupted
+    build set aside, which is the half-write this fuzz must see)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 

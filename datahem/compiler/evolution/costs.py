@@ -5,20 +5,11 @@ GiB/day of its events costs. Both sides are priced with the same price table (th
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from datahem.compiler.projection.cost import cost, job_of, load_prices, sources_of
-
-PLATFORM = "infra/platform.json"
-
-
-def _platform(files: dict[str, bytes]) -> dict[str, Any]:
-    try:
-        data = json.loads(files.get(PLATFORM, b"{}") or b"{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+from datahem.compiler.projection.project import PLATFORM
+from datahem.compiler.writer import read_json
 
 
 def _usd(x: float) -> str:
@@ -66,7 +57,7 @@ def compare(
     old_files: dict[str, bytes], new_files: dict[str, bytes], volumes: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     prices = load_prices()
-    a, b = _platform(old_files), _platform(new_files)
+    a, b = read_json(old_files, PLATFORM), read_json(new_files, PLATFORM)
     before, after = cost(a, prices), cost(b, prices)
     old_jobs = {p["name"] for p in a.get("pipelines", [])}
     new_jobs = {p["name"] for p in b.get("pipelines", [])}
