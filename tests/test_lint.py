@@ -16,3 +16,14 @@ def test_ruff_check():
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_format_check():
+    """Formatted as `ruff format` writes it (ruff check does not flag long lines the formatter would wrap)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "datahem", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
