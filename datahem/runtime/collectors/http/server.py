@@ -19,6 +19,7 @@ Use it with `uvicorn --http datahem.runtime.collectors.http.server:LimitedHttpTo
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httptools
@@ -53,6 +54,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = True  # between messages or inside a head
         self._head_bytes = 0  # bytes received while awaiting a head (an upper bound of the head so far)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_deadline = 0.0  # time.monotonic() by which the head must be complete, once the timer runs
         self._refusal: tuple[int, str] | None = None
 
     # connection events
@@ -111,6 +113,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
+        self._head_deadline = time.monotonic() + self.limits.head_timeout_seconds
         self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
@@ -119,6 +122,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer = None
 
     def _head_timed_out(self) -> None:
+        left = self._head_deadline - time.monotonic()
+        if left > 0:  # the loop's timers have millisecond resolution and may fire early: never refuse before time
+            self._head_timer = self.loop.call_later(left, self._head_timed_out)
+            return
         self._head_timer = None
         if self.transport.is_closing() or not self._awaiting_head:
             return
