@@ -27,6 +27,8 @@ class Regex(Protocol):
     @property
     def groupindex(self) -> dict[str, int]: ...
     def search(self, text: str) -> Match | None: ...
+    def found(self, text: str) -> bool: ...
+    def extract(self, text: str, group: int) -> str | None: ...
     def sub(self, replacement: str, text: str) -> str: ...
 
 
@@ -84,6 +86,28 @@ class _Pattern:
         if spans[0] == _NO_SPAN:
             return None
         return _Match(text if len(data) == len(text) else data, spans, self.groupindex)
+
+    def found(self, text: str) -> bool:
+        """Whether the pattern matches somewhere in the text: `search(text) is not None` without the match."""
+        if self._words is not None:
+            return text in self._words
+        data = text.encode()
+        return bool(self._match(_UNANCHORED, data, 0, len(data))[0] != _NO_SPAN)
+
+    def extract(self, text: str, group: int) -> str | None:
+        """What `group` captures at the first match, None without a match (or when the group took no part):
+        `search(text).group(group)` without the match object, for `regex_extract`."""
+        if self._words is not None or not 0 <= group <= self.groups:
+            m = self.search(text)
+            return None if m is None else m.group(group)
+        data = text.encode()
+        spans = self._match(_UNANCHORED, data, 0, len(data))
+        if spans[0] == _NO_SPAN:
+            return None
+        start, stop = spans[group]
+        if start == -1:
+            return None
+        return text[start:stop] if len(data) == len(text) else data[start:stop].decode()
 
     def sub(self, replacement: str, text: str) -> str:
         if "\\" in replacement:  # a template: escapes and group references, expanded by the Python layer

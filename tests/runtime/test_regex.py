@@ -67,10 +67,13 @@ def test_the_direct_matcher_answers_as_google_re2s_python_layer(pattern, text, r
     reference = rx._rx  # noqa: SLF001 - the binding's own compiled pattern
     m, expected = rx.search(text), reference.search(text)
     assert (m is None) == (expected is None)
+    assert rx.found(text) == (expected is not None)
     if m is not None:
         assert [m.group(i) for i in range(rx.groups + 1)] == [expected.group(i) for i in range(rx.groups + 1)]
         for name in rx.groupindex:
             assert m.group(name) == expected.group(name)
+    for i in range(rx.groups + 1):  # regex_extract's path: the group without the match object
+        assert rx.extract(text, i) == (None if expected is None else expected.group(i))
     try:
         want = reference.sub(replacement, text)
     except (IndexError, re.error, ValueError) as exc:
@@ -96,6 +99,8 @@ def test_a_pattern_of_whole_words_answers_as_re2(words, grouped, text):
     assert rx._words is not None  # noqa: SLF001 - the path under test
     m, expected = rx.search(text), rx._rx.search(text)  # noqa: SLF001
     assert (m is None) == (expected is None)
+    assert rx.found(text) == (expected is not None)
+    assert rx.extract(text, rx.groups) == (None if expected is None else expected.group(rx.groups))
     if m is not None:
         assert [m.group(i) for i in range(rx.groups + 1)] == [expected.group(i) for i in range(rx.groups + 1)]
 

@@ -24,7 +24,7 @@ from typing import Any, cast
 from datahem.compiler import options
 from datahem.compiler.model.resolved import UNKNOWN_COLUMN, Column, EnumType, Model, Table
 from datahem.compiler.options import ColumnOption
-from datahem.compiler.options.indexed import key_pattern as indexed_key_pattern
+from datahem.compiler.options.indexed import keys_pattern as indexed_keys_pattern
 from datahem.runtime import typemap
 from datahem.runtime.contracts.routing import converter_module
 
@@ -70,6 +70,8 @@ _CORE_HELPERS = (
 )  # fmt: skip
 # What a message's converter calls when the JSON object has keys no field knows, by the table's `unknown_fields`.
 _UNKNOWN_HELPER = {"REJECT": "unknown_fields", "IGNORE": "extra_fields", "KEEP": "extra_fields"}
+# ... and when `indexed` fields gather some of those keys (datahem.compiler.options.indexed)
+_UNKNOWN_KEYS_HELPER = {"REJECT": "unknown_keys", "IGNORE": "extra_keys", "KEEP": "extra_keys"}
 
 
 def _field(obj: str, name: str) -> str:
@@ -208,6 +210,7 @@ class _Writer:
     used: set[ColumnOption[Any]] = field(default_factory=set)  # options whose code is in the module
     setters: set[str] = field(default_factory=set)  # well-known types' setters the module calls
     unknown: str = "REJECT"  # the table's `unknown_fields` policy
+    unknown_helpers: set[str] = field(default_factory=set)  # the helpers the module calls on unknown fields
     variant_of: dict[tuple[Column, ...], _Variant] = field(default_factory=dict)  # columns -> their message's variant
     # the root's scalars whose early options (filters) the early pass has checked on the payload's value: the main
     # pass does not check them again there (the same value, the same transforms), only on a default it fills in
@@ -276,22 +279,26 @@ class _Writer:
         )
         body.append(f"def {name}(d, p, msg, root, ctx):  # {full_name}")
         gathered = [cast("tuple[str, str, str]", v) for c in columns if (v := c.transforms.get("indexed")) is not None]
-        check = known_const
-        if gathered:  # the parameters `indexed` fields gather (found once, here) are no unknown fields
-            rx = self.const("gathered", f"re.compile({'|'.join(indexed_key_pattern(*g) for g in gathered)!r})")
-            body.append("    gathered = ()")
+        if gathered:  # the parameters `indexed` fields gather (found once, here, by prefix) are no unknown fields
+            rx = self.const("gathered", f"re.compile({indexed_keys_pattern([g[0] for g in gathered])!r})")
+            fields = self.const("indexed", f"{{{_lines([f'{g[0]!r}: {g[1:]!r}' for g in sorted(gathered)])}}}")
+            body.append("    indexed = None")
             body.append(f"    if not d.keys() <= {known_const}:")
-            body.append(f"        gathered = [k for k in d if k not in {known_const} and {rx}.match(k)]")
-            body.append(f"        known = {known_const}.union(gathered)")
-            body.append("        if not d.keys() <= known:")
-            check = "known"
+            body.append(f"        indexed, unknown = gather(d, {known_const}, {rx}, {fields})")
+            helper = _UNKNOWN_KEYS_HELPER[self.unknown]
+            # IGNORE, KEEP: noted in ctx.unknown by path; convert() stores or drops them
+            body.append(
+                f"        {helper}(unknown, p)" if self.unknown == "REJECT" else f"        {helper}(d, unknown, p, ctx)"
+            )
         else:
+            helper = _UNKNOWN_HELPER[self.unknown]
             body.append(f"    if not d.keys() <= {known_const}:")
-        indent = "            " if gathered else "        "
-        if self.unknown == "REJECT":
-            body.append(f"{indent}unknown_fields(d, {check}, p)")
-        else:  # IGNORE, KEEP: noted in ctx.unknown by path; convert() stores or drops them
-            body.append(f"{indent}extra_fields(d, {check}, p, ctx)")
+            body.append(
+                f"        {helper}(d, {known_const}, p)"
+                if self.unknown == "REJECT"
+                else f"        {helper}(d, {known_const}, p, ctx)"
+            )
+        self.unknown_helpers.add(helper)
         pairs = sorted({(c.json_name, c.field_name) for c in columns if c.json_name != c.field_name})
         if pairs:  # a field sent under its JSON name and its proto name: refused, whatever the values
             proto_names = self.const("proto_names", f"frozenset([{_lines([repr(f) for _, f in pairs])}])")
@@ -669,7 +676,7 @@ def converter_context(model: Model, table: Table, enum_values: Callable[[str], E
         before.append("ctx.unknown = None")
     if table.unknown_fields == "KEEP":
         after.append(f"row[{UNKNOWN_COLUMN.name!r}] = kept_fields(ctx)")
-    helpers = {_UNKNOWN_HELPER[table.unknown_fields]} | ({"FILTER"} if early else set())
+    helpers = w.unknown_helpers | ({"FILTER"} if early else set())
     helpers |= {"kept_fields"} if table.unknown_fields == "KEEP" else set()
     names = w.names.resolve()
     enums = []

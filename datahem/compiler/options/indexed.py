@@ -18,17 +18,17 @@ PREFIX = re.compile(r"^[A-Za-z_][A-Za-z_]{0,31}$")
 INTEGERS = ("int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64")
 
 
-def key_pattern(prefix: str, index_field: str = "", value_field: str = "") -> str:
-    """The parameters one `indexed` field gathers: prefix, index, then a suffix starting with a non-digit (or none,
-    when a value_field takes the values of parameters without one)."""
-    return f"^{re.escape(prefix)}([0-9]{{1,9}})([^0-9].*){'?' if value_field else ''}$"
+def keys_pattern(prefixes: list[str]) -> str:
+    """The parameters the `indexed` fields of one message gather: a prefix, an index of 1 to 9 digits, then a suffix
+    starting with a non-digit or none (taken only by a field with a value_field), as groups (prefix, index, suffix)."""
+    return f"^({'|'.join(re.escape(prefix) for prefix in sorted(prefixes))})([0-9]{{1,9}})([^0-9].*)?$"
 
 
 class Indexed(ColumnOption[tuple[str, str, str]]):
     name = "indexed"
     proto_types = ("message",)
     helpers = ("gather",)
-    imports = ("import re",)
+    imports = ("import re",)  # the message's pattern of gathered keys (datahem.compiler.emitters.converters)
 
     def resolve(self, o: ColumnOptions) -> tuple[str, str, str] | None:
         """(prefix, index_field, value_field)."""
@@ -67,13 +67,8 @@ class Indexed(ColumnOption[tuple[str, str, str]]):
             )
 
     def lookup(self, w: Writer, c: Column, value: tuple[str, str, str]) -> list[str]:
-        prefix, index_field, value_field = value
-        rx = w.const("indexed", f"re.compile({key_pattern(*value)!r})")
-        # `gathered`: the keys of `d` that no field of the message is named and some `indexed` field matches
-        return [
-            "if v is None and gathered:",
-            f"    v = gather(d, gathered, {rx}, {index_field!r}, {value_field!r}, {prefix!r})",
-        ]
+        # `indexed`: the elements the message gathered from its keys, by prefix (None when no key is unknown)
+        return ["if v is None and indexed:", f"    v = indexed.get({value[0]!r})"]
 
 
 SPEC = Indexed()

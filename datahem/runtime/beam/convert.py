@@ -184,45 +184,64 @@ def _json_kind(value: object) -> str:
 
 
 def unknown_fields(d: dict, known: frozenset[str], prefix: str) -> None:
-    for key in d:
-        if key not in known:
-            raise Reject(VALIDATE, prefix + key, "unknown field")
+    unknown_keys([key for key in d if key not in known], prefix)
 
 
-def gather(d: dict, keys: list, rx: re.Pattern, index_field: str, value_field: str, prefix: str = "") -> list | None:
-    """`indexed`: the parameters among `keys` (of `d`, none a field of its message) that `rx` matches (prefix,
-    index, suffix) as the elements of a repeated message field, in index order: `{"pr2id": "a", "pr1id": "b",
-    "pr1qt": "2"}` -> `[{index_field: 1, "id": "b", "qt": "2"}, {index_field: 2, "id": "a"}]`; a parameter without a
-    suffix goes to `value_field`. None when there is none. `prefix`, the literal start of `rx`, passes over the
-    other keys without a match."""
-    groups: dict[int, dict] = {}
+def unknown_keys(keys: list[str], prefix: str) -> None:
+    """`unknown_fields: REJECT`: the first of the keys no field knows, in the object's order, is refused."""
+    if keys:
+        raise Reject(VALIDATE, prefix + keys[0], "unknown field")
+
+
+def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, tuple[str, str]]) -> tuple[dict, list]:
+    """`indexed`, in one pass over the keys of `d` no field of its message is named (`known`): the parameters `rx`
+    matches (prefix, index, suffix) become the elements of the repeated field whose `indexed` prefix they carry, in
+    index order, as that field would have been sent: `{"pr2id": "a", "pr1id": "b", "pr1qt": "2"}` ->
+    `{"pr": [{"index": 1, "id": "b", "qt": "2"}, {"index": 2, "id": "a"}]}`. `fields` gives each prefix its
+    (index_field, value_field); a parameter without a suffix goes to value_field, and is no parameter of a prefix
+    without one. Returns the elements by prefix and the keys neither known nor gathered (unknown fields), in the
+    object's order. Prefixes are letters only, so a key has at most one: the letters before its index."""
+    groups: dict[str, dict[int, dict]] = {}
+    unknown = []
     match = rx.match
-    for key in keys:
-        if not key.startswith(prefix):
+    for key in d:
+        if key in known:
             continue
         m = match(key)
         if m is None:
+            unknown.append(key)
             continue
-        index, suffix = m.groups()
+        prefix, index, suffix = m.groups()
+        index_field, value_field = fields[prefix]
+        if suffix is None and not value_field:
+            unknown.append(key)
+            continue
         n = int(index)
-        element = groups.get(n)
+        elements = groups.get(prefix)
+        if elements is None:
+            elements = groups[prefix] = {}
+        element = elements.get(n)
         if element is None:
-            element = groups[n] = {index_field: n} if index_field else {}
+            element = elements[n] = {index_field: n} if index_field else {}
         element[suffix or value_field] = d[key]
-    if not groups:
-        return None
-    return [groups[n] for n in sorted(groups)] if len(groups) > 1 else list(groups.values())
+    return {prefix: [elements[n] for n in sorted(elements)] for prefix, elements in groups.items()}, unknown
 
 
 def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:
-    """`unknown_fields: IGNORE | KEEP`: note the fields no column knows in `ctx.unknown`, by path from the root
-    (`foo`, `items[0].bar`); the converter drops them (IGNORE) or stores them with `kept_fields` (KEEP)."""
+    extra_keys(d, [key for key in d if key not in known], prefix, ctx)
+
+
+def extra_keys(d: dict, keys: list[str], prefix: str, ctx: Context) -> None:
+    """`unknown_fields: IGNORE | KEEP`: note the fields no column knows (`keys` of `d`) in `ctx.unknown`, by path
+    from the root (`foo`, `items[0].bar`); the converter drops them (IGNORE) or stores them with `kept_fields`
+    (KEEP)."""
+    if not keys:
+        return
     found = ctx.unknown
     if found is None:
         found = ctx.unknown = {}
-    for key, value in d.items():
-        if key not in known:
-            found[prefix + key] = value
+    for key in keys:
+        found[prefix + key] = d[key]
 
 
 JSON_MAX_DEPTH = 500  # BigQuery's JSON type nests at most this many levels (the `_unknown` object is one of them)
@@ -656,8 +675,7 @@ def regex(pattern: str) -> Regex:
 
 
 def regex_extract(rx: Regex, group: int, value: str) -> str | None:
-    m = rx.search(value)
-    return m.group(group) if m else None
+    return rx.extract(value, group)
 
 
 _PADS: dict[bytes, tuple] = {}
@@ -735,7 +753,7 @@ class Filtered(Reject):  # noqa: N818
 
 
 def keep(rx: Regex, action: str, value: object, prefix: str, name: str) -> None:
-    matched = value is not None and rx.search(str(value)) is not None
+    matched = value is not None and rx.found(value if value.__class__ is str else str(value))
     if matched != (action == "KEEP"):
         raise Filtered(prefix + name, value, rx.pattern, action)
 

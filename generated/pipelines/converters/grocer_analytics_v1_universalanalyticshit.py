@@ -18,6 +18,7 @@ from datahem.runtime.beam.convert import (
     as_string,
     both_names,
     extra_fields,
+    extra_keys,
     gather,
     internal,
     keep,
@@ -243,9 +244,14 @@ _row_universal_analytics_hit = {
     "custom_dimensions": None,
     "custom_metrics": None,
 }
-_gathered_universal_analytics_hit = re.compile(
-    "^pr([0-9]{1,9})([^0-9].*)$|^il([0-9]{1,9})([^0-9].*)$|^promo([0-9]{1,9})([^0-9].*)$|^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$"
-)
+_gathered_universal_analytics_hit = re.compile("^(cd|cm|il|pr|promo)([0-9]{1,9})([^0-9].*)?$")
+_indexed_universal_analytics_hit = {
+    "cd": ("index", "value"),
+    "cm": ("index", "value"),
+    "il": ("index", ""),
+    "pr": ("index", ""),
+    "promo": ("index", ""),
+}
 _proto_names_universal_analytics_hit = frozenset(
     [
         "tag_gid",
@@ -272,7 +278,6 @@ _extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
 _extract_universal_analytics_hit_dp = regex("^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
-_indexed_universal_analytics_hit_products = re.compile("^pr([0-9]{1,9})([^0-9].*)$")
 _known_ua_product = frozenset(
     [
         "br",
@@ -305,7 +310,11 @@ _row_ua_product = {
     "custom_dimensions": None,
     "custom_metrics": None,
 }
-_gathered_ua_product = re.compile("^cd([0-9]{1,9})([^0-9].*)?$|^cm([0-9]{1,9})([^0-9].*)?$")
+_gathered_ua_product = re.compile("^(cd|cm)([0-9]{1,9})([^0-9].*)?$")
+_indexed_ua_product = {
+    "cd": ("index", "value"),
+    "cm": ("index", "value"),
+}
 _proto_names_ua_product = frozenset(
     [
         "custom_dimensions",
@@ -316,7 +325,6 @@ _name_pairs_ua_product = (
     ("customDimensions", "custom_dimensions"),
     ("customMetrics", "custom_metrics"),
 )
-_indexed_ua_product_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
 _known_ua_custom_dimension = frozenset(
     [
         "index",
@@ -327,7 +335,6 @@ _row_ua_custom_dimension = {
     "index": None,
     "value": None,
 }
-_indexed_ua_product_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
 _known_ua_custom_metric = frozenset(
     [
         "index",
@@ -338,7 +345,6 @@ _row_ua_custom_metric = {
     "index": None,
     "value": None,
 }
-_indexed_universal_analytics_hit_impression_lists = re.compile("^il([0-9]{1,9})([^0-9].*)$")
 _known_ua_impression_list = frozenset(
     [
         "index",
@@ -351,9 +357,10 @@ _row_ua_impression_list = {
     "name": None,
     "products": None,
 }
-_gathered_ua_impression_list = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
-_indexed_ua_impression_list_products = re.compile("^pi([0-9]{1,9})([^0-9].*)$")
-_indexed_universal_analytics_hit_promotions = re.compile("^promo([0-9]{1,9})([^0-9].*)$")
+_gathered_ua_impression_list = re.compile("^(pi)([0-9]{1,9})([^0-9].*)?$")
+_indexed_ua_impression_list = {
+    "pi": ("index", ""),
+}
 _known_ua_promotion = frozenset(
     [
         "cr",
@@ -370,8 +377,6 @@ _row_ua_promotion = {
     "creative": None,
     "position": None,
 }
-_indexed_universal_analytics_hit_custom_dimensions = re.compile("^cd([0-9]{1,9})([^0-9].*)?$")
-_indexed_universal_analytics_hit_custom_metrics = re.compile("^cm([0-9]{1,9})([^0-9].*)?$")
 _filter_universal_analytics_hit_t = regex("^(pageview|screenview|event|transaction|item|social|exception|timing)$")
 
 
@@ -389,14 +394,12 @@ def _early_universal_analytics_hit(d, ctx):  # grocer.analytics.v1.UniversalAnal
 
 
 def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.UniversalAnalyticsHit
-    gathered = ()
+    indexed = None
     if not d.keys() <= _known_universal_analytics_hit:
-        gathered = [
-            k for k in d if k not in _known_universal_analytics_hit and _gathered_universal_analytics_hit.match(k)
-        ]
-        known = _known_universal_analytics_hit.union(gathered)
-        if not d.keys() <= known:
-            extra_fields(d, known, p, ctx)
+        indexed, unknown = gather(
+            d, _known_universal_analytics_hit, _gathered_universal_analytics_hit, _indexed_universal_analytics_hit
+        )
+        extra_keys(d, unknown, p, ctx)
     if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
         both_names(d, _name_pairs_universal_analytics_hit, p)
     row = _row_universal_analytics_hit.copy()
@@ -997,8 +1000,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["daily_client_id"] = pv
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_products, "index", "", "pr")
+    if v is None and indexed:
+        v = indexed.get("pr")
     if v is None:
         row["products"] = []
     else:
@@ -1015,8 +1018,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("impressionLists")
     if v is None:
         v = d.get("impression_lists")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_impression_lists, "index", "", "il")
+    if v is None and indexed:
+        v = indexed.get("il")
     if v is None:
         row["impression_lists"] = []
     else:
@@ -1031,8 +1034,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["impression_lists"] = out
     # promotions: grocer.analytics.v1.UaPromotion -> STRUCT REPEATED
     v = d.get("promotions")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_promotions, "index", "", "promo")
+    if v is None and indexed:
+        v = indexed.get("promo")
     if v is None:
         row["promotions"] = []
     else:
@@ -1049,8 +1052,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("customDimensions")
     if v is None:
         v = d.get("custom_dimensions")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_dimensions, "index", "value", "cd")
+    if v is None and indexed:
+        v = indexed.get("cd")
     if v is None:
         row["custom_dimensions"] = []
     else:
@@ -1067,8 +1070,8 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
     v = d.get("customMetrics")
     if v is None:
         v = d.get("custom_metrics")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_universal_analytics_hit_custom_metrics, "index", "value", "cm")
+    if v is None and indexed:
+        v = indexed.get("cm")
     if v is None:
         row["custom_metrics"] = []
     else:
@@ -1127,12 +1130,12 @@ def _convert_ua_promotion(d, p, msg, root, ctx):  # grocer.analytics.v1.UaPromot
 
 
 def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.UaImpressionList
-    gathered = ()
+    indexed = None
     if not d.keys() <= _known_ua_impression_list:
-        gathered = [k for k in d if k not in _known_ua_impression_list and _gathered_ua_impression_list.match(k)]
-        known = _known_ua_impression_list.union(gathered)
-        if not d.keys() <= known:
-            extra_fields(d, known, p, ctx)
+        indexed, unknown = gather(
+            d, _known_ua_impression_list, _gathered_ua_impression_list, _indexed_ua_impression_list
+        )
+        extra_keys(d, unknown, p, ctx)
     row = _row_ua_impression_list.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
@@ -1153,8 +1156,8 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
         row["name"] = pv
     # products: grocer.analytics.v1.UaProduct -> STRUCT REPEATED
     v = d.get("products")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_impression_list_products, "index", "", "pi")
+    if v is None and indexed:
+        v = indexed.get("pi")
     if v is None:
         row["products"] = []
     else:
@@ -1171,12 +1174,10 @@ def _convert_ua_impression_list(d, p, msg, root, ctx):  # grocer.analytics.v1.Ua
 
 
 def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
-    gathered = ()
+    indexed = None
     if not d.keys() <= _known_ua_product:
-        gathered = [k for k in d if k not in _known_ua_product and _gathered_ua_product.match(k)]
-        known = _known_ua_product.union(gathered)
-        if not d.keys() <= known:
-            extra_fields(d, known, p, ctx)
+        indexed, unknown = gather(d, _known_ua_product, _gathered_ua_product, _indexed_ua_product)
+        extra_keys(d, unknown, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ua_product):
         both_names(d, _name_pairs_ua_product, p)
     row = _row_ua_product.copy()
@@ -1249,8 +1250,8 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
     v = d.get("customDimensions")
     if v is None:
         v = d.get("custom_dimensions")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_product_custom_dimensions, "index", "value", "cd")
+    if v is None and indexed:
+        v = indexed.get("cd")
     if v is None:
         row["custom_dimensions"] = []
     else:
@@ -1267,8 +1268,8 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
     v = d.get("customMetrics")
     if v is None:
         v = d.get("custom_metrics")
-    if v is None and gathered:
-        v = gather(d, gathered, _indexed_ua_product_custom_metrics, "index", "value", "cm")
+    if v is None and indexed:
+        v = indexed.get("cm")
     if v is None:
         row["custom_metrics"] = []
     else:

@@ -229,23 +229,50 @@ def test_timestamp_override_out_of_range_is_a_reject(micros):
 def test_gather_builds_elements_in_index_order():
     import re
 
-    from datahem.compiler.options.indexed import key_pattern
+    from datahem.compiler.options.indexed import keys_pattern
 
-    products = re.compile(key_pattern("pr", "index"))
+    rx = re.compile(keys_pattern(["pr", "cd", "promo"]))
+    fields = {"pr": ("index", ""), "cd": ("index", "value"), "promo": ("", "")}
     d = {"pr2id": "b", "pr10nm": "x", "pr1id": "a", "pr1qt": "2", "pr": "-", "pr3": "no suffix", "pa": "purchase"}
-    assert c.gather(d, list(d), products, "index", "") == [
-        {"index": 1, "id": "a", "qt": "2"},
-        {"index": 2, "id": "b"},
-        {"index": 10, "nm": "x"},
+    assert c.gather(d, frozenset(["pa"]), rx, fields) == (
+        {"pr": [{"index": 1, "id": "a", "qt": "2"}, {"index": 2, "id": "b"}, {"index": 10, "nm": "x"}]},
+        ["pr", "pr3"],
+    )
+    # the object's own fields are known (cd1 beside cd<index>); `cd` has no index, ten digits are too many
+    d = {"cd1": "named", "cd3": "x", "cd": "Home", "cd20": "y", "cd1234567890": "too long an index", "promo2id": "p"}
+    assert c.gather(d, frozenset(["cd1"]), rx, fields) == (
+        {"cd": [{"index": 3, "value": "x"}, {"index": 20, "value": "y"}], "promo": [{"id": "p"}]},
+        ["cd", "cd1234567890"],
+    )
+    assert c.gather({"v": "1"}, frozenset(), rx, fields) == ({}, ["v"])
+
+
+def test_gather_takes_the_keys_each_prefix_s_own_pattern_takes():
+    """One pattern for all the prefixes of a message gathers what one pattern per prefix did (the letters before the
+    index are the prefix: prefixes are letters only)."""
+    import re
+
+    from datahem.compiler.options.indexed import keys_pattern
+
+    prefixes = {"pr": ("index", ""), "promo": ("index", ""), "cd": ("index", "value"), "p": ("", "")}
+    rx = re.compile(keys_pattern(list(prefixes)))
+    keys = ["pr1id", "promo1id", "p1x", "pr1", "cd1", "cd01", "cd1\n", "pr1id\n", "prx1id", "p12", "pr0nm", "cd1a"]
+    d = {key: i for i, key in enumerate(keys)}
+    indexed, unknown = c.gather(d, frozenset(), rx, prefixes)
+    for prefix, (index_field, value_field) in prefixes.items():
+        own = re.compile(f"^{prefix}([0-9]{{1,9}})([^0-9].*){'?' if value_field else ''}$")
+        taken = [key for key in keys if own.match(key)]
+        by_index: dict[int, dict] = {}
+        for key in taken:
+            index, suffix = own.match(key).groups()
+            element = by_index.setdefault(int(index), {index_field: int(index)} if index_field else {})
+            element[suffix or value_field] = d[key]
+        assert indexed.get(prefix, []) == [by_index[n] for n in sorted(by_index)], prefix
+    assert unknown == [
+        key
+        for key in keys
+        if not any(re.match(f"^{p}([0-9]{{1,9}})([^0-9].*){'?' if v else ''}$", key) for p, (_, v) in prefixes.items())
     ]
-    dims = re.compile(key_pattern("cd", "index", "value"))
-    # only the keys given (the converter leaves out the object's own fields, cd1 beside cd<index>); `cd` has no index
-    d = {"cd1": "named", "cd3": "x", "cd": "Home", "cd20": "y", "cd1234567890": "too long an index"}
-    assert c.gather(d, [k for k in d if k != "cd1"], dims, "index", "value") == [
-        {"index": 3, "value": "x"},
-        {"index": 20, "value": "y"},
-    ]
-    assert c.gather({"v": "1"}, ["v"], dims, "index", "value") is None
 
 
 JSON_VALUES = st.recursive(
