@@ -266,11 +266,21 @@ def only_one(prefix: str, oneof: str, names: list[str]) -> Reject:
     return Reject(VALIDATE, prefix + oneof, f"only one of {', '.join(names)} may be set (oneof {oneof})")
 
 
-def both_names(d: dict, pairs: tuple[tuple[str, str], ...], prefix: str) -> None:
-    """A field may be sent under its JSON name or its proto name, not both (even when one of them is null)."""
-    for json_name, field_name in pairs:
-        if json_name in d and field_name in d:
-            raise Reject(VALIDATE, prefix + field_name, f"both {json_name} and {field_name} are set (the same field)")
+def json_names(d: dict, names: Mapping[str, str], prefix: str) -> dict:
+    """The object with the fields sent under their proto names (`names`: proto name -> JSON name) renamed to their
+    JSON names, in the same order, so that the converter reads one key per field. A field sent under both names is
+    refused (even when one of them is null)."""
+    out = {}
+    for key, value in d.items():
+        json_name = names.get(key)
+        if json_name is not None:
+            if json_name in d:  # the first field sent under both names, in the order of `names`, is refused
+                for one, other in names.items():
+                    if one in d and other in d:
+                        raise Reject(VALIDATE, prefix + one, f"both {other} and {one} are set (the same field)")
+            key = json_name
+        out[key] = value
+    return out
 
 
 def required(prefix: str, name: str) -> Reject:

@@ -14,9 +14,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     extra_fields,
     internal,
+    json_names,
     kept_fields,
     only_one,
     parse_payload,
@@ -95,19 +95,19 @@ _proto_names_ga4_hit = frozenset(
         "validation_behavior",
     ]
 )
-_name_pairs_ga4_hit = (
-    ("appInstanceId", "app_instance_id"),
-    ("clientId", "client_id"),
-    ("ipOverride", "ip_override"),
-    ("nonPersonalizedAds", "non_personalized_ads"),
-    ("timestampMicros", "timestamp_micros"),
-    ("userAgent", "user_agent"),
-    ("userData", "user_data"),
-    ("userId", "user_id"),
-    ("userLocation", "user_location"),
-    ("userProperties", "user_properties"),
-    ("validationBehavior", "validation_behavior"),
-)
+_json_names_ga4_hit = {
+    "app_instance_id": "appInstanceId",
+    "client_id": "clientId",
+    "ip_override": "ipOverride",
+    "non_personalized_ads": "nonPersonalizedAds",
+    "timestamp_micros": "timestampMicros",
+    "user_agent": "userAgent",
+    "user_data": "userData",
+    "user_id": "userId",
+    "user_location": "userLocation",
+    "user_properties": "userProperties",
+    "validation_behavior": "validationBehavior",
+}
 _known_ga4_user_property = frozenset(
     [
         "timestampMicros",
@@ -124,7 +124,9 @@ _proto_names_ga4_user_property = frozenset(
         "timestamp_micros",
     ]
 )
-_name_pairs_ga4_user_property = (("timestampMicros", "timestamp_micros"),)
+_json_names_ga4_user_property = {
+    "timestamp_micros": "timestampMicros",
+}
 _known_ga4_event = frozenset(
     [
         "name",
@@ -143,7 +145,9 @@ _proto_names_ga4_event = frozenset(
         "timestamp_micros",
     ]
 )
-_name_pairs_ga4_event = (("timestampMicros", "timestamp_micros"),)
+_json_names_ga4_event = {
+    "timestamp_micros": "timestampMicros",
+}
 _known_ga4_consent = frozenset(
     [
         "adPersonalization",
@@ -162,10 +166,10 @@ _proto_names_ga4_consent = frozenset(
         "ad_user_data",
     ]
 )
-_name_pairs_ga4_consent = (
-    ("adPersonalization", "ad_personalization"),
-    ("adUserData", "ad_user_data"),
-)
+_json_names_ga4_consent = {
+    "ad_personalization": "adPersonalization",
+    "ad_user_data": "adUserData",
+}
 _known_ga4_user_data = frozenset(
     [
         "address",
@@ -186,10 +190,10 @@ _proto_names_ga4_user_data = frozenset(
         "sha256_phone_number",
     ]
 )
-_name_pairs_ga4_user_data = (
-    ("sha256EmailAddress", "sha256_email_address"),
-    ("sha256PhoneNumber", "sha256_phone_number"),
-)
+_json_names_ga4_user_data = {
+    "sha256_email_address": "sha256EmailAddress",
+    "sha256_phone_number": "sha256PhoneNumber",
+}
 _known_ga4_user_address = frozenset(
     [
         "city",
@@ -222,12 +226,12 @@ _proto_names_ga4_user_address = frozenset(
         "sha256_street",
     ]
 )
-_name_pairs_ga4_user_address = (
-    ("postalCode", "postal_code"),
-    ("sha256FirstName", "sha256_first_name"),
-    ("sha256LastName", "sha256_last_name"),
-    ("sha256Street", "sha256_street"),
-)
+_json_names_ga4_user_address = {
+    "postal_code": "postalCode",
+    "sha256_first_name": "sha256FirstName",
+    "sha256_last_name": "sha256LastName",
+    "sha256_street": "sha256Street",
+}
 _known_ga4_user_location = frozenset(
     [
         "city",
@@ -256,12 +260,12 @@ _proto_names_ga4_user_location = frozenset(
         "subcontinent_id",
     ]
 )
-_name_pairs_ga4_user_location = (
-    ("continentId", "continent_id"),
-    ("countryId", "country_id"),
-    ("regionId", "region_id"),
-    ("subcontinentId", "subcontinent_id"),
-)
+_json_names_ga4_user_location = {
+    "continent_id": "continentId",
+    "country_id": "countryId",
+    "region_id": "regionId",
+    "subcontinent_id": "subcontinentId",
+}
 _known_ga4_device = frozenset(
     [
         "brand",
@@ -298,52 +302,42 @@ _proto_names_ga4_device = frozenset(
         "screen_resolution",
     ]
 )
-_name_pairs_ga4_device = (
-    ("browserVersion", "browser_version"),
-    ("operatingSystem", "operating_system"),
-    ("operatingSystemVersion", "operating_system_version"),
-    ("screenResolution", "screen_resolution"),
-)
+_json_names_ga4_device = {
+    "browser_version": "browserVersion",
+    "operating_system": "operatingSystem",
+    "operating_system_version": "operatingSystemVersion",
+    "screen_resolution": "screenResolution",
+}
 
 
 def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
     if not d.keys() <= _known_ga4_hit:
         extra_fields(d, _known_ga4_hit, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_hit):
-        both_names(d, _name_pairs_ga4_hit, p)
-    if (d.get("appInstanceId") is not None) + (d.get("app_instance_id") is not None) + (
-        d.get("clientId") is not None
-    ) + (d.get("client_id") is not None) > 1:
+        d = json_names(d, _json_names_ga4_hit, p)
+    if (d.get("appInstanceId") is not None) + (d.get("clientId") is not None) > 1:
         raise only_one(p, "instance", ["client_id", "app_instance_id"])
     row = _row_ga4_hit.copy()
     # client_id: string -> STRING NULLABLE
     v = d.get("clientId")
-    if v is None:
-        v = d.get("client_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "client_id")
         msg.client_id = pv
         row["client_id"] = pv
     # app_instance_id: string -> STRING NULLABLE
     v = d.get("appInstanceId")
-    if v is None:
-        v = d.get("app_instance_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "app_instance_id")
         msg.app_instance_id = pv
         row["app_instance_id"] = pv
     # user_id: string -> STRING NULLABLE
     v = d.get("userId")
-    if v is None:
-        v = d.get("user_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "user_id")
         msg.user_id = pv
         row["user_id"] = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
-    if v is None:
-        v = d.get("timestamp_micros")
     if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -355,8 +349,6 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         row["timestamp_micros"] = pv
     # user_properties: grocer.analytics.v1.Ga4Hit.UserPropertiesEntry -> STRUCT REPEATED
     v = d.get("userProperties")
-    if v is None:
-        v = d.get("user_properties")
     if v is None:
         row["user_properties"] = []
     else:
@@ -389,8 +381,6 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         row["events"] = out
     # non_personalized_ads: bool -> BOOL NULLABLE
     v = d.get("nonPersonalizedAds")
-    if v is None:
-        v = d.get("non_personalized_ads")
     if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "non_personalized_ads")
         msg.non_personalized_ads = pv
@@ -406,8 +396,6 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         row["consent"] = _convert_ga4_consent(v, p + "consent.", sub, root, ctx)
     # user_data: grocer.analytics.v1.Ga4UserData -> STRUCT NULLABLE
     v = d.get("userData")
-    if v is None:
-        v = d.get("user_data")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "user_data")
@@ -417,8 +405,6 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         row["user_data"] = _convert_ga4_user_data(v, p + "user_data.", sub, root, ctx)
     # user_location: grocer.analytics.v1.Ga4UserLocation -> STRUCT NULLABLE
     v = d.get("userLocation")
-    if v is None:
-        v = d.get("user_location")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "user_location")
@@ -428,8 +414,6 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         row["user_location"] = _convert_ga4_user_location(v, p + "user_location.", sub, root, ctx)
     # ip_override: string -> STRING NULLABLE
     v = d.get("ipOverride")
-    if v is None:
-        v = d.get("ip_override")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "ip_override")
         msg.ip_override = pv
@@ -445,16 +429,12 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         row["device"] = _convert_ga4_device(v, p + "device.", sub, root, ctx)
     # user_agent: string -> STRING NULLABLE
     v = d.get("userAgent")
-    if v is None:
-        v = d.get("user_agent")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "user_agent")
         msg.user_agent = pv
         row["user_agent"] = pv
     # validation_behavior: grocer.analytics.v1.Ga4Hit.ValidationBehavior -> STRING NULLABLE
     v = d.get("validationBehavior")
-    if v is None:
-        v = d.get("validation_behavior")
     if v is not None:
         pv = _enum_ga4_hit_validation_behavior.get(v) if v.__class__ is str else None
         if pv is None:
@@ -470,7 +450,7 @@ def _convert_ga4_device(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Device
     if not d.keys() <= _known_ga4_device:
         extra_fields(d, _known_ga4_device, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_device):
-        both_names(d, _name_pairs_ga4_device, p)
+        d = json_names(d, _json_names_ga4_device, p)
     row = _row_ga4_device.copy()
     # category: string -> STRING NULLABLE
     v = d.get("category")
@@ -486,24 +466,18 @@ def _convert_ga4_device(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Device
         row["language"] = pv
     # screen_resolution: string -> STRING NULLABLE
     v = d.get("screenResolution")
-    if v is None:
-        v = d.get("screen_resolution")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "screen_resolution")
         msg.screen_resolution = pv
         row["screen_resolution"] = pv
     # operating_system: string -> STRING NULLABLE
     v = d.get("operatingSystem")
-    if v is None:
-        v = d.get("operating_system")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "operating_system")
         msg.operating_system = pv
         row["operating_system"] = pv
     # operating_system_version: string -> STRING NULLABLE
     v = d.get("operatingSystemVersion")
-    if v is None:
-        v = d.get("operating_system_version")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "operating_system_version")
         msg.operating_system_version = pv
@@ -528,8 +502,6 @@ def _convert_ga4_device(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Device
         row["browser"] = pv
     # browser_version: string -> STRING NULLABLE
     v = d.get("browserVersion")
-    if v is None:
-        v = d.get("browser_version")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "browser_version")
         msg.browser_version = pv
@@ -541,7 +513,7 @@ def _convert_ga4_user_location(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
     if not d.keys() <= _known_ga4_user_location:
         extra_fields(d, _known_ga4_user_location, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_location):
-        both_names(d, _name_pairs_ga4_user_location, p)
+        d = json_names(d, _json_names_ga4_user_location, p)
     row = _row_ga4_user_location.copy()
     # city: string -> STRING NULLABLE
     v = d.get("city")
@@ -551,32 +523,24 @@ def _convert_ga4_user_location(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
         row["city"] = pv
     # region_id: string -> STRING NULLABLE
     v = d.get("regionId")
-    if v is None:
-        v = d.get("region_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "region_id")
         msg.region_id = pv
         row["region_id"] = pv
     # country_id: string -> STRING NULLABLE
     v = d.get("countryId")
-    if v is None:
-        v = d.get("country_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country_id")
         msg.country_id = pv
         row["country_id"] = pv
     # subcontinent_id: string -> STRING NULLABLE
     v = d.get("subcontinentId")
-    if v is None:
-        v = d.get("subcontinent_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "subcontinent_id")
         msg.subcontinent_id = pv
         row["subcontinent_id"] = pv
     # continent_id: string -> STRING NULLABLE
     v = d.get("continentId")
-    if v is None:
-        v = d.get("continent_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "continent_id")
         msg.continent_id = pv
@@ -588,12 +552,10 @@ def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4User
     if not d.keys() <= _known_ga4_user_data:
         extra_fields(d, _known_ga4_user_data, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_data):
-        both_names(d, _name_pairs_ga4_user_data, p)
+        d = json_names(d, _json_names_ga4_user_data, p)
     row = _row_ga4_user_data.copy()
     # sha256_email_address: string -> STRING REPEATED
     v = d.get("sha256EmailAddress")
-    if v is None:
-        v = d.get("sha256_email_address")
     if v is None:
         row["sha256_email_address"] = []
     else:
@@ -608,8 +570,6 @@ def _convert_ga4_user_data(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4User
         row["sha256_email_address"] = out
     # sha256_phone_number: string -> STRING REPEATED
     v = d.get("sha256PhoneNumber")
-    if v is None:
-        v = d.get("sha256_phone_number")
     if v is None:
         row["sha256_phone_number"] = []
     else:
@@ -643,28 +603,22 @@ def _convert_ga4_user_address(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4U
     if not d.keys() <= _known_ga4_user_address:
         extra_fields(d, _known_ga4_user_address, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_address):
-        both_names(d, _name_pairs_ga4_user_address, p)
+        d = json_names(d, _json_names_ga4_user_address, p)
     row = _row_ga4_user_address.copy()
     # sha256_first_name: string -> STRING NULLABLE
     v = d.get("sha256FirstName")
-    if v is None:
-        v = d.get("sha256_first_name")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sha256_first_name")
         msg.sha256_first_name = pv
         row["sha256_first_name"] = pv
     # sha256_last_name: string -> STRING NULLABLE
     v = d.get("sha256LastName")
-    if v is None:
-        v = d.get("sha256_last_name")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sha256_last_name")
         msg.sha256_last_name = pv
         row["sha256_last_name"] = pv
     # sha256_street: string -> STRING NULLABLE
     v = d.get("sha256Street")
-    if v is None:
-        v = d.get("sha256_street")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sha256_street")
         msg.sha256_street = pv
@@ -683,8 +637,6 @@ def _convert_ga4_user_address(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4U
         row["region"] = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if v is None:
-        v = d.get("postal_code")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
@@ -702,12 +654,10 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
     if not d.keys() <= _known_ga4_consent:
         extra_fields(d, _known_ga4_consent, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_consent):
-        both_names(d, _name_pairs_ga4_consent, p)
+        d = json_names(d, _json_names_ga4_consent, p)
     row = _row_ga4_consent.copy()
     # ad_user_data: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adUserData")
-    if v is None:
-        v = d.get("ad_user_data")
     if v is not None:
         pv = _enum_ga4_consent_status.get(v) if v.__class__ is str else None
         if pv is None:
@@ -716,8 +666,6 @@ def _convert_ga4_consent(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Consen
         row["ad_user_data"] = _names_ga4_consent_status[pv]
     # ad_personalization: grocer.analytics.v1.Ga4Consent.Status -> STRING NULLABLE
     v = d.get("adPersonalization")
-    if v is None:
-        v = d.get("ad_personalization")
     if v is not None:
         pv = _enum_ga4_consent_status.get(v) if v.__class__ is str else None
         if pv is None:
@@ -731,7 +679,7 @@ def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
     if not d.keys() <= _known_ga4_event:
         extra_fields(d, _known_ga4_event, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_event):
-        both_names(d, _name_pairs_ga4_event, p)
+        d = json_names(d, _json_names_ga4_event, p)
     row = _row_ga4_event.copy()
     # name: string -> STRING REQUIRED
     v = d.get("name")
@@ -748,8 +696,6 @@ def _convert_ga4_event(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Event
         row["params"] = rv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
-    if v is None:
-        v = d.get("timestamp_micros")
     if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -766,7 +712,7 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
     if not d.keys() <= _known_ga4_user_property:
         extra_fields(d, _known_ga4_user_property, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_user_property):
-        both_names(d, _name_pairs_ga4_user_property, p)
+        d = json_names(d, _json_names_ga4_user_property, p)
     row = _row_ga4_user_property.copy()
     # value: string -> STRING NULLABLE
     v = d.get("value")
@@ -776,8 +722,6 @@ def _convert_ga4_user_property(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4
         row["value"] = pv
     # timestamp_micros: int64 -> INT64 NULLABLE
     v = d.get("timestampMicros")
-    if v is None:
-        v = d.get("timestamp_micros")
     if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v

@@ -16,11 +16,11 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     extra_fields,
     extra_keys,
     gather,
     internal,
+    json_names,
     keep,
     kept_fields,
     lookup,
@@ -264,16 +264,16 @@ _proto_names_universal_analytics_hit = frozenset(
         "impression_lists",
     ]
 )
-_name_pairs_universal_analytics_hit = (
-    ("_gid", "tag_gid"),
-    ("_s", "tag_s"),
-    ("_v", "tag_v"),
-    ("collectorReceivedAt", "collector_received_at"),
-    ("customDimensions", "custom_dimensions"),
-    ("customMetrics", "custom_metrics"),
-    ("hitId", "hit_id"),
-    ("impressionLists", "impression_lists"),
-)
+_json_names_universal_analytics_hit = {
+    "tag_gid": "_gid",
+    "tag_s": "_s",
+    "tag_v": "_v",
+    "collector_received_at": "collectorReceivedAt",
+    "custom_dimensions": "customDimensions",
+    "custom_metrics": "customMetrics",
+    "hit_id": "hitId",
+    "impression_lists": "impressionLists",
+}
 _extract_universal_analytics_hit_dr = regex("^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:@]+)")
 _replace_universal_analytics_hit_dl = regex("[?#].*$")
 _coalesce_universal_analytics_hit_dp = (("dl", "dl"),)
@@ -321,10 +321,10 @@ _proto_names_ua_product = frozenset(
         "custom_metrics",
     ]
 )
-_name_pairs_ua_product = (
-    ("customDimensions", "custom_dimensions"),
-    ("customMetrics", "custom_metrics"),
-)
+_json_names_ua_product = {
+    "custom_dimensions": "customDimensions",
+    "custom_metrics": "customMetrics",
+}
 _known_ua_custom_dimension = frozenset(
     [
         "index",
@@ -401,7 +401,7 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         )
         extra_keys(d, unknown, p, ctx)
     if not d.keys().isdisjoint(_proto_names_universal_analytics_hit):
-        both_names(d, _name_pairs_universal_analytics_hit, p)
+        d = json_names(d, _json_names_universal_analytics_hit, p)
     row = _row_universal_analytics_hit.copy()
     # v: string -> STRING REQUIRED
     v = d.get("v")
@@ -653,8 +653,6 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["page_load_time_ms"] = to_bq(pv, "INT64", p, "plt")
     # hit_id: string -> STRING NULLABLE
     v = d.get("hitId")
-    if v is None:
-        v = d.get("hit_id")
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -664,8 +662,6 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["hit_id"] = pv
     # collector_received_at: string -> TIMESTAMP NULLABLE
     v = d.get("collectorReceivedAt")
-    if v is None:
-        v = d.get("collector_received_at")
     a = ctx.attributes.get("timestamp")
     if a is not None:
         v = a
@@ -975,24 +971,18 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["experiment_variant"] = pv
     # tag_v: string -> STRING NULLABLE
     v = d.get("_v")
-    if v is None:
-        v = d.get("tag_v")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tag_v")
         msg.tag_v = pv
         row["library_version"] = pv
     # tag_s: string -> INT64 NULLABLE
     v = d.get("_s")
-    if v is None:
-        v = d.get("tag_s")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tag_s")
         msg.tag_s = pv
         row["hit_sequence"] = to_bq(pv, "INT64", p, "tag_s")
     # tag_gid: string -> STRING NULLABLE
     v = d.get("_gid")
-    if v is None:
-        v = d.get("tag_gid")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "tag_gid")
         pv = pseudonymize(pv, ctx.keys["datahem-pseudonymization-key"])
@@ -1016,8 +1006,6 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["products"] = out
     # impression_lists: grocer.analytics.v1.UaImpressionList -> STRUCT REPEATED
     v = d.get("impressionLists")
-    if v is None:
-        v = d.get("impression_lists")
     if v is None and indexed:
         v = indexed.get("il")
     if v is None:
@@ -1050,8 +1038,6 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["promotions"] = out
     # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
     v = d.get("customDimensions")
-    if v is None:
-        v = d.get("custom_dimensions")
     if v is None and indexed:
         v = indexed.get("cd")
     if v is None:
@@ -1068,8 +1054,6 @@ def _convert_universal_analytics_hit(d, p, msg, root, ctx):  # grocer.analytics.
         row["custom_dimensions"] = out
     # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
     v = d.get("customMetrics")
-    if v is None:
-        v = d.get("custom_metrics")
     if v is None and indexed:
         v = indexed.get("cm")
     if v is None:
@@ -1179,7 +1163,7 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
         indexed, unknown = gather(d, _known_ua_product, _gathered_ua_product, _indexed_ua_product)
         extra_keys(d, unknown, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ua_product):
-        both_names(d, _name_pairs_ua_product, p)
+        d = json_names(d, _json_names_ua_product, p)
     row = _row_ua_product.copy()
     # index: int32 -> INT64 NULLABLE
     v = d.get("index")
@@ -1248,8 +1232,6 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
         row["position"] = to_bq(pv, "INT64", p, "ps")
     # custom_dimensions: grocer.analytics.v1.UaCustomDimension -> STRUCT REPEATED
     v = d.get("customDimensions")
-    if v is None:
-        v = d.get("custom_dimensions")
     if v is None and indexed:
         v = indexed.get("cd")
     if v is None:
@@ -1266,8 +1248,6 @@ def _convert_ua_product(d, p, msg, root, ctx):  # grocer.analytics.v1.UaProduct
         row["custom_dimensions"] = out
     # custom_metrics: grocer.analytics.v1.UaCustomMetric -> STRUCT REPEATED
     v = d.get("customMetrics")
-    if v is None:
-        v = d.get("custom_metrics")
     if v is None and indexed:
         v = indexed.get("cm")
     if v is None:
@@ -1343,7 +1323,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
         msg = message_class()
         row = _convert_universal_analytics_hit(d, "", msg, d, ctx)
         row["_unknown"] = kept_fields(ctx)
-        return row, msg.SerializeToString(deterministic=True)
+        return row, msg.SerializeToString()
     except Reject:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost

@@ -15,8 +15,8 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     internal,
+    json_names,
     keep,
     parse_payload,
     regex,
@@ -161,21 +161,21 @@ _proto_names_member = frozenset(
         "updated_at",
     ]
 )
-_name_pairs_member = (
-    ("birthDate", "birth_date"),
-    ("createdAt", "created_at"),
-    ("dietaryPreferences", "dietary_preferences"),
-    ("eventType", "event_type"),
-    ("firstName", "first_name"),
-    ("householdSize", "household_size"),
-    ("lastName", "last_name"),
-    ("memberId", "member_id"),
-    ("newsletterOptIn", "newsletter_opt_in"),
-    ("phoneNumber", "phone_number"),
-    ("preferredStoreId", "preferred_store_id"),
-    ("signupChannel", "signup_channel"),
-    ("updatedAt", "updated_at"),
-)
+_json_names_member = {
+    "birth_date": "birthDate",
+    "created_at": "createdAt",
+    "dietary_preferences": "dietaryPreferences",
+    "event_type": "eventType",
+    "first_name": "firstName",
+    "household_size": "householdSize",
+    "last_name": "lastName",
+    "member_id": "memberId",
+    "newsletter_opt_in": "newsletterOptIn",
+    "phone_number": "phoneNumber",
+    "preferred_store_id": "preferredStoreId",
+    "signup_channel": "signupChannel",
+    "updated_at": "updatedAt",
+}
 _replace_member_phone_number = regex("\\(0\\)|[\\s()-]")
 _known_address = frozenset(
     [
@@ -199,10 +199,10 @@ _proto_names_address = frozenset(
         "postal_code",
     ]
 )
-_name_pairs_address = (
-    ("countryCode", "country_code"),
-    ("postalCode", "postal_code"),
-)
+_json_names_address = {
+    "country_code": "countryCode",
+    "postal_code": "postalCode",
+}
 _known_member_consents = frozenset(
     [
         "emailNewsletter",
@@ -229,12 +229,12 @@ _proto_names_member_consents = frozenset(
         "updated_at",
     ]
 )
-_name_pairs_member_consents = (
-    ("emailNewsletter", "email_newsletter"),
-    ("personalisedOffers", "personalised_offers"),
-    ("smsOffers", "sms_offers"),
-    ("updatedAt", "updated_at"),
-)
+_json_names_member_consents = {
+    "email_newsletter": "emailNewsletter",
+    "personalised_offers": "personalisedOffers",
+    "sms_offers": "smsOffers",
+    "updated_at": "updatedAt",
+}
 _filter_member_email = regex("@test\\.grocer\\.example$")
 
 
@@ -255,12 +255,10 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     if not d.keys() <= _known_member:
         unknown_fields(d, _known_member, p)
     if not d.keys().isdisjoint(_proto_names_member):
-        both_names(d, _name_pairs_member, p)
+        d = json_names(d, _json_names_member, p)
     row = _row_member.copy()
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
-    if v is None:
-        v = d.get("member_id")
     if v is None:
         raise required(p, "member_id")
     else:
@@ -269,8 +267,6 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["member_id"] = pv
     # event_type: grocer.commerce.v1.MemberEventType -> STRING NULLABLE
     v = d.get("eventType")
-    if v is None:
-        v = d.get("event_type")
     if v is not None:
         pv = _enum_member_event_type.get(v) if v.__class__ is str else None
         if pv is None:
@@ -287,24 +283,18 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["email"] = pv
     # first_name: string -> STRING NULLABLE
     v = d.get("firstName")
-    if v is None:
-        v = d.get("first_name")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "first_name")
         msg.first_name = pv
         row["first_name"] = pv
     # last_name: string -> STRING NULLABLE
     v = d.get("lastName")
-    if v is None:
-        v = d.get("last_name")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "last_name")
         msg.last_name = pv
         row["last_name"] = pv
     # phone_number: string -> STRING NULLABLE
     v = d.get("phoneNumber")
-    if v is None:
-        v = d.get("phone_number")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "phone_number")
         pv = _replace_member_phone_number.sub("", pv)
@@ -312,8 +302,6 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["phone_number"] = pv
     # birth_date: string -> DATE NULLABLE
     v = d.get("birthDate")
-    if v is None:
-        v = d.get("birth_date")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "birth_date")
         msg.birth_date = pv
@@ -344,8 +332,6 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["locale"] = pv
     # newsletter_opt_in: bool -> BOOL NULLABLE
     v = d.get("newsletterOptIn")
-    if v is None:
-        v = d.get("newsletter_opt_in")
     if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "newsletter_opt_in")
         msg.newsletter_opt_in = pv
@@ -361,8 +347,6 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["consents"] = _convert_member_consents(v, p + "consents.", sub, root, ctx)
     # household_size: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("householdSize")
-    if v is None:
-        v = d.get("household_size")
     if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -374,8 +358,6 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["household_size"] = pv
     # dietary_preferences: grocer.commerce.v1.DietaryPreference -> STRING REPEATED
     v = d.get("dietaryPreferences")
-    if v is None:
-        v = d.get("dietary_preferences")
     if v is None:
         row["dietary_preferences"] = []
     else:
@@ -392,16 +374,12 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
         row["dietary_preferences"] = out
     # preferred_store_id: string -> STRING NULLABLE
     v = d.get("preferredStoreId")
-    if v is None:
-        v = d.get("preferred_store_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "preferred_store_id")
         msg.preferred_store_id = pv
         row["preferred_store_id"] = pv
     # signup_channel: grocer.commerce.v1.SalesChannel -> STRING NULLABLE
     v = d.get("signupChannel")
-    if v is None:
-        v = d.get("signup_channel")
     if v is not None:
         pv = _enum_sales_channel.get(v) if v.__class__ is str else None
         if pv is None:
@@ -411,16 +389,12 @@ def _convert_member(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
-        v = d.get("created_at")
-    if v is None:
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
         row["created_at"] = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -433,36 +407,28 @@ def _convert_member_consents(d, p, msg, root, ctx):  # grocer.commerce.v1.Member
     if not d.keys() <= _known_member_consents:
         unknown_fields(d, _known_member_consents, p)
     if not d.keys().isdisjoint(_proto_names_member_consents):
-        both_names(d, _name_pairs_member_consents, p)
+        d = json_names(d, _json_names_member_consents, p)
     row = _row_member_consents.copy()
     # email_newsletter: bool -> BOOL NULLABLE
     v = d.get("emailNewsletter")
-    if v is None:
-        v = d.get("email_newsletter")
     if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "email_newsletter")
         msg.email_newsletter = pv
         row["email_newsletter"] = pv
     # sms_offers: bool -> BOOL NULLABLE
     v = d.get("smsOffers")
-    if v is None:
-        v = d.get("sms_offers")
     if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "sms_offers")
         msg.sms_offers = pv
         row["sms_offers"] = pv
     # personalised_offers: bool -> BOOL NULLABLE
     v = d.get("personalisedOffers")
-    if v is None:
-        v = d.get("personalised_offers")
     if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "personalised_offers")
         msg.personalised_offers = pv
         row["personalised_offers"] = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
     if v is not None:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
         row["updated_at"] = rv
@@ -473,7 +439,7 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     if not d.keys() <= _known_address:
         unknown_fields(d, _known_address, p)
     if not d.keys().isdisjoint(_proto_names_address):
-        both_names(d, _name_pairs_address, p)
+        d = json_names(d, _json_names_address, p)
     row = _row_address.copy()
     # street: string -> STRING NULLABLE
     v = d.get("street")
@@ -483,8 +449,6 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         row["street"] = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if v is None:
-        v = d.get("postal_code")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
@@ -497,8 +461,6 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         row["city"] = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
-    if v is None:
-        v = d.get("country_code")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
@@ -514,7 +476,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
         _early_member(d, ctx)
         msg = message_class()
         row = _convert_member(d, "", msg, d, ctx)
-        return row, msg.SerializeToString(deterministic=True)
+        return row, msg.SerializeToString()
     except Reject:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost

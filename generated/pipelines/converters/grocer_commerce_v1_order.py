@@ -20,9 +20,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     divide,
     internal,
+    json_names,
     local_to_utc,
     only_one,
     parse_payload,
@@ -193,24 +193,24 @@ _proto_names_order = frozenset(
         "voucher_codes",
     ]
 )
-_name_pairs_order = (
-    ("createdAt", "created_at"),
-    ("deliveryAddress", "delivery_address"),
-    ("deliveryFee", "delivery_fee"),
-    ("deliveryInstructions", "delivery_instructions"),
-    ("deliveryMethod", "delivery_method"),
-    ("deliverySlotStart", "delivery_slot_start"),
-    ("deliveryWindowLength", "delivery_window_length"),
-    ("eventId", "event_id"),
-    ("grossMarginCents", "gross_margin_cents"),
-    ("idempotencyKey", "idempotency_key"),
-    ("loyaltyPointsUsed", "loyalty_points_used"),
-    ("memberId", "member_id"),
-    ("orderId", "order_id"),
-    ("storeId", "store_id"),
-    ("updatedAt", "updated_at"),
-    ("voucherCodes", "voucher_codes"),
-)
+_json_names_order = {
+    "created_at": "createdAt",
+    "delivery_address": "deliveryAddress",
+    "delivery_fee": "deliveryFee",
+    "delivery_instructions": "deliveryInstructions",
+    "delivery_method": "deliveryMethod",
+    "delivery_slot_start": "deliverySlotStart",
+    "delivery_window_length": "deliveryWindowLength",
+    "event_id": "eventId",
+    "gross_margin_cents": "grossMarginCents",
+    "idempotency_key": "idempotencyKey",
+    "loyalty_points_used": "loyaltyPointsUsed",
+    "member_id": "memberId",
+    "order_id": "orderId",
+    "store_id": "storeId",
+    "updated_at": "updatedAt",
+    "voucher_codes": "voucherCodes",
+}
 _known_order_line = frozenset(
     [
         "lineNumber",
@@ -251,14 +251,14 @@ _proto_names_order_line = frozenset(
         "unit_price",
     ]
 )
-_name_pairs_order_line = (
-    ("lineNumber", "line_number"),
-    ("lineTotal", "line_total"),
-    ("productName", "product_name"),
-    ("substitutedBySku", "substituted_by_sku"),
-    ("substitutionAllowed", "substitution_allowed"),
-    ("unitPrice", "unit_price"),
-)
+_json_names_order_line = {
+    "line_number": "lineNumber",
+    "line_total": "lineTotal",
+    "product_name": "productName",
+    "substituted_by_sku": "substitutedBySku",
+    "substitution_allowed": "substitutionAllowed",
+    "unit_price": "unitPrice",
+}
 _known_money = frozenset(
     [
         "currencyCode",
@@ -277,7 +277,9 @@ _proto_names_money = frozenset(
         "currency_code",
     ]
 )
-_name_pairs_money = (("currencyCode", "currency_code"),)
+_json_names_money = {
+    "currency_code": "currencyCode",
+}
 _div_order_gross_margin_cents = Decimal("100.0")
 _known_order_card_payment = frozenset(
     [
@@ -301,11 +303,11 @@ _proto_names_order_card_payment = frozenset(
         "psp_reference",
     ]
 )
-_name_pairs_order_card_payment = (
-    ("cardBrand", "card_brand"),
-    ("lastFourDigits", "last_four_digits"),
-    ("pspReference", "psp_reference"),
-)
+_json_names_order_card_payment = {
+    "card_brand": "cardBrand",
+    "last_four_digits": "lastFourDigits",
+    "psp_reference": "pspReference",
+}
 _known_order_swish_payment = frozenset(
     [
         "payerPhoneNumber",
@@ -324,10 +326,10 @@ _proto_names_order_swish_payment = frozenset(
         "swish_reference",
     ]
 )
-_name_pairs_order_swish_payment = (
-    ("payerPhoneNumber", "payer_phone_number"),
-    ("swishReference", "swish_reference"),
-)
+_json_names_order_swish_payment = {
+    "payer_phone_number": "payerPhoneNumber",
+    "swish_reference": "swishReference",
+}
 _known_order_invoice_payment = frozenset(
     [
         "dueDays",
@@ -346,10 +348,10 @@ _proto_names_order_invoice_payment = frozenset(
         "invoice_provider",
     ]
 )
-_name_pairs_order_invoice_payment = (
-    ("dueDays", "due_days"),
-    ("invoiceProvider", "invoice_provider"),
-)
+_json_names_order_invoice_payment = {
+    "due_days": "dueDays",
+    "invoice_provider": "invoiceProvider",
+}
 _known_address = frozenset(
     [
         "city",
@@ -372,10 +374,10 @@ _proto_names_address = frozenset(
         "postal_code",
     ]
 )
-_name_pairs_address = (
-    ("countryCode", "country_code"),
-    ("postalCode", "postal_code"),
-)
+_json_names_address = {
+    "country_code": "countryCode",
+    "postal_code": "postalCode",
+}
 _tz_order_delivery_slot_start = ZoneInfo("Europe/Stockholm")
 
 
@@ -383,14 +385,12 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     if not d.keys() <= _known_order:
         unknown_fields(d, _known_order, p)
     if not d.keys().isdisjoint(_proto_names_order):
-        both_names(d, _name_pairs_order, p)
+        d = json_names(d, _json_names_order, p)
     if (d.get("card") is not None) + (d.get("invoice") is not None) + (d.get("swish") is not None) > 1:
         raise only_one(p, "payment", ["card", "swish", "invoice"])
     row = _row_order.copy()
     # order_id: string -> STRING REQUIRED
     v = d.get("orderId")
-    if v is None:
-        v = d.get("order_id")
     if v is None:
         raise required(p, "order_id")
     else:
@@ -399,8 +399,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["order_id"] = pv
     # member_id: string -> STRING REQUIRED
     v = d.get("memberId")
-    if v is None:
-        v = d.get("member_id")
     if v is None:
         raise required(p, "member_id")
     else:
@@ -426,23 +424,17 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
     # created_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("createdAt")
     if v is None:
-        v = d.get("created_at")
-    if v is None:
         raise required(p, "created_at")
     else:
         rv = set_timestamp(msg.created_at, v, p, "created_at")
         row["created_at"] = rv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP NULLABLE
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
     if v is not None:
         rv = set_timestamp(msg.updated_at, v, p, "updated_at")
         row["updated_at"] = rv
     # store_id: string -> STRING NULLABLE
     v = d.get("storeId")
-    if v is None:
-        v = d.get("store_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "store_id")
         msg.store_id = pv
@@ -472,8 +464,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["subtotal"] = _convert_money(v, p + "subtotal.", sub, root, ctx)
     # delivery_fee: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("deliveryFee")
-    if v is None:
-        v = d.get("delivery_fee")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "delivery_fee")
@@ -510,8 +500,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["vat"] = _convert_money(v, p + "vat.", sub, root, ctx)
     # gross_margin_cents: int64 -> NUMERIC NULLABLE
     v = d.get("grossMarginCents")
-    if v is None:
-        v = d.get("gross_margin_cents")
     if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -523,8 +511,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["gross_margin"] = divide(pv, _div_order_gross_margin_cents, "NUMERIC", p, "gross_margin_cents")
     # loyalty_points_used: int32 -> INT64 NULLABLE
     v = d.get("loyaltyPointsUsed")
-    if v is None:
-        v = d.get("loyalty_points_used")
     if v is None:
         row["loyalty_points_used"] = 0
     else:
@@ -538,8 +524,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["loyalty_points_used"] = pv
     # voucher_codes: string -> STRING REPEATED
     v = d.get("voucherCodes")
-    if v is None:
-        v = d.get("voucher_codes")
     if v is None:
         row["voucher_codes"] = []
     else:
@@ -581,8 +565,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["invoice"] = _convert_order_invoice_payment(v, p + "invoice.", sub, root, ctx)
     # delivery_method: grocer.commerce.v1.DeliveryMethod -> STRING NULLABLE
     v = d.get("deliveryMethod")
-    if v is None:
-        v = d.get("delivery_method")
     if v is not None:
         pv = _enum_delivery_method.get(v) if v.__class__ is str else None
         if pv is None:
@@ -591,8 +573,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["delivery_method"] = _names_delivery_method[pv]
     # delivery_address: grocer.commerce.v1.Address -> STRUCT NULLABLE
     v = d.get("deliveryAddress")
-    if v is None:
-        v = d.get("delivery_address")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "delivery_address")
@@ -602,8 +582,6 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["delivery_address"] = _convert_address(v, p + "delivery_address.", sub, root, ctx)
     # delivery_slot_start: string -> TIMESTAMP NULLABLE
     v = d.get("deliverySlotStart")
-    if v is None:
-        v = d.get("delivery_slot_start")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_slot_start")
         pv = local_to_utc(pv, _tz_order_delivery_slot_start, "", p, "delivery_slot_start")
@@ -611,30 +589,22 @@ def _convert_order(d, p, msg, root, ctx):  # grocer.commerce.v1.Order
         row["delivery_slot_start"] = to_bq(pv, "TIMESTAMP", p, "delivery_slot_start")
     # delivery_window_length: google.protobuf.Duration -> INTERVAL NULLABLE
     v = d.get("deliveryWindowLength")
-    if v is None:
-        v = d.get("delivery_window_length")
     if v is not None:
         rv = set_duration(msg.delivery_window_length, v, p, "delivery_window_length")
         row["delivery_window_length"] = rv
     # delivery_instructions: string -> STRING NULLABLE
     v = d.get("deliveryInstructions")
-    if v is None:
-        v = d.get("delivery_instructions")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "delivery_instructions")
         msg.delivery_instructions = pv
         row["delivery_instructions"] = pv
     # idempotency_key: string -> STRING NULLABLE
     v = d.get("idempotencyKey")
-    if v is None:
-        v = d.get("idempotency_key")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "idempotency_key")
         msg.idempotency_key = pv
     # event_id: string -> STRING NULLABLE
     v = d.get("eventId")
-    if v is None:
-        v = d.get("event_id")
     a = ctx.attributes.get("uuid")
     if a is not None:
         v = a
@@ -649,7 +619,7 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
     if not d.keys() <= _known_address:
         unknown_fields(d, _known_address, p)
     if not d.keys().isdisjoint(_proto_names_address):
-        both_names(d, _name_pairs_address, p)
+        d = json_names(d, _json_names_address, p)
     row = _row_address.copy()
     # street: string -> STRING NULLABLE
     v = d.get("street")
@@ -659,8 +629,6 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         row["street"] = pv
     # postal_code: string -> STRING NULLABLE
     v = d.get("postalCode")
-    if v is None:
-        v = d.get("postal_code")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "postal_code")
         msg.postal_code = pv
@@ -673,8 +641,6 @@ def _convert_address(d, p, msg, root, ctx):  # grocer.commerce.v1.Address
         row["city"] = pv
     # country_code: string -> STRING NULLABLE
     v = d.get("countryCode")
-    if v is None:
-        v = d.get("country_code")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "country_code")
         msg.country_code = pv
@@ -686,20 +652,16 @@ def _convert_order_invoice_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.
     if not d.keys() <= _known_order_invoice_payment:
         unknown_fields(d, _known_order_invoice_payment, p)
     if not d.keys().isdisjoint(_proto_names_order_invoice_payment):
-        both_names(d, _name_pairs_order_invoice_payment, p)
+        d = json_names(d, _json_names_order_invoice_payment, p)
     row = _row_order_invoice_payment.copy()
     # invoice_provider: string -> STRING NULLABLE
     v = d.get("invoiceProvider")
-    if v is None:
-        v = d.get("invoice_provider")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "invoice_provider")
         msg.invoice_provider = pv
         row["invoice_provider"] = pv
     # due_days: int32 -> INT64 NULLABLE
     v = d.get("dueDays")
-    if v is None:
-        v = d.get("due_days")
     if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -716,20 +678,16 @@ def _convert_order_swish_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Or
     if not d.keys() <= _known_order_swish_payment:
         unknown_fields(d, _known_order_swish_payment, p)
     if not d.keys().isdisjoint(_proto_names_order_swish_payment):
-        both_names(d, _name_pairs_order_swish_payment, p)
+        d = json_names(d, _json_names_order_swish_payment, p)
     row = _row_order_swish_payment.copy()
     # payer_phone_number: string -> STRING NULLABLE
     v = d.get("payerPhoneNumber")
-    if v is None:
-        v = d.get("payer_phone_number")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "payer_phone_number")
         msg.payer_phone_number = pv
         row["payer_phone_number"] = pv
     # swish_reference: string -> STRING NULLABLE
     v = d.get("swishReference")
-    if v is None:
-        v = d.get("swish_reference")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "swish_reference")
         msg.swish_reference = pv
@@ -741,28 +699,22 @@ def _convert_order_card_payment(d, p, msg, root, ctx):  # grocer.commerce.v1.Ord
     if not d.keys() <= _known_order_card_payment:
         unknown_fields(d, _known_order_card_payment, p)
     if not d.keys().isdisjoint(_proto_names_order_card_payment):
-        both_names(d, _name_pairs_order_card_payment, p)
+        d = json_names(d, _json_names_order_card_payment, p)
     row = _row_order_card_payment.copy()
     # card_brand: string -> STRING NULLABLE
     v = d.get("cardBrand")
-    if v is None:
-        v = d.get("card_brand")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "card_brand")
         msg.card_brand = pv
         row["card_brand"] = pv
     # last_four_digits: string -> STRING NULLABLE
     v = d.get("lastFourDigits")
-    if v is None:
-        v = d.get("last_four_digits")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "last_four_digits")
         msg.last_four_digits = pv
         row["last_four_digits"] = pv
     # psp_reference: string -> STRING NULLABLE
     v = d.get("pspReference")
-    if v is None:
-        v = d.get("psp_reference")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "psp_reference")
         msg.psp_reference = pv
@@ -774,12 +726,10 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
     if not d.keys() <= _known_order_line:
         unknown_fields(d, _known_order_line, p)
     if not d.keys().isdisjoint(_proto_names_order_line):
-        both_names(d, _name_pairs_order_line, p)
+        d = json_names(d, _json_names_order_line, p)
     row = _row_order_line.copy()
     # line_number: int32 -> INT64 NULLABLE
     v = d.get("lineNumber")
-    if v is None:
-        v = d.get("line_number")
     if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -799,8 +749,6 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         row["sku"] = pv
     # product_name: string -> STRING NULLABLE
     v = d.get("productName")
-    if v is None:
-        v = d.get("product_name")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "product_name")
         msg.product_name = pv
@@ -824,8 +772,6 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         row["quantity"] = pv
     # unit_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("unitPrice")
-    if v is None:
-        v = d.get("unit_price")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "unit_price")
@@ -835,8 +781,6 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         row["unit_price"] = _convert_money(v, p + "unit_price.", sub, root, ctx)
     # line_total: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("lineTotal")
-    if v is None:
-        v = d.get("line_total")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "line_total")
@@ -846,16 +790,12 @@ def _convert_order_line(d, p, msg, root, ctx):  # grocer.commerce.v1.Order.Line
         row["line_total"] = _convert_money(v, p + "line_total.", sub, root, ctx)
     # substitution_allowed: bool -> BOOL NULLABLE
     v = d.get("substitutionAllowed")
-    if v is None:
-        v = d.get("substitution_allowed")
     if v is not None:
         pv = v if v is True or v is False else as_bool(v, p, "substitution_allowed")
         msg.substitution_allowed = pv
         row["substitution_allowed"] = pv
     # substituted_by_sku: string -> STRING NULLABLE
     v = d.get("substitutedBySku")
-    if v is None:
-        v = d.get("substituted_by_sku")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "substituted_by_sku")
         msg.substituted_by_sku = pv
@@ -867,12 +807,10 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if not d.keys() <= _known_money:
         unknown_fields(d, _known_money, p)
     if not d.keys().isdisjoint(_proto_names_money):
-        both_names(d, _name_pairs_money, p)
+        d = json_names(d, _json_names_money, p)
     row = _row_money.copy()
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
-    if v is None:
-        v = d.get("currency_code")
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
@@ -913,7 +851,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
         d = parse_payload(data)
         msg = message_class()
         row = _convert_order(d, "", msg, d, ctx)
-        return row, msg.SerializeToString(deterministic=True)
+        return row, msg.SerializeToString()
     except Reject:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost

@@ -19,9 +19,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     divide,
     internal,
+    json_names,
     parse_payload,
     required,
     set_timestamp,
@@ -129,17 +129,17 @@ _proto_names_product = frozenset(
         "vat_rate_percent",
     ]
 )
-_name_pairs_product = (
-    ("comparisonPrice", "comparison_price"),
-    ("eventType", "event_type"),
-    ("imageUrl", "image_url"),
-    ("originCountryCode", "origin_country_code"),
-    ("purchasePriceCents", "purchase_price_cents"),
-    ("salesUnit", "sales_unit"),
-    ("shelfLifeDays", "shelf_life_days"),
-    ("updatedAt", "updated_at"),
-    ("vatRatePercent", "vat_rate_percent"),
-)
+_json_names_product = {
+    "comparison_price": "comparisonPrice",
+    "event_type": "eventType",
+    "image_url": "imageUrl",
+    "origin_country_code": "originCountryCode",
+    "purchase_price_cents": "purchasePriceCents",
+    "sales_unit": "salesUnit",
+    "shelf_life_days": "shelfLifeDays",
+    "updated_at": "updatedAt",
+    "vat_rate_percent": "vatRatePercent",
+}
 _known_money = frozenset(
     [
         "currencyCode",
@@ -158,7 +158,9 @@ _proto_names_money = frozenset(
         "currency_code",
     ]
 )
-_name_pairs_money = (("currencyCode", "currency_code"),)
+_json_names_money = {
+    "currency_code": "currencyCode",
+}
 _div_product_purchase_price_cents = Decimal("100.0")
 _known_product_nutrition = frozenset(
     [
@@ -194,21 +196,21 @@ _proto_names_product_nutrition = frozenset(
         "sugars_g",
     ]
 )
-_name_pairs_product_nutrition = (
-    ("carbohydratesG", "carbohydrates_g"),
-    ("energyKcal", "energy_kcal"),
-    ("fatG", "fat_g"),
-    ("proteinG", "protein_g"),
-    ("saltG", "salt_g"),
-    ("sugarsG", "sugars_g"),
-)
+_json_names_product_nutrition = {
+    "carbohydrates_g": "carbohydratesG",
+    "energy_kcal": "energyKcal",
+    "fat_g": "fatG",
+    "protein_g": "proteinG",
+    "salt_g": "saltG",
+    "sugars_g": "sugarsG",
+}
 
 
 def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
     if not d.keys() <= _known_product:
         unknown_fields(d, _known_product, p)
     if not d.keys().isdisjoint(_proto_names_product):
-        both_names(d, _name_pairs_product, p)
+        d = json_names(d, _json_names_product, p)
     row = _row_product.copy()
     # sku: string -> STRING REQUIRED
     v = d.get("sku")
@@ -220,8 +222,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["sku"] = pv
     # event_type: grocer.commerce.v1.ProductEventType -> STRING NULLABLE
     v = d.get("eventType")
-    if v is None:
-        v = d.get("event_type")
     if v is not None:
         pv = _enum_product_event_type.get(v) if v.__class__ is str else None
         if pv is None:
@@ -270,8 +270,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["storage"] = _names_storage_type[pv]
     # sales_unit: grocer.commerce.v1.SalesUnit -> STRING NULLABLE
     v = d.get("salesUnit")
-    if v is None:
-        v = d.get("sales_unit")
     if v is not None:
         pv = _enum_sales_unit.get(v) if v.__class__ is str else None
         if pv is None:
@@ -289,8 +287,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["price"] = _convert_money(v, p + "price.", sub, root, ctx)
     # comparison_price: grocer.commerce.v1.Money -> STRUCT NULLABLE
     v = d.get("comparisonPrice")
-    if v is None:
-        v = d.get("comparison_price")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "comparison_price")
@@ -300,8 +296,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["comparison_price"] = _convert_money(v, p + "comparison_price.", sub, root, ctx)
     # purchase_price_cents: int64 -> NUMERIC NULLABLE
     v = d.get("purchasePriceCents")
-    if v is None:
-        v = d.get("purchase_price_cents")
     if v is not None:
         if v.__class__ is int and -9223372036854775808 <= v <= 9223372036854775807:
             pv = v
@@ -313,8 +307,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["purchase_price"] = divide(pv, _div_product_purchase_price_cents, "NUMERIC", p, "purchase_price_cents")
     # vat_rate_percent: double -> FLOAT64 NULLABLE
     v = d.get("vatRatePercent")
-    if v is None:
-        v = d.get("vat_rate_percent")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -324,8 +316,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["vat_rate_percent"] = pv
     # shelf_life_days: google.protobuf.Int32Value -> INT64 NULLABLE
     v = d.get("shelfLifeDays")
-    if v is None:
-        v = d.get("shelf_life_days")
     if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -360,8 +350,6 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["tags"] = out
     # origin_country_code: string -> STRING NULLABLE
     v = d.get("originCountryCode")
-    if v is None:
-        v = d.get("origin_country_code")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "origin_country_code")
         msg.origin_country_code = pv
@@ -374,16 +362,12 @@ def _convert_product(d, p, msg, root, ctx):  # grocer.commerce.v1.Product
         row["available"] = pv
     # image_url: string -> STRING NULLABLE
     v = d.get("imageUrl")
-    if v is None:
-        v = d.get("image_url")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "image_url")
         msg.image_url = pv
         row["image_url"] = pv
     # updated_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("updatedAt")
-    if v is None:
-        v = d.get("updated_at")
     if v is None:
         raise required(p, "updated_at")
     else:
@@ -396,12 +380,10 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
     if not d.keys() <= _known_product_nutrition:
         unknown_fields(d, _known_product_nutrition, p)
     if not d.keys().isdisjoint(_proto_names_product_nutrition):
-        both_names(d, _name_pairs_product_nutrition, p)
+        d = json_names(d, _json_names_product_nutrition, p)
     row = _row_product_nutrition.copy()
     # energy_kcal: double -> FLOAT64 NULLABLE
     v = d.get("energyKcal")
-    if v is None:
-        v = d.get("energy_kcal")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -411,8 +393,6 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         row["energy_kcal"] = pv
     # fat_g: double -> FLOAT64 NULLABLE
     v = d.get("fatG")
-    if v is None:
-        v = d.get("fat_g")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -422,8 +402,6 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         row["fat_g"] = pv
     # carbohydrates_g: double -> FLOAT64 NULLABLE
     v = d.get("carbohydratesG")
-    if v is None:
-        v = d.get("carbohydrates_g")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -433,8 +411,6 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         row["carbohydrates_g"] = pv
     # sugars_g: double -> FLOAT64 NULLABLE
     v = d.get("sugarsG")
-    if v is None:
-        v = d.get("sugars_g")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -444,8 +420,6 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         row["sugars_g"] = pv
     # protein_g: double -> FLOAT64 NULLABLE
     v = d.get("proteinG")
-    if v is None:
-        v = d.get("protein_g")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -455,8 +429,6 @@ def _convert_product_nutrition(d, p, msg, root, ctx):  # grocer.commerce.v1.Prod
         row["protein_g"] = pv
     # salt_g: double -> FLOAT64 NULLABLE
     v = d.get("saltG")
-    if v is None:
-        v = d.get("salt_g")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -471,12 +443,10 @@ def _convert_money(d, p, msg, root, ctx):  # grocer.commerce.v1.Money
     if not d.keys() <= _known_money:
         unknown_fields(d, _known_money, p)
     if not d.keys().isdisjoint(_proto_names_money):
-        both_names(d, _name_pairs_money, p)
+        d = json_names(d, _json_names_money, p)
     row = _row_money.copy()
     # currency_code: string -> STRING NULLABLE
     v = d.get("currencyCode")
-    if v is None:
-        v = d.get("currency_code")
     if v is None:
         pv = "SEK"
         msg.currency_code = pv
@@ -517,7 +487,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
         d = parse_payload(data)
         msg = message_class()
         row = _convert_product(d, "", msg, d, ctx)
-        return row, msg.SerializeToString(deterministic=True)
+        return row, msg.SerializeToString()
     except Reject:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost

@@ -20,9 +20,9 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     divide,
     internal,
+    json_names,
     parse_payload,
     required,
     set_timestamp,
@@ -97,15 +97,15 @@ _proto_names_car_temperature = frozenset(
         "route_id",
     ]
 )
-_name_pairs_car_temperature = (
-    ("depotId", "depot_id"),
-    ("firmwareVersion", "firmware_version"),
-    ("frameCounter", "frame_counter"),
-    ("measuredAt", "measured_at"),
-    ("outsideCelsius", "outside_celsius"),
-    ("registrationNumber", "registration_number"),
-    ("routeId", "route_id"),
-)
+_json_names_car_temperature = {
+    "depot_id": "depotId",
+    "firmware_version": "firmwareVersion",
+    "frame_counter": "frameCounter",
+    "measured_at": "measuredAt",
+    "outside_celsius": "outsideCelsius",
+    "registration_number": "registrationNumber",
+    "route_id": "routeId",
+}
 _known_car_temperature_reading = frozenset(
     [
         "centiCelsius",
@@ -130,11 +130,11 @@ _proto_names_car_temperature_reading = frozenset(
         "setpoint_celsius",
     ]
 )
-_name_pairs_car_temperature_reading = (
-    ("centiCelsius", "centi_celsius"),
-    ("sensorId", "sensor_id"),
-    ("setpointCelsius", "setpoint_celsius"),
-)
+_json_names_car_temperature_reading = {
+    "centi_celsius": "centiCelsius",
+    "sensor_id": "sensorId",
+    "setpoint_celsius": "setpointCelsius",
+}
 _div_car_temperature_reading_centi_celsius = Decimal("100.0")
 _known_car_temperature_position = frozenset(
     [
@@ -154,14 +154,16 @@ _proto_names_car_temperature_position = frozenset(
         "accuracy_m",
     ]
 )
-_name_pairs_car_temperature_position = (("accuracyM", "accuracy_m"),)
+_json_names_car_temperature_position = {
+    "accuracy_m": "accuracyM",
+}
 
 
 def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTemperature
     if not d.keys() <= _known_car_temperature:
         unknown_fields(d, _known_car_temperature, p)
     if not d.keys().isdisjoint(_proto_names_car_temperature):
-        both_names(d, _name_pairs_car_temperature, p)
+        d = json_names(d, _json_names_car_temperature, p)
     row = _row_car_temperature.copy()
     # vin: string -> STRING REQUIRED
     v = d.get("vin")
@@ -173,24 +175,18 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         row["vin"] = pv
     # registration_number: string -> STRING NULLABLE
     v = d.get("registrationNumber")
-    if v is None:
-        v = d.get("registration_number")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "registration_number")
         msg.registration_number = pv
         row["registration_number"] = pv
     # depot_id: string -> STRING NULLABLE
     v = d.get("depotId")
-    if v is None:
-        v = d.get("depot_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "depot_id")
         msg.depot_id = pv
         row["depot_id"] = pv
     # route_id: string -> STRING NULLABLE
     v = d.get("routeId")
-    if v is None:
-        v = d.get("route_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "route_id")
         msg.route_id = pv
@@ -198,16 +194,12 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
     # measured_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("measuredAt")
     if v is None:
-        v = d.get("measured_at")
-    if v is None:
         raise required(p, "measured_at")
     else:
         rv = set_timestamp(msg.measured_at, v, p, "measured_at")
         row["measured_at"] = rv
     # frame_counter: uint64 -> NUMERIC NULLABLE
     v = d.get("frameCounter")
-    if v is None:
-        v = d.get("frame_counter")
     if v is not None:
         if v.__class__ is int and 0 <= v <= 18446744073709551615:
             pv = v
@@ -233,8 +225,6 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         row["readings"] = out
     # outside_celsius: google.protobuf.DoubleValue -> FLOAT64 NULLABLE
     v = d.get("outsideCelsius")
-    if v is None:
-        v = d.get("outside_celsius")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -261,8 +251,6 @@ def _convert_car_temperature(d, p, msg, root, ctx):  # grocer.delivery.v1.CarTem
         row["position"] = _convert_car_temperature_position(v, p + "position.", sub, root, ctx)
     # firmware_version: string -> STRING NULLABLE
     v = d.get("firmwareVersion")
-    if v is None:
-        v = d.get("firmware_version")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "firmware_version")
         msg.firmware_version = pv
@@ -279,7 +267,7 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
     if not d.keys() <= _known_car_temperature_position:
         unknown_fields(d, _known_car_temperature_position, p)
     if not d.keys().isdisjoint(_proto_names_car_temperature_position):
-        both_names(d, _name_pairs_car_temperature_position, p)
+        d = json_names(d, _json_names_car_temperature_position, p)
     row = _row_car_temperature_position.copy()
     # latitude: double -> FLOAT64 NULLABLE
     v = d.get("latitude")
@@ -301,8 +289,6 @@ def _convert_car_temperature_position(d, p, msg, root, ctx):  # grocer.delivery.
         row["longitude"] = pv
     # accuracy_m: float -> FLOAT64 NULLABLE
     v = d.get("accuracyM")
-    if v is None:
-        v = d.get("accuracy_m")
     if v is not None:
         if v.__class__ is float and -FLOAT32_MAX <= v <= FLOAT32_MAX:
             pv = v
@@ -317,12 +303,10 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
     if not d.keys() <= _known_car_temperature_reading:
         unknown_fields(d, _known_car_temperature_reading, p)
     if not d.keys().isdisjoint(_proto_names_car_temperature_reading):
-        both_names(d, _name_pairs_car_temperature_reading, p)
+        d = json_names(d, _json_names_car_temperature_reading, p)
     row = _row_car_temperature_reading.copy()
     # sensor_id: string -> STRING NULLABLE
     v = d.get("sensorId")
-    if v is None:
-        v = d.get("sensor_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "sensor_id")
         msg.sensor_id = pv
@@ -337,8 +321,6 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         row["compartment"] = _names_compartment[pv]
     # centi_celsius: sint32 -> FLOAT64 NULLABLE
     v = d.get("centiCelsius")
-    if v is None:
-        v = d.get("centi_celsius")
     if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -350,8 +332,6 @@ def _convert_car_temperature_reading(d, p, msg, root, ctx):  # grocer.delivery.v
         row["celsius"] = divide(pv, _div_car_temperature_reading_centi_celsius, "FLOAT64", p, "centi_celsius")
     # setpoint_celsius: double -> FLOAT64 NULLABLE
     v = d.get("setpointCelsius")
-    if v is None:
-        v = d.get("setpoint_celsius")
     if v is not None:
         if v.__class__ is float and -DOUBLE_MAX <= v <= DOUBLE_MAX:
             pv = v
@@ -369,7 +349,7 @@ def convert(data: bytes, ctx: Context, message_class) -> tuple[dict, bytes]:
         d = parse_payload(data)
         msg = message_class()
         row = _convert_car_temperature(d, "", msg, d, ctx)
-        return row, msg.SerializeToString(deterministic=True)
+        return row, msg.SerializeToString()
     except Reject:
         raise
     except Exception as exc:  # noqa: BLE001 - a bug in DataHem: dead-lettered with its text, never lost

@@ -15,8 +15,8 @@ from datahem.runtime.beam.convert import (
     as_list,
     as_object,
     as_string,
-    both_names,
     internal,
+    json_names,
     local_to_utc,
     lookup,
     only_one,
@@ -107,15 +107,15 @@ _proto_names_survey_response = frozenset(
         "survey_id",
     ]
 )
-_name_pairs_survey_response = (
-    ("hiddenFields", "hidden_fields"),
-    ("memberEmail", "member_email"),
-    ("npsScore", "nps_score"),
-    ("responseId", "response_id"),
-    ("startedAtLocal", "started_at_local"),
-    ("submittedAt", "submitted_at"),
-    ("surveyId", "survey_id"),
-)
+_json_names_survey_response = {
+    "hidden_fields": "hiddenFields",
+    "member_email": "memberEmail",
+    "nps_score": "npsScore",
+    "response_id": "responseId",
+    "started_at_local": "startedAtLocal",
+    "submitted_at": "submittedAt",
+    "survey_id": "surveyId",
+}
 _tz_survey_response_started_at_local = ZoneInfo("Europe/Stockholm")
 _coalesce_survey_response_member_email = (("hiddenFields", "hidden_fields"), ("email", "email"))
 _known_survey_response_hidden_fields = frozenset(
@@ -138,10 +138,10 @@ _proto_names_survey_response_hidden_fields = frozenset(
         "order_id",
     ]
 )
-_name_pairs_survey_response_hidden_fields = (
-    ("memberId", "member_id"),
-    ("orderId", "order_id"),
-)
+_json_names_survey_response_hidden_fields = {
+    "member_id": "memberId",
+    "order_id": "orderId",
+}
 _known_survey_response_answer = frozenset(
     [
         "choice",
@@ -170,23 +170,21 @@ _proto_names_survey_response_answer = frozenset(
         "question_type",
     ]
 )
-_name_pairs_survey_response_answer = (
-    ("questionId", "question_id"),
-    ("questionText", "question_text"),
-    ("questionType", "question_type"),
-)
+_json_names_survey_response_answer = {
+    "question_id": "questionId",
+    "question_text": "questionText",
+    "question_type": "questionType",
+}
 
 
 def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyResponse
     if not d.keys() <= _known_survey_response:
         unknown_fields(d, _known_survey_response, p)
     if not d.keys().isdisjoint(_proto_names_survey_response):
-        both_names(d, _name_pairs_survey_response, p)
+        d = json_names(d, _json_names_survey_response, p)
     row = _row_survey_response.copy()
     # response_id: string -> STRING REQUIRED
     v = d.get("responseId")
-    if v is None:
-        v = d.get("response_id")
     if v is None:
         raise required(p, "response_id")
     else:
@@ -195,8 +193,6 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         row["response_id"] = pv
     # survey_id: string -> STRING REQUIRED
     v = d.get("surveyId")
-    if v is None:
-        v = d.get("survey_id")
     if v is None:
         raise required(p, "survey_id")
     else:
@@ -214,16 +210,12 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     # submitted_at: google.protobuf.Timestamp -> TIMESTAMP REQUIRED
     v = d.get("submittedAt")
     if v is None:
-        v = d.get("submitted_at")
-    if v is None:
         raise required(p, "submitted_at")
     else:
         rv = set_timestamp(msg.submitted_at, v, p, "submitted_at")
         row["submitted_at"] = rv
     # started_at_local: string -> TIMESTAMP NULLABLE
     v = d.get("startedAtLocal")
-    if v is None:
-        v = d.get("started_at_local")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "started_at_local")
         pv = local_to_utc(pv, _tz_survey_response_started_at_local, "%Y-%m-%d %H:%M:%S", p, "started_at_local")
@@ -232,8 +224,6 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
     # member_email: string -> STRING NULLABLE
     v = d.get("memberEmail")
     if v is None:
-        v = d.get("member_email")
-    if v is None:
         v = lookup(root, _coalesce_survey_response_member_email)
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "member_email")
@@ -241,8 +231,6 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         row["member_email"] = pv
     # hidden_fields: grocer.survey.v1.SurveyResponse.HiddenFields -> STRUCT NULLABLE
     v = d.get("hiddenFields")
-    if v is None:
-        v = d.get("hidden_fields")
     if v is not None:
         if v.__class__ is not dict:
             v = as_object(v, p, "hidden_fields")
@@ -266,8 +254,6 @@ def _convert_survey_response(d, p, msg, root, ctx):  # grocer.survey.v1.SurveyRe
         row["answers"] = out
     # nps_score: int32 -> INT64 NULLABLE
     v = d.get("npsScore")
-    if v is None:
-        v = d.get("nps_score")
     if v is not None:
         if v.__class__ is int and -2147483648 <= v <= 2147483647:
             pv = v
@@ -295,14 +281,12 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
     if not d.keys() <= _known_survey_response_answer:
         unknown_fields(d, _known_survey_response_answer, p)
     if not d.keys().isdisjoint(_proto_names_survey_response_answer):
-        both_names(d, _name_pairs_survey_response_answer, p)
+        d = json_names(d, _json_names_survey_response_answer, p)
     if (d.get("choice") is not None) + (d.get("rating") is not None) + (d.get("text") is not None) > 1:
         raise only_one(p, "value", ["choice", "text", "rating"])
     row = _row_survey_response_answer.copy()
     # question_id: string -> STRING REQUIRED
     v = d.get("questionId")
-    if v is None:
-        v = d.get("question_id")
     if v is None:
         raise required(p, "question_id")
     else:
@@ -311,16 +295,12 @@ def _convert_survey_response_answer(d, p, msg, root, ctx):  # grocer.survey.v1.S
         row["question_id"] = pv
     # question_text: string -> STRING NULLABLE
     v = d.get("questionText")
-    if v is None:
-        v = d.get("question_text")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "question_text")
         msg.question_text = pv
         row["question_text"] = pv
     # question_type: grocer.survey.v1.QuestionType -> STRING NULLABLE
     v = d.get("questionType")
-    if v is None:
-        v = d.get("question_type")
     if v is not None:
         pv = _enum_question_type.get(v) if v.__class__ is str else None
         if pv is None:
@@ -357,7 +337,7 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
     if not d.keys() <= _known_survey_response_hidden_fields:
         unknown_fields(d, _known_survey_response_hidden_fields, p)
     if not d.keys().isdisjoint(_proto_names_survey_response_hidden_fields):
-        both_names(d, _name_pairs_survey_response_hidden_fields, p)
+        d = json_names(d, _json_names_survey_response_hidden_fields, p)
     row = _row_survey_response_hidden_fields.copy()
     # email: string -> STRING NULLABLE
     v = d.get("email")
@@ -367,16 +347,12 @@ def _convert_survey_response_hidden_fields(d, p, msg, root, ctx):  # grocer.surv
         row["email"] = pv
     # member_id: string -> STRING NULLABLE
     v = d.get("memberId")
-    if v is None:
-        v = d.get("member_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "member_id")
         msg.member_id = pv
         row["member_id"] = pv
     # order_id: string -> STRING NULLABLE
     v = d.get("orderId")
-    if v is None:
-        v = d.get("order_id")
     if v is not None:
         pv = v if v.__class__ is str else as_string(v, p, "order_id")
         msg.order_id = pv

@@ -55,8 +55,8 @@ def test_adding_a_field_changes_only_that_fields_lines(tmp_path):
     removed = [line for line in diff if line.startswith("-") and not line.startswith("---")]
     added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
     assert removed == []  # nothing renumbered, nothing rewritten
-    known = [line for line in added if re.fullmatch(r'\s+(\("tipCents", )?"(tipCents|tip_cents)"\)?,', line)]
-    # the known-keys set of Order gains the field's two spellings, its proto names and name pairs one line each
+    known = [line for line in added if re.fullmatch(r'\s+("tip_cents": )?"(tipCents|tip_cents)",', line)]
+    # the known-keys set of Order gains the field's two spellings, its proto names and its renames one line each
     assert len(known) == 4, known
     rest = [line for line in added if line not in known]
     assert rest[0] == '    "tip_cents": None,'  # the field's entry in the row's template (every column NULL)
