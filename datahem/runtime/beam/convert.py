@@ -203,17 +203,25 @@ def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, 
     object's order. Prefixes are letters only, so a key has at most one: the letters before its index."""
     groups: dict[str, dict[int, dict]] = {}
     unknown = []
-    match = rx.match
     for key in d:
         if key in known:
             continue
-        m = match(key)
-        if m is None:
-            unknown.append(key)
-            continue
-        prefix, index, suffix = m.groups()
+        if "\n" in key:  # `$` matches before a final newline too: the pattern decides
+            m = rx.match(key)
+            if m is None:
+                unknown.append(key)
+                continue
+            prefix, index, suffix = m.groups()
+        else:  # what the pattern reads, cut with string methods (twice as fast): letters, then 1 to 9 digits
+            rest = key.lstrip(_PREFIX_CHARS)
+            prefix = key[: len(key) - len(rest)]
+            suffix = rest.lstrip("0123456789")
+            index = rest[: len(rest) - len(suffix)]
+            if prefix not in fields or not 0 < len(index) <= 9:
+                unknown.append(key)
+                continue
         index_field, value_field = fields[prefix]
-        if suffix is None and not value_field:
+        if not suffix and not value_field:
             unknown.append(key)
             continue
         n = int(index)
@@ -224,7 +232,13 @@ def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, 
         if element is None:
             element = elements[n] = {index_field: n} if index_field else {}
         element[suffix or value_field] = d[key]
-    return {prefix: [elements[n] for n in sorted(elements)] for prefix, elements in groups.items()}, unknown
+    indexed = {}
+    for prefix, elements in groups.items():
+        indexed[prefix] = [elements[n] for n in sorted(elements)] if len(elements) > 1 else list(elements.values())
+    return indexed, unknown
+
+
+_PREFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"  # what an `indexed` prefix is made of
 
 
 def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:

@@ -247,32 +247,35 @@ def test_gather_builds_elements_in_index_order():
     assert c.gather({"v": "1"}, frozenset(), rx, fields) == ({}, ["v"])
 
 
-def test_gather_takes_the_keys_each_prefix_s_own_pattern_takes():
-    """One pattern for all the prefixes of a message gathers what one pattern per prefix did (the letters before the
-    index are the prefix: prefixes are letters only)."""
+_INDEXED = {"pr": ("index", ""), "promo": ("index", ""), "cd": ("index", "value"), "p": ("", "")}
+_KEYS = ["pr1id", "promo1id", "p1x", "pr1", "cd1", "cd01", "cd1\n", "pr1id\n", "pr1\n", "prx1id", "p12", "cd1a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_KEYS) | st.text(alphabet="prcdomx1209_é\n", max_size=14), max_size=12, unique=True))
+def test_gather_takes_the_keys_each_prefix_s_own_pattern_takes(keys):
+    """One pass for all the prefixes of a message gathers what one pattern per prefix did (the letters before the
+    index are the prefix: prefixes are letters only), newlines and ten-digit indexes included."""
     import re
 
     from datahem.compiler.options.indexed import keys_pattern
 
-    prefixes = {"pr": ("index", ""), "promo": ("index", ""), "cd": ("index", "value"), "p": ("", "")}
-    rx = re.compile(keys_pattern(list(prefixes)))
-    keys = ["pr1id", "promo1id", "p1x", "pr1", "cd1", "cd01", "cd1\n", "pr1id\n", "prx1id", "p12", "pr0nm", "cd1a"]
+    rx = re.compile(keys_pattern(list(_INDEXED)))
     d = {key: i for i, key in enumerate(keys)}
-    indexed, unknown = c.gather(d, frozenset(), rx, prefixes)
-    for prefix, (index_field, value_field) in prefixes.items():
+    indexed, unknown = c.gather(d, frozenset(), rx, _INDEXED)
+    taken_by_any = set()
+    for prefix, (index_field, value_field) in _INDEXED.items():
         own = re.compile(f"^{prefix}([0-9]{{1,9}})([^0-9].*){'?' if value_field else ''}$")
-        taken = [key for key in keys if own.match(key)]
         by_index: dict[int, dict] = {}
-        for key in taken:
-            index, suffix = own.match(key).groups()
-            element = by_index.setdefault(int(index), {index_field: int(index)} if index_field else {})
-            element[suffix or value_field] = d[key]
+        for key in keys:
+            m = own.match(key)
+            if m is not None:
+                taken_by_any.add(key)
+                index, suffix = m.groups()
+                element = by_index.setdefault(int(index), {index_field: int(index)} if index_field else {})
+                element[suffix or value_field] = d[key]
         assert indexed.get(prefix, []) == [by_index[n] for n in sorted(by_index)], prefix
-    assert unknown == [
-        key
-        for key in keys
-        if not any(re.match(f"^{p}([0-9]{{1,9}})([^0-9].*){'?' if v else ''}$", key) for p, (_, v) in prefixes.items())
-    ]
+    assert unknown == [key for key in keys if key not in taken_by_any]
 
 
 JSON_VALUES = st.recursive(
