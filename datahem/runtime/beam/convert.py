@@ -104,7 +104,7 @@ def json_text(value: object) -> str:
         out = orjson.dumps(value)
     except orjson.JSONEncodeError:
         return _ENCODE(value)
-    if _ORJSON_DIFFERS.search(out) is not None:
+    if (b"e-" in out or b"0.0000" in out) and _ORJSON_DIFFERS.search(out) is not None:  # `in`: a fast scan
         return _ENCODE(value)
     return out.decode()
 
