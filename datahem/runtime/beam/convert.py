@@ -203,25 +203,17 @@ def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, 
     object's order. Prefixes are letters only, so a key has at most one: the letters before its index."""
     groups: dict[str, dict[int, dict]] = {}
     unknown = []
-    for key in d:
+    match = rx.match
+    for key, value in d.items():
         if key in known:
             continue
-        if "\n" in key:  # `$` matches before a final newline too: the pattern decides
-            m = rx.match(key)
-            if m is None:
-                unknown.append(key)
-                continue
-            prefix, index, suffix = m.groups()
-        else:  # what the pattern reads, cut with string methods (twice as fast): letters, then 1 to 9 digits
-            rest = key.lstrip(_PREFIX_CHARS)
-            prefix = key[: len(key) - len(rest)]
-            suffix = rest.lstrip("0123456789")
-            index = rest[: len(rest) - len(suffix)]
-            if prefix not in fields or not 0 < len(index) <= 9:
-                unknown.append(key)
-                continue
+        m = match(key)
+        if m is None:
+            unknown.append(key)
+            continue
+        prefix, index, suffix = m.groups()
         index_field, value_field = fields[prefix]
-        if not suffix and not value_field:
+        if suffix is None and not value_field:
             unknown.append(key)
             continue
         n = int(index)
@@ -231,14 +223,11 @@ def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, 
         element = elements.get(n)
         if element is None:
             element = elements[n] = {index_field: n} if index_field else {}
-        element[suffix or value_field] = d[key]
+        element[suffix or value_field] = value
     indexed = {}
     for prefix, elements in groups.items():
         indexed[prefix] = [elements[n] for n in sorted(elements)] if len(elements) > 1 else list(elements.values())
     return indexed, unknown
-
-
-_PREFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"  # what an `indexed` prefix is made of
 
 
 def extra_fields(d: dict, known: frozenset[str], prefix: str, ctx: Context) -> None:
