@@ -445,7 +445,7 @@ def set_timestamp(msg, v: object, prefix: str, name: str) -> str:
     msg.seconds = seconds
     msg.nanos = nanos
     if not frac:
-        return f"{v[:19]}Z"  # type: ignore[index]
+        return v  # type: ignore[return-value]  # `YYYY-MM-DDTHH:MM:SSZ`, the row's text already
     micro = frac[:6].ljust(6, "0")
     return f"{v[:19]}.{micro}Z" if micro != "000000" else f"{v[:19]}Z"  # type: ignore[index]
 
