@@ -7,11 +7,15 @@ about half as much again per RPC as a plain gRPC stub (retry wrapper, proto-plus
 `google.pubsub.v1.Publisher/Publish` on a channel made by the library's own transport (same endpoint, same
 Application Default Credentials and scopes) and keeps the same guarantees itself:
 
-- Batching with bounded latency: a topic's batch is sent once its first event has waited `batch_max_latency_s`,
-  and one Publish RPC per topic is in flight at a time (`max_rpcs_per_topic`): while one is, new events
-  accumulate and go together when it returns, so batches grow exactly when Pub/Sub is the bottleneck, up to
-  `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting). An event waits at most
-  the window plus the RPC in flight; every RPC saved is CPU saved (0.2 to 0.5 ms in this process per RPC).
+- Batching with bounded latency: a topic's Publish RPCs start at least `batch_max_latency_s` apart, and one is in
+  flight at a time (`max_rpcs_per_topic`). An event that finds its topic idle (no RPC started within that window,
+  none in flight) leaves at once, together with whatever the same turn of the event loop enqueued; otherwise it joins
+  the pending batch, which leaves when the window since the last RPC's start has passed and the RPC in flight has
+  returned, up to `batch_max_messages` / `batch_max_bytes` per RPC (a full batch is sent without waiting). So a
+  lightly loaded collector adds no batching delay at all, a loaded one sends at most one RPC per window and topic
+  (every RPC saved is CPU saved: 0.2 to 0.5 ms in this process per RPC), and an event waits at most the window plus
+  the RPC in flight. (Counting the window from a batch's first event instead made every request of a closed-loop
+  client wait the whole window: the load's requests arrive in bursts right after the previous batch's answers.)
 - Flow control: more than `flow_control_messages` / `flow_control_bytes` unacknowledged events makes `publish`
   refuse at once (the client gets a 503 and retries) instead of queueing without bound.
 - Retries: transient gRPC errors are retried with exponential backoff until `timeout_s` after the first attempt.
@@ -83,7 +87,7 @@ class _Batch:
     __slots__ = ("messages", "owners", "size", "nbytes", "due")
 
     def __init__(self) -> None:
-        self.due = 0.0  # loop time when the batch's first event has waited batch_max_latency_s
+        self.due = 0.0  # loop time when the batch may leave: batch_max_latency_s after the last RPC's start
         self.messages: list = []
         self.owners: list[tuple[_Waiter, int]] = []
         self.size = 0  # serialized size, for batch_max_bytes
@@ -99,6 +103,7 @@ class _Topic:
         self.pending = _Batch()
         self.in_flight: set[asyncio.Task] = set()
         self.flush_scheduled = False
+        self.last_sent = float("-inf")  # loop time when the last Publish RPC of this topic started
 
 
 class AsyncEventPublisher:
@@ -169,7 +174,7 @@ class AsyncEventPublisher:
             self._send(loop, topic)
         pending = topic.pending
         if not pending.messages:
-            pending.due = loop.time() + self.settings.batch_max_latency_s
+            pending.due = max(loop.time(), topic.last_sent + self.settings.batch_max_latency_s)
         pending.messages.append(message)
         pending.owners.append((waiter, index))
         pending.size += size
@@ -185,7 +190,7 @@ class AsyncEventPublisher:
         self._send_when_due(loop, topic)
 
     def _send_when_due(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
-        """Send the pending batch once its first event has waited batch_max_latency_s and an RPC slot is free; when
+        """Send the pending batch once it is due (see `_Batch.due`) and an RPC slot is free; when
         not yet due, look again then (with no slot free, `_sent` looks again when an RPC returns)."""
         pending = topic.pending
         if not pending.messages or len(topic.in_flight) >= self._max_rpcs:
@@ -198,6 +203,7 @@ class AsyncEventPublisher:
 
     def _send(self, loop: asyncio.AbstractEventLoop, topic: _Topic) -> None:
         batch, topic.pending = topic.pending, _Batch()
+        topic.last_sent = loop.time()
         task = loop.create_task(self._publish_batch(topic, batch))
         topic.in_flight.add(task)
         task.add_done_callback(lambda t: self._sent(loop, topic, t))

@@ -3,6 +3,7 @@ the Kinesis reader's shard lineage and restriction tracker, and credential handl
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -20,7 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from datahem.runtime.collectors import contract, netaddr
-from datahem.runtime.collectors.contract import Clock, event_attributes, rfc3339, uuid4
+from datahem.runtime.collectors.async_publisher import AsyncEventPublisher, _RawResponse
+from datahem.runtime.collectors.contract import Clock, Event, event_attributes, rfc3339, uuid4
 from datahem.runtime.collectors.errors import CollectorConfigError, RoutingTableError
 from datahem.runtime.collectors.http.app import HttpCollector, HttpSettings
 from datahem.runtime.collectors.http.auth import Authenticator, authenticators, take_parameter
@@ -264,6 +266,41 @@ def test_uuid4_strings_are_version_4_uuids():
     for text in ids:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+# --- batching ---------------------------------------------------------------------------------------------------
+
+
+def test_an_idle_topic_publishes_at_once_and_a_busy_one_once_per_window():
+    """The window spaces a topic's Publish RPCs; it never delays an event that finds the topic idle."""
+    batches: list[list[bytes]] = []
+
+    async def publish_rpc(request, timeout, metadata):
+        batches.append([m.data for m in request.messages])
+        return _RawResponse(message_ids=[str(i) for i in range(len(request.messages))])
+
+    def events(*names: str) -> list[Event]:
+        return [Event("t", name.encode(), {"uuid": name}) for name in names]
+
+    async def settle() -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        publisher = AsyncEventPublisher(PublisherSettings("p", emulator_host="unused:1", batch_max_latency_s=3600))
+        publisher._publish_rpc = publish_rpc  # what _rpc() would open a channel for
+        first = asyncio.create_task(publisher.publish(events("a", "b")))
+        await settle()
+        assert batches == [[b"a", b"b"]] and first.done()  # the topic was idle: no window to wait for
+        assert first.result() == ["0", "1"]
+        later = [asyncio.create_task(publisher.publish(events(name))) for name in ("c", "d", "e")]
+        await settle()
+        assert batches == [[b"a", b"b"]] and not any(t.done() for t in later)  # within the window: buffered
+        assert await publisher.close(timeout=5) == 0
+        assert batches == [[b"a", b"b"], [b"c", b"d", b"e"]]  # one RPC for the three requests
+        assert [t.result() for t in later] == [["0"], ["1"], ["2"]]
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize(

@@ -51,9 +51,9 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 USER_AGENT_MAX = 512
 PREFLIGHT_MAX_AGE = "600"
 DEFAULT_ROUTING_DIR = "generated/routing"
-# The HTTP collector's batching window: a batch leaves when its first event has waited this long (or it is full).
-# Under load, a Publish RPC per 10 ms and topic carries the events of many requests; each RPC costs the collector
-# 0.2 to 0.5 ms of CPU (and the emulator 2.5 ms), so short windows spent more on RPCs than on the requests.
+# The HTTP collector's batching window: a topic's Publish RPCs start at least this far apart (an event finding the
+# topic idle leaves at once). Under load, a Publish RPC per 10 ms and topic carries the events of many requests; each
+# RPC costs the collector 0.2 to 0.5 ms of CPU (and the emulator 0.5 to 2.5 ms), so more RPCs cost more than they save.
 BATCH_MAX_LATENCY_S = 0.010
 # Clients come back: remembering an address' anonymised form costs less than checking the address again.
 _anonymize = functools.lru_cache(maxsize=4096)(netaddr.anonymize)
