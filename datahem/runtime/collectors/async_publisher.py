@@ -84,9 +84,10 @@ class _Waiter:
 class _Batch:
     """The messages of one Publish RPC, and for each the waiter and the index of its event in that waiter."""
 
-    __slots__ = ("messages", "owners", "size", "nbytes", "due")
+    __slots__ = ("messages", "owners", "size", "nbytes", "due", "guard")
 
     def __init__(self) -> None:
+        self.guard: asyncio.TimerHandle | None = None  # the outer guard of the batch's requests (see `_expire`)
         self.due = 0.0  # loop time when the batch may leave: batch_max_latency_s after the last RPC's start
         self.messages: list = []
         self.owners: list[tuple[_Waiter, int]] = []
@@ -135,8 +136,8 @@ class AsyncEventPublisher:
     async def publish(self, events: Sequence[Event]) -> list[str]:
         """Publish every event; return their message ids once all are acked, else raise PublishError.
 
-        One future per call, not per event, and one timer as the outer guard: a request costs the same few
-        objects however its events are batched."""
+        One future per call, not per event, and no timer of its own: the outer guard is the batch's (see `_expire`),
+        so a request costs the same few objects however its events are batched."""
         if self._closed:
             raise PublishError("the publisher is shutting down")
         if not events:
@@ -155,11 +156,7 @@ class AsyncEventPublisher:
         waiter = _Waiter(loop.create_future(), len(events))
         for index, event in enumerate(events):
             self._enqueue(loop, event, waiter, index)
-        guard = loop.call_at(loop.time() + s.timeout_s + 1.0, _expire, waiter.future, s.timeout_s)
-        try:
-            return await waiter.future
-        finally:
-            guard.cancel()
+        return await waiter.future
 
     def _enqueue(self, loop: asyncio.AbstractEventLoop, event: Event, waiter: _Waiter, index: int) -> None:
         topic = self._topics.get(event.topic)
@@ -174,7 +171,9 @@ class AsyncEventPublisher:
             self._send(loop, topic)
         pending = topic.pending
         if not pending.messages:
-            pending.due = max(loop.time(), topic.last_sent + self.settings.batch_max_latency_s)
+            now = loop.time()
+            pending.due = max(now, topic.last_sent + self.settings.batch_max_latency_s)
+            pending.guard = loop.call_at(now + self.settings.timeout_s + 1.0, _expire, pending, self.settings.timeout_s)
         pending.messages.append(message)
         pending.owners.append((waiter, index))
         pending.size += size
@@ -223,6 +222,8 @@ class AsyncEventPublisher:
                     waiter.future.set_exception(failure)
             return
         finally:
+            if batch.guard is not None:
+                batch.guard.cancel()
             # Flow control counts what Pub/Sub has not answered yet, whether or not its requests still wait.
             self._outstanding_messages -= len(batch.messages)
             self._outstanding_bytes -= batch.nbytes
@@ -276,8 +277,13 @@ class AsyncEventPublisher:
         return left
 
 
-def _expire(future: asyncio.Future, timeout_s: float) -> None:
-    """The outer guard of one publish: a request never waits much longer than the publish timeout, even when its
-    events queue behind an RPC that is itself still retrying."""
-    if not future.done():
-        future.set_exception(PublishError(f"Pub/Sub did not acknowledge within {timeout_s}s"))
+def _expire(batch: _Batch, timeout_s: float) -> None:
+    """The outer guard of the requests in one batch, armed when its first event arrived (so never later than any
+    request's own deadline would be): a request never waits much longer than the publish timeout, even when its
+    events queue behind an RPC that is itself still retrying. One timer per batch, not per request: a timer costs
+    the event loop a few microseconds, as much as the rest of a request's publishing."""
+    batch.guard = None
+    failure = PublishError(f"Pub/Sub did not acknowledge within {timeout_s}s")
+    for waiter, _ in batch.owners:
+        if not waiter.future.done():
+            waiter.future.set_exception(failure)

@@ -303,6 +303,22 @@ def test_an_idle_topic_publishes_at_once_and_a_busy_one_once_per_window():
     asyncio.run(scenario())
 
 
+def test_a_hung_publish_fails_every_request_of_its_batch_after_the_timeout():
+    async def hung_rpc(request, timeout, metadata):  # ignores its deadline, as a stuck call would
+        await asyncio.Event().wait()
+
+    async def scenario() -> list:
+        publisher = AsyncEventPublisher(PublisherSettings("p", emulator_host="unused:1", timeout_s=0.1))
+        publisher._publish_rpc = hung_rpc
+        requests = [publisher.publish([Event("t", name.encode(), {"uuid": name})]) for name in "abc"]
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        assert await publisher.close(timeout=0.1) == 1  # the hung RPC did not finish
+        return results
+
+    results = asyncio.run(scenario())
+    assert [str(r) for r in results] == ["Pub/Sub did not acknowledge within 0.1s"] * 3
+
+
 @pytest.mark.parametrize(
     ("address", "none", "truncate"),
     [
