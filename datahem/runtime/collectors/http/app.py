@@ -23,6 +23,7 @@ import functools
 import gc
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -140,6 +141,7 @@ class HttpCollector:
         for attributes in self._attributes.values():
             del attributes[CLIENT_IP], attributes[USER_AGENT]
         self._clock = Clock()
+        self._body_deadlines = _Deadlines(self.limits.body_timeout_seconds)
 
     @classmethod
     def create(cls, settings: HttpSettings, env: Mapping[str, str]) -> HttpCollector:
@@ -197,7 +199,7 @@ class HttpCollector:
                 raise _Reject(403, f"origin {origin} is not allowed on this route")
             if method != "GET":
                 _check_content_type(route.format, headers.raw(b"content-type"))
-            body = await _read_body(headers, receive, route.max_body_bytes, self.limits.body_timeout_seconds)
+            body = await _read_body(headers, receive, route.max_body_bytes, self._body_deadlines)
             query = scope["query_string"]
             signed = query if method == "GET" else body
             auth = self._auths[path]
@@ -297,7 +299,7 @@ def _has_body(headers: _Headers) -> bool:
     return headers.get(b"content-length") not in (None, "0") or headers.get(b"transfer-encoding") is not None
 
 
-async def _read_body(headers: _Headers, receive, limit: int, timeout_s: float) -> bytes:
+async def _read_body(headers: _Headers, receive, limit: int, deadlines: _Deadlines) -> bytes:
     declared = headers.get(b"content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -306,12 +308,68 @@ async def _read_body(headers: _Headers, receive, limit: int, timeout_s: float) -
             raise _Reject(413, f"body over this route's limit of {limit} bytes")
     if not _has_body(headers):
         return await _receive_body(receive, limit)  # no body by the message's framing: nothing to wait for
+    task = deadlines.add()
     try:
-        async with asyncio.timeout(timeout_s):
-            return await _receive_body(receive, limit)
-    except TimeoutError:
+        return await _receive_body(receive, limit)
+    except asyncio.CancelledError:
+        if not deadlines.expired(task):
+            raise
         # close the connection: the rest of a slow body is not worth reading
+        timeout_s = deadlines.timeout_s
         raise _Reject(408, f"body not received within {timeout_s:g} s", ((b"connection", b"close"),)) from None
+    finally:
+        deadlines.discard(task)
+
+
+class _Deadlines:
+    """The body time limit of every request reading its body, kept by one timer for all of them.
+
+    `asyncio.timeout` per request armed and cancelled an event-loop timer each time (a few microseconds, as much as
+    the rest of reading a body that came with its head). Here a request only notes its deadline; the one timer, armed
+    when a deadline is noted and none runs, wakes at the earliest deadline noted then, cancels the requests past
+    theirs, and is re-armed only while some are left. Deadlines are compared on the monotonic clock, so an early
+    timer (the loop's have millisecond resolution) never cuts a body short."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._deadlines: dict[asyncio.Task, float] = {}
+        self._expired: set[asyncio.Task] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self) -> asyncio.Task:
+        task = asyncio.current_task()
+        assert task is not None
+        deadline = time.monotonic() + self.timeout_s
+        self._deadlines[task] = deadline
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.timeout_s, self._wake)
+        return task
+
+    def discard(self, task: asyncio.Task) -> None:
+        self._deadlines.pop(task, None)
+        self._expired.discard(task)
+
+    def expired(self, task: asyncio.Task) -> bool:
+        """Whether the cancellation the task got was its deadline's (then it is taken back)."""
+        if task not in self._expired:
+            return False
+        self._expired.discard(task)
+        task.uncancel()
+        return True
+
+    def _wake(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        earliest = None
+        for task, deadline in list(self._deadlines.items()):
+            if deadline <= now:
+                del self._deadlines[task]
+                self._expired.add(task)
+                task.cancel()
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None:
+            self._timer = asyncio.get_running_loop().call_later(earliest - now, self._wake)
 
 
 async def _receive_body(receive, limit: int) -> bytes:
