@@ -7,6 +7,8 @@ text format, built by `datahem.runtime.rowproto` from the same columns; the pipe
 
 from __future__ import annotations
 
+from typing import Any
+
 from datahem.compiler.emitters import OutputFile, header, header_text, render, to_json
 from datahem.compiler.model.resolved import Model, Table
 from datahem.compiler.projection.columns import ColumnSchema, column_def, ident, sql_string
@@ -48,13 +50,13 @@ def ddl(t: Table, cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
     )
 
 
-def schema_json(cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
-    return to_json({"comment": header_text(sources), "fields": [c.to_json() for c in cols]})
+def schema_json(fields: list[dict[str, Any]], sources: list[str]) -> bytes:
+    """`fields`: the columns' TableFieldSchema dicts (`ColumnSchema.to_json`)."""
+    return to_json({"comment": header_text(sources), "fields": fields})
 
 
-def row_message(name: str, cols: tuple[ColumnSchema, ...], sources: list[str]) -> bytes:
-    descriptor = rowproto.row_descriptor(name, [c.to_json() for c in cols])
-    return f"{header('txtpb', sources)}\n{rowproto.descriptor_text(descriptor)}".encode()
+def row_message(name: str, fields: list[dict[str, Any]], sources: list[str]) -> bytes:
+    return f"{header('txtpb', sources)}\n{rowproto.row_text(name, fields)}".encode()
 
 
 def table_sources(t: Table) -> list[str]:
@@ -68,6 +70,7 @@ def emit(model: Model, projection: Projection) -> list[OutputFile]:
         src = table_sources(t)
         cols = projection.tables[table_ref(t)]
         out.append(OutputFile(f"{base}.sql", ddl(t, cols, src)))
-        out.append(OutputFile(f"{base}.schema.json", schema_json(cols, src)))
-        out.append(OutputFile(f"{base}.row.txtpb", row_message(t.name, cols, src)))
+        fields = [c.to_json() for c in cols]
+        out.append(OutputFile(f"{base}.schema.json", schema_json(fields, src)))
+        out.append(OutputFile(f"{base}.row.txtpb", row_message(t.name, fields, src)))
     return out

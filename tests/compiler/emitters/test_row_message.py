@@ -53,6 +53,28 @@ def _check(descriptor, fields, where):
             _check(nested[pf.type_name], f["fields"], f"{where}:{f['name']}")
 
 
+def test_the_text_written_directly_is_protobufs_text_format():
+    """The compiler writes `row_text` (not protobuf's slow printer): the same bytes, nested STRUCTs, a nested type
+    name moved aside, and names that need escaping included."""
+    fields = [
+        {"name": "s", "type": "RECORD", "fields": [{"name": "n", "type": "INTEGER", "mode": "REQUIRED"}]},
+        {"name": "S_s", "type": "STRING"},
+        {
+            "name": "deep",
+            "type": "STRUCT",
+            "mode": "REPEATED",
+            "fields": [
+                {"name": 'q"ü', "type": "RECORD", "fields": [{"name": "d", "type": "DATE"}]},
+                {"name": "at", "type": "TIMESTAMP", "mode": "REPEATED"},
+            ],
+        },
+    ]
+    for name in ("t", "tä\\"):
+        expected = rowproto.descriptor_text(rowproto.row_descriptor(name, fields))
+        assert rowproto.row_text(name, fields) == expected
+    assert 'type_name: "S_s_"' in expected and 'nested_type {\n    name: "S_q' in expected
+
+
 def test_the_encodings_the_write_api_takes():
     fields = [
         {"name": "at", "type": "TIMESTAMP", "mode": "REQUIRED"},
