@@ -186,8 +186,10 @@ class ProtoIndex:
 
     def comment(self, file: str, path: tuple[int, ...]) -> str:
         loc = self.locations.get((file, path))
-        text = loc.leading_comments if loc else ""
-        return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+        text = loc.leading_comments.strip() if loc else ""
+        if text.isprintable():  # one line (every line boundary is unprintable): most comments
+            return text
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
     def reachable(self, root: str) -> set[str]:
         """Names of the message and enum types a message reaches (itself included)."""

@@ -58,9 +58,15 @@ def resolve(o: ColumnOptions) -> Transforms:
 _READS_COLUMN = tuple((spec, type(spec).value is not ColumnOption.value) for spec in COLUMN_OPTIONS)
 
 
+# The specs that read the column itself: all a column without transforms (most columns) can have.
+_OWN = tuple(spec for spec, own in _READS_COLUMN if own)
+
+
 def present(c: Column) -> list[tuple[ColumnOption[Any], object]]:
     """The options a column has, with their values, in registry order."""
-    transforms = dict(c.transforms.values)  # most columns have none: one dict, not a search per option
+    if not c.transforms.values:
+        return [(spec, v) for spec in _OWN if (v := spec.value(c)) is not None]
+    transforms = dict(c.transforms.values)
     out = []
     for spec, own in _READS_COLUMN:
         v = spec.value(c) if own else transforms.get(spec.name)
