@@ -45,10 +45,17 @@ class ColumnSchema:
         return next((f for f in self.fields if f.name == name), None)
 
     @classmethod
-    def of(cls, c: Column) -> ColumnSchema:
-        """The deployed column of a resolved one (hidden fields have none)."""
-        fields = tuple(cls.of(f) for f in c.fields if not f.hidden) if c.bq_type == "STRUCT" else ()
-        return cls(c.name, c.bq_type, c.mode, c.description, c.category, fields)
+    def of(cls, c: Column, memo: dict[int, ColumnSchema] | None = None) -> ColumnSchema:
+        """The deployed column of a resolved one (hidden fields have none). `memo`: the columns made so far, by the
+        identity of the resolved column (the resolver shares the columns of a message type met in many places: half
+        of a large project's), alive while the memo is used."""
+        if memo is not None and (hit := memo.get(id(c))) is not None:
+            return hit
+        fields = tuple(cls.of(f, memo) for f in c.fields if not f.hidden) if c.bq_type == "STRUCT" else ()
+        out = cls(c.name, c.bq_type, c.mode, c.description, c.category, fields)
+        if memo is not None:
+            memo[id(c)] = out
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> ColumnSchema | None:

@@ -49,8 +49,8 @@ def table_ref(t: Table) -> str:
     return f"{t.dataset}.{t.name}"
 
 
-def columns(t: Table) -> tuple[ColumnSchema, ...]:
-    return tuple(ColumnSchema.of(c) for c in t.bq_columns)
+def columns(t: Table, memo: dict[int, ColumnSchema] | None = None) -> tuple[ColumnSchema, ...]:
+    return tuple(ColumnSchema.of(c, memo) for c in t.bq_columns)
 
 
 def roots(model: Model) -> dict[str, Root]:
@@ -63,4 +63,5 @@ def roots(model: Model) -> dict[str, Root]:
 def schemas(model: Model) -> dict[str, tuple[ColumnSchema, ...]]:
     """dataset.table → columns, for every table the build deploys."""
     tables = (*model.tables, model.backup_table, model.dead_letter_table)
-    return dict(sorted({table_ref(t): columns(t) for t in tables}.items()))
+    memo: dict[int, ColumnSchema] = {}  # the model (and so every column) outlives it
+    return dict(sorted({table_ref(t): columns(t, memo) for t in tables}.items()))
