@@ -125,6 +125,8 @@ class ProtoIndex:
         self.enums: dict[str, descriptor_pb2.EnumDescriptorProto] = {}
         self.enum_files: dict[str, str] = {}
         self._recursion: dict[str, bool] = {}
+        self._refs: dict[str, tuple[str, ...]] = {}
+        self._reachable: dict[str, frozenset[str]] = {}
         self.locations: dict[tuple[str, tuple[int, ...]], descriptor_pb2.SourceCodeInfo.Location] = {}
         # DataHem options of an element, brace form `(datahem.column) = {...}` and dotted form
         # `(datahem.column).category = "x"`: (file, path of the extension) -> [(path inside it, location)]
@@ -191,8 +193,22 @@ class ProtoIndex:
             return text
         return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
-    def reachable(self, root: str) -> set[str]:
+    def refs(self, name: str) -> tuple[str, ...]:
+        """The type names a message's fields refer to (messages and enums), in field order; () for other names.
+        Read once per message: the reach of every table, its files, its fingerprint and the recursion check walk
+        them."""
+        refs = self._refs.get(name)
+        if refs is None:
+            msg = self.messages.get(name)
+            refs = tuple(f.type_name.lstrip(".") for f in msg.proto.field if f.type_name) if msg else ()
+            self._refs[name] = refs
+        return refs
+
+    def reachable(self, root: str) -> frozenset[str]:
         """Names of the message and enum types a message reaches (itself included)."""
+        hit = self._reachable.get(root)
+        if hit is not None:
+            return hit
         seen: set[str] = set()
         todo = [root]
         while todo:
@@ -200,10 +216,9 @@ class ProtoIndex:
             if name in seen:
                 continue
             seen.add(name)
-            msg = self.messages.get(name)
-            if msg is not None:
-                todo.extend(f.type_name.lstrip(".") for f in msg.proto.field if f.type_name)
-        return seen
+            todo.extend(self.refs(name))
+        self._reachable[root] = frozenset(seen)
+        return self._reachable[root]
 
     def reaches_recursion(self, name: str) -> bool:
         """Whether a message is on, or leads to, a cycle of message types (its expansion then depends on depth)."""
@@ -212,14 +227,7 @@ class ProtoIndex:
         return self._recursion.get(name, False)
 
     def _children(self, name: str) -> list[str]:
-        msg = self.messages.get(name)
-        if msg is None:
-            return []
-        return [
-            c
-            for c in dict.fromkeys(f.type_name.lstrip(".") for f in msg.proto.field if f.type_name)
-            if c in self.messages
-        ]
+        return [c for c in dict.fromkeys(self.refs(name)) if c in self.messages]
 
     def _recursive_reach(self) -> dict[str, bool]:
         """`reaches_recursion` of every message at once, in time linear in the type graph: its strongly connected
