@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.collector [--requests N] [--rounds R] [--concurrency C] [--http h11 --loop asyncio]
 
-Starts the real Pub/Sub emulator, the collector (this project's generated/routing tables; one uvicorn worker in its
-own process, started exactly as on Cloud Run: uvloop and httptools with its head limits) and a bare ASGI app that answers 204 (same server
+Starts the real Pub/Sub emulator, the collector (the generated/routing tables of PROJECT_DIR, by default the
+repository's project; one uvicorn worker in its own process, started exactly as on Cloud Run: uvloop and httptools with its head limits) and a bare ASGI app that answers 204 (same server
 settings, own process; `--http h11 --loop asyncio` runs both on uvicorn's pure-Python stack instead). One load generator (asyncio + aiohttp with C keep-alive clients, each sending its next request when the
 previous one is answered; httpx's async pool collapses to a few hundred requests/s at 50 connections) sends N
 Universal Analytics hits per run, after a warm-up: as a form POST (204 from both endpoints) and as a pixel GET (the
@@ -39,7 +39,8 @@ import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = "demo-project"
+PROJECT_DIR = ROOT  # the project whose generated/routing tables the collector serves
+PROJECT = "demo-project"  # the Google Cloud project id on the emulator
 PATH = "/collect"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -186,7 +187,7 @@ def cpu_seconds(process) -> float:
     return times.user + times.system
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000, help="measured requests per run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint and method")
@@ -194,7 +195,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2000, help="unmeasured requests first (JIT of the emulator)")
     parser.add_argument("--http", default="httptools", help="uvicorn's HTTP protocol for both servers (h11 to compare)")
     parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop for both servers (asyncio to compare)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
     import psutil
@@ -205,7 +206,7 @@ def main() -> None:
 
     # as on Cloud Run: the collector runs httptools with its head limits (the bare endpoint: plain httptools)
     collector_http = LIMITED_HTTPTOOLS if args.http == "httptools" else args.http
-    routing = ROOT / "generated" / "routing"
+    routing = PROJECT_DIR / "generated" / "routing"
     topic = load_http_routes(routing)[PATH].topic
     methods = ("POST", "GET")
     with pubsub_emulator() as host:

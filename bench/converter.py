@@ -28,7 +28,7 @@ from datahem.runtime.contracts.routing import converter_module
 from tests.examples import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = ROOT  # the project whose converters and examples are measured
+PROJECT_DIR = ROOT  # the project whose converters and examples are measured
 KEYS = {"datahem-pseudonymization-key": b"bench-key"}
 ATTRIBUTES = {"uuid": "0b9d6a52-2f3e-4a59-9d35-1f7c2d1f0a01", "timestamp": "2026-11-27T07:00:00Z", "source": "bench"}
 REPEAT = 200
@@ -37,14 +37,14 @@ ROUNDS = 7
 
 
 def main() -> None:
-    index = json.loads((PROJECT / "generated" / "registry" / "index.json").read_text())
+    index = json.loads((PROJECT_DIR / "generated" / "registry" / "index.json").read_text())
     modules = {
         message: importlib.import_module(f"generated.pipelines.converters.{converter_module(message)}")
         for message in index["messages"]
     }
     events = [
         (e.message, e.payload.encode(), message_class(e.message, DEFAULT_DESCRIPTOR_SET))
-        for e in load_examples(PROJECT)
+        for e in load_examples(PROJECT_DIR)
         if e.valid
     ]
     ctx = Context(ATTRIBUTES, KEYS)

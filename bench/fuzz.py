@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = ROOT / "tests" / "fixtures" / "grocer"  # the example project the fuzz starts from (the tests' copy)
+PROJECT_DIR = ROOT / "tests" / "fixtures" / "grocer"  # the example project the fuzz starts from (the tests' copy)
 BUILD_TARGETS = ["sources.yaml", "schemas/grocer/commerce/v1/order.proto", "schemas/grocer/analytics/v1/ga4.proto"]
 # fragments that reach the parsers' corners: YAML anchors and tags, protoc option syntax, JSON numbers and escapes
 FRAGMENTS = [
@@ -138,9 +138,9 @@ def fuzz_build(counts: Counts, rng: random.Random, workdir: Path, timeout: float
     target = rng.choice(BUILD_TARGETS)
     project = workdir / f"p{counts.builds}"
     project.mkdir()
-    shutil.copy(PROJECT / "sources.yaml", project / "sources.yaml")
-    shutil.copytree(PROJECT / "schemas", project / "schemas")
-    shutil.copytree(PROJECT / "generated", project / "generated", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_DIR / "sources.yaml", project / "sources.yaml")
+    shutil.copytree(PROJECT_DIR / "schemas", project / "schemas")
+    shutil.copytree(PROJECT_DIR / "generated", project / "generated", ignore=shutil.ignore_patterns("__pycache__"))
     path = project / target
     path.write_bytes(mutate(path.read_bytes(), rng, rng.randint(1, 4)))
     before = _read_tree(project / "generated")
@@ -196,7 +196,7 @@ def fuzz_payloads(counts: Counts, rng: random.Random, seconds: float, timeout: f
     from datahem.runtime.contracts.routing import converter_module
     from tests.examples import load_examples
 
-    events = load_examples(PROJECT)
+    events = load_examples(PROJECT_DIR)
     modules = {
         e.message: importlib.import_module(f"generated.pipelines.converters.{converter_module(e.message)}")
         for e in events

@@ -33,6 +33,7 @@ from datahem.compiler.build import load_model
 from datahem.compiler.emitters import infra
 
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT_DIR = ROOT  # the project whose copy is synthesized and built
 FULL_IMPORT = (
     "import cdktf_cdktf_provider_google, cdktf_cdktf_provider_google_beta, runpy; "
     "runpy.run_path('main.py', run_name='__main__')"
@@ -72,9 +73,9 @@ class TreeMemory:
 def _project(tmp: Path) -> Path:
     project = tmp / "project"
     project.mkdir()
-    shutil.copy(ROOT / "sources.yaml", project / "sources.yaml")
-    shutil.copytree(ROOT / "schemas", project / "schemas")
-    shutil.copytree(ROOT / "generated", project / "generated")
+    shutil.copy(PROJECT_DIR / "sources.yaml", project / "sources.yaml")
+    shutil.copytree(PROJECT_DIR / "schemas", project / "schemas")
+    shutil.copytree(PROJECT_DIR / "generated", project / "generated")
     shutil.rmtree(project / "generated" / "infra")
     return project
 
@@ -99,18 +100,18 @@ def _full_import(project: Path, tmp: Path) -> tuple[float, bool | None]:
     return seconds, identical
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the full-import comparison (about a minute)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="datahem-bench-infra-") as tmp_name:
         tmp = Path(tmp_name)
         project = _project(tmp)
         model = load_model(project)
         inputs = {
             "infra/platform.json": infra.to_json(infra.platform(model)),
-            "infra/main.py": (ROOT / "generated" / "infra" / "main.py").read_bytes(),
-            "infra/cdktf.json": (ROOT / "generated" / "infra" / "cdktf.json").read_bytes(),
+            "infra/main.py": (PROJECT_DIR / "generated" / "infra" / "main.py").read_bytes(),
+            "infra/cdktf.json": (PROJECT_DIR / "generated" / "infra" / "cdktf.json").read_bytes(),
         }
         envs = [e.name for e in model.environments]
         with TreeMemory() as memory:

@@ -31,7 +31,8 @@ from datahem.runtime.storage_write import StorageWriter
 from tests.examples import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = "demo-project"
+PROJECT_DIR = ROOT  # the project whose examples, converters and tables are measured
+PROJECT = "demo-project"  # the Google Cloud project id on the emulator
 KEYS = {"datahem-pseudonymization-key": b"bench-key"}
 ROWS = 2000
 BATCH = 500
@@ -42,7 +43,7 @@ ROUNDS = 7
 def example_rows() -> dict[str, list[dict]]:
     """table -> the rows of its valid examples (converter output + metadata columns)."""
     out: dict[str, list[dict]] = {}
-    for e in load_examples(ROOT):
+    for e in load_examples(PROJECT_DIR):
         if not e.valid:
             continue
         module = importlib.import_module(f"generated.pipelines.converters.{converter_module(e.message)}")
@@ -94,13 +95,13 @@ def main() -> None:
     from datahem.dev.supervisor import create_tables
 
     tables = example_rows()
-    bigquery_dir = ROOT / "generated" / "bigquery"
+    bigquery_dir = PROJECT_DIR / "generated" / "bigquery"
     encoders = {t: RowEncoder.for_table(bigquery_dir, t) for t in tables}
     ratio = encoding_ratio(tables, encoders)
     print(f"encoding CPU per row, row message vs insertAll JSON: {ratio:.2f}", flush=True)
 
     with bigquery_emulator(PROJECT) as url:
-        create_tables(url, Layout.from_model(load_model(ROOT), PROJECT), ROOT / "generated")
+        create_tables(url, Layout.from_model(load_model(PROJECT_DIR), PROJECT), PROJECT_DIR / "generated")
         client = bigquery_client(PROJECT, url)
         storage_rows, json_rows = copies(tables, "sw"), copies(tables, "ia")
         writers = {t: StorageWriter(PROJECT, t, encoders[t], url.grpc) for t in tables}

@@ -10,7 +10,7 @@ from tests.conftest import EXAMPLE
 
 
 def test_the_converter_benchmark_runs_on_every_example(monkeypatch, capsys):
-    monkeypatch.setattr(converter, "PROJECT", EXAMPLE)
+    monkeypatch.setattr(converter, "PROJECT_DIR", EXAMPLE)
     monkeypatch.setattr(converter, "REPEAT", 2)
     monkeypatch.setattr(converter, "CHUNK", 1)
     monkeypatch.setattr(converter, "ROUNDS", 1)
