@@ -16,7 +16,7 @@ from datahem.runtime.contracts.routing import Route
 POLICY_TAG_PLACEHOLDER = "datahem:category/{}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transforms:
     """The column options of a field that the generated converter applies, by option name, with the values their
     specs resolve (datahem.compiler.options, which also says the order they apply in). Unset options are absent."""
@@ -31,7 +31,7 @@ class Transforms:
         return bool(self.values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Column:
     name: str  # BigQuery column name (after rename)
     field_name: str  # proto field name

@@ -20,7 +20,7 @@ def sql_type(name: object) -> str:
     return typemap.SQL_NAMES.get(text, text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ColumnSchema:
     name: str
     type: str  # GoogleSQL name: INT64, STRUCT, ...
