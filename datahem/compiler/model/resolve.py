@@ -32,6 +32,7 @@ from datahem.compiler.model.resolved import (
     Partitioning,
     Source,
     Table,
+    Transforms,
     all_columns,
 )
 from datahem.compiler.sources import KINDS
@@ -164,10 +165,19 @@ class ProtoIndex:
                 self.enum_files[f"{name}.{e.name}".lstrip(".")] = file
 
     def loc(self, file: str, path: tuple[int, ...]) -> Loc:
-        loc = self.locations.get((file, path))
+        return self._loc(file, self.locations.get((file, path)))
+
+    @staticmethod
+    def _loc(file: str, loc: descriptor_pb2.SourceCodeInfo.Location | None) -> Loc:
         if loc is None:
             return Loc(f"schemas/{file}", 1, 1)
-        return Loc(f"schemas/{file}", loc.span[0] + 1, loc.span[1] + 1)
+        span = loc.span
+        return Loc(f"schemas/{file}", span[0] + 1, span[1] + 1)
+
+    def loc_and_comment(self, file: str, path: tuple[int, ...]) -> tuple[Loc, str]:
+        """`loc` and `comment` of one element, found once (every field needs both)."""
+        loc = self.locations.get((file, path))
+        return self._loc(file, loc), self._comment(loc)
 
     def option_locs(
         self, file: str, path: tuple[int, ...], message: type[Message]
@@ -187,7 +197,10 @@ class ProtoIndex:
         return whole, by_name
 
     def comment(self, file: str, path: tuple[int, ...]) -> str:
-        loc = self.locations.get((file, path))
+        return self._comment(self.locations.get((file, path)))
+
+    @staticmethod
+    def _comment(loc: descriptor_pb2.SourceCodeInfo.Location | None) -> str:
         text = loc.leading_comments.strip() if loc else ""
         if text.isprintable():  # one line (every line boundary is unprintable): most comments
             return text
@@ -337,6 +350,8 @@ class Resolver:
         self.diags = diags
         self.bigquery = config.bigquery or R.RawBigQuery()
         self._cache: dict[tuple[str, int], _Expanded] = {}
+        # what each distinct (datahem.column) option resolves to, by its serialized form: fields repeat the same few
+        self._transforms: dict[bytes, Transforms] = {}
         self._max_depth = 0
         self._budget = _Budget("", Loc(""), 0)
 
@@ -474,7 +489,7 @@ class Resolver:
         self, msg: _Msg, i: int, f: FD, stack: tuple[str, ...], depth: int, expanded: int, shown: bool
     ) -> Column:
         path = msg.path + (2, i)
-        loc = self.index.loc(msg.file, path)
+        loc, comment = self.index.loc_and_comment(msg.file, path)
         has_opts = f.options.HasExtension(COLUMN)
         o = f.options.Extensions[COLUMN] if has_opts else _NO_OPTIONS
         whole, option_locs = self.index.option_locs(msg.file, path + (_OPTIONS_FIELD, COLUMN.number), type(o))
@@ -523,12 +538,12 @@ class Resolver:
             natural_type=natural,
             bq_type=(o.type.strip().upper() or natural) if not cut else "JSON",
             mode=mode,
-            description=o.description or self.index.comment(msg.file, path),
+            description=o.description or comment,
             category=o.category or None,
             hidden=o.hidden,
             required=required,
             oneof=oneof,
-            transforms=options.resolve(o) if has_opts else _NO_TRANSFORMS,
+            transforms=self._transforms_of(o) if has_opts else _NO_TRANSFORMS,
             fields=fields,
             loc=loc,
             option_loc=option_loc,
@@ -536,6 +551,14 @@ class Resolver:
             recursion_cut=cut,
             option_locs=option_locs,
         )
+
+    def _transforms_of(self, o: options_pb2.ColumnOptions) -> Transforms:
+        """`options.resolve`, a function of the option alone, once per distinct option."""
+        key = o.SerializeToString(deterministic=True)
+        hit = self._transforms.get(key)
+        if hit is None:
+            hit = self._transforms[key] = options.resolve(o)
+        return hit
 
     # -- sources.yaml ----------------------------------------------------------------------------
     def model(
