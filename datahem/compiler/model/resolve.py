@@ -491,8 +491,11 @@ class Resolver:
         path = msg.path + (2, i)
         loc, comment = self.index.loc_and_comment(msg.file, path)
         has_opts = f.options.HasExtension(COLUMN)
-        o = f.options.Extensions[COLUMN] if has_opts else _NO_OPTIONS
-        whole, option_locs = self.index.option_locs(msg.file, path + (_OPTIONS_FIELD, COLUMN.number), type(o))
+        if has_opts:
+            o = f.options.Extensions[COLUMN]
+            whole, option_locs = self.index.option_locs(msg.file, path + (_OPTIONS_FIELD, COLUMN.number), type(o))
+        else:  # nothing written (even `(datahem.column) = {}` sets the extension): no positions to look for
+            o, whole, option_locs = _NO_OPTIONS, None, {}
         option_loc = whole or loc
         proto_type = _PROTO_TYPES[f.type]
         type_name = f.type_name.lstrip(".")
