@@ -213,11 +213,18 @@ def _labels(t: Table, d: Diagnostics) -> None:
 
 @check
 def column_names(model: Model, d: Diagnostics) -> None:
+    done: set[int] = set()
     for t in model.tables:
-        _names(t.columns, d, top=True)
+        _names(t.columns, d, top=True, done=done)
 
 
-def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
+def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool, done: set[int]) -> None:
+    """`done`: the identities of the nested column tuples checked already (the resolver shares a message type's
+    columns wherever it appears; what they are told depends on them alone, and would only be repeated)."""
+    if not top:
+        if id(columns) in done:
+            return
+        done.add(id(columns))
     seen: dict[str, Column] = {}
     if top:
         seen = {c.name.lower(): c for c in METADATA_COLUMNS}
@@ -270,15 +277,20 @@ def _names(columns: tuple[Column, ...], d: Diagnostics, top: bool) -> None:
                 f"{MAX_DESCRIPTION}: shorten the comment or set a shorter `description` option",
             )
         if c.fields:
-            _names(c.fields, d, top=False)
+            _names(c.fields, d, top=False, done=done)
 
 
 @check
 def json_names(model: Model, d: Diagnostics) -> None:
     """A converter reads a field under its JSON name or its proto name: `foo_bar` and `fooBar` (which protoc accepts
-    in proto2) would read the same key. Hidden fields count: they are read too."""
+    in proto2) would read the same key. Hidden fields count: they are read too. A message type's columns, shared
+    wherever it appears, are checked once (`done`: their identities)."""
+    done: set[int] = set()
 
     def visit(columns: tuple[Column, ...]) -> None:
+        if id(columns) in done:
+            return
+        done.add(id(columns))
         seen: dict[str, Column] = {}
         for c in columns:
             for key in dict.fromkeys((c.json_name, c.field_name)):
