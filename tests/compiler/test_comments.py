@@ -22,7 +22,9 @@ from datahem.compiler.model.resolve import ProtoIndex
     ],
 )
 def test_a_leading_comment_becomes_a_one_line_description(comment, description):
-    index = ProtoIndex(descriptor_pb2.FileDescriptorSet())
-    index.locations[("a.proto", (4, 0))] = descriptor_pb2.SourceCodeInfo.Location(leading_comments=comment)
+    fds = descriptor_pb2.FileDescriptorSet()
+    f = fds.file.add(name="a.proto")
+    f.source_code_info.location.add(path=[4, 0], span=[2, 0, 3, 1], leading_comments=comment)
+    index = ProtoIndex(fds)
     assert index.comment("a.proto", (4, 0)) == description
     assert index.comment("a.proto", (4, 1)) == ""

@@ -128,18 +128,20 @@ class ProtoIndex:
         self._recursion: dict[str, bool] = {}
         self._refs: dict[str, tuple[str, ...]] = {}
         self._reachable: dict[str, frozenset[str]] = {}
-        self.locations: dict[tuple[str, tuple[int, ...]], descriptor_pb2.SourceCodeInfo.Location] = {}
+        # where each message, field and DataHem option is, as the position of its Location in its file's
+        # SourceCodeInfo (a number, not the Location: tens of thousands of them would stay alive for the collector)
+        self.locations: dict[tuple[str, tuple[int, ...]], int] = {}
         # DataHem options of an element, brace form `(datahem.column) = {...}` and dotted form
         # `(datahem.column).category = "x"`: (file, path of the extension) -> [(path inside it, location)]
         self.option_spans: dict[tuple[str, tuple[int, ...]], list[tuple[tuple[int, ...], tuple[int, int]]]] = {}
         self.files = {f.name: f for f in fds.file}
         table_number, column_number = TABLE.number, COLUMN.number
         for f in fds.file:
-            for loc in f.source_code_info.location:
+            for i, loc in enumerate(f.source_code_info.location):
                 path = tuple(loc.path)
                 # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
                 if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (table_number, column_number)):
-                    self.locations[(f.name, path)] = loc
+                    self.locations[(f.name, path)] = i
                 if table_number not in path and column_number not in path:
                     continue  # most locations: not inside a DataHem option
                 ext = _extension_at(path)
@@ -164,8 +166,12 @@ class ProtoIndex:
                 self.enums[f"{name}.{e.name}".lstrip(".")] = e
                 self.enum_files[f"{name}.{e.name}".lstrip(".")] = file
 
+    def _location(self, file: str, path: tuple[int, ...]) -> descriptor_pb2.SourceCodeInfo.Location | None:
+        i = self.locations.get((file, path))
+        return None if i is None else self.files[file].source_code_info.location[i]
+
     def loc(self, file: str, path: tuple[int, ...]) -> Loc:
-        return self._loc(file, self.locations.get((file, path)))
+        return self._loc(file, self._location(file, path))
 
     @staticmethod
     def _loc(file: str, loc: descriptor_pb2.SourceCodeInfo.Location | None) -> Loc:
@@ -176,7 +182,7 @@ class ProtoIndex:
 
     def loc_and_comment(self, file: str, path: tuple[int, ...]) -> tuple[Loc, str]:
         """`loc` and `comment` of one element, found once (every field needs both)."""
-        loc = self.locations.get((file, path))
+        loc = self._location(file, path)
         return self._loc(file, loc), self._comment(loc)
 
     def option_locs(
@@ -197,7 +203,7 @@ class ProtoIndex:
         return whole, by_name
 
     def comment(self, file: str, path: tuple[int, ...]) -> str:
-        return self._comment(self.locations.get((file, path)))
+        return self._comment(self._location(file, path))
 
     @staticmethod
     def _comment(loc: descriptor_pb2.SourceCodeInfo.Location | None) -> str:
