@@ -100,7 +100,7 @@ class Comparer:
         if index is None or msg is None:
             return self.sources_loc
         option = msg.path + (_MESSAGE_OPTIONS, TABLE.number)
-        return index.loc(msg.file, option if (msg.file, option) in index.locations else msg.path)
+        return index.loc(msg.file, option if index.located(msg.file, option) else msg.path)
 
     def source_loc(self, source: str) -> Loc:
         return self.source_locs.get(source, self.sources_loc)

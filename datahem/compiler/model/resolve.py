@@ -128,20 +128,22 @@ class ProtoIndex:
         self._recursion: dict[str, bool] = {}
         self._refs: dict[str, tuple[str, ...]] = {}
         self._reachable: dict[str, frozenset[str]] = {}
-        # where each message, field and DataHem option is, as the position of its Location in its file's
-        # SourceCodeInfo (a number, not the Location: tens of thousands of them would stay alive for the collector)
-        self.locations: dict[tuple[str, tuple[int, ...]], int] = {}
+        # where each message, field and DataHem option is, by file and path, as the position of its Location in the
+        # file's SourceCodeInfo (a number, not the Location; and keyed per file, not by (file, path): tens of
+        # thousands of those objects would stay alive for the cyclic collector to scan, paths of numbers do not)
+        self.locations: dict[str, dict[tuple[int, ...], int]] = {}
         # DataHem options of an element, brace form `(datahem.column) = {...}` and dotted form
         # `(datahem.column).category = "x"`: (file, path of the extension) -> [(path inside it, location)]
         self.option_spans: dict[tuple[str, tuple[int, ...]], list[tuple[tuple[int, ...], tuple[int, int]]]] = {}
         self.files = {f.name: f for f in fds.file}
         table_number, column_number = TABLE.number, COLUMN.number
         for f in fds.file:
+            located = self.locations[f.name] = {}
             for i, loc in enumerate(f.source_code_info.location):
                 path = tuple(loc.path)
                 # only messages, fields and their DataHem options are ever looked up; skip the rest (most of them)
                 if len(path) >= 2 and (path[-2] in (2, 3, 4) or path[-1] in (table_number, column_number)):
-                    self.locations[(f.name, path)] = i
+                    located[path] = i
                 if table_number not in path and column_number not in path:
                     continue  # most locations: not inside a DataHem option
                 ext = _extension_at(path)
@@ -167,8 +169,12 @@ class ProtoIndex:
                 self.enum_files[f"{name}.{e.name}".lstrip(".")] = file
 
     def _location(self, file: str, path: tuple[int, ...]) -> descriptor_pb2.SourceCodeInfo.Location | None:
-        i = self.locations.get((file, path))
+        i = self.locations.get(file, {}).get(path)
         return None if i is None else self.files[file].source_code_info.location[i]
+
+    def located(self, file: str, path: tuple[int, ...]) -> bool:
+        """Whether a message, field or DataHem option is at `path` in a file."""
+        return path in self.locations.get(file, {})
 
     def loc(self, file: str, path: tuple[int, ...]) -> Loc:
         return self._loc(file, self._location(file, path))
