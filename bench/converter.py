@@ -5,7 +5,7 @@ For every valid example event of the example project, per round:
 - generic: `json_format.Parse` into the message (unknown fields ignored: examples of KEEP tables carry some), then
   `MessageToDict` (validation of types only, no options);
 - json.loads alone: the floor every JSON pipeline pays.
-The three paths take turns every CHUNK repetitions (a change in the machine's load falls on all three alike), each round's
+The three paths take turns every CHUNK repetitions, in a rotating order (a change in the machine's load falls on all three alike), each round's
 ratios are computed from its totals, and the median ratio is reported; times are this process's CPU time, so other
 work on the machine does not inflate them. Prints, last:
 `RESULT converter speedup_vs_generic=<x> cost_vs_json_loads=<y>` (events/s generated ÷ generic, and time per event
@@ -71,8 +71,9 @@ def main() -> None:
         # seconds, falls on all three alike.
         spent = dict.fromkeys(("generated", "generic", "json_loads"), 0.0)
         clock = time.process_time
-        for _ in range(REPEAT // CHUNK):
-            for name, fn in paths:
+        for turn in range(REPEAT // CHUNK):
+            # each path goes first, second and third in turn: whichever runs after a similar path finds warmer caches
+            for name, fn in paths[turn % 3 :] + paths[: turn % 3]:
                 start = clock()
                 for _ in range(CHUNK):
                     fn()
