@@ -52,6 +52,21 @@ def _visible(columns: tuple[Column, ...], prefix: str = "") -> list[tuple[str, C
 # (path, type, mode, category, description), which its script turns into table rows where they are looked at.
 
 
+def _visible_by_table(tables: tuple[Table, ...]) -> dict[str, list[tuple[str, Column]]]:
+    """`_visible` of each table, by `dataset.table`: worked out once for both documents."""
+    return {_ref(t): _visible(t.bq_columns) for t in tables}
+
+
+def _tagged(visible: dict[str, list[tuple[str, Column]]]) -> dict[str, list[str]]:
+    """category → its columns as `dataset.table.path`, in table and column order."""
+    tagged: dict[str, list[str]] = {}
+    for ref, rows in visible.items():
+        for path, c in rows:
+            if c.category:
+                tagged.setdefault(c.category, []).append(f"{ref}.{path}")
+    return tagged
+
+
 def _markdown_rows(rows: list[tuple[str, Column]]) -> str:
     return "".join(
         f"| `{path}` | {c.bq_type} | {c.mode} | {f'`{c.category}`' if c.category else ''} | {_cell(c.description)} |\n"
@@ -156,23 +171,27 @@ _UNKNOWN_FIELDS = {
 }
 
 
-def page(model: Model, eager: int = EAGER_ROWS) -> bytes:
+def _page_tables(model: Model) -> tuple[Table, ...]:
+    return (*model.tables, model.backup_table, model.dead_letter_table)
+
+
+def page(model: Model, eager: int = EAGER_ROWS, visible: dict[str, list[tuple[str, Column]]] | None = None) -> bytes:
     """The catalog page. `eager`: up to this many columns in all, the script lays out every row at once (the
-    browser's own search finds them); beyond, only the rows of the tables near the window, as it scrolls."""
+    browser's own search finds them); beyond, only the rows of the tables near the window, as it scrolls. `visible`:
+    `_visible_by_table` of its tables, when the caller has it already."""
     cats = {c["name"]: c for c in platform_categories(model)}
+    page_tables = _page_tables(model)
+    if visible is None:
+        visible = _visible_by_table(page_tables)
     tables: list[dict[str, Any]] = []
     data: list[str] = []
-    tagged: dict[str, list[str]] = {}
     total = 0
-    for t in (*model.tables, model.backup_table, model.dead_letter_table):
+    for t in page_tables:
         sources = model.sources_of(t.message) if t.message else ()
         p = t.partitioning
         ref = _ref(t)
-        rows = _visible(t.bq_columns)
+        rows = visible[ref]
         total += len(rows)
-        for path, c in rows:
-            if c.category:
-                tagged.setdefault(c.category, []).append(f"{ref}.{path}")
         data.append(_data_rows(ref, rows))
         tables.append(
             {
@@ -188,6 +207,7 @@ def page(model: Model, eager: int = EAGER_ROWS) -> bytes:
                 "unknown_fields": _UNKNOWN_FIELDS[t.unknown_fields] if t.message else "",
             }
         )
+    tagged = _tagged(visible)
     categories = []
     readers_data = []
     for entry in cats.values():
@@ -210,14 +230,12 @@ def page(model: Model, eager: int = EAGER_ROWS) -> bytes:
 
 
 def emit(model: Model) -> list[OutputFile]:
+    visible = _visible_by_table(_page_tables(model))
+    tagged = _tagged({_ref(t): visible[_ref(t)] for t in model.tables})
     tables = []
-    tagged: dict[str, list[str]] = {}
     for t in model.tables:
-        ref = f"{t.dataset}.{t.name}"
-        rows = _visible(t.bq_columns)
-        for path, c in rows:
-            if c.category:
-                tagged.setdefault(c.category, []).append(f"`{ref}.{path}`")
+        ref = _ref(t)
+        rows = visible[ref]
         srcs = model.sources_of(t.message)
         p = t.partitioning
         tables.append(
@@ -241,7 +259,7 @@ def emit(model: Model) -> list[OutputFile]:
             "masking": c.masking or "",
             "readers": ", ".join(c.readers),
             "masked_readers": ", ".join(c.masked_readers),
-            "columns": ", ".join(tagged.get(c.name, [])),
+            "columns": ", ".join(f"`{column}`" for column in tagged.get(c.name, [])),
         }
         for c in model.categories
     ]
@@ -249,4 +267,4 @@ def emit(model: Model) -> list[OutputFile]:
     body = render(
         "docs/catalog.md.j2", header=header("md", sources), project=model.project, tables=tables, categories=categories
     )
-    return [OutputFile("docs/catalog.md", body), OutputFile("docs/index.html", page(model))]
+    return [OutputFile("docs/catalog.md", body), OutputFile("docs/index.html", page(model, visible=visible))]
