@@ -64,8 +64,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_deadline = time.monotonic() + self.limits.head_timeout_seconds
-        self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._head_timed_out)
+        self._head_started()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -75,9 +74,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._awaiting_head:
             if not self._head_bytes and not self._fresh:  # the first bytes of a keep-alive connection's next head
-                self._head_deadline = time.monotonic() + self.limits.head_timeout_seconds
-                if self._head_timer is None:
-                    self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._head_timed_out)
+                self._head_started()
             self._head_bytes += len(data)
         try:
             self.parser.feed_data(data)
@@ -116,6 +113,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = True  # the next head's time starts with its first byte
 
     # the bounds
+
+    def _head_started(self) -> None:
+        """A head's time starts now: note its deadline, and arm the timer unless it runs already (it then looks at
+        this deadline when it fires)."""
+        self._head_deadline = time.monotonic() + self.limits.head_timeout_seconds
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.limits.head_timeout_seconds, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
