@@ -53,8 +53,9 @@ class PublisherSettings:
     """How to reach Pub/Sub and how long to wait for it.
 
     Defaults suit a collector answering interactive clients: a 2 ms batching window (the asyncio publisher starts a
-    topic's Publish RPCs at least that far apart; under load the batches fill while the previous one is in flight), 10 s before giving up (clients, SNS and the Kinesis
-    reader retry), and flow-control limits generous enough to bite only when Pub/Sub is down or slow.
+    topic's Publish RPCs at least that far apart; under load the batches fill while the previous one is in flight),
+    10 s before giving up (clients, SNS and the Kinesis reader retry), and flow-control limits generous enough to
+    bite only when Pub/Sub is down or slow.
     """
 
     project: str
