@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import copy_project
 from datahem.compiler.build import EMITTERS as ALL_EMITTERS
 from datahem.compiler.build import Settings, compile_project, render_all
 from datahem.compiler.diagnostics import CompileError, format_text
@@ -422,10 +423,7 @@ def one_field_rebuild(rounds: int) -> tuple[float, float]:
     each round from the committed generated/ tree, and of a build with nothing changed (the floor)."""
     changed, unchanged = [], []
     with tempfile.TemporaryDirectory(prefix="datahem-bench-example-") as tmp:
-        project = Path(tmp)
-        shutil.copy(PROJECT_DIR / "sources.yaml", project / "sources.yaml")
-        shutil.copytree(PROJECT_DIR / "schemas", project / "schemas")
-        shutil.copytree(PROJECT_DIR / "generated", project / "generated")
+        project = copy_project(PROJECT_DIR, Path(tmp))
         run_cli_build(project, "--check")  # warm-up: bytecode caches, page cache
         text = (PROJECT_DIR / EDIT_FILE).read_text()
         if EDIT_AFTER not in text:

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import copy_project
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = ROOT / "tests" / "fixtures" / "grocer"  # the example project the fuzz starts from (the tests' copy)
 BUILD_TARGETS = ["sources.yaml", "schemas/grocer/commerce/v1/order.proto", "schemas/grocer/analytics/v1/ga4.proto"]
@@ -136,11 +138,7 @@ class Counts:
 
 def fuzz_build(counts: Counts, rng: random.Random, workdir: Path, timeout: float) -> None:
     target = rng.choice(BUILD_TARGETS)
-    project = workdir / f"p{counts.builds}"
-    project.mkdir()
-    shutil.copy(PROJECT_DIR / "sources.yaml", project / "sources.yaml")
-    shutil.copytree(PROJECT_DIR / "schemas", project / "schemas")
-    shutil.copytree(PROJECT_DIR / "generated", project / "generated", ignore=shutil.ignore_patterns("__pycache__"))
+    project = copy_project(PROJECT_DIR, workdir / f"p{counts.builds}")
     path = project / target
     path.write_bytes(mutate(path.read_bytes(), rng, rng.randint(1, 4)))
     before = _read_tree(project / "generated")

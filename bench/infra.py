@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 
+from bench import copy_project
 from datahem.compiler.build import load_model
 from datahem.compiler.emitters import infra
 
@@ -71,11 +72,7 @@ class TreeMemory:
 
 
 def _project(tmp: Path) -> Path:
-    project = tmp / "project"
-    project.mkdir()
-    shutil.copy(PROJECT_DIR / "sources.yaml", project / "sources.yaml")
-    shutil.copytree(PROJECT_DIR / "schemas", project / "schemas")
-    shutil.copytree(PROJECT_DIR / "generated", project / "generated")
+    project = copy_project(PROJECT_DIR, tmp / "project")
     shutil.rmtree(project / "generated" / "infra")
     return project
 
