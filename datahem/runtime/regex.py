@@ -104,10 +104,7 @@ class _Pattern:
         spans = self._match(_UNANCHORED, data, 0, len(data))
         if spans[0] == _NO_SPAN:
             return None
-        start, stop = spans[group]
-        if start == -1:
-            return None
-        return text[start:stop] if len(data) == len(text) else data[start:stop].decode()
+        return _part(text if len(data) == len(text) else data, spans[group])
 
     def sub(self, replacement: str, text: str) -> str:
         if "\\" in replacement:  # a template: escapes and group references, expanded by the Python layer
@@ -162,8 +159,14 @@ class _Match:
                 raise IndexError("bad group name") from None
         if not 0 <= index < len(self._spans):
             raise IndexError("bad group index")
-        start, stop = self._spans[index]
-        if start == -1:
-            return None
-        part = self._text[start:stop]
-        return part if part.__class__ is str else part.decode()  # type: ignore[union-attr]
+        return _part(self._text, self._spans[index])
+
+
+def _part(text: str | bytes, span: tuple[int, int]) -> str | None:
+    """What a group captured: `span` of the text (or of its UTF-8 bytes, when it is not ASCII), None when the group
+    took no part in the match."""
+    start, stop = span
+    if start == -1:
+        return None
+    part = text[start:stop]
+    return part if part.__class__ is str else part.decode()  # type: ignore[union-attr]
