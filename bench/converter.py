@@ -14,7 +14,6 @@ generated ÷ json.loads).
 
 from __future__ import annotations
 
-import importlib
 import json
 import statistics
 import time
@@ -22,9 +21,9 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from bench import project_converters, project_registry
 from datahem.runtime.beam.convert import Context
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
-from datahem.runtime.contracts.routing import converter_module
+from datahem.runtime.beam.messages import message_class
 from tests.examples import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,13 +36,10 @@ ROUNDS = 7
 
 
 def main() -> None:
-    index = json.loads((PROJECT_DIR / "generated" / "registry" / "index.json").read_text())
-    modules = {
-        message: importlib.import_module(f"generated.pipelines.converters.{converter_module(message)}")
-        for message in index["messages"]
-    }
+    modules = project_converters(PROJECT_DIR)
+    registry = project_registry(PROJECT_DIR)
     events = [
-        (e.message, e.payload.encode(), message_class(e.message, DEFAULT_DESCRIPTOR_SET))
+        (e.message, e.payload.encode(), message_class(e.message, registry))
         for e in load_examples(PROJECT_DIR)
         if e.valid
     ]

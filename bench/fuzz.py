@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib
 import json
 import random
 import shutil
@@ -33,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import copy_project
+from bench import copy_project, project_converters, project_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = ROOT / "tests" / "fixtures" / "grocer"  # the example project the fuzz starts from (the tests' copy)
@@ -190,16 +189,12 @@ def _alarm(signum, frame):
 def fuzz_payloads(counts: Counts, rng: random.Random, seconds: float, timeout: float) -> None:
     from datahem.runtime.beam.convert import Context, Reject
     from datahem.runtime.beam.io import json_row
-    from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
-    from datahem.runtime.contracts.routing import converter_module
+    from datahem.runtime.beam.messages import message_class
     from tests.examples import load_examples
 
     events = load_examples(PROJECT_DIR)
-    modules = {
-        e.message: importlib.import_module(f"generated.pipelines.converters.{converter_module(e.message)}")
-        for e in events
-    }
-    classes = {m: message_class(m, DEFAULT_DESCRIPTOR_SET) for m in modules}
+    modules = project_converters(PROJECT_DIR)
+    classes = {m: message_class(m, project_registry(PROJECT_DIR)) for m in modules}
     ctx = Context(
         {"uuid": "0b9d6a52-2f3e-4a59-9d35-1f7c2d1f0a01", "timestamp": "2026-11-27T07:00:00Z", "source": "fuzz"},
         {"datahem-pseudonymization-key": b"fuzz-key"},

@@ -13,19 +13,18 @@ Prints, last: `RESULT write cpu_per_row_vs_insertall=<x> rows_per_s=<n> insertal
 
 from __future__ import annotations
 
-import importlib
 import json
 import statistics
 import time
 import uuid
 from pathlib import Path
 
+from bench import project_converters, project_registry
 from datahem.runtime.beam import rows as meta_rows
 from datahem.runtime.beam.convert import Context
 from datahem.runtime.beam.io import insert_isolating, json_row
-from datahem.runtime.beam.messages import DEFAULT_DESCRIPTOR_SET, message_class
+from datahem.runtime.beam.messages import message_class
 from datahem.runtime.bigquery import bigquery_client
-from datahem.runtime.contracts.routing import converter_module
 from datahem.runtime.rowproto import RowEncoder
 from datahem.runtime.storage_write import StorageWriter
 from tests.examples import load_examples
@@ -43,15 +42,15 @@ ROUNDS = 7
 def example_rows() -> dict[str, list[dict]]:
     """table -> the rows of its valid examples (converter output + metadata columns)."""
     out: dict[str, list[dict]] = {}
+    modules = project_converters(PROJECT_DIR)
+    registry = project_registry(PROJECT_DIR)
     for e in load_examples(PROJECT_DIR):
         if not e.valid:
             continue
-        module = importlib.import_module(f"generated.pipelines.converters.{converter_module(e.message)}")
+        module = modules[e.message]
         attributes = {"uuid": str(uuid.uuid4()), "timestamp": "2026-11-27T07:00:00Z", "source": "bench"}
         attributes |= e.attributes
-        row, _ = module.convert(
-            e.payload.encode(), Context(attributes, KEYS), message_class(e.message, DEFAULT_DESCRIPTOR_SET)
-        )
+        row, _ = module.convert(e.payload.encode(), Context(attributes, KEYS), message_class(e.message, registry))
         meta = meta_rows.metadata(attributes, "bench", "m-1", time.time())
         out.setdefault(module.TABLE, []).append({**meta, **row})
     return out

@@ -55,16 +55,21 @@ class Outcome:
     failures: tuple[Failure, ...]
 
 
-def load_converters(sources: dict[str, bytes]) -> dict[str, object]:
-    """message type -> convert function, from generated/pipelines/converters/*.py sources (path -> text), each run
+def converter_modules(sources: dict[str, bytes]) -> dict[str, types.ModuleType]:
+    """message type -> converter module, from generated/pipelines/converters/*.py sources (path -> text), each run
     as a private module (no import of a `generated` package, so projects never mix in one process)."""
     out = {}
     for path, text in sorted(sources.items()):
         module = types.ModuleType(f"datahem_test_converter_{len(out)}")
         module.__file__ = path
         exec(compile(text, path, "exec"), module.__dict__)  # noqa: S102 - our own generated code
-        out[module.MESSAGE_TYPE] = module.convert
+        out[module.MESSAGE_TYPE] = module
     return out
+
+
+def load_converters(sources: dict[str, bytes]) -> dict[str, object]:
+    """message type -> convert function of `converter_modules`."""
+    return {message: module.convert for message, module in converter_modules(sources).items()}
 
 
 def run(examples: Iterable, converters: dict[str, object], descriptor_set: bytes) -> Outcome:
