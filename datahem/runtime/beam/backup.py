@@ -3,7 +3,9 @@ publish time), partitioned by ingestion time, so any event can be replayed later
 Replays (attribute backfill=true) are counted and skipped: they are already in the backup.
 
 Why a branch and not a Pub/Sub BigQuery subscription (which writes `data` and the attributes as one JSON object, and
-none of the columns derived here): README, "The raw backup: a pipeline branch, not a BigQuery subscription"."""
+none of the columns derived here): README, "The raw backup: a pipeline branch, not a BigQuery subscription".
+As a job of its own (generated/pipelines/backup.py), it is the streaming job's entry point with no source branch
+(`datahem.runtime.beam.streaming.main`), which also runs it locally as one pipeline per subscription."""
 
 from __future__ import annotations
 
@@ -77,19 +79,3 @@ class BackupPipeline(beam.PTransform):
         dead = written[FAILED] | "RejectedRows" >> write_failed_to_dead_letter(spec.pipeline)
         dead | "DeadLetters" >> WriteDeadLetters(self.options, opts.dead_letter_table or spec.dead_letter_table)
         return written
-
-
-def main(spec: BackupSpec, argv: list[str] | None = None) -> None:
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    options = PipelineOptions(argv, streaming=True, save_main_session=False)
-    if (options.view_as(StandardOptions).runner or "DirectRunner") in ("DirectRunner", "BundleBasedDirectRunner"):
-        from datahem.runtime.beam.local import local_pipelines, run_all
-
-        for result in run_all(
-            local_pipelines((), spec, options)
-        ):  # one read per pipeline: see datahem/runtime/beam/local.py
-            result.wait_until_finish()
-        return
-    with beam.Pipeline(options=options) as p:
-        _ = p | BackupPipeline(spec, options)

@@ -5,7 +5,8 @@ skipping replays marked backfill=true.
 Run: python -m generated.pipelines.backup --project=PROJECT [--runner=DataflowRunner ...]
 """
 
-from datahem.runtime.beam.backup import BackupSpec, main
+from datahem.runtime.beam.backup import BackupSpec
+from datahem.runtime.beam.streaming import main
 
 SPEC = BackupSpec(
     pipeline="datahem-backup",
@@ -15,4 +16,4 @@ SPEC = BackupSpec(
 )
 
 if __name__ == "__main__":
-    main(SPEC)
+    main(branches=(), backup=SPEC)  # the streaming job's entry point with the backup branch alone
