@@ -265,6 +265,13 @@ EXAMPLES: dict[str, Example] = {
         "// before\nstring store_id = 4;\n// after\nstring store_id = 4 [(datahem.column) = {required: true}];",
         "string store_id = 4;   // or a new major version: package grocer.commerce.v2;",
     ),
+    rules.ONEOF_MADE_REQUIRED: Example(
+        PROTO,
+        "oneof payment {\n  option (datahem.oneof) = {required: true};  // new: orders without a payment are refused\n"
+        "  ...\n}",
+        "oneof payment {\n  ...\n}\n# or, if such events were never valid, in sources.yaml:\n"
+        + _accept("ONEOF_MADE_REQUIRED", "grocer.commerce.v1.Order.payment"),
+    ),
     rules.COLUMN_ADDED: Example(PROTO, "(nothing to avoid: a migration)", "string campaign_code = 27;"),
     rules.NESTED_COLUMN_ADDED: Example(
         PROTO, "(nothing to avoid: a migration)", "message Line {\n  ...\n  int32 picked_grams = 10;\n}"

@@ -240,6 +240,14 @@ JSON_NAME_CHANGED = compat(
     BREAKING,
     acceptable=True,
 )
+ONEOF_MADE_REQUIRED = compat(
+    "ONEOF_MADE_REQUIRED",
+    "A oneof must not become required (`(datahem.oneof) = {required: true}`): events with none of its fields, valid "
+    "until then, would be dead-lettered.",
+    "json",
+    BREAKING,
+    acceptable=True,
+)
 ENUM_VALUE_REMOVED = compat(
     "ENUM_VALUE_REMOVED",
     "An enum value must not be removed or renamed: JSON carries value names and stored rows hold them.",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datahem.runtime.beam.convert import VALIDATE, Reject
 from tests.compiler.built import Converters, build, check_ddl
@@ -131,3 +133,58 @@ def test_editions(built):
         converters.convert("ed.v1.Ed2023", {"implicit": "a"})
     row, _ = converters.convert("ed.v1.Ed2024", {"from": "x", "legacy": 1, "inner": {"lambda": 4}})
     assert row == {"from": "x", "legacy": 1, "inner": {"lambda": 4}}
+
+
+# modern.v1.Pick: the fields of the required oneof `by` and of the oneof `free`, each with what a sender may put in it
+_BY = {
+    "name": st.text(st.characters(exclude_categories=("Cs",)), max_size=5),
+    "number": st.integers(-(2**63), 2**63 - 1) | st.integers(-(2**63), 2**63 - 1).map(str),
+    "at": st.fixed_dictionaries({}, optional={"x": st.integers(-(2**31), 2**31 - 1)}),
+    "none": st.just({}),
+    "full_name": st.text(max_size=3).filter(str.isascii),
+}
+_FREE = {"a": st.text(max_size=3).filter(str.isascii), "b": st.text(max_size=3).filter(str.isascii)}
+
+
+@st.composite
+def picks(draw) -> dict:
+    """A Pick event: each field absent, null or set (`full_name` under its JSON or its proto name)."""
+    event: dict = {}
+    for name, value in (_BY | _FREE).items():
+        state = draw(st.sampled_from(("absent", "null", "set")))
+        if state == "absent":
+            continue
+        key = draw(st.sampled_from(("fullName", "full_name"))) if name == "full_name" else name
+        event[key] = None if state == "null" else draw(value)
+    if draw(st.booleans()):
+        event["note"] = draw(st.none() | st.text(max_size=3).filter(str.isascii))
+    return event
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(event=picks())
+def test_a_required_oneof_takes_exactly_one_field(built, event):
+    """`(datahem.oneof) = {required: true}`: none set and two set are `validate` dead letters at the oneof's path;
+    exactly one set is a row with that field (a default value such as "" or {} counts as set, null does not); a
+    oneof that is not required still takes none; a proto3 `optional` beside them is no oneof of the event's."""
+    _, _, converters = built
+    chosen = [n for n in _BY if event.get(n) is not None or (n == "full_name" and event.get("fullName") is not None)]
+    free = [n for n in _FREE if event.get(n) is not None]
+    if len(chosen) != 1 or len(free) > 1:
+        with pytest.raises(Reject) as caught:
+            converters.convert("modern.v1.Pick", event)
+        r = caught.value
+        if len(chosen) != 1:
+            assert (r.stage, r.path) == (VALIDATE, "by")
+            names = "name, number, at, none, full_name"
+            assert r.reason == (
+                f"one of {names} is required (oneof by)" if not chosen else f"only one of {names} may be set (oneof by)"
+            )
+        else:
+            assert (r.stage, r.path, r.reason) == (VALIDATE, "free", "only one of a, b may be set (oneof free)")
+        return
+    row, data = converters.convert("modern.v1.Pick", event)
+    msg = converters.message_class("modern.v1.Pick").FromString(data)
+    assert msg.WhichOneof("by") == chosen[0]
+    assert msg.WhichOneof("free") == (free[0] if free else None)
+    assert [n for n in _BY if row[n] is not None] == chosen

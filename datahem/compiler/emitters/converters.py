@@ -66,7 +66,7 @@ _CORE_HELPERS = (
     "DOUBLE_MAX", "FLOAT32_MAX", "INT32", "INT64", "UINT32", "UINT64", "VALIDATE", "Context", "Reject",
     "as_bool", "as_bytes", "as_enum", "as_float", "as_int", "as_list", "as_object", "as_string", "b64",
     "json_names",
-    "internal", "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
+    "internal", "one_of", "only_one", "parse_payload", "set_any", "set_duration", "set_field_mask", "set_json_tail", "set_list_value",
     "set_struct", "set_timestamp", "set_value", "to_bq",
 )  # fmt: skip
 # What a message's converter calls when the JSON object has keys no field knows, by the table's `unknown_fields`.
@@ -316,8 +316,13 @@ class _Writer:
             keys = sorted({m.json_name for m in members})
             names = [m.field_name for m in members]
             present = " + ".join(f"(d.get({k!r}) is not None)" for k in keys)
-            body.append(f"    if {present} > 1:")
-            body.append(f"        raise only_one(p, {oneof!r}, {names!r})")
+            if members[0].oneof_required:  # exactly one: none is refused too
+                body.append(f"    count = {present}")
+                body.append("    if count != 1:")
+                body.append(f"        raise one_of(p, {oneof!r}, {names!r}, count)")
+            else:
+                body.append(f"    if {present} > 1:")
+                body.append(f"        raise only_one(p, {oneof!r}, {names!r})")
         self.var = {c: f"row[{c.name!r}]" for c in visible}
         if row_const:
             body.append(f"    row = {row_const}.copy()")

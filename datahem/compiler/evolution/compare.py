@@ -29,9 +29,11 @@ from datahem.compiler.evolution.pairs import (
     FieldGone,
     FieldPair,
     LostRoot,
+    OneofPair,
     RootPair,
     SourcePair,
     fields_of,
+    oneof_loc,
     wire_compatible,
 )
 from datahem.compiler.projection.columns import ColumnSchema
@@ -226,6 +228,8 @@ class Comparer:
                 matched_new.add(g.name)
             else:
                 reused.append((f, g))  # another field under an old number: for the table, a removal and an addition
+        if first:
+            self._oneofs(old_type, new_type, old_fields, new_fields, pairs)
         msg_loc = self.message_loc(new_type)
         used_old: set[str] = set()
         used_new: set[str] = set()
@@ -287,6 +291,33 @@ class Comparer:
                 top,
                 self.table_loc(new_type) if top else None,
             )
+
+    def _oneofs(
+        self,
+        old_type: str,
+        new_type: str,
+        old_fields: list[Field],
+        new_fields: list[Field],
+        pairs: list[tuple[Field, Field]],
+    ) -> None:
+        """Each required oneof of the new message, and whether the old message already required one of its fields:
+        a required oneof of the old one whose fields all became fields of it (a oneof may gain choices)."""
+        assert self.new.index is not None
+        renamed = {f.name: g.name for f, g in pairs}
+        required: dict[str, list[Field]] = {}
+        for g in new_fields:
+            if g.oneof is not None and g.oneof_required:
+                required.setdefault(g.oneof, []).append(g)
+        before: dict[str, list[str | None]] = {}
+        for f in old_fields:
+            if f.oneof is not None and f.oneof_required:
+                before.setdefault(f.oneof, []).append(renamed.get(f.name))
+        for name, members in required.items():
+            names = {g.name for g in members}
+            was = any(all(n in names for n in old) for old in before.values())
+            loc = oneof_loc(self.new.index, new_type, name, members[0].loc)
+            pair = OneofPair(old_type, new_type, name, tuple(g.name for g in members), was, loc)
+            registry.run(registry.ONEOF, self, pair)
 
     def _enum(self, old_name: str, new_name: str, g: Field) -> None:
         assert self.old.index is not None and self.new.index is not None

@@ -10,10 +10,12 @@ from datahem.compiler.diagnostics import Loc
 from datahem.compiler.model.resolve import ProtoIndex, json_name, proto_type_name
 from datahem.compiler.projection.columns import ColumnSchema
 from datahem.compiler.projection.tables import Root
-from datahem.compiler.vocabulary import COLUMN
+from datahem.compiler.vocabulary import COLUMN, ONEOF
 
 _OPTIONS_FIELD = 8
 _LABEL_REPEATED = 3
+_ONEOF_DECL = 8  # DescriptorProto.oneof_decl
+_ONEOF_OPTIONS = 2  # OneofDescriptorProto.options
 
 # protobuf types that read each other's values, on the wire and in proto3 JSON
 _WIRE_GROUP = {
@@ -46,12 +48,16 @@ class Field:
     column: str | None  # None when hidden
     loc: Loc
     option_loc: Loc
+    oneof: str | None = None  # a real oneof (not proto3 `optional`)
+    oneof_required: bool = False  # that oneof has `(datahem.oneof) = {required: true}`
 
 
 def fields_of(index: ProtoIndex, message: str) -> list[Field]:
     msg = index.messages[message]
+    decls = msg.proto.oneof_decl
     out = []
     for i, f in enumerate(msg.proto.field):
+        real_oneof = f.HasField("oneof_index") and not f.proto3_optional
         has = f.options.HasExtension(COLUMN)
         o = f.options.Extensions[COLUMN] if has else None
         path = msg.path + (2, i)
@@ -69,9 +75,20 @@ def fields_of(index: ProtoIndex, message: str) -> list[Field]:
                 column=None if (o and o.hidden) else ((o.name if o else "") or f.name),
                 loc=loc,
                 option_loc=option_loc,
+                oneof=decls[f.oneof_index].name if real_oneof else None,
+                oneof_required=real_oneof and decls[f.oneof_index].options.Extensions[ONEOF].required,
             )
         )
     return out
+
+
+def oneof_loc(index: ProtoIndex, message: str, oneof: str, fallback: Loc) -> Loc:
+    """Where a oneof's `(datahem.oneof)` option is written, else `fallback` (the dotted form
+    `option (datahem.oneof).required = true;` is recorded at a path the index does not keep)."""
+    msg = index.messages[message]
+    i = next(i for i, d in enumerate(msg.proto.oneof_decl) if d.name == oneof)
+    path = msg.path + (_ONEOF_DECL, i, _ONEOF_OPTIONS, ONEOF.number)  # `option (datahem.oneof) = {...}`
+    return index.loc(msg.file, path) if index.located(msg.file, path) else fallback
 
 
 # -- tables and sources ---------------------------------------------------------------------------------------------
@@ -118,6 +135,22 @@ class FieldPair:
     @property
     def target(self) -> str:
         return f"{self.old_type}.{self.old.name}"
+
+
+@dataclass(frozen=True)
+class OneofPair:
+    """A oneof of the new message that must have one of its fields set (`(datahem.oneof) = {required: true}`)."""
+
+    old_type: str
+    new_type: str
+    name: str
+    fields: tuple[str, ...]  # its fields in the new message
+    was_required: bool  # the old message already refused events without one of them (a required oneof within it)
+    loc: Loc
+
+    @property
+    def target(self) -> str:
+        return f"{self.new_type}.{self.name}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datahem.compiler.projection.project import Projection
 # the kinds of pairs the walker hands over (see `pairs.py`)
 ROOT, LOST_ROOT, NEW_ROOT, SUCCESSOR, RENAMED_ROOT = "root", "lost_root", "new_root", "successor", "renamed_root"
 SOURCE, CATEGORY = "source", "category"
-FIELD, FIELD_GONE, ENUM_VALUE = "field", "field_gone", "enum_value"
+FIELD, FIELD_GONE, ONEOF, ENUM_VALUE = "field", "field_gone", "oneof", "enum_value"
 COLUMN, COLUMN_ADDED, COLUMN_GONE = "column", "column_added", "column_gone"
 
 

@@ -36,7 +36,7 @@ from datahem.compiler.model.resolved import (
     all_columns,
 )
 from datahem.compiler.sources import KINDS
-from datahem.compiler.vocabulary import COLUMN, TABLE, VOCABULARY_IMPORT, options_pb2
+from datahem.compiler.vocabulary import COLUMN, ONEOF, TABLE, VOCABULARY_IMPORT, options_pb2
 from datahem.runtime import typemap
 
 FD = descriptor_pb2.FieldDescriptorProto
@@ -541,8 +541,11 @@ class Resolver:
         required = o.required or _required(f)
         mode = "REPEATED" if repeated else ("REQUIRED" if required else "NULLABLE")
         oneof = None
+        oneof_required = False
         if f.HasField("oneof_index") and not f.proto3_optional:
-            oneof = msg.proto.oneof_decl[f.oneof_index].name
+            decl = msg.proto.oneof_decl[f.oneof_index]
+            oneof = decl.name
+            oneof_required = decl.options.Extensions[ONEOF].required
         return Column(
             name=o.name or f.name,
             field_name=f.name,
@@ -564,6 +567,7 @@ class Resolver:
             option_loc=option_loc,
             is_map=is_map,
             recursion_cut=cut,
+            oneof_required=oneof_required,
             option_locs=option_locs,
         )
 

@@ -53,6 +53,7 @@ class Column:
     option_loc: Loc
     is_map: bool = False
     recursion_cut: bool = False  # a recursive message stored as JSON beyond max_recursion_depth
+    oneof_required: bool = False  # its oneof has `(datahem.oneof) = {required: true}`: one of its fields must be set
     # where each (datahem.column) field is written, by option name (dotted form); others are at option_loc
     option_locs: dict[str, Loc] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -269,6 +269,13 @@ def only_one(prefix: str, oneof: str, names: list[str]) -> Reject:
     return Reject(VALIDATE, prefix + oneof, f"only one of {', '.join(names)} may be set (oneof {oneof})")
 
 
+def one_of(prefix: str, oneof: str, names: list[str], count: int) -> Reject:
+    """The reject of a required oneof (`(datahem.oneof) = {required: true}`) with `count` (not 1) of its fields set."""
+    if count:
+        return only_one(prefix, oneof, names)
+    return Reject(VALIDATE, prefix + oneof, f"one of {', '.join(names)} is required (oneof {oneof})")
+
+
 def json_names(d: dict, names: Mapping[str, str], prefix: str) -> dict:
     """The object with the fields sent under their proto names (`names`: proto name -> JSON name) renamed to their
     JSON names, in the same order, so that the converter reads one key per field. A field sent under both names is

@@ -18,7 +18,7 @@ from datahem.runtime.beam.convert import (
     internal,
     json_names,
     kept_fields,
-    only_one,
+    one_of,
     parse_payload,
     required,
     set_struct,
@@ -315,8 +315,9 @@ def _convert_ga4_hit(d, p, msg, root, ctx):  # grocer.analytics.v1.Ga4Hit
         extra_fields(d, _known_ga4_hit, p, ctx)
     if not d.keys().isdisjoint(_proto_names_ga4_hit):
         d = json_names(d, _json_names_ga4_hit, p)
-    if (d.get("appInstanceId") is not None) + (d.get("clientId") is not None) > 1:
-        raise only_one(p, "instance", ["client_id", "app_instance_id"])
+    count = (d.get("appInstanceId") is not None) + (d.get("clientId") is not None)
+    if count != 1:
+        raise one_of(p, "instance", ["client_id", "app_instance_id"], count)
     row = _row_ga4_hit.copy()
     # client_id: string -> STRING NULLABLE
     v = d.get("clientId")

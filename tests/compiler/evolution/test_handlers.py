@@ -22,6 +22,7 @@ from datahem.compiler.evolution.pairs import (
     FieldGone,
     FieldPair,
     LostRoot,
+    OneofPair,
     RootPair,
     SourcePair,
 )
@@ -164,6 +165,8 @@ CASES = [
         [rules.FIELD_CARDINALITY_CHANGED],
     ),
     (fields.field_made_required, FieldPair("M", "M", field(), field(required=True)), [rules.FIELD_MADE_REQUIRED]),
+    (fields.oneof_made_required, OneofPair("M", "M", "o", ("a", "b"), False, LOC), [rules.ONEOF_MADE_REQUIRED]),
+    (fields.oneof_made_required, OneofPair("M", "M", "o", ("a", "b"), True, LOC), []),
     (
         fields.field_number_reused,
         FieldGone("ds.t", "M", "M", field(), field("b", type="string"), col(), (), True, LOC),

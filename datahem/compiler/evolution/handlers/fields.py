@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datahem.compiler import rules
 from datahem.compiler.evolution.changes import retain
-from datahem.compiler.evolution.pairs import EnumValue, FieldGone, FieldPair, wire_compatible
-from datahem.compiler.evolution.registry import ENUM_VALUE, FIELD, FIELD_GONE, Context, rule
+from datahem.compiler.evolution.pairs import EnumValue, FieldGone, FieldPair, OneofPair, wire_compatible
+from datahem.compiler.evolution.registry import ENUM_VALUE, FIELD, FIELD_GONE, ONEOF, Context, rule
 
 
 @rule(rules.FIELD_NUMBER_CHANGED, FIELD)
@@ -90,6 +90,19 @@ def field_made_required(ctx: Context, p: FieldPair) -> None:
             f"column cannot become NOT NULL",
             g.option_loc,
             fix="remove `required: true`, or move the message to a new major version (package `...v2`)",
+        )
+
+
+@rule(rules.ONEOF_MADE_REQUIRED, ONEOF)
+def oneof_made_required(ctx: Context, p: OneofPair) -> None:
+    if not p.was_required:
+        ctx.add(
+            rules.ONEOF_MADE_REQUIRED,
+            p.target,
+            f"oneof `{p.target}` becomes required: events with none of {', '.join(p.fields)} would be dead-lettered",
+            p.loc,
+            fix="remove `(datahem.oneof) = {required: true}`, or move the message to a new major version "
+            "(package `...v2`)",
         )
 
 

@@ -11,6 +11,8 @@ TABLE_FIELD_NUMBER: _ClassVar[int]
 table: _descriptor.FieldDescriptor
 COLUMN_FIELD_NUMBER: _ClassVar[int]
 column: _descriptor.FieldDescriptor
+ONEOF_FIELD_NUMBER: _ClassVar[int]
+oneof: _descriptor.FieldDescriptor
 
 class TableOptions(_message.Message):
     __slots__ = ("name", "description", "dataset", "partitioning", "clustering", "labels", "max_recursion_depth", "unknown_fields")
@@ -184,3 +186,9 @@ class Pseudonymize(_message.Message):
     KEY_SECRET_FIELD_NUMBER: _ClassVar[int]
     key_secret: str
     def __init__(self, key_secret: _Optional[str] = ...) -> None: ...
+
+class OneofOptions(_message.Message):
+    __slots__ = ("required",)
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    required: bool
+    def __init__(self, required: _Optional[bool] = ...) -> None: ...
