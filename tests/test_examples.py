@@ -74,5 +74,8 @@ def test_invalid_example_is_wrong_as_declared(ex, message_class, example_model):
             and c.json_name not in data
             and c.field_name not in data
         ]
+        # a required oneof (`(datahem.oneof) = {required: true}`) with none of its fields set
+        required_oneofs = {c.oneof for c in table.columns if c.oneof_required}
+        missing += [oneof for oneof in sorted(required_oneofs, key=str) if msg.WhichOneof(oneof) is None]
         assert missing, f"{ex.name}: parses as {ex.message} and has every required field, yet is declared invalid"
         assert msg is not None
