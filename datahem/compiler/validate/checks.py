@@ -388,11 +388,19 @@ def clustering_partitioning(model: Model, d: Diagnostics) -> None:
 @check
 def column_options(model: Model, d: Diagnostics) -> None:
     names = {c.name for c in model.categories}
+    # The identities of the columns without transforms checked already: their options are attributes of the column
+    # (options/column.py), whose checks look at nothing of its table, and the resolver shares a message type's columns
+    # among the tables that reach it, so checking one again would only repeat what was told of it.
+    done: set[int] = set()
     for t in model.tables:
         kinds = {s.kind for s in model.sources if s.message == t.message}
         carried = frozenset(CONTRACT_ATTRIBUTES).union(*(attributes_of(kind) for kind in kinds))
         where = options.Where(t, names, _field_paths(t.columns), carried)
         for c, _ in walk(t.columns):
+            if not c.transforms.values:
+                if id(c) in done:
+                    continue
+                done.add(id(c))
             options.check(c, where, d)
         for c in t.columns:
             if c.hidden and c.category and c.category not in names:
