@@ -80,10 +80,11 @@ def _script_json(value: object) -> str:
 
 
 def _data_rows(ref: str, rows: list[tuple[str, Column]]) -> str:
-    """A table's lines of the page's column data: `{"table": ref}`, then one line per column."""
-    lines = [_script_json({"table": ref})]
-    lines += [_script_json([path, c.bq_type, c.mode, c.category or "", c.description]) for path, c in rows]
-    return "\n".join(lines) + "\n"
+    """A table's lines of the page's column data: `{"table": ref}`, then one line per column; made safe inside a
+    <script> element (`_script_json`) all at once, not line by line (tens of thousands of lines)."""
+    lines = [orjson.dumps({"table": ref})]
+    lines += [orjson.dumps([path, c.bq_type, c.mode, c.category or "", c.description]) for path, c in rows]
+    return b"\n".join(lines).decode().replace("<", "\\u003c") + "\n"
 
 
 @dataclass(frozen=True)
