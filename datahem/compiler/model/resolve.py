@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
@@ -640,10 +641,10 @@ class Resolver:
             for c in sorted(cfg.categories.values(), key=lambda c: c.name)
         )
         bq = self.bigquery
-        enum_names = sorted(
-            {c.type_name for t in tables.values() for c in all_columns(t.columns) if c.proto_type == "enum"}
+        enums = tuple(
+            EnumType(n, tuple((v.name, v.number) for v in self.index.enums[n].value))
+            for n in _enum_types(tables.values())
         )
-        enums = tuple(EnumType(n, tuple((v.name, v.number) for v in self.index.enums[n].value)) for n in enum_names)
         return Model(
             project=cfg.project.name,
             environments=envs,
@@ -685,6 +686,25 @@ class Resolver:
     def source(self, s: R.RawSource, table: Table) -> Source:
         route = KINDS[s.kind].resolve(s, s.name, s.message, table.topic)
         return Source(s.name, s.kind, s.message, s.description, table, route, s.loc, dict(s.locs))
+
+
+def _enum_types(tables: Iterable[Table]) -> list[str]:
+    """Full names of the enum types of the tables' columns, sorted. The columns of a message type, shared wherever it
+    appears, are looked at once (by the identity of their tuple, alive with the tables)."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    todo = [t.columns for t in tables]
+    while todo:
+        columns = todo.pop()
+        if id(columns) in seen:
+            continue
+        seen.add(id(columns))
+        for c in columns:
+            if c.proto_type == "enum":
+                names.add(c.type_name)
+            if c.fields:
+                todo.append(c.fields)
+    return sorted(names)
 
 
 def _camel(name: str) -> str:
