@@ -83,21 +83,27 @@ class _Expanded:
     depth: int
 
     @classmethod
-    def of(cls, columns: tuple[Column, ...]) -> _Expanded:
+    def of(cls, columns: tuple[Column, ...], known: dict[int, _Expanded]) -> _Expanded:
+        """`known`: the expansions made so far, by the identity of their columns (a message's nested messages were
+        expanded before it: their columns are not walked again; any others are, recursively, at most
+        MAX_EXPANDED_DEPTH levels); this one is added."""
         visible = nesting = fields = depth = 0
-        todo = [(c, 1, True) for c in columns]
-        while todo:
-            c, level, shown = todo.pop()
-            shown = shown and not c.hidden
+        for c in columns:
+            shown = not c.hidden
             fields += 1
+            visible += shown
+            if shown and c.bq_type == "STRUCT":
+                nesting = max(nesting, 1)
             if c.fields:
-                depth = max(depth, level)
-            if shown:
-                visible += 1
-                if c.bq_type == "STRUCT":
-                    nesting = max(nesting, level)
-            todo.extend((f, level + 1, shown) for f in c.fields)
-        return cls(columns, visible, nesting, fields, depth)
+                sub = known.get(id(c.fields)) or cls.of(c.fields, known)
+                fields += sub.fields
+                depth = max(depth, 1 + sub.depth)
+                if shown:
+                    visible += sub.visible
+                    if sub.nesting:
+                        nesting = max(nesting, 1 + sub.nesting)
+        known[id(columns)] = out = cls(columns, visible, nesting, fields, depth)
+        return out
 
 
 @dataclass
@@ -368,6 +374,7 @@ class Resolver:
         self.diags = diags
         self.bigquery = config.bigquery or R.RawBigQuery()
         self._cache: dict[tuple[str, int], _Expanded] = {}
+        self._expanded: dict[int, _Expanded] = {}  # every _Expanded made, by the identity of its columns
         # what each distinct (datahem.column) option resolves to, by its serialized form: fields repeat the same few
         self._transforms: dict[bytes, Transforms] = {}
         self._max_depth = 0
@@ -442,7 +449,7 @@ class Resolver:
         msg = self.index.messages[full_name]
         out = tuple(self.column(msg, i, f, stack, depth, expanded, shown) for i, f in enumerate(msg.proto.field))
         if cacheable and not budget.stopped:
-            self._cache[key] = _Expanded.of(out)
+            self._cache[key] = _Expanded.of(out, self._expanded)
         return out
 
     def _fits(self, hit: _Expanded, depth: int, expanded: int, shown: bool) -> bool:
