@@ -9,6 +9,7 @@ noted in `Binder.skipped`, so the rest of the file is still checked; every unkno
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any
@@ -35,6 +36,16 @@ def spec(default: Any = REQUIRED, *, choices: tuple[str, ...] = (), kinds: tuple
 
 # libyaml's parser (10x faster) when PyYAML was built with it; both keep every node's line and column.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.cache
+def _keys(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """A raw dataclass's type hints and the fields that YAML keys set, by name: worked out once per class
+    (`typing.get_type_hints` compiles the text of every annotation again on each call, for each entry bound)."""
+    fields = {
+        f.name: f for f in dataclasses.fields(cls) if f.name not in ("loc", "locs") and not f.metadata.get("from_key")
+    }
+    return typing.get_type_hints(cls), fields
 
 
 def key_field() -> Any:
@@ -153,12 +164,7 @@ class Binder:
         pairs = self._mapping(node, where)
         if pairs is None:
             return INVALID
-        hints = typing.get_type_hints(cls)
-        fields = {
-            f.name: f
-            for f in dataclasses.fields(cls)
-            if f.name not in ("loc", "locs") and not f.metadata.get("from_key")
-        }
+        hints, fields = _keys(cls)
         kind = None
         for key_node, val_node in pairs:
             if key_node.value == "kind" and isinstance(val_node, yaml.ScalarNode):
@@ -215,10 +221,11 @@ class Binder:
             if isinstance(val_node, yaml.SequenceNode):
                 for i, item in enumerate(val_node.value):
                     locs[f"{key}[{i}]"] = self.loc(item)
+        given = {k.value for k, _ in pairs}
         for name, f in fields.items():
             kinds = f.metadata.get("kinds", ())
             applies = not kinds or kind in kinds
-            present = name in {k.value for k, _ in pairs}
+            present = name in given
             if not present and f.default is REQUIRED and f.default_factory is REQUIRED and applies:
                 self.diags.error(
                     self.loc(node),
