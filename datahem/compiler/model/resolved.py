@@ -6,6 +6,7 @@ policy-tag placeholders) are computed here, once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -385,4 +386,13 @@ class Model:
         return next(t for t in self.tables if t.message == message)
 
     def sources_of(self, message: str) -> tuple[Source, ...]:
-        return tuple(s for s in self.sources if s.message == message)
+        return self._sources_by_message.get(message, ())
+
+    @functools.cached_property
+    def _sources_by_message(self) -> dict[str, tuple[Source, ...]]:
+        """The sources of each message (in name order), found once: emitters ask for those of every table, and
+        looking through every source each time grew with tables x sources."""
+        by_message: dict[str, list[Source]] = {}
+        for s in self.sources:
+            by_message.setdefault(s.message, []).append(s)
+        return {message: tuple(sources) for message, sources in by_message.items()}

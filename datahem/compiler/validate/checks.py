@@ -393,7 +393,7 @@ def column_options(model: Model, d: Diagnostics) -> None:
     # among the tables that reach it, so checking one again would only repeat what was told of it.
     done: set[int] = set()
     for t in model.tables:
-        kinds = {s.kind for s in model.sources if s.message == t.message}
+        kinds = {s.kind for s in model.sources_of(t.message)}
         carried = frozenset(CONTRACT_ATTRIBUTES).union(*(attributes_of(kind) for kind in kinds))
         where = options.Where(t, names, _field_paths(t.columns), carried)
         for c, _ in walk(t.columns):
