@@ -193,6 +193,26 @@ def unknown_keys(keys: list[str], prefix: str) -> None:
         raise Reject(VALIDATE, prefix + keys[0], "unknown field")
 
 
+# What `gather` made of each key, by (pattern, fields) of a message: real traffic repeats a small vocabulary of
+# parameter names (pr1id, pr1nm, cd1), so each is cut once instead of per event; bounded, and forgotten when full
+_GATHER_KEYS_MAX = 4096  # keys per message type, each at most _GATHER_KEY_LENGTH characters
+_GATHER_KEY_LENGTH = 64
+_GATHERED: dict[int, tuple[re.Pattern, Mapping, dict[str, tuple]]] = {}
+_NOT_GATHERED: tuple = ()
+
+
+def _gather_key(key: str, rx: re.Pattern, fields: Mapping[str, tuple[str, str]]) -> tuple:
+    """(prefix, index, field, index_field) of an indexed parameter, `_NOT_GATHERED` for a key that is none."""
+    m = rx.match(key)
+    if m is None:
+        return _NOT_GATHERED
+    prefix, index, suffix = m.groups()
+    index_field, value_field = fields[prefix]
+    if suffix is None and not value_field:
+        return _NOT_GATHERED
+    return prefix, int(index), suffix or value_field, index_field
+
+
 def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, tuple[str, str]]) -> tuple[dict, list]:
     """`indexed`, in one pass over the keys of `d` no field of its message is named (`known`): the parameters `rx`
     matches (prefix, index, suffix) become the elements of the repeated field whose `indexed` prefix they carry, in
@@ -201,29 +221,35 @@ def gather(d: dict, known: frozenset[str], rx: re.Pattern, fields: Mapping[str, 
     (index_field, value_field); a parameter without a suffix goes to value_field, and is no parameter of a prefix
     without one. Returns the elements by prefix and the keys neither known nor gathered (unknown fields), in the
     object's order. Prefixes are letters only, so a key has at most one: the letters before its index."""
+    entry = _GATHERED.get(id(fields))
+    if entry is None or entry[0] is not rx or entry[1] is not fields:
+        if len(_GATHERED) >= 256:  # converters loaded again and again (tests): forget the old ones
+            _GATHERED.clear()
+        entry = _GATHERED[id(fields)] = (rx, fields, {})  # holds `fields`, so its id is not reused meanwhile
+    seen = entry[2]
     groups: dict[str, dict[int, dict]] = {}
     unknown = []
-    match = rx.match
     for key, value in d.items():
         if key in known:
             continue
-        m = match(key)
-        if m is None:
+        cut = seen.get(key)
+        if cut is None:
+            cut = _gather_key(key, rx, fields)
+            if len(key) <= _GATHER_KEY_LENGTH:
+                if len(seen) >= _GATHER_KEYS_MAX:
+                    seen.clear()
+                seen[key] = cut
+        if not cut:
             unknown.append(key)
             continue
-        prefix, index, suffix = m.groups()
-        index_field, value_field = fields[prefix]
-        if suffix is None and not value_field:
-            unknown.append(key)
-            continue
-        n = int(index)
+        prefix, n, field, index_field = cut
         elements = groups.get(prefix)
         if elements is None:
             elements = groups[prefix] = {}
         element = elements.get(n)
         if element is None:
             element = elements[n] = {index_field: n} if index_field else {}
-        element[suffix or value_field] = value
+        element[field] = value
     indexed = {}
     for prefix, elements in groups.items():
         indexed[prefix] = [elements[n] for n in sorted(elements)] if len(elements) > 1 else list(elements.values())

@@ -247,6 +247,29 @@ def test_gather_builds_elements_in_index_order():
     assert c.gather({"v": "1"}, frozenset(), rx, fields) == ({}, ["v"])
 
 
+def test_gather_remembers_each_key_for_its_own_pattern_and_fields():
+    """What a key was cut into is kept per message (pattern and fields): the same key under the same pattern with
+    other fields is cut again, and a full memory, or a key too long to keep, changes no answer."""
+    import re
+
+    rx = re.compile("^(cd|cm)([0-9]{1,9})([^0-9].*)?$")
+    one = {"cd": ("index", "value"), "cm": ("index", "value")}
+    other = {"cd": ("", "v"), "cm": ("n", "")}
+    d = {"cd1": "a", "cm2": "b", "cd1x": "c", "q": "d"}
+    for _ in range(2):
+        assert c.gather(d, frozenset(), rx, one) == (
+            {"cd": [{"index": 1, "value": "a", "x": "c"}], "cm": [{"index": 2, "value": "b"}]},
+            ["q"],
+        )
+        assert c.gather(d, frozenset(), rx, other) == ({"cd": [{"v": "a", "x": "c"}]}, ["cm2", "q"])
+    long = "cd7" + "x" * (c._GATHER_KEY_LENGTH + 1)  # noqa: SLF001
+    many = {f"cd{i}": i for i in range(c._GATHER_KEYS_MAX + 10)}  # noqa: SLF001
+    assert c.gather({long: 1}, frozenset(), rx, one) == ({"cd": [{"index": 7, long[3:]: 1}]}, [])
+    indexed, unknown = c.gather(many, frozenset(), rx, one)
+    assert [e["index"] for e in indexed["cd"]] == list(range(c._GATHER_KEYS_MAX + 10)) and not unknown  # noqa: SLF001
+    assert c.gather(d, frozenset(), rx, one)[0]["cd"] == [{"index": 1, "value": "a", "x": "c"}]
+
+
 _INDEXED = {"pr": ("index", ""), "promo": ("index", ""), "cd": ("index", "value"), "p": ("", "")}
 _KEYS = ["pr1id", "promo1id", "p1x", "pr1", "cd1", "cd01", "cd1\n", "pr1id\n", "pr1\n", "prx1id", "p12", "cd1a"]
 
