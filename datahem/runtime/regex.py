@@ -55,6 +55,35 @@ _NO_SPAN = (-1, -1)
 # `^(pageview|event|item)$`, `^event$`: a whole text equal to one of some words, the usual `filter` (RE2's `^` and
 # `$` are the start and the end of the text); a set answers it without a call into RE2
 _WORDS = re.compile(r"\^(?:\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)|([A-Za-z0-9_]+))\$\Z")
+_LEAD_CLASS = frozenset("!\"#$%&'()*+,./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ_`abcdefghijklmnopqrstuvwxyz{|}~")
+
+
+def _lead(pattern: str) -> tuple[str, ...] | None:
+    """Characters one of which every match of the pattern holds, when the pattern says so plainly; None when not
+    known. Only a pattern without alternation (`|`) and without flags or special groups (`(?`), which begins, after
+    an optional `^`, with a literal character or a class of at most four literal characters that no quantifier makes
+    optional (`?`, `*`, `{0,`): every match starts with one of them, so a text without any cannot match."""
+    if "|" in pattern or "(?" in pattern:
+        return None
+    i = 1 if pattern.startswith("^") else 0
+    if pattern[i : i + 1] == "[":
+        close = pattern.find("]", i + 1)
+        chars = pattern[i + 1 : close] if close > i + 1 else ""
+        if not 1 <= len(chars) <= 4 or not all(c in _LEAD_CLASS for c in chars):
+            return None
+        after = close + 1
+    elif pattern[i : i + 1] and pattern[i] in _LEAD_LITERAL:
+        chars = pattern[i]
+        after = i + 1
+    else:
+        return None
+    if pattern[after : after + 1] in ("?", "*", "{"):
+        return None
+    return tuple(dict.fromkeys(chars))
+
+
+# printable ASCII that is a literal outside a class: not a metacharacter (. ^ $ | ? * + ( ) [ ] { } \)
+_LEAD_LITERAL = frozenset("!\"#%&',-/0123456789:;<=>@ABCDEFGHIJKLMNOPQRSTUVWXYZ_`abcdefghijklmnopqrstuvwxyz~")
 
 
 class _Pattern:
@@ -65,7 +94,7 @@ class _Pattern:
     What the Python layer does is the reference: `sub` follows its loop and leaves templates (escapes, group
     references) to it, with their non-ASCII characters escaped, which its expansion would otherwise garble."""
 
-    __slots__ = ("_rx", "_match", "_words", "groups", "groupindex", "pattern")
+    __slots__ = ("_rx", "_match", "_words", "_lead", "_empty_at_end", "groups", "groupindex", "pattern")
 
     def __init__(self, rx: Any):
         self._rx = rx
@@ -75,12 +104,21 @@ class _Pattern:
         self.pattern: str = rx.pattern
         words = _WORDS.match(rx.pattern)
         self._words = frozenset((words.group(1) or words.group(2)).split("|")) if words else None
+        # an ASCII text holding none of these characters has no match (None: not known), and no call into RE2 asks
+        # (only ASCII: other text is encoded first, which refuses a lone surrogate, as before)
+        self._lead = _lead(rx.pattern)
+        # whether the pattern matches the empty string at the end of a text: what a search from there finds depends
+        # only on the character before it (a word character, a newline, another; RE2's \b is ASCII), so one text
+        # of each answers for all. Without such a match, `sub` needs no search after a match that reaches the end
+        self._empty_at_end = any(self._match(_UNANCHORED, t, 1, 1)[0] != _NO_SPAN for t in (b"a", b"\n", b" "))
 
     def search(self, text: str) -> _Match | None:
         if self._words is not None:
             if text not in self._words:
                 return None
             return _Match(text, [(0, len(text))] * (self.groups + 1), self.groupindex)
+        if self._lead is not None and text.isascii() and not _holds(text, self._lead):
+            return None
         data = text.encode()
         spans = self._match(_UNANCHORED, data, 0, len(data))
         if spans[0] == _NO_SPAN:
@@ -91,6 +129,8 @@ class _Pattern:
         """Whether the pattern matches somewhere in the text: `search(text) is not None` without the match."""
         if self._words is not None:
             return text in self._words
+        if self._lead is not None and text.isascii() and not _holds(text, self._lead):
+            return False
         data = text.encode()
         return bool(self._match(_UNANCHORED, data, 0, len(data))[0] != _NO_SPAN)
 
@@ -100,6 +140,8 @@ class _Pattern:
         if self._words is not None or not 0 <= group <= self.groups:
             m = self.search(text)
             return None if m is None else m.group(group)
+        if self._lead is not None and text.isascii() and not _holds(text, self._lead):
+            return None
         data = text.encode()
         spans = self._match(_UNANCHORED, data, 0, len(data))
         if spans[0] == _NO_SPAN:
@@ -111,6 +153,8 @@ class _Pattern:
             if not replacement.isascii():  # which reads its literal text as Latin-1 ("é" became "Ã©"): escape it
                 replacement = "".join(c if c.isascii() else _escaped(c) for c in replacement)
             return str(self._rx.sub(replacement, text))
+        if self._lead is not None and text.isascii() and not _holds(text, self._lead):
+            return text
         data = text.encode()
         end_of_text = len(data)
         pieces = []
@@ -121,7 +165,7 @@ class _Pattern:
                 break
             pieces.append(data[end:start])
             end = stop
-            if pos == end_of_text:
+            if pos == end_of_text or (stop == end_of_text and not self._empty_at_end):
                 break
             if pos == stop:  # an empty match at pos: step over one character
                 pos += _char_length(data[pos])
@@ -131,6 +175,14 @@ class _Pattern:
             return text
         pieces.append(data[end:])
         return replacement.encode().join(pieces).decode()
+
+
+def _holds(text: str, chars: tuple[str, ...]) -> bool:
+    """Whether the text holds one of the characters."""
+    for c in chars:
+        if c in text:
+            return True
+    return False
 
 
 def _escaped(char: str) -> str:

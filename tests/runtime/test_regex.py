@@ -60,6 +60,25 @@ def test_any_pattern_compiles_or_is_a_regex_error(pattern, text):
 def test_the_direct_matcher_answers_as_google_re2s_python_layer(pattern, text, replacement):
     """compile() calls RE2's matcher directly (the Python layer costs microseconds a search): the same matches,
     groups and replacements, on ASCII and non-ASCII text alike."""
+    _answers_as_the_python_layer(pattern, text, replacement)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["[?#]", "#", "^[?#]", "[ab]+", "^a", "a", "/", "[?]", "x"]),
+    st.lists(
+        st.sampled_from([".*$", "$", "\\b", "\\B", "(?m)^", "(?m)$", "a*", "(a)?", "\\z", "x*", "[^a]", ""]), max_size=3
+    ).map("".join),
+    st.text(alphabet="ab?#/x\n !é", max_size=20),
+    st.sampled_from(["", "-", "<\\0>"]),
+)
+def test_shortcuts_answer_as_google_re2s_python_layer(lead, rest, text, replacement):
+    """A text without any of the characters every match begins with is answered without RE2, and `sub` searches no
+    further after a match that reaches the end when the pattern matches no empty string there: the same answers."""
+    _answers_as_the_python_layer(lead + rest, text, replacement)
+
+
+def _answers_as_the_python_layer(pattern: str, text: str, replacement: str) -> None:
     try:
         rx = regex.compile(pattern)
     except regex.RegexError:
@@ -121,3 +140,28 @@ def test_replacements_keep_every_character_as_python_re_does(before, after, refe
     assume(not (reference == "\\1" and after[:1].isdigit()))  # \10 would name group 10
     replacement = before + reference + after
     assert regex.compile("(a)").sub(replacement, text) == re.sub("(a)", replacement, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "lead"),
+    [
+        ("[?#].*$", ("?", "#")),
+        ("^/x", ("/",)),
+        ("a+b", ("a",)),
+        ("[aa]", ("a",)),
+        ("a*b", None),  # optional
+        ("a?b", None),
+        ("a{0,2}b", None),
+        ("[^?]x", None),  # a negated class
+        ("[a-c]x", None),  # a range
+        ("[\\d]", None),
+        ("a|b", None),  # alternation
+        ("(?i)a", None),  # flags
+        ("\\.x", None),  # an escape
+        (".x", None),
+        ("(a)", None),
+        ("[abcde]", None),  # more than four: scanning for each would cost more than it saves
+    ],
+)
+def test_the_leading_characters_are_known_only_when_plain(pattern, lead):
+    assert regex._lead(pattern) == lead  # noqa: SLF001
