@@ -143,10 +143,10 @@ class _Pattern:
         if self._lead is not None and text.isascii() and not _holds(text, self._lead):
             return None
         data = text.encode()
-        spans = self._match(_UNANCHORED, data, 0, len(data))
-        if spans[0] == _NO_SPAN:
+        start, stop = self._match(_UNANCHORED, data, 0, len(data))[group]  # (-1, -1) for every group without a match
+        if start == -1:
             return None
-        return _part(text if len(data) == len(text) else data, spans[group])
+        return text[start:stop] if len(data) == len(text) else data[start:stop].decode()
 
     def sub(self, replacement: str, text: str) -> str:
         if "\\" in replacement:  # a template: escapes and group references, expanded by the Python layer
