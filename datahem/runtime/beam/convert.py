@@ -825,12 +825,15 @@ def _show(value: object) -> str:
 
 
 def _int(value: object) -> int:
-    if isinstance(value, bool):
-        raise TypeError
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError
-    n = int(value)
-    if not INT64[0] <= n <= INT64[1]:
+    if value.__class__ is str:  # what the checks below let through to int() unchanged
+        n = int(value)
+    else:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        n = int(value)  # type: ignore[call-overload]
+    if not -9223372036854775808 <= n <= 9223372036854775807:  # INT64
         raise OverflowError
     return n
 
