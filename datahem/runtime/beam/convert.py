@@ -842,21 +842,20 @@ def _int(value: object) -> int:
 NUMERIC_DIGITS = {"NUMERIC": (29, 9), "BIGNUMERIC": (38, 38)}
 
 
-_PLAIN_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?\Z")
-
-
 def _numeric(value: object, bq_type: str = "NUMERIC") -> str:
     """NUMERIC/BIGNUMERIC text of a value; plain decimal text (`120.50`) is cut to its digits as `_numeric_any`
     writes them, without a Decimal."""
-    m = _PLAIN_DECIMAL.match(value) if value.__class__ is str and len(value) <= 200 else None  # type: ignore[arg-type]
-    if m is not None:
-        sign, whole, fraction = m.groups()
-        whole = whole.lstrip("0") or "0"
-        fraction = fraction.rstrip("0") if fraction else ""
-        digits, scale = NUMERIC_DIGITS[bq_type]
-        if len(whole) <= digits and len(fraction) <= scale:
-            text = f"{whole}.{fraction}" if fraction else whole
-            return "-" + text if sign and text != "0" else text
+    if value.__class__ is str and value.isascii() and len(value) <= 200:
+        # `-?[0-9]+(\.[0-9]+)?` read with string methods (ASCII: isdigit is [0-9]), faster than the pattern
+        sign = value[:1] == "-"
+        whole, dot, fraction = (value[1:] if sign else value).partition(".")
+        if whole.isdigit() and (fraction.isdigit() if dot else True):
+            whole = whole.lstrip("0") or "0"
+            fraction = fraction.rstrip("0")
+            digits, scale = NUMERIC_DIGITS[bq_type]
+            if len(whole) <= digits and len(fraction) <= scale:
+                text = f"{whole}.{fraction}" if fraction else whole
+                return "-" + text if sign and text != "0" else text
     return _numeric_any(value, bq_type)
 
 
