@@ -152,7 +152,7 @@ class _Pattern:
         if "\\" in replacement:  # a template: escapes and group references, expanded by the Python layer
             if not replacement.isascii():  # which reads its literal text as Latin-1 ("é" became "Ã©"): escape it
                 replacement = "".join(c if c.isascii() else _escaped(c) for c in replacement)
-            return str(self._rx.sub(replacement, text))
+            return self._sub_template(replacement, text)
         if self._lead is not None and text.isascii() and not _holds(text, self._lead):
             return text
         data = text.encode()
@@ -165,16 +165,37 @@ class _Pattern:
                 break
             pieces.append(data[end:start])
             end = stop
-            if pos == end_of_text or (stop == end_of_text and not self._empty_at_end):
+            if start == stop:  # an empty match: the next search starts a character after it (from its own position,
+                # as the Python layer searches, it is found again and replaced twice: `$` on "ab" gave "abXX")
+                if stop == end_of_text:
+                    break
+                pos = stop + _char_length(data[stop])
+            elif stop == end_of_text and not self._empty_at_end:
                 break
-            if pos == stop:  # an empty match at pos: step over one character
-                pos += _char_length(data[pos])
             else:
                 pos = stop
         if not pieces:
             return text
         pieces.append(data[end:])
         return replacement.encode().join(pieces).decode()
+
+    def _sub_template(self, template: str, text: str) -> str:
+        """`sub` with a template, expanded by the Python layer for each of its matches but an empty match found
+        again at its own position (the Python layer's loop finds `$` twice at the end of "ab")."""
+        pieces: list[str] = []
+        end = 0
+        empty_at = -1  # where the last match was, when it was empty
+        for m in self._rx.finditer(text):
+            start, stop = m.span()
+            if start == stop == empty_at:
+                continue
+            pieces += (text[end:start], m.expand(template))
+            end = stop
+            empty_at = start if start == stop else -1
+        if not pieces:
+            return text
+        pieces.append(text[end:])
+        return "".join(pieces)
 
 
 def _holds(text: str, chars: tuple[str, ...]) -> bool:

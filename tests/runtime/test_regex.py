@@ -94,12 +94,59 @@ def _answers_as_the_python_layer(pattern: str, text: str, replacement: str) -> N
     for i in range(rx.groups + 1):  # regex_extract's path: the group without the match object
         assert rx.extract(text, i) == (None if expected is None else expected.group(i))
     try:
-        want = reference.sub(replacement, text)
+        want = _layer_sub(reference, replacement, text)
     except (IndexError, re.error, ValueError) as exc:
         with pytest.raises(type(exc)):
             rx.sub(replacement, text)
         return
     assert rx.sub(replacement, text) == want
+
+
+def _layer_sub(reference, replacement: str, text: str) -> str:
+    """What google-re2's Python layer replaces, but an empty match it finds a second time at its own position (its
+    loop searches again from there: `$` on "ab" gave "abXX", where RE2's GlobalReplace and Python's re give "abX")."""
+    out, end, empty_at = [], 0, -1
+    for m in reference.finditer(text):
+        start, stop = m.span()
+        if start == stop == empty_at:
+            continue
+        out += [text[end:start], m.expand(replacement)]
+        end, empty_at = stop, (start if start == stop else -1)
+    return "".join([*out, text[end:]])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "replacement", "want"),
+    [
+        ("$", "ab", "X", "abX"),
+        ("$", "ab", "<\\g<0>>", "ab<>"),
+        ("$", "aé", "X", "aéX"),
+        ("(?m)$", "a\nb", "X", "aX\nbX"),
+        ("\\z", "", "X", "X"),
+        ("b*$", "ab", "X", "aXX"),
+        ("x*", "abxd", "-", "-a-b--d-"),
+        ("\\b", "ab cd", "|", "|ab| |cd|"),
+    ],
+)
+def test_an_empty_match_is_replaced_once(pattern, text, replacement, want):
+    """As Python's re does: an empty match is replaced once, also where it is found after the position searched from
+    (at the end of the text); one right after a non-empty match is a match of its own."""
+    assert regex.compile(pattern).sub(replacement, text) == want
+
+
+# a small pattern language on which RE2 and Python's re agree: greedy quantifiers, no alternation, no lazy ones
+_ATOM = st.sampled_from(["a", "b", ".", "[ab]", "\\b", "$", "^", "(a)", "é"])
+_PATTERN = st.lists(st.tuples(_ATOM, st.sampled_from(["", "*", "+", "?"])), min_size=1, max_size=3).map(
+    lambda parts: "".join(a + ("" if a in ("\\b", "$", "^") else q) for a, q in parts)
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(_PATTERN, st.text(alphabet="ab é\n", max_size=8), st.sampled_from(["-", "<\\g<0>>"]))
+def test_sub_replaces_what_python_re_replaces(pattern, text, replacement):
+    # RE2's \b is ASCII, and its `$` is the end of the text only (Python's also matches before a final newline)
+    want = re.sub(pattern.replace("$", "\\Z"), replacement, text, flags=re.ASCII)
+    assert regex.compile(pattern).sub(replacement, text) == want, pattern
 
 
 WORD = st.text(alphabet="ab_1", min_size=1, max_size=3)
