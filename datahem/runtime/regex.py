@@ -91,8 +91,9 @@ class _Pattern:
     microseconds per search: a generator, and the translation of every byte offset to a character offset. Here the
     text is encoded once and the groups are cut from the UTF-8 bytes (RE2 matches whole UTF-8 characters, so a
     group's byte span is a whole string), or from the text itself when it is ASCII (bytes and characters coincide).
-    What the Python layer does is the reference: `sub` follows its loop and leaves templates (escapes, group
-    references) to it, with their non-ASCII characters escaped, which its expansion would otherwise garble."""
+    What the Python layer does is the reference: `sub` follows its loop (but for an empty match, which that loop
+    finds twice when it lies ahead of where it searched) and leaves templates (escapes, group references) to its
+    expansion, with their non-ASCII characters escaped, which it would otherwise garble."""
 
     __slots__ = ("_rx", "_match", "_words", "_lead", "_empty_at_end", "groups", "groupindex", "pattern")
 
