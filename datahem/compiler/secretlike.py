@@ -16,8 +16,8 @@ TOKEN_PREFIXES = re.compile(
     r"AIza|ya29\.|npm_|SG\.|-----BEGIN)"
 )
 MIN_RANDOM = 32  # shorter random text is left alone: too many names would look random
-_HEX = re.compile(r"^[0-9A-Fa-f]+$")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_HEX = re.compile(r"^[0-9A-Fa-f]+\Z")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}\Z")
 
 
 def entropy(text: str) -> float:

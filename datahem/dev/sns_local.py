@@ -102,7 +102,7 @@ def certificate_server(directory: Path) -> Iterator[dict[str, str]]:
     thread.start()
     try:
         yield {
-            "DATAHEM_SNS_TEST_ONLY_CERT_HOST_PATTERN": r"^127\.0\.0\.1$",
+            "DATAHEM_SNS_TEST_ONLY_CERT_HOST_PATTERN": r"^127\.0\.0\.1\Z",
             "DATAHEM_SNS_TEST_ONLY_CA_FILE": str(directory / "ca.pem"),
             "cert_url": f"https://127.0.0.1:{httpd.server_address[1]}{CERT_PATH}",
             "signing_key": str(directory / "signing.key"),

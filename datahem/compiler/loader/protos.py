@@ -26,8 +26,8 @@ PROTOC_TIMEOUT_SECONDS = 120.0  # the example compiles in 0.2 s; a hang (a stuck
 
 # protoc's own diagnostics, and nothing else: `file:line:col: message` or `file: message`. Log lines of the protobuf
 # runtime (`E0000 00:00:...`, `WARNING: ...`, `*** Check failure stack trace: ***`) are not diagnostics.
-_POSITIONED = re.compile(r"^(?P<file>\S.*?\.proto):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*\S.*)$")
-_FILE_ONLY = re.compile(r"^(?P<file>\S.*?\.proto): (?P<msg>.*\S.*)$")
+_POSITIONED = re.compile(r"^(?P<file>\S.*?\.proto):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*\S.*)\Z")
+_FILE_ONLY = re.compile(r"^(?P<file>\S.*?\.proto): (?P<msg>.*\S.*)\Z")
 # protoc's words for an unknown name in an option: in the brace form, and in the dotted form (or a wrong extension)
 _NO_FIELD = re.compile(r'Message type "(?P<type>[\w.]+)" has no field named "(?P<name>\w+)"')
 _UNKNOWN_OPTION = re.compile(r'^Option "(?P<option>[^"]+)" unknown\.')

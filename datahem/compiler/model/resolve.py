@@ -64,7 +64,7 @@ _PROTO_TYPES = {
 _GRANULARITY = {0: "DAY", 1: "HOUR", 2: "DAY", 3: "MONTH", 4: "YEAR"}
 _UNKNOWN_FIELDS = {0: "REJECT", 1: "REJECT", 2: "IGNORE", 3: "KEEP"}
 _OPTIONS_FIELD = 8  # number of `options` in DescriptorProto-like messages
-_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?$")
+_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)\d*)?\Z")
 _METADATA_COUNT = len(list(all_columns(METADATA_COLUMNS)))  # columns every event table has before its own
 # a field without `(datahem.column)`: its options (read only) and what they resolve to, made once
 _NO_OPTIONS = options_pb2.ColumnOptions()

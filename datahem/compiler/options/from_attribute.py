@@ -18,7 +18,7 @@ class FromAttribute(ColumnOption[object]):
         return o.from_attribute or None
 
     def check(self, c: Column, value: object, where: Where, d: Diagnostics) -> None:
-        if not re.match(r"^[A-Za-z0-9_.-]{1,256}$", str(value)):
+        if not re.match(r"^[A-Za-z0-9_.-]{1,256}\Z", str(value)):
             invalid(c, f"`from_attribute` `{value}` is not a Pub/Sub attribute name", d)
         elif value not in where.attributes:
             d.error(

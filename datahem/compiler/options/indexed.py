@@ -14,14 +14,14 @@ from datahem.compiler.diagnostics import Diagnostics
 from datahem.compiler.model.resolved import Column, all_columns
 from datahem.compiler.options.base import ColumnOption, ColumnOptions, Where, Writer, invalid, not_applicable
 
-PREFIX = re.compile(r"^[A-Za-z_][A-Za-z_]{0,31}$")
+PREFIX = re.compile(r"^[A-Za-z_][A-Za-z_]{0,31}\Z")
 INTEGERS = ("int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64")
 
 
 def keys_pattern(prefixes: list[str]) -> str:
     """The parameters the `indexed` fields of one message gather: a prefix, an index of 1 to 9 digits, then a suffix
     starting with a non-digit or none (taken only by a field with a value_field), as groups (prefix, index, suffix)."""
-    return f"^({'|'.join(re.escape(prefix) for prefix in sorted(prefixes))})([0-9]{{1,9}})([^0-9].*)?$"
+    return f"^({'|'.join(re.escape(prefix) for prefix in sorted(prefixes))})([0-9]{{1,9}})([^0-9].*)?\\Z"
 
 
 class Indexed(ColumnOption[tuple[str, str, str]]):

@@ -30,7 +30,7 @@ class Pseudonymize(ColumnOption[object]):
                 f"`pseudonymize.key_secret` on `{c.field_name}` looks like a key, not a secret's name: {shape}; put "
                 "the key in Secret Manager and write the secret's id here (e.g. datahem-pseudonymization-key)",
             )
-        elif not re.match(r"^[A-Za-z0-9_-]{1,255}$", str(value)):
+        elif not re.match(r"^[A-Za-z0-9_-]{1,255}\Z", str(value)):
             invalid(
                 c,
                 f"`pseudonymize.key_secret` `{value}` must be a Secret Manager secret id (letters, "

@@ -18,15 +18,15 @@ from datahem.runtime import typemap
 from datahem.runtime.contracts import platform
 from datahem.runtime.contracts.attributes import CONTRACT_ATTRIBUTES, attributes_of
 
-COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
-TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-DATASET_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
-SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
-GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-IAM_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s@]*@?[^\s]+$|^principal(Set)?://\S+$")
+COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}\Z")
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}\Z")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}\Z")
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
+PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]\Z")
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}\Z")
+IAM_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s@]*@?[^\s]+\Z|^principal(Set)?://\S+\Z")
 RESERVED_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLIDENTIFIER")
 MAX_DESCRIPTION = 1024
 
@@ -108,7 +108,7 @@ def source_values(model: Model, d: Diagnostics) -> None:
 def categories(model: Model, d: Diagnostics) -> None:
     names = {c.name for c in model.categories}
     for c in model.categories:
-        if not re.match(r"^[a-z][a-z0-9_]{0,62}$", c.name):
+        if not re.match(r"^[a-z][a-z0-9_]{0,62}\Z", c.name):
             d.error(
                 c.loc,
                 rules.IDENTIFIER_INVALID,

@@ -15,18 +15,18 @@ from datahem.compiler.validate.registry import check
 from datahem.runtime.contracts import platform
 from datahem.runtime.contracts.routing import job_name
 
-ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")  # stack name, state prefix and cdktf.out/stacks/<env> folder
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")  # e.g. europe-north1
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
-SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}\Z")  # stack name, state prefix and cdktf.out/stacks/<env> folder
+REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+\Z")  # e.g. europe-north1
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]\Z")
+SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}\Z")
 KMS_KEY = re.compile(
     r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/(?P<location>[a-z0-9-]+)/keyRings/[A-Za-z0-9_-]{1,63}"
-    r"/cryptoKeys/[A-Za-z0-9_-]{1,63}$"
+    r"/cryptoKeys/[A-Za-z0-9_-]{1,63}\Z"
 )
-NETWORK = re.compile(r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+NETWORK = re.compile(r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 SUBNETWORK = re.compile(
     r"^(https://www\.googleapis\.com/compute/v1/projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/)?"
-    r"regions/(?P<region>[a-z0-9-]+)/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+    r"regions/(?P<region>[a-z0-9-]+)/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z"
 )
 TOPIC_MAX = 255
 LONGEST_TOPIC_SUFFIX = len(".dead-letter.hold")
@@ -37,7 +37,7 @@ def _bucket_problem(name: str) -> str | None:
         return "3-63 lower-case letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"
     if name.startswith("goog") or "google" in name or "g00gle" in name:
         return "bucket names must not start with `goog` or contain `google`"
-    if ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+    if ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+\Z", name):
         return "no `..` and not an IP address"
     return None
 
@@ -171,10 +171,10 @@ def cloud_names(model: Model, d: Diagnostics) -> None:
 
 
 # Google Cloud's rules for names DataHem derives from sources.yaml values (see datahem.runtime.contracts.platform)
-DATA_POLICY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,255}$")
-DISPLAY_NAME = re.compile(r"^[\w -]+$")  # Data Catalog: letters, digits, `_`, `-` and spaces
+DATA_POLICY_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,255}\Z")
+DISPLAY_NAME = re.compile(r"^[\w -]+\Z")  # Data Catalog: letters, digits, `_`, `-` and spaces
 DISPLAY_NAME_BYTES = 200
-LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}\Z")
 
 
 def _display_name_problem(name: str) -> str | None:

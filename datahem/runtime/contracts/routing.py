@@ -30,7 +30,7 @@ AUTH_KEYS = {
 }
 # the keys written only when set: an API key may also be accepted from a query parameter (GA4's `api_secret`)
 AUTH_OPTIONAL_KEYS = {"none": (), "api_key": ("query_parameter",), "hmac": ()}
-QUERY_PARAMETER = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+QUERY_PARAMETER = re.compile(r"^[A-Za-z0-9._~-]{1,64}\Z")
 SNS_QUERY_PARAMETER = "route"
 
 # The media types each HTTP format takes in a POST/PUT body (compared without parameters, case-insensitively). No
@@ -60,20 +60,20 @@ BODY_TIMEOUT_RANGE = (0.1, 3600.0)  # Cloud Run's longest request timeout
 DEFAULT_SNS_MAX_AGE_SECONDS = 3600
 SNS_MAX_AGE_RANGE = (60, 86400)
 
-TOPIC_ID = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?)$")
-HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-SNS_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$")
+TOPIC_ID = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}\Z")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?)\Z")
+HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*\Z")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z")
+SNS_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}\Z")
 # an enhanced fan-out consumer of a stream: STREAM_ARN/consumer/NAME:CREATION_TIMESTAMP
 KINESIS_CONSUMER_ARN = re.compile(
-    r"^(arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128})/consumer/[A-Za-z0-9_.-]{1,128}:\d+$"
+    r"^(arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128})/consumer/[A-Za-z0-9_.-]{1,128}:\d+\Z"
 )
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}\Z")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d\Z")
 
 
 def job_name(source: str) -> str:

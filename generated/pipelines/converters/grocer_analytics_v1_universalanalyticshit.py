@@ -244,7 +244,7 @@ _row_universal_analytics_hit = {
     "custom_dimensions": None,
     "custom_metrics": None,
 }
-_gathered_universal_analytics_hit = re.compile("^(cd|cm|il|pr|promo)([0-9]{1,9})([^0-9].*)?$")
+_gathered_universal_analytics_hit = re.compile("^(cd|cm|il|pr|promo)([0-9]{1,9})([^0-9].*)?\\Z")
 _indexed_universal_analytics_hit = {
     "cd": ("index", "value"),
     "cm": ("index", "value"),
@@ -310,7 +310,7 @@ _row_ua_product = {
     "custom_dimensions": None,
     "custom_metrics": None,
 }
-_gathered_ua_product = re.compile("^(cd|cm)([0-9]{1,9})([^0-9].*)?$")
+_gathered_ua_product = re.compile("^(cd|cm)([0-9]{1,9})([^0-9].*)?\\Z")
 _indexed_ua_product = {
     "cd": ("index", "value"),
     "cm": ("index", "value"),
@@ -357,7 +357,7 @@ _row_ua_impression_list = {
     "name": None,
     "products": None,
 }
-_gathered_ua_impression_list = re.compile("^(pi)([0-9]{1,9})([^0-9].*)?$")
+_gathered_ua_impression_list = re.compile("^(pi)([0-9]{1,9})([^0-9].*)?\\Z")
 _indexed_ua_impression_list = {
     "pi": ("index", ""),
 }

@@ -278,7 +278,8 @@ _KEYS = ["pr1id", "promo1id", "p1x", "pr1", "cd1", "cd01", "cd1\n", "pr1id\n", "
 @given(st.lists(st.sampled_from(_KEYS) | st.text(alphabet="prcdomx1209_é\n", max_size=14), max_size=12, unique=True))
 def test_gather_takes_the_keys_each_prefix_s_own_pattern_takes(keys):
     """One pass for all the prefixes of a message gathers what one pattern per prefix did (the letters before the
-    index are the prefix: prefixes are letters only), newlines and ten-digit indexes included."""
+    index are the prefix: prefixes are letters only), ten-digit indexes included; a key with a newline in it or
+    after it (`pr1id\\n`) is no indexed parameter, but an unknown key."""
     import re
 
     from datahem.compiler.options.indexed import keys_pattern
@@ -288,7 +289,7 @@ def test_gather_takes_the_keys_each_prefix_s_own_pattern_takes(keys):
     indexed, unknown = c.gather(d, frozenset(), rx, _INDEXED)
     taken_by_any = set()
     for prefix, (index_field, value_field) in _INDEXED.items():
-        own = re.compile(f"^{prefix}([0-9]{{1,9}})([^0-9].*){'?' if value_field else ''}$")
+        own = re.compile(f"^{prefix}([0-9]{{1,9}})([^0-9].*){'?' if value_field else ''}\\Z")
         by_index: dict[int, dict] = {}
         for key in keys:
             m = own.match(key)

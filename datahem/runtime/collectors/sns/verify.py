@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 log = logging.getLogger(__name__)
 
-AWS_SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?$")
+AWS_SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9-]{3,}\.amazonaws\.com(\.cn)?\Z")
 NOTIFICATION = "Notification"
 SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
 UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
