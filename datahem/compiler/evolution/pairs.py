@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from datahem.compiler.diagnostics import Loc
-from datahem.compiler.model.resolve import ProtoIndex, json_name, proto_type_name
+from datahem.compiler.model.resolve import ProtoIndex, json_name, oneof_of, proto_type_name
 from datahem.compiler.projection.columns import ColumnSchema
 from datahem.compiler.projection.tables import Root
 from datahem.compiler.vocabulary import COLUMN, ONEOF
@@ -54,10 +54,9 @@ class Field:
 
 def fields_of(index: ProtoIndex, message: str) -> list[Field]:
     msg = index.messages[message]
-    decls = msg.proto.oneof_decl
     out = []
     for i, f in enumerate(msg.proto.field):
-        real_oneof = f.HasField("oneof_index") and not f.proto3_optional
+        oneof, oneof_required = oneof_of(msg.proto, f)
         has = f.options.HasExtension(COLUMN)
         o = f.options.Extensions[COLUMN] if has else None
         path = msg.path + (2, i)
@@ -75,8 +74,8 @@ def fields_of(index: ProtoIndex, message: str) -> list[Field]:
                 column=None if (o and o.hidden) else ((o.name if o else "") or f.name),
                 loc=loc,
                 option_loc=option_loc,
-                oneof=decls[f.oneof_index].name if real_oneof else None,
-                oneof_required=real_oneof and decls[f.oneof_index].options.Extensions[ONEOF].required,
+                oneof=oneof,
+                oneof_required=oneof_required,
             )
         )
     return out

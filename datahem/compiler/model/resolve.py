@@ -553,12 +553,7 @@ class Resolver:
         repeated = f.label == FD.LABEL_REPEATED
         required = o.required or _required(f)
         mode = "REPEATED" if repeated else ("REQUIRED" if required else "NULLABLE")
-        oneof = None
-        oneof_required = False
-        if f.HasField("oneof_index") and not f.proto3_optional:
-            decl = msg.proto.oneof_decl[f.oneof_index]
-            oneof = decl.name
-            oneof_required = decl.options.Extensions[ONEOF].required
+        oneof, oneof_required = oneof_of(msg.proto, f)
         return Column(
             name=o.name or f.name,
             field_name=f.name,
@@ -722,6 +717,15 @@ def _camel(name: str) -> str:
 def proto_type_name(f: FD) -> str:
     """`int64`, `message`, ... of a field descriptor (its number for a type this table does not know)."""
     return _PROTO_TYPES.get(f.type, str(f.type))
+
+
+def oneof_of(message: descriptor_pb2.DescriptorProto, f: FD) -> tuple[str | None, bool]:
+    """The oneof a field belongs to (None for none, and for the one protoc makes of a proto3 `optional`), and whether
+    it has `(datahem.oneof) = {required: true}`."""
+    if not f.HasField("oneof_index") or f.proto3_optional:
+        return None, False
+    decl = message.oneof_decl[f.oneof_index]
+    return decl.name, decl.options.Extensions[ONEOF].required
 
 
 def json_name(f: FD) -> str:
