@@ -74,17 +74,22 @@ def _markdown_rows(rows: list[tuple[str, Column]]) -> str:
     )
 
 
+def _script_safe(json_text: bytes) -> str:
+    """JSON text made safe inside a <script> element (no `</script>`, no `<!--`)."""
+    return json_text.decode().replace("<", "\\u003c")
+
+
 def _script_json(value: object) -> str:
-    """JSON on one line that is safe inside a <script> element (no `</script>`, no `<!--`)."""
-    return orjson.dumps(value).decode().replace("<", "\\u003c")
+    """JSON on one line that is safe inside a <script> element."""
+    return _script_safe(orjson.dumps(value))
 
 
 def _data_rows(ref: str, rows: list[tuple[str, Column]]) -> str:
     """A table's lines of the page's column data: `{"table": ref}`, then one line per column; made safe inside a
-    <script> element (`_script_json`) all at once, not line by line (tens of thousands of lines)."""
+    <script> element all at once, not line by line (tens of thousands of lines)."""
     lines = [orjson.dumps({"table": ref})]
     lines += [orjson.dumps([path, c.bq_type, c.mode, c.category or "", c.description]) for path, c in rows]
-    return b"\n".join(lines).decode().replace("<", "\\u003c") + "\n"
+    return _script_safe(b"\n".join(lines)) + "\n"
 
 
 @dataclass(frozen=True)
