@@ -194,7 +194,8 @@ def fuzz_payloads(counts: Counts, rng: random.Random, seconds: float, timeout: f
 
     events = load_examples(PROJECT_DIR)
     modules = project_converters(PROJECT_DIR)
-    classes = {m: message_class(m, project_registry(PROJECT_DIR)) for m in modules}
+    registry = project_registry(PROJECT_DIR)
+    classes = {m: message_class(m, registry) for m in modules}
     ctx = Context(
         {"uuid": "0b9d6a52-2f3e-4a59-9d35-1f7c2d1f0a01", "timestamp": "2026-11-27T07:00:00Z", "source": "fuzz"},
         {"datahem-pseudonymization-key": b"fuzz-key"},

@@ -55,7 +55,10 @@ _NO_SPAN = (-1, -1)
 # `^(pageview|event|item)$`, `^event$`: a whole text equal to one of some words, the usual `filter` (RE2's `^` and
 # `$` are the start and the end of the text); a set answers it without a call into RE2
 _WORDS = re.compile(r"\^(?:\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)|([A-Za-z0-9_]+))\$\Z")
+# printable ASCII that is a literal inside a class: not `[`, `]`, `^`, `-` or `\`
 _LEAD_CLASS = frozenset("!\"#$%&'()*+,./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ_`abcdefghijklmnopqrstuvwxyz{|}~")
+# printable ASCII that is a literal outside a class: not a metacharacter (. ^ $ | ? * + ( ) [ ] { } \)
+_LEAD_LITERAL = frozenset("!\"#%&',-/0123456789:;<=>@ABCDEFGHIJKLMNOPQRSTUVWXYZ_`abcdefghijklmnopqrstuvwxyz~")
 
 
 def _lead(pattern: str) -> tuple[str, ...] | None:
@@ -80,10 +83,6 @@ def _lead(pattern: str) -> tuple[str, ...] | None:
     if pattern[after : after + 1] in ("?", "*", "{"):
         return None
     return tuple(dict.fromkeys(chars))
-
-
-# printable ASCII that is a literal outside a class: not a metacharacter (. ^ $ | ? * + ( ) [ ] { } \)
-_LEAD_LITERAL = frozenset("!\"#%&',-/0123456789:;<=>@ABCDEFGHIJKLMNOPQRSTUVWXYZ_`abcdefghijklmnopqrstuvwxyz~")
 
 
 class _Pattern:
